@@ -1,0 +1,74 @@
+"""The Flask application: a thin translation layer over `engine/` (STYLE.md)."""
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from pathlib import Path
+
+from flask import Flask, g, request
+from flask_smorest import Api
+
+from engine.db import Database, default_url
+
+from . import errors
+
+ROOT = Path(__file__).resolve().parent.parent
+MAX_BODY = 4 * 1024 * 1024  # diagrams are capped at 2 MB (engine/diagrams.py); JSON bodies far below
+
+log = logging.getLogger("lvyue.requests")
+
+
+class Lvyue:
+    """Per-app state: the database handle."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_path=os.environ.get("LVYUE_INSTANCE_PATH") or str(ROOT / "instance"))
+    app.config.from_mapping(
+        DATABASE_URL=os.environ.get("DATABASE_URL"),
+        MAX_CONTENT_LENGTH=MAX_BODY,
+        API_TITLE="Lvyue (履约) API",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="/vendor/swagger-ui-dist/",
+        API_SPEC_OPTIONS={
+            "info": {"description": "Post-award contract supervision: definitions, contracts, tasks, alerts. "
+                                    "See API.md for the contract; errors are application/problem+json."},
+            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+            "security": [{"bearer": []}],
+        },
+        JSON_SORT_KEYS=False,
+    )
+    if test_config:
+        app.config.update(test_config)
+    url = app.config["DATABASE_URL"] or default_url(app.instance_path)
+    app.extensions["lvyue"] = Lvyue(Database(url))
+    app.json.ensure_ascii = False
+
+    api = Api(app)
+    from . import definitions, instances, ops, tasks
+
+    for module in (definitions, instances, tasks):
+        api.register_blueprint(module.blp)
+    app.register_blueprint(ops.bp)
+    errors.register(app)
+
+    @app.before_request
+    def _request_id():
+        g.request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
+
+    @app.after_request
+    def _log(response):
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        # Bodies are never logged: they carry tokens, webhook secrets and business data.
+        log.info("%s %s %s %s", g.get("request_id", "-"), request.method, request.path, response.status_code)
+        return response
+
+    return app

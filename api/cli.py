@@ -1,0 +1,185 @@
+"""The `lvyue` command line (API.md "CLI")."""
+from __future__ import annotations
+
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from engine import definitions, directory, migrate
+from engine.db import Database, default_url
+from engine.errors import LvyueError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _url() -> str:
+    return os.environ.get("DATABASE_URL") or default_url(os.environ.get("LVYUE_INSTANCE_PATH") or ROOT / "instance")
+
+
+def _db() -> Database:
+    return Database(_url())
+
+
+ADMIN = directory.Principal(0, "cli", "admin")
+
+
+@click.group(help="Lvyue (履约): post-award contract supervision engine.")
+def main() -> None:
+    pass
+
+
+def _fail(exc: LvyueError) -> None:
+    click.echo(f"error: {exc.detail}", err=True)
+    for field, messages in exc.errors.items():
+        click.echo(f"  {field}: {'; '.join(messages)}", err=True)
+    sys.exit(1)
+
+
+# ---------------------------------------------------------------- db
+@main.group(help="Database schema.")
+def db() -> None:
+    pass
+
+
+@db.command("upgrade", help="Apply every migration (Alembic upgrade head).")
+def db_upgrade() -> None:
+    migrate.upgrade(_url())
+    click.echo("database at head")
+
+
+# ---------------------------------------------------------------- directory
+@main.group(help="Supervising departments.")
+def departments() -> None:
+    pass
+
+
+@departments.command("add")
+@click.argument("code")
+@click.option("--name", required=True)
+@click.option("--parent")
+@click.option("--escalates-to")
+@click.option("--webhook", "webhook_url")
+@click.option("--secret", "webhook_secret")
+def departments_add(code, name, parent, escalates_to, webhook_url, webhook_secret) -> None:
+    try:
+        with _db().transaction() as session:
+            directory.add_department(session, code, name, parent, escalates_to, webhook_url, webhook_secret)
+    except LvyueError as exc:
+        _fail(exc)
+    click.echo(f"department {code} added")
+
+
+@main.group(help="Organisations (employers, contractors, guarantors).")
+def orgs() -> None:
+    pass
+
+
+@orgs.command("add")
+@click.argument("code")
+@click.option("--name", required=True)
+@click.option("--credit-rating", type=click.Choice(directory.CREDIT_RATINGS))
+@click.option("--sme", is_flag=True, help="a small or medium-sized enterprise (保障中小企业款项支付条例)")
+def orgs_add(code, name, credit_rating, sme) -> None:
+    try:
+        with _db().transaction() as session:
+            directory.add_organisation(session, code, name, credit_rating, sme)
+    except LvyueError as exc:
+        _fail(exc)
+    click.echo(f"organisation {code} added")
+
+
+@main.group(help="Users and their tokens.")
+def users() -> None:
+    pass
+
+
+@users.command("add", help="Create a user; its token is printed once, alone on the last line.")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(directory.ROLES))
+@click.option("--org")
+@click.option("--department")
+@click.option("--expires-days", type=int, help="token lifetime in days (default: no expiry)")
+def users_add(name, role, org, department, expires_days) -> None:
+    try:
+        with _db().transaction() as session:
+            _, token = directory.add_user(session, name, role, org, department, expires_days)
+    except LvyueError as exc:
+        _fail(exc)
+    click.echo(f"user {name} ({role}) added; token:")
+    click.echo(token)
+
+
+@main.group(help="API tokens.")
+def tokens() -> None:
+    pass
+
+
+@tokens.command("revoke", help="Revoke every token of a user.")
+@click.argument("name")
+def tokens_revoke(name) -> None:
+    try:
+        with _db().transaction() as session:
+            n = directory.revoke_tokens(session, name)
+    except LvyueError as exc:
+        _fail(exc)
+    click.echo(f"{n} token(s) revoked")
+
+
+# ---------------------------------------------------------------- definitions
+@main.group(help="Process definitions.")
+def definitions_group() -> None:
+    pass
+
+
+main.add_command(definitions_group, "definitions")
+
+
+@definitions_group.command("deploy", help="Validate and deploy a BPMN file as a new version.")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def definitions_deploy(files) -> None:
+    database = _db()
+    for path in files:
+        try:
+            out, created = definitions.deploy(database, ADMIN, path.read_bytes())
+        except LvyueError as exc:
+            _fail(exc)
+        click.echo(f"{out['key']} version {out['version']} {'deployed' if created else 'unchanged'} ({path.name})")
+
+
+# ---------------------------------------------------------------- running
+@main.command(help="Run the API, the pages and the embedded scheduler in one process.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def serve(host, port) -> None:
+    from werkzeug.serving import run_simple
+
+    from . import create_app
+
+    app = create_app()
+    click.echo(f"Lvyue on http://{host}:{port}  (API /api/v1, docs /docs)")
+    run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+@main.command(help="Set up a demo directory and deploy the bundled diagrams; prints the demo tokens.")
+def demo() -> None:
+    from engine import demo as demo_data
+
+    migrate.upgrade(_url())
+    for line in demo_data.seed(_db(), ROOT / "bpmn"):
+        click.echo(line)
+
+
+def _parse_at(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    at = datetime.fromisoformat(value)
+    if at.tzinfo is None:
+        raise click.BadParameter("give an offset, e.g. 2026-12-01T09:00:00+08:00")
+    return at
+
+
+if __name__ == "__main__":
+    main()

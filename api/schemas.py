@@ -1,0 +1,180 @@
+"""Request and response schemas (marshmallow); flask-smorest turns them into the OpenAPI spec."""
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, fields, validate
+
+from engine.pagination import MAX_LIMIT
+
+
+class Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class PageArgs(Strict):
+    limit = fields.Integer(load_default=None, validate=validate.Range(1, MAX_LIMIT),
+                           metadata={"description": f"page size, default 50, max {MAX_LIMIT}"})
+    cursor = fields.String(load_default=None, validate=validate.Length(max=500))
+
+
+def page_of(item_schema: type[Schema], name: str) -> type[Schema]:
+    return type(name, (Schema,), {"items": fields.List(fields.Nested(item_schema)),
+                                  "next_cursor": fields.String(allow_none=True)})
+
+
+# ---------------------------------------------------------------- definitions
+class DefinitionOut(Schema):
+    id = fields.Integer()
+    key = fields.String()
+    version = fields.Integer()
+    name = fields.String(allow_none=True)
+    sha256 = fields.String()
+    deployed_at = fields.DateTime()
+
+
+class DefinitionTask(Schema):
+    element_id = fields.String()
+    name = fields.String(allow_none=True)
+    lane = fields.String(allow_none=True)
+
+
+class DefinitionDetail(DefinitionOut):
+    roles = fields.List(fields.String())
+    user_tasks = fields.List(fields.Nested(DefinitionTask))
+
+
+class Problem(Schema):
+    element_id = fields.String(allow_none=True)
+    line = fields.Integer(allow_none=True)
+    message = fields.String()
+
+
+class ValidationOut(Schema):
+    valid = fields.Boolean()
+    problems = fields.List(fields.Nested(Problem))
+
+
+class DefinitionListArgs(PageArgs):
+    key = fields.String(load_default=None, validate=validate.Length(max=200))
+
+
+# ---------------------------------------------------------------- tasks
+class FormField(Schema):
+    name = fields.String()
+    type = fields.String()
+    required = fields.Boolean()
+    label = fields.String()
+    # A plain List would fall back to dict.values for forms without enum values.
+    values = fields.Function(lambda f: f.get("values"), metadata={"type": "array", "items": {"type": "string"}})
+    min = fields.String()
+    max = fields.String()
+    max_length = fields.String()
+    children = fields.List(fields.Dict(), data_key="fields", attribute="fields")
+
+
+class TaskOut(Schema):
+    id = fields.String()
+    instance_id = fields.String()
+    business_key = fields.String()
+    element_id = fields.String()
+    name = fields.String(allow_none=True)
+    lane = fields.String(allow_none=True)
+    form = fields.List(fields.Nested(FormField))
+    created_at = fields.DateTime()
+    due_at = fields.DateTime(allow_none=True)
+
+
+class TaskDetail(TaskOut):
+    state = fields.String()
+    schema = fields.Dict()
+    completed_at = fields.DateTime(allow_none=True)
+    completed_by = fields.String(allow_none=True)
+
+
+class TaskListArgs(PageArgs):
+    instance_id = fields.String(load_default=None, validate=validate.Length(max=36))
+    element_id = fields.String(load_default=None, validate=validate.Length(max=200))
+
+
+class CompleteIn(Strict):
+    data = fields.Dict(keys=fields.String(), required=True, metadata={"description": "the task's form data"})
+
+
+# ---------------------------------------------------------------- instances
+class DefinitionRef(Schema):
+    key = fields.String()
+    version = fields.Integer()
+
+
+class TimerOut(Schema):
+    id = fields.String()
+    element_id = fields.String()
+    due_at = fields.DateTime()
+    status = fields.String()
+
+
+class InstanceSummary(Schema):
+    id = fields.String()
+    business_key = fields.String()
+    status = fields.String()
+    definition = fields.Nested(DefinitionRef)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class InstanceOut(InstanceSummary):
+    data = fields.Dict()
+    roles = fields.Dict(keys=fields.String(), values=fields.String())
+    error = fields.String(allow_none=True)
+    tasks = fields.List(fields.Nested(TaskOut))
+    timers = fields.List(fields.Nested(TimerOut))
+    alerts = fields.List(fields.Dict())
+
+
+class CompleteOut(Schema):
+    instance = fields.Nested(InstanceOut)
+    next_tasks = fields.List(fields.Nested(TaskOut))
+
+
+class StartIn(Strict):
+    definition = fields.String(required=True, validate=validate.Length(1, 200))
+    version = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    business_key = fields.String(required=True, validate=validate.Length(1, 128))
+    data = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+class InstanceListArgs(PageArgs):
+    status = fields.String(load_default=None, validate=validate.OneOf(["running", "completed", "cancelled", "error"]))
+    business_key = fields.String(load_default=None, validate=validate.Length(max=128))
+    definition = fields.String(load_default=None, validate=validate.Length(max=200))
+
+
+class HistoryEvent(Schema):
+    seq = fields.Integer()
+    at = fields.DateTime()
+    actor = fields.String()
+    action = fields.String()
+    element_id = fields.String(allow_none=True)
+    data = fields.Dict()
+    hash = fields.String()
+    prev_hash = fields.String()
+
+
+class DiagramOut(Schema):
+    xml = fields.String()
+    active = fields.List(fields.String())
+    completed = fields.List(fields.String())
+
+
+class CancelIn(Strict):
+    reason = fields.String(load_default=None, validate=validate.Length(max=2000))
+
+
+class MessageIn(Strict):
+    payload = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+DefinitionPage = page_of(DefinitionOut, "DefinitionPage")
+TaskPage = page_of(TaskOut, "TaskPage")
+InstancePage = page_of(InstanceSummary, "InstancePage")
+HistoryPage = page_of(HistoryEvent, "HistoryPage")

@@ -1,0 +1,76 @@
+"""The audit trail: append-only and hash-chained per instance (ARCHITECTURE.md §7).
+
+Each event's hash covers its content and the previous event's hash, so altering or deleting any row
+breaks every later link; `verify` names the first broken one.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterator
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .forms import to_json
+from .models import AuditEvent
+
+GENESIS = "0" * 64
+
+
+def _digest(instance_id: str, seq: int, at: datetime, actor: str, action: str, element_id: str | None,
+            data: dict[str, Any], prev_hash: str) -> str:
+    body = json.dumps([instance_id, seq, at.isoformat(), actor, action, element_id, data, prev_hash],
+                      sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def append(session: Session, instance_id: str, at: datetime, actor: str, events: list[tuple[str, str | None, dict]]) -> None:
+    """Append events (action, element_id, data) to an instance's chain, in order."""
+    if not events:
+        return
+    last = session.execute(
+        select(AuditEvent.seq, AuditEvent.hash).where(AuditEvent.instance_id == instance_id)
+        .order_by(AuditEvent.seq.desc()).limit(1)
+    ).first()
+    seq, prev = (last.seq, last.hash) if last else (0, GENESIS)
+    at = at.replace(microsecond=(at.microsecond // 1000) * 1000)  # stored precision differs per backend
+    for action, element_id, data in events:
+        seq += 1
+        clean = to_json(data or {})
+        digest = _digest(instance_id, seq, at, actor, action, element_id, clean, prev)
+        session.add(AuditEvent(instance_id=instance_id, seq=seq, at=at, actor=actor, action=action,
+                               element_id=element_id, data=clean, prev_hash=prev, hash=digest))
+        prev = digest
+
+
+@dataclass
+class Break:
+    instance_id: str
+    seq: int
+    reason: str
+
+
+def verify(session: Session, instance_id: str | None = None) -> Iterator[Break]:
+    """Yield the first broken link of every chain (or of one instance's)."""
+    ids = [instance_id] if instance_id else list(session.scalars(select(AuditEvent.instance_id).distinct()))
+    for iid in ids:
+        prev, expected_seq = GENESIS, 1
+        rows = session.scalars(select(AuditEvent).where(AuditEvent.instance_id == iid).order_by(AuditEvent.seq))
+        for row in rows:
+            if row.seq != expected_seq:
+                yield Break(iid, expected_seq, f"event {expected_seq} is missing")
+                break
+            if row.prev_hash != prev:
+                yield Break(iid, row.seq, "does not link to the previous event")
+                break
+            if _digest(iid, row.seq, row.at, row.actor, row.action, row.element_id, row.data, prev) != row.hash:
+                yield Break(iid, row.seq, "its content does not match its hash")
+                break
+            prev, expected_seq = row.hash, expected_seq + 1
+
+
+def count(session: Session, instance_id: str) -> int:
+    return session.scalar(select(func.count()).where(AuditEvent.instance_id == instance_id)) or 0

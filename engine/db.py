@@ -1,0 +1,115 @@
+"""Database plumbing: engine creation, sessions and the unit of work.
+
+SQLite (WAL) is the embedded default; PostgreSQL serves production and several processes. A write
+unit of work on SQLite starts with `BEGIN IMMEDIATE`, so two steps never interleave their reads and
+writes (SQLite cannot upgrade a stale read snapshot to a write and would fail the second one with
+an unhelpful "database is locked"); on PostgreSQL the optimistic version check of each instance row
+does that job (ARCHITECTURE.md §2).
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import DateTime, TypeDecorator
+
+_immediate: contextvars.ContextVar[bool] = contextvars.ContextVar("lvyue_sqlite_immediate", default=False)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes on every backend (SQLite stores them naive, in UTC)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        return dialect.type_descriptor(DateTime(timezone=dialect.name == "postgresql"))
+
+    def process_bind_param(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime written to the database")
+        value = value.astimezone(timezone.utc)
+        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def default_url(instance_path: str | os.PathLike | None = None) -> str:
+    folder = Path(instance_path or os.environ.get("LVYUE_INSTANCE_PATH", "instance")).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'lvyue.sqlite'}"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`; psycopg 3 is used for plain postgresql:// URLs."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # We issue BEGIN ourselves (below); pysqlite's implicit transactions would defeat it.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if _immediate.get() else "BEGIN")
+
+
+class Database:
+    """An engine plus its session factory: one per process and database URL."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.engine = make_engine(url)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextlib.contextmanager
+    def transaction(self, write: bool = True):
+        """A unit of work: commits when the block ends normally, rolls back on any exception."""
+        token = _immediate.set(write and self.dialect == "sqlite")
+        try:
+            with self.sessions() as session:
+                with session.begin():
+                    yield session
+        finally:
+            _immediate.reset(token)
+
+    @contextlib.contextmanager
+    def read(self):
+        with self.transaction(write=False) as session:
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,75 @@
+"""A demo directory for a fresh machine: departments, organisations, users, the bundled diagrams.
+
+Idempotent: running it again keeps what exists and prints fresh tokens for the demo users.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+from sqlalchemy import select
+
+from . import definitions, directory
+from .db import Database
+from .models import Department, Organisation, User
+
+DEPARTMENTS = [
+    # code, name, parent, escalates_to
+    ("JW", "市纪委监委 (discipline inspection)", None, None),
+    ("ZJ", "市住房和城乡建设局 (housing and construction)", None, "JW"),
+    ("ZJ-ZY", "中原区住房和城乡建设局 (district housing)", "ZJ", "JW"),
+    ("JT", "市交通运输局 (transport)", None, "JW"),
+    ("SL", "市水利局 (water resources)", None, "JW"),
+    ("CZ", "市财政局 (finance, government procurement)", None, "JW"),
+]
+ORGANISATIONS = [
+    # code, name, credit rating, SME
+    ("EMP-SCHOOL", "市第一中学 (employer, public body)", None, False),
+    ("EMP-WATER", "市水务投资有限公司 (employer, state-owned)", None, False),
+    ("CON-BUILD", "中原建工集团有限公司 (contractor)", "AAA", False),
+    ("CON-SME", "郑州小微电子科技有限公司 (contractor, SME)", "AA", True),
+    ("GUA-BANK", "中原银行郑州分行 (guarantor)", None, False),
+]
+USERS = [
+    # name, role, org, department
+    ("admin", "admin", None, None),
+    ("operator", "operator", None, None),
+    ("designer", "designer", None, None),
+    ("school", "party", "EMP-SCHOOL", None),
+    ("water", "party", "EMP-WATER", None),
+    ("builder", "party", "CON-BUILD", None),
+    ("sme", "party", "CON-SME", None),
+    ("bank", "party", "GUA-BANK", None),
+    ("zj-supervisor", "supervisor", None, "ZJ"),
+    ("cz-supervisor", "supervisor", None, "CZ"),
+    ("jw-inspector", "supervisor", None, "JW"),
+]
+
+
+def seed(db: Database, bpmn_folder: Path) -> Iterator[str]:
+    """Create what is missing and yield lines to print (tokens included)."""
+    with db.transaction() as session:
+        for code, name, parent, escalates in DEPARTMENTS:
+            if session.get(Department, code) is None:
+                directory.add_department(session, code, name, parent, escalates)
+                session.flush()
+        for code, name, rating, sme in ORGANISATIONS:
+            if session.get(Organisation, code) is None:
+                directory.add_organisation(session, code, name, rating, sme)
+        session.flush()
+        tokens = []
+        for name, role, org, dept in USERS:
+            user = session.scalar(select(User).where(User.name == name))
+            if user is None:
+                user, token = directory.add_user(session, name, role, org, dept)
+            else:
+                token = directory.issue_token(session, user)
+            tokens.append((name, role, org or dept or "", token))
+    admin = directory.Principal(0, "demo", "admin")
+    for path in sorted(bpmn_folder.glob("*.bpmn")):
+        out, created = definitions.deploy(db, admin, path.read_bytes())
+        yield f"definition {out['key']} v{out['version']} {'deployed' if created else 'unchanged'}"
+    yield ""
+    yield "Demo tokens (Authorization: Bearer <token>):"
+    for name, role, where, token in tokens:
+        yield f"  {name:<14} {role:<10} {where:<11} {token}"

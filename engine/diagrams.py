@@ -1,0 +1,290 @@
+"""Reading and linting BPMN diagrams: untrusted XML in, a checked `Diagram` or a list of problems out.
+
+Order of defence (ARCHITECTURE.md §7): size cap → hardened lxml parse (no DTD, no entities, no
+network, no XInclude, bounded depth) → BPMN 2.0 XSD (inside `spiff.parse_spec`) → Lvyue's lint:
+lanes are contract roles, no scripts or foreign code, every expression parses with the safe
+evaluator (nothing is evaluated), forms are well-formed. Each problem names the element and line.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+
+from . import expressions, forms, spiff
+
+MAX_BYTES = 2 * 1024 * 1024  # the shipped post-award diagram is ~60 KB; 2 MB leaves room, not abuse
+MAX_DEPTH = 64  # BPMN nests processes/subprocesses a few levels; 64 only stops pathological input
+MAX_ELEMENTS = 20_000
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+LVYUE_NS = "http://lvyue.org/schema/bpmn/1.0"
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+XINCLUDE_NS = ("http://www.w3.org/2001/XInclude", "http://www.w3.org/2003/XInclude")
+
+ROLES = ("employer", "contractor", "guarantor", "supervisor")
+# Lanes drawn with the Chinese role names of the trading centres' own charts map to the same roles.
+ROLE_ALIASES = {
+    "招标人": "employer", "采购人": "employer", "建设单位": "employer", "发包人": "employer",
+    "中标人": "contractor", "供应商": "contractor", "承包人": "contractor", "成交供应商": "contractor",
+    "担保人": "guarantor", "担保机构": "guarantor", "出具人": "guarantor",
+    "监管部门": "supervisor", "行政监督部门": "supervisor", "监督部门": "supervisor",
+}
+HUMAN_TASKS = ("userTask", "manualTask")
+CODE_ELEMENTS = {
+    (BPMN_NS, "script"): "script",
+    (SPIFF_NS, "preScript"): "pre-script", (SPIFF_NS, "postScript"): "post-script",
+    (SPIFF_NS, "serviceTaskOperator"): "service operator",
+    (CAMUNDA_NS, "script"): "script", (CAMUNDA_NS, "executionListener"): "execution listener",
+    (CAMUNDA_NS, "taskListener"): "task listener", (CAMUNDA_NS, "connector"): "connector",
+}
+CODE_ATTRIBUTES = ("class", "expression", "delegateExpression", "resultVariable")
+
+
+@dataclass
+class Problem:
+    message: str
+    element_id: str | None = None
+    line: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"element_id": self.element_id, "line": self.line, "message": self.message}
+
+
+class DiagramRejected(Exception):
+    def __init__(self, problems: list[Problem]):
+        super().__init__("; ".join(p.message for p in problems))
+        self.problems = problems
+
+
+@dataclass
+class Diagram:
+    """What Lvyue needs to know about a checked diagram, kept as plain data (`model`)."""
+
+    key: str
+    name: str | None
+    sha256: str
+    xml: str
+    bundle: spiff.SpecBundle
+    model: dict[str, Any] = field(default_factory=dict)
+
+
+_PARSER_OPTIONS = dict(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
+                       huge_tree=False, remove_comments=False, remove_pis=True, collect_ids=False)
+
+
+def _parse_xml(data: bytes) -> etree._Element:
+    if len(data) > MAX_BYTES:
+        raise DiagramRejected([Problem(f"the diagram is larger than {MAX_BYTES} bytes")])
+    parser = etree.XMLParser(**_PARSER_OPTIONS)
+    try:
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as exc:
+        raise DiagramRejected([Problem(f"malformed XML: {exc.msg}", None, exc.lineno)]) from None
+    doc = root.getroottree().docinfo
+    if doc.doctype or doc.internalDTD is not None or doc.externalDTD is not None:
+        raise DiagramRejected([Problem("a DOCTYPE is not allowed in a diagram", None, 1)])
+    count = 0
+    for element in root.iter():
+        count += 1
+        if count > MAX_ELEMENTS:
+            raise DiagramRejected([Problem(f"the diagram has more than {MAX_ELEMENTS} XML elements")])
+        if isinstance(element, etree._Entity):
+            raise DiagramRejected([Problem("XML entities are not allowed", None, element.sourceline)])
+        if not isinstance(element.tag, str):
+            continue
+        if etree.QName(element).namespace in XINCLUDE_NS:
+            raise DiagramRejected([Problem("XInclude is not allowed", None, element.sourceline)])
+    _check_depth(root)
+    if root.tag != f"{{{BPMN_NS}}}definitions":
+        raise DiagramRejected([Problem(f"the root element must be bpmn:definitions, not {etree.QName(root).localname}",
+                                       None, root.sourceline)])
+    return root
+
+
+def _check_depth(root) -> None:
+    stack = [(root, 1)]
+    while stack:
+        element, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise DiagramRejected([Problem(f"XML nested deeper than {MAX_DEPTH} levels", None, element.sourceline)])
+        stack.extend((child, depth + 1) for child in element)
+
+
+def _q(local: str, ns: str = BPMN_NS) -> str:
+    return f"{{{ns}}}{local}"
+
+
+def role_of_lane(name: str | None) -> str | None:
+    if not name:
+        return None
+    text = name.strip()
+    lowered = text.lower()
+    if lowered in ROLES:
+        return lowered
+    return ROLE_ALIASES.get(text)
+
+
+def _pick_process(root) -> tuple[etree._Element | None, list[Problem]]:
+    processes = root.findall(_q("process"))
+    if not processes:
+        return None, [Problem("the diagram has no bpmn:process")]
+    called = {c.get("calledElement") for c in root.iter(_q("callActivity"))}
+    candidates = [p for p in processes if p.get("id") not in called and p.get("isExecutable", "true") != "false"]
+    if len(candidates) != 1:
+        ids = ", ".join(p.get("id") or "?" for p in candidates or processes)
+        return None, [Problem(f"exactly one executable top-level process is needed, found: {ids}")]
+    return candidates[0], []
+
+
+def _expression_problems(text: str | None, element, what: str, is_timer: bool = False) -> list[Problem]:
+    if text is None or not text.strip():
+        return [Problem(f"{what} is empty", _element_id(element), element.sourceline)]
+    if is_timer and spiff.iso_literal(text) is not None:
+        return []
+    try:
+        expressions.compile_expression(text)
+    except expressions.ExpressionError as exc:
+        return [Problem(f"{what} '{_clip(text)}' is refused: {exc.reason}", _element_id(element), element.sourceline)]
+    return []
+
+
+def _clip(text: str, n: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _element_id(element) -> str | None:
+    while element is not None:
+        if element.get("id"):
+            return element.get("id")
+        element = element.getparent()
+    return None
+
+
+def _lint(root, process) -> tuple[list[Problem], dict[str, Any]]:
+    problems: list[Problem] = []
+    lanes: dict[str, str | None] = {}
+    for lane in root.iter(_q("lane")):
+        role = role_of_lane(lane.get("name"))
+        for ref in lane.findall(_q("flowNodeRef")):
+            lanes[(ref.text or "").strip()] = role if role else f"?{lane.get('name') or lane.get('id')}"
+
+    for element in root.iter():
+        if not isinstance(element.tag, str):
+            continue
+        qname = etree.QName(element)
+        if qname.localname == "scriptTask" and qname.namespace == BPMN_NS:
+            problems.append(Problem("script tasks are not allowed: work that needs code is a registered service",
+                                    element.get("id"), element.sourceline))
+        elif (qname.namespace, qname.localname) in CODE_ELEMENTS and (qname.namespace, qname.localname) != (BPMN_NS, "script"):
+            # bpmn:script is the body of a scriptTask, reported above
+            problems.append(Problem(f"{CODE_ELEMENTS[(qname.namespace, qname.localname)]} elements run code and are not allowed",
+                                    _element_id(element), element.sourceline))
+        for attr in element.attrib:
+            aq = etree.QName(attr)
+            if aq.namespace == CAMUNDA_NS and aq.localname in CODE_ATTRIBUTES:
+                problems.append(Problem(f"camunda:{aq.localname} runs code and is not allowed",
+                                        element.get("id"), element.sourceline))
+
+    user_tasks: dict[str, Any] = {}
+    for local in HUMAN_TASKS:
+        for task in root.iter(_q(local)):
+            task_id = task.get("id")
+            role = lanes.get(task_id)
+            if role is None:
+                problems.append(Problem("a user task must sit in a lane named after a contract role "
+                                        f"({', '.join(ROLES)})", task_id, task.sourceline))
+            elif role.startswith("?"):
+                problems.append(Problem(f"lane '{role[1:]}' is not a contract role; name it one of {', '.join(ROLES)}",
+                                        task_id, task.sourceline))
+            fields, form_problems = forms.read_form(task)
+            problems.extend(Problem(m, task_id, line) for m, line in form_problems)
+            user_tasks[task_id] = {"name": task.get("name"), "lane": role if role and not role.startswith("?") else None,
+                                   "form": fields}
+
+    for cond in root.iter(_q("conditionExpression"), _q("completionCondition"), _q("loopCardinality"),
+                          _q("condition"), _q("loopCondition")):
+        problems.extend(_expression_problems(cond.text, cond, etree.QName(cond).localname))
+    for tag in ("timeDate", "timeDuration", "timeCycle"):
+        for timer in root.iter(_q(tag)):
+            problems.extend(_expression_problems(timer.text, timer, f"timer {tag}", is_timer=True))
+            problems.extend(_timer_literal_problems(timer, tag))
+
+    start_fields: list[dict[str, Any]] = []
+    for start in process.findall(_q("startEvent")):
+        fields, form_problems = forms.read_form(start)
+        problems.extend(Problem(m, start.get("id"), line) for m, line in form_problems)
+        start_fields.extend(fields)
+
+    roles_used = sorted({r for r in lanes.values() if r and not r.startswith("?")})
+    model = {"process_id": process.get("id"), "name": process.get("name"), "roles": roles_used,
+             "user_tasks": user_tasks, "start_form": start_fields,
+             "elements": sorted({e.get("id") for e in process.iter() if isinstance(e.tag, str) and e.get("id")})}
+    return problems, model
+
+
+def _timer_literal_problems(timer, tag: str) -> list[Problem]:
+    """A literal timer value must be one SpiffWorkflow can run and must not be a naive date-time."""
+    literal = spiff.iso_literal(timer.text or "")
+    if literal is None:
+        text = (timer.text or "").strip()
+        if len(text) > 2 and text[0] == text[-1] and text[0] in "'\"":
+            literal = text[1:-1]
+        else:
+            return []
+    element_id = _element_id(timer)
+    if tag == "timeDate":
+        if spiff.iso_literal(literal) is None or "T" not in literal:
+            return [Problem(f"timeDate '{literal}' is not an ISO 8601 date-time with an offset "
+                            "(e.g. 2026-12-31T24:00:00+08:00 is written 2027-01-01T00:00:00+08:00)",
+                            element_id, timer.sourceline)]
+    elif tag == "timeDuration" and not literal.startswith("P"):
+        return [Problem(f"timeDuration '{literal}' is not an ISO 8601 duration such as P30D or PT12H",
+                        element_id, timer.sourceline)]
+    elif tag == "timeCycle" and not literal.startswith("R"):
+        return [Problem(f"timeCycle '{literal}' is not an ISO 8601 repeating interval such as R3/P1D",
+                        element_id, timer.sourceline)]
+    if spiff.iso_literal(literal) is None:
+        return [Problem(f"{tag} '{literal}' is not valid ISO 8601", element_id, timer.sourceline)]
+    return []
+
+
+def _line_of(root, element_id: str | None) -> int | None:
+    if not element_id:
+        return None
+    for element in root.iter():
+        if isinstance(element.tag, str) and element.get("id") == element_id:
+            return element.sourceline
+    return None
+
+
+def read(data: bytes | str, filename: str = "diagram.bpmn") -> Diagram:
+    """Parse, validate and lint a diagram. Raises DiagramRejected with every problem found."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    root = _parse_xml(data)
+    process, problems = _pick_process(root)
+    if process is None:
+        raise DiagramRejected(problems)
+    problems, model = _lint(root, process)
+    if problems:
+        raise DiagramRejected(problems)
+    try:
+        bundle = spiff.parse_spec(root, process.get("id"), filename)
+    except spiff.DiagramError as exc:
+        raise DiagramRejected([Problem(exc.message, exc.element_id, exc.line or _line_of(root, exc.element_id))]) from None
+    return Diagram(key=process.get("id"), name=process.get("name"), sha256=hashlib.sha256(data).hexdigest(),
+                   xml=data.decode("utf-8"), bundle=bundle, model=model)
+
+
+def validate(data: bytes | str) -> list[Problem]:
+    """Every problem of a diagram, without deploying it (empty list: deployable)."""
+    try:
+        read(data)
+    except DiagramRejected as exc:
+        return exc.problems
+    return []

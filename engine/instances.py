@@ -1,0 +1,211 @@
+"""Contracts under supervision: start, read, cancel and message process instances."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from . import authz, definitions, forms, spiff, steps
+from .db import Database
+from .directory import Principal
+from .errors import Conflict, Invalid, NotFound
+from .models import AuditEvent, Definition, Department, Instance, Organisation, TaskRow, Timer
+from .pagination import page
+
+BUSINESS_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/]{0,127}$")
+STATUSES = ("running", "completed", "cancelled", "error")
+
+
+def task_view(row: TaskRow, business_key: str, form: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"id": row.id, "instance_id": row.instance_id, "business_key": business_key, "element_id": row.element_id,
+            "name": row.name, "lane": row.lane, "form": form, "created_at": row.created_at, "due_at": row.due_at}
+
+
+def _definition_ref(session, instance: Instance) -> dict[str, Any]:
+    d = session.get(Definition, instance.definition_id)
+    return {"key": d.key, "version": d.version}
+
+
+def summary(session, instance: Instance) -> dict[str, Any]:
+    return {"id": instance.id, "business_key": instance.business_key, "status": instance.status,
+            "definition": _definition_ref(session, instance), "created_at": instance.created_at,
+            "updated_at": instance.updated_at}
+
+
+def detail(session, instance: Instance) -> dict[str, Any]:
+    """The full view of API.md `GET /instances/{id}`."""
+    d = session.get(Definition, instance.definition_id)
+    user_tasks = d.model.get("user_tasks", {})
+    tasks = session.scalars(select(TaskRow).where(TaskRow.instance_id == instance.id, TaskRow.state == "ready")
+                            .order_by(TaskRow.created_at, TaskRow.id))
+    timers = session.scalars(select(Timer).where(Timer.instance_id == instance.id).order_by(Timer.due_at, Timer.id))
+    out = summary(session, instance)
+    out.update({
+        "data": instance.data,
+        "roles": instance.roles,
+        "error": instance.error,
+        "tasks": [task_view(t, instance.business_key, user_tasks.get(t.element_id, {}).get("form", [])) for t in tasks],
+        "timers": [{"id": t.id, "element_id": t.element_id, "due_at": t.due_at, "status": t.status} for t in timers],
+        "alerts": [],
+    })
+    return out
+
+
+def _bind_roles(session, model: dict[str, Any], data: dict[str, Any]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Role bindings from the start data: organisation codes per lane role, and the department."""
+    roles, errors = {}, {}
+    needed = set(model.get("roles", []))
+    for role in authz.PARTY_ROLES:
+        code = data.get(role)
+        if code is None:
+            if role in needed:
+                errors[f"data.{role}"] = [f"required: the code of the organisation in the {role} lane"]
+            continue
+        if not isinstance(code, str) or session.get(Organisation, code) is None:
+            errors[f"data.{role}"] = [f"unknown organisation {code!r}"]
+        else:
+            roles[role] = code
+    dept = data.get("department")
+    if dept is None:
+        if "supervisor" in needed:
+            errors["data.department"] = ["required: the supervising department's code"]
+    elif not isinstance(dept, str) or session.get(Department, dept) is None:
+        errors["data.department"] = [f"unknown department {dept!r}"]
+    else:
+        roles["department"] = dept
+    return roles, errors
+
+
+def _engine_invalid(exc: spiff.EngineError) -> Invalid:
+    if exc.missing:
+        return Invalid(exc.message, {f"data.{exc.missing}": [f"required by {exc.element_id}: {exc.message}"]})
+    return Invalid(exc.message, {"data": [exc.message]})
+
+
+def start(db: Database, principal: Principal, definition_key: str, version: int | None, business_key: str,
+          data: dict[str, Any]) -> dict[str, Any]:
+    authz.require_role(principal, "operator")
+    if not BUSINESS_KEY.match(business_key or ""):
+        raise Invalid("invalid business key", {"business_key": ["1–128 letters, digits and . _ - /, starting with a letter or digit"]})
+    try:
+        with db.transaction() as session:
+            definition = definitions.find(session, definition_key, version)
+            if definition is None:
+                field = "version" if version is not None and definitions.find(session, definition_key) else "definition"
+                raise Invalid(f"no definition {definition_key}" + (f" version {version}" if version else ""),
+                              {field: ["unknown definition or version"]})
+            if session.scalar(select(Instance.id).where(Instance.business_key == business_key)) is not None:
+                raise Conflict(f"business key {business_key} is already in use")
+            if not isinstance(data, dict):
+                raise Invalid("data must be an object", {"data": ["must be a JSON object"]})
+            roles, errors = _bind_roles(session, definition.model, data)
+            rest = {k: v for k, v in data.items() if k not in forms.RESERVED}
+            typed, form_errors = forms.validate(definition.model.get("start_form", []), rest)
+            errors.update(form_errors)
+            if errors:
+                raise Invalid("the start data is invalid", errors)
+            typed.update(roles)
+            step = steps.new_instance_step(session, definition, business_key, roles, typed, principal.name)
+            step.record("instance_started", None, {"business_key": business_key, "data": typed})
+            try:
+                spiff.run_until_waiting(step.wf)
+            except spiff.EngineError as exc:
+                raise _engine_invalid(exc) from None
+            steps.finish(step)
+            return detail(session, step.instance)
+    except IntegrityError:
+        raise Conflict(f"business key {business_key} is already in use") from None
+
+
+def _load_visible(session, principal: Principal, instance_id: str) -> Instance:
+    instance = session.get(Instance, instance_id)
+    parties = steps.parties_of(session, instance_id) if instance is not None else {}
+    return authz.require_visible(principal, instance, parties)
+
+
+def get(db: Database, principal: Principal, instance_id: str) -> dict[str, Any]:
+    with db.read() as session:
+        return detail(session, _load_visible(session, principal, instance_id))
+
+
+def list_(db: Database, principal: Principal, limit: int | None, cursor: str | None, status: str | None = None,
+          business_key: str | None = None, definition: str | None = None) -> dict[str, Any]:
+    if status is not None and status not in STATUSES:
+        raise Invalid("unknown status", {"status": [f"one of {', '.join(STATUSES)}"]})
+    with db.read() as session:
+        query = select(Instance).where(authz.instance_filter(principal))
+        if status:
+            query = query.where(Instance.status == status)
+        if business_key:
+            query = query.where(Instance.business_key == business_key)
+        if definition:
+            query = query.where(Instance.definition_id.in_(select(Definition.id).where(Definition.key == definition)))
+        return page(session, query, [Instance.created_at, Instance.id], limit, cursor, lambda i: summary(session, i))
+
+
+def history(db: Database, principal: Principal, instance_id: str, limit: int | None, cursor: str | None) -> dict[str, Any]:
+    with db.read() as session:
+        _load_visible(session, principal, instance_id)
+        query = select(AuditEvent).where(AuditEvent.instance_id == instance_id)
+        return page(session, query, [AuditEvent.seq], limit, cursor,
+                    lambda e: {"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action,
+                               "element_id": e.element_id, "data": e.data, "hash": e.hash, "prev_hash": e.prev_hash})
+
+
+def diagram(db: Database, principal: Principal, instance_id: str) -> dict[str, Any]:
+    with db.read() as session:
+        instance = _load_visible(session, principal, instance_id)
+        step = steps.open_step(session, instance, principal.name)
+        active, completed = spiff.element_states(step.wf)
+        return {"xml": step.definition.xml, "active": active, "completed": completed}
+
+
+def run_step(db: Database, principal: Principal, instance_id: str, apply) -> dict[str, Any]:
+    """Run `apply(step)` as one step on a visible instance; a concurrent step gives Conflict."""
+    try:
+        with db.transaction() as session:
+            instance = _load_visible(session, principal, instance_id)
+            step = steps.open_step(session, instance, principal.name)
+            result = apply(step)
+            steps.finish(step)
+            return result if result is not None else detail(session, instance)
+    except StaleDataError:
+        raise Conflict("the contract was changed by someone else at the same time; reload and try again") from None
+
+
+def cancel(db: Database, principal: Principal, instance_id: str, reason: str | None = None) -> dict[str, Any]:
+    authz.require_role(principal, "operator")
+
+    def apply(step: steps.Step):
+        if step.instance.status != "running":
+            raise Conflict(f"the instance is {step.instance.status}, not running")
+        spiff.cancel(step.wf)
+        step.instance.status = "cancelled"
+        step.record("instance_cancelled", None, {"reason": reason})
+
+    return run_step(db, principal, instance_id, apply)
+
+
+def deliver_message(db: Database, principal: Principal, instance_id: str, name: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Deliver a message to a waiting catch event; 409 when nothing waits for it."""
+    authz.require_role(principal, "operator")
+    _, errors = forms.validate([], payload, "payload")
+    errors.update(forms.reserved_errors(payload, "payload"))
+    if errors:
+        raise Invalid("the message payload is invalid", errors)
+
+    def apply(step: steps.Step):
+        if step.instance.status != "running":
+            raise Conflict(f"the instance is {step.instance.status}, not running")
+        try:
+            delivered = spiff.deliver_message(step.wf, name, payload)
+        except spiff.EngineError as exc:
+            raise _engine_invalid(exc) from None
+        if not delivered:
+            raise Conflict(f"the process is not waiting for the message {name}")
+        step.record("message_received", None, {"name": name, "payload": payload})
+
+    return run_step(db, principal, instance_id, apply)

@@ -1,0 +1,165 @@
+"""The persistent records of Lvyue (SQLAlchemy 2 mappings).
+
+Big things live here, not in SpiffWorkflow task data (ARCHITECTURE.md §3): task data carries ids and
+small values, while the rows below hold what the API lists and queries — READY tasks, waiting timers,
+the audit trail — so that listing never deserializes a workflow.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .db import Base, UTCDateTime
+
+
+class Department(Base):
+    """A supervising department (监管部门): 住建, 交通, 水利, 财政 … and who it escalates to."""
+
+    __tablename__ = "departments"
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    parent_code: Mapped[str | None] = mapped_column(ForeignKey("departments.code"))
+    escalates_to: Mapped[str | None] = mapped_column(ForeignKey("departments.code"))
+    webhook_url: Mapped[str | None] = mapped_column(String(2000))
+    webhook_secret: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Organisation(Base):
+    """A market entity that can hold a contract role: employer, contractor, guarantor."""
+
+    __tablename__ = "organisations"
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    credit_rating: Mapped[str | None] = mapped_column(String(8))
+    sme: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    org_code: Mapped[str | None] = mapped_column(ForeignKey("organisations.code"))
+    department_code: Mapped[str | None] = mapped_column(ForeignKey("departments.code"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Token(Base):
+    """An API token; only its SHA-256 is stored."""
+
+    __tablename__ = "tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Definition(Base):
+    """One deployed version of a process definition: its XML and its parsed spec, stored once."""
+
+    __tablename__ = "definitions"
+    __table_args__ = (UniqueConstraint("key", "version"), Index("ix_definitions_key_sha", "key", "sha256"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str | None] = mapped_column(String(500))
+    sha256: Mapped[str] = mapped_column(String(64))
+    # Deferred: a step needs neither once the spec is cached in memory.
+    xml: Mapped[str] = mapped_column(Text, deferred=True)
+    spec: Mapped[str] = mapped_column(Text, deferred=True)
+    model: Mapped[dict[str, Any]] = mapped_column(JSON)
+    deployed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deployed_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class Instance(Base):
+    """A contract under supervision: one running process instance and its serialized state."""
+
+    __tablename__ = "instances"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    business_key: Mapped[str] = mapped_column(String(200), unique=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("definitions.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    roles: Mapped[dict[str, Any]] = mapped_column(JSON)
+    department_code: Mapped[str | None] = mapped_column(ForeignKey("departments.code"), index=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class TaskRow(Base):
+    """A user task of an instance as the API lists it (READY, then COMPLETED or CANCELLED)."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (Index("ix_tasks_state_org", "state", "assignee_org"), Index("ix_tasks_instance_state", "instance_id", "state"))
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"))
+    element_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(String(500))
+    lane: Mapped[str | None] = mapped_column(String(50))
+    assignee_org: Mapped[str | None] = mapped_column(String(64))
+    assignee_department: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class Timer(Base):
+    """A waiting BPMN timer; the database, not memory, decides when it fires (ARCHITECTURE.md §4)."""
+
+    __tablename__ = "timers"
+    __table_args__ = (Index("ix_timers_status_due", "status", "due_at"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), index=True)
+    element_id: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(20))
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditEvent(Base):
+    """One entry of an instance's append-only, hash-chained audit trail."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (UniqueConstraint("instance_id", "seq"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    instance_id: Mapped[str] = mapped_column(String(36), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(50))
+    element_id: Mapped[str | None] = mapped_column(String(200))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class Party(Base):
+    """Who holds which role in a contract (招标人/采购人 employer, 中标人 contractor, guarantor)."""
+
+    __tablename__ = "instance_parties"
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(20), primary_key=True)
+    org_code: Mapped[str] = mapped_column(ForeignKey("organisations.code"), index=True)

@@ -1,0 +1,63 @@
+"""Keyset pagination: `?limit=` and an opaque `?cursor=` (API.md conventions)."""
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+from typing import Any, Callable
+
+from sqlalchemy import Select, or_, and_
+from sqlalchemy.orm import Session
+
+from .db import UTCDateTime
+from .errors import Invalid
+
+DEFAULT_LIMIT, MAX_LIMIT = 50, 500
+
+
+def _encode(values: list[Any]) -> str:
+    raw = json.dumps([v.isoformat() if isinstance(v, datetime) else v for v in values])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str, n: int) -> list[Any]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = json.loads(raw)
+        if not isinstance(values, list) or len(values) != n or not all(isinstance(v, (str, int)) for v in values):
+            raise ValueError
+        return values
+    except (ValueError, UnicodeDecodeError):
+        raise Invalid("the cursor is not one this server issued", {"cursor": ["invalid cursor"]}) from None
+
+
+def page(session: Session, query: Select, keys: list, limit: int | None, cursor: str | None,
+         render: Callable[[Any], dict[str, Any]], descending: bool = False) -> dict[str, Any]:
+    """One page of `query`, ordered by `keys` (unique together), as {"items", "next_cursor"}."""
+    limit = DEFAULT_LIMIT if limit is None else limit
+    if not 1 <= limit <= MAX_LIMIT:
+        raise Invalid("limit out of range", {"limit": [f"between 1 and {MAX_LIMIT}"]})
+    if cursor:
+        values = _decode(cursor, len(keys))
+        values = [datetime.fromisoformat(v) if isinstance(v, str) and _is_time(k) else v for k, v in zip(keys, values)]
+        query = query.where(_after(keys, values, descending))
+    order = [k.desc() if descending else k.asc() for k in keys]
+    rows = list(session.scalars(query.order_by(*order).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = _encode([getattr(rows[-1], k.key) for k in keys]) if more and rows else None
+    return {"items": [render(r) for r in rows], "next_cursor": next_cursor}
+
+
+def _is_time(column) -> bool:
+    return isinstance(column.type, UTCDateTime)
+
+
+def _after(keys: list, values: list, descending: bool):
+    # (k1, k2, …) > (v1, v2, …) spelled out, since SQLite lacks row-value comparisons in older versions
+    clauses = []
+    for i, key in enumerate(keys):
+        eq = [keys[j] == values[j] for j in range(i)]
+        cmp = key < values[i] if descending else key > values[i]
+        clauses.append(and_(*eq, cmp))
+    return or_(*clauses)

@@ -1,0 +1,403 @@
+"""The only module that imports SpiffWorkflow (STYLE.md: its API churn touches one place).
+
+It turns a parsed diagram into a spec, runs workflows with the safe expression engine, and converts
+workflow state to and from the JSON we store. Nothing returned from here is a SpiffWorkflow object
+except the opaque `Workflow` handle passed back into this module's own functions.
+
+Measured behaviour this module relies on is in SPIFFWORKFLOW-NOTES.md: specs are stripped from the
+instance state (§2c), the script engine is not serialized and must be re-attached (§2c), a due timer
+needs `refresh_timers()` then `do_engine_steps()` (§2b), `Task.run()` does not check READY (§2e).
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import SpiffWorkflow.bpmn.specs.event_definitions.timer as _timer_module
+from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.parser import BpmnParser, BpmnValidator
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.config import DEFAULT_CONFIG
+from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
+from SpiffWorkflow.bpmn.specs.defaults import BoundaryEvent, ServiceTask
+from SpiffWorkflow.bpmn.specs.event_definitions import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    TimeDateEventDefinition,
+    TimerEventDefinition,
+)
+from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException, WorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from . import clock, expressions
+
+Workflow = BpmnWorkflow
+
+# ---------------------------------------------------------------------------- the engine clock
+class _EngineDatetime(datetime):
+    """Stands in for `datetime` inside SpiffWorkflow's timer module so timers read the engine clock."""
+
+    @classmethod
+    def now(cls, tz=None):
+        instant = clock.now()
+        return instant.astimezone(tz) if tz is not None else instant.replace(tzinfo=None)
+
+
+_timer_module.datetime = _EngineDatetime
+
+# ---------------------------------------------------------------------------- safe expressions
+# A bare ISO 8601 date-time, duration or repeating interval written straight into a timer field
+# (what every modeler's UI invites) is taken as that literal instead of failing at run time as an
+# unknown Python name (spiff-arena users hit exactly this: ANCHORS.md §1.1).
+ISO_LITERAL = re.compile(
+    r"^(R\d*/)?(P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?"
+    r"|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))"
+    r"(/(P[\dYMWDTHS.]+|\d{4}-\d{2}-\d{2}T[\d:.]+(Z|[+-]\d{2}:\d{2})))?$"
+)
+
+
+def iso_literal(text: str) -> str | None:
+    """The text itself when it is a bare ISO 8601 timer value, else None."""
+    stripped = text.strip()
+    return stripped if ISO_LITERAL.match(stripped) else None
+
+
+class SafeEnvironment(BasePythonScriptEngineEnvironment):
+    """Evaluates every diagram expression with the whitelist evaluator; runs no scripts at all."""
+
+    def evaluate(self, expression, context, external_context=None):
+        literal = iso_literal(expression)
+        if literal is not None:
+            return literal
+        variables = dict(external_context or {})
+        variables.update(context)
+        return expressions.evaluate(expression, variables)
+
+    def execute(self, script, context, external_context=None):
+        raise expressions.ExpressionError(script, "scripts are not allowed in Lvyue diagrams")
+
+    def call_service(self, context, **kwargs):
+        raise expressions.ExpressionError(str(kwargs.get("operation_name")), "service calls are not allowed here")
+
+
+class SafeScriptEngine(PythonScriptEngine):
+    def __init__(self):
+        super().__init__(environment=SafeEnvironment())
+
+    def validate(self, expression):
+        if iso_literal(expression) is None:
+            expressions.compile_expression(expression)
+
+
+SAFE_ENGINE = SafeScriptEngine()
+
+
+class SafeBpmnWorkflow(BpmnWorkflow):
+    """A BpmnWorkflow that is born with the safe engine, including when the serializer rebuilds it."""
+
+    def __init__(self, spec, subprocess_specs=None, script_engine=None, **kwargs):
+        super().__init__(spec, subprocess_specs, script_engine=script_engine or SAFE_ENGINE, **kwargs)
+
+
+# ---------------------------------------------------------------------------- serializer
+class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
+    """Leaves the process spec out of instance state; it is stored once per definition version."""
+
+    def to_dict(self, workflow):
+        dct = WorkflowConverter.to_dict(self, workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct):
+        spec, subprocess_specs = dct.pop("spec"), dct.pop("subprocess_specs")
+        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+def _make_serializer() -> BpmnWorkflowSerializer:
+    config = dict(DEFAULT_CONFIG)
+    config.pop(BpmnWorkflow)
+    config[SafeBpmnWorkflow] = _SpeclessWorkflowConverter
+    config[ServiceTask] = BpmnTaskSpecConverter
+    registry = BpmnWorkflowSerializer.configure(config)
+    registry.register(Decimal, lambda v: {"value": str(v)}, lambda v: Decimal(v["value"]), typename="Decimal")
+    registry.register(date, lambda v: {"value": v.isoformat()}, lambda v: date.fromisoformat(v["value"]), typename="date")
+    return BpmnWorkflowSerializer(registry)
+
+
+SERIALIZER = _make_serializer()
+
+
+# ---------------------------------------------------------------------------- specs
+@dataclass(frozen=True)
+class SpecBundle:
+    """A process spec and the specs of the subprocesses it calls: what one definition version runs."""
+
+    spec: Any
+    subprocess_specs: dict[str, Any]
+
+
+class DiagramError(Exception):
+    """SpiffWorkflow refused the diagram; `element_id` names the element when it is known."""
+
+    def __init__(self, message: str, element_id: str | None = None, line: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.element_id = element_id
+        self.line = line
+
+
+_VALIDATOR: BpmnValidator | None = None
+
+
+def _validator() -> BpmnValidator:
+    # Compiling the BPMN XSD costs ~16 ms (SPIFFWORKFLOW-NOTES.md §2a): do it once per process.
+    global _VALIDATOR
+    if _VALIDATOR is None:
+        _VALIDATOR = BpmnValidator()
+    return _VALIDATOR
+
+
+def parse_spec(root, process_id: str, filename: str = "diagram.bpmn") -> SpecBundle:
+    """Validate `root` (an lxml element from the hardened parser) against the BPMN XSD and build its spec."""
+    parser = BpmnParser(validator=_validator())
+    try:
+        parser.add_bpmn_xml(root, filename=filename)
+        spec = parser.get_spec(process_id)
+        subprocess_specs = parser.get_subprocess_specs(process_id)
+    except ValidationException as exc:
+        line = exc.line_number if isinstance(exc.line_number, int) else None
+        raise DiagramError(str(exc.args[0]) if exc.args else str(exc), exc.id or None, line) from None
+    except SpiffWorkflowException as exc:
+        raise DiagramError(str(exc)) from None
+    return SpecBundle(spec, subprocess_specs)
+
+
+def dump_spec(bundle: SpecBundle) -> str:
+    return json.dumps(
+        {
+            "spec": SERIALIZER.registry.convert(bundle.spec),
+            "subprocess_specs": {k: SERIALIZER.registry.convert(v) for k, v in bundle.subprocess_specs.items()},
+        }
+    )
+
+
+def load_spec(text: str) -> SpecBundle:
+    dct = json.loads(text)
+    registry = SERIALIZER.registry
+    return SpecBundle(
+        registry.restore(dct["spec"]), {k: registry.restore(v) for k, v in dct["subprocess_specs"].items()}
+    )
+
+
+# ---------------------------------------------------------------------------- workflow state
+def new_workflow(bundle: SpecBundle, data: dict[str, Any]) -> Workflow:
+    wf = SafeBpmnWorkflow(bundle.spec, bundle.subprocess_specs)
+    wf.task_tree.set_data(**data)
+    return wf
+
+
+def dump(wf: Workflow) -> str:
+    return SERIALIZER.serialize_json(wf)
+
+
+def load(bundle: SpecBundle, state: str) -> Workflow:
+    dct = json.loads(state)
+    if dct.get(SERIALIZER.VERSION_KEY) != SERIALIZER.VERSION:
+        # Stored states are migrated by SpiffWorkflow's own chain, which needs the spec in place.
+        dct["spec"] = json.loads(dump_spec(bundle))["spec"]
+        SERIALIZER.migrate(dct)
+    dct.pop(SERIALIZER.VERSION_KEY, None)
+    dct["spec"], dct["subprocess_specs"] = bundle.spec, bundle.subprocess_specs
+    wf = SERIALIZER.from_dict(dct)
+    wf.script_engine = SAFE_ENGINE
+    return wf
+
+
+# ---------------------------------------------------------------------------- running
+class EngineError(Exception):
+    """The diagram failed while running: an expression, a missing variable, an unsupported construct."""
+
+    def __init__(self, message: str, element_id: str | None = None, missing: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.element_id = element_id
+        self.missing = missing
+
+
+def _engine_error(exc: Exception) -> EngineError:
+    task = getattr(exc, "task", None)
+    spec = task.task_spec if task is not None else getattr(exc, "task_spec", None)
+    element_id = getattr(spec, "bpmn_id", None)
+    cause = exc
+    while cause is not None and not isinstance(cause, expressions.ExpressionError):
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(cause, expressions.UnknownName):
+        return EngineError(f"'{element_id}' needs the value '{cause.name}', which the process data does not hold",
+                           element_id, cause.name)
+    if isinstance(cause, expressions.ExpressionError):
+        return EngineError(f"'{element_id}': {cause}", element_id)
+    return EngineError(f"'{element_id}': {exc}" if element_id else str(exc), element_id)
+
+
+def run_until_waiting(wf: Workflow) -> None:
+    """Run engine tasks (gateways, events, due timers) until only people or future events can move it."""
+    try:
+        for _ in range(1000):
+            wf.refresh_timers()
+            wf.do_engine_steps()
+            if not wf.get_tasks(state=TaskState.READY, manual=False):
+                return
+        raise EngineError("the process does not come to rest (an endless loop of automatic steps?)")
+    except (WorkflowException, SpiffWorkflowException, expressions.ExpressionError) as exc:
+        raise _engine_error(exc) from None
+
+
+@dataclass(frozen=True)
+class UserTaskInfo:
+    id: str
+    element_id: str
+    name: str | None
+    lane: str | None
+
+
+def ready_user_tasks(wf: Workflow) -> list[UserTaskInfo]:
+    return [
+        UserTaskInfo(str(t.id), t.task_spec.bpmn_id, t.task_spec.bpmn_name, t.task_spec.lane)
+        for t in wf.get_tasks(state=TaskState.READY, manual=True)
+    ]
+
+
+def get_task(wf: Workflow, task_id: str):
+    try:
+        return wf.get_task_from_id(UUID(task_id))
+    except (ValueError, TaskNotFoundException):
+        return None
+
+
+def task_state(task) -> str:
+    return TaskState.get_name(task.state).lower()
+
+
+def task_is_ready_user_task(task) -> bool:
+    return task.state == TaskState.READY and task.task_spec.manual
+
+
+def complete_task(wf: Workflow, task_id: str, data: dict[str, Any]) -> None:
+    """Complete a READY user task with `data` and run the process on. The caller checked READY."""
+    task = get_task(wf, task_id)
+    if task is None or not task_is_ready_user_task(task):
+        raise EngineError("the task is not ready")
+    task.set_data(**data)
+    try:
+        task.run()
+    except (WorkflowException, SpiffWorkflowException, expressions.ExpressionError) as exc:
+        raise _engine_error(exc) from None
+    run_until_waiting(wf)
+
+
+def deliver_message(wf: Workflow, name: str, payload: dict[str, Any]) -> bool:
+    """Deliver a message; False when no element is waiting for it (the caller buffers it)."""
+    waiting = any(e.name == name and e.event_type == "MessageEventDefinition" for e in wf.waiting_events())
+    if not waiting:
+        return False
+    try:
+        wf.send_event(BpmnEvent(MessageEventDefinition(name), payload=payload))
+    except (WorkflowException, SpiffWorkflowException, expressions.ExpressionError) as exc:
+        raise _engine_error(exc) from None
+    run_until_waiting(wf)
+    return True
+
+
+def cancel(wf: Workflow) -> None:
+    wf.cancel()
+
+
+def is_completed(wf: Workflow) -> bool:
+    return wf.is_completed()
+
+
+@dataclass(frozen=True)
+class WaitingTimer:
+    task_id: str
+    element_id: str
+    kind: str
+    due_at: datetime
+    attached_to: str | None  # the task id of the activity a boundary timer sits on
+
+
+def _parse_instant(value: str) -> datetime:
+    instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=timezone.utc)
+    return instant.astimezone(timezone.utc)
+
+
+def waiting_timers(wf: Workflow) -> list[WaitingTimer]:
+    """Every timer the workflow waits on (subprocesses included) with its due instant in UTC."""
+    out = []
+    for task in wf.event_manager.tasks.values():
+        definition = task.task_spec.event_definition
+        if isinstance(definition, MultipleEventDefinition):
+            timers = [d for d in definition.event_definitions if isinstance(d, TimerEventDefinition)]
+            if not timers:
+                continue
+            definition = timers[0]
+        elif not isinstance(definition, TimerEventDefinition):
+            continue
+        value = task.internal_data.get("event_value")
+        if isinstance(value, dict):
+            value = value.get("next")
+        if not value:
+            continue
+        kind = ("cycle" if isinstance(definition, CycleTimerEventDefinition)
+                else "date" if isinstance(definition, TimeDateEventDefinition) else "duration")
+        attached = None
+        if isinstance(task.parent.task_spec, BoundaryEventSplit):
+            activity = next((c for c in task.parent.children if not isinstance(c.task_spec, BoundaryEvent)), None)
+            attached = str(activity.id) if activity is not None else None
+        out.append(WaitingTimer(str(task.id), task.task_spec.bpmn_id, kind, _parse_instant(value), attached))
+    return out
+
+
+def element_states(wf: Workflow) -> tuple[list[str], list[str]]:
+    """(active, completed) BPMN element ids, for the diagram view."""
+    active, completed = set(), set()
+    for task in wf.get_tasks():
+        bpmn_id = task.task_spec.bpmn_id
+        if not bpmn_id:
+            continue
+        if task.state in (TaskState.READY, TaskState.WAITING, TaskState.STARTED):
+            active.add(bpmn_id)
+        elif task.state == TaskState.COMPLETED:
+            completed.add(bpmn_id)
+    return sorted(active), sorted(completed - active)
+
+
+def current_data(wf: Workflow) -> dict[str, Any]:
+    """The process data as the last completed task left it (plus workflow-level data)."""
+    data = dict(wf.data)
+    last = wf.last_task
+    if last is not None:
+        data.update(last.data)
+    else:
+        data.update(wf.task_tree.data)
+    return data
