@@ -50,6 +50,8 @@ def register(app: Flask) -> None:
     def _http(exc: HTTPException):
         data = getattr(exc, "data", None) or {}
         messages = data.get("messages")
+        if messages and exc.code == 400:
+            return problem(400, "Malformed request", "the request body is not valid JSON")
         if messages:
             # webargs/marshmallow: {"json": {"field": [...]}, "query": {...}} → {"field": [...]}
             errors = {}

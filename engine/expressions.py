@@ -487,18 +487,6 @@ def _to_str(value: Any = "") -> str:
     return str(value)
 
 
-@register_function("min")
-def _min(*values: Any) -> Any:
-    """Smallest of the arguments, or of a single list argument."""
-    return min(*values)
-
-
-@register_function("max")
-def _max(*values: Any) -> Any:
-    """Largest of the arguments, or of a single list argument."""
-    return max(*values)
-
-
 @register_function("date")
 def _to_date(value: str | datetime.date) -> datetime.date:
     """Calendar date of an ISO 'YYYY-MM-DD' string; a date or datetime gives its date."""
@@ -513,3 +501,6 @@ def _to_date(value: str | datetime.date) -> datetime.date:
 
 register_function("len")(len)
 register_function("abs")(abs)
+# Wrapped so that no key= callable can be handed to the builtins.
+register_function("min")(lambda *values: min(*values))
+register_function("max")(lambda *values: max(*values))

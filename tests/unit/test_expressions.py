@@ -115,12 +115,20 @@ def test_compiled_expression_reports_names_and_functions():
 
 
 def test_compiling_evaluates_nothing_and_is_cached():
+    expression = compile_expression("1 / 0 + missing")
+    assert compile_expression("1 / 0 + missing") is expression
+    with pytest.raises(ExpressionError, match="division by zero"):
+        expression.evaluate({"missing": 1})
+
+
+def test_compiled_expression_calls_functions_given_at_evaluation():
     calls = []
     expression = compile_expression("probe(1)", ["probe"])
-    assert compile_expression("probe(1)", ["probe"]) is expression
     assert calls == []
     assert expression.evaluate({}, {"probe": lambda value: calls.append(value) or "done"}) == "done"
     assert calls == [1]
+    with pytest.raises(ExpressionError, match="'probe' is not available"):
+        expression.evaluate({})
 
 
 def test_registered_function_is_callable_from_expressions():
@@ -262,6 +270,7 @@ HOSTILE = [
     "round(5, -10**9)",
     "int(Decimal('1e999999'))",
     "round(Decimal('1e999999'))",
+    "ｅｖａｌ('1')",
     "Decimal('1.' + '1' * 20000) ** Decimal('0.5')",
     "str([1]*1000)",
     "sum([[1]], [])",
