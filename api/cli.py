@@ -158,9 +158,85 @@ def serve(host, port) -> None:
 
     from . import create_app
 
+    from engine import scheduler
+
     app = create_app()
-    click.echo(f"Lvyue on http://{host}:{port}  (API /api/v1, docs /docs)")
+    scheduler.start_background(app.extensions["lvyue"].db)
+    click.echo(f"Lvyue on http://{host}:{port}  (API /api/v1, docs /docs); timer sweep every {scheduler.SWEEP_SECONDS}s")
     run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+@main.command(help="Run the scheduler only: timer sweeps and webhook deliveries (any number of workers).")
+def worker() -> None:
+    import logging
+
+    from engine import scheduler
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    scheduler.run_forever(_db())
+
+
+@main.command(help="Fire everything due at that instant (default: now), deliver webhooks, then exit.")
+@click.option("--at", "at", help="ISO 8601 instant with offset, e.g. 2026-12-01T09:00:00+08:00")
+def tick(at) -> None:
+    from engine import clock, holidays, timers, webhooks
+
+    instant = _parse_at(at)
+    database = _db()
+    holidays.install(database)
+    result = timers.tick(database, instant)
+    if instant is not None:
+        with clock.frozen_at(instant):
+            delivered = webhooks.deliver_due(database, "tick")
+    else:
+        delivered = webhooks.deliver_due(database, "tick")
+    click.echo(f"fired {result.fired} timer(s), {result.failed} failed, {delivered} delivery attempt(s)")
+
+
+@main.group(help="The official holiday calendar (国务院办公厅 schedule).")
+def calendar() -> None:
+    pass
+
+
+@calendar.command("import", help="Import one year's schedule (JSON) and move the deadlines it changes.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def calendar_import(file) -> None:
+    from engine import holidays
+
+    try:
+        out = holidays.import_year(_db(), file.read_text(encoding="utf-8"), source=file.name)
+    except ValueError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"{out['year']}: {out['holidays']} holidays, {out['workdays']} make-up workdays; "
+               f"{out['timers_moved']} timer(s) and {out['alerts_moved']} alert deadline(s) moved")
+
+
+@calendar.command("list", help="The years whose official schedule is loaded.")
+def calendar_list() -> None:
+    from engine import holidays
+
+    for y in holidays.years(_db()):
+        click.echo(f"{y['year']}  {y['holidays']:3d} holidays  {y['workdays']:2d} workdays  {y['source']}")
+
+
+@main.group(help="The audit trail.")
+def audit() -> None:
+    pass
+
+
+@audit.command("verify", help="Check every hash chain; name the first broken link of each.")
+@click.option("--instance", "instance_id")
+def audit_verify(instance_id) -> None:
+    from engine import audit as trail
+
+    with _db().read() as session:
+        breaks = list(trail.verify(session, instance_id))
+    for b in breaks:
+        click.echo(f"BROKEN instance {b.instance_id} seq {b.seq}: {b.reason}")
+    if breaks:
+        sys.exit(1)
+    click.echo("audit trail intact")
 
 
 @main.command(help="Set up a demo directory and deploy the bundled diagrams; prints the demo tokens.")

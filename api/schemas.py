@@ -128,7 +128,7 @@ class InstanceOut(InstanceSummary):
     error = fields.String(allow_none=True)
     tasks = fields.List(fields.Nested(TaskOut))
     timers = fields.List(fields.Nested(TimerOut))
-    alerts = fields.List(fields.Dict())
+    alerts = fields.List(fields.Nested("AlertOut"))
 
 
 class CompleteOut(Schema):
@@ -178,3 +178,62 @@ DefinitionPage = page_of(DefinitionOut, "DefinitionPage")
 TaskPage = page_of(TaskOut, "TaskPage")
 InstancePage = page_of(InstanceSummary, "InstancePage")
 HistoryPage = page_of(HistoryEvent, "HistoryPage")
+
+
+# ---------------------------------------------------------------- alerts, incidents
+class AlertOut(Schema):
+    id = fields.String()
+    kind = fields.String(metadata={"enum": ["arrears", "non_performance"]})
+    code = fields.String()
+    severity = fields.String(metadata={"enum": ["yellow", "orange", "red"]})
+    department = fields.String(allow_none=True)
+    escalated_to = fields.String(allow_none=True)
+    instance_id = fields.String()
+    business_key = fields.String()
+    element_id = fields.String()
+    responsible_org = fields.String(allow_none=True)
+    due_at = fields.DateTime()
+    raised_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    days_overdue = fields.Integer()
+    amount_overdue = fields.String(allow_none=True)
+    legal_basis = fields.String(allow_none=True)
+    status = fields.String(metadata={"enum": ["open", "acknowledged", "resolved"]})
+    acknowledged_at = fields.DateTime(allow_none=True)
+    note = fields.String(allow_none=True)
+    resolved_at = fields.DateTime(allow_none=True)
+    resolution = fields.String(allow_none=True)
+
+
+class AlertListArgs(PageArgs):
+    status = fields.String(load_default=None, validate=validate.OneOf(["open", "acknowledged", "resolved"]))
+    kind = fields.String(load_default=None, validate=validate.OneOf(["arrears", "non_performance"]))
+    code = fields.String(load_default=None, validate=validate.Length(max=64))
+    severity = fields.String(load_default=None, validate=validate.OneOf(["yellow", "orange", "red"]))
+    business_key = fields.String(load_default=None, validate=validate.Length(max=128))
+    instance_id = fields.String(load_default=None, validate=validate.Length(max=36))
+
+
+class NoteIn(Strict):
+    note = fields.String(load_default=None, validate=validate.Length(max=4000))
+
+
+class IncidentOut(Schema):
+    id = fields.String()
+    kind = fields.String()
+    instance_id = fields.String(allow_none=True)
+    timer_id = fields.String(allow_none=True)
+    element_id = fields.String(allow_none=True)
+    error = fields.String()
+    attempts = fields.Integer()
+    status = fields.String()
+    created_at = fields.DateTime()
+    resolved_at = fields.DateTime(allow_none=True)
+
+
+class IncidentListArgs(PageArgs):
+    status = fields.String(load_default=None, validate=validate.OneOf(["open", "retried"]))
+
+
+AlertPage = page_of(AlertOut, "AlertPage")
+IncidentPage = page_of(IncidentOut, "IncidentPage")

@@ -8,12 +8,13 @@ evaluator (nothing is evaluated), forms are well-formed. Each problem names the 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from lxml import etree
 
-from . import expressions, forms, spiff
+from . import expressions, forms, spiff, timing
 
 MAX_BYTES = 2 * 1024 * 1024  # the shipped post-award diagram is ~60 KB; 2 MB leaves room, not abuse
 MAX_DEPTH = 64  # BPMN nests processes/subprocesses a few levels; 64 only stops pathological input
@@ -220,11 +221,79 @@ def _lint(root, process) -> tuple[list[Problem], dict[str, Any]]:
         problems.extend(Problem(m, start.get("id"), line) for m, line in form_problems)
         start_fields.extend(fields)
 
+    alerts = _read_alerts(root, problems)
+    problems.extend(_deadline_rule_problems(root))
+
     roles_used = sorted({r for r in lanes.values() if r and not r.startswith("?")})
     model = {"process_id": process.get("id"), "name": process.get("name"), "roles": roles_used,
-             "user_tasks": user_tasks, "start_form": start_fields,
+             "user_tasks": user_tasks, "start_form": start_fields, "alerts": alerts,
              "elements": sorted({e.get("id") for e in process.iter() if isinstance(e.tag, str) and e.get("id")})}
     return problems, model
+
+
+ALERT_KINDS = ("arrears", "non_performance")
+SEVERITIES = ("yellow", "orange", "red")
+PARTY_ROLES = ("employer", "contractor", "guarantor")
+
+
+def _read_alerts(root, problems: list[Problem]) -> dict[str, Any]:
+    """The warning construct (ARCHITECTURE.md §5): an escalation throw event whose escalationCode is
+    the alert code, with `<lvyue:alert kind severity responsible due [amount] [met_date] [rule]
+    [legal_basis]/>` in its extensionElements. Placed after a boundary timer, it concerns the
+    activity that timer sits on; the alert resolves itself when that activity completes."""
+    codes = {e.get("id"): e.get("escalationCode") for e in root.iter(_q("escalation"))}
+    throws = set()
+    alerts: dict[str, Any] = {}
+    for event in root.iter(_q("intermediateThrowEvent"), _q("endEvent")):
+        definition = event.find(_q("escalationEventDefinition"))
+        spec = event.find(f"{_q('extensionElements')}/{{{LVYUE_NS}}}alert")
+        if spec is None:
+            continue
+        throws.add(spec)
+        eid, line = event.get("id"), spec.sourceline
+        if definition is None:
+            problems.append(Problem("lvyue:alert belongs on an escalation throw event", eid, line))
+            continue
+        code = codes.get(definition.get("escalationRef"))
+        if not code:
+            problems.append(Problem("the escalation needs an escalationCode: it is the alert code", eid, line))
+            continue
+        entry = {k: spec.get(k) for k in ("kind", "severity", "responsible", "due", "amount", "met_date", "rule",
+                                           "legal_basis")}
+        entry["code"] = code
+        for key, allowed in (("kind", ALERT_KINDS), ("severity", SEVERITIES), ("responsible", PARTY_ROLES)):
+            if entry[key] not in allowed:
+                problems.append(Problem(f"lvyue:alert {key}='{entry[key] or ''}' must be one of {', '.join(allowed)}", eid, line))
+        if not entry["due"]:
+            problems.append(Problem("lvyue:alert needs due=\"…\": the deadline the obligation had, e.g. "
+                                    "deadline('R04', award_notice_date)", eid, line))
+        for key in ("due", "amount"):
+            if entry[key]:
+                problems.extend(_expression_problems(entry[key], spec, f"alert {key}"))
+        if entry["met_date"] and not forms.NAME.match(entry["met_date"]):
+            problems.append(Problem("lvyue:alert met_date names the task field that holds the date the obligation was met",
+                                    eid, line))
+        alerts[eid] = entry
+    for spec in root.iter(f"{{{LVYUE_NS}}}alert"):
+        if spec not in throws:
+            problems.append(Problem("lvyue:alert belongs on an escalation throw event", _element_id(spec), spec.sourceline))
+    return alerts
+
+
+def _deadline_rule_problems(root) -> list[Problem]:
+    """A literal rule id in deadline("…", …) must exist in the rule registry."""
+    known = timing.rule_ids()
+    out = []
+    for element in root.iter():
+        if not isinstance(element.tag, str):
+            continue
+        texts = [element.text or ""] + [element.get(a) or "" for a in ("due", "amount")]
+        for text in texts:
+            for rule in re.findall(r"deadline\(\s*['\"]([^'\"]+)['\"]", text):
+                if rule not in known:
+                    out.append(Problem(f"deadline rule '{rule}' is not in the rule registry (known: {', '.join(sorted(known))})",
+                                       _element_id(element), element.sourceline))
+    return out
 
 
 def _timer_literal_problems(timer, tag: str) -> list[Problem]:

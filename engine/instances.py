@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import authz, definitions, forms, spiff, steps
+from . import alerts, authz, clock, definitions, forms, spiff, steps
 from .db import Database
 from .directory import Principal
 from .errors import Conflict, Invalid, NotFound
@@ -35,7 +35,7 @@ def summary(session, instance: Instance) -> dict[str, Any]:
             "updated_at": instance.updated_at}
 
 
-def detail(session, instance: Instance) -> dict[str, Any]:
+def detail(session, instance: Instance, principal: Principal | None = None) -> dict[str, Any]:
     """The full view of API.md `GET /instances/{id}`."""
     d = session.get(Definition, instance.definition_id)
     user_tasks = d.model.get("user_tasks", {})
@@ -49,7 +49,7 @@ def detail(session, instance: Instance) -> dict[str, Any]:
         "error": instance.error,
         "tasks": [task_view(t, instance.business_key, user_tasks.get(t.element_id, {}).get("form", [])) for t in tasks],
         "timers": [{"id": t.id, "element_id": t.element_id, "due_at": t.due_at, "status": t.status} for t in timers],
-        "alerts": [],
+        "alerts": alerts.for_instance(session, principal, instance.id) if principal else [],
     })
     return out
 
@@ -115,7 +115,7 @@ def start(db: Database, principal: Principal, definition_key: str, version: int 
             except spiff.EngineError as exc:
                 raise _engine_invalid(exc) from None
             steps.finish(step)
-            return detail(session, step.instance)
+            return detail(session, step.instance, principal)
     except IntegrityError:
         raise Conflict(f"business key {business_key} is already in use") from None
 
@@ -128,7 +128,7 @@ def _load_visible(session, principal: Principal, instance_id: str) -> Instance:
 
 def get(db: Database, principal: Principal, instance_id: str) -> dict[str, Any]:
     with db.read() as session:
-        return detail(session, _load_visible(session, principal, instance_id))
+        return detail(session, _load_visible(session, principal, instance_id), principal)
 
 
 def list_(db: Database, principal: Principal, limit: int | None, cursor: str | None, status: str | None = None,
@@ -171,7 +171,7 @@ def run_step(db: Database, principal: Principal, instance_id: str, apply) -> dic
             step = steps.open_step(session, instance, principal.name)
             result = apply(step)
             steps.finish(step)
-            return result if result is not None else detail(session, instance)
+            return result if result is not None else detail(session, instance, principal)
     except StaleDataError:
         raise Conflict("the contract was changed by someone else at the same time; reload and try again") from None
 
@@ -185,6 +185,8 @@ def cancel(db: Database, principal: Principal, instance_id: str, reason: str | N
         spiff.cancel(step.wf)
         step.instance.status = "cancelled"
         step.record("instance_cancelled", None, {"reason": reason})
+        alerts.resolve_all(step.session, step.instance.id, f"contract cancelled: {reason or 'no reason given'}",
+                           clock.now())
 
     return run_step(db, principal, instance_id, apply)
 

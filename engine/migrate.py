@@ -17,4 +17,14 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
+    """Migrate the schema, then seed reference data the schema needs (the official calendar)."""
     command.upgrade(alembic_config(url), revision)
+    if revision == "head":
+        from . import holidays
+        from .db import Database
+
+        db = Database(url)
+        try:
+            holidays.ensure_seeded(db)
+        finally:
+            db.dispose()

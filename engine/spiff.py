@@ -41,7 +41,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
-from . import clock, expressions
+from . import clock, expressions, timing  # timing registers the deadline functions
 
 Workflow = BpmnWorkflow
 
@@ -401,3 +401,46 @@ def current_data(wf: Workflow) -> dict[str, Any]:
     else:
         data.update(wf.task_tree.data)
     return data
+
+
+def completed_tasks_of(wf: Workflow, element_ids: frozenset[str]) -> dict[str, Any]:
+    """COMPLETED tasks of the given elements, by task id (subprocesses included)."""
+    if not element_ids:
+        return {}
+    return {str(t.id): t for t in wf.get_tasks(state=TaskState.COMPLETED) if t.task_spec.bpmn_id in element_ids}
+
+
+def awaited_activity(task) -> tuple[str, str] | None:
+    """(element id, task id) of the activity whose boundary event led to `task`, if any.
+
+    An escalation thrown after a boundary timer concerns the activity the timer sits on: that
+    activity's completion is the obligation being met.
+    """
+    current = task
+    while current is not None:
+        if isinstance(current.task_spec, BoundaryEvent) and isinstance(current.parent.task_spec, BoundaryEventSplit):
+            activity = next((c for c in current.parent.children if not isinstance(c.task_spec, BoundaryEvent)), None)
+            if activity is not None:
+                return activity.task_spec.bpmn_id, str(activity.id)
+        current = current.parent
+    return None
+
+
+def task_data(task) -> dict[str, Any]:
+    return dict(task.data)
+
+
+def reset_timer(wf: Workflow, task_id: str) -> None:
+    """Forget a waiting timer's computed due instant so the next refresh evaluates it again."""
+    task = get_task(wf, task_id)
+    if task is not None and task.state == TaskState.WAITING:
+        task.internal_data.pop("event_value", None)
+
+
+
+def drain_events(wf: Workflow) -> int:
+    """Drop thrown events nobody inside the process caught (escalations were turned into alerts);
+    SpiffWorkflow would otherwise keep them in the state forever."""
+    n = len(wf.bpmn_events)
+    wf.bpmn_events = []
+    return n

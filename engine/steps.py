@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import audit, clock, forms, spiff
+from . import alerts, audit, clock, forms, spiff
 from .models import Definition, Instance, Party, TaskRow, Timer
 
 
@@ -41,6 +41,7 @@ class Step:
     actor: str
     events: list[tuple[str, str | None, dict[str, Any]]] = field(default_factory=list)
     finished: bool = False
+    throws_before: frozenset[str] = frozenset()
 
     def record(self, action: str, element_id: str | None = None, data: dict[str, Any] | None = None) -> None:
         self.events.append((action, element_id, data or {}))
@@ -53,7 +54,13 @@ def parties_of(session: Session, instance_id: str) -> dict[str, str]:
 def open_step(session: Session, instance: Instance, actor: str) -> Step:
     definition = session.get(Definition, instance.definition_id)
     wf = spiff.load(bundle_of(definition), instance.state)
-    return Step(session, instance, definition, wf, actor)
+    step = Step(session, instance, definition, wf, actor)
+    step.throws_before = frozenset(spiff.completed_tasks_of(wf, _alert_elements(definition)))
+    return step
+
+
+def _alert_elements(definition: Definition) -> frozenset[str]:
+    return frozenset(definition.model.get("alerts", {}))
 
 
 def new_instance_step(session: Session, definition: Definition, business_key: str, roles: dict[str, str],
@@ -79,6 +86,8 @@ def finish(step: Step) -> None:
     if instance.status == "running" and spiff.is_completed(step.wf):
         instance.status = "completed"
         step.record("instance_completed")
+    _raise_alerts(step, now)
+    spiff.drain_events(wf)
     instance.state = spiff.dump(wf)
     instance.data = forms.to_json(spiff.current_data(wf))
     instance.updated_at = now
@@ -87,6 +96,22 @@ def finish(step: Step) -> None:
     step.session.flush()
     audit.append(step.session, instance.id, now, step.actor, step.events)
     step.session.flush()
+
+
+def _raise_alerts(step: Step, now) -> None:
+    specs = step.definition.model.get("alerts", {})
+    thrown = [t for tid, t in spiff.completed_tasks_of(step.wf, frozenset(specs)).items() if tid not in step.throws_before]
+    # Highest severity first: a backdated contract past every threshold gets one red alert, not three.
+    thrown.sort(key=lambda t: -alerts.SEVERITY_RANK[specs[t.task_spec.bpmn_id]["severity"]])
+    for task in thrown:
+        spec = specs[task.task_spec.bpmn_id]
+        alert = alerts.raise_from_throw(step.session, step.instance, spec, task, now)
+        step.record(f"alert_{spec['severity']}", alert.element_id, {"alert_id": alert.id, "code": alert.code,
+                                                                    "due_at": alert.due_at.isoformat()})
+
+
+def _met_dates(definition: Definition) -> dict[str, dict[str, Any]]:
+    return {spec["code"]: spec for spec in definition.model.get("alerts", {}).values() if spec.get("met_date")}
 
 
 def _sync_tasks(step: Step, now) -> None:
@@ -101,6 +126,12 @@ def _sync_tasks(step: Step, now) -> None:
             row.state = "completed" if task is not None and spiff.task_state(task) == "completed" else "cancelled"
             if row.state == "cancelled":
                 step.record("task_cancelled", row.element_id)
+                continue
+            row.completed_at = now
+            for alert in alerts.resolve_for_task(session, instance.id, task_id, spiff.task_data(task),
+                                                 _met_dates(step.definition), now):
+                step.record("alert_resolved", alert.element_id, {"alert_id": alert.id, "code": alert.code,
+                                                                 "resolution": alert.resolution})
     for task_id, info in ready.items():
         if task_id in rows:
             rows[task_id].due_at = timers.get(task_id)
@@ -126,7 +157,9 @@ def _sync_timers(step: Step, now) -> None:
             continue
         task = spiff.get_task(step.wf, timer_id)
         row.status = "fired" if task is not None and spiff.task_state(task) == "completed" else "cancelled"
-        row.fired_at = now if row.status == "fired" else None
+        if row.status == "fired":
+            row.fired_at = now
+            row.lag_ms = max(0, int((now - row.due_at).total_seconds() * 1000))
         row.lease_owner = row.lease_expires_at = None
     for timer_id, info in waiting.items():
         if timer_id not in rows:

@@ -77,13 +77,12 @@ def complete(db: Database, principal: Principal, task_id: str, data: Any) -> dic
             spiff.complete_task(step.wf, task_id, typed)
         except spiff.EngineError as exc:
             raise _engine_invalid(exc) from None
-        current.state, current.completed_at, current.completed_by = "completed", step.instance.updated_at, principal.name
         step.record("task_completed", current.element_id, {"task_id": task_id, "data": typed})
         steps.finish(step)
-        current.completed_at = step.instance.updated_at
+        current.completed_by = principal.name
         nxt = step.session.scalars(select(TaskRow).where(TaskRow.instance_id == step.instance.id, TaskRow.state == "ready",
                                                          authz.task_filter(principal)))
-        return {"instance": detail(step.session, step.instance),
+        return {"instance": detail(step.session, step.instance, principal),
                 "next_tasks": [task_view(t, step.instance.business_key, _form_of(step.session, step.instance, t.element_id))
                                for t in nxt]}
 

@@ -1,0 +1,262 @@
+"""Supervision warnings: arrears (欠款) and non-performance (未履约) alerts.
+
+Raised by the diagram's warning construct (engine/diagrams.py `_read_alerts`) when a step throws it,
+routed to the contract's supervising department, escalated to the department's `escalates_to`
+when red, resolved when the awaited obligation is met. One alert per (instance, awaited element,
+occurrence): later throws for the same obligation only raise its severity. Yellow is a
+pre-warning for the responsible organisation; departments see alerts from orange on.
+"""
+from __future__ import annotations
+
+import math
+import uuid
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, true, false
+from sqlalchemy.orm import Session
+
+from . import audit, clock, deadlines, expressions, forms, spiff, timing, webhooks
+from .authz import require_role
+from .db import Database
+from .directory import Principal
+from .errors import Conflict, Forbidden, Invalid, NotFound
+from .models import Alert, Department, Instance
+from .pagination import page
+
+SEVERITY_RANK = {"yellow": 1, "orange": 2, "red": 3}
+KINDS = ("arrears", "non_performance")
+STATUSES = ("open", "acknowledged", "resolved")
+
+
+# ---------------------------------------------------------------- views and visibility
+def last_day(due_at: datetime) -> date:
+    """The last day of the period that ends at `due_at` (24:00 China time of that day)."""
+    return (due_at - timedelta(microseconds=1)).astimezone(deadlines.SHANGHAI).date()
+
+
+def days_overdue(alert: Alert, at: datetime | None = None) -> int:
+    end = alert.resolved_at if alert.resolved_at is not None else (at or clock.now())
+    if end <= alert.due_at:
+        return 0
+    return math.ceil((end - alert.due_at) / timedelta(days=1))
+
+
+def view(alert: Alert) -> dict[str, Any]:
+    return {
+        "id": alert.id, "kind": alert.kind, "code": alert.code, "severity": alert.severity,
+        "department": alert.department_code, "escalated_to": alert.escalated_to, "instance_id": alert.instance_id,
+        "business_key": alert.business_key, "element_id": alert.element_id, "responsible_org": alert.responsible_org,
+        "due_at": alert.due_at, "raised_at": alert.raised_at, "updated_at": alert.updated_at,
+        "days_overdue": days_overdue(alert),
+        "amount_overdue": alert.amount_overdue if alert.kind == "arrears" else None,
+        "legal_basis": alert.legal_basis, "status": alert.status, "acknowledged_at": alert.acknowledged_at,
+        "note": alert.note, "resolved_at": alert.resolved_at, "resolution": alert.resolution,
+    }
+
+
+def payload(alert: Alert) -> dict[str, Any]:
+    """The alert as JSON (webhook body, SSE data)."""
+    return forms.to_json(view(alert))
+
+
+def visible_filter(principal: Principal):
+    if principal.role in ("admin", "operator", "system"):
+        return true()
+    if principal.role == "supervisor" and principal.departments:
+        depts = sorted(principal.departments)
+        return or_(and_(Alert.department_code.in_(depts), Alert.severity != "yellow"), Alert.escalated_to.in_(depts))
+    if principal.role == "party" and principal.org_code:
+        return Alert.responsible_org == principal.org_code
+    return false()
+
+
+def _visible(principal: Principal, alert: Alert) -> bool:
+    if principal.role in ("admin", "operator", "system"):
+        return True
+    if principal.role == "supervisor":
+        return (alert.department_code in principal.departments and alert.severity != "yellow") or \
+            (alert.escalated_to is not None and alert.escalated_to in principal.departments)
+    if principal.role == "party":
+        return principal.org_code is not None and alert.responsible_org == principal.org_code
+    return False
+
+
+# ---------------------------------------------------------------- raising and resolving (inside a step)
+def _notify(session: Session, alert: Alert, event: str) -> None:
+    """Outbox rows to the department (from orange on) and, when red, to its escalation target."""
+    if alert.severity == "yellow":
+        return
+    body = payload(alert)
+    targets = [alert.department_code] if alert.department_code else []
+    if alert.escalated_to:
+        targets.append(alert.escalated_to)
+    for code in dict.fromkeys(targets):
+        webhooks.enqueue(session, code, event, body, alert.id)
+
+
+def _evaluate(expression: str | None, data: dict[str, Any]):
+    if not expression:
+        return None
+    return expressions.evaluate(expression, data)
+
+
+def raise_from_throw(session: Session, instance, spec: dict[str, Any], throw_task, now: datetime) -> Alert:
+    """Raise (or escalate) the alert a thrown warning stands for. Idempotent per obligation."""
+    data = spiff.task_data(throw_task)
+    awaited = spiff.awaited_activity(throw_task)
+    element_id, occurrence = awaited if awaited else (throw_task.task_spec.bpmn_id, "process")
+    due_text = _evaluate(spec["due"], data)
+    due_at = timing._start(due_text)
+    if not isinstance(due_at, datetime):
+        due_at = deadlines.end_of_day(due_at)
+    due_at = clock.to_utc(due_at)
+    amount = _evaluate(spec.get("amount"), data)
+    legal_basis = spec.get("legal_basis")
+    if not legal_basis and spec.get("rule"):
+        legal_basis = timing.registry().get(spec["rule"], last_day(due_at)).legal_basis
+    alert = session.scalar(select(Alert).where(Alert.instance_id == instance.id, Alert.element_id == element_id,
+                                               Alert.occurrence == occurrence))
+    severity = spec["severity"]
+    if alert is None:
+        alert = Alert(id=str(uuid.uuid4()), instance_id=instance.id, business_key=instance.business_key,
+                      element_id=element_id, occurrence=occurrence, kind=spec["kind"], code=spec["code"],
+                      severity=severity, department_code=instance.department_code, responsible_role=spec["responsible"],
+                      responsible_org=instance.roles.get(spec["responsible"]), due_at=due_at, raised_at=now,
+                      updated_at=now, legal_basis=legal_basis, status="open",
+                      due_rule={"expression": spec["due"], "data": forms.to_json({n: data.get(n) for n in
+                                expressions.compile_expression(spec["due"]).names})})
+        event = "alert.raised"
+        session.add(alert)
+    elif alert.status == "resolved" or SEVERITY_RANK[severity] <= SEVERITY_RANK[alert.severity]:
+        return alert
+    else:
+        alert.severity, alert.updated_at = severity, now
+        event = "alert.escalated"
+    if amount is not None:
+        alert.amount_overdue = forms.to_json(amount) if not isinstance(amount, str) else amount
+    if severity == "red" and alert.department_code:
+        dept = session.get(Department, alert.department_code)
+        alert.escalated_to = dept.escalates_to if dept is not None else None
+    session.flush()
+    _notify(session, alert, event)
+    return alert
+
+
+def resolve_for_task(session: Session, instance_id: str, task_id: str, completion: dict[str, Any],
+                     spec_by_code: dict[str, dict[str, Any]], now: datetime) -> list[Alert]:
+    """Resolve the open alerts whose awaited task just completed: the obligation is met."""
+    alerts = list(session.scalars(select(Alert).where(Alert.instance_id == instance_id, Alert.occurrence == task_id,
+                                                      Alert.status != "resolved")))
+    for alert in alerts:
+        met = _met_date(completion, spec_by_code.get(alert.code, {}).get("met_date"), now)
+        late = (met - last_day(alert.due_at)).days
+        alert.status, alert.resolved_at, alert.updated_at = "resolved", now, now
+        what = "paid" if alert.kind == "arrears" else "met"
+        alert.resolution = (f"obligation {what} on {met.isoformat()}, {late} day{'s' if late != 1 else ''} late"
+                            if late > 0 else f"obligation {what} on {met.isoformat()}, on time")
+        if late > 0 and alert.kind == "arrears":
+            alert.resolution = f"paid {late} day{'s' if late != 1 else ''} late (on {met.isoformat()})"
+        _notify(session, alert, "alert.resolved")
+    return alerts
+
+
+def resolve_all(session: Session, instance_id: str, reason: str, now: datetime) -> None:
+    for alert in session.scalars(select(Alert).where(Alert.instance_id == instance_id, Alert.status != "resolved")):
+        alert.status, alert.resolved_at, alert.updated_at, alert.resolution = "resolved", now, now, reason
+        _notify(session, alert, "alert.resolved")
+
+
+def _met_date(data: dict[str, Any], field: str | None, now: datetime) -> date:
+    value = data.get(field) if field else None
+    if isinstance(value, datetime):
+        return value.astimezone(deadlines.SHANGHAI).date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return deadlines.local_date(timing._start(value))
+        except ValueError:
+            pass
+    return now.astimezone(deadlines.SHANGHAI).date()
+
+
+def recompute_due(session: Session, alert: Alert) -> bool:
+    """Re-evaluate an open alert's deadline (after a calendar import); True when it moved."""
+    rule = alert.due_rule or {}
+    if alert.status == "resolved" or not rule.get("expression"):
+        return False
+    value = timing._start(expressions.evaluate(rule["expression"], rule.get("data", {})))
+    due_at = clock.to_utc(value if isinstance(value, datetime) else deadlines.end_of_day(value))
+    if due_at == alert.due_at:
+        return False
+    alert.due_at, alert.updated_at = due_at, clock.now()
+    return True
+
+
+# ---------------------------------------------------------------- use cases
+def list_(db: Database, principal: Principal, limit, cursor, status=None, kind=None, code=None, severity=None,
+          business_key=None, instance_id=None) -> dict[str, Any]:
+    with db.read() as session:
+        query = select(Alert).where(visible_filter(principal))
+        for column, value in ((Alert.status, status), (Alert.kind, kind), (Alert.code, code),
+                              (Alert.severity, severity), (Alert.business_key, business_key),
+                              (Alert.instance_id, instance_id)):
+            if value:
+                query = query.where(column == value)
+        return page(session, query, [Alert.raised_at, Alert.id], limit, cursor, view)
+
+
+def for_instance(session: Session, principal: Principal, instance_id: str) -> list[dict[str, Any]]:
+    query = select(Alert).where(Alert.instance_id == instance_id, visible_filter(principal)).order_by(Alert.raised_at)
+    return [view(a) for a in session.scalars(query)]
+
+
+def get(db: Database, principal: Principal, alert_id: str) -> dict[str, Any]:
+    with db.read() as session:
+        alert = session.get(Alert, alert_id)
+        if alert is None or not _visible(principal, alert):
+            raise NotFound("no such alert")
+        return view(alert)
+
+
+def _act(db: Database, principal: Principal, alert_id: str, action: str, note: str | None) -> dict[str, Any]:
+    if principal.role not in ("supervisor", "admin"):
+        raise Forbidden("only the supervising department acknowledges or resolves alerts")
+    with db.transaction() as session:
+        alert = session.get(Alert, alert_id)
+        if alert is None or not _visible(principal, alert):
+            raise NotFound("no such alert")
+        if alert.status == "resolved":
+            raise Conflict("the alert is resolved already")
+        now = clock.now()
+        # Touching the instance bumps its row version: a concurrent step then retries instead of
+        # colliding with this audit event's sequence number.
+        session.get(Instance, alert.instance_id).updated_at = now
+        if action == "acknowledge":
+            if alert.status == "acknowledged":
+                raise Conflict("the alert is acknowledged already")
+            alert.status, alert.acknowledged_at, alert.acknowledged_by = "acknowledged", now, principal.name
+        else:
+            alert.status, alert.resolved_at, alert.resolution = "resolved", now, f"resolved by {principal.name}: {note or ''}".strip()
+        alert.note, alert.updated_at = note, now
+        audit.append(session, alert.instance_id, now, principal.name, [(f"alert_{action}d", alert.element_id,
+                                                                        {"alert_id": alert.id, "code": alert.code, "note": note})])
+        _notify(session, alert, f"alert.{action}d")
+        return view(alert)
+
+
+def acknowledge(db, principal, alert_id, note):
+    return _act(db, principal, alert_id, "acknowledge", note)
+
+
+def resolve(db, principal, alert_id, note):
+    return _act(db, principal, alert_id, "resolve", note)
+
+
+def changed_since(db: Database, principal: Principal, since: datetime, after_id: str | None) -> list[dict[str, Any]]:
+    """Alerts visible to the caller changed after (since, after_id), oldest first: the SSE feed."""
+    with db.read() as session:
+        query = select(Alert).where(visible_filter(principal),
+                                    or_(Alert.updated_at > since, and_(Alert.updated_at == since, Alert.id > (after_id or ""))))
+        return [view(a) for a in session.scalars(query.order_by(Alert.updated_at, Alert.id).limit(200))]

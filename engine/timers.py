@@ -1,0 +1,242 @@
+"""Durable timers: the database decides what is due; sweeps lease and fire it (ARCHITECTURE.md §4).
+
+Every worker runs `sweep` every few seconds. A sweep leases due rows in bounded batches
+(PostgreSQL: FOR UPDATE SKIP LOCKED, so workers never take the same row; SQLite: one writer) and
+fires each instance's due timers as one step, in which the timer row turns `fired` together with
+the workflow state — so a timer fires exactly once even if a worker dies mid-batch (its lease
+expires and another worker takes the row; a half-done step never committed). A failing firing is
+retried with backoff and ends as an incident after MAX_ATTEMPTS.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm.exc import StaleDataError
+
+from . import alerts, clock, spiff, steps
+from .db import Database
+from .directory import Principal
+from .errors import Conflict, Forbidden, NotFound
+from .models import Alert, Incident, Instance, Outbox, Timer
+from .pagination import page
+
+log = logging.getLogger("lvyue.timers")
+
+# Far above one firing (milliseconds), far below an operator's patience; tests shorten it.
+LEASE = timedelta(seconds=float(os.environ.get("LVYUE_TIMER_LEASE_SECONDS", "60")))
+MAX_ATTEMPTS = 5  # a diagram defect does not heal by retrying; five tries ride out a database failover
+BACKOFF_BASE = timedelta(seconds=5)
+BATCH = 100
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def backoff(attempts: int) -> timedelta:
+    return BACKOFF_BASE * (2 ** (attempts - 1)) * random.uniform(0.8, 1.2)
+
+
+@dataclass
+class SweepResult:
+    leased: int = 0
+    fired: int = 0
+    failed: int = 0
+    conflicts: int = 0
+
+
+def _due(now: datetime):
+    waiting = and_(Timer.status == "waiting", Timer.due_at <= now,
+                   or_(Timer.next_attempt_at.is_(None), Timer.next_attempt_at <= now))
+    abandoned = and_(Timer.status == "leased", Timer.lease_expires_at <= now)
+    return or_(waiting, abandoned)
+
+
+def lease(db: Database, owner: str, batch: int = BATCH) -> list[tuple[str, str]]:
+    """Lease up to `batch` due timers; (timer id, instance id) pairs, committed before firing."""
+    now = clock.now()
+    with db.transaction() as session:
+        query = select(Timer).where(_due(now)).order_by(Timer.due_at).limit(batch)
+        if db.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        rows = list(session.scalars(query))
+        for row in rows:
+            row.status, row.lease_owner, row.lease_expires_at = "leased", owner, now + LEASE
+        return [(r.id, r.instance_id) for r in rows]
+
+
+def fire_instance(db: Database, instance_id: str, timer_ids: list[str], owner: str) -> str:
+    """Fire the due timers of one instance as one step: 'fired', 'conflict' or 'failed'."""
+    try:
+        with db.transaction() as session:
+            instance = session.get(Instance, instance_id)
+            rows = [session.get(Timer, t) for t in timer_ids]
+            rows = [r for r in rows if r is not None and r.status == "leased" and r.lease_owner == owner]
+            if not rows:
+                return "conflict"
+            if instance is None or instance.status != "running":
+                for row in rows:
+                    row.status, row.lease_owner, row.lease_expires_at = "cancelled", None, None
+                return "fired"
+            latest_due = max(r.due_at for r in rows)
+            # SpiffWorkflow fires a timer strictly after its instant; a tick *at* the instant must fire it.
+            at = max(clock.now(), latest_due + timedelta(microseconds=1))
+            with clock.frozen_at(at):
+                step = steps.open_step(session, instance, "timer")
+                spiff.run_until_waiting(step.wf)
+                for row in rows:
+                    step.record("timer_fired", row.element_id, {"timer_id": row.id, "due_at": row.due_at.isoformat(),
+                                                               "lag_seconds": round((clock.now() - row.due_at).total_seconds(), 3)})
+                steps.finish(step)
+            for row in rows:
+                if row.status == "fired":
+                    row.fired_by = owner
+                elif row.status == "leased":  # not due for SpiffWorkflow after all: back to waiting
+                    row.status, row.lease_owner, row.lease_expires_at = "waiting", None, None
+        return "fired"
+    except (StaleDataError, Conflict):
+        _release(db, timer_ids, owner)
+        return "conflict"
+    except Exception as exc:  # a firing must never kill the sweep: record it, retry, then incident
+        log.warning("timer firing failed for instance %s: %s", instance_id, exc)
+        _failed(db, instance_id, timer_ids, owner, exc)
+        return "failed"
+
+
+def _release(db: Database, timer_ids: list[str], owner: str) -> None:
+    with db.transaction() as session:
+        for row in session.scalars(select(Timer).where(Timer.id.in_(timer_ids), Timer.lease_owner == owner)):
+            row.status, row.lease_owner, row.lease_expires_at = "waiting", None, None
+
+
+def _failed(db: Database, instance_id: str, timer_ids: list[str], owner: str, exc: Exception) -> None:
+    message = getattr(exc, "message", None) or f"{exc.__class__.__name__}: {exc}"
+    now = clock.now()
+    with db.transaction() as session:
+        for row in session.scalars(select(Timer).where(Timer.id.in_(timer_ids), Timer.lease_owner == owner)):
+            row.attempts += 1
+            row.last_error = message[:2000]
+            row.lease_owner = row.lease_expires_at = None
+            if row.attempts >= MAX_ATTEMPTS:
+                row.status = "incident"
+                session.add(Incident(id=str(uuid.uuid4()), kind="timer", instance_id=instance_id, timer_id=row.id,
+                                     element_id=row.element_id, error=row.last_error, attempts=row.attempts,
+                                     status="open", created_at=now))
+            else:
+                row.status, row.next_attempt_at = "waiting", now + backoff(row.attempts)
+
+
+def sweep(db: Database, owner: str, batch: int = BATCH, max_batches: int = 100) -> SweepResult:
+    """Fire what is due now, batch by batch, until nothing is due or `max_batches` ran."""
+    result = SweepResult()
+    for _ in range(max_batches):
+        leased = lease(db, owner, batch)
+        if not leased:
+            break
+        result.leased += len(leased)
+        by_instance: dict[str, list[str]] = {}
+        for timer_id, instance_id in leased:
+            by_instance.setdefault(instance_id, []).append(timer_id)
+        for instance_id, timer_ids in by_instance.items():
+            outcome = fire_instance(db, instance_id, timer_ids, owner)
+            if outcome == "fired":
+                result.fired += len(timer_ids)
+            elif outcome == "failed":
+                result.failed += len(timer_ids)
+            else:
+                result.conflicts += len(timer_ids)
+        if len(leased) < batch:
+            break
+    return result
+
+
+def tick(db: Database, at: datetime | None = None, owner: str | None = None) -> SweepResult:
+    """Fire everything due at `at` (default now), as `lvyue tick --at` does."""
+    owner = owner or worker_name()
+    if at is None:
+        return sweep(db, owner)
+    with clock.frozen_at(at):
+        return sweep(db, owner)
+
+
+# ---------------------------------------------------------------- incidents
+def incident_view(i: Incident) -> dict[str, Any]:
+    return {"id": i.id, "kind": i.kind, "instance_id": i.instance_id, "timer_id": i.timer_id,
+            "element_id": i.element_id, "error": i.error, "attempts": i.attempts, "status": i.status,
+            "created_at": i.created_at, "resolved_at": i.resolved_at}
+
+
+def _ops(principal: Principal) -> None:
+    if principal.role not in ("admin", "operator"):
+        raise Forbidden("incidents are for operators")
+
+
+def list_incidents(db: Database, principal: Principal, limit, cursor, status: str | None = None) -> dict[str, Any]:
+    _ops(principal)
+    with db.read() as session:
+        query = select(Incident)
+        if status:
+            query = query.where(Incident.status == status)
+        return page(session, query, [Incident.created_at, Incident.id], limit, cursor, incident_view)
+
+
+def retry_incident(db: Database, principal: Principal, incident_id: str) -> dict[str, Any]:
+    """Put the failed timer back in the queue, due now; the incident closes."""
+    _ops(principal)
+    with db.transaction() as session:
+        incident = session.get(Incident, incident_id)
+        if incident is None:
+            raise NotFound("no such incident")
+        if incident.status != "open":
+            raise Conflict(f"the incident is {incident.status}")
+        now = clock.now()
+        if incident.timer_id:
+            timer = session.get(Timer, incident.timer_id)
+            if timer is not None and timer.status == "incident":
+                timer.status, timer.attempts, timer.next_attempt_at, timer.last_error = "waiting", 0, now, None
+        if incident.outbox_id:
+            row = session.get(Outbox, incident.outbox_id)
+            if row is not None and row.status == "dead":
+                row.status, row.attempts, row.next_attempt_at = "pending", 0, now
+        incident.status, incident.resolved_at = "retried", now
+        return incident_view(incident)
+
+
+# ---------------------------------------------------------------- calendar changes
+def recompute_from(db: Database, first_day: datetime) -> dict[str, int]:
+    """Re-evaluate every waiting timer due on or after `first_day` (and the deadlines of open alerts);
+    moves exactly those whose instant changed. Used after a calendar year is imported."""
+    moved_timers = moved_alerts = 0
+    with db.read() as session:
+        instance_ids = sorted(set(session.scalars(select(Timer.instance_id).where(
+            Timer.status.in_(("waiting", "leased")), Timer.due_at >= first_day))))
+    for instance_id in instance_ids:
+        with db.transaction() as session:
+            instance = session.get(Instance, instance_id)
+            step = steps.open_step(session, instance, "calendar")
+            rows = list(session.scalars(select(Timer).where(Timer.instance_id == instance_id,
+                                                            Timer.status.in_(("waiting", "leased")))))
+            before = {r.id: r.due_at for r in rows}
+            for row in rows:
+                spiff.reset_timer(step.wf, row.id)
+            # Running (not just refreshing) fires a deadline that moved into the past, as it should.
+            spiff.run_until_waiting(step.wf)
+            after = {t.task_id: t.due_at for t in spiff.waiting_timers(step.wf)}
+            for row in rows:
+                if row.id in after and after[row.id] != before[row.id]:
+                    moved_timers += 1
+                    step.record("timer_moved", row.element_id, {"timer_id": row.id, "from": before[row.id].isoformat(),
+                                                                "to": after[row.id].isoformat()})
+            steps.finish(step)
+    with db.transaction() as session:
+        for alert in session.scalars(select(Alert).where(Alert.status != "resolved")):
+            moved_alerts += alerts.recompute_due(session, alert)
+    return {"timers_moved": moved_timers, "alerts_moved": moved_alerts}
