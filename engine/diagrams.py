@@ -212,8 +212,8 @@ def _lint(root, process) -> tuple[list[Problem], dict[str, Any]]:
         problems.extend(_expression_problems(cond.text, cond, etree.QName(cond).localname))
     for tag in ("timeDate", "timeDuration", "timeCycle"):
         for timer in root.iter(_q(tag)):
-            problems.extend(_expression_problems(timer.text, timer, f"timer {tag}", is_timer=True))
-            problems.extend(_timer_literal_problems(timer, tag))
+            literal_problems = _timer_literal_problems(timer, tag)
+            problems.extend(literal_problems or _expression_problems(timer.text, timer, f"timer {tag}", is_timer=True))
 
     start_fields: list[dict[str, Any]] = []
     for start in process.findall(_q("startEvent")):
@@ -296,15 +296,19 @@ def _deadline_rule_problems(root) -> list[Problem]:
     return out
 
 
+# Unquoted text that can only have been meant as an ISO 8601 value (a date, a duration, a cycle).
+LOOKS_LITERAL = re.compile(r"^(\d{4}-|P|R\d*/)[0-9A-Za-z:+\-./]*$")
+
+
 def _timer_literal_problems(timer, tag: str) -> list[Problem]:
     """A literal timer value must be one SpiffWorkflow can run and must not be a naive date-time."""
-    literal = spiff.iso_literal(timer.text or "")
-    if literal is None:
-        text = (timer.text or "").strip()
-        if len(text) > 2 and text[0] == text[-1] and text[0] in "'\"":
-            literal = text[1:-1]
-        else:
-            return []
+    text = (timer.text or "").strip()
+    if len(text) > 2 and text[0] == text[-1] and text[0] in "'\"":
+        literal = text[1:-1]
+    elif LOOKS_LITERAL.match(text):
+        literal = text
+    else:
+        return []
     element_id = _element_id(timer)
     if tag == "timeDate":
         if spiff.iso_literal(literal) is None or "T" not in literal:
