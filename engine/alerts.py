@@ -105,7 +105,10 @@ def raise_from_throw(session: Session, instance, spec: dict[str, Any], throw_tas
     """Raise (or escalate) the alert a thrown warning stands for. Idempotent per obligation."""
     data = spiff.task_data(throw_task)
     awaited = spiff.awaited_activity(throw_task)
-    element_id, occurrence = awaited if awaited else (throw_task.task_spec.bpmn_id, "process")
+    element_id, awaited_task_id = awaited if awaited else (throw_task.task_spec.bpmn_id, None)
+    # One alert per obligation: by default the awaited task instance; `occurrence` widens it (e.g.
+    # a milestone, so each round of a payment loop keeps the same alert).
+    occurrence = str(forms.to_json(_evaluate(spec["occurrence"], data))) if spec.get("occurrence") else (awaited_task_id or "process")
     due_text = _evaluate(spec["due"], data)
     due_at = timing._start(due_text)
     if not isinstance(due_at, datetime):
@@ -123,14 +126,18 @@ def raise_from_throw(session: Session, instance, spec: dict[str, Any], throw_tas
                       element_id=element_id, occurrence=occurrence, kind=spec["kind"], code=spec["code"],
                       severity=severity, department_code=instance.department_code, responsible_role=spec["responsible"],
                       responsible_org=instance.roles.get(spec["responsible"]), due_at=due_at, raised_at=now,
-                      updated_at=now, legal_basis=legal_basis, status="open",
+                      updated_at=now, legal_basis=legal_basis, status="open", awaited_task_id=awaited_task_id,
                       due_rule={"expression": spec["due"], "data": forms.to_json({n: data.get(n) for n in
                                 expressions.compile_expression(spec["due"]).names})})
         event = "alert.raised"
         session.add(alert)
-    elif alert.status == "resolved" or SEVERITY_RANK[severity] <= SEVERITY_RANK[alert.severity]:
+    elif alert.status == "resolved":
+        return alert
+    elif SEVERITY_RANK[severity] <= SEVERITY_RANK[alert.severity]:
+        alert.awaited_task_id = awaited_task_id or alert.awaited_task_id  # the obligation's next round
         return alert
     else:
+        alert.awaited_task_id = awaited_task_id or alert.awaited_task_id
         alert.severity, alert.updated_at = severity, now
         event = "alert.escalated"
     if amount is not None:
@@ -143,22 +150,36 @@ def raise_from_throw(session: Session, instance, spec: dict[str, Any], throw_tas
     return alert
 
 
-def resolve_for_task(session: Session, instance_id: str, task_id: str, completion: dict[str, Any],
-                     spec_by_code: dict[str, dict[str, Any]], now: datetime) -> list[Alert]:
-    """Resolve the open alerts whose awaited task just completed: the obligation is met."""
-    alerts = list(session.scalars(select(Alert).where(Alert.instance_id == instance_id, Alert.occurrence == task_id,
-                                                      Alert.status != "resolved")))
-    for alert in alerts:
-        met = _met_date(completion, spec_by_code.get(alert.code, {}).get("met_date"), now)
+def settle_for_task(session: Session, instance_id: str, task_id: str, completion: dict[str, Any],
+                    spec_by_code: dict[str, dict[str, Any]], now: datetime) -> list[tuple[Alert, bool]]:
+    """The awaited task of open alerts completed: resolve each whose obligation is now met
+    (`resolve_when`, default: completing is meeting), else re-evaluate its amount and keep it open.
+    Returns (alert, resolved) pairs."""
+    out = []
+    for alert in session.scalars(select(Alert).where(Alert.instance_id == instance_id, Alert.awaited_task_id == task_id,
+                                                     Alert.status != "resolved")):
+        spec = spec_by_code.get(alert.code, {})
+        if spec.get("resolve_when") and not _evaluate(spec["resolve_when"], completion):
+            if spec.get("amount"):
+                alert.amount_overdue = forms.to_json(_evaluate(spec["amount"], completion))
+            alert.updated_at = now
+            _notify(session, alert, "alert.updated")
+            out.append((alert, False))
+            continue
+        met = _met_date(completion, spec.get("met_date"), now)
         late = (met - last_day(alert.due_at)).days
+        plural = "s" if late != 1 else ""
+        if alert.kind == "arrears":
+            alert.resolution = f"paid {late} day{plural} late (on {met.isoformat()})" if late > 0 else \
+                f"paid on {met.isoformat()}, on time"
+            alert.amount_overdue = "0.00" if alert.amount_overdue is not None else None
+        else:
+            alert.resolution = f"obligation met on {met.isoformat()}, {late} day{plural} late" if late > 0 else \
+                f"obligation met on {met.isoformat()}, on time"
         alert.status, alert.resolved_at, alert.updated_at = "resolved", now, now
-        what = "paid" if alert.kind == "arrears" else "met"
-        alert.resolution = (f"obligation {what} on {met.isoformat()}, {late} day{'s' if late != 1 else ''} late"
-                            if late > 0 else f"obligation {what} on {met.isoformat()}, on time")
-        if late > 0 and alert.kind == "arrears":
-            alert.resolution = f"paid {late} day{'s' if late != 1 else ''} late (on {met.isoformat()})"
         _notify(session, alert, "alert.resolved")
-    return alerts
+        out.append((alert, True))
+    return out
 
 
 def resolve_all(session: Session, instance_id: str, reason: str, now: datetime) -> None:

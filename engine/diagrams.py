@@ -134,6 +134,7 @@ def _pick_process(root) -> tuple[etree._Element | None, list[Problem]]:
     if not processes:
         return None, [Problem("the diagram has no bpmn:process")]
     called = {c.get("calledElement") for c in root.iter(_q("callActivity"))}
+    called |= {p.get("process") for p in root.iter(f"{{{LVYUE_NS}}}partition")}
     candidates = [p for p in processes if p.get("id") not in called and p.get("isExecutable", "true") != "false"]
     if len(candidates) != 1:
         ids = ", ".join(p.get("id") or "?" for p in candidates or processes)
@@ -156,6 +157,12 @@ def _expression_problems(text: str | None, element, what: str, is_timer: bool = 
 def _clip(text: str, n: int = 80) -> str:
     text = " ".join(text.split())
     return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _process_of(element) -> str | None:
+    while element is not None and element.tag != _q("process"):
+        element = element.getparent()
+    return element.get("id") if element is not None else None
 
 
 def _element_id(element) -> str | None:
@@ -205,7 +212,7 @@ def _lint(root, process) -> tuple[list[Problem], dict[str, Any]]:
             fields, form_problems = forms.read_form(task)
             problems.extend(Problem(m, task_id, line) for m, line in form_problems)
             user_tasks[task_id] = {"name": task.get("name"), "lane": role if role and not role.startswith("?") else None,
-                                   "form": fields}
+                                   "form": fields, "process": _process_of(task)}
 
     for cond in root.iter(_q("conditionExpression"), _q("completionCondition"), _q("loopCardinality"),
                           _q("condition"), _q("loopCondition")):
@@ -222,11 +229,13 @@ def _lint(root, process) -> tuple[list[Problem], dict[str, Any]]:
         start_fields.extend(fields)
 
     alerts = _read_alerts(root, problems)
+    partitions = _read_partitions(root, problems)
     problems.extend(_deadline_rule_problems(root))
 
     roles_used = sorted({r for r in lanes.values() if r and not r.startswith("?")})
     model = {"process_id": process.get("id"), "name": process.get("name"), "roles": roles_used,
              "user_tasks": user_tasks, "start_form": start_fields, "alerts": alerts,
+             "partitions": partitions,
              "elements": sorted({e.get("id") for e in process.iter() if isinstance(e.tag, str) and e.get("id")})}
     return problems, model
 
@@ -259,7 +268,7 @@ def _read_alerts(root, problems: list[Problem]) -> dict[str, Any]:
             problems.append(Problem("the escalation needs an escalationCode: it is the alert code", eid, line))
             continue
         entry = {k: spec.get(k) for k in ("kind", "severity", "responsible", "due", "amount", "met_date", "rule",
-                                           "legal_basis")}
+                                           "legal_basis", "occurrence", "resolve_when")}
         entry["code"] = code
         for key, allowed in (("kind", ALERT_KINDS), ("severity", SEVERITIES), ("responsible", PARTY_ROLES)):
             if entry[key] not in allowed:
@@ -267,7 +276,7 @@ def _read_alerts(root, problems: list[Problem]) -> dict[str, Any]:
         if not entry["due"]:
             problems.append(Problem("lvyue:alert needs due=\"…\": the deadline the obligation had, e.g. "
                                     "deadline('R04', award_notice_date)", eid, line))
-        for key in ("due", "amount"):
+        for key in ("due", "amount", "occurrence", "resolve_when"):
             if entry[key]:
                 problems.extend(_expression_problems(entry[key], spec, f"alert {key}"))
         if entry["met_date"] and not forms.NAME.match(entry["met_date"]):
@@ -278,6 +287,31 @@ def _read_alerts(root, problems: list[Problem]) -> dict[str, Any]:
         if spec not in throws:
             problems.append(Problem("lvyue:alert belongs on an escalation throw event", _element_id(spec), spec.sourceline))
     return alerts
+
+
+def _read_partitions(root, problems: list[Problem]) -> dict[str, Any]:
+    """`<lvyue:partition process collection item/>` on a receive task: one small workflow of `process`
+    per item of `collection`; when all completed, the receive task's message is delivered."""
+    processes = {p.get("id") for p in root.iter(_q("process"))}
+    messages = {m.get("id"): m.get("name") for m in root.iter(_q("message"))}
+    out: dict[str, Any] = {}
+    for spec in root.iter(f"{{{LVYUE_NS}}}partition"):
+        holder = spec.getparent().getparent()
+        eid, line = _element_id(spec), spec.sourceline
+        if holder is None or holder.tag != _q("receiveTask"):
+            problems.append(Problem("lvyue:partition belongs on a receive task (it waits for the partitions)", eid, line))
+            continue
+        entry = {k: spec.get(k) for k in ("process", "collection", "item")}
+        entry["message"] = messages.get(holder.get("messageRef"))
+        if entry["process"] not in processes:
+            problems.append(Problem(f"lvyue:partition process '{entry['process']}' is not a process of this file", eid, line))
+        for key in ("collection", "item"):
+            if not entry[key] or not forms.NAME.match(entry[key]):
+                problems.append(Problem(f"lvyue:partition {key} must name a process variable", eid, line))
+        if not entry["message"]:
+            problems.append(Problem("the partition's receive task needs a messageRef to a named bpmn:message", eid, line))
+        out[eid] = entry
+    return out
 
 
 def _deadline_rule_problems(root) -> list[Problem]:
@@ -347,7 +381,8 @@ def read(data: bytes | str, filename: str = "diagram.bpmn") -> Diagram:
     if problems:
         raise DiagramRejected(problems)
     try:
-        bundle = spiff.parse_spec(root, process.get("id"), filename)
+        bundle = spiff.parse_spec(root, process.get("id"), filename,
+                                  sorted({p["process"] for p in model["partitions"].values()}))
     except spiff.DiagramError as exc:
         raise DiagramRejected([Problem(exc.message, exc.element_id, exc.line or _line_of(root, exc.element_id))]) from None
     return Diagram(key=process.get("id"), name=process.get("name"), sha256=hashlib.sha256(data).hexdigest(),

@@ -64,9 +64,14 @@ def _read_lvyue_fields(parent, problems, depth) -> list[dict[str, Any]]:
         if ftype not in TYPES:
             problems.append((f"form field '{name}' has unknown type '{ftype}' (known: {', '.join(TYPES)})", node.sourceline))
         spec: dict[str, Any] = {"name": name, "type": ftype, "required": node.get("required", "false") == "true"}
-        for attr in ("label", "min", "max", "max_length"):
+        for attr in ("label", "min", "max", "max_length", "as", "accumulate"):
             if node.get(attr) is not None:
                 spec[attr] = node.get(attr)
+        for attr in ("as", "accumulate"):
+            if attr in spec and (not NAME.match(spec[attr]) or spec[attr] in RESERVED):
+                problems.append((f"form field '{name}': {attr}=\"{spec[attr]}\" must name a process variable", node.sourceline))
+        if "accumulate" in spec and ftype not in ("decimal", "integer", "number"):
+            problems.append((f"form field '{name}': only numbers accumulate", node.sourceline))
         if ftype == "enum":
             values = [v.strip() for v in (node.get("values") or "").split(",") if v.strip()]
             if not values:
@@ -201,6 +206,27 @@ def _plain(value: Any, depth: int) -> bool:
     if isinstance(value, dict):
         return all(isinstance(k, str) and _plain(v, depth + 1) for k, v in value.items())
     return False
+
+
+def to_process_data(fields: list[dict[str, Any]], typed: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+    """Validated form data as it enters the process: renamed where a field says `as`, and added to
+    a running total where it says `accumulate` (e.g. payments towards a milestone's amount)."""
+    out = dict(typed)
+    for f in fields:
+        if f["name"] not in typed:
+            continue
+        value = typed[f["name"]]
+        if "as" in f:
+            out.pop(f["name"], None)
+            out[f["as"]] = value
+        if "accumulate" in f and value is not None:
+            total = out.get(f["accumulate"], current.get(f["accumulate"], 0)) or 0
+            out[f["accumulate"]] = Decimal(str(total)) + Decimal(str(value))
+    return out
+
+
+def accumulators(fields_by_task: dict[str, list[dict[str, Any]]]) -> set[str]:
+    return {f["accumulate"] for fields in fields_by_task.values() for f in fields if "accumulate" in f}
 
 
 def reserved_errors(data: dict[str, Any], prefix: str = "data") -> dict[str, list[str]]:

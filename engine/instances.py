@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 from sqlalchemy import select
@@ -12,7 +13,7 @@ from . import alerts, authz, clock, definitions, forms, spiff, steps
 from .db import Database
 from .directory import Principal
 from .errors import Conflict, Invalid, NotFound
-from .models import AuditEvent, Definition, Department, Instance, Organisation, TaskRow, Timer
+from .models import AuditEvent, BufferedMessage, Definition, Department, Instance, InstancePart, Organisation, TaskRow, Timer
 from .pagination import page
 
 BUSINESS_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/]{0,127}$")
@@ -160,15 +161,21 @@ def diagram(db: Database, principal: Principal, instance_id: str) -> dict[str, A
         instance = _load_visible(session, principal, instance_id)
         step = steps.open_step(session, instance, principal.name)
         active, completed = spiff.element_states(step.wf)
-        return {"xml": step.definition.xml, "active": active, "completed": completed}
+        active, completed = set(active), set(completed)
+        for part_id in session.scalars(select(InstancePart.id).where(InstancePart.instance_id == instance_id)):
+            a, c = spiff.element_states(steps.open_step(session, instance, principal.name, part_id).wf)
+            active |= set(a)
+            completed |= set(c)
+        return {"xml": step.definition.xml, "active": sorted(active), "completed": sorted(completed - active)}
 
 
-def run_step(db: Database, principal: Principal, instance_id: str, apply) -> dict[str, Any]:
-    """Run `apply(step)` as one step on a visible instance; a concurrent step gives Conflict."""
+def run_step(db: Database, principal: Principal, instance_id: str, apply, part_id: str | None = None) -> dict[str, Any]:
+    """Run `apply(step)` as one step on a visible instance (its main workflow or one part);
+    a concurrent step on the same instance gives Conflict."""
     try:
         with db.transaction() as session:
             instance = _load_visible(session, principal, instance_id)
-            step = steps.open_step(session, instance, principal.name)
+            step = steps.open_step(session, instance, principal.name, part_id)
             result = apply(step)
             steps.finish(step)
             return result if result is not None else detail(session, instance, principal)
@@ -192,8 +199,11 @@ def cancel(db: Database, principal: Principal, instance_id: str, reason: str | N
 
 
 def deliver_message(db: Database, principal: Principal, instance_id: str, name: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """Deliver a message to a waiting catch event; 409 when nothing waits for it."""
+    """Deliver a message to a waiting catch event, or keep it until the process waits for it
+    (an e-guarantee platform may call back before the contractor's task is even done)."""
     authz.require_role(principal, "operator")
+    if not forms.NAME.match(name or ""):
+        raise Invalid("invalid message name", {"name": ["a letter followed by letters, digits or _"]})
     _, errors = forms.validate([], payload, "payload")
     errors.update(forms.reserved_errors(payload, "payload"))
     if errors:
@@ -202,12 +212,9 @@ def deliver_message(db: Database, principal: Principal, instance_id: str, name: 
     def apply(step: steps.Step):
         if step.instance.status != "running":
             raise Conflict(f"the instance is {step.instance.status}, not running")
-        try:
-            delivered = spiff.deliver_message(step.wf, name, payload)
-        except spiff.EngineError as exc:
-            raise _engine_invalid(exc) from None
-        if not delivered:
-            raise Conflict(f"the process is not waiting for the message {name}")
+        step.session.add(BufferedMessage(id=str(uuid.uuid4()), instance_id=step.instance.id, name=name,
+                                         payload=payload, received_at=clock.now(), received_by=principal.name))
+        step.session.flush()
         step.record("message_received", None, {"name": name, "payload": payload})
 
     return run_step(db, principal, instance_id, apply)

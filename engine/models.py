@@ -108,6 +108,7 @@ class TaskRow(Base):
     __table_args__ = (Index("ix_tasks_state_org", "state", "assignee_org"), Index("ix_tasks_instance_state", "instance_id", "state"))
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"))
+    part_id: Mapped[str | None] = mapped_column(String(36))
     element_id: Mapped[str] = mapped_column(String(200))
     name: Mapped[str | None] = mapped_column(String(500))
     lane: Mapped[str | None] = mapped_column(String(50))
@@ -127,6 +128,7 @@ class Timer(Base):
     __table_args__ = (Index("ix_timers_status_due", "status", "due_at"),)
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), index=True)
+    part_id: Mapped[str | None] = mapped_column(String(36))
     element_id: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(20))
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -184,6 +186,7 @@ class Alert(Base):
     business_key: Mapped[str] = mapped_column(String(200))
     element_id: Mapped[str] = mapped_column(String(200))
     occurrence: Mapped[str] = mapped_column(String(64))
+    awaited_task_id: Mapped[str | None] = mapped_column(String(36), index=True)
     kind: Mapped[str] = mapped_column(String(20))
     code: Mapped[str] = mapped_column(String(64), index=True)
     severity: Mapped[str] = mapped_column(String(10))
@@ -252,3 +255,37 @@ class CalendarYear(Base):
     workdays: Mapped[list[str]] = mapped_column(JSON)
     source: Mapped[str] = mapped_column(String(200))
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class InstancePart(Base):
+    """One partition of an instance: a small workflow of its own (e.g. one payment milestone).
+
+    A contract with a hundred milestones keeps a hundred small workflows instead of one huge task
+    tree, so a step costs the same in milestone 1 and milestone 100 (ARCHITECTURE.md §3).
+    """
+
+    __tablename__ = "instance_parts"
+    __table_args__ = (UniqueConstraint("instance_id", "element_id", "item_no"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), index=True)
+    element_id: Mapped[str] = mapped_column(String(200))
+    process_id: Mapped[str] = mapped_column(String(200))
+    item_no: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class BufferedMessage(Base):
+    """A message that arrived before the process waited for it; delivered when it does."""
+
+    __tablename__ = "messages"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_by: Mapped[str] = mapped_column(String(200))
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -176,13 +176,18 @@ def _validator() -> BpmnValidator:
     return _VALIDATOR
 
 
-def parse_spec(root, process_id: str, filename: str = "diagram.bpmn") -> SpecBundle:
-    """Validate `root` (an lxml element from the hardened parser) against the BPMN XSD and build its spec."""
+def parse_spec(root, process_id: str, filename: str = "diagram.bpmn", partition_ids: list[str] = ()) -> SpecBundle:
+    """Validate `root` (an lxml element from the hardened parser) against the BPMN XSD and build its spec.
+
+    The specs of partition processes (run as workflows of their own) travel with the subprocess specs."""
     parser = BpmnParser(validator=_validator())
     try:
         parser.add_bpmn_xml(root, filename=filename)
         spec = parser.get_spec(process_id)
         subprocess_specs = parser.get_subprocess_specs(process_id)
+        for pid in partition_ids:
+            subprocess_specs[pid] = parser.get_spec(pid)
+            subprocess_specs.update(parser.get_subprocess_specs(pid))
     except ValidationException as exc:
         line = exc.line_number if isinstance(exc.line_number, int) else None
         raise DiagramError(str(exc.args[0]) if exc.args else str(exc), exc.id or None, line) from None
@@ -209,8 +214,9 @@ def load_spec(text: str) -> SpecBundle:
 
 
 # ---------------------------------------------------------------------------- workflow state
-def new_workflow(bundle: SpecBundle, data: dict[str, Any]) -> Workflow:
-    wf = SafeBpmnWorkflow(bundle.spec, bundle.subprocess_specs)
+def new_workflow(bundle: SpecBundle, data: dict[str, Any], process_id: str | None = None) -> Workflow:
+    spec = bundle.subprocess_specs[process_id] if process_id else bundle.spec
+    wf = SafeBpmnWorkflow(spec, bundle.subprocess_specs)
     wf.task_tree.set_data(**data)
     return wf
 
@@ -219,14 +225,15 @@ def dump(wf: Workflow) -> str:
     return SERIALIZER.serialize_json(wf)
 
 
-def load(bundle: SpecBundle, state: str) -> Workflow:
+def load(bundle: SpecBundle, state: str, process_id: str | None = None) -> Workflow:
     dct = json.loads(state)
     if dct.get(SERIALIZER.VERSION_KEY) != SERIALIZER.VERSION:
         # Stored states are migrated by SpiffWorkflow's own chain, which needs the spec in place.
         dct["spec"] = json.loads(dump_spec(bundle))["spec"]
         SERIALIZER.migrate(dct)
     dct.pop(SERIALIZER.VERSION_KEY, None)
-    dct["spec"], dct["subprocess_specs"] = bundle.spec, bundle.subprocess_specs
+    spec = bundle.subprocess_specs[process_id] if process_id else bundle.spec
+    dct["spec"], dct["subprocess_specs"] = spec, bundle.subprocess_specs
     wf = SERIALIZER.from_dict(dct)
     wf.script_engine = SAFE_ENGINE
     return wf
@@ -444,3 +451,14 @@ def drain_events(wf: Workflow) -> int:
     n = len(wf.bpmn_events)
     wf.bpmn_events = []
     return n
+
+
+def waiting_receive_tasks(wf: Workflow, element_ids: frozenset[str]) -> list[str]:
+    """Element ids of the given receive tasks that are waiting now."""
+    if not element_ids:
+        return []
+    return [t.task_spec.bpmn_id for t in wf.get_tasks(state=TaskState.WAITING) if t.task_spec.bpmn_id in element_ids]
+
+
+def waiting_message_names(wf: Workflow) -> set[str]:
+    return {e.name for e in wf.waiting_events() if e.event_type == "MessageEventDefinition"}

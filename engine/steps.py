@@ -1,9 +1,13 @@
 """One step = one transaction (ARCHITECTURE.md §2).
 
-A step loads an instance with its row version, applies one command to the workflow, runs the engine
-until it waits, and writes back the state, the READY task rows, the waiting timer rows and the audit
-events — all in the caller's transaction. A concurrent step on the same instance fails the version
-check at flush and surfaces as `Conflict`.
+A step loads an instance with its row version, applies one command to one of its workflows, runs the
+engine until it waits, and writes back the state, the READY task rows, the waiting timer rows, the
+alerts and the audit events — all in the caller's transaction. A concurrent step on the same
+instance fails the version check at flush and surfaces as `Conflict`.
+
+An instance has a main workflow and, where its diagram partitions work (`lvyue:partition`, e.g. one
+workflow per payment milestone), small part workflows of their own. A step touches one of them, so
+its cost depends on what it changes, not on how many milestones the contract has (§3).
 """
 from __future__ import annotations
 
@@ -11,12 +15,11 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from . import alerts, audit, clock, forms, spiff
-from .models import Definition, Instance, Party, TaskRow, Timer
-
+from .models import BufferedMessage, Definition, Instance, InstancePart, Party, TaskRow, Timer
 
 _BUNDLES: dict[tuple[int, str], spiff.SpecBundle] = {}
 
@@ -39,11 +42,18 @@ class Step:
     definition: Definition
     wf: spiff.Workflow
     actor: str
+    part: InstancePart | None = None
     events: list[tuple[str, str | None, dict[str, Any]]] = field(default_factory=list)
     finished: bool = False
     throws_before: frozenset[str] = frozenset()
 
+    @property
+    def part_id(self) -> str | None:
+        return self.part.id if self.part is not None else None
+
     def record(self, action: str, element_id: str | None = None, data: dict[str, Any] | None = None) -> None:
+        if self.part is not None:
+            data = {**(data or {}), "part": self.part.item_no}
         self.events.append((action, element_id, data or {}))
 
 
@@ -51,16 +61,19 @@ def parties_of(session: Session, instance_id: str) -> dict[str, str]:
     return {p.role: p.org_code for p in session.scalars(select(Party).where(Party.instance_id == instance_id))}
 
 
-def open_step(session: Session, instance: Instance, actor: str) -> Step:
-    definition = session.get(Definition, instance.definition_id)
-    wf = spiff.load(bundle_of(definition), instance.state)
-    step = Step(session, instance, definition, wf, actor)
-    step.throws_before = frozenset(spiff.completed_tasks_of(wf, _alert_elements(definition)))
-    return step
-
-
 def _alert_elements(definition: Definition) -> frozenset[str]:
     return frozenset(definition.model.get("alerts", {}))
+
+
+def open_step(session: Session, instance: Instance, actor: str, part_id: str | None = None) -> Step:
+    """Load the instance's main workflow, or one of its parts, for a step."""
+    definition = session.get(Definition, instance.definition_id)
+    bundle = bundle_of(definition)
+    part = session.get(InstancePart, part_id) if part_id else None
+    wf = spiff.load(bundle, part.state, part.process_id) if part else spiff.load(bundle, instance.state)
+    step = Step(session, instance, definition, wf, actor, part)
+    step.throws_before = frozenset(spiff.completed_tasks_of(wf, _alert_elements(definition)))
+    return step
 
 
 def new_instance_step(session: Session, definition: Definition, business_key: str, roles: dict[str, str],
@@ -82,22 +95,123 @@ def finish(step: Step) -> None:
     if step.finished:
         return
     step.finished = True
-    instance, wf, now = step.instance, step.wf, clock.now()
+    now = clock.now()
+    if step.part is None:
+        _deliver_buffered(step)
+    # Settle first: a completed task meets (or partly meets) the obligation of the alerts awaiting it,
+    # before the next round of the same obligation may throw again.
+    _sync_tasks(step, now)
+    _raise_alerts(step, now)
+    spiff.drain_events(step.wf)
+    if step.part is not None:
+        _write_part(step, now)
+    else:
+        _write_main(step, now)
+    _sync_timers(step, now)
+    step.session.flush()
+    audit.append(step.session, step.instance.id, now, step.actor, step.events)
+    step.session.flush()
+    if step.part is not None and step.part.status == "completed":
+        _after_part_completed(step)
+    elif step.part is None and step.instance.status == "running":
+        _spawn_partitions(step, now)
+
+
+def _write_main(step: Step, now) -> None:
+    instance = step.instance
     if instance.status == "running" and spiff.is_completed(step.wf):
         instance.status = "completed"
         step.record("instance_completed")
-    _raise_alerts(step, now)
-    spiff.drain_events(wf)
-    instance.state = spiff.dump(wf)
-    instance.data = forms.to_json(spiff.current_data(wf))
+    instance.state = spiff.dump(step.wf)
+    instance.data = forms.to_json(spiff.current_data(step.wf))
     instance.updated_at = now
-    _sync_tasks(step, now)
-    _sync_timers(step, now)
-    step.session.flush()
-    audit.append(step.session, instance.id, now, step.actor, step.events)
-    step.session.flush()
 
 
+def _write_part(step: Step, now) -> None:
+    part = step.part
+    if part.status == "running" and spiff.is_completed(step.wf):
+        part.status = "completed"
+        step.record("part_completed", part.element_id, {"item": part.item_no})
+    part.state = spiff.dump(step.wf)
+    part.data = forms.to_json(spiff.current_data(step.wf))
+    part.updated_at = now
+    step.instance.updated_at = now  # bumps the instance row version: parts of a contract serialize
+
+
+# ---------------------------------------------------------------------------- partitions
+def _spawn_partitions(step: Step, now) -> None:
+    """Start the part workflows of every partition receive task that waits and has none yet."""
+    partitions = step.definition.model.get("partitions", {})
+    waiting = spiff.waiting_receive_tasks(step.wf, frozenset(partitions))
+    for element_id in waiting:
+        exists = step.session.scalar(select(func.count()).where(InstancePart.instance_id == step.instance.id,
+                                                                InstancePart.element_id == element_id))
+        if exists:
+            continue
+        spec = partitions[element_id]
+        data = spiff.current_data(step.wf)
+        items = data.get(spec["collection"]) or []
+        base = {k: v for k, v in data.items() if k != spec["collection"]}
+        for name in _accumulators(step.definition, spec["process"]):
+            base[name] = 0
+        parts = []
+        for no, item in enumerate(items, start=1):
+            part = InstancePart(id=str(uuid.uuid4()), instance_id=step.instance.id, element_id=element_id,
+                                process_id=spec["process"], item_no=no, status="running", data={}, state="",
+                                created_at=now, updated_at=now)
+            step.session.add(part)
+            parts.append((part, item))
+        step.session.flush()  # every part exists before any may complete and count the others
+        for part, item in parts:
+            wf = spiff.new_workflow(bundle_of(step.definition), {**base, spec["item"]: item}, spec["process"])
+            sub = Step(step.session, step.instance, step.definition, wf, step.actor, part)
+            sub.record("part_started", element_id, {"item": part.item_no})
+            spiff.run_until_waiting(wf)
+            finish(sub)
+        if not items:
+            _complete_partition(step, element_id, spec, 0)
+
+
+def _accumulators(definition: Definition, process_id: str) -> set[str]:
+    tasks = definition.model.get("user_tasks", {})
+    return forms.accumulators({k: v.get("form", []) for k, v in tasks.items() if v.get("process") in (None, process_id)})
+
+
+def _after_part_completed(step: Step) -> None:
+    part = step.part
+    remaining = step.session.scalar(select(func.count()).where(
+        InstancePart.instance_id == step.instance.id, InstancePart.element_id == part.element_id,
+        InstancePart.status != "completed"))
+    if remaining:
+        return
+    spec = step.definition.model["partitions"][part.element_id]
+    done = step.session.scalar(select(func.count()).where(InstancePart.instance_id == step.instance.id,
+                                                          InstancePart.element_id == part.element_id))
+    main = open_step(step.session, step.instance, step.actor)
+    _complete_partition(main, part.element_id, spec, done)
+    finish(main)
+
+
+def _complete_partition(main: Step, element_id: str, spec: dict[str, Any], count: int) -> None:
+    main.record("partition_completed", element_id, {"parts": count})
+    spiff.deliver_message(main.wf, spec["message"], {spec["message"]: count})
+
+
+# ---------------------------------------------------------------------------- messages
+def _deliver_buffered(step: Step) -> None:
+    """Deliver messages that arrived before the process waited for them, oldest first."""
+    pending = list(step.session.scalars(select(BufferedMessage).where(
+        BufferedMessage.instance_id == step.instance.id, BufferedMessage.delivered_at.is_(None))
+        .order_by(BufferedMessage.received_at, BufferedMessage.id)))
+    for message in pending:
+        if step.instance.status != "running" or message.name not in spiff.waiting_message_names(step.wf):
+            continue
+        spiff.deliver_message(step.wf, message.name, message.payload)
+        message.delivered_at = clock.now()
+        step.record("message_delivered", None, {"name": message.name, "message_id": message.id})
+
+
+# ---------------------------------------------------------------------------- alerts
 def _raise_alerts(step: Step, now) -> None:
     specs = step.definition.model.get("alerts", {})
     thrown = [t for tid, t in spiff.completed_tasks_of(step.wf, frozenset(specs)).items() if tid not in step.throws_before]
@@ -110,36 +224,41 @@ def _raise_alerts(step: Step, now) -> None:
                                                                     "due_at": alert.due_at.isoformat()})
 
 
-def _met_dates(definition: Definition) -> dict[str, dict[str, Any]]:
-    return {spec["code"]: spec for spec in definition.model.get("alerts", {}).values() if spec.get("met_date")}
+def _alert_specs_by_code(definition: Definition) -> dict[str, dict[str, Any]]:
+    return {spec["code"]: spec for spec in definition.model.get("alerts", {}).values()}
 
 
+# ---------------------------------------------------------------------------- rows
 def _sync_tasks(step: Step, now) -> None:
     instance, session = step.instance, step.session
-    ready = {t.id: t for t in spiff.ready_user_tasks(step.wf)} if instance.status == "running" else {}
-    rows = {r.id: r for r in session.scalars(select(TaskRow).where(TaskRow.instance_id == instance.id,
-                                                                    TaskRow.state == "ready"))}
+    running = (step.part.status if step.part is not None else instance.status) == "running"
+    ready = {t.id: t for t in spiff.ready_user_tasks(step.wf)} if running else {}
+    rows = {r.id: r for r in session.scalars(select(TaskRow).where(
+        TaskRow.instance_id == instance.id, TaskRow.part_id.is_(None) if step.part is None else TaskRow.part_id == step.part_id,
+        TaskRow.state == "ready"))}
     timers = {t.attached_to: t.due_at for t in spiff.waiting_timers(step.wf) if t.attached_to}
     for task_id, row in rows.items():
-        if task_id not in ready:
-            task = spiff.get_task(step.wf, task_id)
-            row.state = "completed" if task is not None and spiff.task_state(task) == "completed" else "cancelled"
-            if row.state == "cancelled":
-                step.record("task_cancelled", row.element_id)
-                continue
-            row.completed_at = now
-            for alert in alerts.resolve_for_task(session, instance.id, task_id, spiff.task_data(task),
-                                                 _met_dates(step.definition), now):
-                step.record("alert_resolved", alert.element_id, {"alert_id": alert.id, "code": alert.code,
-                                                                 "resolution": alert.resolution})
+        if task_id in ready:
+            continue
+        task = spiff.get_task(step.wf, task_id)
+        row.state = "completed" if task is not None and spiff.task_state(task) == "completed" else "cancelled"
+        if row.state == "cancelled":
+            step.record("task_cancelled", row.element_id)
+            continue
+        row.completed_at = now
+        for alert, resolved in alerts.settle_for_task(session, instance.id, task_id, spiff.task_data(task),
+                                                      _alert_specs_by_code(step.definition), now):
+            step.record("alert_resolved" if resolved else "alert_updated", alert.element_id,
+                        {"alert_id": alert.id, "code": alert.code, "resolution": alert.resolution,
+                         "amount_overdue": alert.amount_overdue})
     for task_id, info in ready.items():
         if task_id in rows:
             rows[task_id].due_at = timers.get(task_id)
             continue
         lane = info.lane
         session.add(TaskRow(
-            id=task_id, instance_id=instance.id, element_id=info.element_id, name=info.name, lane=lane,
-            assignee_org=instance.roles.get(lane) if lane and lane != "supervisor" else None,
+            id=task_id, instance_id=instance.id, part_id=step.part_id, element_id=info.element_id, name=info.name,
+            lane=lane, assignee_org=instance.roles.get(lane) if lane and lane != "supervisor" else None,
             assignee_department=instance.department_code if lane == "supervisor" else None,
             state="ready", created_at=now, due_at=timers.get(task_id)))
         step.record("task_ready", info.element_id, {"task_id": task_id, "lane": lane})
@@ -147,9 +266,11 @@ def _sync_tasks(step: Step, now) -> None:
 
 def _sync_timers(step: Step, now) -> None:
     instance, session = step.instance, step.session
-    waiting = {t.task_id: t for t in spiff.waiting_timers(step.wf)} if instance.status == "running" else {}
-    rows = {r.id: r for r in session.scalars(select(Timer).where(Timer.instance_id == instance.id,
-                                                                 Timer.status.in_(("waiting", "leased"))))}
+    running = (step.part.status if step.part is not None else instance.status) == "running"
+    waiting = {t.task_id: t for t in spiff.waiting_timers(step.wf)} if running else {}
+    rows = {r.id: r for r in session.scalars(select(Timer).where(
+        Timer.instance_id == instance.id, Timer.part_id.is_(None) if step.part is None else Timer.part_id == step.part_id,
+        Timer.status.in_(("waiting", "leased"))))}
     for timer_id, row in rows.items():
         if timer_id in waiting:
             if row.due_at != waiting[timer_id].due_at:  # a cycle moved on, or a deadline was recomputed
@@ -163,5 +284,5 @@ def _sync_timers(step: Step, now) -> None:
         row.lease_owner = row.lease_expires_at = None
     for timer_id, info in waiting.items():
         if timer_id not in rows:
-            session.add(Timer(id=timer_id, instance_id=instance.id, element_id=info.element_id, kind=info.kind,
-                              due_at=info.due_at, status="waiting", attempts=0, created_at=now))
+            session.add(Timer(id=timer_id, instance_id=instance.id, part_id=step.part_id, element_id=info.element_id,
+                              kind=info.kind, due_at=info.due_at, status="waiting", attempts=0, created_at=now))

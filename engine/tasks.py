@@ -73,8 +73,10 @@ def complete(db: Database, principal: Principal, task_id: str, data: Any) -> dic
         current = step.session.get(TaskRow, task_id)
         if current.state != "ready" or step.instance.status != "running":
             raise Conflict(f"task {current.element_id} is {current.state}, no longer ready")
+        task = spiff.get_task(step.wf, task_id)
+        process_data = forms.to_process_data(form, typed, spiff.task_data(task) if task is not None else {})
         try:
-            spiff.complete_task(step.wf, task_id, typed)
+            spiff.complete_task(step.wf, task_id, process_data)
         except spiff.EngineError as exc:
             raise _engine_invalid(exc) from None
         step.record("task_completed", current.element_id, {"task_id": task_id, "data": typed})
@@ -86,4 +88,4 @@ def complete(db: Database, principal: Principal, task_id: str, data: Any) -> dic
                 "next_tasks": [task_view(t, step.instance.business_key, _form_of(step.session, step.instance, t.element_id))
                                for t in nxt]}
 
-    return run_step(db, principal, instance.id, apply)
+    return run_step(db, principal, instance.id, apply, row.part_id)

@@ -60,8 +60,8 @@ def _due(now: datetime):
     return or_(waiting, abandoned)
 
 
-def lease(db: Database, owner: str, batch: int = BATCH) -> list[tuple[str, str]]:
-    """Lease up to `batch` due timers; (timer id, instance id) pairs, committed before firing."""
+def lease(db: Database, owner: str, batch: int = BATCH) -> list[tuple[str, str, str | None]]:
+    """Lease up to `batch` due timers; (timer id, instance id, part id), committed before firing."""
     now = clock.now()
     with db.transaction() as session:
         query = select(Timer).where(_due(now)).order_by(Timer.due_at).limit(batch)
@@ -70,11 +70,11 @@ def lease(db: Database, owner: str, batch: int = BATCH) -> list[tuple[str, str]]
         rows = list(session.scalars(query))
         for row in rows:
             row.status, row.lease_owner, row.lease_expires_at = "leased", owner, now + LEASE
-        return [(r.id, r.instance_id) for r in rows]
+        return [(r.id, r.instance_id, r.part_id) for r in rows]
 
 
-def fire_instance(db: Database, instance_id: str, timer_ids: list[str], owner: str) -> str:
-    """Fire the due timers of one instance as one step: 'fired', 'conflict' or 'failed'."""
+def fire_instance(db: Database, instance_id: str, timer_ids: list[str], owner: str, part_id: str | None = None) -> str:
+    """Fire the due timers of one workflow of an instance as one step: 'fired', 'conflict' or 'failed'."""
     try:
         with db.transaction() as session:
             instance = session.get(Instance, instance_id)
@@ -90,7 +90,7 @@ def fire_instance(db: Database, instance_id: str, timer_ids: list[str], owner: s
             # SpiffWorkflow fires a timer strictly after its instant; a tick *at* the instant must fire it.
             at = max(clock.now(), latest_due + timedelta(microseconds=1))
             with clock.frozen_at(at):
-                step = steps.open_step(session, instance, "timer")
+                step = steps.open_step(session, instance, "timer", part_id)
                 spiff.run_until_waiting(step.wf)
                 for row in rows:
                     step.record("timer_fired", row.element_id, {"timer_id": row.id, "due_at": row.due_at.isoformat(),
@@ -142,11 +142,11 @@ def sweep(db: Database, owner: str, batch: int = BATCH, max_batches: int = 100) 
         if not leased:
             break
         result.leased += len(leased)
-        by_instance: dict[str, list[str]] = {}
-        for timer_id, instance_id in leased:
-            by_instance.setdefault(instance_id, []).append(timer_id)
-        for instance_id, timer_ids in by_instance.items():
-            outcome = fire_instance(db, instance_id, timer_ids, owner)
+        by_workflow: dict[tuple[str, str | None], list[str]] = {}
+        for timer_id, instance_id, part_id in leased:
+            by_workflow.setdefault((instance_id, part_id), []).append(timer_id)
+        for (instance_id, part_id), timer_ids in by_workflow.items():
+            outcome = fire_instance(db, instance_id, timer_ids, owner, part_id)
             if outcome == "fired":
                 result.fired += len(timer_ids)
             elif outcome == "failed":
@@ -216,14 +216,15 @@ def recompute_from(db: Database, first_day: datetime) -> dict[str, int]:
     moves exactly those whose instant changed. Used after a calendar year is imported."""
     moved_timers = moved_alerts = 0
     with db.read() as session:
-        instance_ids = sorted(set(session.scalars(select(Timer.instance_id).where(
-            Timer.status.in_(("waiting", "leased")), Timer.due_at >= first_day))))
-    for instance_id in instance_ids:
+        units = sorted(set(session.execute(select(Timer.instance_id, Timer.part_id).where(
+            Timer.status.in_(("waiting", "leased")), Timer.due_at >= first_day)).tuples()), key=lambda u: (u[0], u[1] or ""))
+    for instance_id, part_id in units:
         with db.transaction() as session:
             instance = session.get(Instance, instance_id)
-            step = steps.open_step(session, instance, "calendar")
-            rows = list(session.scalars(select(Timer).where(Timer.instance_id == instance_id,
-                                                            Timer.status.in_(("waiting", "leased")))))
+            step = steps.open_step(session, instance, "calendar", part_id)
+            rows = list(session.scalars(select(Timer).where(
+                Timer.instance_id == instance_id, Timer.part_id.is_(None) if part_id is None else Timer.part_id == part_id,
+                Timer.status.in_(("waiting", "leased")))))
             before = {r.id: r.due_at for r in rows}
             for row in rows:
                 spiff.reset_timer(step.wf, row.id)

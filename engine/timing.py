@@ -90,6 +90,13 @@ def add_workdays_fn(start, n) -> str:
     return _iso(deadlines.add_workdays(_start(start), _count(n), calendar()))
 
 
+@register_function("end_of_day")
+def end_of_day_fn(day) -> str:
+    """24:00 China time of a date (a date-time counts by its China-time date)."""
+    d = deadlines.local_date(_start(day))
+    return deadlines.end_of_day(d).astimezone(deadlines.SHANGHAI).isoformat()
+
+
 def _shift(instant, days, sign: int) -> str:
     value = _start(instant)
     if not isinstance(value, datetime):
