@@ -53,9 +53,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.ensure_ascii = False
 
     api = Api(app)
-    from . import alerts, definitions, incidents, instances, ops, tasks
+    from . import alerts, contracts, definitions, incidents, instances, ops, tasks
 
-    for module in (definitions, instances, tasks, alerts, incidents):
+    for module in (definitions, instances, tasks, alerts, incidents, contracts):
         api.register_blueprint(module.blp)
     app.register_blueprint(ops.bp)
     errors.register(app)

@@ -101,6 +101,12 @@ def _evaluate(expression: str | None, data: dict[str, Any]):
     return expressions.evaluate(expression, data)
 
 
+def due_instant(expression: str, data: dict[str, Any]) -> datetime:
+    """The UTC instant of a deadline expression (a bare date means 24:00 China time of that day)."""
+    value = timing._start(_evaluate(expression, data))
+    return clock.to_utc(value if isinstance(value, datetime) else deadlines.end_of_day(value))
+
+
 def raise_from_throw(session: Session, instance, spec: dict[str, Any], throw_task, now: datetime) -> Alert:
     """Raise (or escalate) the alert a thrown warning stands for. Idempotent per obligation."""
     data = spiff.task_data(throw_task)
@@ -109,11 +115,7 @@ def raise_from_throw(session: Session, instance, spec: dict[str, Any], throw_tas
     # One alert per obligation: by default the awaited task instance; `occurrence` widens it (e.g.
     # a milestone, so each round of a payment loop keeps the same alert).
     occurrence = str(forms.to_json(_evaluate(spec["occurrence"], data))) if spec.get("occurrence") else (awaited_task_id or "process")
-    due_text = _evaluate(spec["due"], data)
-    due_at = timing._start(due_text)
-    if not isinstance(due_at, datetime):
-        due_at = deadlines.end_of_day(due_at)
-    due_at = clock.to_utc(due_at)
+    due_at = due_instant(spec["due"], data)
     amount = _evaluate(spec.get("amount"), data)
     legal_basis = spec.get("legal_basis")
     if not legal_basis and spec.get("rule"):
@@ -207,8 +209,7 @@ def recompute_due(session: Session, alert: Alert) -> bool:
     rule = alert.due_rule or {}
     if alert.status == "resolved" or not rule.get("expression"):
         return False
-    value = timing._start(expressions.evaluate(rule["expression"], rule.get("data", {})))
-    due_at = clock.to_utc(value if isinstance(value, datetime) else deadlines.end_of_day(value))
+    due_at = due_instant(rule["expression"], rule.get("data", {}))
     if due_at == alert.due_at:
         return False
     alert.due_at, alert.updated_at = due_at, clock.now()

@@ -282,11 +282,26 @@ def _read_alerts(root, problems: list[Problem]) -> dict[str, Any]:
         if entry["met_date"] and not forms.NAME.match(entry["met_date"]):
             problems.append(Problem("lvyue:alert met_date names the task field that holds the date the obligation was met",
                                     eid, line))
+        entry["awaited"] = _awaited_activity(root, event)
         alerts[eid] = entry
     for spec in root.iter(f"{{{LVYUE_NS}}}alert"):
         if spec not in throws:
             problems.append(Problem("lvyue:alert belongs on an escalation throw event", _element_id(spec), spec.sourceline))
     return alerts
+
+
+def _awaited_activity(root, event) -> str | None:
+    """The activity whose boundary timer leads (through plain flow nodes) to this throw event."""
+    flows = {f.get("targetRef"): f.get("sourceRef") for f in root.iter(_q("sequenceFlow"))}
+    by_id = {e.get("id"): e for e in root.iter() if isinstance(e.tag, str) and e.get("id")}
+    current, seen = event.get("id"), set()
+    while current and current not in seen:
+        seen.add(current)
+        element = by_id.get(current)
+        if element is not None and element.tag == _q("boundaryEvent"):
+            return element.get("attachedToRef")
+        current = flows.get(current)
+    return None
 
 
 def _read_partitions(root, problems: list[Problem]) -> dict[str, Any]:

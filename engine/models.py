@@ -289,3 +289,35 @@ class BufferedMessage(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     received_by: Mapped[str] = mapped_column(String(200))
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Payment(Base):
+    """A payment recorded by the employer against a milestone (付款)."""
+
+    __tablename__ = "payments"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), index=True)
+    part_id: Mapped[str | None] = mapped_column(String(36))
+    milestone_no: Mapped[int | None] = mapped_column(Integer)
+    paid_at: Mapped[str] = mapped_column(String(10))
+    amount: Mapped[str] = mapped_column(String(40))
+    voucher_no: Mapped[str | None] = mapped_column(String(200))
+    payer: Mapped[str | None] = mapped_column(String(64))
+    payee: Mapped[str | None] = mapped_column(String(64))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+
+
+class Invoice(Base):
+    """An invoice submitted by the contractor for a milestone (发票)."""
+
+    __tablename__ = "invoices"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), index=True)
+    part_id: Mapped[str | None] = mapped_column(String(36))
+    milestone_no: Mapped[int | None] = mapped_column(Integer)
+    invoice_no: Mapped[str] = mapped_column(String(200))
+    issued_at: Mapped[str] = mapped_column(String(10))
+    amount: Mapped[str] = mapped_column(String(40))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_by: Mapped[str] = mapped_column(String(200))

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import alerts, audit, clock, forms, spiff
+from . import alerts, audit, clock, expressions, forms, spiff
 from .models import BufferedMessage, Definition, Instance, InstancePart, Party, TaskRow, Timer
 
 _BUNDLES: dict[tuple[int, str], spiff.SpecBundle] = {}
@@ -236,7 +236,6 @@ def _sync_tasks(step: Step, now) -> None:
     rows = {r.id: r for r in session.scalars(select(TaskRow).where(
         TaskRow.instance_id == instance.id, TaskRow.part_id.is_(None) if step.part is None else TaskRow.part_id == step.part_id,
         TaskRow.state == "ready"))}
-    timers = {t.attached_to: t.due_at for t in spiff.waiting_timers(step.wf) if t.attached_to}
     for task_id, row in rows.items():
         if task_id in ready:
             continue
@@ -253,15 +252,27 @@ def _sync_tasks(step: Step, now) -> None:
                          "amount_overdue": alert.amount_overdue})
     for task_id, info in ready.items():
         if task_id in rows:
-            rows[task_id].due_at = timers.get(task_id)
             continue
         lane = info.lane
         session.add(TaskRow(
             id=task_id, instance_id=instance.id, part_id=step.part_id, element_id=info.element_id, name=info.name,
             lane=lane, assignee_org=instance.roles.get(lane) if lane and lane != "supervisor" else None,
             assignee_department=instance.department_code if lane == "supervisor" else None,
-            state="ready", created_at=now, due_at=timers.get(task_id)))
+            state="ready", created_at=now, due_at=_task_deadline(step, info)))
         step.record("task_ready", info.element_id, {"task_id": task_id, "lane": lane})
+
+
+def _task_deadline(step: Step, info) -> Any:
+    """A task's due instant: the deadline of the obligation its warnings watch (not a pre-warning)."""
+    specs = [a for a in step.definition.model.get("alerts", {}).values() if a.get("awaited") == info.element_id]
+    task = spiff.get_task(step.wf, info.id)
+    dues = []
+    for spec in specs:
+        try:
+            dues.append(alerts.due_instant(spec["due"], spiff.task_data(task)))
+        except (expressions.ExpressionError, ValueError):
+            continue  # a deadline that needs data the task does not have yet is shown when it does
+    return min(dues) if dues else None
 
 
 def _sync_timers(step: Step, now) -> None:

@@ -9,6 +9,10 @@ API_MD_PATHS = [
     ("get", "/api/v1/instances/{instance_id}/history"), ("get", "/api/v1/instances/{instance_id}/diagram"),
     ("post", "/api/v1/instances/{instance_id}/messages/{name}"), ("post", "/api/v1/instances/{instance_id}/cancel"),
     ("get", "/api/v1/tasks"), ("get", "/api/v1/tasks/{task_id}"), ("post", "/api/v1/tasks/{task_id}/complete"),
+    ("get", "/api/v1/alerts"), ("get", "/api/v1/alerts/{alert_id}"), ("get", "/api/v1/alerts/stream"),
+    ("post", "/api/v1/alerts/{alert_id}/acknowledge"), ("post", "/api/v1/alerts/{alert_id}/resolve"),
+    ("get", "/api/v1/incidents"), ("post", "/api/v1/incidents/{incident_id}/retry"),
+    ("get", "/api/v1/contracts/{business_key}"),
 ]
 
 

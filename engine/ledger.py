@@ -1,0 +1,143 @@
+"""The supervision ledger (监管台账) of a contract: parties, amounts, milestones, payments, invoices,
+guarantees, open alerts and the arrears outstanding.
+
+Payments and invoices are written to their own tables when the parties record them (the element ids
+of the process library: `record_payment`, `submit_invoice`), so reports aggregate rows instead of
+replaying workflows; everything else is read from the instance, its parts and its alerts.
+"""
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import select
+
+from . import alerts, authz, clock, forms, steps
+from .db import Database
+from .directory import Principal
+from .errors import NotFound
+from .models import Alert, Department, Instance, InstancePart, Invoice, Organisation, Payment, TaskRow
+
+
+def money(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    try:
+        return format(Decimal(str(value)).quantize(Decimal("0.01")), "f")
+    except InvalidOperation:
+        return None
+
+
+def _dec(value: Any) -> Decimal:
+    try:
+        return Decimal(str(value)) if value not in (None, "") else Decimal(0)
+    except InvalidOperation:
+        return Decimal(0)
+
+
+def record_task(step: steps.Step, element_id: str, data: dict[str, Any], actor: str) -> None:
+    """Write the ledger rows a completed task stands for (called inside its step)."""
+    part_no = step.part.item_no if step.part is not None else None
+    now = clock.now()
+    roles = step.instance.roles
+    if element_id == "record_payment":
+        step.session.add(Payment(id=str(uuid.uuid4()), instance_id=step.instance.id, part_id=step.part_id,
+                                 milestone_no=part_no, paid_at=forms.to_json(data.get("paid_at")),
+                                 amount=money(data.get("amount")) or "0.00", voucher_no=data.get("voucher_no"),
+                                 payer=roles.get("employer"), payee=roles.get("contractor"), recorded_at=now,
+                                 recorded_by=actor))
+    elif element_id == "submit_invoice":
+        step.session.add(Invoice(id=str(uuid.uuid4()), instance_id=step.instance.id, part_id=step.part_id,
+                                 milestone_no=part_no, invoice_no=str(data.get("invoice_no") or ""),
+                                 issued_at=forms.to_json(data.get("issued_at")), amount=money(data.get("amount")) or "0.00",
+                                 recorded_at=now, recorded_by=actor))
+
+
+def _milestones(session, instance: Instance, payments: list[Payment], invoices: list[Invoice]) -> list[dict[str, Any]]:
+    out = []
+    parts = {p.item_no: p for p in session.scalars(select(InstancePart).where(InstancePart.instance_id == instance.id))}
+    planned = instance.data.get("milestones") or []
+    for no, item in enumerate(planned, start=1):
+        part = parts.get(no)
+        pdata = part.data if part is not None else {}
+        paid = sum((_dec(p.amount) for p in payments if p.milestone_no == no), Decimal(0))
+        invoiced = sum((_dec(i.amount) for i in invoices if i.milestone_no == no), Decimal(0))
+        amount = _dec(item.get("amount"))
+        due_row = None
+        if part is not None:
+            due_row = session.scalar(select(TaskRow).where(TaskRow.part_id == part.id, TaskRow.element_id == "record_payment")
+                                     .order_by(TaskRow.created_at.desc()).limit(1))
+        out.append({
+            "no": no, "name": item.get("name"), "amount": money(amount), "planned_date": item.get("planned_date"),
+            "delivered_at": pdata.get("delivered_at"), "accepted_at": pdata.get("accepted_at"),
+            "acceptance_result": pdata.get("result"), "invoiced_amount": money(invoiced), "paid_amount": money(paid),
+            "outstanding": money(max(amount - paid, Decimal(0))),
+            "payment_due_at": due_row.due_at if due_row is not None else None,
+            "status": "paid" if amount and paid >= amount else (part.status if part is not None else "not_started"),
+        })
+    return out
+
+
+def _guarantees(data: dict[str, Any]) -> list[dict[str, Any]]:
+    amount = _dec(data.get("contract_amount"))
+    out = []
+    bond = data.get("bid_bond") or {}
+    if bond:
+        out.append({"kind": "bid", "form": bond.get("form"), "amount": money(bond.get("amount")),
+                    "released_at": data.get("released_at") if "bid_bond_released_amount" in data else None,
+                    "status": "released" if "bid_bond_released_amount" in data or bond.get("form") == "exempt" else "held"})
+    rate = _dec(data.get("performance_guarantee_rate"))
+    if rate > 0:
+        out.append({"kind": "performance", "form": data.get("form"), "guarantee_no": data.get("guarantee_no"),
+                    "issuer": data.get("issuer"), "amount": money(data.get("amount") if data.get("guarantee_no") else amount * rate / 100),
+                    "valid_to": data.get("valid_to"),
+                    "status": "released" if data.get("performance_guarantee_released_at") else
+                              ("held" if data.get("guarantee_no") else "required")})
+    retention = _dec(data.get("retention_rate"))
+    if retention > 0:
+        out.append({"kind": "quality", "form": "retention", "amount": money(amount * retention / 100),
+                    "status": "released" if data.get("retention_released_amount") is not None else "held"})
+    return out
+
+
+def contract(db: Database, principal: Principal, business_key: str) -> dict[str, Any]:
+    """The ledger of one contract, for whoever may see the contract."""
+    with db.read() as session:
+        instance = session.scalar(select(Instance).where(Instance.business_key == business_key))
+        parties = steps.parties_of(session, instance.id) if instance is not None else {}
+        if instance is None or not authz.can_see_instance(principal, instance, parties):
+            raise NotFound(f"no contract {business_key}")
+        data = instance.data
+        payments = list(session.scalars(select(Payment).where(Payment.instance_id == instance.id)
+                                        .order_by(Payment.paid_at, Payment.recorded_at)))
+        invoices = list(session.scalars(select(Invoice).where(Invoice.instance_id == instance.id)
+                                        .order_by(Invoice.issued_at, Invoice.recorded_at)))
+        orgs = {o.code: o for o in session.scalars(select(Organisation).where(Organisation.code.in_(list(parties.values()))))}
+        dept = session.get(Department, instance.department_code) if instance.department_code else None
+        open_alerts = [a for a in alerts.for_instance(session, principal, instance.id) if a["status"] != "resolved"]
+        arrears = sum((_dec(a.amount_overdue) for a in session.scalars(select(Alert).where(
+            Alert.instance_id == instance.id, Alert.kind == "arrears", Alert.status != "resolved"))), Decimal(0))
+        milestones = _milestones(session, instance, payments, invoices)
+        paid = sum((_dec(p.amount) for p in payments), Decimal(0))
+        return {
+            "business_key": instance.business_key, "instance_id": instance.id, "status": instance.status,
+            "project_code": data.get("project_code"), "project_name": data.get("project_name"),
+            "track": data.get("track"), "category": data.get("category"),
+            "department": {"code": dept.code, "name": dept.name} if dept else None,
+            "parties": [{"role": role, "org_code": code, "name": orgs[code].name if code in orgs else None,
+                         "credit_rating": orgs[code].credit_rating if code in orgs else None,
+                         "sme": orgs[code].sme if code in orgs else None} for role, code in sorted(parties.items())],
+            "amounts": {"contract_amount": money(data.get("contract_amount")), "signed_amount": money(data.get("signed_amount")),
+                        "milestones_total": money(sum((_dec(m["amount"]) for m in milestones), Decimal(0))),
+                        "invoiced": money(sum((_dec(i.amount) for i in invoices), Decimal(0))), "paid": money(paid)},
+            "dates": {k: data.get(k) for k in ("award_notice_date", "signed_at", "filed_at", "completed_at")},
+            "milestones": milestones,
+            "payments": [{"milestone_no": p.milestone_no, "paid_at": p.paid_at, "amount": p.amount, "voucher_no": p.voucher_no,
+                          "payer": p.payer, "payee": p.payee, "recorded_at": p.recorded_at} for p in payments],
+            "invoices": [{"milestone_no": i.milestone_no, "invoice_no": i.invoice_no, "issued_at": i.issued_at,
+                          "amount": i.amount, "recorded_at": i.recorded_at} for i in invoices],
+            "guarantees": _guarantees(data),
+            "alerts": open_alerts,
+            "arrears_amount": money(arrears),
+        }
