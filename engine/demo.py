@@ -23,12 +23,12 @@ DEPARTMENTS = [
     ("CZ", "市财政局 (finance, government procurement)", None, "JW"),
 ]
 ORGANISATIONS = [
-    # code, name, credit rating, SME
-    ("EMP-SCHOOL", "市第一中学 (employer, public body)", None, False),
-    ("EMP-WATER", "市水务投资有限公司 (employer, state-owned)", None, False),
-    ("CON-BUILD", "中原建工集团有限公司 (contractor)", "AAA", False),
-    ("CON-SME", "郑州小微电子科技有限公司 (contractor, SME)", "AA", True),
-    ("GUA-BANK", "中原银行郑州分行 (guarantor)", None, False),
+    # code, name, credit rating, SME, public body
+    ("EMP-SCHOOL", "市第一中学 (employer, public body)", None, False, True),
+    ("EMP-WATER", "市水务投资有限公司 (employer, state-owned)", None, False, False),
+    ("CON-BUILD", "中原建工集团有限公司 (contractor)", "AAA", False, False),
+    ("CON-SME", "郑州小微电子科技有限公司 (contractor, SME)", "AA", True, False),
+    ("GUA-BANK", "中原银行郑州分行 (guarantor)", None, False, False),
 ]
 USERS = [
     # name, role, org, department
@@ -53,9 +53,9 @@ def seed(db: Database, bpmn_folder: Path) -> Iterator[str]:
             if session.get(Department, code) is None:
                 directory.add_department(session, code, name, parent, escalates)
                 session.flush()
-        for code, name, rating, sme in ORGANISATIONS:
+        for code, name, rating, sme, public in ORGANISATIONS:
             if session.get(Organisation, code) is None:
-                directory.add_organisation(session, code, name, rating, sme)
+                directory.add_organisation(session, code, name, rating, sme, public)
         session.flush()
         tokens = []
         for name, role, org, dept in USERS:

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import alerts, authz, clock, definitions, forms, spiff, steps
+from . import alerts, authz, clock, contract_terms, deadlines, definitions, forms, spiff, steps, timing
 from .db import Database
 from .directory import Principal
 from .errors import Conflict, Invalid, NotFound
@@ -80,6 +81,29 @@ def _bind_roles(session, model: dict[str, Any], data: dict[str, Any]) -> tuple[d
     return roles, errors
 
 
+def _post_award_terms(session, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """The statutory caps and defaults of the post-award process (engine/contract_terms.py)."""
+    def org(role):
+        code = data.get(role)
+        return session.get(Organisation, code) if isinstance(code, str) else None
+
+    employer = org("employer")
+    public = bool(employer is not None and employer.public_body) or data.get("track") == "gov_procurement"
+    today = clock.now().astimezone(deadlines.SHANGHAI).date()
+    try:
+        on = date.fromisoformat(str(data.get("award_notice_date")))
+    except ValueError:
+        on = today
+    typed, errors = contract_terms.validate_post_award(data, org("contractor"), employer, public, on,
+                                                       timing.registry(), today=today)
+    # Role-binding errors are reported by _bind_roles with the same paths; keep one message each.
+    return typed, {k: v for k, v in errors.items() if k.removeprefix("data.") not in forms.RESERVED}
+
+
+# Process-specific start terms beyond the diagram's form: statutory caps need the parties' records.
+TERMS = {"post_award": _post_award_terms}
+
+
 def _engine_invalid(exc: spiff.EngineError) -> Invalid:
     if exc.missing:
         return Invalid(exc.message, {f"data.{exc.missing}": [f"required by {exc.element_id}: {exc.message}"]})
@@ -103,8 +127,13 @@ def start(db: Database, principal: Principal, definition_key: str, version: int 
             if not isinstance(data, dict):
                 raise Invalid("data must be an object", {"data": ["must be a JSON object"]})
             roles, errors = _bind_roles(session, definition.model, data)
-            rest = {k: v for k, v in data.items() if k not in forms.RESERVED}
-            typed, form_errors = forms.validate(definition.model.get("start_form", []), rest)
+            terms = TERMS.get(definition.key)
+            if terms is not None:
+                typed, form_errors = terms(session, data)
+                typed = {k: v for k, v in typed.items() if k not in forms.RESERVED}
+            else:
+                rest = {k: v for k, v in data.items() if k not in forms.RESERVED}
+                typed, form_errors = forms.validate(definition.model.get("start_form", []), rest)
             errors.update(form_errors)
             if errors:
                 raise Invalid("the start data is invalid", errors)

@@ -36,6 +36,8 @@ class Organisation(Base):
     name: Mapped[str] = mapped_column(String(200))
     credit_rating: Mapped[str | None] = mapped_column(String(8))
     sme: Mapped[bool] = mapped_column(Boolean, default=False)
+    # 机关、事业单位: the SME payment regulation caps what such a buyer may agree (P01).
+    public_body: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -5,6 +5,13 @@ under one id, each in force for a window of dates (`effective_from` .. `effectiv
 inclusive), so that a law revision adds a version instead of rewriting history: the SME-payment
 regulation of 2020 and its 2025 revision are both kept, and a contract is judged by the text in
 force on the date the caller chooses (its signing date, see DOMAIN.md §6).
+
+Entries are of two kinds. Periods (`Rule`, the default kind) are counted from an event and read
+with `RuleRegistry.get`. Limits (`Limit`, "kind": "cap" | "exemption" | "prohibition") bound the
+terms a contract may agree — a guarantee rate, a bond amount, a number of months — and are read
+with `RuleRegistry.limit` and `RuleRegistry.limits_for`. The two kinds keep separate id spaces,
+because one DOMAIN.md rule may set both a period and a cap: D07 caps the government procurement
+bid bond at 2 % and sets its refund period.
 """
 from __future__ import annotations
 
@@ -13,6 +20,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 UNITS = ("days", "workdays")  # 日 (calendar days) and 工作日 (working days)
@@ -21,6 +29,22 @@ UNITS = ("days", "workdays")  # 日 (calendar days) and 工作日 (working days)
 VERIFICATION_MARKS = ("P", "S", "U", "L", "D")
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("rules.json")
+
+# The kinds of limit entry; an entry without "kind" (or with "period") is a period Rule.
+LIMIT_KINDS = ("cap", "exemption", "prohibition")
+
+# The contract terms a limit bounds (its `subject`, and a prohibition's `together_with`).
+LIMIT_SUBJECTS = ("bid_bond", "performance_guarantee", "retention", "defect_liability", "supplementary_contracts")
+
+# What a percentage cap is a percentage of, in the words of the legal text.
+PERCENT_BASES = ("contract_amount", "estimated_price", "budget_amount", "settlement_price")
+
+# The scope a limit may be narrowed to: procurement track and object category (DOMAIN.md §1).
+TRACKS = ("tendering", "gov_procurement")
+CATEGORIES = ("works", "goods", "services")
+
+# Organisation.credit_rating values, best first.
+CREDIT_RATINGS = ("AAA", "AA", "A", "B", "C")
 
 _RULE_ID = re.compile(r"[A-Z][A-Z0-9_-]*")
 _EVENT = re.compile(r"[a-z][a-z0-9_]*")
@@ -117,58 +141,247 @@ class Rule:
         return data
 
 
-class RuleRegistry:
-    """An immutable set of rule versions, at most one per id in force on any date."""
+@dataclass(frozen=True)
+class Limit:
+    """One version of a statutory limit on a contract term (`subject`), with its legal basis.
 
-    def __init__(self, rules: Iterable[Rule]):
-        versions: dict[str, list[Rule]] = {}
+    Three kinds:
+
+    * "cap": the term may not exceed exactly one of `max_percent` (a percentage, 10 means 10 %,
+      of the amount named by `of`), `max_amount` (CNY) or `max_months`; `default_months` is the
+      period the law gives when the contract is silent (only beside `max_months`);
+    * "exemption": a bidder whose credit rating is in `exempt_ratings` may be exempted from the
+      term (the credit offset of deposits);
+    * "prohibition": the term may not be agreed together with `together_with`.
+
+    `tracks` and `categories` narrow the limit to procurement tracks and object categories (None:
+    every one). `verified` is the DOMAIN.md mark; the version is in force from `effective_from` to
+    `effective_to` inclusive (None: still in force).
+    """
+
+    id: str
+    kind: str
+    title: str
+    subject: str
+    legal_basis: str
+    verified: str
+    effective_from: date
+    effective_to: date | None = None
+    max_percent: Decimal | None = None
+    of: str | None = None
+    max_amount: Decimal | None = None
+    max_months: int | None = None
+    default_months: int | None = None
+    exempt_ratings: tuple[str, ...] | None = None
+    together_with: str | None = None
+    tracks: tuple[str, ...] | None = None
+    categories: tuple[str, ...] | None = None
+    note: str | None = None
+
+    def __post_init__(self) -> None:
+        where = f"limit {self.id!r}"
+        if not isinstance(self.id, str) or not _RULE_ID.fullmatch(self.id):
+            raise ValueError(f"{where}: id must be upper-case letters and digits, e.g. 'D05'")
+        if self.kind not in LIMIT_KINDS:
+            raise ValueError(f"{where}: kind must be one of {LIMIT_KINDS}, got {self.kind!r}")
+        for name in ("title", "legal_basis"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"{where}: {name} must be a non-empty string")
+        if self.subject not in LIMIT_SUBJECTS:
+            raise ValueError(f"{where}: subject must be one of {LIMIT_SUBJECTS}, got {self.subject!r}")
+        if self.verified not in VERIFICATION_MARKS:
+            raise ValueError(f"{where}: verified must be one of {VERIFICATION_MARKS}, got {self.verified!r}")
+        if not _plain_date(self.effective_from):
+            raise ValueError(f"{where}: effective_from must be a date")
+        if self.effective_to is not None and not (
+            _plain_date(self.effective_to) and self.effective_to >= self.effective_from
+        ):
+            raise ValueError(f"{where}: effective_to must be a date on or after effective_from")
+        for name, allowed in (("tracks", TRACKS), ("categories", CATEGORIES)):
+            value = getattr(self, name)
+            if value is not None and not _distinct_from(value, allowed):
+                raise ValueError(f"{where}: {name} must be a non-empty list of distinct values from {allowed}")
+        if self.note is not None and (not isinstance(self.note, str) or not self.note.strip()):
+            raise ValueError(f"{where}: note must be a non-empty string when present")
+        self._check_kind_fields(where)
+
+    def _check_kind_fields(self, where: str) -> None:
+        bounds = [name for name in ("max_percent", "max_amount", "max_months") if getattr(self, name) is not None]
+        allowed = {
+            "cap": {"max_percent", "of", "max_amount", "max_months", "default_months"},
+            "exemption": {"exempt_ratings"},
+            "prohibition": {"together_with"},
+        }[self.kind]
+        kind_fields = ("max_percent", "of", "max_amount", "max_months", "default_months", "exempt_ratings",
+                       "together_with")
+        if stray := [name for name in kind_fields if getattr(self, name) is not None and name not in allowed]:
+            raise ValueError(f"{where}: a {self.kind} does not take {stray}")
+        if self.kind == "cap":
+            if len(bounds) != 1:
+                raise ValueError(f"{where}: a cap needs exactly one of max_percent, max_amount, max_months; got {bounds}")
+            # A period is bounded in months, every other subject in money or as a percentage.
+            if (self.subject == "defect_liability") != (self.max_months is not None):
+                raise ValueError(f"{where}: a cap on defect_liability takes max_months, and only it does")
+            if self.max_percent is not None:
+                if not (_decimal(self.max_percent) and 0 < self.max_percent <= 100):
+                    raise ValueError(f"{where}: max_percent must be a decimal in (0, 100], got {self.max_percent!r}")
+                if self.of not in PERCENT_BASES:
+                    raise ValueError(f"{where}: a max_percent needs 'of', one of {PERCENT_BASES}, got {self.of!r}")
+            elif self.of is not None:
+                raise ValueError(f"{where}: 'of' goes only with max_percent")
+            if self.max_amount is not None and not (_decimal(self.max_amount) and self.max_amount > 0):
+                raise ValueError(f"{where}: max_amount must be a positive decimal, got {self.max_amount!r}")
+            if self.max_months is not None and not _positive_int(self.max_months):
+                raise ValueError(f"{where}: max_months must be a positive integer, got {self.max_months!r}")
+            if self.default_months is not None and not (
+                self.max_months is not None and _positive_int(self.default_months)
+                and self.default_months <= self.max_months
+            ):
+                raise ValueError(f"{where}: default_months must be a positive integer no larger than max_months")
+        elif self.kind == "exemption":
+            if not _distinct_from(self.exempt_ratings, CREDIT_RATINGS):
+                raise ValueError(f"{where}: exempt_ratings must be a non-empty list of distinct values from {CREDIT_RATINGS}")
+        elif self.together_with not in LIMIT_SUBJECTS or self.together_with == self.subject:
+            raise ValueError(f"{where}: together_with must be another subject from {LIMIT_SUBJECTS}")
+
+    def in_force_on(self, day: date) -> bool:
+        """True when this version applies on `day`."""
+        return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)
+
+    def applies_to(self, track: str, category: str) -> bool:
+        """True when this limit covers contracts of `track` and `category`."""
+        return (self.tracks is None or track in self.tracks) and (
+            self.categories is None or category in self.categories
+        )
+
+    def window(self) -> str:
+        """The effective window as text, e.g. "2017-07-01..", for messages."""
+        end = self.effective_to.isoformat() if self.effective_to else ""
+        return f"{self.effective_from.isoformat()}..{end}"
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> Limit:
+        """A limit from its rules.json form (decimals as strings, lists for tuples); ValueError
+        naming the limit and the bad field."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"a limit must be a JSON object, got {type(data).__name__}")
+        where = f"limit {data.get('id')!r}"
+        known = {f.name for f in fields(cls)}
+        required = {"id", "kind", "title", "subject", "legal_basis", "verified", "effective_from"}
+        if missing := required - set(data):
+            raise ValueError(f"{where}: missing {sorted(missing)}")
+        if unknown := set(data) - known:
+            raise ValueError(f"{where}: unknown fields {sorted(unknown)}")
+        values = dict(data)
+        for name in ("effective_from", "effective_to"):
+            if values.get(name) is not None:
+                values[name] = _parse_date(values[name], f"{where}: {name}")
+        for name in ("max_percent", "max_amount"):
+            if values.get(name) is not None:
+                values[name] = _parse_decimal(values[name], f"{where}: {name}")
+        for name in ("exempt_ratings", "tracks", "categories"):
+            if values.get(name) is not None:
+                if not isinstance(values[name], list):
+                    raise ValueError(f"{where}: {name} must be a list")
+                values[name] = tuple(values[name])
+        return cls(**values)
+
+    def to_dict(self) -> dict:
+        """The rules.json form of this version (None fields left out, except effective_to)."""
+        data = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None and f.name != "effective_to":
+                continue
+            if isinstance(value, date):
+                value = value.isoformat()
+            elif isinstance(value, Decimal):
+                value = str(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            data[f.name] = value
+        return data
+
+
+class RuleRegistry:
+    """An immutable set of rule versions — periods and limits, each kind with its own ids — at
+    most one version per id and kind in force on any date."""
+
+    def __init__(self, rules: Iterable[Rule | Limit]):
+        periods: dict[str, list[Rule]] = {}
+        limits: dict[str, list[Limit]] = {}
         for rule in rules:
-            if not isinstance(rule, Rule):
-                raise TypeError(f"expected Rule, got {type(rule).__name__}")
-            versions.setdefault(rule.id, []).append(rule)
-        for rule_id, found in versions.items():
-            found.sort(key=lambda r: r.effective_from)
-            for earlier, later in zip(found, found[1:]):
-                if earlier.effective_to is None or earlier.effective_to >= later.effective_from:
-                    raise ValueError(
-                        f"rule {rule_id}: versions {earlier.window()} and {later.window()} overlap"
-                    )
-        self._versions = {rule_id: tuple(found) for rule_id, found in sorted(versions.items())}
+            if isinstance(rule, Rule):
+                periods.setdefault(rule.id, []).append(rule)
+            elif isinstance(rule, Limit):
+                limits.setdefault(rule.id, []).append(rule)
+            else:
+                raise TypeError(f"expected Rule or Limit, got {type(rule).__name__}")
+        self._versions = _without_overlaps(periods, "rule")
+        self._limits = _without_overlaps(limits, "limit")
 
     def get(self, rule_id: str, on: date) -> Rule:
-        """The version of `rule_id` in force on `on`; UnknownRule when there is none."""
-        if not _plain_date(on):
-            raise TypeError(f"'on' must be a datetime.date, got {type(on).__name__}")
-        found = self._versions.get(rule_id)
-        if not found:
-            raise UnknownRule(f"unknown rule {rule_id!r}; known: {', '.join(self._versions)}")
-        for rule in found:
-            if rule.in_force_on(on):
-                return rule
-        windows = ", ".join(r.window() for r in found)
-        raise UnknownRule(f"rule {rule_id} has no version in force on {on.isoformat()} (versions: {windows})")
+        """The version of period `rule_id` in force on `on`; UnknownRule when there is none."""
+        return _in_force(self._versions, rule_id, on, "rule")
 
     def versions(self, rule_id: str) -> tuple[Rule, ...]:
-        """Every version of `rule_id`, oldest first; UnknownRule when there is none."""
+        """Every version of period `rule_id`, oldest first; UnknownRule when there is none."""
         if rule_id not in self._versions:
             raise UnknownRule(f"unknown rule {rule_id!r}; known: {', '.join(self._versions)}")
         return self._versions[rule_id]
 
     def all(self) -> tuple[Rule, ...]:
-        """Every version of every rule, by id and then by effective date."""
+        """Every version of every period, by id and then by effective date (limits: `limits()`)."""
         return tuple(rule for found in self._versions.values() for rule in found)
 
-    def layered(self, overrides: Iterable[Rule]) -> RuleRegistry:
-        """A new registry in which the versions given replace every version of their ids, and
-        add new ids: how a jurisdiction's settings (e.g. Henan's L01) go over the national
-        defaults."""
+    def limit(self, limit_id: str, on: date) -> Limit:
+        """The version of limit `limit_id` in force on `on`; UnknownRule when there is none."""
+        return _in_force(self._limits, limit_id, on, "limit")
+
+    def limit_versions(self, limit_id: str) -> tuple[Limit, ...]:
+        """Every version of limit `limit_id`, oldest first; UnknownRule when there is none."""
+        if limit_id not in self._limits:
+            raise UnknownRule(f"unknown limit {limit_id!r}; known: {', '.join(self._limits)}")
+        return self._limits[limit_id]
+
+    def limits(self) -> tuple[Limit, ...]:
+        """Every version of every limit, by id and then by effective date."""
+        return tuple(limit for found in self._limits.values() for limit in found)
+
+    def limits_for(self, subject: str, track: str, category: str, on: date, kind: str = "cap") -> tuple[Limit, ...]:
+        """The limits of `kind` on `subject` in force on `on` that cover `track` and `category`,
+        by id; empty when none does. ValueError for a subject, track, category or kind the
+        registry does not know, so that a typo cannot pass as "no limit applies"."""
+        if not _plain_date(on):
+            raise TypeError(f"'on' must be a datetime.date, got {type(on).__name__}")
+        for name, value, allowed in (("subject", subject, LIMIT_SUBJECTS), ("track", track, TRACKS),
+                                     ("category", category, CATEGORIES), ("kind", kind, LIMIT_KINDS)):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+        return tuple(
+            limit
+            for found in self._limits.values()
+            for limit in found
+            if limit.kind == kind and limit.subject == subject and limit.in_force_on(on)
+            and limit.applies_to(track, category)
+        )
+
+    def layered(self, overrides: Iterable[Rule | Limit]) -> RuleRegistry:
+        """A new registry in which the versions given replace every version of their ids (of the
+        same kind: a Limit replaces limits, a Rule periods), and add new ids: how a jurisdiction's
+        settings (e.g. Henan's L01) go over the national defaults."""
         overrides = list(overrides)
-        replaced = {rule.id for rule in overrides}
-        return RuleRegistry([r for r in self.all() if r.id not in replaced] + overrides)
+        periods = {rule.id for rule in overrides if isinstance(rule, Rule)}
+        limits = {rule.id for rule in overrides if isinstance(rule, Limit)}
+        kept = [r for r in self.all() if r.id not in periods] + [lim for lim in self.limits() if lim.id not in limits]
+        return RuleRegistry(kept + overrides)
 
     @classmethod
     def from_json(cls, text_or_list: str | bytes | list) -> RuleRegistry:
-        """A registry from rules.json content (text or the decoded list), validated."""
+        """A registry from rules.json content (text or the decoded list), validated. An entry's
+        "kind" selects its type: absent or "period" a Rule, "cap", "exemption" or "prohibition"
+        a Limit."""
         data = text_or_list
         if isinstance(data, (str, bytes, bytearray)):
             try:
@@ -177,7 +390,7 @@ class RuleRegistry:
                 raise ValueError(f"rules are not valid JSON: {exc}") from None
         if not isinstance(data, list):
             raise ValueError("rules must be a JSON list of rule objects")
-        return cls(Rule.from_dict(item) for item in data)
+        return cls(_entry(item) for item in data)
 
     @classmethod
     def load(cls, path: str | Path) -> RuleRegistry:
@@ -193,6 +406,57 @@ class RuleRegistry:
 def load_default() -> RuleRegistry:
     """The national defaults shipped in rules.json beside this module."""
     return RuleRegistry.load_default()
+
+
+def _entry(item: object) -> Rule | Limit:
+    if isinstance(item, Mapping) and "kind" in item:
+        kind = item["kind"]
+        if kind == "period":
+            return Rule.from_dict({k: v for k, v in item.items() if k != "kind"})
+        if kind in LIMIT_KINDS:
+            return Limit.from_dict(item)
+        raise ValueError(f"rule {item.get('id')!r}: kind must be 'period' or one of {LIMIT_KINDS}, got {kind!r}")
+    return Rule.from_dict(item)
+
+
+def _without_overlaps(versions: dict[str, list], noun: str) -> dict[str, tuple]:
+    for rule_id, found in versions.items():
+        found.sort(key=lambda r: r.effective_from)
+        for earlier, later in zip(found, found[1:]):
+            if earlier.effective_to is None or earlier.effective_to >= later.effective_from:
+                raise ValueError(f"{noun} {rule_id}: versions {earlier.window()} and {later.window()} overlap")
+    return {rule_id: tuple(found) for rule_id, found in sorted(versions.items())}
+
+
+def _in_force(versions: dict[str, tuple], rule_id: str, on: date, noun: str):
+    if not _plain_date(on):
+        raise TypeError(f"'on' must be a datetime.date, got {type(on).__name__}")
+    found = versions.get(rule_id)
+    if not found:
+        raise UnknownRule(f"unknown {noun} {rule_id!r}; known: {', '.join(versions)}")
+    for rule in found:
+        if rule.in_force_on(on):
+            return rule
+    windows = ", ".join(r.window() for r in found)
+    raise UnknownRule(f"{noun} {rule_id} has no version in force on {on.isoformat()} (versions: {windows})")
+
+
+def _distinct_from(value: object, allowed: tuple[str, ...]) -> bool:
+    return (
+        isinstance(value, tuple) and len(value) > 0 and all(item in allowed for item in value)
+        and len(set(value)) == len(value)
+    )
+
+
+def _decimal(value: object) -> bool:
+    return isinstance(value, Decimal) and value.is_finite()
+
+
+def _parse_decimal(value: object, where: str) -> Decimal:
+    # Statutory numbers are written as strings in rules.json so that they stay exact.
+    if not isinstance(value, str) or not re.fullmatch(r"\d+(\.\d+)?", value):
+        raise ValueError(f"{where}: expected a decimal string such as '10' or '2.5', got {value!r}")
+    return Decimal(value)
 
 
 def _positive_int(value: object) -> bool:
