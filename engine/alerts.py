@@ -112,6 +112,9 @@ def raise_from_throw(session: Session, instance, spec: dict[str, Any], throw_tas
     data = spiff.task_data(throw_task)
     awaited = spiff.awaited_activity(throw_task)
     element_id, awaited_task_id = awaited if awaited else (throw_task.task_spec.bpmn_id, None)
+    if spec.get("awaits"):
+        # An at-once warning (no timer) names the activity whose next completion may settle it.
+        element_id, awaited_task_id = spec["awaits"], None
     # One alert per obligation: by default the awaited task instance; `occurrence` widens it (e.g.
     # a milestone, so each round of a payment loop keeps the same alert).
     occurrence = str(forms.to_json(_evaluate(spec["occurrence"], data))) if spec.get("occurrence") else (awaited_task_id or "process")
@@ -153,13 +156,16 @@ def raise_from_throw(session: Session, instance, spec: dict[str, Any], throw_tas
 
 
 def settle_for_task(session: Session, instance_id: str, task_id: str, completion: dict[str, Any],
-                    spec_by_code: dict[str, dict[str, Any]], now: datetime) -> list[tuple[Alert, bool]]:
+                    spec_by_code: dict[str, dict[str, Any]], now: datetime,
+                    element_id: str | None = None) -> list[tuple[Alert, bool]]:
     """The awaited task of open alerts completed: resolve each whose obligation is now met
     (`resolve_when`, default: completing is meeting), else re-evaluate its amount and keep it open.
     Returns (alert, resolved) pairs."""
     out = []
-    for alert in session.scalars(select(Alert).where(Alert.instance_id == instance_id, Alert.awaited_task_id == task_id,
-                                                     Alert.status != "resolved")):
+    awaited = Alert.awaited_task_id == task_id
+    if element_id:
+        awaited = or_(awaited, and_(Alert.awaited_task_id.is_(None), Alert.element_id == element_id))
+    for alert in session.scalars(select(Alert).where(Alert.instance_id == instance_id, awaited, Alert.status != "resolved")):
         spec = spec_by_code.get(alert.code, {})
         if spec.get("resolve_when") and not _evaluate(spec["resolve_when"], completion):
             if spec.get("amount"):

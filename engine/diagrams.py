@@ -268,7 +268,7 @@ def _read_alerts(root, problems: list[Problem]) -> dict[str, Any]:
             problems.append(Problem("the escalation needs an escalationCode: it is the alert code", eid, line))
             continue
         entry = {k: spec.get(k) for k in ("kind", "severity", "responsible", "due", "amount", "met_date", "rule",
-                                           "legal_basis", "occurrence", "resolve_when")}
+                                           "legal_basis", "occurrence", "resolve_when", "awaits")}
         entry["code"] = code
         for key, allowed in (("kind", ALERT_KINDS), ("severity", SEVERITIES), ("responsible", PARTY_ROLES)):
             if entry[key] not in allowed:
@@ -282,7 +282,9 @@ def _read_alerts(root, problems: list[Problem]) -> dict[str, Any]:
         if entry["met_date"] and not forms.NAME.match(entry["met_date"]):
             problems.append(Problem("lvyue:alert met_date names the task field that holds the date the obligation was met",
                                     eid, line))
-        entry["awaited"] = _awaited_activity(root, event)
+        entry["awaited"] = entry["awaits"] or _awaited_activity(root, event)
+        if entry["awaits"] and not any(t.get("id") == entry["awaits"] for t in root.iter(_q("userTask"))):
+            problems.append(Problem(f"lvyue:alert awaits='{entry['awaits']}' must name a user task", eid, line))
         alerts[eid] = entry
     for spec in root.iter(f"{{{LVYUE_NS}}}alert"):
         if spec not in throws:

@@ -246,7 +246,7 @@ def _sync_tasks(step: Step, now) -> None:
             continue
         row.completed_at = now
         for alert, resolved in alerts.settle_for_task(session, instance.id, task_id, spiff.task_data(task),
-                                                      _alert_specs_by_code(step.definition), now):
+                                                      _alert_specs_by_code(step.definition), now, row.element_id):
             step.record("alert_resolved" if resolved else "alert_updated", alert.element_id,
                         {"alert_id": alert.id, "code": alert.code, "resolution": alert.resolution,
                          "amount_overdue": alert.amount_overdue})

@@ -1,0 +1,828 @@
+"""Writes bpmn/post_award.bpmn and bpmn/supplementary_contract.bpmn, semantics and diagram (BPMNDI).
+
+    .venv/bin/python bpmn/tools/layout.py        # rewrites both files in place
+
+The diagrams carry many repeated pieces, such as the three-level warning construct of bpmn/README.md on
+each awaited task. Many coordinates must also agree with each other. So the files are generated
+instead of being drawn by hand. Edit this script, run it, and commit the .bpmn files it writes: the engine
+deploys only those.
+
+Drawing conventions used here:
+* Left to right, one row per branch. Tasks are 120×80, events 36×36, gateways 50×50.
+* A warning hangs below its task. The timers sit on the task's bottom edge, and each one drops down
+  to its own row with an escalation throw and an end event: the rightmost timer gets the top row, so
+  no two edges cross.
+* Every edge is orthogonal. Its first and last waypoints lie on the borders of its shapes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.sax.saxutils import escape, quoteattr
+
+HERE = Path(__file__).resolve().parent
+BPMN_DIR = HERE.parent
+
+TASK_W, TASK_H = 120, 80
+EVENT = 36
+GATEWAY = 50
+ROW = 100  # vertical distance between the rows of a warning block
+
+SEVERITY_ZH = {"yellow": "黄色预警", "orange": "橙色预警", "red": "红色预警"}
+TIMER_NAME = {"yellow": "3 days before (届满前3日)", "orange": "Deadline (期限届满)",
+              "red": "30 days after (逾期30日)"}
+
+
+# ------------------------------------------------------------------------------------ model
+@dataclass
+class Node:
+    id: str
+    tag: str  # BPMN element name without prefix: userTask, startEvent, ...
+    lane: str
+    x: float
+    y: float
+    w: float
+    h: float
+    name: str | None = None
+    attrs: dict[str, str] = field(default_factory=dict)
+    doc: str | None = None
+    ext: str | None = None  # inner XML of extensionElements
+    tail: str | None = None  # XML after incoming/outgoing (event definitions)
+    label: tuple[float, float, float, float] | None = None
+    marker: bool = False  # exclusive gateway: show the X
+
+    @property
+    def cx(self) -> float:
+        return self.x + self.w / 2
+
+    @property
+    def cy(self) -> float:
+        return self.y + self.h / 2
+
+    def left(self):
+        return (self.x, self.cy)
+
+    def right(self):
+        return (self.x + self.w, self.cy)
+
+    def top(self):
+        return (self.cx, self.y)
+
+    def bottom(self):
+        return (self.cx, self.y + self.h)
+
+
+@dataclass
+class Flow:
+    id: str
+    src: str
+    tgt: str
+    points: list[tuple[float, float]]
+    name: str | None = None
+    cond: str | None = None
+    label: tuple[float, float, float, float] | None = None
+    doc: str | None = None
+
+
+@dataclass
+class Lane:
+    id: str
+    name: str
+    y: float
+    h: float
+
+
+@dataclass
+class Process:
+    id: str
+    name: str
+    doc: str
+    pool_id: str
+    pool_name: str
+    x: float
+    y: float
+    w: float
+    lanes: list[Lane] = field(default_factory=list)
+    nodes: dict[str, Node] = field(default_factory=dict)
+    flows: list[Flow] = field(default_factory=list)
+    pool_doc: str | None = None
+    multiplicity: tuple[int, int] | None = None
+
+    @property
+    def h(self) -> float:
+        return sum(lane.h for lane in self.lanes)
+
+    # -- shapes
+    def add(self, node: Node) -> Node:
+        assert node.id not in self.nodes, node.id
+        self.nodes[node.id] = node
+        return node
+
+    def task(self, id, name, lane, x, cy, tag="userTask", **kw) -> Node:
+        return self.add(Node(id, tag, lane, x, cy - TASK_H / 2, TASK_W, TASK_H, name, **kw))
+
+    def event(self, id, name, lane, cx, cy, tag, label="below", **kw) -> Node:
+        node = Node(id, tag, lane, cx - EVENT / 2, cy - EVENT / 2, EVENT, EVENT, name, **kw)
+        if name and node.label is None:
+            node.label = _label_box(cx, cy, EVENT / 2, label, 110)
+        return self.add(node)
+
+    def gateway(self, id, name, lane, cx, cy, tag="exclusiveGateway", label="below", width=130, **kw) -> Node:
+        node = Node(id, tag, lane, cx - GATEWAY / 2, cy - GATEWAY / 2, GATEWAY, GATEWAY, name,
+                    marker=tag == "exclusiveGateway", **kw)
+        if name:
+            node.label = _label_box(cx, cy, GATEWAY / 2, label, width)
+        return self.add(node)
+
+    # -- edges
+    def flow(self, src, tgt, *via, id=None, name=None, cond=None, label=None, start=None, end=None, doc=None) -> Flow:
+        """An edge from `src` to `tgt` (node ids). `start`/`end` pick the side ("left", "right", "top",
+        "bottom", default right/left); `via` are the bend points in between."""
+        a, b = self.nodes[src], self.nodes[tgt]
+        p0 = getattr(a, start or "right")()
+        p1 = getattr(b, end or "left")()
+        points = [p0, *via, p1]
+        for (x0, y0), (x1, y1) in zip(points, points[1:]):
+            assert x0 == x1 or y0 == y1, f"{src}->{tgt}: segment {(x0, y0)}→{(x1, y1)} is not orthogonal"
+        f = Flow(id or f"flow_{src}_to_{tgt}", src, tgt, points, name, cond, label, doc)
+        self.flows.append(f)
+        return f
+
+    def default(self, gateway_id: str, flow: Flow) -> None:
+        self.nodes[gateway_id].attrs["default"] = flow.id
+
+    # -- the warning construct (bpmn/README.md): boundary timers → escalation throws → end events
+    def warning(self, task_id: str, prefix: str, code: str, title: str, *, kind: str, responsible: str,
+                due: str, severities=("yellow", "orange", "red"), amount: str | None = None,
+                met_date: str | None = None, rule: str | None = None, legal_basis: str | None = None,
+                occurrence: str | None = None, resolve_when: str | None = None, escalations: dict) -> None:
+        task = self.nodes[task_id]
+        esc_id = f"esc_{code.lower()}"
+        escalations[esc_id] = (code, title)
+        n = len(severities)
+        offsets = {3: (20, 60, 100), 2: (40, 80)}[n]
+        for index, severity in enumerate(severities):
+            row = n - index  # the rightmost timer takes the top row
+            tx = task.x + offsets[index]
+            ry = task.y + task.h + ROW * row
+            timer_value = {"yellow": f"before({due}, 3)", "orange": due, "red": f"after({due}, 30)"}[severity]
+            timer = self.add(Node(
+                f"{prefix}_timer_{severity}", "boundaryEvent", task.lane, tx - EVENT / 2, task.y + task.h - EVENT / 2,
+                EVENT, EVENT, TIMER_NAME[severity],
+                attrs={"attachedToRef": task_id, "cancelActivity": "false"},
+                tail=_timer("timeDate", timer_value),
+                label=(tx + 6, ry - 33, 120, 27)))
+            throw_x, end_x = task.x + 250, task.x + 370
+            alert_attrs = {"kind": kind, "severity": severity, "responsible": responsible}
+            if rule:
+                alert_attrs["rule"] = rule
+            if legal_basis:
+                alert_attrs["legal_basis"] = legal_basis
+            alert_attrs["due"] = due
+            for key, value in (("amount", amount), ("occurrence", occurrence), ("resolve_when", resolve_when),
+                               ("met_date", met_date)):
+                if value:
+                    alert_attrs[key] = value
+            throw = self.event(
+                f"{prefix}_{severity}", f"{title} – {severity} ({SEVERITY_ZH[severity]})", task.lane,
+                throw_x, ry, "intermediateThrowEvent",
+                ext=_alert(alert_attrs), tail=f'<bpmn:escalationEventDefinition escalationRef="{esc_id}"/>')
+            throw.label = (throw_x - 70, ry + 22, 140, 40)
+            end = self.event(f"{prefix}_{severity}_end", "Warned (已预警)", task.lane, end_x, ry, "endEvent")
+            end.label = (end_x - 35, ry + 22, 70, 27)
+            self.flow(timer.id, throw.id, (tx, ry), start="bottom")
+            self.flow(throw.id, end.id)
+
+    def at_once_warning(self, node_id: str, code: str, title: str, escalations: dict, **alert_attrs) -> None:
+        """A warning raised as soon as the token passes (no timer): the throw event exists already."""
+        esc_id = f"esc_{code.lower()}"
+        escalations[esc_id] = (code, title)
+        node = self.nodes[node_id]
+        node.ext = _alert(alert_attrs)
+        node.tail = f'<bpmn:escalationEventDefinition escalationRef="{esc_id}"/>'
+
+
+def _label_box(cx, cy, half, where, width):
+    if where == "below":
+        return (cx - width / 2, cy + half + 4, width, 40)
+    if where == "above":
+        return (cx - width / 2, cy - half - 44, width, 40)
+    if where == "above-right":
+        return (cx + 8, cy - half - 44, width, 40)
+    if where == "below-right":
+        return (cx + 8, cy + half + 2, width, 40)
+    if where == "right":
+        return (cx + half + 6, cy - 20, width, 40)
+    raise ValueError(where)
+
+
+def _timer(kind: str, expression: str) -> str:
+    return (f'<bpmn:timerEventDefinition><bpmn:{kind} xsi:type="bpmn:tFormalExpression">{escape(expression)}'
+            f'</bpmn:{kind}></bpmn:timerEventDefinition>')
+
+
+def _alert(attrs: dict[str, str]) -> str:
+    items = [f"{k}={quoteattr(v)}" for k, v in attrs.items()]
+    head = " ".join(items[:3])  # kind, severity, responsible
+    rest = "".join(f"\n             {item}" for item in items[3:])
+    return f"<lvyue:alert {head}{rest}/>"
+
+
+def form(*fields: str) -> str:
+    return "<lvyue:form>\n" + "\n".join(fields) + "\n</lvyue:form>"
+
+
+def fld(name: str, type_: str, label: str, required: bool = False, *children: str, **attrs: str) -> str:
+    parts = [f'name="{name}"', f'type="{type_}"']
+    if required:
+        parts.append('required="true"')
+    for key, value in attrs.items():
+        parts.append(f'{key.rstrip("_")}={quoteattr(value)}')
+    parts.append(f"label={quoteattr(label)}")
+    head = "<lvyue:field " + " ".join(parts)
+    if not children:
+        return "  " + head + "/>"
+    return "  " + head + ">\n" + "\n".join("  " + c for c in children) + "\n  </lvyue:field>"
+
+
+# ------------------------------------------------------------------------------------ XML writer
+NS = ('xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"\n'
+      '                  xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI"\n'
+      '                  xmlns:dc="http://www.omg.org/spec/DD/20100524/DC"\n'
+      '                  xmlns:di="http://www.omg.org/spec/DD/20100524/DI"\n'
+      '                  xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"\n'
+      '                  xmlns:lvyue="http://lvyue.org/schema/bpmn/1.0"')
+
+
+def _indent(text: str, n: int) -> str:
+    pad = " " * n
+    return "\n".join(pad + line if line else line for line in text.split("\n"))
+
+
+def _num(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else f"{v:.1f}"
+
+
+def _node_xml(p: Process, n: Node) -> str:
+    attrs = [f'id="{n.id}"']
+    if n.name:
+        attrs.append(f"name={quoteattr(n.name)}")
+    attrs += [f"{k}={quoteattr(v)}" for k, v in n.attrs.items()]
+    body = []
+    if n.doc:
+        body.append(f"<bpmn:documentation>{escape(n.doc)}</bpmn:documentation>")
+    if n.ext:
+        body.append("<bpmn:extensionElements>\n" + _indent(n.ext, 2) + "\n</bpmn:extensionElements>")
+    body += [f"<bpmn:incoming>{f.id}</bpmn:incoming>" for f in p.flows if f.tgt == n.id]
+    body += [f"<bpmn:outgoing>{f.id}</bpmn:outgoing>" for f in p.flows if f.src == n.id]
+    if n.tail:
+        body.append(n.tail)
+    head = f"<bpmn:{n.tag} " + " ".join(attrs)
+    if not body:
+        return head + "/>"
+    return head + ">\n" + _indent("\n".join(body), 2) + f"\n</bpmn:{n.tag}>"
+
+
+def _flow_xml(f: Flow) -> str:
+    attrs = [f'id="{f.id}"']
+    if f.name:
+        attrs.append(f"name={quoteattr(f.name)}")
+    attrs += [f'sourceRef="{f.src}"', f'targetRef="{f.tgt}"']
+    body = []
+    if f.doc:
+        body.append(f"<bpmn:documentation>{escape(f.doc)}</bpmn:documentation>")
+    if f.cond:
+        body.append(f'<bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">{escape(f.cond)}</bpmn:conditionExpression>')
+    head = "<bpmn:sequenceFlow " + " ".join(attrs)
+    if not body:
+        return head + "/>"
+    return head + ">\n" + _indent("\n".join(body), 2) + "\n</bpmn:sequenceFlow>"
+
+
+def _process_xml(p: Process) -> str:
+    out = [f'<bpmn:process id="{p.id}" name={quoteattr(p.name)} isExecutable="true">',
+           f"  <bpmn:documentation>{escape(p.doc)}</bpmn:documentation>",
+           f'  <bpmn:laneSet id="laneset_{p.id}">']
+    for lane in p.lanes:
+        out.append(f'    <bpmn:lane id="{lane.id}" name="{lane.name}">')
+        out += [f"      <bpmn:flowNodeRef>{n.id}</bpmn:flowNodeRef>" for n in p.nodes.values() if n.lane == lane.id]
+        out.append("    </bpmn:lane>")
+    out.append("  </bpmn:laneSet>")
+    out += [_indent(_node_xml(p, n), 2) for n in p.nodes.values()]
+    out += [_indent(_flow_xml(f), 2) for f in p.flows]
+    out.append("</bpmn:process>")
+    return "\n".join(out)
+
+
+def _bounds(x, y, w, h) -> str:
+    return f'<dc:Bounds x="{_num(x)}" y="{_num(y)}" width="{_num(w)}" height="{_num(h)}"/>'
+
+
+def _label(box) -> str:
+    return f"<bpmndi:BPMNLabel>{_bounds(*box)}</bpmndi:BPMNLabel>" if box else ""
+
+
+def _di_xml(processes: list[Process], plane_of: str, message_flows: list[tuple]) -> str:
+    out = []
+    for p in processes:
+        out.append(f'<bpmndi:BPMNShape id="{p.pool_id}_di" bpmnElement="{p.pool_id}" isHorizontal="true">'
+                   f"{_bounds(p.x, p.y, p.w, p.h)}</bpmndi:BPMNShape>")
+        for lane in p.lanes:
+            out.append(f'<bpmndi:BPMNShape id="{lane.id}_di" bpmnElement="{lane.id}" isHorizontal="true">'
+                       f"{_bounds(p.x + 30, lane.y, p.w - 30, lane.h)}</bpmndi:BPMNShape>")
+        for n in p.nodes.values():
+            marker = ' isMarkerVisible="true"' if n.marker else ""
+            out.append(f'<bpmndi:BPMNShape id="{n.id}_di" bpmnElement="{n.id}"{marker}>'
+                       f"{_bounds(n.x, n.y, n.w, n.h)}{_label(n.label)}</bpmndi:BPMNShape>")
+        for f in p.flows:
+            wps = "".join(f'<di:waypoint x="{_num(x)}" y="{_num(y)}"/>' for x, y in f.points)
+            out.append(f'<bpmndi:BPMNEdge id="{f.id}_di" bpmnElement="{f.id}">{wps}{_label(f.label)}</bpmndi:BPMNEdge>')
+    for mf_id, _src, _tgt, points, label in message_flows:
+        wps = "".join(f'<di:waypoint x="{_num(x)}" y="{_num(y)}"/>' for x, y in points)
+        out.append(f'<bpmndi:BPMNEdge id="{mf_id}_di" bpmnElement="{mf_id}">{wps}{_label(label)}</bpmndi:BPMNEdge>')
+    return ("<bpmndi:BPMNDiagram id=\"diagram_" + plane_of + "\">\n"
+            f'  <bpmndi:BPMNPlane id="plane_{plane_of}" bpmnElement="{plane_of}">\n'
+            + "\n".join("    " + line for line in out)
+            + "\n  </bpmndi:BPMNPlane>\n</bpmndi:BPMNDiagram>")
+
+
+def write(path: Path, defs_id: str, target_ns: str, collab_id: str, processes: list[Process],
+          escalations: dict, messages: list[tuple[str, str]] = (), message_flows: list[tuple] = ()) -> None:
+    out = ['<?xml version="1.0" encoding="UTF-8"?>',
+           f'<!-- Generated by bpmn/tools/layout.py: edit that script and run it, not this file. -->',
+           f'<bpmn:definitions {NS}\n                  id="{defs_id}" targetNamespace="{target_ns}">']
+    for msg_id, name in messages:
+        out.append(f'  <bpmn:message id="{msg_id}" name="{name}"/>')
+    for esc_id, (code, title) in escalations.items():
+        out.append(f'  <bpmn:escalation id="{esc_id}" name={quoteattr(title)} escalationCode="{code}"/>')
+    out.append(f'  <bpmn:collaboration id="{collab_id}">')
+    for p in processes:
+        inner = []
+        if p.pool_doc:
+            inner.append(f"<bpmn:documentation>{escape(p.pool_doc)}</bpmn:documentation>")
+        if p.multiplicity:
+            inner.append(f'<bpmn:participantMultiplicity minimum="{p.multiplicity[0]}" maximum="{p.multiplicity[1]}"/>')
+        head = f'    <bpmn:participant id="{p.pool_id}" name={quoteattr(p.pool_name)} processRef="{p.id}"'
+        out.append(head + (">\n" + "\n".join("      " + i for i in inner) + "\n    </bpmn:participant>" if inner else "/>"))
+    for mf_id, src, tgt, _points, _label_box_ in message_flows:
+        name, msg = message_flows_meta[mf_id]
+        out.append(f'    <bpmn:messageFlow id="{mf_id}" name={quoteattr(name)} sourceRef="{src}" targetRef="{tgt}" '
+                   f'messageRef="{msg}"/>')
+    out.append("  </bpmn:collaboration>")
+    for p in processes:
+        out.append(_indent(_process_xml(p), 2))
+    out.append(_indent(_di_xml(processes, collab_id, list(message_flows)), 2))
+    out.append("</bpmn:definitions>")
+    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+
+
+message_flows_meta: dict[str, tuple[str, str]] = {}
+
+
+# ------------------------------------------------------------------------------------ expressions
+SIGNING_DUE = "deadline('R04' if track == 'tendering' else 'G03', award_notice_date)"
+BID_BOND_DUE = "deadline('D03', signed_at) if track == 'tendering' else deadline('D07', signed_at)"
+FILING_DUE = "deadline('G05', signed_at) if track == 'gov_procurement' else deadline('L01', signed_at)"
+GUARANTEE_RELEASE_DUE = "deadline('Q07', completed_at)"
+RETENTION_RELEASE_DUE = "deadline('Q04', requested_at)"
+DELIVERY_DUE = "end_of_day(milestone.planned_date)"
+ACCEPTANCE_DUE = "add_days(delivered_at, acceptance_days)"
+# The payment period runs from the acceptance date or, when acceptance is late, from the last day of
+# the agreed acceptance period, whichever is earlier. add_days() returns the instant 24:00 of that
+# last day, written as 00:00 of the next day; before(…, 1) steps back into the last day itself, and
+# [:10] keeps its date.
+PAYMENT_DUE = ("add_days(min(accepted_at, date(before(add_days(delivered_at, acceptance_days), 1)[:10])), "
+               "payment_term_days)")
+# The defect liability period in calendar months (民法典 arts 201–202). It ends on the same day of the
+# month N months after completion, or on that month's last day when the month has no such day. The
+# timer fires at 24:00 of that day. The expression computes
+#   min(1st of the target month + d days, 1st of the following month)
+# where d is the completion day of the month. Both operands are ISO instants in +08:00 with the same
+# layout, so min() on them compares them in time order.
+_Y = "int(str(completed_at)[:4])"
+_M = "int(str(completed_at)[5:7])"
+_D = "int(str(completed_at)[8:10])"
+DLP_END = (
+    "min(\n"
+    f"  after(str({_Y} + ({_M} - 1 + defect_liability_months) // 12)\n"
+    f"        + '-' + ('0' + str(({_M} - 1 + defect_liability_months) % 12 + 1))[-2:] + '-01T00:00:00+08:00',\n"
+    f"        {_D}),\n"
+    f"  str({_Y} + ({_M} + defect_liability_months) // 12)\n"
+    f"  + '-' + ('0' + str(({_M} + defect_liability_months) % 12 + 1))[-2:] + '-01T00:00:00+08:00')")
+OVER_CAP = "track == 'gov_procurement' and change_amount > original_amount * Decimal('0.1')"
+CHANGE_PUBLICATION_DUE = "deadline('G06', signed_at)"
+
+BASIS_SIGNING = ("招投标：《中华人民共和国招标投标法》第四十六条第一款（R04）；"
+                 "政府采购：《中华人民共和国政府采购法》第四十六条第一款（G03）")
+BASIS_BID_BOND = ("招投标：《中华人民共和国招标投标法实施条例》第五十七条第二款（D03）；"
+                  "政府采购：《中华人民共和国政府采购法实施条例》第三十三条（D07）")
+BASIS_FILING = ("政府采购：《中华人民共和国政府采购法》第四十七条（G05）；"
+                "招投标：地方规定，按辖区配置（L01）")
+BASIS_ALTERED = ("招投标：《中华人民共和国招标投标法实施条例》第五十七条第一款；"
+                 "政府采购：《中华人民共和国政府采购法》第五十条")
+BASIS_DELIVERY = "合同约定的履约节点；《中华人民共和国民法典》第五百零九条第一款"
+BASIS_ACCEPTANCE = "合同约定的验收期限；《保障中小企业款项支付条例》（国务院令第802号）第十条"
+BASIS_OVER_CAP = "《中华人民共和国政府采购法》第四十九条（G07）；罚则：《中华人民共和国政府采购法实施条例》第六十七条第（五）项"
+
+
+# ------------------------------------------------------------------------------------ post_award
+def post_award() -> None:
+    esc: dict = {}
+    X0 = 100
+    # rows (centre y)
+    S = 190            # supervisor lane
+    F = 420            # filing branch
+    B = 940            # bid bond branch; later the performance guarantee release
+    M = 1460           # main line
+    MS = 1580          # the milestones receive task
+    R = 1640           # retention branch
+    C = 2190           # contractor lane
+    main = Process(
+        "post_award", "Post-award supervision (履约监管)",
+        "Post-award supervision of a contract awarded by tendering or government procurement: signing "
+        "(《招标投标法》第四十六条 / 《政府采购法》第四十六条), bid bond refund (《招标投标法实施条例》第五十七条 / "
+        "《政府采购法实施条例》第三十三条), filing (《政府采购法》第四十七条), milestones paid under "
+        "《保障中小企业款项支付条例》, guarantee and retention release (《建设工程质量保证金管理办法》).",
+        "pool_post_award", "Post-award supervision (履约监管)", X0, 60, 3650)
+    main.lanes = [Lane("lane_supervisor", "supervisor", 60, 240), Lane("lane_employer", "employer", 300, 1780),
+                  Lane("lane_contractor", "contractor", 2080, 220)]
+    E, K, V = "lane_employer", "lane_contractor", "lane_supervisor"
+
+    # -- award → guarantee → signing
+    main.event("award_notice_issued", "Award notice issued (中标通知书发出)", E, 200, M, "startEvent",
+               doc="The contract enters supervision when the award notice is issued (《招标投标法》第四十五条 / "
+                   "《政府采购法实施条例》第四十三条); roles employer, contractor, guarantor, department are bound by the engine.",
+               ext=form(
+                   fld("project_code", "string", "项目编号", True),
+                   fld("project_name", "string", "项目名称", True),
+                   fld("track", "enum", "交易类型（招投标/政府采购）", True, values="tendering,gov_procurement"),
+                   fld("category", "enum", "项目类别（工程/货物/服务）", True, values="works,goods,services"),
+                   fld("award_notice_date", "date", "中标（成交）通知书发出日期", True),
+                   fld("contract_amount", "decimal", "合同金额（元）", True, min="0"),
+                   fld("bid_bond", "object", "投标保证金", False,
+                       fld("amount", "decimal", "金额（元）"),
+                       fld("form", "enum", "形式（现金/电子保函/免交）", values="cash,e_guarantee,exempt")),
+                   fld("performance_guarantee_rate", "decimal", "履约保证金比例（%）", min="0"),
+                   fld("retention_rate", "decimal", "质量保证金比例（%）", min="0"),
+                   fld("defect_liability_months", "integer", "缺陷责任期（月）"),
+                   fld("payment_term_days", "integer", "付款期限（日）"),
+                   fld("acceptance_days", "integer", "验收期限（日）", True),
+                   fld("milestones", "list", "履约节点", False,
+                       fld("name", "string", "节点名称", True),
+                       fld("amount", "decimal", "节点金额（元）", True),
+                       fld("planned_date", "date", "计划完成日期", True))))
+    main.gateway("gw_guarantee_required", "Performance guarantee required? (需提交履约保证金?)", E, 300, M,
+                 label="above", width=150)
+    main.task("submit_performance_guarantee", "Submit the guarantee (提交履约保证金)", K, 360, C,
+              doc="Performance guarantee before signing, at most 10% of the contract amount: "
+                  "《招标投标法实施条例》第五十八条 / 《政府采购法实施条例》第四十八条 (caps checked by the engine).",
+              ext=form(
+                  fld("guarantee_no", "string", "保函/保单编号"),
+                  fld("issuer", "string", "出具机构"),
+                  fld("form", "enum", "形式（银行保函/保证保险/担保公司保函/现金）", True,
+                      values="bank_guarantee,insurance_policy,guarantee_company,cash", as_="guarantee_form"),
+                  fld("amount", "decimal", "金额（元）", True, min="0", as_="guarantee_amount"),
+                  fld("valid_to", "date", "有效期至"),
+                  fld("document_sha256", "sha256", "保函或缴款凭证哈希", as_="guarantee_document_sha256")))
+    main.gateway("gw_guarantee_merge", None, E, 540, M)
+    main.task("sign_contract", "Sign the contract (签订合同)", E, 640, M,
+              doc="Sign the written contract within 30 days of the award notice, on the terms of the tender and "
+                  "the winning bid: 《招标投标法》第四十六条第一款 (R04) / 《政府采购法》第四十六条第一款 (G03).",
+              ext=form(
+                  fld("signed_at", "date", "签订日期", True),
+                  fld("contract_no", "string", "合同编号", True),
+                  fld("document_sha256", "sha256", "合同文本哈希", True, as_="signed_document_sha256"),
+                  fld("amount", "decimal", "签约金额（元）", True, min="0", as_="signed_amount")))
+    main.warning("sign_contract", "signing", "SIGNING_OVERDUE", "Signing overdue (签约逾期)", kind="non_performance",
+                 responsible="employer", due=SIGNING_DUE, legal_basis=BASIS_SIGNING, met_date="signed_at",
+                 escalations=esc)
+
+    f = main.flow("award_notice_issued", "gw_guarantee_required")
+    f = main.flow("gw_guarantee_required", "submit_performance_guarantee", (300, C), id="flow_guarantee_required",
+                  name="yes (是)", cond="performance_guarantee_rate > 0", start="bottom",
+                  label=(306, M + 40, 60, 20))
+    f = main.flow("gw_guarantee_required", "gw_guarantee_merge", id="flow_no_guarantee", name="no (否)",
+                  label=(400, M - 22, 60, 20))
+    main.default("gw_guarantee_required", f)
+    main.flow("submit_performance_guarantee", "gw_guarantee_merge", (540, C), end="bottom")
+    main.flow("gw_guarantee_merge", "sign_contract")
+
+    # -- after signing: three branches in parallel
+    main.gateway("fork_after_signing", None, E, 1090, M, tag="parallelGateway")
+    main.gateway("join_after_performance", None, E, 2300, M, tag="parallelGateway")
+    main.flow("sign_contract", "fork_after_signing")
+
+    # bid bond refund (row B)
+    main.gateway("gw_bid_bond", "Bid bond to refund? (需退还投标保证金?)", E, 1190, B, width=140)
+    main.task("release_bid_bond", "Refund the bid bond (退还投标保证金)", E, 1270, B,
+              doc="Refund the bid bond with bank deposit interest within 5 days of signing (《招标投标法实施条例》"
+                  "第五十七条第二款, D03) / within 5 working days (《政府采购法实施条例》第三十三条, D07).",
+              ext=form(
+                  fld("released_at", "date", "退还日期", True),
+                  fld("amount", "decimal", "退还金额（元）", True, min="0", as_="bid_bond_released_amount"),
+                  fld("interest", "decimal", "同期存款利息（元）", min="0")))
+    main.warning("release_bid_bond", "bid_bond_refund", "BID_BOND_REFUND_OVERDUE",
+                 "Bid bond refund overdue (投标保证金退还逾期)", kind="arrears", responsible="employer",
+                 due=BID_BOND_DUE, amount="bid_bond.amount", legal_basis=BASIS_BID_BOND, met_date="released_at",
+                 escalations=esc)
+    main.gateway("gw_bid_bond_merge", None, E, 1720, B)
+    main.flow("fork_after_signing", "gw_bid_bond", (1140, M), (1140, B))
+    main.flow("gw_bid_bond", "release_bid_bond", id="flow_bid_bond_to_refund", name="yes (是)",
+              cond="bid_bond.form != 'exempt'", label=(1220, B - 22, 50, 20))
+    f = main.flow("gw_bid_bond", "gw_bid_bond_merge", (1190, B - 70), (1720, B - 70), id="flow_bid_bond_exempt",
+                  name="exempt (免交)", start="top", end="top", label=(1200, B - 92, 90, 20))
+    main.default("gw_bid_bond", f)
+    main.flow("release_bid_bond", "gw_bid_bond_merge")
+    main.flow("gw_bid_bond_merge", "join_after_performance", (2250, B), (2250, M))
+
+    # filing (row F), altered-text check, supervisor review loop
+    main.gateway("gw_filing_loop", None, E, 1190, F)
+    main.task("file_contract", "File the contract (合同备案)", E, 1270, F,
+              doc="File a copy of the contract within 7 working days of signing (《政府采购法》第四十七条, G05); "
+                  "works under tendering: the local filing rule (L01, per jurisdiction).",
+              ext=form(
+                  fld("filed_at", "date", "备案日期", True),
+                  fld("document_sha256", "sha256", "备案合同文本哈希", True, as_="filed_document_sha256")))
+    main.warning("file_contract", "filing", "FILING_OVERDUE", "Filing overdue (合同备案逾期)", kind="non_performance",
+                 responsible="employer", due=FILING_DUE, legal_basis=BASIS_FILING, met_date="filed_at",
+                 escalations=esc)
+    main.gateway("gw_contract_altered", "Filed text = signed text? (备案文本与签订文本一致?)", E, 1720, F,
+                 label="above", width=150)
+    main.event("contract_altered", "Filed contract differs from the signed one (备案合同与签订合同不一致)", E,
+               1820, F + 100, "intermediateThrowEvent",
+               doc="The filed text must be the signed contract; no side agreement departing from it "
+                   "(《招标投标法实施条例》第五十七条第一款 / 《政府采购法》第五十条). Raised at once, then the filing goes on to review.")
+    main.nodes["contract_altered"].label = (1820 - 80, F + 100 + 22, 160, 40)
+    main.at_once_warning("contract_altered", "CONTRACT_ALTERED",
+                         "Filed contract differs from the signed one (备案合同与签订合同不一致)", esc,
+                         kind="non_performance", severity="red", responsible="employer",
+                         legal_basis=BASIS_ALTERED, due="end_of_day(filed_at)")
+    main.gateway("gw_altered_merge", None, E, 1920, F)
+    main.task("review_filing", "Review the filing (备案审查)", V, 1970, S,
+              doc="The supervising department checks the filed copy against the signed contract (《政府采购法》第四十七条; "
+                  "works: the local filing rule, L01); a returned filing is filed again.",
+              ext=form(
+                  fld("decision", "enum", "审查结论（通过/退回）", True, values="accepted,returned"),
+                  fld("note", "text", "审查意见")))
+    main.gateway("gw_filing_review", "Filing accepted? (备案审查通过?)", V, 2170, S, width=120)
+    main.flow("fork_after_signing", "gw_filing_loop", (1090, F), start="top")
+    main.flow("gw_filing_loop", "file_contract")
+    main.flow("file_contract", "gw_contract_altered")
+    main.flow("gw_contract_altered", "contract_altered", (1720, F + 100), id="flow_contract_altered",
+              name="no: altered (不一致)", cond="filed_document_sha256 != signed_document_sha256", start="bottom",
+              label=(1726, F + 40, 80, 27))
+    f = main.flow("gw_contract_altered", "gw_altered_merge", id="flow_contract_unchanged", name="yes (一致)",
+                  label=(1780, F - 22, 70, 20))
+    main.default("gw_contract_altered", f)
+    main.flow("contract_altered", "gw_altered_merge", (1920, F + 100), end="bottom")
+    main.flow("gw_altered_merge", "review_filing", (2030, F), start="right", end="bottom")
+    main.flow("review_filing", "gw_filing_review")
+    main.flow("gw_filing_review", "join_after_performance", (2300, S), id="flow_filing_accepted",
+              name="accepted (通过)", cond="decision == 'accepted'", end="top", label=(2200, S - 24, 90, 20))
+    f = main.flow("gw_filing_review", "gw_filing_loop", (2170, S - 80), (1190, S - 80), id="flow_filing_returned",
+                  name="returned: file again (退回重新备案)", start="top", end="top",
+                  label=(1400, S - 102, 200, 20))
+    main.default("gw_filing_review", f)
+
+    # milestones: the partition (row MS)
+    main.task("milestones", "Perform all milestones (全部履约节点完成)", E, 1640, MS, tag="receiveTask",
+              attrs={"messageRef": "msg_milestones_completed"},
+              doc="Partition: the engine runs one post_award_milestone workflow per item of `milestones` (as "
+                  "`milestone`: no, name, amount, planned_date) and delivers milestones_completed when all completed.",
+              ext='<lvyue:partition process="post_award_milestone" collection="milestones" item="milestone"/>')
+    main.flow("fork_after_signing", "milestones", (1090, MS), start="bottom")
+    main.flow("milestones", "join_after_performance", (2300, MS), end="bottom")
+
+    # -- completion and release
+    main.task("confirm_completion", "Confirm completion (确认履约完成)", E, 2360, M,
+              doc="Completion acceptance (竣工验收 / 履约验收) starts the guarantee release and the defect liability "
+                  "period (《建设工程质量保证金管理办法》第八条; 《政府采购法》第四十一条).",
+              ext=form(fld("completed_at", "date", "完成（竣工验收）日期", True)))
+    main.flow("join_after_performance", "confirm_completion")
+    main.gateway("fork_release", None, E, 2560, M, tag="parallelGateway")
+    main.gateway("join_release", None, E, 3570, M, tag="parallelGateway")
+    main.flow("confirm_completion", "fork_release")
+
+    main.gateway("gw_guarantee_release", "Performance guarantee held? (收取了履约保证金?)", E, 2640, B, width=150)
+    main.task("release_performance_guarantee", "Release the guarantee (退还履约保证金)", E, 2720, B,
+              doc="Return the performance guarantee promptly after completion (《保障中小企业款项支付条例》第十三条; "
+                  "period Q07 an engineering default until the contract or a local rule sets one).",
+              ext=form(fld("released_at", "date", "退还日期", True)))
+    main.warning("release_performance_guarantee", "guarantee_release", "GUARANTEE_RELEASE_OVERDUE",
+                 "Guarantee release overdue (履约保证金退还逾期)", kind="arrears", responsible="employer",
+                 due=GUARANTEE_RELEASE_DUE, amount="contract_amount * performance_guarantee_rate / 100", rule="Q07",
+                 met_date="released_at", escalations=esc)
+    main.gateway("gw_guarantee_release_merge", None, E, 3170, B)
+    main.flow("fork_release", "gw_guarantee_release", (2560, B), start="top")
+    main.flow("gw_guarantee_release", "release_performance_guarantee", id="flow_guarantee_held", name="yes (是)",
+              cond="performance_guarantee_rate > 0", label=(2670, B - 22, 50, 20))
+    f = main.flow("gw_guarantee_release", "gw_guarantee_release_merge", (2640, B - 70), (3170, B - 70),
+                  id="flow_no_guarantee_held", name="no (否)", start="top", end="top", label=(2650, B - 92, 60, 20))
+    main.default("gw_guarantee_release", f)
+    main.flow("release_performance_guarantee", "gw_guarantee_release_merge")
+    main.flow("gw_guarantee_release_merge", "join_release", (3570, B), end="top")
+
+    main.gateway("gw_retention", "Retention held? (预留了质量保证金?)", E, 2640, R, width=140)
+    main.event("defect_liability_period", "Defect liability period ends (缺陷责任期届满)", E, 2740, R,
+               "intermediateCatchEvent", label="below",
+               doc="缺陷责任期 of defect_liability_months calendar months from completion, ending on the corresponding "
+                   "day or the month's last day (《民法典》第二百零一、二百零二条; 《建设工程质量保证金管理办法》第二条、第八条).",
+               tail=_timer("timeDate", DLP_END))
+    main.nodes["defect_liability_period"].label = (2740 - 60, R + 22, 120, 40)
+    main.task("request_retention_release", "Apply for the retention (申请返还质保金)", K, 2820, C,
+              doc="After the defect liability period the contractor applies for the retention "
+                  "(《建设工程质量保证金管理办法》第十一条).",
+              ext=form(fld("requested_at", "date", "申请日期", True)))
+    main.task("release_retention", "Release the retention (返还质量保证金)", E, 3040, R,
+              doc="Verify within 14 days and return within 14 days after verification (《建设工程质量保证金管理办法》"
+                  "第十一条, Q04).",
+              ext=form(
+                  fld("released_at", "date", "返还日期", True),
+                  fld("amount", "decimal", "返还金额（元）", True, min="0", as_="retention_released_amount")))
+    main.warning("release_retention", "retention_release", "RETENTION_RELEASE_OVERDUE",
+                 "Retention release overdue (质量保证金返还逾期)", kind="arrears", responsible="employer",
+                 due=RETENTION_RELEASE_DUE, amount="contract_amount * retention_rate / 100", rule="Q04",
+                 met_date="released_at", escalations=esc)
+    main.gateway("gw_retention_merge", None, E, 3490, R)
+    main.flow("fork_release", "gw_retention", (2560, R), start="bottom")
+    main.flow("gw_retention", "defect_liability_period", id="flow_retention_held", name="yes (是)",
+              cond="retention_rate > 0", label=(2666, R - 22, 50, 20))
+    f = main.flow("gw_retention", "gw_retention_merge", (2640, R - 70), (3490, R - 70), id="flow_no_retention",
+                  name="no (否)", start="top", end="top", label=(2650, R - 92, 60, 20))
+    main.default("gw_retention", f)
+    main.flow("defect_liability_period", "request_retention_release", (2880, R), end="top")
+    main.flow("request_retention_release", "release_retention", (2990, C), (2990, R))
+    main.flow("release_retention", "gw_retention_merge")
+    main.flow("gw_retention_merge", "join_release", (3570, R), end="bottom")
+
+    main.event("contract_performed", "Contract performed (合同履行完毕)", E, 3670, M, "endEvent")
+    main.flow("join_release", "contract_performed")
+
+    # ---------------------------------------------------------------- the milestone partition
+    Y0 = 2380
+    ME, MC = 2520, 2970
+    ms = Process(
+        "post_award_milestone", "Milestone performance (履约节点)",
+        "One workflow per payment milestone of a post_award contract (partition of its `milestones` task): "
+        "delivery, acceptance, invoice and payment; the payment period runs from acceptance "
+        "(《保障中小企业款项支付条例》（国务院令第802号）第九条、第十条).",
+        "pool_post_award_milestone", "Milestone performance (履约节点), one per milestone", X0, Y0, 2200,
+        pool_doc="Started by the engine for each item of post_award's milestones list, with the contract data and "
+                 "`milestone` = {no, name, amount, planned_date}; paid_total starts at 0.",
+        multiplicity=(0, 500))
+    ms.lanes = [Lane("lane_milestone_employer", "employer", Y0, 480),
+                Lane("lane_milestone_contractor", "contractor", Y0 + 480, 450)]
+    ME_, MC_ = "lane_milestone_employer", "lane_milestone_contractor"
+    ms.event("milestone_started", "Milestone started (履约节点开始)", MC_, 200, MC, "startEvent",
+             doc="Data: the contract's start data plus milestone = {no, name, amount, planned_date}.")
+    ms.gateway("gw_delivery_loop", None, MC_, 290, MC)
+    ms.task("report_delivery", "Report the delivery (报告交付)", MC_, 360, MC,
+            doc="The contractor delivers by the milestone's planned date (合同约定; 《民法典》第五百零九条).",
+            ext=form(fld("delivered_at", "date", "交付日期", True)))
+    ms.warning("report_delivery", "delivery", "DELIVERY_LATE", "Delivery late (交付逾期)", kind="non_performance",
+               responsible="contractor", due=DELIVERY_DUE, severities=("orange", "red"), occurrence="milestone.no",
+               legal_basis=BASIS_DELIVERY, met_date="delivered_at", escalations=esc)
+    ms.task("accept_delivery", "Accept the delivery (履约验收)", ME_, 800, ME,
+            doc="Acceptance within the agreed acceptance period; delaying it is itself a violation "
+                "(《保障中小企业款项支付条例》第十条、第三十一条; 《政府采购法》第四十一条).",
+            ext=form(
+                fld("accepted_at", "date", "验收日期", True),
+                fld("result", "enum", "验收结论（合格/不合格）", True, values="passed,failed")))
+    ms.warning("accept_delivery", "acceptance", "ACCEPTANCE_OVERDUE", "Acceptance overdue (验收逾期)",
+               kind="non_performance", responsible="employer", due=ACCEPTANCE_DUE, severities=("orange", "red"),
+               occurrence="milestone.no", legal_basis=BASIS_ACCEPTANCE, met_date="accepted_at", escalations=esc)
+    ms.gateway("gw_acceptance", "Acceptance passed? (验收合格?)", ME_, 1240, ME, width=110)
+    ms.task("submit_invoice", "Submit the invoice (开具发票)", MC_, 1340, MC,
+            ext=form(
+                fld("invoice_no", "string", "发票号码", True),
+                fld("amount", "decimal", "发票金额（元）", True, min="0", as_="invoice_amount"),
+                fld("issued_at", "date", "开票日期", True)))
+    ms.gateway("gw_payment_loop", None, ME_, 1570, ME)
+    ms.task("record_payment", "Record a payment (登记付款)", ME_, 1650, ME,
+            doc="Pay within payment_term_days from acceptance, or from the last day of the agreed acceptance period "
+                "when acceptance is late (《保障中小企业款项支付条例》（国务院令第802号）第九条、第十条, P01). Due = "
+                "add_days(min(accepted_at, date(before(add_days(delivered_at, acceptance_days), 1)[:10])), "
+                "payment_term_days): add_days() ends at 24:00 of the last day, written as 00:00 of the next day, so "
+                "before(…, 1)[:10] is that last day itself. Partial payments add to paid_total; the milestone keeps one "
+                "alert, for the unpaid rest, until paid_total reaches milestone.amount.",
+            ext=form(
+                fld("paid_at", "date", "付款日期", True),
+                fld("amount", "decimal", "本次付款金额（元）", True, min="0", as_="payment_amount",
+                    accumulate="paid_total"),
+                fld("voucher_no", "string", "支付凭证号")))
+    ms.warning("record_payment", "payment", "PAYMENT_OVERDUE", "Payment overdue (逾期付款)", kind="arrears",
+               responsible="employer", due=PAYMENT_DUE, severities=("orange", "red"), rule="P01",
+               amount="milestone.amount - paid_total", occurrence="milestone.no",
+               resolve_when="paid_total >= milestone.amount", met_date="paid_at", escalations=esc)
+    ms.gateway("gw_paid_in_full", "Paid in full? (已足额支付?)", ME_, 2100, ME, width=110)
+    ms.event("milestone_paid", "Milestone paid (节点款项付清)", ME_, 2200, ME, "endEvent")
+
+    ms.flow("milestone_started", "gw_delivery_loop")
+    ms.flow("gw_delivery_loop", "report_delivery")
+    ms.flow("report_delivery", "accept_delivery", (540, MC), (540, ME))
+    ms.flow("accept_delivery", "gw_acceptance")
+    ms.flow("gw_acceptance", "submit_invoice", (1300, ME), (1300, MC), id="flow_acceptance_passed",
+            name="passed (合格)", cond="result == 'passed'", label=(1306, ME + 30, 80, 20))
+    f = ms.flow("gw_acceptance", "gw_delivery_loop", (1240, ME - 80), (290, ME - 80), id="flow_acceptance_failed",
+                name="failed: deliver again (不合格，重新交付)", start="top", end="top",
+                label=(600, ME - 102, 220, 20))
+    ms.default("gw_acceptance", f)
+    ms.flow("submit_invoice", "gw_payment_loop", (1510, MC), (1510, ME))
+    ms.flow("gw_payment_loop", "record_payment")
+    ms.flow("record_payment", "gw_paid_in_full")
+    ms.flow("gw_paid_in_full", "milestone_paid", id="flow_paid_in_full", name="yes (是)",
+            cond="paid_total >= milestone.amount", label=(2130, ME - 22, 50, 20))
+    f = ms.flow("gw_paid_in_full", "gw_payment_loop", (2100, ME - 80), (1570, ME - 80), id="flow_partly_paid",
+                name="no: pay the rest (未付清)", start="top", end="top", label=(1700, ME - 102, 160, 20))
+    ms.default("gw_paid_in_full", f)
+
+    recv = main.nodes["milestones"]
+    message_flows_meta["msgflow_milestones_completed"] = ("milestones_completed (全部节点完成)", "msg_milestones_completed")
+    message_flows = [("msgflow_milestones_completed", ms.pool_id, "milestones",
+                      [(recv.cx, Y0), (recv.cx, recv.y + recv.h)], (recv.cx + 6, 2300, 200, 20))]
+    write(BPMN_DIR / "post_award.bpmn", "defs_post_award", "http://lvyue.org/bpmn/post_award",
+          "collab_post_award", [main, ms], esc, [("msg_milestones_completed", "milestones_completed")],
+          message_flows)
+
+
+# ------------------------------------------------------------------------------------ supplementary_contract
+def supplementary_contract() -> None:
+    esc: dict = {}
+    Y, S = 170, 610
+    p = Process(
+        "supplementary_contract", "Supplementary contract (补充合同)",
+        "A change to a signed contract: the supplement is signed, kept within 10% of the original amount in "
+        "government procurement (《政府采购法》第四十九条), published within 2 working days (财办库〔2023〕243号, G06) "
+        "and reviewed by the supervising department.",
+        "pool_supplementary_contract", "Supplementary contract (补充合同)", 100, 60, 1540)
+    p.lanes = [Lane("lane_employer", "employer", 60, 450), Lane("lane_supervisor", "supervisor", 510, 220)]
+    E, V = "lane_employer", "lane_supervisor"
+    p.event("supplement_proposed", "Supplement proposed (提出补充合同)", E, 200, Y, "startEvent",
+            doc="The original contract and the change it needs.",
+            ext=form(
+                fld("project_code", "string", "项目编号", True),
+                fld("original_contract_no", "string", "原合同编号", True),
+                fld("original_amount", "decimal", "原合同金额（元）", True, min="0"),
+                fld("change_amount", "decimal", "变更（追加）金额（元）", True, min="0"),
+                fld("track", "enum", "交易类型（招投标/政府采购）", True, values="tendering,gov_procurement"),
+                fld("signed_at", "date", "原合同签订日期", True)))
+    p.gateway("gw_supplement_loop", None, E, 290, Y)
+    p.task("sign_supplement", "Sign the supplement (签订补充合同)", E, 360, Y,
+           doc="Changes only by agreement, never unilaterally (《政府采购法》第五十条); the signing date starts G06.",
+           ext=form(
+               fld("signed_at", "date", "补充合同签订日期", True),
+               fld("document_sha256", "sha256", "补充合同文本哈希", True)))
+    p.gateway("gw_over_cap", "Within the 10% cap? (未超过原合同金额10%?)", E, 560, Y, label="above", width=150)
+    p.event("supplement_over_cap", "Supplement over the 10% cap (补充合同超过原合同金额10%)", E, 660, Y + 100,
+            "intermediateThrowEvent",
+            doc="All supplementary contracts of a government procurement contract together at most 10% of the "
+                "original amount (《政府采购法》第四十九条, G07). Raised at once, then publication goes on.")
+    p.nodes["supplement_over_cap"].label = (660 - 80, Y + 100 + 22, 160, 40)
+    p.at_once_warning("supplement_over_cap", "SUPPLEMENT_OVER_CAP",
+                      "Supplement over the 10% cap (补充合同超过原合同金额10%)", esc,
+                      kind="non_performance", severity="red", responsible="employer", legal_basis=BASIS_OVER_CAP,
+                      due="end_of_day(signed_at)")
+    p.gateway("gw_over_cap_merge", None, E, 760, Y)
+    p.task("publish_change", "Publish the change (发布合同变更公告)", E, 840, Y,
+           doc="Publish the change within 2 working days with the original contract number, the changed clauses "
+               "and the supplement (财办库〔2023〕243号第一条, G06).",
+           ext=form(
+               fld("published_at", "date", "公告日期", True),
+               fld("url", "string", "公告网址", True)))
+    p.warning("publish_change", "change_publication", "CHANGE_PUBLICATION_OVERDUE",
+              "Change publication overdue (合同变更公告逾期)", kind="non_performance", responsible="employer",
+              due=CHANGE_PUBLICATION_DUE, severities=("orange", "red"), rule="G06", met_date="published_at",
+              escalations=esc)
+    p.task("review_supplement", "Review the supplement (补充合同审查)", V, 1240, S,
+           doc="The supervising department reviews the change (《政府采购法》第四十九条、第五十条).",
+           ext=form(
+               fld("decision", "enum", "审查结论（通过/退回）", True, values="accepted,returned"),
+               fld("note", "text", "审查意见")))
+    p.gateway("gw_supplement_review", "Supplement accepted? (审查通过?)", V, 1440, S, label="above", width=120)
+    p.event("supplement_accepted", "Supplement accepted (补充合同审查通过)", V, 1580, S, "endEvent")
+
+    p.flow("supplement_proposed", "gw_supplement_loop")
+    p.flow("gw_supplement_loop", "sign_supplement")
+    p.flow("sign_supplement", "gw_over_cap")
+    p.flow("gw_over_cap", "supplement_over_cap", (560, Y + 100), id="flow_over_cap", name="no: over cap (超过)",
+           cond=OVER_CAP, start="bottom", label=(566, Y + 40, 80, 27))
+    f = p.flow("gw_over_cap", "gw_over_cap_merge", id="flow_within_cap", name="yes (未超过)",
+               label=(615, Y - 22, 80, 20))
+    p.default("gw_over_cap", f)
+    p.flow("supplement_over_cap", "gw_over_cap_merge", (760, Y + 100), end="bottom")
+    p.flow("gw_over_cap_merge", "publish_change")
+    p.flow("publish_change", "review_supplement", (1300, Y), end="top")
+    p.flow("review_supplement", "gw_supplement_review")
+    p.flow("gw_supplement_review", "supplement_accepted", id="flow_supplement_accepted", name="accepted (通过)",
+           cond="decision == 'accepted'", label=(1478, S - 24, 90, 20))
+    f = p.flow("gw_supplement_review", "gw_supplement_loop", (1440, S + 80), (290, S + 80),
+               id="flow_supplement_returned", name="returned: sign again (退回重签)", start="bottom", end="bottom",
+               label=(700, S + 84, 200, 20))
+    p.default("gw_supplement_review", f)
+    write(BPMN_DIR / "supplementary_contract.bpmn", "defs_supplementary_contract",
+          "http://lvyue.org/bpmn/supplementary_contract", "collab_supplementary_contract", [p], esc)
+
+
+if __name__ == "__main__":
+    post_award()
+    supplementary_contract()
