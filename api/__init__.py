@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import uuid
 from pathlib import Path
 
@@ -17,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MAX_BODY = 4 * 1024 * 1024  # diagrams are capped at 2 MB (engine/diagrams.py); JSON bodies far below
 
 log = logging.getLogger("lvyue.requests")
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 class Lvyue:
@@ -62,7 +64,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     @app.before_request
     def _request_id():
-        g.request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
+        given = request.headers.get("X-Request-Id", "")
+        # A caller's id is echoed into logs: only a plain token is accepted, never log-injection text.
+        g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
 
     @app.after_request
     def _log(response):

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from flask import Response, current_app, request, stream_with_context
 from flask_smorest import Blueprint
 
-from engine import alerts, forms
+from engine import alerts, directory, forms
+from engine.errors import LvyueError
 
 from . import schemas
 from .auth import db, principal
@@ -17,6 +18,11 @@ blp = Blueprint("alerts", __name__, url_prefix="/api/v1/alerts", description="Ar
 
 STREAM_POLL_SECONDS = 1.0
 STREAM_MAX_SECONDS = 3600  # clients reconnect with Last-Event-ID; bounded streams free server threads
+TOKEN_RECHECK_SECONDS = 60  # a revoked token stops receiving within a minute
+# An alert's updated_at is stamped when its step starts, but it becomes visible when the step
+# commits, possibly later than alerts stamped after it. Each poll re-reads this window and skips
+# what it already sent, so a late commit is never lost (longer than the longest step: a lease).
+LOOKBACK = timedelta(seconds=120)
 
 
 @blp.route("", methods=["GET"])
@@ -35,24 +41,44 @@ def list_alerts(args):
 def stream():
     """New and changed alerts visible to the caller, as Server-Sent Events."""
     who, database = principal(), db()
-    since, after_id = _resume_point(request.headers.get("Last-Event-ID") or request.args.get("since"))
+    token = request.headers.get("Authorization", "")
+    since, _ = _resume_point(request.headers.get("Last-Event-ID") or request.args.get("since"))
     poll = current_app.config.get("LVYUE_STREAM_POLL_SECONDS", STREAM_POLL_SECONDS)
 
     @stream_with_context
     def events():
-        nonlocal since, after_id
+        nonlocal who
+        cursor = since
+        sent: dict[str, datetime] = {}  # alert id → the updated_at already sent
         yield "retry: 2000\n\n"
-        started = time.monotonic()
+        started = checked = time.monotonic()
         while time.monotonic() - started < STREAM_MAX_SECONDS:
-            changed = alerts.changed_since(database, who, since, after_id)
-            for alert in changed:
-                since, after_id = alert["updated_at"], alert["id"]
-                yield f"id: {since.isoformat()}|{after_id}\nevent: alert\ndata: {json.dumps(forms.to_json(alert), ensure_ascii=False)}\n\n"
-            if not changed:
+            if time.monotonic() - checked > TOKEN_RECHECK_SECONDS:
+                try:
+                    who = _reauthenticate(database, token)
+                except LvyueError:
+                    yield "event: error\ndata: {\"detail\": \"the token is no longer valid\"}\n\n"
+                    return
+                checked = time.monotonic()
+            fresh = [a for a in alerts.changed_since(database, who, cursor - LOOKBACK) if sent.get(a["id"]) != a["updated_at"]]
+            for alert in fresh:
+                sent[alert["id"]] = alert["updated_at"]
+                cursor = max(cursor, alert["updated_at"])
+                yield (f"id: {alert['updated_at'].isoformat()}|{alert['id']}\nevent: alert\n"
+                       f"data: {json.dumps(forms.to_json(alert), ensure_ascii=False)}\n\n")
+            horizon = cursor - LOOKBACK
+            sent = {k: v for k, v in sent.items() if v >= horizon}
+            if not fresh:
                 yield ": keep-alive\n\n"
                 time.sleep(poll)
 
     return Response(events(), mimetype="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def _reauthenticate(database, header: str):
+    scheme, _, token = header.partition(" ")
+    with database.read() as session:
+        return directory.authenticate(session, token.strip() if scheme.lower() == "bearer" else None)
 
 
 def _resume_point(value: str | None) -> tuple[datetime, str | None]:

@@ -159,8 +159,13 @@ def serve(host, port) -> None:
 
     from . import create_app
 
+    import logging
+
     from engine import scheduler
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # Our request log carries the request id and no query strings; werkzeug's would duplicate it.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     app = create_app()
     scheduler.start_background(app.extensions["lvyue"].db)
     click.echo(f"Lvyue on http://{host}:{port}  (API /api/v1, docs /docs); timer sweep every {scheduler.SWEEP_SECONDS}s")

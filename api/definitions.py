@@ -65,13 +65,13 @@ def latest(key):
     return definitions.get(db(), principal(), key)
 
 
-@blp.route("/<string:key>/versions/<int:version>", methods=["GET"])
+@blp.route("/<string:key>/versions/<int(min=1, max=2147483647):version>", methods=["GET"])
 @blp.response(200, schemas.DefinitionDetail)
 def version(key, version):
     return definitions.get(db(), principal(), key, version)
 
 
-@blp.route("/<string:key>/versions/<int:version>/xml", methods=["GET"])
+@blp.route("/<string:key>/versions/<int(min=1, max=2147483647):version>/xml", methods=["GET"])
 @blp.doc(responses={"200": {"content": {"application/xml": {"schema": {"type": "string"}}}}})
 def xml(key, version):
     return Response(definitions.get_xml(db(), principal(), key, version), mimetype="application/xml")

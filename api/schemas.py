@@ -138,7 +138,7 @@ class CompleteOut(Schema):
 
 class StartIn(Strict):
     definition = fields.String(required=True, validate=validate.Length(1, 200))
-    version = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    version = fields.Integer(load_default=None, validate=validate.Range(min=1, max=2**31 - 1))
     business_key = fields.String(required=True, validate=validate.Length(1, 128))
     data = fields.Dict(keys=fields.String(), load_default=dict)
 

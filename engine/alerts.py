@@ -101,12 +101,29 @@ def _evaluate(expression: str | None, data: dict[str, Any]):
     return expressions.evaluate(expression, data)
 
 
+class AlertSpecError(Invalid):
+    """A warning's own expression failed (a diagram defect or data it needs is missing)."""
+
+
+def _guarded(fn):
+    """Run an alert's expressions; a failure becomes a 422 naming the element, never a crash."""
+    def wrapper(session, instance, spec, task, *args, **kwargs):
+        try:
+            return fn(session, instance, spec, task, *args, **kwargs)
+        except (expressions.ExpressionError, ValueError, TypeError, ArithmeticError) as exc:
+            element = getattr(getattr(task, "task_spec", None), "bpmn_id", None) or spec.get("code")
+            raise AlertSpecError(f"warning '{element}' ({spec.get('code')}) cannot be evaluated: {exc}",
+                                 {"bpmn": [f"element '{element}': {exc}"]}) from None
+    return wrapper
+
+
 def due_instant(expression: str, data: dict[str, Any]) -> datetime:
     """The UTC instant of a deadline expression (a bare date means 24:00 China time of that day)."""
     value = timing._start(_evaluate(expression, data))
     return clock.to_utc(value if isinstance(value, datetime) else deadlines.end_of_day(value))
 
 
+@_guarded
 def raise_from_throw(session: Session, instance, spec: dict[str, Any], throw_task, now: datetime) -> Alert:
     """Raise (or escalate) the alert a thrown warning stands for. Idempotent per obligation."""
     data = spiff.task_data(throw_task)
@@ -167,9 +184,15 @@ def settle_for_task(session: Session, instance_id: str, task_id: str, completion
         awaited = or_(awaited, and_(Alert.awaited_task_id.is_(None), Alert.element_id == element_id))
     for alert in session.scalars(select(Alert).where(Alert.instance_id == instance_id, awaited, Alert.status != "resolved")):
         spec = spec_by_code.get(alert.code, {})
-        if spec.get("resolve_when") and not _evaluate(spec["resolve_when"], completion):
-            if spec.get("amount"):
-                alert.amount_overdue = forms.to_json(_evaluate(spec["amount"], completion))
+        try:
+            unmet = bool(spec.get("resolve_when")) and not _evaluate(spec["resolve_when"], completion)
+            amount = _evaluate(spec.get("amount"), completion) if unmet and spec.get("amount") else None
+        except (expressions.ExpressionError, ValueError, TypeError, ArithmeticError) as exc:
+            raise AlertSpecError(f"warning {alert.code} cannot be settled: {exc}",
+                                 {"bpmn": [f"alert {alert.code}: {exc}"]}) from None
+        if unmet:
+            if amount is not None:
+                alert.amount_overdue = forms.to_json(amount)
             alert.updated_at = now
             _notify(session, alert, "alert.updated")
             out.append((alert, False))
@@ -282,9 +305,17 @@ def resolve(db, principal, alert_id, note):
     return _act(db, principal, alert_id, "resolve", note)
 
 
-def changed_since(db: Database, principal: Principal, since: datetime, after_id: str | None) -> list[dict[str, Any]]:
-    """Alerts visible to the caller changed after (since, after_id), oldest first: the SSE feed."""
+def changed_since(db: Database, principal: Principal, since: datetime, page_size: int = 500) -> list[dict[str, Any]]:
+    """Every alert visible to the caller changed after `since`, oldest first: the SSE feed."""
+    out: list[dict[str, Any]] = []
+    last: tuple[datetime, str] | None = None
     with db.read() as session:
-        query = select(Alert).where(visible_filter(principal),
-                                    or_(Alert.updated_at > since, and_(Alert.updated_at == since, Alert.id > (after_id or ""))))
-        return [view(a) for a in session.scalars(query.order_by(Alert.updated_at, Alert.id).limit(200))]
+        while True:
+            query = select(Alert).where(visible_filter(principal), Alert.updated_at > since)
+            if last is not None:
+                query = query.where(or_(Alert.updated_at > last[0], and_(Alert.updated_at == last[0], Alert.id > last[1])))
+            rows = list(session.scalars(query.order_by(Alert.updated_at, Alert.id).limit(page_size)))
+            out.extend(view(a) for a in rows)
+            if len(rows) < page_size:
+                return out
+            last = (rows[-1].updated_at, rows[-1].id)

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .forms import to_json
-from .models import AuditEvent
+from .models import AuditEvent, Instance
 
 GENESIS = "0" * 64
 
@@ -44,6 +44,9 @@ def append(session: Session, instance_id: str, at: datetime, actor: str, events:
         session.add(AuditEvent(instance_id=instance_id, seq=seq, at=at, actor=actor, action=action,
                                element_id=element_id, data=clean, prev_hash=prev, hash=digest))
         prev = digest
+    instance = session.get(Instance, instance_id)
+    if instance is not None:
+        instance.audit_seq, instance.audit_head = seq, prev
 
 
 @dataclass
@@ -55,7 +58,9 @@ class Break:
 
 def verify(session: Session, instance_id: str | None = None) -> Iterator[Break]:
     """Yield the first broken link of every chain (or of one instance's)."""
-    ids = [instance_id] if instance_id else list(session.scalars(select(AuditEvent.instance_id).distinct()))
+    heads = {i.id: (i.audit_seq, i.audit_head) for i in session.scalars(
+        select(Instance).where(Instance.id == instance_id) if instance_id else select(Instance))}
+    ids = [instance_id] if instance_id else sorted(set(session.scalars(select(AuditEvent.instance_id).distinct())) | set(heads))
     for iid in ids:
         prev, expected_seq = GENESIS, 1
         rows = session.scalars(select(AuditEvent).where(AuditEvent.instance_id == iid).order_by(AuditEvent.seq))
@@ -70,7 +75,14 @@ def verify(session: Session, instance_id: str | None = None) -> Iterator[Break]:
                 yield Break(iid, row.seq, "its content does not match its hash")
                 break
             prev, expected_seq = row.hash, expected_seq + 1
-
-
-def count(session: Session, instance_id: str) -> int:
-    return session.scalar(select(func.count()).where(AuditEvent.instance_id == instance_id)) or 0
+        else:
+            head_seq, head_hash = heads.get(iid, (None, None))
+            last = expected_seq - 1
+            if head_seq is None or (last == head_seq and (head_seq == 0 or prev == head_hash)):
+                continue
+            if last < head_seq:
+                yield Break(iid, last + 1, f"events {last + 1}–{head_seq} are missing (the chain's recorded head is {head_seq})")
+            elif last > head_seq:
+                yield Break(iid, head_seq + 1, f"events after {head_seq} were added outside the engine")
+            else:
+                yield Break(iid, last, "the last event is not the chain's recorded head")

@@ -10,7 +10,7 @@ from . import clock, diagrams, spiff
 from .authz import require_role
 from .db import Database
 from .directory import Principal
-from .errors import Conflict, Invalid, NotFound
+from .errors import Conflict, Invalid, NotFound, TooLarge
 from .models import Definition
 from .pagination import page
 
@@ -30,8 +30,14 @@ def _rejected(exc: diagrams.DiagramRejected) -> Invalid:
                    {"bpmn": messages})
 
 
+def _size_check(data: bytes) -> None:
+    if len(data) > diagrams.MAX_BYTES:
+        raise TooLarge(f"the diagram is {len(data)} bytes; at most {diagrams.MAX_BYTES} are accepted")
+
+
 def validate(principal: Principal, data: bytes) -> dict[str, Any]:
     require_role(principal, "designer")
+    _size_check(data)
     problems = diagrams.validate(data)
     return {"valid": not problems, "problems": [p.as_dict() for p in problems]}
 
@@ -39,6 +45,7 @@ def validate(principal: Principal, data: bytes) -> dict[str, Any]:
 def deploy(db: Database, principal: Principal, data: bytes) -> tuple[dict[str, Any], bool]:
     """(the definition, created?). The same bytes deployed again return the existing version."""
     require_role(principal, "designer")
+    _size_check(data)
     try:
         diagram = diagrams.read(data)
     except diagrams.DiagramRejected as exc:

@@ -84,6 +84,8 @@ def _parse_xml(data: bytes) -> etree._Element:
     try:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
+        if "depth" in (exc.msg or "").lower():
+            raise DiagramRejected([Problem(f"XML nested deeper than {MAX_DEPTH} levels", None, exc.lineno)]) from None
         raise DiagramRejected([Problem(f"malformed XML: {exc.msg}", None, exc.lineno)]) from None
     doc = root.getroottree().docinfo
     if doc.doctype or doc.internalDTD is not None or doc.externalDTD is not None:
@@ -187,6 +189,11 @@ def _lint(root, process) -> tuple[list[Problem], dict[str, Any]]:
         qname = etree.QName(element)
         if qname.localname == "scriptTask" and qname.namespace == BPMN_NS:
             problems.append(Problem("script tasks are not allowed: work that needs code is a registered service",
+                                    element.get("id"), element.sourceline))
+        elif qname.localname in ("serviceTask", "sendTask", "businessRuleTask") and qname.namespace == BPMN_NS:
+            # SpiffWorkflow leaves them STARTED forever: the contract would hang with nothing to do.
+            problems.append(Problem(f"{qname.localname} is not supported: model people's work as a user task "
+                                    "in a role lane, and waiting as a receive task or a timer",
                                     element.get("id"), element.sourceline))
         elif (qname.namespace, qname.localname) in CODE_ELEMENTS and (qname.namespace, qname.localname) != (BPMN_NS, "script"):
             # bpmn:script is the body of a scriptTask, reported above
@@ -391,6 +398,12 @@ def read(data: bytes | str, filename: str = "diagram.bpmn") -> Diagram:
     if isinstance(data, str):
         data = data.encode("utf-8")
     root = _parse_xml(data)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # Well-formed in another declared encoding: we store and serve diagrams as UTF-8 only.
+        line = data[: exc.start].count(b"\n") + 1
+        raise DiagramRejected([Problem("a diagram must be UTF-8 encoded", None, line)]) from None
     process, problems = _pick_process(root)
     if process is None:
         raise DiagramRejected(problems)
@@ -403,7 +416,7 @@ def read(data: bytes | str, filename: str = "diagram.bpmn") -> Diagram:
     except spiff.DiagramError as exc:
         raise DiagramRejected([Problem(exc.message, exc.element_id, exc.line or _line_of(root, exc.element_id))]) from None
     return Diagram(key=process.get("id"), name=process.get("name"), sha256=hashlib.sha256(data).hexdigest(),
-                   xml=data.decode("utf-8"), bundle=bundle, model=model)
+                   xml=text, bundle=bundle, model=model)
 
 
 def validate(data: bytes | str) -> list[Problem]:

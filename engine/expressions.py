@@ -222,6 +222,50 @@ def _refusal(node: ast.AST, parent: ast.AST | None, allowed: frozenset[str]) -> 
         return "only registered functions can be called, by their plain name"
     if kind is ast.Call and node.func.id not in allowed:
         return f"function calls are limited to: {', '.join(sorted(allowed)) or 'none'}"
+    if kind is ast.BinOp:
+        return _constant_blowup(node)
+    return None
+
+
+def _constant_value(node: ast.AST):
+    """The value of a small constant sub-expression (numbers, strings, powers), else None."""
+    if type(node) is ast.Constant:
+        return node.value
+    if type(node) is ast.UnaryOp and type(node.op) is ast.USub:
+        inner = _constant_value(node.operand)
+        return -inner if _is_number(inner) else None
+    if type(node) is ast.BinOp and type(node.op) is ast.Pow:
+        base, exponent = _constant_value(node.left), _constant_value(node.right)
+        if type(base) is int and type(exponent) is int and 0 <= exponent <= MAX_EXPONENT \
+                and abs(base).bit_length() * exponent <= MAX_INT_BITS:
+            return base ** exponent
+    return None
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _constant_blowup(node: ast.BinOp) -> str | None:
+    """Refuse at compile time what would certainly blow up at run time, so a diagram carrying it is
+    refused at deploy instead of failing later: huge constant exponents and repetitions."""
+    if type(node.op) is ast.Pow:
+        exponent = _constant_value(node.right)
+        if type(node.right) is ast.BinOp and type(node.right.op) is ast.Pow and exponent is None:
+            return f"exponent too large (at most {MAX_EXPONENT})"
+        if _is_number(exponent) and abs(exponent) > MAX_EXPONENT:
+            return f"exponent too large (at most {MAX_EXPONENT})"
+    if type(node.op) is ast.Mult:
+        left, right = _constant_value(node.left), _constant_value(node.right)
+        for side, seq, count in ((node.left, left, right), (node.right, right, left)):
+            if type(count) is not int:
+                continue
+            size = len(seq) if isinstance(seq, str) else len(side.elts) if type(side) in (ast.List, ast.Tuple) else None
+            if size is not None and size * count > MAX_SEQUENCE_LENGTH:
+                return f"result would be longer than {MAX_SEQUENCE_LENGTH} elements or characters"
+        if (type(node.left) is ast.BinOp and type(node.left.op) is ast.Pow and left is None) or \
+                (type(node.right) is ast.BinOp and type(node.right.op) is ast.Pow and right is None):
+            return f"exponent too large (at most {MAX_EXPONENT})"
     return None
 
 

@@ -271,6 +271,11 @@ def run_until_waiting(wf: Workflow) -> None:
         for _ in range(1000):
             wf.refresh_timers()
             wf.do_engine_steps()
+            stuck = [t for t in wf.get_tasks(state=TaskState.STARTED) if isinstance(t.task_spec, ServiceTask)]
+            if stuck:
+                # SpiffWorkflow leaves a plain service task STARTED forever: refuse instead of hanging.
+                raise EngineError(f"'{stuck[0].task_spec.bpmn_id}': service tasks are not supported",
+                                  stuck[0].task_spec.bpmn_id)
             if not wf.get_tasks(state=TaskState.READY, manual=False):
                 return
         raise EngineError("the process does not come to rest (an endless loop of automatic steps?)")

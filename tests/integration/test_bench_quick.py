@@ -1,0 +1,36 @@
+"""bench/timer_sweep.py --quick runs end to end on PostgreSQL, so the benchmark cannot rot unnoticed."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from tests.conftest import ROOT
+
+KEYS = {"params", "contracts_total", "empty_sweep_ms", "fire_all_seconds", "throughput_per_second", "lag_ms",
+        "worker_peak_rss_mib", "exactly_once", "populate_seconds", "machine"}
+
+
+@pytest.mark.slow
+def test_quick_timer_sweep_bench_fires_every_due_timer_once_and_writes_its_results(db_url, tmp_path):
+    if not db_url.startswith("postgresql"):
+        pytest.skip("the bench measures PostgreSQL only")
+    output = tmp_path / "timer_sweep.json"
+    # Its own database per test database, so concurrent test runs on other databases do not collide.
+    bench_db = f"lvyue_bench_{make_url(db_url).database}"
+    run = subprocess.run([sys.executable, "bench/timer_sweep.py", "--quick", "--database-url", db_url,
+                          "--bench-db", bench_db, "--output", str(output)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    result = json.loads(output.read_text())
+    assert KEYS <= result.keys(), KEYS - result.keys()
+    assert result["params"]["contracts"] == result["contracts_total"] == 2000 and result["params"]["due"] == 500
+    assert result["exactly_once"]["ok"] and result["exactly_once"]["fired"] == 500
+    assert result["empty_sweep_ms"]["samples"] > 0 and 0 < result["empty_sweep_ms"]["median"] <= result["empty_sweep_ms"]["p90"]
+    assert result["lag_ms"]["count"] == 500 and 0 <= result["lag_ms"]["p50"] <= result["lag_ms"]["p99"] <= result["lag_ms"]["max"]
+    assert len(result["worker_peak_rss_mib"]) == 2 and all(r and r > 10 for r in result["worker_peak_rss_mib"])
+    assert result["fire_all_seconds"] > 0 and result["throughput_per_second"] > 0
+    assert "empty sweep" in run.stdout and "lag p50 / p99" in run.stdout  # the table is printed
