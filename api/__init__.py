@@ -55,11 +55,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.ensure_ascii = False
 
     api = Api(app)
-    from . import alerts, contracts, definitions, incidents, instances, ops, tasks
+    from . import alerts, contracts, definitions, incidents, instances, ops, pages, tasks, versions
 
-    for module in (definitions, instances, tasks, alerts, incidents, contracts):
-        api.register_blueprint(module.blp)
+    for blueprint in (definitions.blp, instances.blp, tasks.blp, alerts.blp, incidents.blp, contracts.blp,
+                      versions.blp, versions.rules_blp):
+        api.register_blueprint(blueprint)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(pages.bp)
     errors.register(app)
 
     @app.before_request

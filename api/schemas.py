@@ -79,6 +79,7 @@ class TaskOut(Schema):
     element_id = fields.String()
     name = fields.String(allow_none=True)
     lane = fields.String(allow_none=True)
+    milestone_no = fields.Integer(allow_none=True, metadata={"description": "the milestone (partition item) the task belongs to"})
     form = fields.List(fields.Nested(FormField))
     created_at = fields.DateTime()
     due_at = fields.DateTime(allow_none=True)

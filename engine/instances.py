@@ -23,7 +23,8 @@ STATUSES = ("running", "completed", "cancelled", "error")
 
 def task_view(row: TaskRow, business_key: str, form: list[dict[str, Any]]) -> dict[str, Any]:
     return {"id": row.id, "instance_id": row.instance_id, "business_key": business_key, "element_id": row.element_id,
-            "name": row.name, "lane": row.lane, "form": form, "created_at": row.created_at, "due_at": row.due_at}
+            "name": row.name, "lane": row.lane, "milestone_no": row.item_no, "form": form,
+            "created_at": row.created_at, "due_at": row.due_at}
 
 
 def _definition_ref(session, instance: Instance) -> dict[str, Any]:
@@ -43,7 +44,10 @@ def detail(session, instance: Instance, principal: Principal | None = None) -> d
     user_tasks = d.model.get("user_tasks", {})
     tasks = session.scalars(select(TaskRow).where(TaskRow.instance_id == instance.id, TaskRow.state == "ready")
                             .order_by(TaskRow.created_at, TaskRow.id))
-    timers = session.scalars(select(Timer).where(Timer.instance_id == instance.id).order_by(Timer.due_at, Timer.id))
+    # Pending timers only: fired and cancelled ones are history (the audit trail has them).
+    timers = session.scalars(select(Timer).where(Timer.instance_id == instance.id,
+                                                 Timer.status.in_(("waiting", "leased", "incident")))
+                             .order_by(Timer.due_at, Timer.id))
     out = summary(session, instance)
     out.update({
         "data": instance.data,

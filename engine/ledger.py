@@ -84,13 +84,15 @@ def _guarantees(data: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     bond = data.get("bid_bond") or {}
     if bond:
+        exempt = bond.get("form") == "exempt"
         out.append({"kind": "bid", "form": bond.get("form"), "amount": money(bond.get("amount")),
                     "released_at": data.get("released_at") if "bid_bond_released_amount" in data else None,
-                    "status": "released" if "bid_bond_released_amount" in data or bond.get("form") == "exempt" else "held"})
+                    "status": "exempt" if exempt else "released" if "bid_bond_released_amount" in data else "held"})
     rate = _dec(data.get("performance_guarantee_rate"))
     if rate > 0:
-        out.append({"kind": "performance", "form": data.get("form"), "guarantee_no": data.get("guarantee_no"),
-                    "issuer": data.get("issuer"), "amount": money(data.get("amount") if data.get("guarantee_no") else amount * rate / 100),
+        out.append({"kind": "performance", "form": data.get("guarantee_form"), "guarantee_no": data.get("guarantee_no"),
+                    "issuer": data.get("issuer"),
+                    "amount": money(data.get("guarantee_amount") if data.get("guarantee_amount") is not None else amount * rate / 100),
                     "valid_to": data.get("valid_to"),
                     "status": "released" if data.get("performance_guarantee_released_at") else
                               ("held" if data.get("guarantee_no") else "required")})

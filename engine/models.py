@@ -115,6 +115,7 @@ class TaskRow(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"))
     part_id: Mapped[str | None] = mapped_column(String(36))
+    item_no: Mapped[int | None] = mapped_column(Integer)  # the milestone (partition item) it belongs to
     element_id: Mapped[str] = mapped_column(String(200))
     name: Mapped[str | None] = mapped_column(String(500))
     lane: Mapped[str | None] = mapped_column(String(50))

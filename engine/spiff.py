@@ -405,13 +405,13 @@ def element_states(wf: Workflow) -> tuple[list[str], list[str]]:
 
 
 def current_data(wf: Workflow) -> dict[str, Any]:
-    """The process data as the last completed task left it (plus workflow-level data)."""
-    data = dict(wf.data)
-    last = wf.last_task
-    if last is not None:
-        data.update(last.data)
-    else:
-        data.update(wf.task_tree.data)
+    """The process data: what every completed task recorded, in completion order (parallel branches
+    each keep their own copy in SpiffWorkflow; the contract's data is all of them together)."""
+    data = dict(wf.task_tree.data)
+    completed = sorted(wf.get_tasks(state=TaskState.COMPLETED), key=lambda t: t.last_state_change)
+    for task in completed:
+        data.update(task.data)
+    data.update(wf.data)
     return data
 
 

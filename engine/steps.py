@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from . import alerts, audit, clock, expressions, forms, spiff
-from .models import BufferedMessage, Definition, Instance, InstancePart, Party, TaskRow, Timer
+from .models import Alert, BufferedMessage, Definition, Instance, InstancePart, Party, TaskRow, Timer
 
 _BUNDLES: dict[tuple[int, str], spiff.SpecBundle] = {}
 
@@ -255,7 +255,8 @@ def _sync_tasks(step: Step, now) -> None:
             continue
         lane = info.lane
         session.add(TaskRow(
-            id=task_id, instance_id=instance.id, part_id=step.part_id, element_id=info.element_id, name=info.name,
+            id=task_id, instance_id=instance.id, part_id=step.part_id,
+            item_no=step.part.item_no if step.part is not None else None, element_id=info.element_id, name=info.name,
             lane=lane, assignee_org=instance.roles.get(lane) if lane and lane != "supervisor" else None,
             assignee_department=instance.department_code if lane == "supervisor" else None,
             state="ready", created_at=now, due_at=_task_deadline(step, info)))
@@ -268,6 +269,13 @@ def _task_deadline(step: Step, info) -> Any:
     task = spiff.get_task(step.wf, info.id)
     dues = []
     for spec in specs:
+        if spec.get("awaits"):
+            # An at-once warning sets a deadline only once it was raised: its due is the alert's.
+            open_due = step.session.scalar(select(Alert.due_at).where(
+                Alert.instance_id == step.instance.id, Alert.code == spec["code"], Alert.status != "resolved"))
+            if open_due is not None:
+                dues.append(open_due)
+            continue
         try:
             dues.append(alerts.due_instant(spec["due"], spiff.task_data(task)))
         except (expressions.ExpressionError, ValueError):

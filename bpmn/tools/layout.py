@@ -382,6 +382,11 @@ message_flows_meta: dict[str, tuple[str, str]] = {}
 # ------------------------------------------------------------------------------------ expressions
 SIGNING_DUE = "deadline('R04' if track == 'tendering' else 'G03', award_notice_date)"
 BID_BOND_DUE = "deadline('D03', signed_at) if track == 'tendering' else deadline('D07', signed_at)"
+# Filing: government procurement files within 7 working days (G05, 《政府采购法》第四十七条). Tendering has no
+# national filing deadline any more: 住建部令第43号 (2018) deleted the 7-day rule of 建设部令第89号 art 47
+# (DOMAIN.md R06). L01 is the local setting of the jurisdiction (7 days by default, rule registry, verified L),
+# applied under tendering whatever the category: a jurisdiction that requires no filing (or only for works)
+# replaces or ends L01 in engine/rules.json rather than in this diagram.
 FILING_DUE = "deadline('G05', signed_at) if track == 'gov_procurement' else deadline('L01', signed_at)"
 GUARANTEE_RELEASE_DUE = "deadline('Q07', completed_at)"
 RETENTION_RELEASE_DUE = "deadline('Q04', requested_at)"
@@ -410,7 +415,9 @@ DLP_END = (
     f"  str({_Y} + ({_M} + defect_liability_months) // 12)\n"
     f"  + '-' + ('0' + str(({_M} + defect_liability_months) % 12 + 1))[-2:] + '-01T00:00:00+08:00')")
 OVER_CAP = "track == 'gov_procurement' and change_amount > original_amount * Decimal('0.1')"
-CHANGE_PUBLICATION_DUE = "deadline('G06', signed_at)"
+# G06 counts from the signing of the supplement (supplement_signed_at), not of the original contract
+# (signed_at, from the start data).
+CHANGE_PUBLICATION_DUE = "deadline('G06', supplement_signed_at)"
 
 BASIS_SIGNING = ("招投标：《中华人民共和国招标投标法》第四十六条第一款（R04）；"
                  "政府采购：《中华人民共和国政府采购法》第四十六条第一款（G03）")
@@ -538,8 +545,10 @@ def post_award() -> None:
     # filing (row F), altered-text check, supervisor review loop
     main.gateway("gw_filing_loop", None, E, 1190, F)
     main.task("file_contract", "File the contract (合同备案)", E, 1270, F,
-              doc="File a copy of the contract within 7 working days of signing (《政府采购法》第四十七条, G05); "
-                  "works under tendering: the local filing rule (L01, per jurisdiction).",
+              doc="File a copy of the contract within 7 working days of signing (《政府采购法》第四十七条, G05). "
+                  "Tendering has no national filing deadline since 住建部令第43号 deleted 建设部令第89号第四十七条 "
+                  "(DOMAIN.md R06): the deadline is the jurisdiction's local setting L01 (7 days by default), "
+                  "for every category under tendering; a jurisdiction without it ends L01 in the rule registry.",
               ext=form(
                   fld("filed_at", "date", "备案日期", True),
                   fld("document_sha256", "sha256", "备案合同文本哈希", True, as_="filed_document_sha256")))
@@ -551,12 +560,16 @@ def post_award() -> None:
     main.event("contract_altered", "Filed contract differs from the signed one (备案合同与签订合同不一致)", E,
                1820, F + 100, "intermediateThrowEvent",
                doc="The filed text must be the signed contract; no side agreement departing from it "
-                   "(《招标投标法实施条例》第五十七条第一款 / 《政府采购法》第五十条). Raised at once, then the filing goes on to review.")
+                   "(《招标投标法实施条例》第五十七条第一款 / 《政府采购法》第五十条). Raised at once, then the filing goes on to review; "
+                   "it resolves when file_contract is next completed with the signed text (the supervisor returns the "
+                   "filing, the employer files again). Its due is the filing deadline (G05 / L01): the signed text was "
+                   "to be filed by then.")
     main.nodes["contract_altered"].label = (1820 - 80, F + 100 + 22, 160, 40)
     main.at_once_warning("contract_altered", "CONTRACT_ALTERED",
                          "Filed contract differs from the signed one (备案合同与签订合同不一致)", esc,
                          kind="non_performance", severity="red", responsible="employer",
-                         legal_basis=BASIS_ALTERED, due="end_of_day(filed_at)")
+                         legal_basis=BASIS_ALTERED, due=FILING_DUE, awaits="file_contract",
+                         resolve_when="filed_document_sha256 == signed_document_sha256", met_date="filed_at")
     main.gateway("gw_altered_merge", None, E, 1920, F)
     main.task("review_filing", "Review the filing (备案审查)", V, 1970, S,
               doc="The supervising department checks the filed copy against the signed contract (《政府采购法》第四十七条; "
@@ -607,11 +620,11 @@ def post_award() -> None:
     main.task("release_performance_guarantee", "Release the guarantee (退还履约保证金)", E, 2720, B,
               doc="Return the performance guarantee promptly after completion (《保障中小企业款项支付条例》第十三条; "
                   "period Q07 an engineering default until the contract or a local rule sets one).",
-              ext=form(fld("released_at", "date", "退还日期", True)))
+              ext=form(fld("released_at", "date", "退还日期", True, as_="performance_guarantee_released_at")))
     main.warning("release_performance_guarantee", "guarantee_release", "GUARANTEE_RELEASE_OVERDUE",
                  "Guarantee release overdue (履约保证金退还逾期)", kind="arrears", responsible="employer",
                  due=GUARANTEE_RELEASE_DUE, amount="contract_amount * performance_guarantee_rate / 100", rule="Q07",
-                 met_date="released_at", escalations=esc)
+                 met_date="performance_guarantee_released_at", escalations=esc)
     main.gateway("gw_guarantee_release_merge", None, E, 3170, B)
     main.flow("fork_release", "gw_guarantee_release", (2560, B), start="top")
     main.flow("gw_guarantee_release", "release_performance_guarantee", id="flow_guarantee_held", name="yes (是)",
@@ -637,12 +650,12 @@ def post_award() -> None:
               doc="Verify within 14 days and return within 14 days after verification (《建设工程质量保证金管理办法》"
                   "第十一条, Q04).",
               ext=form(
-                  fld("released_at", "date", "返还日期", True),
+                  fld("released_at", "date", "返还日期", True, as_="retention_released_at"),
                   fld("amount", "decimal", "返还金额（元）", True, min="0", as_="retention_released_amount")))
     main.warning("release_retention", "retention_release", "RETENTION_RELEASE_OVERDUE",
                  "Retention release overdue (质量保证金返还逾期)", kind="arrears", responsible="employer",
                  due=RETENTION_RELEASE_DUE, amount="contract_amount * retention_rate / 100", rule="Q04",
-                 met_date="released_at", escalations=esc)
+                 met_date="retention_released_at", escalations=esc)
     main.gateway("gw_retention_merge", None, E, 3490, R)
     main.flow("fork_release", "gw_retention", (2560, R), start="bottom")
     main.flow("gw_retention", "defect_liability_period", id="flow_retention_held", name="yes (是)",
@@ -768,20 +781,26 @@ def supplementary_contract() -> None:
                 fld("signed_at", "date", "原合同签订日期", True)))
     p.gateway("gw_supplement_loop", None, E, 290, Y)
     p.task("sign_supplement", "Sign the supplement (签订补充合同)", E, 360, Y,
-           doc="Changes only by agreement, never unilaterally (《政府采购法》第五十条); the signing date starts G06.",
+           doc="Changes only by agreement, never unilaterally (《政府采购法》第五十条); the signing date "
+               "(supplement_signed_at) starts G06. change_amount, when given, is the amount as signed and replaces "
+               "the one proposed: a supplement returned for exceeding the cap is signed again at a lower amount.",
            ext=form(
-               fld("signed_at", "date", "补充合同签订日期", True),
-               fld("document_sha256", "sha256", "补充合同文本哈希", True)))
+               fld("signed_at", "date", "补充合同签订日期", True, as_="supplement_signed_at"),
+               fld("document_sha256", "sha256", "补充合同文本哈希", True),
+               fld("change_amount", "decimal", "签约变更（追加）金额（元），缺省为提出的金额", False, min="0")))
     p.gateway("gw_over_cap", "Within the 10% cap? (未超过原合同金额10%?)", E, 560, Y, label="above", width=150)
     p.event("supplement_over_cap", "Supplement over the 10% cap (补充合同超过原合同金额10%)", E, 660, Y + 100,
             "intermediateThrowEvent",
             doc="All supplementary contracts of a government procurement contract together at most 10% of the "
-                "original amount (《政府采购法》第四十九条, G07). Raised at once, then publication goes on.")
+                "original amount (《政府采购法》第四十九条, G07). Raised at once, then publication goes on; it resolves "
+                "when sign_supplement is next completed within the cap (the supervisor returns the supplement, it is "
+                "signed again at a lower change_amount).")
     p.nodes["supplement_over_cap"].label = (660 - 80, Y + 100 + 22, 160, 40)
     p.at_once_warning("supplement_over_cap", "SUPPLEMENT_OVER_CAP",
                       "Supplement over the 10% cap (补充合同超过原合同金额10%)", esc,
                       kind="non_performance", severity="red", responsible="employer", legal_basis=BASIS_OVER_CAP,
-                      due="end_of_day(signed_at)")
+                      due="end_of_day(supplement_signed_at)", awaits="sign_supplement",
+                      resolve_when=f"not ({OVER_CAP})", met_date="supplement_signed_at")
     p.gateway("gw_over_cap_merge", None, E, 760, Y)
     p.task("publish_change", "Publish the change (发布合同变更公告)", E, 840, Y,
            doc="Publish the change within 2 working days with the original contract number, the changed clauses "

@@ -99,7 +99,7 @@ def test_alert_is_raised_within_one_sweep_and_two_seconds_after_its_deadline_and
     assert raised_at - due <= PROMISE, f"raised {raised_at - due} after the deadline; promised at most {PROMISE}"
 
     after = shim.request("GET", f"{server.base}/api/v1/instances/{instance['id']}", headers=people.auth("operator")).json()
-    assert [t["status"] for t in after["timers"]] == ["fired"]
+    assert after["timers"] == []  # the instance view lists pending timers; this one fired
     assert [a["id"] for a in after["alerts"]] == [first_seen["id"]]
 
 

@@ -1,0 +1,43 @@
+"""HTML pages served at the root: the BPMN modeler for designers and the live view of one contract.
+
+The pages hold no data: each is a template plus one ES module bundled by esbuild from `web/` into
+`api/static/build/` (`npm run build`, run by `./dev`). In the browser the module asks for an API
+token once, keeps it in the tab's session storage and calls `/api/v1` with it, so a page shows only
+what the API lets that token see. Every asset is served by Lvyue itself: no CDN, no network.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, render_template
+
+bp = Blueprint("pages", __name__)
+BUILD = Path(__file__).resolve().parent / "static" / "build"
+
+# Pages are never framed by another site, and load scripts, styles and fonts from Lvyue only.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
+                               "font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+                               "form-action 'self'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def _page(template: str, script: str, **context):
+    built = (BUILD / f"{script}.js").is_file()
+    response = render_template(template, script=script, built=built, **context)
+    return response, 200, SECURITY_HEADERS
+
+
+@bp.get("/modeler")
+def modeler():
+    """The BPMN editor: open a deployed version (?definition=KEY&version=N) or draw a new diagram."""
+    return _page("modeler.html", "modeler")
+
+
+@bp.get("/instances/<string:instance_id>/view")
+def instance_view(instance_id: str):
+    """The diagram of one contract with its completed and active elements, timers and alerts."""
+    return _page("instance.html", "instance", instance_id=instance_id)

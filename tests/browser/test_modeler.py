@@ -1,0 +1,130 @@
+"""The designer's modeler in real Chromium: open post_award, rename a task, deploy the next version;
+a bad timer expression is shown on its element and nothing is deployed; the Lvyue helper writes the
+warning construct from the rule registry."""
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from tests import requests_shim as http
+from tests.browser.conftest import sign_in
+from tests.conftest import ROOT
+
+NEW_NAME = "Sign the written contract (签订书面合同)"
+BAD_TIMER = "deadline('R04', award_notice_date) + __import__('os')"
+
+
+def api(live, method, path, who="designer", **kw):
+    return http.request(method, live.base + "/api/v1" + path, headers={**live.people.auth(who), **kw.pop("headers", {})}, **kw)
+
+
+def deploy_post_award(live) -> int:
+    r = api(live, "POST", "/definitions", raw=(ROOT / "bpmn" / "post_award.bpmn").read_bytes(),
+            headers={"Content-Type": "application/xml"})
+    assert r.status in (200, 201), r.body
+    return r.json()["version"]
+
+
+def latest(live, key="post_award") -> dict:
+    r = api(live, "GET", f"/definitions/{key}")
+    assert r.status == 200, r.body
+    return r.json()
+
+
+def open_modeler(page, live, query=""):
+    page.goto(f"{live.base}/modeler{query}")
+    expect(page.get_by_label("API token")).to_be_visible()  # the token is asked for once per tab
+    sign_in(page, live.people.tokens["designer"])
+    expect(page.locator("body[data-ready=true]")).to_have_count(1)
+
+
+def select_shape(page, element_id):
+    page.locator(f'g.djs-element[data-element-id="{element_id}"]').first.click(force=True)
+    expect(page.locator(f'g.djs-element.selected[data-element-id="{element_id}"]')).to_have_count(1)
+
+
+def test_modeler_opens_post_award_renames_a_task_and_deploys_the_next_version(page, live):
+    first = deploy_post_award(live)
+    open_modeler(page, live, "?definition=post_award")
+    expect(page.locator("body")).to_have_attribute("data-diagram", f"post_award@{first}")
+    expect(page.locator('g.djs-element[data-element-id="sign_contract"]')).to_have_count(1)
+    # the properties panel edits the selected task's name
+    select_shape(page, "sign_contract")
+    name = page.locator("#bio-properties-panel-name")
+    expect(name).to_have_value("Sign the contract (签订合同)")
+    name.fill(NEW_NAME)
+    page.wait_for_function("name => lvyueModeler.get('elementRegistry').get('sign_contract').businessObject.name === name",
+                           arg=NEW_NAME)
+    page.get_by_role("button", name="Validate", exact=True).click()
+    expect(page.locator("#problems-summary")).to_contain_text("No problems")
+    page.get_by_role("button", name="Deploy", exact=True).click()
+    expect(page.locator("#status")).to_contain_text(f"version {first + 1}")
+
+    now = latest(live)
+    assert now["version"] == first + 1
+    assert {t["element_id"]: t["name"] for t in now["user_tasks"]}["sign_contract"] == NEW_NAME
+    versions = api(live, "GET", "/definitions?key=post_award").json()["items"]
+    assert [v["version"] for v in versions] == list(range(1, first + 2))
+    # the versions panel compares the two and marks the change on the canvas
+    page.locator("#diff-from").select_option(str(first))
+    page.locator("#diff-to").select_option(str(first + 1))
+    page.get_by_role("button", name="Compare", exact=True).click()
+    expect(page.locator('#diff li[data-element-id="sign_contract"]')).to_contain_text(NEW_NAME)
+    expect(page.locator('g.djs-element.lvyue-diff-changed[data-element-id="sign_contract"]')).to_have_count(1)
+    # and the XML downloads
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download XML", exact=True).click()
+    assert download.value.suggested_filename == f"post_award-v{first + 1}.bpmn"
+    assert NEW_NAME in open(download.value.path(), encoding="utf-8").read()
+
+
+def test_a_bad_timer_expression_is_shown_on_its_element_and_not_deployed(page, live, screenshots):
+    deploy_post_award(live)
+    before = latest(live)["version"]
+    open_modeler(page, live, "?definition=post_award")
+    select_shape(page, "signing_timer_orange")
+    value = page.locator("#bio-properties-panel-timerEventDefinitionValue")
+    expect(value).to_have_value(re.compile(r"^deadline\("))
+    value.fill(BAD_TIMER)
+    page.wait_for_function("""text => lvyueModeler.get('elementRegistry').get('signing_timer_orange')
+        .businessObject.eventDefinitions[0].timeDate.body === text""", arg=BAD_TIMER)
+    page.get_by_role("button", name="Validate", exact=True).click()
+    problem = page.locator('#problems li[data-element-id="signing_timer_orange"]')
+    expect(problem).to_have_count(1)
+    expect(problem).to_contain_text("refused")
+    expect(page.locator('g.djs-element.lvyue-problem[data-element-id="signing_timer_orange"]')).to_have_count(1)
+    expect(page.locator('[data-problem-for="signing_timer_orange"]')).to_have_count(1)
+    expect(page.locator("#problems-summary")).to_contain_text("not deployable")
+    # the screenshot of the modeler: the offending element zoomed in, the problem beside it
+    page.evaluate("""() => { const c = lvyueModeler.get('canvas');
+        c.zoom(1.1); c.scrollToElement(lvyueModeler.get('elementRegistry').get('sign_contract'), {top: 260, left: 300});
+        document.querySelector('.lvyue-side').scrollTop = 0; }""")
+    page.screenshot(path=str(screenshots / "modeler.png"))
+
+    page.get_by_role("button", name="Deploy", exact=True).click()
+    expect(page.locator("#status")).to_contain_text("Not deployed")
+    assert latest(live)["version"] == before
+
+
+def test_the_helper_writes_the_warning_construct_from_the_rule_registry(page, live):
+    open_modeler(page, live)
+    expect(page.locator("body")).to_have_attribute("data-diagram", "new")
+    select_shape(page, "pay")
+    form = page.get_by_role("form", name="Add a warning")
+    form.get_by_label("Alert code").fill("PAYMENT_OVERDUE")
+    form.get_by_label("Alert kind").select_option("arrears")
+    form.get_by_label("Deadline rule").select_option("P01")
+    expect(form.get_by_label("Start date field")).to_have_value("delivered_at")
+    form.get_by_label("Amount expression").fill("amount")
+    form.get_by_role("button", name="Add warning").click()
+    expect(form.get_by_role("status")).to_contain_text("deadline('P01', delivered_at)")
+    page.get_by_role("button", name="Validate", exact=True).click()
+    expect(page.locator("#problems-summary")).to_contain_text("No problems")
+    page.get_by_role("button", name="Deploy", exact=True).click()
+    expect(page.locator("#status")).to_contain_text("Deployed new_process as version 1")
+    xml = api(live, "GET", "/definitions/new_process/versions/1/xml").body.decode("utf-8")
+    assert 'escalationCode="PAYMENT_OVERDUE"' in xml
+    assert re.search(r'<lvyue:alert [^>]*severity="orange"', xml)
+    assert "due=\"deadline(&#39;P01&#39;, delivered_at)\"" in xml or "due=\"deadline('P01', delivered_at)\"" in xml
+    assert "<bpmn:timeDate xsi:type=\"bpmn:tFormalExpression\">deadline('P01', delivered_at)</bpmn:timeDate>" in xml
