@@ -1,6 +1,7 @@
 """The Flask application: a thin translation layer over `engine/` (STYLE.md)."""
 from __future__ import annotations
 
+import http
 import logging
 import os
 import re
@@ -9,16 +10,49 @@ from pathlib import Path
 
 from flask import Flask, g, request
 from flask_smorest import Api
+from flask_smorest.utils import prepare_response
+from marshmallow import Schema, fields
 
 from engine.db import Database, default_url
 
-from . import errors
+from . import auth, errors
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_BODY = 4 * 1024 * 1024  # diagrams are capped at 2 MB (engine/diagrams.py); JSON bodies far below
 
 log = logging.getLogger("lvyue.requests")
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# API endpoints that authenticate by other means than a bearer token (e.g. signed platform callbacks).
+PUBLIC_ENDPOINTS: set[str] = set()
+
+
+class ProblemSchema(Schema):
+    """application/problem+json (RFC 9457), as every error of the API is answered."""
+
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()),
+                         metadata={"description": "field path → messages, for invalid input"})
+    request_id = fields.String()
+
+
+class LvyueApi(Api):
+    """flask-smorest documenting errors as they are really sent: problem+json."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self):
+        for status in http.HTTPStatus:
+            response = {"description": status.phrase}
+            if not (100 <= status < 200) and status not in (204, 304):
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, errors.PROBLEM)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Default error response (problem+json)", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, errors.PROBLEM)
+        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
 
 class Lvyue:
@@ -54,7 +88,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["lvyue"] = Lvyue(Database(url))
     app.json.ensure_ascii = False
 
-    api = Api(app)
+    api = LvyueApi(app)
     from . import alerts, contracts, definitions, incidents, instances, ops, pages, tasks, versions
 
     for blueprint in (definitions.blp, instances.blp, tasks.blp, alerts.blp, incidents.blp, contracts.blp,
@@ -69,6 +103,13 @@ def create_app(test_config: dict | None = None) -> Flask:
         given = request.headers.get("X-Request-Id", "")
         # A caller's id is echoed into logs: only a plain token is accepted, never log-injection text.
         g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+
+    @app.before_request
+    def _authenticate_first():
+        # Who is asking is decided before what they sent is read: an anonymous caller gets 401,
+        # not a validation error that describes the API to strangers.
+        if request.path.startswith("/api/v1/") and request.endpoint not in PUBLIC_ENDPOINTS:
+            auth.principal()
 
     @app.after_request
     def _log(response):

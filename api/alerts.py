@@ -37,7 +37,9 @@ def list_alerts(args):
 @blp.route("/stream", methods=["GET"])
 @blp.doc(responses={"200": {"description": "text/event-stream: `event: alert` with the alert JSON as data; "
                                            "the event id resumes the stream (Last-Event-ID)",
-                            "content": {"text/event-stream": {"schema": {"type": "string"}}}}})
+                            "content": {"text/event-stream": {"schema": {
+                                "type": "object", "properties": {"event": {"type": "string"}, "id": {"type": "string"},
+                                                                 "data": {"type": "string"}, "retry": {"type": "integer"}}}}}}})
 def stream():
     """New and changed alerts visible to the caller, as Server-Sent Events."""
     who, database = principal(), db()

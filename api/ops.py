@@ -7,6 +7,9 @@ from flask import Blueprint, Response, abort, current_app, send_from_directory
 from sqlalchemy import text
 
 from engine import metrics
+from engine.authz import require_role
+
+from .auth import principal
 
 bp = Blueprint("ops", __name__)
 NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
@@ -23,6 +26,8 @@ def healthz():
 
 @bp.get("/metrics")
 def metrics_text():
+    """Prometheus text for operators (scrape with an operator token): it reveals volumes per status."""
+    require_role(principal(), "operator")
     return Response(metrics.render(current_app.extensions["lvyue"].db), mimetype="text/plain; version=0.0.4")
 
 

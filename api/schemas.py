@@ -43,7 +43,7 @@ class DefinitionDetail(DefinitionOut):
     user_tasks = fields.List(fields.Nested(DefinitionTask))
 
 
-class Problem(Schema):
+class LintProblem(Schema):
     element_id = fields.String(allow_none=True)
     line = fields.Integer(allow_none=True)
     message = fields.String()
@@ -51,7 +51,7 @@ class Problem(Schema):
 
 class ValidationOut(Schema):
     valid = fields.Boolean()
-    problems = fields.List(fields.Nested(Problem))
+    problems = fields.List(fields.Nested(LintProblem))
 
 
 class DefinitionListArgs(PageArgs):
@@ -65,7 +65,7 @@ class FormField(Schema):
     required = fields.Boolean()
     label = fields.String()
     # A plain List would fall back to dict.values for forms without enum values.
-    values = fields.Function(lambda f: f.get("values"), metadata={"type": "array", "items": {"type": "string"}})
+    values = fields.Function(lambda f: f.get("values"), metadata={"type": "array", "items": {"type": "string"}, "nullable": True})
     min = fields.String()
     max = fields.String()
     max_length = fields.String()

@@ -40,8 +40,8 @@ class DiffArgs(Schema):
     class Meta:
         unknown = RAISE
 
-    from_ = fields.Integer(required=True, data_key="from", validate=validate.Range(min=1))
-    to = fields.Integer(required=True, validate=validate.Range(min=1))
+    from_ = fields.Integer(required=True, data_key="from", validate=validate.Range(min=1, max=2**31 - 1))
+    to = fields.Integer(required=True, validate=validate.Range(min=1, max=2**31 - 1))
 
 
 class DiffElement(Schema):
@@ -69,7 +69,8 @@ class MigrateIn(Schema):
     class Meta:
         unknown = RAISE
 
-    version = fields.Raw(required=True, metadata={"type": "integer", "description": "the newer version to move to"})
+    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=2**31 - 1),
+                             metadata={"description": "the newer version to move to"})
     dry_run = fields.Boolean(load_default=False, metadata={"description": "report what would happen, change nothing"})
 
 

@@ -278,6 +278,9 @@ def _act(db: Database, principal: Principal, alert_id: str, action: str, note: s
         alert = session.get(Alert, alert_id)
         if alert is None or not _visible(principal, alert):
             raise NotFound("no such alert")
+        if principal.role == "supervisor" and alert.department_code not in principal.departments:
+            # An escalation target (e.g. discipline inspection) is informed, but the case stays the department's.
+            raise Forbidden("only the contract's supervising department acknowledges or resolves its alerts")
         if alert.status == "resolved":
             raise Conflict("the alert is resolved already")
         now = clock.now()

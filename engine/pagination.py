@@ -38,8 +38,7 @@ def page(session: Session, query: Select, keys: list, limit: int | None, cursor:
     if not 1 <= limit <= MAX_LIMIT:
         raise Invalid("limit out of range", {"limit": [f"between 1 and {MAX_LIMIT}"]})
     if cursor:
-        values = _decode(cursor, len(keys))
-        values = [datetime.fromisoformat(v) if isinstance(v, str) and _is_time(k) else v for k, v in zip(keys, values)]
+        values = [_typed(k, v) for k, v in zip(keys, _decode(cursor, len(keys)))]
         query = query.where(_after(keys, values, descending))
     order = [k.desc() if descending else k.asc() for k in keys]
     rows = list(session.scalars(query.order_by(*order).limit(limit + 1)))
@@ -47,6 +46,27 @@ def page(session: Session, query: Select, keys: list, limit: int | None, cursor:
     rows = rows[:limit]
     next_cursor = _encode([getattr(rows[-1], k.key) for k in keys]) if more and rows else None
     return {"items": [render(r) for r in rows], "next_cursor": next_cursor}
+
+
+def _typed(column, value):
+    """A cursor value checked against its key's type: a forged cursor is a 422, never a 500."""
+    bad = Invalid("the cursor is not one this server issued", {"cursor": ["invalid cursor"]})
+    if _is_time(column):
+        try:
+            parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
+        except ValueError:
+            parsed = None
+        if parsed is None or parsed.tzinfo is None:
+            raise bad
+        return parsed
+    python_type = getattr(column.type, "python_type", str)
+    if python_type is int:
+        if type(value) is not int or not -2**63 <= value < 2**63:
+            raise bad
+        return value
+    if not isinstance(value, str) or len(value) > 500:
+        raise bad
+    return value
 
 
 def _is_time(column) -> bool:

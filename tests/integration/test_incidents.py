@@ -107,7 +107,7 @@ def test_a_failing_timer_backs_off_then_becomes_an_incident_that_an_operator_ret
     assert client.get("/api/v1/incidents", headers=people.auth("zj")).status_code == 403
     assert client.post(f"/api/v1/incidents/{incident['id']}/retry", headers=people.auth("emp")).status_code == 403
 
-    text = client.get("/metrics").get_data(as_text=True)
+    text = client.get("/metrics", headers=people.auth("operator")).get_data(as_text=True)
     assert metric(text, "lvyue_timers", status="incident") == 1
     assert metric(text, "lvyue_incidents", kind="timer", status="open") == 1
 
@@ -170,7 +170,7 @@ def test_metrics_count_timers_alerts_and_the_firing_lag(client, people, db):
     start(client, people, "MET-1", due, now - timedelta(hours=1))
     start(client, people, "MET-2", now + timedelta(days=7), now - timedelta(hours=1))
 
-    before = client.get("/metrics")
+    before = client.get("/metrics", headers=people.auth("operator"))
     assert before.status_code == 200 and before.mimetype == "text/plain"
     text = before.get_data(as_text=True)
     assert metric(text, "lvyue_timers", status="waiting") == 2
@@ -181,7 +181,7 @@ def test_metrics_count_timers_alerts_and_the_firing_lag(client, people, db):
 
     assert timers.tick(db).fired == 1  # real now: MET-1 is 90 s late, MET-2 is not due
 
-    text = client.get("/metrics").get_data(as_text=True)
+    text = client.get("/metrics", headers=people.auth("operator")).get_data(as_text=True)
     assert metric(text, "lvyue_timers", status="waiting") == 1
     assert metric(text, "lvyue_timers", status="fired") == 1
     assert metric(text, "lvyue_timers_overdue") == 0
