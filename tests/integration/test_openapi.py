@@ -33,10 +33,11 @@ def test_healthz_needs_no_token(client):
     assert client.get("/healthz").get_json() == {"status": "ok"}
 
 
-def test_unknown_routes_and_methods_are_problem_json(client):
-    r = client.get("/api/v1/nothing-here")
+def test_unknown_routes_and_methods_are_problem_json(client, people):
+    assert client.get("/api/v1/nothing-here").status_code == 401  # strangers learn nothing about routes
+    r = client.get("/api/v1/nothing-here", headers=people.auth("operator"))
     assert r.status_code == 404 and r.mimetype == "application/problem+json"
-    r = client.delete("/api/v1/tasks")
+    r = client.delete("/api/v1/tasks", headers=people.auth("operator"))
     assert r.status_code == 405 and r.mimetype == "application/problem+json"
 
 
