@@ -128,3 +128,20 @@ def test_the_helper_writes_the_warning_construct_from_the_rule_registry(page, li
     assert re.search(r'<lvyue:alert [^>]*severity="orange"', xml)
     assert "due=\"deadline(&#39;P01&#39;, delivered_at)\"" in xml or "due=\"deadline('P01', delivered_at)\"" in xml
     assert "<bpmn:timeDate xsi:type=\"bpmn:tFormalExpression\">deadline('P01', delivered_at)</bpmn:timeDate>" in xml
+
+
+def test_every_shipped_diagram_renders_without_warnings_and_redeploys_after_a_round_trip(page, live):
+    open_modeler(page, live)
+    for path in sorted((ROOT / "bpmn").glob("*.bpmn")):
+        xml = path.read_text(encoding="utf-8")
+        result = page.evaluate("""async xml => {
+            const { warnings } = await lvyueModeler.importXML(xml);
+            const shapes = lvyueModeler.get('elementRegistry').getAll().length;
+            const { xml: out } = await lvyueModeler.saveXML({ format: true });
+            return { warnings: warnings.map(w => w.message), shapes, out };
+        }""", xml)
+        assert result["warnings"] == [], (path.name, result["warnings"])
+        assert result["shapes"] > 10, path.name
+        r = api(live, "POST", "/definitions", raw=result["out"].encode("utf-8"),
+                headers={"Content-Type": "application/xml"})
+        assert r.status in (200, 201), (path.name, r.body)
