@@ -89,10 +89,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.ensure_ascii = False
 
     api = LvyueApi(app)
-    from . import alerts, contracts, definitions, incidents, instances, ops, pages, tasks, versions
+    from . import alerts, contracts, definitions, guarantees, incidents, instances, ops, pages, tasks, versions
 
     for blueprint in (definitions.blp, instances.blp, tasks.blp, alerts.blp, incidents.blp, contracts.blp,
-                      versions.blp, versions.rules_blp):
+                      versions.blp, versions.rules_blp, guarantees.blp):
+        api.register_blueprint(blueprint)
+    PUBLIC_ENDPOINTS.add("guarantees.guarantee_issued")  # signed by the issuer's platform, or a bearer token
+    from . import reports  # supervisor insight: reports, credit records, leads, OCDS
+
+    for blueprint in reports.BLUEPRINTS:
         api.register_blueprint(blueprint)
     app.register_blueprint(ops.bp)
     app.register_blueprint(pages.bp)

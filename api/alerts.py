@@ -114,3 +114,14 @@ def acknowledge(body, alert_id):
 @blp.response(200, schemas.AlertOut)
 def resolve(body, alert_id):
     return alerts.resolve(db(), principal(), alert_id, body["note"])
+
+
+from . import reports  # noqa: E402  (the confirmation's schemas live with the credit records)
+
+
+@blp.route("/<string:alert_id>/confirm", methods=["POST"])
+@blp.arguments(reports.ConfirmIn)
+@blp.response(200, reports.ConfirmOut)
+def confirm(body, alert_id):
+    """The department's finding on a red alert: `confirmed` writes one credit record and one lead; `dismissed`."""
+    return alerts.confirm(db(), principal(), alert_id, body["decision"], body["note"])

@@ -92,6 +92,28 @@ def orgs_add(code, name, credit_rating, sme, public_body) -> None:
     click.echo(f"organisation {code} added")
 
 
+@orgs.command("callback-secret", help="Set the secret an issuer's e-guarantee platform signs its callbacks with "
+              "(POST /api/v1/instances/{id}/messages/guarantee_issued, X-Lvyue-Signature: sha256=HMAC-SHA256(secret, "
+              "body)); without --secret a new random one is printed once, alone on the last line.")
+@click.argument("code")
+@click.option("--secret", help="at least 16 characters (default: a new random secret)")
+def orgs_callback_secret(code, secret) -> None:
+    import secrets as _secrets
+
+    from engine import guarantees
+
+    generated = secret is None
+    secret = secret if secret is not None else _secrets.token_urlsafe(32)
+    try:
+        with _db().transaction() as session:
+            guarantees.set_callback_secret(session, code, secret)
+    except LvyueError as exc:
+        _fail(exc)
+    click.echo(f"callback secret of {code} set" + ("; secret:" if generated else ""))
+    if generated:
+        click.echo(secret)
+
+
 @main.group(help="Users and their tokens.")
 def users() -> None:
     pass

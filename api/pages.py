@@ -41,3 +41,9 @@ def modeler():
 def instance_view(instance_id: str):
     """The diagram of one contract with its completed and active elements, timers and alerts."""
     return _page("instance.html", "instance", instance_id=instance_id)
+
+
+@bp.get("/dashboard")
+def dashboard():
+    """The supervisors' dashboard: open alerts by severity and age, arrears by employer, contracts at risk."""
+    return _page("dashboard.html", "dashboard")

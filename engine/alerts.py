@@ -322,3 +322,53 @@ def changed_since(db: Database, principal: Principal, since: datetime, page_size
             if len(rows) < page_size:
                 return out
             last = (rows[-1].updated_at, rows[-1].id)
+
+
+def confirm(db: Database, principal: Principal, alert_id: str, decision: str, note: str | None) -> dict[str, Any]:
+    """The supervising department's finding on a red alert: `confirmed` (the obligation was breached) or
+    `dismissed`. A confirmation writes one credit record for the responsible organisation and one lead to
+    discipline inspection (engine/credit.py); an alert is decided once (409 after), so each is written once.
+
+    Only the department of the alert (or a parent) and admins decide; its escalation target reads the lead."""
+    from sqlalchemy.exc import IntegrityError
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from . import credit
+    from .models import AlertDecision
+
+    if principal.role not in ("supervisor", "admin"):
+        raise Forbidden("only the supervising department confirms or dismisses alerts")
+    if decision not in credit.DECISIONS:
+        raise Invalid("unknown decision", {"decision": [f"one of {', '.join(credit.DECISIONS)}"]})
+    try:
+        with db.transaction() as session:
+            alert = session.get(Alert, alert_id)
+            if alert is None or not _visible(principal, alert):
+                raise NotFound("no such alert")
+            if principal.role == "supervisor" and alert.department_code not in principal.departments:
+                raise Forbidden("the alert's supervising department decides on it; its escalation target receives the lead")
+            if alert.severity != "red":
+                raise Conflict(f"only a red alert is confirmed or dismissed; this one is {alert.severity}")
+            earlier = session.get(AlertDecision, alert.id)
+            if earlier is not None:
+                raise Conflict(f"the alert was {earlier.decision} already, by {earlier.decided_by}")
+            now = clock.now()
+            # Bumps the instance's row version: a concurrent step retries instead of colliding on audit seq.
+            session.get(Instance, alert.instance_id).updated_at = now
+            session.add(AlertDecision(alert_id=alert.id, decision=decision, note=note, decided_at=now,
+                                      decided_by=principal.name))
+            record = lead = None
+            if decision == "confirmed":
+                record = credit.write_record(session, alert, now, principal.name, note)
+                lead = credit.write_lead(session, alert, now, principal.name, note)
+            session.flush()
+            audit.append(session, alert.instance_id, now, principal.name, [(f"alert_{decision}", alert.element_id, {
+                "alert_id": alert.id, "code": alert.code, "note": note,
+                "credit_record_id": record.id if record is not None else None, "lead_id": lead.id if lead is not None else None})])
+            _notify(session, alert, f"alert.{decision}")
+            decided = session.get(AlertDecision, alert.id)
+            return {**view(alert), "decision": credit.decision_view(decided),
+                    "credit_record": credit.record_out(session, record) if record is not None else None,
+                    "lead": credit.lead_view(lead) if lead is not None else None}
+    except (IntegrityError, StaleDataError):
+        raise Conflict("the alert was decided concurrently; read it again") from None

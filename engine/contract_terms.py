@@ -424,8 +424,10 @@ def _check_limits(out: dict, contractor, registry: RuleRegistry, on: date, error
                      f"no {_NOUNS[subject]} beside a {_NOUNS[rule.together_with]} on {category}: "
                      f"{label} {_shown_measure(measure)} and {other_label} {_shown_measure(other)} {_cite(rule)}")
     if bond and bond["form"] == "exempt":
-        _check_exemption(contractor, registry.limits_for("bid_bond", track, category, on, kind="exemption"),
-                         track, category, on, errors)
+        # Only a whole exemption lets a bidder post nothing; a partial one (CR02) reduces the bond posted.
+        whole = tuple(rule for rule in registry.limits_for("bid_bond", track, category, on, kind="exemption")
+                      if rule.exempt_percent is None or rule.exempt_percent == 100)
+        _check_exemption(contractor, whole, track, category, on, errors)
 
 
 def _rate_measure(rate: Decimal | None, contract_amount: Decimal | None) -> dict | None:

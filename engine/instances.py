@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import alerts, authz, clock, contract_terms, deadlines, definitions, forms, spiff, steps, timing
+from . import alerts, authz, clock, contract_terms, deadlines, definitions, forms, guarantees, spiff, steps, timing
 from .db import Database
 from .directory import Principal
 from .errors import Conflict, Invalid, NotFound
@@ -60,10 +60,16 @@ def detail(session, instance: Instance, principal: Principal | None = None) -> d
     return out
 
 
-def _bind_roles(session, model: dict[str, Any], data: dict[str, Any]) -> tuple[dict[str, str], dict[str, list[str]]]:
+# Lane roles a process may leave unbound: post_award asks the guarantor only where one is bound (the contract's
+# e-guarantee issuer); without one a guarantee is taken as submitted. The unbound role's variable is None.
+OPTIONAL_ROLES = {"post_award": frozenset({"guarantor"})}
+
+
+def _bind_roles(session, model: dict[str, Any], data: dict[str, Any],
+                optional: frozenset[str] = frozenset()) -> tuple[dict[str, str], dict[str, list[str]]]:
     """Role bindings from the start data: organisation codes per lane role, and the department."""
     roles, errors = {}, {}
-    needed = set(model.get("roles", []))
+    needed = set(model.get("roles", [])) - optional
     for role in authz.PARTY_ROLES:
         code = data.get(role)
         if code is None:
@@ -130,7 +136,8 @@ def start(db: Database, principal: Principal, definition_key: str, version: int 
                 raise Conflict(f"business key {business_key} is already in use")
             if not isinstance(data, dict):
                 raise Invalid("data must be an object", {"data": ["must be a JSON object"]})
-            roles, errors = _bind_roles(session, definition.model, data)
+            optional = OPTIONAL_ROLES.get(definition.key, frozenset())
+            roles, errors = _bind_roles(session, definition.model, data, optional)
             terms = TERMS.get(definition.key)
             if terms is not None:
                 typed, form_errors = terms(session, data)
@@ -141,6 +148,7 @@ def start(db: Database, principal: Principal, definition_key: str, version: int 
             errors.update(form_errors)
             if errors:
                 raise Invalid("the start data is invalid", errors)
+            typed.update({role: None for role in optional if role in definition.model.get("roles", [])})
             typed.update(roles)
             step = steps.new_instance_step(session, definition, business_key, roles, typed, principal.name)
             step.record("instance_started", None, {"business_key": business_key, "data": typed})
@@ -148,6 +156,7 @@ def start(db: Database, principal: Principal, definition_key: str, version: int 
                 spiff.run_until_waiting(step.wf)
             except spiff.EngineError as exc:
                 raise _engine_invalid(exc) from None
+            guarantees.on_start(step, typed)
             steps.finish(step)
             return detail(session, step.instance, principal)
     except IntegrityError:

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from . import alerts, authz, clock, forms, steps
+from . import alerts, authz, clock, forms, guarantees, steps
 from .db import Database
 from .directory import Principal
 from .errors import NotFound
@@ -79,7 +79,13 @@ def _milestones(session, instance: Instance, payments: list[Payment], invoices: 
     return out
 
 
-def _guarantees(data: dict[str, Any]) -> list[dict[str, Any]]:
+def _guarantees(session, instance: Instance) -> list[dict[str, Any]]:
+    """The guarantee table's rows (engine/guarantees.py); a contract started before it existed has none, and its
+    guarantees are read from its data."""
+    recorded = guarantees.ledger_entries(session, instance.id)
+    if recorded is not None:
+        return recorded
+    data = instance.data
     amount = _dec(data.get("contract_amount"))
     out = []
     bond = data.get("bid_bond") or {}
@@ -139,7 +145,7 @@ def contract(db: Database, principal: Principal, business_key: str) -> dict[str,
                           "payer": p.payer, "payee": p.payee, "recorded_at": p.recorded_at} for p in payments],
             "invoices": [{"milestone_no": i.milestone_no, "invoice_no": i.invoice_no, "issued_at": i.issued_at,
                           "amount": i.amount, "recorded_at": i.recorded_at} for i in invoices],
-            "guarantees": _guarantees(data),
+            "guarantees": _guarantees(session, instance),
             "alerts": open_alerts,
             "arrears_amount": money(arrears),
         }

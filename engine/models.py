@@ -328,3 +328,160 @@ class Invoice(Base):
     amount: Mapped[str] = mapped_column(String(40))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
     recorded_by: Mapped[str] = mapped_column(String(200))
+
+
+class AlertDecision(Base):
+    """A supervising department's finding on a red alert: the violation confirmed, or dismissed (认定/不予认定).
+
+    One per alert (its primary key): a second decision is refused, so a confirmation writes its credit
+    record and its lead exactly once.
+    """
+
+    __tablename__ = "alert_decisions"
+    alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id"), primary_key=True)
+    decision: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str] = mapped_column(String(200))
+
+
+class CreditRecord(Base):
+    """A record of a confirmed violation in the responsible organisation's credit file (不良行为记录 / 失信信息).
+
+    `code` and `legal_basis` are the alert's rule; `publicity_rule` (S02 or S03, engine/credit.py) sets how
+    long it is published: `publicity_until` is the last day of publicity.
+    """
+
+    __tablename__ = "credit_records"
+    __table_args__ = (Index("ix_credit_records_date", "record_date"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id"), unique=True)
+    org_code: Mapped[str] = mapped_column(ForeignKey("organisations.code"), index=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), index=True)
+    business_key: Mapped[str] = mapped_column(String(200))
+    department_code: Mapped[str | None] = mapped_column(String(64))
+    track: Mapped[str | None] = mapped_column(String(20))
+    code: Mapped[str] = mapped_column(String(64))
+    legal_basis: Mapped[str | None] = mapped_column(String(500))
+    record_date: Mapped[str] = mapped_column(String(10))
+    publicity_rule: Mapped[str] = mapped_column(String(16))
+    publicity_basis: Mapped[str] = mapped_column(String(500))
+    publicity_until: Mapped[str] = mapped_column(String(10))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class Lead(Base):
+    """A problem lead (问题线索) handed to discipline inspection: a confirmed red alert with its evidence.
+
+    `evidence` is frozen when the lead is written: the excerpt of the contract's hash-chained audit trail
+    about the obligation, with each event's hash, and the chain head it belongs to.
+    """
+
+    __tablename__ = "leads"
+    __table_args__ = (Index("ix_leads_escalated_at", "escalated_at"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id"), unique=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), index=True)
+    business_key: Mapped[str] = mapped_column(String(200))
+    department_code: Mapped[str | None] = mapped_column(String(64))
+    to_department: Mapped[str | None] = mapped_column(String(64))
+    responsible_org: Mapped[str | None] = mapped_column(String(64))
+    code: Mapped[str] = mapped_column(String(64))
+    legal_basis: Mapped[str | None] = mapped_column(String(500))
+    escalated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Guarantee(Base):
+    """A security of a contract (保证金 / 保函): bid, performance, advance payment, quality or payment guarantee.
+
+    One row per security the contract holds: what was posted (`form`, `amount`, number, issuer, validity,
+    document hash, verification code), who posted it for whom (applicant 申请人 → beneficiary 受益人), its
+    lifecycle `status` (engine/guarantees.py) and, for a credit offset, the exemption rule that waived it.
+    Its history is in `GuaranteeEvent`, its claims in `GuaranteeClaim`.
+    """
+
+    __tablename__ = "guarantees"
+    __table_args__ = (Index("ix_guarantees_instance_kind", "instance_id", "kind"),
+                      Index("ix_guarantees_status", "status"),
+                      Index("ix_guarantees_activated_on", "activated_on"))
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"))
+    business_key: Mapped[str] = mapped_column(String(200), index=True)
+    department_code: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(20))
+    form: Mapped[str | None] = mapped_column(String(20))
+    electronic: Mapped[bool] = mapped_column(Boolean, default=False)
+    guarantee_no: Mapped[str | None] = mapped_column(String(200))
+    issuer: Mapped[str | None] = mapped_column(String(200))
+    issuer_org: Mapped[str | None] = mapped_column(String(64))
+    applicant_org: Mapped[str | None] = mapped_column(String(64))
+    beneficiary_org: Mapped[str | None] = mapped_column(String(64))
+    amount: Mapped[str] = mapped_column(String(40))
+    valid_from: Mapped[str | None] = mapped_column(String(10))
+    valid_to: Mapped[str | None] = mapped_column(String(10))
+    document_sha256: Mapped[str | None] = mapped_column(String(64))
+    verification_code: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20))
+    exemption_rule: Mapped[str | None] = mapped_column(String(16))
+    exempt_percent: Mapped[str | None] = mapped_column(String(10))
+    freed_amount: Mapped[str | None] = mapped_column(String(40))
+    issuer_notice: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    activated_on: Mapped[str | None] = mapped_column(String(10))
+    released_at: Mapped[str | None] = mapped_column(String(10))
+    cancellation_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class GuaranteeEvent(Base):
+    """One entry of a guarantee's history: recorded, submitted, issued, verified, renewed, claimed, paid out,
+    released, cancellation requested … with who did it and what they gave."""
+
+    __tablename__ = "guarantee_events"
+    __table_args__ = (UniqueConstraint("guarantee_id", "seq"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    guarantee_id: Mapped[str] = mapped_column(ForeignKey("guarantees.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(200))
+    event: Mapped[str] = mapped_column(String(40))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class GuaranteeClaim(Base):
+    """A beneficiary's claim (索赔) on a guarantee, paid by the guarantor in the contract's pay_claim task."""
+
+    __tablename__ = "guarantee_claims"
+    __table_args__ = (UniqueConstraint("guarantee_id", "no"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    guarantee_id: Mapped[str] = mapped_column(ForeignKey("guarantees.id"), index=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), index=True)
+    no: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(40))
+    alert_id: Mapped[str | None] = mapped_column(String(36))
+    amount: Mapped[str] = mapped_column(String(40))
+    claimed_at: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(20))
+    filed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    filed_by: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+    paid_at: Mapped[str | None] = mapped_column(String(10))
+    paid_amount: Mapped[str | None] = mapped_column(String(40))
+    payment_reference: Mapped[str | None] = mapped_column(String(200))
+
+
+class GuarantorEndpoint(Base):
+    """How an issuer's e-guarantee platform authenticates its callbacks: the HMAC secret of the organisation
+    (set by `lvyue orgs callback-secret`), never shown by the API."""
+
+    __tablename__ = "guarantor_endpoints"
+    org_code: Mapped[str] = mapped_column(ForeignKey("organisations.code"), primary_key=True)
+    callback_secret: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

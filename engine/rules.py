@@ -151,7 +151,8 @@ class Limit:
       of the amount named by `of`), `max_amount` (CNY) or `max_months`; `default_months` is the
       period the law gives when the contract is silent (only beside `max_months`);
     * "exemption": a bidder whose credit rating is in `exempt_ratings` may be exempted from the
-      term (the credit offset of deposits);
+      term (the credit offset of deposits): from all of it, or from `exempt_percent` of it (e.g. 50,
+      a local rule halving the bond; None means 100, the whole term);
     * "prohibition": the term may not be agreed together with `together_with`.
 
     `tracks` and `categories` narrow the limit to procurement tracks and object categories (None:
@@ -173,6 +174,7 @@ class Limit:
     max_months: int | None = None
     default_months: int | None = None
     exempt_ratings: tuple[str, ...] | None = None
+    exempt_percent: Decimal | None = None
     together_with: str | None = None
     tracks: tuple[str, ...] | None = None
     categories: tuple[str, ...] | None = None
@@ -210,10 +212,10 @@ class Limit:
         bounds = [name for name in ("max_percent", "max_amount", "max_months") if getattr(self, name) is not None]
         allowed = {
             "cap": {"max_percent", "of", "max_amount", "max_months", "default_months"},
-            "exemption": {"exempt_ratings"},
+            "exemption": {"exempt_ratings", "exempt_percent"},
             "prohibition": {"together_with"},
         }[self.kind]
-        kind_fields = ("max_percent", "of", "max_amount", "max_months", "default_months", "exempt_ratings",
+        kind_fields = ("max_percent", "of", "max_amount", "max_months", "default_months", "exempt_ratings", "exempt_percent",
                        "together_with")
         if stray := [name for name in kind_fields if getattr(self, name) is not None and name not in allowed]:
             raise ValueError(f"{where}: a {self.kind} does not take {stray}")
@@ -242,6 +244,8 @@ class Limit:
         elif self.kind == "exemption":
             if not _distinct_from(self.exempt_ratings, CREDIT_RATINGS):
                 raise ValueError(f"{where}: exempt_ratings must be a non-empty list of distinct values from {CREDIT_RATINGS}")
+            if self.exempt_percent is not None and not (_decimal(self.exempt_percent) and 0 < self.exempt_percent <= 100):
+                raise ValueError(f"{where}: exempt_percent must be a decimal in (0, 100], got {self.exempt_percent!r}")
         elif self.together_with not in LIMIT_SUBJECTS or self.together_with == self.subject:
             raise ValueError(f"{where}: together_with must be another subject from {LIMIT_SUBJECTS}")
 
@@ -277,7 +281,7 @@ class Limit:
         for name in ("effective_from", "effective_to"):
             if values.get(name) is not None:
                 values[name] = _parse_date(values[name], f"{where}: {name}")
-        for name in ("max_percent", "max_amount"):
+        for name in ("max_percent", "max_amount", "exempt_percent"):
             if values.get(name) is not None:
                 values[name] = _parse_decimal(values[name], f"{where}: {name}")
         for name in ("exempt_ratings", "tracks", "categories"):

@@ -193,7 +193,30 @@ def parse_spec(root, process_id: str, filename: str = "diagram.bpmn", partition_
         raise DiagramError(str(exc.args[0]) if exc.args else str(exc), exc.id or None, line) from None
     except SpiffWorkflowException as exc:
         raise DiagramError(str(exc)) from None
-    return SpecBundle(spec, subprocess_specs)
+    return _settled(SpecBundle(spec, subprocess_specs))
+
+
+def _settled(bundle: SpecBundle) -> SpecBundle:
+    """Connect each message-triggered event subprocess the way SpiffWorkflow would on its first trigger.
+
+    `BpmnStartTask.trigger_wf` connects the event subprocess to the process's end join the first time one
+    is triggered, mutating the spec, which every workflow of the version shares: in a process where a claim
+    was filed, new contracts would start the event subprocess at their start and never complete, and one
+    triggered in another process would not reach the end join when it completes. Settled once here, when a
+    spec is built or restored, the connection is the same in every process; the start task lists it as an
+    input only, so that a new workflow does not run it."""
+    for spec in (bundle.spec, *bundle.subprocess_specs.values()):
+        start = getattr(spec, "start", None)
+        for name in getattr(start, "trigger_specs", None) or []:
+            task_spec = spec.task_specs.get(name)
+            if task_spec is None:
+                continue
+            # Connections are kept as task spec names (SpiffWorkflow's TaskSpec._inputs / _outputs).
+            if start.name not in task_spec._inputs:
+                task_spec._inputs.append(start.name)
+            if spec.end.name not in task_spec._outputs:
+                task_spec.connect(spec.end)
+    return bundle
 
 
 def dump_spec(bundle: SpecBundle) -> str:
@@ -208,9 +231,9 @@ def dump_spec(bundle: SpecBundle) -> str:
 def load_spec(text: str) -> SpecBundle:
     dct = json.loads(text)
     registry = SERIALIZER.registry
-    return SpecBundle(
+    return _settled(SpecBundle(
         registry.restore(dct["spec"]), {k: registry.restore(v) for k, v in dct["subprocess_specs"].items()}
-    )
+    ))
 
 
 # ---------------------------------------------------------------------------- workflow state
@@ -330,6 +353,24 @@ def deliver_message(wf: Workflow, name: str, payload: dict[str, Any]) -> bool:
     """Deliver a message; False when no element is waiting for it (the caller buffers it)."""
     waiting = any(e.name == name and e.event_type == "MessageEventDefinition" for e in wf.waiting_events())
     if not waiting:
+        return False
+    try:
+        wf.send_event(BpmnEvent(MessageEventDefinition(name), payload=payload))
+    except (WorkflowException, SpiffWorkflowException, expressions.ExpressionError) as exc:
+        raise _engine_error(exc) from None
+    run_until_waiting(wf)
+    return True
+
+
+def start_event_subprocess(wf: Workflow, name: str, payload: dict[str, Any]) -> bool:
+    """Start one more instance of the event subprocess whose message start event catches `name`
+    (non-interrupting: e.g. one guarantee claim each) with `payload` as its data, and run on.
+    False when the process has no such event subprocess. `waiting_events()` does not list these
+    start events, so `deliver_message` and the buffered messages never trigger them."""
+    triggers = getattr(wf.spec.start, "trigger_specs", None) or []
+    specs = [wf.subprocess_specs.get(spec_name) for spec_name in triggers]
+    if not any(isinstance(ts.event_definition, MessageEventDefinition) and ts.event_definition.name == name
+               for sp in specs if sp is not None for ts in sp.bpmn_start_events):
         return False
     try:
         wf.send_event(BpmnEvent(MessageEventDefinition(name), payload=payload))

@@ -5,7 +5,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from . import authz, forms, ledger, spiff, steps
+from . import authz, forms, guarantees, ledger, spiff, steps
 from .db import Database
 from .directory import Principal
 from .errors import Conflict, Invalid, NotFound
@@ -81,6 +81,7 @@ def complete(db: Database, principal: Principal, task_id: str, data: Any) -> dic
             raise _engine_invalid(exc) from None
         step.record("task_completed", current.element_id, {"task_id": task_id, "data": typed})
         ledger.record_task(step, current.element_id, typed, principal.name)
+        guarantees.record_task(step, current.element_id, typed, principal.name, task_id)
         steps.finish(step)
         current.completed_by = principal.name
         nxt = step.session.scalars(select(TaskRow).where(TaskRow.instance_id == step.instance.id, TaskRow.state == "ready",

@@ -391,10 +391,10 @@ CASES: list[Case] = [
     Case("instances: start", "instances.start", "POST", row("201 201 403 403 403 403 403 403 403 401"),
          b_start, write=True, snapshot=_instances_with_key),
     Case("instances: message", "instances.message", "POST", OPS_ONLY,
-         b_instance_op("messages/guarantee_issued", {"payload": {"guarantee_no": "G-1"}}), write=True,
+         b_instance_op("messages/site_cleared", {"payload": {"by": "G-1"}}), write=True,
          snapshot=_instance_status),
     Case("instances: message unknown", "instances.message", "POST", row("404 404 403 403 403 403 403 403 403 401"),
-         lambda w, r: Req(f"/api/v1/instances/{UNKNOWN}/messages/guarantee_issued", json={"payload": {}})),
+         lambda w, r: Req(f"/api/v1/instances/{UNKNOWN}/messages/site_cleared", json={"payload": {}})),
     Case("instances: cancel", "instances.cancel", "POST", OPS_ONLY,
          b_instance_op("cancel", {"reason": "authz matrix"}), write=True, snapshot=_instance_status,
          verify=lambda w, role, req, body: None if body["status"] == "cancelled" else pytest.fail(str(body))),
@@ -402,6 +402,29 @@ CASES: list[Case] = [
          b_instance_op("cancel", {"reason": "again"}, state="cancelled"), write=True, snapshot=_instance_status),
     Case("instances: cancel unknown", "instances.cancel", "POST", row("404 404 403 403 403 403 403 403 403 401"),
          lambda w, r: Req(f"/api/v1/instances/{UNKNOWN}/cancel", json={"reason": "x"})),
+    # guarantee_issued: an operator's message with a bearer token, as any message; or the issuer's signed callback
+    Case("guarantees: issuer callback, bearer", "guarantees.guarantee_issued", "POST", OPS_ONLY,
+         b_instance_op("messages/guarantee_issued", {"payload": {"guarantee_no": "G-1"}}), write=True,
+         snapshot=_instance_status),
+    Case("guarantees: issuer callback, bearer, unknown", "guarantees.guarantee_issued", "POST",
+         row("404 404 403 403 403 403 403 403 403 401"),
+         lambda w, r: Req(f"/api/v1/instances/{UNKNOWN}/messages/guarantee_issued", json={"payload": {}})),
+    Case("guarantees: issuer callback, bad signature", "guarantees.guarantee_issued", "POST", row("401 " * 10),
+         lambda w, r: Req(f"/api/v1/instances/{w.instances['A-VAR']['id']}/messages/guarantee_issued",
+                          json={"payload": {"guarantee_no": "G-1"}}, headers={"X-Lvyue-Signature": "sha256=00"})),
+    # ---------------------------------------------------------------- guarantees (none in this world: the contracts
+    # are not post_award; tests/integration/test_guarantees.py checks who sees which)
+    Case("guarantees: list", "guarantees.list_guarantees", "GET", ALL_200, _path("/api/v1/guarantees")),
+    Case("guarantees: get unknown", "guarantees.get", "GET", NOT_FOUND, _path(f"/api/v1/guarantees/{UNKNOWN}")),
+    Case("guarantees: record on an unknown contract", "guarantees.record", "POST", NOT_FOUND,
+         lambda w, r: Req("/api/v1/guarantees", json={"business_key": "NO-SUCH", "kind": "quality", "form": "cash",
+                                                      "amount": "1.00"})),
+    Case("guarantees: record on A-SIGN (not a post_award contract)", "guarantees.record", "POST",
+         row("422 403 404 403 422 404 403 403 404 401"),
+         lambda w, r: Req("/api/v1/guarantees", json={"business_key": "A-SIGN", "kind": "advance_payment",
+                                                      "form": "cash", "amount": "1.00"})),
+    Case("guarantees: claim unknown", "guarantees.claim", "POST", NOT_FOUND,
+         lambda w, r: Req(f"/api/v1/guarantees/{UNKNOWN}/claims", json={"reason": "refused_to_sign"})),
     # ---------------------------------------------------------------- tasks
     Case("tasks: list", "tasks.list_tasks", "GET", ALL_200, _path("/api/v1/tasks")),
     Case("tasks: get A employer task", "tasks.get", "GET", SEES_A, _path("/api/v1/tasks/{t[A-SIGN]}"),
@@ -493,6 +516,71 @@ CASES: list[Case] = [
          _path("/vendor/swagger-ui-dist/%2e%2e/%2e%2e/package.json")),
     # Flask's default static route: api/static/ does not exist, so it serves nothing.
     Case("ops: flask static", "static", "GET", row("404 " * 10), _path("/static/index.html")),
+]
+
+
+# ---------------------------------------------------------------- issue 7: reports, credit records, leads, OCDS
+def b_confirm(decision: str = "confirmed", yellow: bool = False, before: str | None = None):
+    def build(w: World, role: str) -> Req:
+        i = w.start_yellow(w.fresh_key()) if yellow else w.fresh("signing_deadline")
+        [alert] = i["alerts"]
+        if before:
+            r = w.client.post(f"/api/v1/alerts/{alert['id']}/confirm", json={"decision": before}, headers=w.headers("admin"))
+            assert r.status_code == 200, r.get_json()
+        return Req(f"/api/v1/alerts/{alert['id']}/confirm", json={"decision": decision, "note": f"by {role}"},
+                   ctx={"alert_id": alert["id"]})
+    return build
+
+
+def _decision_state(w: World, req: Req):
+    records = w.get("/api/v1/credit-records?limit=500", "admin").get_json()["items"]
+    leads = [x for status in ("pending", "confirmed", "dismissed")
+             for x in w.get(f"/api/v1/leads?limit=500&status={status}", "admin").get_json()["items"]]
+    return ([r["id"] for r in records if r["alert_id"] == req.ctx["alert_id"]],
+            [(x["status"], x["id"]) for x in leads if x["alert_id"] == req.ctx["alert_id"]], _alert_state(w, req))
+
+
+def v_confirmed(w: World, role: str, req: Req, body) -> None:
+    assert body["decision"]["decision"] == "confirmed" and body["credit_record"]["org"] == "EMP"
+    assert body["lead"]["to_department"] == "JW"
+    records = w.get("/api/v1/credit-records?limit=500", "admin").get_json()["items"]
+    assert [r["id"] for r in records if r["alert_id"] == req.ctx["alert_id"]] == [body["credit_record"]["id"]]
+
+
+REPORTS_ROLES = row("200 200 403 403 403 403 200 200 200 401")
+
+CASES += [
+    Case("alerts: confirm", "alerts.confirm", "POST", row("200 403 403 403 403 403 200 200 404 401"),
+         b_confirm(), write=True, snapshot=_decision_state, verify=v_confirmed),
+    Case("alerts: confirm yellow", "alerts.confirm", "POST", row("409 403 403 403 403 403 404 404 404 401"),
+         b_confirm(yellow=True), write=True, snapshot=_decision_state),
+    Case("alerts: confirm decided", "alerts.confirm", "POST", row("409 403 403 403 403 403 409 409 404 401"),
+         b_confirm(before="dismissed"), write=True, snapshot=_decision_state),
+    Case("alerts: confirm unknown", "alerts.confirm", "POST", row("404 403 403 403 403 403 404 404 404 401"),
+         lambda w, r: Req(f"/api/v1/alerts/{UNKNOWN}/confirm", json={"decision": "confirmed"})),
+    Case("reports: monthly", "reports.monthly", "GET", REPORTS_ROLES, _path("/api/v1/reports/monthly?month=2026-10")),
+    Case("reports: monthly csv", "reports.monthly", "GET", REPORTS_ROLES,
+         _path("/api/v1/reports/monthly?month=2026-10&format=csv")),
+    Case("reports: monthly, department ZJ-D", "reports.monthly", "GET", row("200 200 403 403 403 403 200 200 403 401"),
+         _path("/api/v1/reports/monthly?month=2026-10&department=ZJ-D")),
+    Case("reports: monthly, department ZJ", "reports.monthly", "GET", row("200 200 403 403 403 403 403 200 403 401"),
+         _path("/api/v1/reports/monthly?month=2026-10&department=ZJ")),
+    Case("reports: monthly, unknown department", "reports.monthly", "GET", row("404 404 403 403 403 403 404 404 404 401"),
+         _path("/api/v1/reports/monthly?month=2026-10&department=NOPE")),
+    Case("reports: dashboard", "reports.dashboard_data", "GET", REPORTS_ROLES, _path("/api/v1/reports/dashboard")),
+    Case("credit records: list", "credit_records.list_credit_records", "GET", row("200 403 403 200 200 200 200 200 200 401"),
+         _path("/api/v1/credit-records")),
+    Case("credit records: another organisation's", "credit_records.list_credit_records", "GET",
+         row("200 403 403 403 200 403 200 200 200 401"), _path("/api/v1/credit-records?org=CON")),
+    Case("leads: list", "leads.list_leads", "GET", row("200 403 403 403 403 403 200 200 200 401"), _path("/api/v1/leads")),
+    Case("ocds: package", "ocds.release_package", "GET", row("200 200 403 200 200 200 200 200 200 401"),
+         _path("/api/v1/ocds/releases?month=2026-09")),
+    Case("ocds: contract A", "contract_ocds.contract_release", "GET", SEES_A, _path("/api/v1/contracts/A-SIGN/ocds")),
+    Case("ocds: contract B", "contract_ocds.contract_release", "GET", row("200 200 404 404 404 200 404 404 200 401"),
+         _path("/api/v1/contracts/B-SIGN/ocds")),
+    Case("ocds: contract unknown", "contract_ocds.contract_release", "GET", NOT_FOUND,
+         _path("/api/v1/contracts/NO-SUCH/ocds")),
+    Case("pages: dashboard", "pages.dashboard", "GET", PUBLIC, _path("/dashboard"), page=True),
 ]
 
 
@@ -816,6 +904,9 @@ ANONYMOUS_INVALID = [
     ("POST", f"/api/v1/alerts/{UNKNOWN}/resolve", {"json": {"note": 1}}),
     ("GET", "/api/v1/incidents?status=nope", {}),
     ("GET", "/api/v1/definitions?limit=0", {}),
+    ("GET", "/api/v1/guarantees?kind=nope", {}),
+    ("POST", f"/api/v1/guarantees/{UNKNOWN}/claims", {"json": {"bogus": 1}}),
+    ("POST", f"/api/v1/instances/{UNKNOWN}/messages/guarantee_issued", {"json": {"payload": []}}),
 ]
 
 @pytest.mark.parametrize("method,path,kw", ANONYMOUS_INVALID, ids=[f"{m} {p} {sorted(k)}" for m, p, k in ANONYMOUS_INVALID])

@@ -1,0 +1,212 @@
+"""/api/v1/guarantees — the guarantee ledger, claims, and the issuers' signed e-guarantee callbacks."""
+from __future__ import annotations
+
+import json
+
+from flask import jsonify, request
+from flask_smorest import Blueprint
+from marshmallow import Schema, ValidationError, fields, validate
+
+from engine import forms, guarantees, instances
+from engine.errors import Invalid, Malformed
+
+from . import schemas
+from .auth import db, principal
+
+blp = Blueprint("guarantees", __name__, url_prefix="/api/v1",
+                description="Guarantees (保证金/保函): bid, performance, advance payment, quality and payment guarantees")
+
+_DATE = r"^\d{4}-\d{2}-\d{2}$"
+_MONEY = r"^\d{1,13}(\.\d{1,2})?$"
+
+
+class GuaranteeListArgs(schemas.PageArgs):
+    business_key = fields.String(load_default=None, validate=validate.Length(max=200))
+    kind = fields.String(load_default=None, validate=validate.OneOf(guarantees.KINDS))
+    status = fields.String(load_default=None, validate=validate.OneOf(guarantees.STATUSES))
+    cancellation = fields.String(load_default=None, validate=validate.OneOf(("requested",)),
+                                 metadata={"description": "requested: released e-guarantees whose cancellation (注销) "
+                                                          "was sent to their issuer"})
+
+
+class PartyRef(Schema):
+    org_code = fields.String(allow_none=True)
+    name = fields.String(allow_none=True)
+
+
+class Validity(Schema):
+    from_ = fields.String(data_key="from", attribute="from", allow_none=True)
+    to = fields.String(allow_none=True)
+
+
+class Exemption(Schema):
+    rule = fields.String(allow_none=True, metadata={"description": "the credit-offset rule (engine/rules.json)"})
+    percent = fields.String(allow_none=True)
+    freed_amount = fields.String(allow_none=True)
+
+
+class Cancellation(Schema):
+    requested_at = fields.DateTime()
+    to = fields.String(allow_none=True)
+
+
+class GuaranteeOut(Schema):
+    id = fields.String()
+    instance_id = fields.String()
+    business_key = fields.String()
+    kind = fields.String(metadata={"enum": list(guarantees.KINDS)})
+    form = fields.String(allow_none=True, metadata={"enum": list(guarantees.FORMS)})
+    electronic = fields.Boolean()
+    guarantee_no = fields.String(allow_none=True)
+    issuer = fields.Nested(PartyRef)
+    applicant = fields.Nested(PartyRef, allow_none=True)
+    beneficiary = fields.Nested(PartyRef, allow_none=True)
+    amount = fields.String()
+    currency = fields.String()
+    validity = fields.Nested(Validity)
+    document_sha256 = fields.String(allow_none=True)
+    verification_code = fields.String(allow_none=True)
+    status = fields.String(metadata={"enum": list(guarantees.STATUSES)})
+    exemption = fields.Nested(Exemption, allow_none=True)
+    activated_on = fields.String(allow_none=True)
+    released_at = fields.String(allow_none=True)
+    cancellation = fields.Nested(Cancellation, allow_none=True)
+    issuer_notice = fields.Dict(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class ClaimOut(Schema):
+    id = fields.String()
+    no = fields.Integer()
+    reason = fields.String()
+    alert_id = fields.String(allow_none=True)
+    amount = fields.String()
+    claimed_at = fields.String()
+    status = fields.String()
+    filed_at = fields.DateTime()
+    filed_by = fields.String()
+    note = fields.String(allow_none=True)
+    paid_at = fields.String(allow_none=True)
+    paid_amount = fields.String(allow_none=True)
+    payment_reference = fields.String(allow_none=True)
+
+
+class GuaranteeEventOut(Schema):
+    seq = fields.Integer()
+    at = fields.DateTime()
+    actor = fields.String()
+    event = fields.String()
+    data = fields.Dict()
+
+
+class GuaranteeDetail(GuaranteeOut):
+    claims = fields.List(fields.Nested(ClaimOut))
+    alerts = fields.List(fields.Nested(schemas.AlertOut))
+    events = fields.List(fields.Nested(GuaranteeEventOut))
+
+
+class ClaimIn(schemas.Strict):
+    reason = fields.String(required=True, validate=validate.OneOf(guarantees.CLAIM_REASONS))
+    amount = fields.String(load_default=None, validate=validate.Regexp(_MONEY),
+                           metadata={"description": "default: all the guarantee still covers"})
+    claimed_at = fields.String(load_default=None, validate=validate.Regexp(_DATE),
+                               metadata={"description": "the claim's date, default today"})
+    alert_id = fields.String(load_default=None, validate=validate.Length(max=36),
+                             metadata={"description": "non_performance: the confirmed red alert it rests on"})
+    note = fields.String(load_default=None, validate=validate.Length(max=2000))
+
+
+class GuaranteeIn(schemas.Strict):
+    business_key = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    kind = fields.String(required=True, validate=validate.OneOf(guarantees.RECORDED_KINDS),
+                         metadata={"description": "bid, performance and retention follow the contract's process"})
+    form = fields.String(required=True, validate=validate.OneOf(("cash", "bank_guarantee", "insurance_policy",
+                                                                 "guarantee_company")))
+    guarantee_no = fields.String(load_default=None, validate=validate.Length(max=200))
+    issuer = fields.String(load_default=None, validate=validate.Length(max=200))
+    amount = fields.String(required=True, validate=validate.Regexp(_MONEY))
+    valid_from = fields.String(load_default=None, validate=validate.Regexp(_DATE))
+    valid_to = fields.String(load_default=None, validate=validate.Regexp(_DATE))
+    document_sha256 = fields.String(load_default=None, validate=validate.Regexp(r"^[0-9a-fA-F]{64}$"))
+    verification_code = fields.String(load_default=None, validate=validate.Length(max=200))
+
+
+GuaranteePage = schemas.page_of(GuaranteeOut, "GuaranteePage")
+
+
+@blp.route("/guarantees", methods=["GET"])
+@blp.arguments(GuaranteeListArgs, location="query")
+@blp.response(200, GuaranteePage)
+def list_guarantees(args):
+    """Guarantees of the contracts the caller sees (an issuer also sees those it issued)."""
+    return guarantees.list_(db(), principal(), args["limit"], args["cursor"], args["business_key"], args["kind"],
+                            args["status"], args["cancellation"])
+
+
+@blp.route("/guarantees", methods=["POST"])
+@blp.arguments(GuaranteeIn)
+@blp.response(201, GuaranteeDetail)
+@blp.alt_response(403, description="only the applicant (the contractor; the employer for a payment guarantee) gives it")
+@blp.alt_response(422, description="over its cap, or beside a security the rules forbid it with (Q01, Q02)")
+def record(body):
+    """Give an advance payment, quality or payment guarantee; an issuer in the system verifies it by its callback."""
+    return guarantees.record(db(), principal(), body)
+
+
+@blp.route("/guarantees/<string:guarantee_id>", methods=["GET"])
+@blp.response(200, GuaranteeDetail)
+def get(guarantee_id):
+    """One guarantee with its claims, its warnings and its event history."""
+    return guarantees.get(db(), principal(), guarantee_id)
+
+
+@blp.route("/guarantees/<string:guarantee_id>/claims", methods=["POST"])
+@blp.arguments(ClaimIn)
+@blp.response(200, GuaranteeDetail)
+@blp.alt_response(403, description="only the beneficiary files a claim")
+@blp.alt_response(409, description="the guarantee is not in force, or the contract no longer waits to be signed")
+@blp.alt_response(422, description="no confirmed non-performance, or an amount over what the guarantee covers")
+def claim(body, guarantee_id):
+    """The beneficiary's claim (索赔): it reaches the guarantor as its pay_claim task."""
+    return guarantees.file_claim(db(), principal(), guarantee_id, body)
+
+
+_CALLBACK_DOC = {
+    "summary": "The issuer's e-guarantee platform confirms a guarantee (signed), or an operator's message",
+    "description": (
+        "Signed by the issuer's platform: header `X-Lvyue-Signature: sha256=<hex HMAC-SHA256(secret, raw body)>` with "
+        "the secret of the organisation bound to the contract's `guarantor` role (`lvyue orgs callback-secret`); no "
+        "bearer token. Body `{\"payload\": {guarantee_no, amount, valid_to, document_sha256, verification_code?, "
+        "verified?, issued_at?, issuer?, note?}}`. It completes the contract's verify_guarantee task (a mismatch with "
+        "the contractor's submission is a 422 naming the field) or, before the contractor submitted, is kept on the "
+        "guarantee; the answer is the guarantee. Without the signature header this is the ordinary message delivery "
+        "of an operator (bearer token), answered with the instance."),
+    "security": [{}, {"bearer": []}],
+    "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {
+        "payload": {"type": "object"}}, "additionalProperties": False}}}},
+    "responses": {"200": {"description": "the guarantee (signed) or the instance (operator)",
+                          "content": {"application/json": {"schema": {"type": "object"}}}},
+                  "401": {"description": "no token, or a signature that does not verify"}},
+}
+
+
+@blp.route("/instances/<string:instance_id>/messages/guarantee_issued", methods=["POST"])
+@blp.doc(**_CALLBACK_DOC)
+def guarantee_issued(instance_id):
+    signature = request.headers.get(guarantees.SIGNATURE_HEADER)
+    if signature is not None:
+        result = guarantees.issuer_callback(db(), instance_id, request.get_data(cache=True), signature)
+        return jsonify(forms.to_json(result))
+    who = principal()  # who is asking is decided before what they sent is read
+    try:
+        document = json.loads(request.get_data(cache=True) or b"null")
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise Malformed("the request body is not valid JSON") from None
+    try:
+        body = schemas.MessageIn().load(document if document is not None else {})
+    except ValidationError as exc:
+        raise Invalid("the message is invalid", {k: v if isinstance(v, list) else [str(v)]
+                                                 for k, v in exc.normalized_messages().items()}) from None
+    result = instances.deliver_message(db(), who, instance_id, "guarantee_issued", body["payload"])
+    return jsonify(forms.to_json(schemas.InstanceOut().dump(result)))

@@ -1,0 +1,188 @@
+"""Supervisor insight: the monthly report, the dashboard's figures, credit records, leads, and OCDS export.
+
+Blueprints: /api/v1/reports (monthly report, dashboard data), /api/v1/credit-records, /api/v1/leads,
+/api/v1/ocds (release packages) and /api/v1/contracts/{business_key}/ocds (one contract's release).
+The schemas of `POST /api/v1/alerts/{id}/confirm` (api/alerts.py) live here too.
+"""
+from __future__ import annotations
+
+import os
+
+from flask import Response, current_app, jsonify, request
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from engine import credit, forms, ocds, reports
+
+from .auth import db, principal
+from .schemas import AlertOut, PageArgs, Strict, page_of
+
+MONTH = validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="a month written YYYY-MM, e.g. 2026-10")
+JSON_OBJECT = {"application/json": {"schema": {"type": "object"}}}
+
+reports_blp = Blueprint("reports", __name__, url_prefix="/api/v1/reports", description="Supervision reports")
+credit_blp = Blueprint("credit_records", __name__, url_prefix="/api/v1/credit-records",
+                       description="Credit records written when a red alert is confirmed")
+leads_blp = Blueprint("leads", __name__, url_prefix="/api/v1/leads", description="Leads to discipline inspection")
+ocds_blp = Blueprint("ocds", __name__, url_prefix="/api/v1/ocds", description="OCDS 1.1 release packages")
+contract_ocds_blp = Blueprint("contract_ocds", __name__, url_prefix="/api/v1/contracts",
+                              description="OCDS 1.1 release of one contract")
+BLUEPRINTS = (reports_blp, credit_blp, leads_blp, ocds_blp, contract_ocds_blp)
+
+
+# ---------------------------------------------------------------- schemas
+class MonthlyArgs(Strict):
+    month = fields.String(required=True, validate=MONTH, metadata={"description": "YYYY-MM, China time"})
+    department = fields.String(load_default=None, validate=validate.Length(1, 64),
+                               metadata={"description": "a department code inside the caller's subtree; its subtree is reported"})
+    format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
+
+
+class CreditListArgs(PageArgs):
+    org = fields.String(load_default=None, validate=validate.Length(1, 64), metadata={"description": "organisation code"})
+    month = fields.String(load_default=None, validate=MONTH, metadata={"description": "records dated in this month"})
+
+
+class LeadListArgs(PageArgs):
+    month = fields.String(load_default=None, validate=MONTH,
+                          metadata={"description": "leads whose alert turned red in this month (China time)"})
+    status = fields.String(load_default=None, validate=validate.OneOf(list(credit.LEAD_STATUSES)),
+                           metadata={"description": "default: pending and confirmed"})
+
+
+class PackageArgs(Strict):
+    month = fields.String(required=True, validate=MONTH)
+
+
+class ConfirmIn(Strict):
+    decision = fields.String(required=True, validate=validate.OneOf(list(credit.DECISIONS)))
+    note = fields.String(load_default=None, validate=validate.Length(max=4000))
+
+
+class CreditRuleOut(Schema):
+    code = fields.String()
+    legal_basis = fields.String(allow_none=True)
+
+
+class PublicityOut(Schema):
+    rule = fields.String(metadata={"description": "S02 (tendering, 6 months) or S03 (Henan, at most 5 years)"})
+    legal_basis = fields.String()
+    until = fields.String(metadata={"description": "the last day of publicity, YYYY-MM-DD"})
+    in_publicity = fields.Boolean()
+
+
+class CreditRecordOut(Schema):
+    id = fields.String()
+    org = fields.String()
+    org_name = fields.String(allow_none=True)
+    alert_id = fields.String()
+    instance_id = fields.String()
+    business_key = fields.String()
+    department = fields.String(allow_none=True)
+    track = fields.String(allow_none=True)
+    rule = fields.Nested(CreditRuleOut)
+    date = fields.String(metadata={"description": "the day the red alert was confirmed, YYYY-MM-DD (China time)"})
+    publicity = fields.Nested(PublicityOut)
+    note = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    created_by = fields.String()
+
+
+class LeadOut(Schema):
+    id = fields.String(allow_none=True, metadata={"description": "null while pending"})
+    status = fields.String(metadata={"enum": list(credit.LEAD_STATUSES)})
+    alert_id = fields.String()
+    instance_id = fields.String()
+    business_key = fields.String()
+    department = fields.String(allow_none=True)
+    to_department = fields.String(allow_none=True)
+    responsible_org = fields.String(allow_none=True)
+    code = fields.String()
+    legal_basis = fields.String(allow_none=True)
+    escalated_at = fields.DateTime()
+    confirmed_at = fields.DateTime(allow_none=True)
+    confirmed_by = fields.String(allow_none=True)
+    note = fields.String(allow_none=True)
+    evidence = fields.Dict(metadata={"description": "the audit-trail excerpt about the obligation, with hashes, "
+                                                    "and the chain head (frozen when confirmed)"})
+
+
+class DecisionOut(Schema):
+    decision = fields.String(metadata={"enum": list(credit.DECISIONS)})
+    note = fields.String(allow_none=True)
+    decided_at = fields.DateTime()
+    decided_by = fields.String()
+
+
+class ConfirmOut(AlertOut):
+    decision = fields.Nested(DecisionOut)
+    credit_record = fields.Nested(CreditRecordOut, allow_none=True)
+    lead = fields.Nested(LeadOut, allow_none=True)
+
+
+CreditRecordPage = page_of(CreditRecordOut, "CreditRecordPage")
+LeadPage = page_of(LeadOut, "LeadPage")
+
+
+def _ocid_prefix() -> str:
+    return current_app.config.get("LVYUE_OCID_PREFIX") or os.environ.get("LVYUE_OCID_PREFIX") or ocds.DEFAULT_PREFIX
+
+
+# ---------------------------------------------------------------- reports
+@reports_blp.route("/monthly", methods=["GET"])
+@reports_blp.arguments(MonthlyArgs, location="query")
+@reports_blp.doc(responses={"200": {"description": "the report; every figure is defined under `definitions` "
+                                                   "(docs/reports.md). format=csv: rows section,figure,value",
+                                    "content": {**JSON_OBJECT, "text/csv": {"schema": {"type": "string"}}}}})
+def monthly(args):
+    """The monthly supervision report (月度监管报告) of the caller's department subtree."""
+    report = forms.to_json(reports.monthly(db(), principal(), args["month"], args["department"]))
+    if args["format"] == "csv":
+        scope = args["department"] or "all"
+        return Response(reports.to_csv(report), mimetype="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="lvyue-report-{args["month"]}-{scope}.csv"'})
+    return jsonify(report)
+
+
+@reports_blp.route("/dashboard", methods=["GET"])
+@reports_blp.doc(responses={"200": {"description": "open alerts by severity and age, arrears by employer, "
+                                                   "contracts at risk", "content": JSON_OBJECT}})
+def dashboard_data():
+    """What the supervisors' dashboard (/dashboard) shows, now."""
+    return jsonify(forms.to_json(reports.dashboard(db(), principal())))
+
+
+# ---------------------------------------------------------------- credit records and leads
+@credit_blp.route("", methods=["GET"])
+@credit_blp.arguments(CreditListArgs, location="query")
+@credit_blp.response(200, CreditRecordPage)
+def list_credit_records(args):
+    """Credit records, newest first (supervisors, admins; a party: its own organisation's)."""
+    return credit.list_records(db(), principal(), args["limit"], args["cursor"], args["org"], args["month"])
+
+
+@leads_blp.route("", methods=["GET"])
+@leads_blp.arguments(LeadListArgs, location="query")
+@leads_blp.response(200, LeadPage)
+def list_leads(args):
+    """Escalated red alerts as leads to discipline inspection, with their evidence trail."""
+    return credit.list_leads(db(), principal(), args["limit"], args["cursor"], args["month"], args["status"])
+
+
+# ---------------------------------------------------------------- OCDS
+@ocds_blp.route("/releases", methods=["GET"])
+@ocds_blp.arguments(PackageArgs, location="query")
+@ocds_blp.doc(responses={"200": {"description": "an OCDS 1.1 release package (release-package-schema 1.1.5)",
+                                 "content": JSON_OBJECT}})
+def release_package(args):
+    """The releases of the contracts visible to the caller with implementation activity in the month."""
+    publisher = current_app.config.get("LVYUE_OCDS_PUBLISHER") or os.environ.get("LVYUE_OCDS_PUBLISHER") or "Lvyue 履约"
+    return jsonify(ocds.package(db(), principal(), args["month"], request.url, _ocid_prefix(), publisher))
+
+
+@contract_ocds_blp.route("/<path:business_key>/ocds", methods=["GET"])
+@contract_ocds_blp.doc(responses={"200": {"description": "an OCDS 1.1 release, tag implementation (release-schema 1.1.5)",
+                                          "content": JSON_OBJECT}})
+def contract_release(business_key):
+    """The OCDS 1.1 release of one contract: parties, award, contract milestones, payments as transactions."""
+    return jsonify(ocds.contract_release(db(), principal(), business_key, _ocid_prefix()))

@@ -1,0 +1,312 @@
+"""Credit records (不良行为记录 / 失信信息) and problem leads (问题线索) to discipline inspection.
+
+Both are written when a supervising department confirms a red alert (`alerts.confirm`): the confirmation
+is the department's finding that the obligation was breached. A confirmed alert gets exactly one credit
+record, in the file of the organisation responsible for the obligation, and exactly one lead, addressed to
+the department's escalation target (纪检监察, DOMAIN.md S05) with the evidence trail: the excerpt of the
+contract's hash-chained audit trail about that obligation, each event with its hash.
+
+How long a record is published depends on the track (DOMAIN.md §1F): tendering records for 6 months
+(S02), everything else under Henan's credit regulation, for at most 5 years (S03). Periods in months
+end on the corresponding day of the last month, or its last day when it has none (Civil Code art 202).
+"""
+from __future__ import annotations
+
+import base64
+import calendar
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from . import audit, clock, deadlines
+from .db import Database
+from .directory import Principal
+from .errors import Forbidden, Invalid
+from .models import Alert, AlertDecision, AuditEvent, CreditRecord, Instance, Lead, Organisation
+from .pagination import DEFAULT_LIMIT, MAX_LIMIT, page
+
+
+@dataclass(frozen=True)
+class Publicity:
+    """How long a credit record is published (公示期), with its legal basis and DOMAIN.md verification mark."""
+
+    id: str
+    title: str
+    months: int
+    legal_basis: str
+    verified: str
+    note: str
+
+
+# Each statutory number once, next to its legal basis (STYLE.md). The rule registry (engine/rules.json)
+# counts periods in days only; these run in months and years, so they are kept here.
+PUBLICITY = {
+    "S02": Publicity(
+        "S02", "Publicity of violation records in tendering (招标投标违法行为记录公告期)", 6,
+        "《中华人民共和国招标投标法实施条例》第七十八条；《招标投标违法行为记录公告暂行办法》（发改法规〔2008〕1531号）第九条",
+        "P (art 78); S (6 months)",
+        "6 months, or as long as a qualification restriction imposed with it, whichever is longer; then back-end storage."),
+    "S03": Publicity(
+        "S03", "Disclosure of dishonesty information in Henan (河南省失信信息披露期限)", 60,
+        "《河南省社会信用条例》（2019）",
+        "P/L",
+        "At most 5 years (DOMAIN.md S03 cites arts 19, 41–43, 17 of the regulation); a local rule (L)."),
+}
+DECISIONS = ("confirmed", "dismissed")
+
+
+def publicity_for(track: str | None) -> Publicity:
+    """S02 for tendering contracts (招投标), S03 (Henan) for government procurement and anything else."""
+    return PUBLICITY["S02"] if track == "tendering" else PUBLICITY["S03"]
+
+
+def add_months(day: date, months: int) -> date:
+    """The last day of a period of `months` from `day` (Civil Code arts 201–202: the start day is not counted;
+    the period ends on the corresponding day of the last month, or on that month's last day)."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def china_date(instant: datetime) -> date:
+    return instant.astimezone(deadlines.SHANGHAI).date()
+
+
+# ---------------------------------------------------------------- written by a confirmation (inside its transaction)
+def escalated_at(session: Session, alert: Alert) -> datetime:
+    """When the alert turned red (and reached the escalation target): its first `alert_red` audit event."""
+    for event in session.scalars(select(AuditEvent).where(AuditEvent.instance_id == alert.instance_id,
+                                                          AuditEvent.action == "alert_red").order_by(AuditEvent.seq)):
+        if (event.data or {}).get("alert_id") == alert.id:
+            return event.at
+    return alert.updated_at if alert.severity == "red" else alert.raised_at
+
+
+def evidence(session: Session, alert: Alert) -> dict[str, Any]:
+    """The evidence trail of an alert: the audit events about its obligation, with their hashes.
+
+    Kept: the contract's first event (how it entered supervision), every event naming the alert, and the
+    events of the awaited activity (its task becoming ready, completions, payments) — in the same part
+    (milestone) as the alert. Each event carries `prev_hash` and `hash`, so the excerpt can be checked
+    against the whole chain (`lvyue audit verify`), whose head is given too.
+    """
+    instance = session.get(Instance, alert.instance_id)
+    events = list(session.scalars(select(AuditEvent).where(AuditEvent.instance_id == alert.instance_id)
+                                  .order_by(AuditEvent.seq)))
+    part = next(((e.data or {}).get("part") for e in events if (e.data or {}).get("alert_id") == alert.id), None)
+
+    def relevant(e: AuditEvent) -> bool:
+        data = e.data or {}
+        return (e.seq == 1 or data.get("alert_id") == alert.id
+                or (alert.awaited_task_id is not None and data.get("task_id") == alert.awaited_task_id)
+                or (e.element_id == alert.element_id and data.get("part") == part))
+
+    breaks = list(audit.verify(session, alert.instance_id))
+    return {
+        "instance_id": alert.instance_id, "business_key": alert.business_key,
+        "chain": {"length": instance.audit_seq if instance else None, "head": instance.audit_head if instance else None,
+                  "intact": not breaks, "first_break": ({"seq": breaks[0].seq, "reason": breaks[0].reason} if breaks else None)},
+        "events": [{"seq": e.seq, "at": e.at.isoformat(), "actor": e.actor, "action": e.action, "element_id": e.element_id,
+                    "data": e.data, "prev_hash": e.prev_hash, "hash": e.hash} for e in events if relevant(e)],
+    }
+
+
+def write_record(session: Session, alert: Alert, decided_at: datetime, decided_by: str, note: str | None) -> CreditRecord:
+    """The credit record of a confirmed alert, written once (an existing one is returned)."""
+    existing = session.scalar(select(CreditRecord).where(CreditRecord.alert_id == alert.id))
+    if existing is not None:
+        return existing
+    instance = session.get(Instance, alert.instance_id)
+    track = (instance.data or {}).get("track") if instance is not None else None
+    rule = publicity_for(track)
+    day = china_date(decided_at)
+    record = CreditRecord(id=str(uuid.uuid4()), alert_id=alert.id, org_code=alert.responsible_org,
+                          instance_id=alert.instance_id, business_key=alert.business_key,
+                          department_code=alert.department_code, track=track, code=alert.code,
+                          legal_basis=alert.legal_basis, record_date=day.isoformat(), publicity_rule=rule.id,
+                          publicity_basis=rule.legal_basis, publicity_until=add_months(day, rule.months).isoformat(),
+                          note=note, created_at=decided_at, created_by=decided_by)
+    session.add(record)
+    return record
+
+
+def write_lead(session: Session, alert: Alert, decided_at: datetime, decided_by: str, note: str | None) -> Lead:
+    """The lead of a confirmed alert to discipline inspection, with its evidence frozen; written once."""
+    existing = session.scalar(select(Lead).where(Lead.alert_id == alert.id))
+    if existing is not None:
+        return existing
+    lead = Lead(id=str(uuid.uuid4()), alert_id=alert.id, instance_id=alert.instance_id, business_key=alert.business_key,
+                department_code=alert.department_code, to_department=alert.escalated_to,
+                responsible_org=alert.responsible_org, code=alert.code, legal_basis=alert.legal_basis,
+                escalated_at=escalated_at(session, alert), created_at=decided_at, created_by=decided_by, note=note,
+                evidence=evidence(session, alert))
+    session.add(lead)
+    return lead
+
+
+# ---------------------------------------------------------------- views
+def record_view(r: CreditRecord, org_name: str | None = None) -> dict[str, Any]:
+    today = china_date(clock.now())
+    return {
+        "id": r.id, "org": r.org_code, "org_name": org_name, "alert_id": r.alert_id, "instance_id": r.instance_id,
+        "business_key": r.business_key, "department": r.department_code, "track": r.track,
+        "rule": {"code": r.code, "legal_basis": r.legal_basis}, "date": r.record_date,
+        "publicity": {"rule": r.publicity_rule, "legal_basis": r.publicity_basis, "until": r.publicity_until,
+                      "in_publicity": r.publicity_until >= today.isoformat()},
+        "note": r.note, "created_at": r.created_at, "created_by": r.created_by,
+    }
+
+
+def record_out(session: Session, r: CreditRecord) -> dict[str, Any]:
+    org = session.get(Organisation, r.org_code)
+    return record_view(r, org.name if org is not None else None)
+
+
+def decision_view(d: AlertDecision | None) -> dict[str, Any] | None:
+    if d is None:
+        return None
+    return {"decision": d.decision, "note": d.note, "decided_at": d.decided_at, "decided_by": d.decided_by}
+
+
+def lead_view(lead: Lead) -> dict[str, Any]:
+    return {
+        "id": lead.id, "status": "confirmed", "alert_id": lead.alert_id, "instance_id": lead.instance_id,
+        "business_key": lead.business_key, "department": lead.department_code, "to_department": lead.to_department,
+        "responsible_org": lead.responsible_org, "code": lead.code, "legal_basis": lead.legal_basis,
+        "escalated_at": lead.escalated_at, "confirmed_at": lead.created_at, "confirmed_by": lead.created_by,
+        "note": lead.note, "evidence": lead.evidence,
+    }
+
+
+def _pending_view(session: Session, alert: Alert, decision: AlertDecision | None, at: datetime) -> dict[str, Any]:
+    return {
+        "id": None, "status": decision.decision if decision is not None else "pending", "alert_id": alert.id,
+        "instance_id": alert.instance_id, "business_key": alert.business_key, "department": alert.department_code,
+        "to_department": alert.escalated_to, "responsible_org": alert.responsible_org, "code": alert.code,
+        "legal_basis": alert.legal_basis, "escalated_at": at, "confirmed_at": None, "confirmed_by": None,
+        "note": decision.note if decision is not None else None, "evidence": evidence(session, alert),
+    }
+
+
+# ---------------------------------------------------------------- use cases
+def _org_names(session: Session, codes) -> dict[str, str]:
+    codes = sorted({c for c in codes if c})
+    if not codes:
+        return {}
+    return dict(session.execute(select(Organisation.code, Organisation.name).where(Organisation.code.in_(codes))).all())
+
+
+def list_records(db: Database, principal: Principal, limit: int | None, cursor: str | None, org: str | None = None,
+                 month: str | None = None) -> dict[str, Any]:
+    """Credit records, newest first. Supervisors and admins see every record (credit information is published
+    for every department to consult); a party sees its own organisation's only."""
+    if principal.role == "party":
+        if org is not None and org != principal.org_code:
+            raise Forbidden("a party sees the credit records of its own organisation only")
+        org = principal.org_code
+    elif principal.role not in ("supervisor", "admin"):
+        raise Forbidden("credit records are for the supervising departments and the parties they concern")
+    with db.read() as session:
+        query = select(CreditRecord)
+        if org:
+            query = query.where(CreditRecord.org_code == org)
+        if month:
+            first, last = month_days(month)
+            query = query.where(CreditRecord.record_date >= first.isoformat(), CreditRecord.record_date <= last.isoformat())
+        result = page(session, query, [CreditRecord.created_at, CreditRecord.id], limit, cursor, lambda r: r,
+                      descending=True)
+        names = _org_names(session, [r.org_code for r in result["items"]])
+        result["items"] = [record_view(r, names.get(r.org_code)) for r in result["items"]]
+        return result
+
+
+def month_days(month: str) -> tuple[date, date]:
+    """The first and last day of a month written YYYY-MM; Invalid naming `month` otherwise."""
+    try:
+        year, mon = (int(x) for x in month.split("-"))
+        if len(month) != 7 or not 1 <= mon <= 12 or year < 1900:
+            raise ValueError
+    except ValueError:
+        raise Invalid("month is YYYY-MM", {"month": ["a month written YYYY-MM, e.g. 2026-10"]}) from None
+    return date(year, mon, 1), date(year, mon, calendar.monthrange(year, mon)[1])
+
+
+LEAD_STATUSES = ("pending", "confirmed", "dismissed")
+
+
+def _lead_visible(principal: Principal):
+    depts = sorted(principal.departments)
+    return or_(Alert.department_code.in_(depts), Alert.escalated_to.in_(depts))
+
+
+def list_leads(db: Database, principal: Principal, limit: int | None, cursor: str | None, month: str | None = None,
+               status: str | None = None) -> dict[str, Any]:
+    """Leads to discipline inspection, oldest escalation first: every red alert that reached its escalation
+    target — `pending` until its department decides, `confirmed` (a lead written, evidence frozen) or
+    `dismissed` (listed only when asked for). `month` selects by the instant the alert turned red, China time.
+
+    Seen by admins and by supervisors of the alert's department subtree or of its escalation target."""
+    if principal.role == "supervisor" and not principal.departments:
+        raise Forbidden("a supervisor without a department sees no leads")
+    if principal.role not in ("supervisor", "admin"):
+        raise Forbidden("leads to discipline inspection are for the supervising departments")
+    wanted = (status,) if status else ("pending", "confirmed")
+    limit = DEFAULT_LIMIT if limit is None else limit
+    if not 1 <= limit <= MAX_LIMIT:
+        raise Invalid("limit out of range", {"limit": [f"between 1 and {MAX_LIMIT}"]})
+    window = None
+    if month:
+        first, last = month_days(month)
+        window = (deadlines.end_of_day(first - timedelta(days=1)), deadlines.end_of_day(last))
+    with db.read() as session:
+        query = (select(Alert, Lead, AlertDecision)
+                 .outerjoin(Lead, Lead.alert_id == Alert.id)
+                 .outerjoin(AlertDecision, AlertDecision.alert_id == Alert.id)
+                 .where(Alert.severity == "red", or_(Alert.escalated_to.is_not(None), Lead.id.is_not(None))))
+        if principal.role == "supervisor":
+            query = query.where(_lead_visible(principal))
+        if window is not None:
+            # An alert that turned red at T was raised at or before T and last updated at or after it.
+            query = query.where(Alert.raised_at < window[1], Alert.updated_at >= window[0])
+        rows = []
+        for alert, lead, decision in session.execute(query):
+            state = "confirmed" if lead is not None else (decision.decision if decision is not None else "pending")
+            if state not in wanted:
+                continue
+            at = lead.escalated_at if lead is not None else escalated_at(session, alert)
+            if window is not None and not window[0] <= at < window[1]:
+                continue
+            rows.append((at, alert.id, alert, lead, decision))
+        rows.sort(key=lambda r: (r[0], r[1]))
+        if cursor:
+            after = _decode_cursor(cursor)
+            rows = [r for r in rows if (r[0], r[1]) > after]
+        more = len(rows) > limit
+        rows = rows[:limit]
+        items = [lead_view(lead) if lead is not None else _pending_view(session, alert, decision, at)
+                 for at, _, alert, lead, decision in rows]
+        next_cursor = _encode_cursor(rows[-1][0], rows[-1][1]) if more and rows else None
+        return {"items": items, "next_cursor": next_cursor}
+
+
+def _encode_cursor(at: datetime, alert_id: str) -> str:
+    raw = json.dumps([at.isoformat(), alert_id])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not (isinstance(values, list) and len(values) == 2 and all(isinstance(v, str) for v in values)):
+            raise ValueError
+        at = datetime.fromisoformat(values[0])
+        if at.tzinfo is None:
+            raise ValueError
+        return at, values[1]
+    except (ValueError, UnicodeDecodeError):
+        raise Invalid("the cursor is not one this server issued", {"cursor": ["invalid cursor"]}) from None

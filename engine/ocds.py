@@ -1,0 +1,329 @@
+"""OCDS 1.1 export (Open Contracting Data Standard, release schema 1.1.5) of the implementation stage.
+
+One release per contract, tagged `implementation` (DOMAIN.md §3.4): the parties with their roles — the
+employer as `buyer` and `payer`, the contractor as `supplier` and `payee`, the supervising department as
+`reviewBody` —, the award, and the contract with its signing and filing milestones, and under
+`implementation` one `delivery` milestone, one acceptance milestone (also `delivery`, code `acceptance`)
+and one `payment` milestone per performance milestone, with a transaction for every payment recorded.
+Milestone statuses follow the closed milestoneStatus codelist as of the release date: `met` (with
+`dateMet`), `partiallyMet` (part of a payment made), `notMet` (due date passed), else `scheduled`.
+
+`register_extension(fn, url)` lets other modules add to every release (e.g. the community guarantees
+extension): `fn(session, instance, release)` changes the release in place; `url`, the extension's
+extension.json, is listed in the package's `extensions`.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, load_only
+
+from . import authz, clock, credit, deadlines, steps
+from .db import Database
+from .directory import Principal
+from .errors import Forbidden, NotFound
+from .models import Department, Instance, InstancePart, Organisation, Payment, TaskRow
+
+DEFAULT_PREFIX = "ocds-lvyue-"
+VERSION = "1.1"
+CURRENCY = "CNY"
+TAG = "implementation"
+
+
+@dataclass(frozen=True)
+class Extension:
+    fn: Callable[[Session, Instance, dict], None]
+    url: str | None = None
+
+
+EXTENSIONS: list[Extension] = []
+
+
+def register_extension(fn: Callable[[Session, Instance, dict], None], url: str | None = None) -> None:
+    """Call `fn(session, instance, release)` on every release built from now on (it edits the release in
+    place); `url` names the OCDS extension's extension.json for the release package."""
+    EXTENSIONS.append(Extension(fn, url))
+
+
+def unregister_extension(fn) -> None:
+    EXTENSIONS[:] = [e for e in EXTENSIONS if e.fn is not fn]
+
+
+# ---------------------------------------------------------------- value helpers
+def _dec(value: Any) -> Decimal:
+    try:
+        return Decimal(str(value)) if value not in (None, "") else Decimal(0)
+    except InvalidOperation:
+        return Decimal(0)
+
+
+def amount(value: Any) -> int | float:
+    """A money amount as the JSON number OCDS wants: exact for whole yuan, else the 2-decimal value."""
+    d = _dec(value).quantize(Decimal("0.01"))
+    return int(d) if d == d.to_integral_value() else float(d)
+
+
+def _value(value: Any) -> dict[str, Any]:
+    return {"amount": amount(value), "currency": CURRENCY}
+
+
+def _day(value: Any) -> date | None:
+    if isinstance(value, datetime):
+        return value.astimezone(deadlines.SHANGHAI).date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and len(value) >= 10:
+        try:
+            return date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    return None
+
+
+def on_day(value: Any) -> str | None:
+    """A business date as an OCDS date-time: 00:00 China time of that day."""
+    day = _day(value)
+    return f"{day.isoformat()}T00:00:00+08:00" if day else None
+
+
+def due(due_at: datetime | None) -> str | None:
+    """A deadline (24:00 China time of its last day) as the last second of that day, China time."""
+    if due_at is None:
+        return None
+    last = (due_at.astimezone(deadlines.SHANGHAI) - timedelta(microseconds=1)).date()
+    return f"{last.isoformat()}T23:59:59+08:00"
+
+
+def _status(met_on: Any, due_at: datetime | None, now: datetime, partly: bool = False) -> str:
+    if met_on:
+        return "met"
+    if partly:
+        return "partiallyMet"
+    if due_at is not None and now >= due_at:
+        return "notMet"
+    return "scheduled"
+
+
+def _milestone(mid: str, title: str, mtype: str, code: str, due_at: datetime | None, met_on: Any, now: datetime,
+               partly: bool = False, description: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": mid, "title": title, "type": mtype, "code": code,
+                           "status": _status(met_on, due_at, now, partly), "dateModified": now.isoformat()}
+    if description:
+        out["description"] = description
+    if due_at is not None:
+        out["dueDate"] = due(due_at)
+    if met_on:
+        out["dateMet"] = on_day(met_on)
+    return out
+
+
+# ---------------------------------------------------------------- one release
+def ocid(prefix: str, business_key: str) -> str:
+    return f"{prefix}{business_key}"
+
+
+def _org_ref(code: str | None, orgs: dict[str, Organisation]) -> dict[str, Any] | None:
+    if not code:
+        return None
+    org = orgs.get(code)
+    return {"id": f"org-{code}", "name": org.name if org else code}
+
+
+def release(session: Session, instance: Instance, prefix: str = DEFAULT_PREFIX, now: datetime | None = None) -> dict[str, Any]:
+    """The OCDS release (tag `implementation`) of one contract as it stands at `now`."""
+    now = now or clock.now()
+    data = instance.data or {}
+    roles = steps.parties_of(session, instance.id) or dict(instance.roles or {})
+    payments = list(session.scalars(select(Payment).where(Payment.instance_id == instance.id)
+                                    .order_by(Payment.paid_at, Payment.recorded_at, Payment.id)))
+    codes = set(roles.values()) | {p.payer for p in payments} | {p.payee for p in payments}
+    orgs = {o.code: o for o in session.scalars(select(Organisation).where(
+        Organisation.code.in_(sorted(c for c in codes if c) or [""])))}
+    dept = session.get(Department, instance.department_code) if instance.department_code else None
+    tasks = list(session.scalars(select(TaskRow).where(TaskRow.instance_id == instance.id, TaskRow.due_at.is_not(None))))
+    dues: dict[tuple[str, int | None], datetime] = {}
+    for t in tasks:
+        key = (t.element_id, t.item_no)
+        if key not in dues or t.due_at < dues[key]:
+            dues[key] = t.due_at
+    parts = {p.item_no: p.data or {} for p in session.scalars(select(InstancePart).where(InstancePart.instance_id == instance.id))}
+
+    parties: list[dict[str, Any]] = []
+    employer, contractor = roles.get("employer"), roles.get("contractor")
+    if employer:
+        parties.append({**_org_ref(employer, orgs), "roles": ["buyer", "payer"]})
+    if contractor:
+        supplier = {**_org_ref(contractor, orgs), "roles": ["supplier", "payee"]}
+        if contractor in orgs:
+            supplier["details"] = {"scale": "sme" if orgs[contractor].sme else "large"}
+        parties.append(supplier)
+    for code in sorted({p.payer for p in payments} | {p.payee for p in payments}):
+        if code and code not in (employer, contractor):
+            parties.append({**_org_ref(code, orgs), "roles": ["payer" if any(p.payer == code for p in payments) else "payee"]})
+    if dept is not None:
+        parties.append({"id": f"dept-{dept.code}", "name": dept.name, "roles": ["reviewBody"]})
+
+    key = instance.business_key
+    award_id, contract_id = f"{key}-award", key
+    value = data.get("signed_amount") if data.get("signed_amount") not in (None, "") else data.get("contract_amount")
+    award: dict[str, Any] = {"id": award_id, "status": "active", "value": _value(data.get("contract_amount"))}
+    if data.get("award_notice_date"):
+        award["date"] = on_day(data["award_notice_date"])
+    if contractor:
+        award["suppliers"] = [_org_ref(contractor, orgs)]
+    if data.get("project_name"):
+        award["title"] = data["project_name"]
+
+    signed = data.get("signed_at")
+    status = {"completed": "terminated", "cancelled": "terminated" if signed else "cancelled"}.get(
+        instance.status, "active" if signed else "pending")
+    contract: dict[str, Any] = {"id": contract_id, "awardID": award_id, "status": status, "value": _value(value)}
+    if data.get("project_name"):
+        contract["title"] = data["project_name"]
+    if data.get("contract_no"):
+        contract["description"] = f"合同编号 contract no. {data['contract_no']}"
+    if signed:
+        contract["dateSigned"] = on_day(signed)
+    contract["milestones"] = [
+        _milestone(f"{key}-signing", "签订合同 Contract signed", "approval", "contractSigning",
+                   dues.get(("sign_contract", None)), signed, now),
+        _milestone(f"{key}-filing", "合同备案 Contract filed", "approval", "contractFiling",
+                   dues.get(("file_contract", None)), data.get("filed_at"), now),
+    ]
+
+    implementation_milestones: list[dict[str, Any]] = []
+    for no, item in enumerate(data.get("milestones") or [], start=1):
+        if not isinstance(item, dict):
+            continue
+        pdata = parts.get(no, {})
+        name = item.get("name") or f"#{no}"
+        planned = _day(item.get("planned_date"))
+        implementation_milestones.append(_milestone(
+            f"{key}-m{no}-delivery", f"{name}：交付 delivery", "delivery", "delivery",
+            deadlines.end_of_day(planned) if planned else None, pdata.get("delivered_at"), now))
+        accepted = pdata.get("accepted_at") if pdata.get("result", "passed") == "passed" else None
+        implementation_milestones.append(_milestone(
+            f"{key}-m{no}-acceptance", f"{name}：验收 acceptance", "delivery", "acceptance",
+            dues.get(("accept_delivery", no)), accepted, now,
+            description=f"acceptance result: {pdata['result']}" if pdata.get("result") else None))
+        total, full = Decimal(0), None
+        for p in payments:
+            if p.milestone_no == no:
+                total += _dec(p.amount)
+                if full is None and total >= _dec(item.get("amount")):
+                    full = p.paid_at
+        implementation_milestones.append(_milestone(
+            f"{key}-m{no}-payment", f"{name}：付款 payment", "payment", "payment", dues.get(("record_payment", no)),
+            full, now, partly=total > 0,
+            description=f"amount {format(_dec(item.get('amount')).quantize(Decimal('0.01')), 'f')} CNY; "
+                        f"paid {format(total.quantize(Decimal('0.01')), 'f')} CNY"))
+    transactions = []
+    for p in payments:
+        tx: dict[str, Any] = {"id": p.id, "date": on_day(p.paid_at), "value": _value(p.amount)}
+        if p.payer:
+            tx["payer"] = _org_ref(p.payer, orgs)
+        if p.payee:
+            tx["payee"] = _org_ref(p.payee, orgs)
+        transactions.append(tx)
+    contract["implementation"] = {"milestones": implementation_milestones, "transactions": transactions}
+
+    out: dict[str, Any] = {
+        "ocid": ocid(prefix, key), "id": "", "date": now.isoformat(), "tag": [TAG], "initiationType": "tender",
+        "language": "zh", "parties": parties,
+        "awards": [award], "contracts": [contract],
+    }
+    if employer:
+        out["buyer"] = _org_ref(employer, orgs)
+    for extension in EXTENSIONS:
+        extension.fn(session, instance, out)
+    out["id"] = f"{out['ocid']}-{TAG}-{_digest(out)}"
+    return out
+
+
+def _digest(release_: dict[str, Any]) -> str:
+    """The content hash that names a release: the same content (apart from when it was read) has the same id."""
+    body = {k: v for k, v in release_.items() if k not in ("id", "date")}
+    canonical = json.dumps(_without_review_dates(body), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+def _without_review_dates(value):
+    if isinstance(value, dict):
+        return {k: _without_review_dates(v) for k, v in value.items() if k != "dateModified"}
+    if isinstance(value, list):
+        return [_without_review_dates(v) for v in value]
+    return value
+
+
+# ---------------------------------------------------------------- use cases
+def contract_release(db: Database, principal: Principal, business_key: str, prefix: str = DEFAULT_PREFIX) -> dict[str, Any]:
+    """The release of one contract, for whoever may see the contract (404 otherwise, as the ledger)."""
+    with db.read() as session:
+        instance = session.scalar(select(Instance).where(Instance.business_key == business_key))
+        parties = steps.parties_of(session, instance.id) if instance is not None else {}
+        if instance is None or not authz.can_see_instance(principal, instance, parties):
+            raise NotFound(f"no contract {business_key}")
+        return release(session, instance, prefix)
+
+
+DATA_DATES = ("award_notice_date", "signed_at", "filed_at", "completed_at", "performance_guarantee_released_at",
+              "retention_released_at")
+
+
+def _active_in(session: Session, instances: list[Instance], first: date, last: date) -> list[Instance]:
+    """The contracts with implementation activity in [first, last]: a business date recorded in the contract
+    or one of its milestones, a payment, or the last day of an obligation's deadline."""
+    start, end = deadlines.end_of_day(first - timedelta(days=1)), deadlines.end_of_day(last)
+    ids = [i.id for i in instances]
+    active: set[str] = set()
+    for i in instances:
+        data = i.data or {}
+        values = [data.get(k) for k in DATA_DATES]
+        if "bid_bond_released_amount" in data:
+            values.append(data.get("released_at"))
+        if any(d is not None and first <= d <= last for d in map(_day, values)):
+            active.add(i.id)
+    for chunk in (ids[n:n + 500] for n in range(0, len(ids), 500)):
+        active.update(session.scalars(select(Payment.instance_id).where(
+            Payment.instance_id.in_(chunk), Payment.paid_at >= first.isoformat(), Payment.paid_at <= last.isoformat())))
+        # A deadline's last day is in the month when its instant (24:00 of that day) is in (start, end].
+        active.update(session.scalars(select(TaskRow.instance_id).where(
+            TaskRow.instance_id.in_(chunk), TaskRow.due_at > start, TaskRow.due_at <= end)))
+        for instance_id, pdata in session.execute(select(InstancePart.instance_id, InstancePart.data)
+                                                  .where(InstancePart.instance_id.in_(chunk))):
+            if any(d is not None and first <= d <= last
+                   for d in (_day((pdata or {}).get(k)) for k in ("delivered_at", "accepted_at"))):
+                active.add(instance_id)
+    return [i for i in instances if i.id in active]
+
+
+def package(db: Database, principal: Principal, month: str, uri: str, prefix: str = DEFAULT_PREFIX,
+            publisher: str = "Lvyue 履约") -> dict[str, Any]:
+    """A release package of the contracts visible to the caller with implementation activity in `month`
+    (a business date of it in the month, China time: award, signing, filing, delivery, acceptance, payment,
+    completion, a release of a deposit — or the last day of an obligation's deadline, met or not).
+    NotFound when there is none: a package holds at least one release."""
+    if principal.role == "designer":
+        raise Forbidden("designers do not read contracts")
+    first, last = credit.month_days(month)
+    now = clock.now()
+    with db.read() as session:
+        visible = list(session.scalars(select(Instance).where(authz.instance_filter(principal))
+                                       .order_by(Instance.business_key).options(load_only(
+                                           Instance.id, Instance.business_key, Instance.status, Instance.data,
+                                           Instance.roles, Instance.department_code))))
+        releases = [release(session, instance, prefix, now) for instance in _active_in(session, visible, first, last)]
+    if not releases:
+        raise NotFound(f"no contract you may see has implementation activity in {month}")
+    extensions = [e.url for e in EXTENSIONS if e.url]
+    out: dict[str, Any] = {"uri": uri, "version": VERSION, "publishedDate": now.isoformat(),
+                           "publisher": {"name": publisher}, "releases": releases}
+    if extensions:
+        out["extensions"] = list(dict.fromkeys(extensions))
+    return out

@@ -1,0 +1,582 @@
+"""The monthly supervision report (月度监管报告) and the supervisors' dashboard figures.
+
+Every figure is recomputed from the ledger rows — instance data (the business dates the parties recorded),
+the deadlines the engine attached to each obligation's task, payments, alerts with their audit events,
+credit records and leads — so the same month asked again gives the same numbers, and each can be checked
+by hand. Dates are business dates (the day a party says it signed, filed or paid), never the moment it
+was recorded; instants are bounded by the month in China time (Asia/Shanghai). `DEFINITIONS` says what
+each number counts; docs/reports.md repeats it with examples.
+
+Other modules add sections with `register_section(name, fn)`: `fn(session, scope)` returns a dict that
+appears in the JSON under `name` and in the CSV as rows `name,<path>,<value>`.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import math
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable
+
+from sqlalchemy import select, true
+from sqlalchemy.orm import Session, load_only
+
+from . import alerts, clock, credit, deadlines, directory
+from .db import Database
+from .directory import Principal
+from .errors import Forbidden, NotFound
+from .models import Alert, AlertDecision, AuditEvent, CreditRecord, Department, Instance, Lead, Organisation, Payment, TaskRow
+
+SEVERITIES = ("yellow", "orange", "red")
+TOP_EMPLOYERS = 5
+
+# The element ids of the process library (bpmn/post_award.bpmn) whose tasks carry each obligation's deadline.
+SIGN, FILE, PAY = "sign_contract", "file_contract", "record_payment"
+RELEASES = {"bid": "release_bid_bond", "performance": "release_performance_guarantee", "quality": "release_retention"}
+
+
+@dataclass(frozen=True)
+class ReportScope:
+    """What a report covers: one month in China time and the contracts of some departments.
+
+    `start` and `end` are aware UTC instants (00:00 Asia/Shanghai of the month's first day and of the next
+    month's first day; `end` is excluded); `first_day` and `last_day` are the month's calendar days;
+    `departments` the department codes in scope; `instance_ids` the contracts (instances) of those
+    departments — every contract, whatever its status."""
+
+    month: str
+    start: datetime
+    end: datetime
+    first_day: date
+    last_day: date
+    departments: frozenset[str]
+    instance_ids: frozenset[str]
+
+    def in_month(self, day: date | None) -> bool:
+        return day is not None and self.first_day <= day <= self.last_day
+
+    def during(self, instant: datetime | None) -> bool:
+        return instant is not None and self.start <= instant < self.end
+
+
+SectionFn = Callable[[Session, ReportScope], dict]
+SECTIONS: dict[str, SectionFn] = {}
+SECTION_DEFINITIONS: dict[str, dict[str, str]] = {}
+BUILTIN = ("report", "contracts", "filings", "milestones", "arrears", "held_past_release", "alerts",
+           "credit_records", "leads")
+
+
+def register_section(name: str, fn: SectionFn, definitions: dict[str, str] | None = None) -> None:
+    """Add a section to every monthly report: `fn(session, scope)` returns a JSON-able dict (money as decimal
+    strings). `definitions` ({"figure": "what it counts"}) join the report's definitions as `name.figure`."""
+    if name in BUILTIN or name == "definitions" or not name.replace("_", "").isalnum():
+        raise ValueError(f"section name {name!r} is taken or not a plain identifier")
+    SECTIONS[name] = fn
+    SECTION_DEFINITIONS[name] = dict(definitions or {})
+
+
+def unregister_section(name: str) -> None:
+    SECTIONS.pop(name, None)
+    SECTION_DEFINITIONS.pop(name, None)
+
+
+DEFINITIONS: dict[str, str] = {
+    "report.month": "The calendar month reported, YYYY-MM; its bounds are 00:00 China time (Asia/Shanghai) of its "
+                    "first day and of the next month's first day.",
+    "report.departments": "The department codes in scope: the requested department and every department below it; "
+                          "a supervisor's own subtree when none is requested; every department for admins and operators.",
+    "report.contracts_in_scope": "Contracts (process instances) supervised by a department in scope, whatever their status.",
+    "contracts.awarded": "Contracts whose award notice date (award_notice_date, 中标/成交通知书发出日期) falls in the month.",
+    "contracts.signed": "Contracts whose signing date (signed_at) falls in the month.",
+    "contracts.signed_on_time": "Of those, signed on or before the last day of the signing period the engine set on "
+                                "the sign_contract task (R04 tendering / G03 government procurement: 30 days from the award notice).",
+    "contracts.signed_late": "Of those, signed after that last day.",
+    "filings.filed": "Contracts whose filing date (filed_at, 备案日期; the latest filing when returned and filed again) "
+                     "falls in the month.",
+    "filings.on_time": "Of those, filed on or before the last day of the filing period set on the file_contract task "
+                       "(G05: 7 working days from signing; L01 local rule for tendering: 7 days).",
+    "filings.late": "Of those, filed after that last day.",
+    "milestones.due": "Payment milestones whose payment deadline (the due date of their record_payment task: P01, "
+                      "payment_term_days from acceptance) has its last day in the month.",
+    "milestones.paid_on_time": "Payment milestones paid in full in the month (the date of the payment that brought the "
+                               "paid total to the milestone amount falls in the month) on or before the deadline's last day.",
+    "milestones.paid_late": "Payment milestones paid in full in the month after the deadline's last day.",
+    "milestones.average_days_late": "Mean, over the milestones paid late, of the days from the deadline's last day to the "
+                                    "day of full payment (as in the alert's 'paid N days late'), to one decimal; null when none.",
+    "arrears.amount": "Unpaid milestone payments at the end of the month (欠款): for each payment milestone whose deadline "
+                      "had passed at 24:00 of the month's last day (the engine raises its arrears alert at that instant), "
+                      "the milestone amount less the payments dated on or before that day, when positive. Contracts "
+                      "cancelled by the operator are left out.",
+    "arrears.milestones": "The number of those milestones.",
+    "arrears.contracts": "The number of contracts with at least one of those milestones.",
+    "arrears.by_department": "The same three figures for each supervising department.",
+    "arrears.by_employer": "The same three figures for each employer (招标人/采购人: the organisation that owes the payment).",
+    "arrears.top_employers": f"The {TOP_EMPLOYERS} employers with the largest arrears amount (ties by code).",
+    "held_past_release.count": "Deposits and guarantees still held at the end of the month whose release deadline had passed "
+                               "by then: bid bonds (D03 / D07, from signing; not exempt ones), performance guarantees "
+                               "(Q07, from completion) and quality retention (Q04, from the contractor's application), "
+                               "the deadline being the one set on the release task; held means no release dated on or "
+                               "before the month's last day. Cancelled contracts are left out.",
+    "held_past_release.amount": "Their total amount: the bid bond amount, the guarantee amount (or rate × contract amount), "
+                                "and retention rate × contract amount.",
+    "held_past_release.by_kind": "Count and amount per kind: bid, performance, quality.",
+    "alerts.raised": "Alerts (all severities) first raised in the month, by code and by the severity they were raised at "
+                     "(their first alert_yellow/orange/red audit event).",
+    "alerts.escalated": "Severity rises in the month (yellow → orange, orange or yellow → red), by code and by the severity "
+                        "reached; red is the escalation to the department's escalates_to (discipline inspection).",
+    "alerts.resolved": "Alerts resolved in the month (obligation met, contract cancelled, or resolved by a supervisor), "
+                       "by code and by their severity when resolved.",
+    "alerts.median_days_to_resolve": "The median, over the alerts resolved in the month, of the calendar days (China time) "
+                                     "from the day raised to the day resolved; null when none.",
+    "credit_records.total": "Credit records written in the month (record date = the day a supervisor confirmed the red "
+                            "alert, China time), for contracts in scope.",
+    "credit_records.by_rule": "The same, by the alert code the record cites.",
+    "leads.total": "Red alerts of contracts in scope that turned red in the month and reached an escalation target, or "
+                   "were confirmed as leads — what GET /leads?month= lists: pending plus confirmed.",
+    "leads.pending": "Of those, not decided yet by the supervising department.",
+    "leads.confirmed": "Of those, confirmed: a lead with its evidence trail was handed to discipline inspection.",
+    "leads.dismissed": "Red alerts of the month that the department dismissed (not counted in total).",
+}
+
+
+# ---------------------------------------------------------------- helpers
+def _dec(value: Any) -> Decimal:
+    try:
+        return Decimal(str(value)) if value not in (None, "") else Decimal(0)
+    except InvalidOperation:
+        return Decimal(0)
+
+
+def money(value: Decimal) -> str:
+    return format(value.quantize(Decimal("0.01")), "f")
+
+
+def _day(value: Any) -> date | None:
+    if isinstance(value, datetime):
+        return value.astimezone(deadlines.SHANGHAI).date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and len(value) >= 10:
+        try:
+            return date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    return None
+
+
+def last_day(due_at: datetime | None) -> date | None:
+    """The last day of a period ending at `due_at` (24:00 China time of that day)."""
+    return alerts.last_day(due_at) if due_at is not None else None
+
+
+def scope_for(month: str, departments: frozenset[str], instance_ids: frozenset[str]) -> ReportScope:
+    first, last = credit.month_days(month)
+    start = deadlines.end_of_day(first - timedelta(days=1))
+    return ReportScope(month, start, deadlines.end_of_day(last), first, last, departments, instance_ids)
+
+
+def resolve_scope(session: Session, principal: Principal, month: str, department: str | None) -> ReportScope:
+    """The scope a caller may report on; Forbidden for parties and designers, NotFound for an unknown department."""
+    if principal.role not in ("admin", "operator", "supervisor"):
+        raise Forbidden("reports are for the supervising departments and the trading centre")
+    if principal.role == "supervisor" and not principal.departments:
+        raise Forbidden("a supervisor without a department has nothing to report on")
+    credit.month_days(month)  # validates before anything else is read
+    if department:
+        if session.get(Department, department) is None:
+            raise NotFound(f"no department {department}")
+        if principal.role == "supervisor" and department not in principal.departments:
+            raise Forbidden(f"department {department} is outside your department's subtree")
+        depts = directory.subtree(session, department)
+    elif principal.role == "supervisor":
+        depts = principal.departments
+    else:
+        depts = None
+    clause = Instance.department_code.in_(sorted(depts)) if depts is not None else true()
+    ids = frozenset(session.scalars(select(Instance.id).where(clause)))
+    if depts is None:
+        depts = frozenset(session.scalars(select(Department.code)))
+    return scope_for(month, frozenset(depts), ids)
+
+
+def _chunks(ids: frozenset[str], size: int = 500):
+    ordered = sorted(ids)
+    for i in range(0, len(ordered), size):
+        yield ordered[i:i + size]
+
+
+def _rows(session: Session, model, column, scope: ReportScope, *where, options=None) -> list:
+    """Every row of `model` whose `column` names a contract in scope (in chunks: bound-parameter limits)."""
+    out = []
+    for chunk in _chunks(scope.instance_ids):
+        query = select(model).where(column.in_(chunk), *where)
+        out.extend(session.scalars(query.options(options) if options is not None else query))
+    return out
+
+
+# What the figures read of a contract: never its serialized workflow state.
+INSTANCE_COLUMNS = load_only(Instance.id, Instance.business_key, Instance.status, Instance.data, Instance.roles,
+                             Instance.department_code)
+
+
+def _due_by(tasks: list[TaskRow]) -> dict[tuple[str, str, int | None], datetime]:
+    """(instance, element, milestone) → the deadline the engine set on that obligation's task (earliest)."""
+    out: dict[tuple[str, str, int | None], datetime] = {}
+    for t in tasks:
+        key = (t.instance_id, t.element_id, t.item_no)
+        if t.due_at is not None and (key not in out or t.due_at < out[key]):
+            out[key] = t.due_at
+    return out
+
+
+def _severity_counts() -> dict[str, int]:
+    return {s: 0 for s in SEVERITIES}
+
+
+def _tally(counts: dict[str, dict[str, int]], code: str, severity: str) -> None:
+    counts.setdefault(code, _severity_counts())[severity] += 1
+
+
+def _summary(counts: dict[str, dict[str, int]]) -> dict[str, Any]:
+    by_severity = _severity_counts()
+    for per in counts.values():
+        for severity, n in per.items():
+            by_severity[severity] += n
+    return {"total": sum(by_severity.values()), "by_severity": by_severity,
+            "by_code": {code: counts[code] for code in sorted(counts)}}
+
+
+# ---------------------------------------------------------------- the sections
+def _contracts_and_filings(instances: list[Instance], due: dict, scope: ReportScope) -> tuple[dict, dict]:
+    c = {"awarded": 0, "signed": 0, "signed_on_time": 0, "signed_late": 0}
+    f = {"filed": 0, "on_time": 0, "late": 0}
+    for inst in instances:
+        data = inst.data or {}
+        if scope.in_month(_day(data.get("award_notice_date"))):
+            c["awarded"] += 1
+        signed = _day(data.get("signed_at"))
+        if scope.in_month(signed):
+            c["signed"] += 1
+            limit = last_day(due.get((inst.id, SIGN, None)))
+            if limit is not None:
+                c["signed_on_time" if signed <= limit else "signed_late"] += 1
+        filed = _day(data.get("filed_at"))
+        if scope.in_month(filed):
+            f["filed"] += 1
+            limit = last_day(due.get((inst.id, FILE, None)))
+            if limit is not None:
+                f["on_time" if filed <= limit else "late"] += 1
+    return c, f
+
+
+def _milestones_and_arrears(instances: list[Instance], due: dict, payments: list[Payment], names: dict[str, str],
+                            scope: ReportScope) -> tuple[dict, dict]:
+    paid_rows: dict[tuple[str, int], list[Payment]] = defaultdict(list)
+    for p in payments:
+        if p.milestone_no is not None:
+            paid_rows[(p.instance_id, p.milestone_no)].append(p)
+    m = {"due": 0, "paid_on_time": 0, "paid_late": 0, "average_days_late": None}
+    late_days: list[int] = []
+    owed: list[tuple[Instance, Decimal]] = []
+    for inst in instances:
+        for no, item in enumerate((inst.data or {}).get("milestones") or [], start=1):
+            amount = _dec(item.get("amount") if isinstance(item, dict) else None)
+            if amount <= 0:
+                continue
+            due_at = due.get((inst.id, PAY, no))
+            limit = last_day(due_at)
+            if scope.in_month(limit):
+                m["due"] += 1
+            rows = sorted(paid_rows.get((inst.id, no), []), key=lambda p: (p.paid_at, p.recorded_at))
+            total, full = Decimal(0), None
+            for p in rows:
+                total += _dec(p.amount)
+                if total >= amount:
+                    full = _day(p.paid_at)
+                    break
+            if scope.in_month(full) and limit is not None:
+                if full <= limit:
+                    m["paid_on_time"] += 1
+                else:
+                    m["paid_late"] += 1
+                    late_days.append((full - limit).days)
+            if inst.status == "cancelled" or due_at is None or due_at > scope.end:
+                continue
+            paid_by_end = sum((_dec(p.amount) for p in rows if (_day(p.paid_at) or date.max) <= scope.last_day), Decimal(0))
+            if amount > paid_by_end:
+                owed.append((inst, amount - paid_by_end))
+    if late_days:
+        m["average_days_late"] = float((Decimal(sum(late_days)) / len(late_days)).quantize(Decimal("0.1")))
+
+    def bucket() -> dict[str, Any]:
+        return {"amount": Decimal(0), "milestones": 0, "contracts": set()}
+
+    total, by_dept, by_emp = bucket(), defaultdict(bucket), defaultdict(bucket)
+    for inst, amount in owed:
+        for b in (total, by_dept[inst.department_code or ""], by_emp[(inst.roles or {}).get("employer") or ""]):
+            b["amount"] += amount
+            b["milestones"] += 1
+            b["contracts"].add(inst.id)
+
+    def out(b) -> dict[str, Any]:
+        return {"amount": money(b["amount"]), "milestones": b["milestones"], "contracts": len(b["contracts"])}
+
+    employers = {code: {"name": names.get(code), **out(b)} for code, b in sorted(by_emp.items())}
+    top = sorted(by_emp.items(), key=lambda kv: (-kv[1]["amount"], kv[0]))[:TOP_EMPLOYERS]
+    arrears = {**out(total), "by_department": {code: out(b) for code, b in sorted(by_dept.items())},
+               "by_employer": employers,
+               "top_employers": [{"org": code, "name": names.get(code), **out(b)} for code, b in top]}
+    return m, arrears
+
+
+def _guarantee_amount(kind: str, data: dict[str, Any]) -> Decimal:
+    contract = _dec(data.get("contract_amount"))
+    if kind == "bid":
+        return _dec((data.get("bid_bond") or {}).get("amount"))
+    if kind == "performance":
+        given = data.get("guarantee_amount")
+        return _dec(given) if given not in (None, "") else contract * _dec(data.get("performance_guarantee_rate")) / 100
+    return contract * _dec(data.get("retention_rate")) / 100
+
+
+def _released_on(kind: str, data: dict[str, Any]) -> date | None:
+    if kind == "bid":
+        return _day(data.get("released_at")) if "bid_bond_released_amount" in data else None
+    if kind == "performance":
+        return _day(data.get("performance_guarantee_released_at"))
+    return _day(data.get("retention_released_at"))
+
+
+def _held_past_release(instances: list[Instance], due: dict, scope: ReportScope) -> dict:
+    by_kind = {kind: {"count": 0, "amount": Decimal(0)} for kind in RELEASES}
+    for inst in instances:
+        if inst.status == "cancelled":
+            continue
+        data = inst.data or {}
+        for kind, element in RELEASES.items():
+            due_at = due.get((inst.id, element, None))
+            if due_at is None or due_at > scope.end:
+                continue
+            if kind == "bid" and (data.get("bid_bond") or {}).get("form") == "exempt":
+                continue
+            released = _released_on(kind, data)
+            if released is not None and released <= scope.last_day:
+                continue
+            by_kind[kind]["count"] += 1
+            by_kind[kind]["amount"] += _guarantee_amount(kind, data)
+    return {"count": sum(k["count"] for k in by_kind.values()),
+            "amount": money(sum((k["amount"] for k in by_kind.values()), Decimal(0))),
+            "by_kind": {kind: {"count": k["count"], "amount": money(k["amount"])} for kind, k in by_kind.items()}}
+
+
+def _alert_events(session: Session, scope: ReportScope) -> dict[str, list[tuple[datetime, str]]]:
+    """alert id → [(instant, severity)] of its alert_yellow/orange/red audit events, in chain order."""
+    out: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+    rows = _rows(session, AuditEvent, AuditEvent.instance_id, scope,
+                 AuditEvent.action.in_([f"alert_{s}" for s in SEVERITIES]))
+    for e in sorted(rows, key=lambda e: (e.instance_id, e.seq)):
+        alert_id = (e.data or {}).get("alert_id")
+        if alert_id:
+            out[alert_id].append((e.at, e.action.removeprefix("alert_")))
+    return out
+
+
+def _alerts(alert_rows: list[Alert], events: dict[str, list[tuple[datetime, str]]], scope: ReportScope) -> dict:
+    raised: dict[str, dict[str, int]] = {}
+    escalated: dict[str, dict[str, int]] = {}
+    resolved: dict[str, dict[str, int]] = {}
+    days: list[int] = []
+    for a in alert_rows:
+        history = events.get(a.id, [])
+        first = history[0][1] if history else a.severity
+        if scope.during(a.raised_at):
+            _tally(raised, a.code, first)
+        rank = alerts.SEVERITY_RANK[first]
+        for at, severity in history[1:]:
+            if alerts.SEVERITY_RANK[severity] > rank:
+                rank = alerts.SEVERITY_RANK[severity]
+                if scope.during(at):
+                    _tally(escalated, a.code, severity)
+        if a.status == "resolved" and scope.during(a.resolved_at):
+            _tally(resolved, a.code, a.severity)
+            days.append((credit.china_date(a.resolved_at) - credit.china_date(a.raised_at)).days)
+    median = None
+    if days:
+        value = statistics.median(days)
+        median = int(value) if float(value).is_integer() else float(value)
+    return {"raised": _summary(raised), "escalated": _summary(escalated), "resolved": _summary(resolved),
+            "median_days_to_resolve": median}
+
+
+def _credit_records(records: list[CreditRecord], scope: ReportScope) -> dict:
+    by_rule: dict[str, int] = defaultdict(int)
+    for r in records:
+        if scope.in_month(_day(r.record_date)):
+            by_rule[r.code] += 1
+    return {"total": sum(by_rule.values()), "by_rule": dict(sorted(by_rule.items()))}
+
+
+def _leads(session: Session, alert_rows: list[Alert], events: dict[str, list[tuple[datetime, str]]],
+           scope: ReportScope) -> dict:
+    leads = {lead.alert_id: lead for lead in _rows(session, Lead, Lead.instance_id, scope)}
+    decisions = {d.alert_id: d for d in session.scalars(select(AlertDecision).where(
+        AlertDecision.alert_id.in_([a.id for a in alert_rows if a.severity == "red"] or [""])))}
+    out = {"total": 0, "pending": 0, "confirmed": 0, "dismissed": 0}
+    for a in alert_rows:
+        lead = leads.get(a.id)
+        if a.severity != "red" or (a.escalated_to is None and lead is None):
+            continue
+        turned_red = next((at for at, severity in events.get(a.id, []) if severity == "red"), None)
+        at = lead.escalated_at if lead is not None else (turned_red or credit.escalated_at(session, a))
+        if not scope.during(at):
+            continue
+        decision = decisions.get(a.id)
+        state = "confirmed" if lead is not None else (decision.decision if decision is not None else "pending")
+        out[state] += 1
+    out["total"] = out["pending"] + out["confirmed"]
+    return out
+
+
+def build(session: Session, scope: ReportScope) -> dict[str, Any]:
+    """The report of `scope`, every section, with the definitions of its figures."""
+    instances = _rows(session, Instance, Instance.id, scope, options=INSTANCE_COLUMNS)
+    tasks = _rows(session, TaskRow, TaskRow.instance_id, scope,
+                  TaskRow.element_id.in_([SIGN, FILE, PAY, *RELEASES.values()]))
+    due = _due_by(tasks)
+    payments = _rows(session, Payment, Payment.instance_id, scope)
+    employers = {(i.roles or {}).get("employer") for i in instances}
+    names = dict(session.execute(select(Organisation.code, Organisation.name)
+                                 .where(Organisation.code.in_(sorted(c for c in employers if c) or [""]))).all())
+    alert_rows = _rows(session, Alert, Alert.instance_id, scope)
+    events = _alert_events(session, scope)
+    contracts, filings = _contracts_and_filings(instances, due, scope)
+    milestones, arrears = _milestones_and_arrears(instances, due, payments, names, scope)
+    report: dict[str, Any] = {
+        "report": {"month": scope.month, "timezone": "Asia/Shanghai", "start": scope.start.isoformat(),
+                   "end": scope.end.isoformat(), "departments": sorted(scope.departments),
+                   "contracts_in_scope": len(scope.instance_ids)},
+        "contracts": contracts,
+        "filings": filings,
+        "milestones": milestones,
+        "arrears": arrears,
+        "held_past_release": _held_past_release(instances, due, scope),
+        "alerts": _alerts(alert_rows, events, scope),
+        "credit_records": _credit_records(_rows(session, CreditRecord, CreditRecord.instance_id, scope), scope),
+        "leads": _leads(session, alert_rows, events, scope),
+    }
+    definitions = dict(DEFINITIONS)
+    for name, fn in SECTIONS.items():
+        report[name] = fn(session, scope)
+        definitions.update({f"{name}.{k}": v for k, v in SECTION_DEFINITIONS.get(name, {}).items()})
+    report["definitions"] = definitions
+    return report
+
+
+def monthly(db: Database, principal: Principal, month: str, department: str | None = None) -> dict[str, Any]:
+    """The monthly report for the caller's scope (or `department`'s subtree, which must lie inside it)."""
+    with db.read() as session:
+        return build(session, resolve_scope(session, principal, month, department))
+
+
+# ---------------------------------------------------------------- CSV
+def flatten(value: Any, path: str = "") -> list[tuple[str, Any]]:
+    """(dotted path, scalar) for every leaf; list items are numbered from 0."""
+    if isinstance(value, dict):
+        out = []
+        for key, item in value.items():
+            out.extend(flatten(item, f"{path}.{key}" if path else str(key)))
+        return out
+    if isinstance(value, (list, tuple)):
+        out = []
+        for i, item in enumerate(value):
+            out.extend(flatten(item, f"{path}.{i}" if path else str(i)))
+        return out
+    return [(path, value)]
+
+
+def to_csv(report: dict[str, Any]) -> str:
+    """The report as CSV rows `section,figure,value` (everything but the definitions), UTF-8 with a BOM so
+    spreadsheet programs read the Chinese names."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(["section", "figure", "value"])
+    for section, body in report.items():
+        if section == "definitions":
+            continue
+        for path, value in flatten(body):
+            writer.writerow([section, path, "" if value is None else value])
+    return "\ufeff" + buffer.getvalue()
+
+
+# ---------------------------------------------------------------- the dashboard
+AGE_BUCKETS = (("0-7", 0, 7), ("8-30", 8, 30), ("31-90", 31, 90), (">90", 91, math.inf))
+
+
+def dashboard(db: Database, principal: Principal, limit: int = 200) -> dict[str, Any]:
+    """What a supervisor's dashboard shows now: open alerts visible to the caller by severity and age, the
+    arrears open by employer (the ledger's arrears_amount: open arrears alerts' amounts) and the contracts
+    at risk (with an open alert), worst first."""
+    if principal.role not in ("admin", "operator", "supervisor"):
+        raise Forbidden("the dashboard is for the supervising departments and the trading centre")
+    now = clock.now()
+    with db.read() as session:
+        rows = list(session.scalars(select(Alert).where(alerts.visible_filter(principal), Alert.status != "resolved")))
+        instances = {}
+        for chunk in _chunks(frozenset(a.instance_id for a in rows)):
+            instances.update({i.id: i for i in session.scalars(select(Instance).where(Instance.id.in_(chunk))
+                                                               .options(INSTANCE_COLUMNS))})
+        orgs = {a.responsible_org for a in rows} | {(i.roles or {}).get(r) for i in instances.values()
+                                                     for r in ("employer", "contractor")}
+        names = dict(session.execute(select(Organisation.code, Organisation.name)
+                                     .where(Organisation.code.in_(sorted(c for c in orgs if c) or [""]))).all())
+    by_severity = _severity_counts()
+    ages = {s: {label: 0 for label, _, _ in AGE_BUCKETS} for s in SEVERITIES}
+    items = []
+    for a in rows:
+        age = max(0, int((now - a.raised_at) / timedelta(days=1)))
+        by_severity[a.severity] += 1
+        ages[a.severity][next(label for label, lo, hi in AGE_BUCKETS if lo <= age <= hi)] += 1
+        items.append({"id": a.id, "code": a.code, "kind": a.kind, "severity": a.severity, "status": a.status,
+                      "business_key": a.business_key, "instance_id": a.instance_id, "department": a.department_code,
+                      "responsible_org": a.responsible_org, "responsible_name": names.get(a.responsible_org),
+                      "raised_at": a.raised_at, "due_at": a.due_at, "age_days": age,
+                      "days_overdue": alerts.days_overdue(a, now),
+                      "amount_overdue": a.amount_overdue if a.kind == "arrears" else None})
+    items.sort(key=lambda i: (-alerts.SEVERITY_RANK[i["severity"]], -i["days_overdue"], i["business_key"], i["id"]))
+
+    employers: dict[str, Decimal] = defaultdict(Decimal)
+    contracts: dict[str, dict[str, Any]] = {}
+    for a in rows:
+        inst = instances.get(a.instance_id)
+        c = contracts.setdefault(a.instance_id, {
+            "business_key": a.business_key, "instance_id": a.instance_id, "department": a.department_code,
+            "project_name": (inst.data or {}).get("project_name") if inst else None,
+            "employer": (inst.roles or {}).get("employer") if inst else None,
+            "contractor": (inst.roles or {}).get("contractor") if inst else None,
+            "worst_severity": a.severity, "open_alerts": 0, "max_days_overdue": 0, "arrears": Decimal(0)})
+        c["open_alerts"] += 1
+        c["max_days_overdue"] = max(c["max_days_overdue"], alerts.days_overdue(a, now))
+        if alerts.SEVERITY_RANK[a.severity] > alerts.SEVERITY_RANK[c["worst_severity"]]:
+            c["worst_severity"] = a.severity
+        if a.kind == "arrears":
+            c["arrears"] += _dec(a.amount_overdue)
+            if a.responsible_org:
+                employers[a.responsible_org] += _dec(a.amount_overdue)
+    at_risk = sorted(contracts.values(), key=lambda c: (-alerts.SEVERITY_RANK[c["worst_severity"]], -c["arrears"],
+                                                        -c["max_days_overdue"], c["business_key"]))
+    for c in at_risk:
+        c["arrears"] = money(c["arrears"])
+        c["employer_name"], c["contractor_name"] = names.get(c["employer"]), names.get(c["contractor"])
+    return {
+        "generated_at": now,
+        "open_alerts": {"total": len(items), "by_severity": by_severity, "by_age": ages,
+                        "age_buckets": [label for label, _, _ in AGE_BUCKETS], "items": items[:limit]},
+        "arrears_by_employer": [{"org": code, "name": names.get(code), "amount": money(amount)}
+                                for code, amount in sorted(employers.items(), key=lambda kv: (-kv[1], kv[0]))
+                                if amount > 0],
+        "contracts_at_risk": at_risk[:limit],
+    }
