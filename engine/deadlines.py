@@ -114,3 +114,18 @@ def deadline(
         days = agreed_days
     end = period_end(start, days, rule.unit, calendar)
     return replace(end, rule_id=rule.id, legal_basis=rule.legal_basis)
+
+
+def business_day(value) -> date | None:
+    """The China-time date of a stored business value (date, aware datetime or ISO text), or None
+    when it holds none: lenient, for reading ledgers and reports, never for computing deadlines."""
+    if isinstance(value, datetime):
+        return value.astimezone(SHANGHAI).date() if value.tzinfo else value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and len(value) >= 10:
+        try:
+            return date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    return None

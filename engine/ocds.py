@@ -73,17 +73,7 @@ def _value(value: Any) -> dict[str, Any]:
     return {"amount": amount(value), "currency": CURRENCY}
 
 
-def _day(value: Any) -> date | None:
-    if isinstance(value, datetime):
-        return value.astimezone(deadlines.SHANGHAI).date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str) and len(value) >= 10:
-        try:
-            return date.fromisoformat(value[:10])
-        except ValueError:
-            return None
-    return None
+_day = deadlines.business_day
 
 
 def on_day(value: Any) -> str | None:

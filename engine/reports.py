@@ -155,17 +155,7 @@ def money(value: Decimal) -> str:
     return format(value.quantize(Decimal("0.01")), "f")
 
 
-def _day(value: Any) -> date | None:
-    if isinstance(value, datetime):
-        return value.astimezone(deadlines.SHANGHAI).date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str) and len(value) >= 10:
-        try:
-            return date.fromisoformat(value[:10])
-        except ValueError:
-            return None
-    return None
+_day = deadlines.business_day
 
 
 def last_day(due_at: datetime | None) -> date | None:
