@@ -70,6 +70,23 @@ def deploy(db: Database, principal: Principal, data: bytes) -> tuple[dict[str, A
     raise Conflict("concurrent deployments of this definition; try again")
 
 
+_MODELS: dict[tuple[int, str], dict[str, Any]] = {}
+
+
+def models_of(session, definition_ids: set[int]) -> dict[int, dict[str, Any]]:
+    """The lint models of definition versions, parsed once per process (a version never changes)."""
+    out: dict[int, dict[str, Any]] = {}
+    rows = session.execute(select(Definition.id, Definition.sha256).where(Definition.id.in_(definition_ids))).all()
+    missing = [i for i, sha in rows if (i, sha) not in _MODELS]
+    if missing:
+        for i, sha, model in session.execute(select(Definition.id, Definition.sha256, Definition.model)
+                                             .where(Definition.id.in_(missing))):
+            _MODELS[(i, sha)] = model
+    for i, sha in rows:
+        out[i] = _MODELS[(i, sha)]
+    return out
+
+
 def find(session, key: str, version: int | None = None) -> Definition | None:
     query = select(Definition).where(Definition.key == key)
     if version is not None:

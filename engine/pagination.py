@@ -32,8 +32,11 @@ def _decode(cursor: str, n: int) -> list[Any]:
 
 
 def page(session: Session, query: Select, keys: list, limit: int | None, cursor: str | None,
-         render: Callable[[Any], dict[str, Any]], descending: bool = False) -> dict[str, Any]:
-    """One page of `query`, ordered by `keys` (unique together), as {"items", "next_cursor"}."""
+         render: Callable[[Any], dict[str, Any]], descending: bool = False,
+         prepare: Callable[[list[Any]], None] | None = None) -> dict[str, Any]:
+    """One page of `query`, ordered by `keys` (unique together), as {"items", "next_cursor"}.
+
+    `prepare(rows)`, when given, runs once on the page's rows before `render` runs on each."""
     limit = DEFAULT_LIMIT if limit is None else limit
     if not 1 <= limit <= MAX_LIMIT:
         raise Invalid("limit out of range", {"limit": [f"between 1 and {MAX_LIMIT}"]})
@@ -45,6 +48,8 @@ def page(session: Session, query: Select, keys: list, limit: int | None, cursor:
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = _encode([getattr(rows[-1], k.key) for k in keys]) if more and rows else None
+    if prepare is not None:
+        prepare(rows)  # one batched lookup for the whole page instead of one per row
     return {"items": [render(r) for r in rows], "next_cursor": next_cursor}
 
 

@@ -5,7 +5,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from . import authz, forms, guarantees, ledger, spiff, steps
+from . import authz, definitions, forms, guarantees, ledger, spiff, steps
 from .db import Database
 from .directory import Principal
 from .errors import Conflict, Invalid, NotFound
@@ -28,11 +28,23 @@ def list_ready(db: Database, principal: Principal, limit: int | None, cursor: st
         if element_id:
             query = query.where(TaskRow.element_id == element_id)
 
-        def render(row: TaskRow) -> dict[str, Any]:
-            instance = session.get(Instance, row.instance_id)
-            return task_view(row, instance.business_key, _form_of(session, instance, row.element_id))
+        owners: dict[str, tuple[str, int]] = {}
+        models: dict[int, dict[str, Any]] = {}
 
-        return page(session, query, [TaskRow.created_at, TaskRow.id], limit, cursor, render)
+        def prepare(rows: list[TaskRow]) -> None:
+            # Business keys and forms for the whole page in two queries; the workflow state is not read.
+            ids = {r.instance_id for r in rows}
+            if ids:
+                owners.update({i: (bk, d) for i, bk, d in session.execute(
+                    select(Instance.id, Instance.business_key, Instance.definition_id).where(Instance.id.in_(ids)))})
+                models.update(definitions.models_of(session, {d for _, d in owners.values()}))
+
+        def render(row: TaskRow) -> dict[str, Any]:
+            business_key, definition_id = owners[row.instance_id]
+            form = models[definition_id].get("user_tasks", {}).get(row.element_id, {}).get("form", [])
+            return task_view(row, business_key, form)
+
+        return page(session, query, [TaskRow.created_at, TaskRow.id], limit, cursor, render, prepare=prepare)
 
 
 def _visible_task(session, principal: Principal, task_id: str) -> tuple[TaskRow, Instance]:
