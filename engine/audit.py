@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterator
 
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
 from .forms import to_json
@@ -31,11 +31,19 @@ def append(session: Session, instance_id: str, at: datetime, actor: str, events:
     """Append events (action, element_id, data) to an instance's chain, in order."""
     if not events:
         return
-    last = session.execute(
-        select(AuditEvent.seq, AuditEvent.hash).where(AuditEvent.instance_id == instance_id)
-        .order_by(AuditEvent.seq.desc()).limit(1)
-    ).first()
-    seq, prev = (last.seq, last.hash) if last else (0, GENESIS)
+    # The instance row carries the chain's head (and its version check serializes appends); an
+    # instance without one has no events yet, or predates the head columns: read the chain's end.
+    instance = session.get(Instance, instance_id)
+    if instance is not None and instance.audit_head is not None:
+        seq, prev = instance.audit_seq, instance.audit_head
+    elif instance is not None and inspect(instance).pending:
+        seq, prev = 0, GENESIS
+    else:
+        last = session.execute(
+            select(AuditEvent.seq, AuditEvent.hash).where(AuditEvent.instance_id == instance_id)
+            .order_by(AuditEvent.seq.desc()).limit(1)
+        ).first()
+        seq, prev = (last.seq, last.hash) if last else (0, GENESIS)
     at = at.replace(microsecond=(at.microsecond // 1000) * 1000)  # stored precision differs per backend
     for action, element_id, data in events:
         seq += 1
@@ -44,7 +52,6 @@ def append(session: Session, instance_id: str, at: datetime, actor: str, events:
         session.add(AuditEvent(instance_id=instance_id, seq=seq, at=at, actor=actor, action=action,
                                element_id=element_id, data=clean, prev_hash=prev, hash=digest))
         prev = digest
-    instance = session.get(Instance, instance_id)
     if instance is not None:
         instance.audit_seq, instance.audit_head = seq, prev
 

@@ -60,7 +60,7 @@ def deploy(db: Database, principal: Principal, data: bytes) -> tuple[dict[str, A
                     return view(existing), False
                 latest = session.scalar(select(func.max(Definition.version)).where(Definition.key == diagram.key)) or 0
                 definition = Definition(key=diagram.key, version=latest + 1, name=diagram.name, sha256=diagram.sha256,
-                                        xml=diagram.xml, spec=spec_json, model=diagram.model,
+                                        xml=diagram.xml, spec=spec_json, model_json=diagram.model,
                                         deployed_at=clock.now(), deployed_by=principal.name)
                 session.add(definition)
                 session.flush()
@@ -70,21 +70,10 @@ def deploy(db: Database, principal: Principal, data: bytes) -> tuple[dict[str, A
     raise Conflict("concurrent deployments of this definition; try again")
 
 
-_MODELS: dict[tuple[int, str], dict[str, Any]] = {}
-
-
 def models_of(session, definition_ids: set[int]) -> dict[int, dict[str, Any]]:
-    """The lint models of definition versions, parsed once per process (a version never changes)."""
-    out: dict[int, dict[str, Any]] = {}
-    rows = session.execute(select(Definition.id, Definition.sha256).where(Definition.id.in_(definition_ids))).all()
-    missing = [i for i, sha in rows if (i, sha) not in _MODELS]
-    if missing:
-        for i, sha, model in session.execute(select(Definition.id, Definition.sha256, Definition.model)
-                                             .where(Definition.id.in_(missing))):
-            _MODELS[(i, sha)] = model
-    for i, sha in rows:
-        out[i] = _MODELS[(i, sha)]
-    return out
+    """The lint models of definition versions, parsed once per process (`Definition.model`)."""
+    rows = session.scalars(select(Definition).where(Definition.id.in_(definition_ids))).all()
+    return {d.id: d.model for d in rows}
 
 
 def find(session, key: str, version: int | None = None) -> Definition | None:

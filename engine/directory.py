@@ -119,11 +119,12 @@ def subtree(session: Session, code: str) -> frozenset[str]:
 def authenticate(session: Session, token: str | None, at: datetime | None = None) -> Principal:
     if not token:
         raise Unauthenticated("send Authorization: Bearer <token>")
-    row = session.scalar(select(Token).where(Token.token_hash == hash_token(token)))
+    found = session.execute(select(Token, User).outerjoin(User, User.id == Token.user_id)
+                            .where(Token.token_hash == hash_token(token))).first()
+    row, user = found if found is not None else (None, None)
     now = at or clock.now()
     if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
         raise Unauthenticated("the token is unknown, revoked or expired")
-    user = session.get(User, row.user_id)
     if user is None or user.disabled_at is not None:
         raise Unauthenticated("the token's user is disabled")
     departments = subtree(session, user.department_code) if user.department_code else frozenset()

@@ -14,6 +14,7 @@ Validated values are typed (Decimal for money, date for dates) and stay small (A
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 from datetime import date, datetime
@@ -160,8 +161,15 @@ def _marshmallow_field(spec: dict[str, Any]) -> mf.Field:
 
 
 def schema_for(fields: list[dict[str, Any]]) -> Schema:
-    schema_cls = Schema.from_dict({f["name"]: _marshmallow_field(f) for f in fields})
-    return schema_cls(unknown=RAISE)
+    return _schema_class(json.dumps(fields, sort_keys=True, default=str))(unknown=RAISE)
+
+
+@functools.lru_cache(maxsize=512)
+def _schema_class(fields_json: str) -> type[Schema]:
+    """Building a marshmallow class per validation showed in every profile; a form's class is built
+    once per process (keyed by the form itself, so a changed form gets its own)."""
+    fields = json.loads(fields_json)
+    return Schema.from_dict({f["name"]: _marshmallow_field(f) for f in fields})
 
 
 def _flatten(messages: Any, prefix: str) -> dict[str, list[str]]:

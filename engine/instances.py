@@ -38,12 +38,18 @@ def summary(session, instance: Instance) -> dict[str, Any]:
             "updated_at": instance.updated_at}
 
 
-def detail(session, instance: Instance, principal: Principal | None = None) -> dict[str, Any]:
-    """The full view of API.md `GET /instances/{id}`."""
+def ready_rows(session, instance_id: str) -> list[TaskRow]:
+    return list(session.scalars(select(TaskRow).where(TaskRow.instance_id == instance_id, TaskRow.state == "ready")
+                                .order_by(TaskRow.created_at, TaskRow.id)))
+
+
+def detail(session, instance: Instance, principal: Principal | None = None,
+           tasks: list[TaskRow] | None = None) -> dict[str, Any]:
+    """The full view of API.md `GET /instances/{id}` (`tasks`: its READY rows, when the caller has them)."""
     d = session.get(Definition, instance.definition_id)
     user_tasks = d.model.get("user_tasks", {})
-    tasks = session.scalars(select(TaskRow).where(TaskRow.instance_id == instance.id, TaskRow.state == "ready")
-                            .order_by(TaskRow.created_at, TaskRow.id))
+    if tasks is None:
+        tasks = ready_rows(session, instance.id)
     # Pending timers only: fired and cancelled ones are history (the audit trail has them).
     timers = session.scalars(select(Timer).where(Timer.instance_id == instance.id,
                                                  Timer.status.in_(("waiting", "leased", "incident")))

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .db import Base, UTCDateTime
 
@@ -74,12 +74,27 @@ class Definition(Base):
     version: Mapped[int] = mapped_column(Integer)
     name: Mapped[str | None] = mapped_column(String(500))
     sha256: Mapped[str] = mapped_column(String(64))
-    # Deferred: a step needs neither once the spec is cached in memory.
+    # Deferred: a step needs none of them once the spec and the model are cached in memory.
     xml: Mapped[str] = mapped_column(Text, deferred=True)
     spec: Mapped[str] = mapped_column(Text, deferred=True)
-    model: Mapped[dict[str, Any]] = mapped_column(JSON)
+    model_json: Mapped[dict[str, Any]] = mapped_column("model", JSON, deferred=True)
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     deployed_by: Mapped[str | None] = mapped_column(String(200))
+
+    @property
+    def model(self) -> dict[str, Any]:
+        """The lint model (forms, alerts, partitions …), parsed once per process: a version never changes.
+        Shared between sessions and threads, so read-only."""
+        if self.id is None:
+            return self.model_json
+        key = (self.id, self.sha256)
+        model = _MODELS.get(key)
+        if model is None:
+            model = _MODELS[key] = self.model_json
+        return model
+
+
+_MODELS: dict[tuple[int, str], dict[str, Any]] = {}
 
 
 class Instance(Base):
@@ -93,7 +108,8 @@ class Instance(Base):
     roles: Mapped[dict[str, Any]] = mapped_column(JSON)
     department_code: Mapped[str | None] = mapped_column(ForeignKey("departments.code"), index=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
-    state: Mapped[str] = mapped_column(Text)
+    # Deferred: 30–50 KB that only a step on the main workflow reads (lists, views, part steps do not).
+    state: Mapped[str] = mapped_column(Text, deferred=True)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -103,6 +119,12 @@ class Instance(Base):
     audit_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     audit_head: Mapped[str | None] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(Integer, nullable=False)
+    # Never loaded: it only orders a step's flush, so the instance row's version check (UPDATE … WHERE
+    # version = n) runs before the step's audit events are inserted — a concurrent step then fails as a
+    # stale version (409), not on the events' (instance, seq) key.
+    _audit_order: Mapped[list[AuditEvent]] = relationship(
+        "AuditEvent", primaryjoin="Instance.id == foreign(AuditEvent.instance_id)", lazy="raise", viewonly=False,
+        passive_deletes="all", cascade="none")
 
     __mapper_args__ = {"version_id_col": version}
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from . import alerts, audit, clock, expressions, forms, spiff
 from .models import Alert, BufferedMessage, Definition, Instance, InstancePart, Party, TaskRow, Timer
@@ -46,6 +46,7 @@ class Step:
     events: list[tuple[str, str | None, dict[str, Any]]] = field(default_factory=list)
     finished: bool = False
     throws_before: frozenset[str] = frozenset()
+    fired_by: str | None = None  # the worker firing this step's timers (timers.fire_group)
 
     @property
     def part_id(self) -> str | None:
@@ -63,6 +64,13 @@ def parties_of(session: Session, instance_id: str) -> dict[str, str]:
 
 def _alert_elements(definition: Definition) -> frozenset[str]:
     return frozenset(definition.model.get("alerts", {}))
+
+
+def load_instance(session: Session, instance_id: str, for_step_on_part: str | None = None) -> Instance | None:
+    """The instance row; with its main workflow's state when a step on the main workflow will follow
+    (one query instead of two), without it for a step on a part."""
+    options = [undefer(Instance.state)] if for_step_on_part is None else []
+    return session.get(Instance, instance_id, options=options)
 
 
 def open_step(session: Session, instance: Instance, actor: str, part_id: str | None = None) -> Step:
@@ -108,7 +116,7 @@ def finish(step: Step) -> None:
     else:
         _write_main(step, now)
     _sync_timers(step, now)
-    step.session.flush()
+    # The events go out in the same flush as the state: one UPDATE of the instance row per step.
     audit.append(step.session, step.instance.id, now, step.actor, step.events)
     step.session.flush()
     if step.part is not None and step.part.status == "completed":
@@ -164,7 +172,7 @@ def _spawn_partitions(step: Step, now) -> None:
         step.session.flush()  # every part exists before any may complete and count the others
         for part, item in parts:
             wf = spiff.new_workflow(bundle_of(step.definition), {**base, spec["item"]: item}, spec["process"])
-            sub = Step(step.session, step.instance, step.definition, wf, step.actor, part)
+            sub = Step(step.session, step.instance, step.definition, wf, step.actor, part, fired_by=step.fired_by)
             sub.record("part_started", element_id, {"item": part.item_no})
             spiff.run_until_waiting(wf)
             finish(sub)
@@ -188,6 +196,7 @@ def _after_part_completed(step: Step) -> None:
     done = step.session.scalar(select(func.count()).where(InstancePart.instance_id == step.instance.id,
                                                           InstancePart.element_id == part.element_id))
     main = open_step(step.session, step.instance, step.actor)
+    main.fired_by = step.fired_by
     _complete_partition(main, part.element_id, spec, done)
     finish(main)
 
@@ -200,11 +209,13 @@ def _complete_partition(main: Step, element_id: str, spec: dict[str, Any], count
 # ---------------------------------------------------------------------------- messages
 def _deliver_buffered(step: Step) -> None:
     """Deliver messages that arrived before the process waited for them, oldest first."""
+    if step.instance.status != "running" or not spiff.waiting_message_names(step.wf):
+        return  # nothing could be delivered: do not ask the database
     pending = list(step.session.scalars(select(BufferedMessage).where(
         BufferedMessage.instance_id == step.instance.id, BufferedMessage.delivered_at.is_(None))
         .order_by(BufferedMessage.received_at, BufferedMessage.id)))
     for message in pending:
-        if step.instance.status != "running" or message.name not in spiff.waiting_message_names(step.wf):
+        if message.name not in spiff.waiting_message_names(step.wf):
             continue
         spiff.deliver_message(step.wf, message.name, message.payload)
         message.delivered_at = clock.now()
@@ -233,9 +244,11 @@ def _sync_tasks(step: Step, now) -> None:
     instance, session = step.instance, step.session
     running = (step.part.status if step.part is not None else instance.status) == "running"
     ready = {t.id: t for t in spiff.ready_user_tasks(step.wf)} if running else {}
-    rows = {r.id: r for r in session.scalars(select(TaskRow).where(
-        TaskRow.instance_id == instance.id, TaskRow.part_id.is_(None) if step.part is None else TaskRow.part_id == step.part_id,
-        TaskRow.state == "ready"))}
+    with session.no_autoflush:  # nothing pending changes which rows match; the writes go out in finish's flush
+        rows = {r.id: r for r in session.scalars(select(TaskRow).where(
+            TaskRow.instance_id == instance.id,
+            TaskRow.part_id.is_(None) if step.part is None else TaskRow.part_id == step.part_id,
+            TaskRow.state == "ready"))}
     for task_id, row in rows.items():
         if task_id in ready:
             continue
@@ -287,9 +300,10 @@ def _sync_timers(step: Step, now) -> None:
     instance, session = step.instance, step.session
     running = (step.part.status if step.part is not None else instance.status) == "running"
     waiting = {t.task_id: t for t in spiff.waiting_timers(step.wf)} if running else {}
-    rows = {r.id: r for r in session.scalars(select(Timer).where(
-        Timer.instance_id == instance.id, Timer.part_id.is_(None) if step.part is None else Timer.part_id == step.part_id,
-        Timer.status.in_(("waiting", "leased"))))}
+    with session.no_autoflush:  # as in _sync_tasks
+        rows = {r.id: r for r in session.scalars(select(Timer).where(
+            Timer.instance_id == instance.id, Timer.part_id.is_(None) if step.part is None else Timer.part_id == step.part_id,
+            Timer.status.in_(("waiting", "leased"))))}
     for timer_id, row in rows.items():
         if timer_id in waiting:
             if row.due_at != waiting[timer_id].due_at:  # a cycle moved on, or a deadline was recomputed
@@ -298,7 +312,7 @@ def _sync_timers(step: Step, now) -> None:
         task = spiff.get_task(step.wf, timer_id)
         row.status = "fired" if task is not None and spiff.task_state(task) == "completed" else "cancelled"
         if row.status == "fired":
-            row.fired_at = now
+            row.fired_at, row.fired_by = now, step.fired_by
             row.lag_ms = max(0, int((now - row.due_at).total_seconds() * 1000))
         row.lease_owner = row.lease_expires_at = None
     for timer_id, info in waiting.items():

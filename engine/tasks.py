@@ -4,12 +4,13 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
 
 from . import authz, definitions, forms, guarantees, ledger, spiff, steps
 from .db import Database
 from .directory import Principal
 from .errors import Conflict, Invalid, NotFound
-from .instances import _engine_invalid, detail, run_step, task_view
+from .instances import _engine_invalid, detail, ready_rows, task_view
 from .models import Definition, Instance, TaskRow
 from .pagination import page
 
@@ -47,11 +48,12 @@ def list_ready(db: Database, principal: Principal, limit: int | None, cursor: st
         return page(session, query, [TaskRow.created_at, TaskRow.id], limit, cursor, render, prepare=prepare)
 
 
-def _visible_task(session, principal: Principal, task_id: str) -> tuple[TaskRow, Instance]:
+def _visible_task(session, principal: Principal, task_id: str, for_step: bool = False) -> tuple[TaskRow, Instance]:
     row = session.get(TaskRow, task_id)
     if row is None:
         raise NotFound("no such task")
-    instance = session.get(Instance, row.instance_id)
+    instance = (steps.load_instance(session, row.instance_id, row.part_id) if for_step
+                else session.get(Instance, row.instance_id))
     if not authz.can_see_instance(principal, instance, steps.parties_of(session, instance.id)):
         raise NotFound("no such task")
     return row, instance
@@ -68,38 +70,38 @@ def get(db: Database, principal: Principal, task_id: str) -> dict[str, Any]:
 
 
 def complete(db: Database, principal: Principal, task_id: str, data: Any) -> dict[str, Any]:
-    """Complete a READY task with validated data; 403 outside the caller's lane, 409 if no longer ready."""
-    with db.read() as session:
-        row, instance = _visible_task(session, principal, task_id)
-        authz.require_act(principal, row)
-        if row.state != "ready":
-            raise Conflict(f"task {row.element_id} is {row.state}, no longer ready")
-        form = _form_of(session, instance, row.element_id)
-    typed, errors = forms.validate(form, data)
-    if isinstance(data, dict):
-        errors.update(forms.reserved_errors(data))
-    if errors:
-        raise Invalid(f"the data for {row.element_id} is invalid", errors)
+    """Complete a READY task with validated data; 403 outside the caller's lane, 409 if no longer ready.
 
-    def apply(step: steps.Step):
-        current = step.session.get(TaskRow, task_id)
-        if current.state != "ready" or step.instance.status != "running":
-            raise Conflict(f"task {current.element_id} is {current.state}, no longer ready")
-        task = spiff.get_task(step.wf, task_id)
-        process_data = forms.to_process_data(form, typed, spiff.task_data(task) if task is not None else {})
-        try:
-            spiff.complete_task(step.wf, task_id, process_data)
-        except spiff.EngineError as exc:
-            raise _engine_invalid(exc) from None
-        step.record("task_completed", current.element_id, {"task_id": task_id, "data": typed})
-        ledger.record_task(step, current.element_id, typed, principal.name)
-        guarantees.record_task(step, current.element_id, typed, principal.name, task_id)
-        steps.finish(step)
-        current.completed_by = principal.name
-        nxt = step.session.scalars(select(TaskRow).where(TaskRow.instance_id == step.instance.id, TaskRow.state == "ready",
-                                                         authz.task_filter(principal)))
-        return {"instance": detail(step.session, step.instance, principal),
-                "next_tasks": [task_view(t, step.instance.business_key, _form_of(step.session, step.instance, t.element_id))
-                               for t in nxt]}
-
-    return run_step(db, principal, instance.id, apply, row.part_id)
+    One transaction: the checks (404, 403, 409, 422, in that order) read what the step then writes,
+    and a refusal rolls back with nothing changed."""
+    try:
+        with db.transaction() as session:
+            row, instance = _visible_task(session, principal, task_id, for_step=True)
+            authz.require_act(principal, row)
+            if row.state != "ready" or instance.status != "running":
+                raise Conflict(f"task {row.element_id} is {row.state}, no longer ready")
+            step = steps.open_step(session, instance, principal.name, row.part_id)
+            user_tasks = step.definition.model.get("user_tasks", {})
+            form = user_tasks.get(row.element_id, {}).get("form", [])
+            typed, errors = forms.validate(form, data)
+            if isinstance(data, dict):
+                errors.update(forms.reserved_errors(data))
+            if errors:
+                raise Invalid(f"the data for {row.element_id} is invalid", errors)
+            task = spiff.get_task(step.wf, task_id)
+            process_data = forms.to_process_data(form, typed, spiff.task_data(task) if task is not None else {})
+            try:
+                spiff.complete_task(step.wf, task_id, process_data)
+            except spiff.EngineError as exc:
+                raise _engine_invalid(exc) from None
+            step.record("task_completed", row.element_id, {"task_id": task_id, "data": typed})
+            ledger.record_task(step, row.element_id, typed, principal.name)
+            guarantees.record_task(step, row.element_id, typed, principal.name, task_id)
+            row.completed_by = principal.name  # goes out in the step's flush
+            steps.finish(step)
+            ready = ready_rows(session, instance.id)
+            return {"instance": detail(session, instance, principal, ready),
+                    "next_tasks": [task_view(t, instance.business_key, user_tasks.get(t.element_id, {}).get("form", []))
+                                   for t in ready if authz.may_act_on(principal, t)]}
+    except StaleDataError:
+        raise Conflict("the contract was changed by someone else at the same time; reload and try again") from None

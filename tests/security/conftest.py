@@ -76,6 +76,6 @@ def store_without_lint(db, data: bytes) -> str:
     key = process.get("id")
     with db.transaction() as session:
         session.add(Definition(key=key, version=1, name=process.get("name"), sha256=hashlib.sha256(data).hexdigest(),
-                               xml=data.decode("utf-8"), spec=spiff.dump_spec(bundle), model=model,
+                               xml=data.decode("utf-8"), spec=spiff.dump_spec(bundle), model_json=model,
                                deployed_at=clock.now(), deployed_by="lvyue-before-the-rule"))
     return key
