@@ -176,22 +176,23 @@ def definitions_deploy(files) -> None:
 @main.command(help="Run the API, the pages and the embedded scheduler in one process.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-def serve(host, port) -> None:
-    from werkzeug.serving import run_simple
-
-    from . import create_app
-
+@click.option("--threads", default=32, show_default=True, type=click.IntRange(2, 512),
+              help="request threads; each open alert stream (SSE) holds one")
+def serve(host, port, threads) -> None:
     import logging
+
+    import waitress
 
     from engine import scheduler
 
+    from . import create_app
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # Our request log carries the request id and no query strings; werkzeug's would duplicate it.
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     app = create_app()
     scheduler.start_background(app.extensions["lvyue"].db)
     click.echo(f"Lvyue on http://{host}:{port}  (API /api/v1, docs /docs); timer sweep every {scheduler.SWEEP_SECONDS}s")
-    run_simple(host, port, app, threaded=True, use_reloader=False)
+    # waitress, not werkzeug's development server: keep-alive, a bounded thread pool, production-grade parsing.
+    waitress.serve(app, host=host, port=port, threads=threads, ident="lvyue", _quiet=True)
 
 
 @main.command(help="Run the scheduler only: timer sweeps and webhook deliveries (any number of workers).")
