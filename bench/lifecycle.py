@@ -394,7 +394,7 @@ class Driver:
     def __init__(self, client: Client, tokens: dict[str, str], today: date):
         self.client, self.tokens = client, tokens
         self.start_data, self.steps = plan(today)
-        self.requests = 0
+        self.requests = self.lookups = 0
 
     def call(self, method: str, path: str, who: str, body: Any = None, expect: int = 200) -> Any:
         self.requests += 1
@@ -407,22 +407,27 @@ class Driver:
         out = self.call("POST", "/instances", "operator",
                         {"definition": "post_award", "business_key": key, "data": self.start_data}, expect=201)
         instance_id = out["id"]
-        known: dict[tuple[str, str, int | None], str] = {}  # (party, element, milestone) → task id
+        known = self._known(out)
         last = None
         for element, who, no, data in self.steps:
-            task_id = known.pop((who, element, no), None)
+            task_id = known.get((who, element, no))
             if task_id is None:
                 items = self.call("GET", f"/tasks?instance_id={instance_id}&element_id={element}&limit=50", who)["items"]
                 matching = [t["id"] for t in items if t.get("milestone_no") == no]
                 if len(matching) != 1:
                     raise HttpError(f"{key}: expected one {element} (milestone {no}) for {who}, got {items}")
                 task_id = matching[0]
+                self.lookups += 1
             last = self.call("POST", f"/tasks/{task_id}/complete", who, {"data": data})
-            known = {k: v for k, v in known.items() if k[0] != who}
-            for t in last["next_tasks"]:
-                known[(who, t["element_id"], t.get("milestone_no"))] = t["id"]
+            known = self._known(last["instance"])
         if last is None or last["instance"]["status"] != "completed":
             raise HttpError(f"{key}: the contract did not complete: {last and last['instance']['status']}")
+
+    @staticmethod
+    def _known(instance: dict[str, Any]) -> dict[tuple[str, str, int | None], str]:
+        """(lane, element, milestone) → task id of the contract's READY tasks, from the contract view
+        (`tasks` of GET /instances/{id}) that every reply carries: each party sees its contract's open tasks."""
+        return {(t["lane"], t["element_id"], t.get("milestone_no")): t["id"] for t in instance.get("tasks", [])}
 
 
 def free_port() -> int:
