@@ -15,13 +15,13 @@ $TEST_DATABASE_URL's server, else postgresql+psycopg://postgres@127.0.0.1:5432/p
 database is created and DROPPED; its name must start with `bench_`.
 
 Load: `--clients` threads in this process (a closed loop: each sends its next request when the last
-answered, after `--think-ms`), each with one keep-alive HTTP/1.1 connection, each driving its own
-post_award contracts (bench/lifecycle.py's contract: 3 milestones, 19 tasks) as the real parties
-would. Per task a client:
+answered, after a think time drawn uniformly from 0.5–1.5 × `--think-ms`), each with one keep-alive
+HTTP/1.1 connection, each driving its own post_award contracts (bench/lifecycle.py's contract:
+3 milestones, 19 tasks) as the real parties would. Per task a client:
   1. lists the acting party's inbox, `GET /api/v1/tasks?limit=50` (every running contract's tasks
      of that organisation — the `GET /tasks` measured),
-  2. finds its task: from `next_tasks` of its own last completion when there, else
-     `GET /api/v1/tasks?instance_id=…&element_id=…` (measured apart, as `GET /tasks (filtered)`),
+  2. finds its task in the contract view (`tasks`) of the last reply, as bench/lifecycle.py does,
+     else asks `GET /api/v1/tasks?instance_id=…&element_id=…` (measured apart, `GET /tasks (filtered)`),
   3. completes it, `POST /api/v1/tasks/{id}/complete` (the task completion measured);
 and starts a new contract (`POST /api/v1/instances`) when one ends. Requests are bounded: the run
 stops after `--seconds` or `--max-requests`, whichever comes first; only loopback is addressed.
@@ -36,6 +36,7 @@ import argparse
 import http.client
 import json
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -50,6 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lifecycle import (  # noqa: E402
     ROOT,
     Client,
+    Driver,
     Servers,
     load_average,
     log,
@@ -99,10 +101,11 @@ class LoadClient(threading.Thread):
         self.start_data, self.steps = plan(today_cn())
         self.contracts = 0
         self.failure: str | None = None
+        self.rng = random.Random(no)
 
     def call(self, kind: str, method: str, path: str, who: str, body: Any = None, expect: int = 200) -> Any:
         if self.think:
-            time.sleep(self.think)
+            time.sleep(self.think * self.rng.uniform(0.5, 1.5))  # spread, so 50 clients do not march in step
         began = time.perf_counter()
         try:
             status, out = self.client.request(method, "/api/v1" + path, self.tokens[who], body)
@@ -121,12 +124,12 @@ class LoadClient(threading.Thread):
         out = self.call("POST /instances", "POST", "/instances", "operator",
                         {"definition": "post_award", "business_key": key, "data": self.start_data}, expect=201)
         instance_id = out["id"]
-        known: dict[tuple[str, str, int | None], str] = {}
+        known = Driver._known(out)
         for element, who, no, data in self.steps:
             if self.stop.is_set():
                 return
             self.call("GET /tasks", "GET", "/tasks?limit=50", who)
-            task_id = known.pop((who, element, no), None)
+            task_id = known.get((who, element, no))
             if task_id is None:
                 items = self.call("GET /tasks (filtered)", "GET",
                                   f"/tasks?instance_id={instance_id}&element_id={element}&limit=50", who)["items"]
@@ -135,9 +138,7 @@ class LoadClient(threading.Thread):
                     raise RuntimeError(f"{key}: expected one {element} (milestone {no}), got {len(matching)}")
                 task_id = matching[0]
             last = self.call("POST /tasks/{id}/complete", "POST", f"/tasks/{task_id}/complete", who, {"data": data})
-            known = {k: v for k, v in known.items() if k[0] != who}
-            for t in last["next_tasks"]:
-                known[(who, t["element_id"], t.get("milestone_no"))] = t["id"]
+            known = Driver._known(last["instance"])
 
     def run(self) -> None:
         try:
