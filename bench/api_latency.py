@@ -8,7 +8,7 @@ Run by hand from the repository root:
     .venv/bin/python bench/api_latency.py --quick        # 20 clients for 8 s: a smoke run under a minute
     .venv/bin/python bench/api_latency.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 
-Server: `gunicorn -w 4 -k gthread --threads 8 'api:create_app()'` (README "Running in production";
+Server: `gunicorn -w 4 -k gthread --threads 2 'api:create_app()'` (README "Running in production";
 `--gunicorn-workers`, `--gunicorn-threads`) and one `lvyue worker`, on loopback, in the database
 `--bench-db` (default bench_api_latency) of the server of `--database-url` (default
 $TEST_DATABASE_URL's server, else postgresql+psycopg://postgres@127.0.0.1:5432/postgres). The
@@ -169,7 +169,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--max-requests", type=int, default=200_000, help="hard bound on requests sent")
     p.add_argument("--think-ms", type=float, default=0.0, help="pause of a client before each request")
     p.add_argument("--gunicorn-workers", type=int, default=4)
-    p.add_argument("--gunicorn-threads", type=int, default=8)
+    p.add_argument("--gunicorn-threads", type=int, default=2)
     p.add_argument("--quick", action="store_true", help="20 clients, 3 s warm-up, 8 s measured")
     p.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = p.parse_args(argv)

@@ -609,7 +609,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--clients", default="1,4,8",
                    help="client threads driving contracts through the API, comma-separated: each count is one configuration")
     p.add_argument("--gunicorn-workers", type=int, default=4)
-    p.add_argument("--gunicorn-threads", type=int, default=8)
+    p.add_argument("--gunicorn-threads", type=int, default=2)
     p.add_argument("--no-sqlite", action="store_true", help="skip the SQLite server")
     p.add_argument("--quick", action="store_true", help="a smoke run: 2 runs of a few contracts, under a minute")
     p.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
