@@ -19,9 +19,10 @@ track's retention release is not in it: it waits for a defect-liability timer mo
 (a) through the API, N client threads (`--clients`, a list: each count is one configuration,
     default 1,4,8), each driving whole contracts one after another as the real parties would
     (the operator starts, contractor / employer / supervisor complete their tasks), over keep-alive
-    HTTP/1.1 on loopback. A party takes the next task id from `next_tasks` of its own
-    previous completion where it is there, else asks `GET /tasks?instance_id=…&element_id=…`.
-    * sqlite: `lvyue serve` (one process: werkzeug threads + the embedded scheduler) on a fresh
+    HTTP/1.1 on loopback. A party takes its task id from the contract view (`tasks`, the
+    contract's READY tasks) that the start and every completion return, else asks
+    `GET /tasks?instance_id=…&element_id=…` (`http_requests_per_contract` in the result: 20 when none was needed).
+    * sqlite: `lvyue serve` (one process: waitress threads + the embedded scheduler) on a fresh
       SQLite file;
     * postgresql (with --database-url): gunicorn `-w W -k gthread --threads T` (README's production
       command) + one `lvyue worker`, in the database `--bench-db` (default bench_lifecycle, created
@@ -394,7 +395,7 @@ class Driver:
     def __init__(self, client: Client, tokens: dict[str, str], today: date):
         self.client, self.tokens = client, tokens
         self.start_data, self.steps = plan(today)
-        self.requests = self.lookups = 0
+        self.requests = 0
 
     def call(self, method: str, path: str, who: str, body: Any = None, expect: int = 200) -> Any:
         self.requests += 1
@@ -417,7 +418,6 @@ class Driver:
                 if len(matching) != 1:
                     raise HttpError(f"{key}: expected one {element} (milestone {no}) for {who}, got {items}")
                 task_id = matching[0]
-                self.lookups += 1
             last = self.call("POST", f"/tasks/{task_id}/complete", who, {"data": data})
             known = self._known(last["instance"])
         if last is None or last["instance"]["status"] != "completed":

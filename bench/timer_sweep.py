@@ -20,13 +20,16 @@ What it builds — N running contracts of tests/fixtures/short_timer.bpmn, each 
   as autovacuum would long since have done on a production table (without it the planner's stale
   statistics tripled the cost of a start and of an empty sweep at 10^5 rows);
 * the `--due` contracts are started one by one through `engine.instances.start` under a frozen clock an
-  hour in the past, all due at the same instant R a few seconds after population ends. R is chosen from
-  a calibration of the start rate; if population overruns R the overrun is reported (it inflates lag).
+  hour in the past, all due at the same instant R a few seconds after population ends (or, with
+  `--spread S`, due evenly over [R, R + S): a steady arrival of due / S timers per second). R is
+  chosen from a calibration of the start rate; if population overruns R the overrun is reported (it
+  inflates lag).
 
 What it measures:
 * empty sweep: `timers.lease` with nothing due, `--empty-sweeps` times (default 50) — median, p90;
 * burst: `--workers` real `lvyue worker` processes (sweep every `--sweep-seconds`) fire the due timers;
-  fire_all_seconds = last fired_at − R; throughput = due / fire_all_seconds;
+  fire_all_seconds = last fired_at − R; throughput = due / fire_all_seconds (with --spread, the
+  arrival rate bounds it: read the lag instead);
 * lag p50/p99/max: `timers.lag_ms` of the fired rows (fire time − due time);
 * workers' peak RSS: VmHWM of /proc/<pid>/status, read just before they are stopped;
 * exactly-once: fired rows, alerts and timer_fired audit events all equal `--due`.
@@ -83,6 +86,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=2, help="`lvyue worker` processes firing the burst")
     p.add_argument("--sweep-seconds", type=float, default=1.0, help="LVYUE_SWEEP_SECONDS of the workers")
     p.add_argument("--empty-sweeps", type=int, default=50, help="samples of the empty sweep")
+    p.add_argument("--spread", type=float, default=0.0,
+                   help="seconds over which the --due instants are spread evenly (0: all at one instant, a burst)")
     p.add_argument("--timeout", type=float, default=None, help="seconds allowed for the burst (default scales with --due)")
     p.add_argument("--quick", action="store_true", help="2 000 contracts, 500 due: a smoke run under a minute")
     p.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
@@ -92,6 +97,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         args.contracts, args.due = 2000, 500
     if not 1 <= args.due < args.contracts:
         p.error("need 1 <= --due < --contracts")
+    if args.spread < 0:
+        p.error("--spread must be >= 0")
     if args.timeout is None:
         args.timeout = max(60.0, args.due * 0.05)
     return args
@@ -194,12 +201,14 @@ def _columns(row) -> dict:
 
 
 # ---------------------------------------------------------------- the due set
-def start_due(db: Database, count: int, due_at: datetime, frozen: datetime, offset: int = 0) -> float:
-    """Start `count` real contracts due at `due_at` under a clock frozen at `frozen`; seconds taken."""
+def start_due(db: Database, count: int, due_at: datetime, frozen: datetime, offset: int = 0, spread: float = 0.0) -> float:
+    """Start `count` real contracts due at `due_at` (or evenly over [due_at, due_at + spread s)) under a
+    clock frozen at `frozen`; seconds taken."""
     began = time.perf_counter()
     with clock.frozen_at(frozen):
-        for i in range(offset, offset + count):
-            instances.start(db, ADMIN, "short_timer", None, f"DUE-{i:07d}", start_data(due_at))
+        for n, i in enumerate(range(offset, offset + count)):
+            due = due_at + timedelta(seconds=spread * n / count) if spread else due_at
+            instances.start(db, ADMIN, "short_timer", None, f"DUE-{i:07d}", start_data(due))
     return time.perf_counter() - began
 
 
@@ -298,9 +307,11 @@ def run(args: argparse.Namespace) -> dict:
     estimate = per_start * args.due
     burst_at = (datetime.now(timezone.utc) + timedelta(seconds=estimate * 1.3 + 8 + args.empty_sweeps * 0.05)
                 ).replace(microsecond=0) + timedelta(seconds=1)
+    last_due = burst_at + timedelta(seconds=args.spread)
     log(f"starting {args.due} due contracts through instances.start (~{per_start * 1000:.1f} ms each), "
-        f"all due at {burst_at.isoformat()}")
-    due_seconds = start_due(db, args.due, burst_at, frozen)
+        + (f"due evenly from {burst_at.isoformat()} to {last_due.isoformat()}" if args.spread else
+           f"all due at {burst_at.isoformat()}"))
+    due_seconds = start_due(db, args.due, burst_at, frozen, spread=args.spread)
 
     with db.read() as s:
         total = s.scalar(select(func.count()).select_from(Instance).where(Instance.status == "running"))
@@ -333,7 +344,8 @@ def run(args: argparse.Namespace) -> dict:
         overrun = max(0.0, (datetime.now(timezone.utc) - burst_at).total_seconds())
         log(f"{args.workers} workers ready; waiting for the burst at {burst_at.time()}"
             + (f" (overran by {overrun:.1f} s)" if overrun else ""))
-        deadline = time.monotonic() + max(0.0, (burst_at - datetime.now(timezone.utc)).total_seconds()) + args.timeout
+        deadline = (time.monotonic() + max(0.0, (burst_at - datetime.now(timezone.utc)).total_seconds())
+                    + args.spread + args.timeout)
         done = 0
         while time.monotonic() < deadline:
             done = fired_count(db)
@@ -353,7 +365,7 @@ def run(args: argparse.Namespace) -> dict:
                                   .where(AuditEvent.action == "timer_fired"))
         incidents = s.scalar(select(func.count()).select_from(Incident))
         still_waiting = s.scalar(select(func.count()).where(Timer.status.in_(("waiting", "leased")),
-                                                            Timer.due_at <= burst_at))
+                                                            Timer.due_at <= last_due))
     db.dispose()
 
     if exactly_once_held(args.due, fired, alerts, fired_events, distinct_fired, still_waiting):
@@ -374,7 +386,9 @@ def run(args: argparse.Namespace) -> dict:
                     "postgresql": server_version},
         "params": {"contracts": args.contracts, "due": args.due, "workers": args.workers,
                    "sweep_seconds": args.sweep_seconds, "empty_sweeps": args.empty_sweeps,
-                   "batch": timers.BATCH, "seed": args.seed},
+                   "spread_seconds": args.spread, "batch": timers.BATCH, "fire_group": timers.FIRE_GROUP,
+                   "seed": args.seed},
+        "offered_per_second": round(args.due / args.spread, 1) if args.spread else None,
         "contracts_total": total,
         "waiting_timers_at_empty_sweep": waiting,
         "populate_seconds": {"bulk_insert": round(bulk_seconds, 2), "bulk_rows_per_second": round(clones / bulk_seconds) if bulk_seconds else None,
@@ -386,6 +400,7 @@ def run(args: argparse.Namespace) -> dict:
                            "min": round(min(empty), 3) if empty else None, "samples": len(empty)},
         "fire_all_seconds": round(fire_all, 3) if fire_all is not None else None,
         "first_fire_seconds": round((first_fired - burst_at).total_seconds(), 3) if first_fired else None,
+        # With --spread the timers arrive at offered_per_second, so this is no capacity figure.
         "throughput_per_second": round(args.due / fire_all, 1) if fire_all else None,
         "lag_ms": {"p50": percentile(lags, 50) if lags else None, "p99": percentile(lags, 99) if lags else None,
                    "max": max(lags) if lags else None, "count": len(lags)},
@@ -403,10 +418,12 @@ def table(result: dict) -> str:
     p, e, lag = result["params"], result["empty_sweep_ms"], result["lag_ms"]
     rows = [
         ("contracts (running, 1 timer each)", f"{result['contracts_total']:,}"),
-        ("due in the burst", f"{p['due']:,}"),
+        ("due in the burst", f"{p['due']:,}" + (f", spread evenly over {p['spread_seconds']} s "
+                                                 f"({result['offered_per_second']}/s)" if p.get("spread_seconds") else
+                                                 ", all at one instant")),
         ("workers × sweep interval", f"{p['workers']} × {p['sweep_seconds']} s"),
         ("empty sweep, median (p90) [ms]", f"{e['median']} ({e['p90']})  n={e['samples']}"),
-        ("fire all due [s] (burst instant → last fired)", f"{result['fire_all_seconds']}"),
+        ("fire all due [s] (first due instant → last fired)", f"{result['fire_all_seconds']}"),
         ("throughput [timers/s]", f"{result['throughput_per_second']}"),
         ("lag p50 / p99 / max [ms]", f"{lag['p50']} / {lag['p99']} / {lag['max']}"),
         ("worker peak RSS [MiB]", ", ".join(str(r) for r in result["worker_peak_rss_mib"])),
