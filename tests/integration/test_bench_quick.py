@@ -15,14 +15,15 @@ KEYS = {"params", "contracts_total", "empty_sweep_ms", "fire_all_seconds", "thro
 
 
 @pytest.mark.slow
-def test_quick_timer_sweep_bench_fires_every_due_timer_once_and_writes_its_results(db_url, tmp_path):
+@pytest.mark.parametrize("spread", [0, 6], ids=["burst", "spread"])
+def test_quick_timer_sweep_bench_fires_every_due_timer_once_and_writes_its_results(db_url, tmp_path, spread):
     if not db_url.startswith("postgresql"):
         pytest.skip("the bench measures PostgreSQL only")
     output = tmp_path / "timer_sweep.json"
     # Its own database per test database, so concurrent test runs on other databases do not collide.
     bench_db = f"lvyue_bench_{make_url(db_url).database}"
     run = subprocess.run([sys.executable, "bench/timer_sweep.py", "--quick", "--database-url", db_url,
-                          "--bench-db", bench_db, "--output", str(output)],
+                          "--bench-db", bench_db, "--output", str(output), "--spread", str(spread)],
                          cwd=ROOT, capture_output=True, text=True, timeout=240)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     result = json.loads(output.read_text())
@@ -34,3 +35,10 @@ def test_quick_timer_sweep_bench_fires_every_due_timer_once_and_writes_its_resul
     assert len(result["worker_peak_rss_mib"]) == 2 and all(r and r > 10 for r in result["worker_peak_rss_mib"])
     assert result["fire_all_seconds"] > 0 and result["throughput_per_second"] > 0
     assert "empty sweep" in run.stdout and "lag p50 / p99" in run.stdout  # the table is printed
+    assert result["params"]["spread_seconds"] == spread
+    if spread:
+        # The last timer falls due ~6 s after the first, so firing them all cannot take less (a burst of
+        # 500 takes ~2 s here), and no timer waits anywhere near that long.
+        assert result["offered_per_second"] == round(500 / spread, 1)
+        assert result["fire_all_seconds"] >= spread * 499 / 500 - 0.01
+        assert result["lag_ms"]["max"] < spread * 1000
