@@ -103,11 +103,6 @@ def _fire(session, instance_id: str, timer_ids: list[str], owner: str, part_id: 
     return "fired"
 
 
-def fire_instance(db: Database, instance_id: str, timer_ids: list[str], owner: str, part_id: str | None = None) -> str:
-    """Fire the due timers of one workflow of an instance as one step: 'fired', 'conflict' or 'failed'."""
-    return fire_group(db, [((instance_id, part_id), timer_ids)], owner)[0]
-
-
 def fire_group(db: Database, group: list[tuple[tuple[str, str | None], list[str]]], owner: str) -> list[str]:
     """Fire several workflows' due timers in one transaction, each in a SAVEPOINT of its own: a firing
     that fails or conflicts rolls back alone and is retried (or released) in the same transaction; the

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
-from engine import alerts as alerts_module, clock, timers
+from engine import alerts as alerts_module, audit, clock, timers
 from engine.models import Alert, AuditEvent, Incident, Timer
 from tests.conftest import fixture_bytes
 
@@ -30,10 +30,10 @@ def deploy(client, people, xml: bytes) -> None:
     assert r.status_code == 201, r.get_json()
 
 
-def start(client, people, key: str, due_at: datetime, at: datetime) -> dict:
+def start(client, people, key: str, due_at: datetime, at: datetime, version: int | None = None) -> dict:
     with clock.frozen_at(at):
         r = client.post("/api/v1/instances", headers=people.auth("operator"), json={
-            "definition": "short_timer", "business_key": key,
+            "definition": "short_timer", "business_key": key, **({"version": version} if version else {}),
             "data": {"employer": "EMP", "department": "ZJ", "due_at": due_at.isoformat(), "amount": "5000.00"}})
     assert r.status_code == 201, r.get_json()
     return r.get_json()
@@ -126,6 +126,45 @@ def test_a_failing_timer_backs_off_then_becomes_an_incident_that_an_operator_ret
     assert (result.leased, result.failed) == (1, 1)
     row = timer_row(db, timer["id"])
     assert (row.status, row.attempts) == ("waiting", 1)
+
+
+@pytest.mark.parametrize("group", [1, 20], ids=["one_per_transaction", "grouped"])
+def test_a_failing_firing_rolls_back_alone_and_the_others_of_its_batch_commit(client, people, db, monkeypatch, group):
+    # PostgreSQL fires 20 workflows per transaction, each in a SAVEPOINT; forced here on both backends.
+    monkeypatch.setattr(timers, "group_size", lambda _db: group)
+    deploy(client, people, fixture_bytes("short_timer.bpmn"))
+    contracts = [start(client, people, f"GRP-{i}", DUE, T0) for i in range(4)]
+    bad = contracts[1]
+    # A fault late in the bad contract's step, after its alert and outbox rows were flushed.
+    real_append = audit.append
+
+    def append(session, instance_id, *args, **kwargs):
+        if instance_id == bad["id"]:
+            raise RuntimeError("disk full (injected)")
+        return real_append(session, instance_id, *args, **kwargs)
+
+    monkeypatch.setattr(audit, "append", append)
+    result = timers.tick(db, DUE + timedelta(seconds=1), owner="worker-g")
+    assert (result.leased, result.fired, result.failed, result.conflicts) == (4, 3, 1, 0)
+    good = [c for c in contracts if c is not bad]
+    with db.read() as s:
+        rows = {t.instance_id: t for t in s.scalars(select(Timer))}
+        assert all(rows[c["id"]].status == "fired" and rows[c["id"]].fired_by == "worker-g" for c in good)
+        broken = rows[bad["id"]]
+        assert (broken.status, broken.attempts, broken.lease_owner) == ("waiting", 1, None)
+        assert "disk full (injected)" in broken.last_error
+        # What the failed step wrote is gone; what the others wrote is there, once each.
+        assert sorted(s.scalars(select(Alert.business_key))) == ["GRP-0", "GRP-2", "GRP-3"]
+        events = s.scalars(select(AuditEvent.instance_id).where(AuditEvent.action == "timer_fired"))
+        assert sorted(events) == sorted(c["id"] for c in good)
+        assert list(audit.verify(s)) == []  # every chain, the failed contract's included, still links
+
+    # The fault gone, the next sweep after the backoff fires it: one alert more, nothing twice.
+    monkeypatch.setattr(audit, "append", real_append)
+    assert timers.tick(db, broken.next_attempt_at, owner="worker-g").fired == 1
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(Alert)) == 4
+        assert s.scalar(select(func.count()).where(AuditEvent.action == "timer_fired")) == 4
 
 
 def test_a_retried_incident_fires_once_the_transient_fault_is_gone(client, people, db, monkeypatch):
