@@ -1,6 +1,7 @@
 """Contracts under supervision: start, read, cancel and message process instances."""
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
 from datetime import date
@@ -217,18 +218,26 @@ def diagram(db: Database, principal: Principal, instance_id: str) -> dict[str, A
         return {"xml": step.definition.xml, "active": sorted(active), "completed": sorted(completed - active)}
 
 
+@contextlib.contextmanager
+def step_transaction(db: Database):
+    """The write transaction of a step: a concurrent step on the same instance (a stale row version at
+    flush) becomes Conflict (409)."""
+    try:
+        with db.transaction() as session:
+            yield session
+    except StaleDataError:
+        raise Conflict("the contract was changed by someone else at the same time; reload and try again") from None
+
+
 def run_step(db: Database, principal: Principal, instance_id: str, apply, part_id: str | None = None) -> dict[str, Any]:
     """Run `apply(step)` as one step on a visible instance (its main workflow or one part);
     a concurrent step on the same instance gives Conflict."""
-    try:
-        with db.transaction() as session:
-            instance = _load_visible(session, principal, instance_id)
-            step = steps.open_step(session, instance, principal.name, part_id)
-            result = apply(step)
-            steps.finish(step)
-            return result if result is not None else detail(session, instance, principal)
-    except StaleDataError:
-        raise Conflict("the contract was changed by someone else at the same time; reload and try again") from None
+    with step_transaction(db) as session:
+        instance = _load_visible(session, principal, instance_id)
+        step = steps.open_step(session, instance, principal.name, part_id)
+        result = apply(step)
+        steps.finish(step)
+        return result if result is not None else detail(session, instance, principal)
 
 
 def cancel(db: Database, principal: Principal, instance_id: str, reason: str | None = None) -> dict[str, Any]:

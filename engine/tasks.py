@@ -4,13 +4,12 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm.exc import StaleDataError
 
 from . import authz, definitions, forms, guarantees, ledger, spiff, steps
 from .db import Database
 from .directory import Principal
 from .errors import Conflict, Invalid, NotFound
-from .instances import _engine_invalid, detail, ready_rows, task_view
+from .instances import _engine_invalid, detail, ready_rows, step_transaction, task_view
 from .models import Definition, Instance, TaskRow
 from .pagination import page
 
@@ -74,34 +73,31 @@ def complete(db: Database, principal: Principal, task_id: str, data: Any) -> dic
 
     One transaction: the checks (404, 403, 409, 422, in that order) read what the step then writes,
     and a refusal rolls back with nothing changed."""
-    try:
-        with db.transaction() as session:
-            row, instance = _visible_task(session, principal, task_id, for_step=True)
-            authz.require_act(principal, row)
-            if row.state != "ready" or instance.status != "running":
-                raise Conflict(f"task {row.element_id} is {row.state}, no longer ready")
-            step = steps.open_step(session, instance, principal.name, row.part_id)
-            user_tasks = step.definition.model.get("user_tasks", {})
-            form = user_tasks.get(row.element_id, {}).get("form", [])
-            typed, errors = forms.validate(form, data)
-            if isinstance(data, dict):
-                errors.update(forms.reserved_errors(data))
-            if errors:
-                raise Invalid(f"the data for {row.element_id} is invalid", errors)
-            task = spiff.get_task(step.wf, task_id)
-            process_data = forms.to_process_data(form, typed, spiff.task_data(task) if task is not None else {})
-            try:
-                spiff.complete_task(step.wf, task_id, process_data)
-            except spiff.EngineError as exc:
-                raise _engine_invalid(exc) from None
-            step.record("task_completed", row.element_id, {"task_id": task_id, "data": typed})
-            ledger.record_task(step, row.element_id, typed, principal.name)
-            guarantees.record_task(step, row.element_id, typed, principal.name, task_id)
-            row.completed_by = principal.name  # goes out in the step's flush
-            steps.finish(step)
-            ready = ready_rows(session, instance.id)
-            return {"instance": detail(session, instance, principal, ready),
-                    "next_tasks": [task_view(t, instance.business_key, user_tasks.get(t.element_id, {}).get("form", []))
-                                   for t in ready if authz.may_act_on(principal, t)]}
-    except StaleDataError:
-        raise Conflict("the contract was changed by someone else at the same time; reload and try again") from None
+    with step_transaction(db) as session:
+        row, instance = _visible_task(session, principal, task_id, for_step=True)
+        authz.require_act(principal, row)
+        if row.state != "ready" or instance.status != "running":
+            raise Conflict(f"task {row.element_id} is {row.state}, no longer ready")
+        step = steps.open_step(session, instance, principal.name, row.part_id)
+        user_tasks = step.definition.model.get("user_tasks", {})
+        form = user_tasks.get(row.element_id, {}).get("form", [])
+        typed, errors = forms.validate(form, data)
+        if isinstance(data, dict):
+            errors.update(forms.reserved_errors(data))
+        if errors:
+            raise Invalid(f"the data for {row.element_id} is invalid", errors)
+        task = spiff.get_task(step.wf, task_id)
+        process_data = forms.to_process_data(form, typed, spiff.task_data(task) if task is not None else {})
+        try:
+            spiff.complete_task(step.wf, task_id, process_data)
+        except spiff.EngineError as exc:
+            raise _engine_invalid(exc) from None
+        step.record("task_completed", row.element_id, {"task_id": task_id, "data": typed})
+        ledger.record_task(step, row.element_id, typed, principal.name)
+        guarantees.record_task(step, row.element_id, typed, principal.name, task_id)
+        row.completed_by = principal.name  # goes out in the step's flush
+        steps.finish(step)
+        ready = ready_rows(session, instance.id)
+        return {"instance": detail(session, instance, principal, ready),
+                "next_tasks": [task_view(t, instance.business_key, user_tasks.get(t.element_id, {}).get("form", []))
+                               for t in ready if authz.may_act_on(principal, t)]}
