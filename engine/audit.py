@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterator
 
-from sqlalchemy import func, inspect, select
+from sqlalchemy import inspect, insert, select
 from sqlalchemy.orm import Session
 
 from .forms import to_json
@@ -45,15 +45,21 @@ def append(session: Session, instance_id: str, at: datetime, actor: str, events:
         ).first()
         seq, prev = (last.seq, last.hash) if last else (0, GENESIS)
     at = at.replace(microsecond=(at.microsecond // 1000) * 1000)  # stored precision differs per backend
+    rows = []
     for action, element_id, data in events:
         seq += 1
         clean = to_json(data or {})
         digest = _digest(instance_id, seq, at, actor, action, element_id, clean, prev)
-        session.add(AuditEvent(instance_id=instance_id, seq=seq, at=at, actor=actor, action=action,
-                               element_id=element_id, data=clean, prev_hash=prev, hash=digest))
+        rows.append({"instance_id": instance_id, "seq": seq, "at": at, "actor": actor, "action": action,
+                     "element_id": element_id, "data": clean, "prev_hash": prev, "hash": digest})
         prev = digest
     if instance is not None:
         instance.audit_seq, instance.audit_head = seq, prev
+    # The instance row goes out first: its UPDATE's version check makes a concurrent step fail as a stale
+    # version (409), not on the events' (instance, seq) key, and a new instance's INSERT precedes the
+    # events that refer to it. The events themselves are one multi-row INSERT, not an object each.
+    session.flush()
+    session.execute(insert(AuditEvent), rows)
 
 
 @dataclass

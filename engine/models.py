@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column
 
 from .db import Base, UTCDateTime
 
@@ -119,12 +119,6 @@ class Instance(Base):
     audit_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     audit_head: Mapped[str | None] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(Integer, nullable=False)
-    # Never loaded: it only orders a step's flush, so the instance row's version check (UPDATE … WHERE
-    # version = n) runs before the step's audit events are inserted — a concurrent step then fails as a
-    # stale version (409), not on the events' (instance, seq) key.
-    _audit_order: Mapped[list[AuditEvent]] = relationship(
-        "AuditEvent", primaryjoin="Instance.id == foreign(AuditEvent.instance_id)", lazy="raise", viewonly=False,
-        passive_deletes="all", cascade="none")
 
     __mapper_args__ = {"version_id_col": version}
 

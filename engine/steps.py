@@ -59,7 +59,13 @@ class Step:
 
 
 def parties_of(session: Session, instance_id: str) -> dict[str, str]:
-    return {p.role: p.org_code for p in session.scalars(select(Party).where(Party.instance_id == instance_id))}
+    """Role → organisation code of the contract's parties: the lane roles bound at its start. Read from the
+    instance row, which every caller has loaded already; `instance_parties` holds the same bindings, written
+    in the same step and never changed, for the indexed "contracts of organisation X" queries."""
+    instance = session.get(Instance, instance_id)
+    if instance is None:
+        return {}
+    return {role: org for role, org in (instance.roles or {}).items() if role != "department"}
 
 
 def _alert_elements(definition: Definition) -> frozenset[str]:
@@ -116,9 +122,10 @@ def finish(step: Step) -> None:
     else:
         _write_main(step, now)
     _sync_timers(step, now)
-    # The events go out in the same flush as the state: one UPDATE of the instance row per step.
+    # One flush writes the state and the chain's new head (one UPDATE of the instance row per step,
+    # with its version check), then the events are inserted.
     audit.append(step.session, step.instance.id, now, step.actor, step.events)
-    step.session.flush()
+    step.session.flush()  # a step without events
     if step.part is not None and step.part.status == "completed":
         _after_part_completed(step)
     elif step.part is None and step.instance.status == "running":
