@@ -1,0 +1,34 @@
+"""bench/statement_cost.py --quick runs end to end, so the measurement behind BENCHMARKS.md §1 cannot rot,
+and holds the step's statement budget: a post_award contract issues no more SQL than it did when the
+figures were taken (447 statements; raise the budget deliberately, with the reason, if a feature needs more)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+STATEMENT_BUDGET = 447
+
+
+@pytest.mark.slow
+def test_quick_statement_cost_bench_runs_and_a_contract_keeps_its_statement_budget(tmp_path):
+    output = tmp_path / "statement_cost.json"
+    run = subprocess.run([sys.executable, "bench/statement_cost.py", "--quick", "--output", str(output)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    result = json.loads(output.read_text())
+    assert {"params", "machine", "contracts", "layers"} <= result.keys()
+    assert result["quick"] is True and result["params"] == {"contracts": 2, "rounds": 3, "statements": 100}
+    contracts = result["contracts"]
+    assert contracts["requests_per_contract"] == 20.0  # the start + 19 completions, task ids from the replies
+    assert sum(contracts["statements_by_kind"].values()) == pytest.approx(contracts["statements_per_contract"], abs=0.5)
+    assert 0 < contracts["statements_per_contract"] <= STATEMENT_BUDGET, contracts
+    assert set(result["layers"]) == {"orm", "orm_prebuilt", "core", "core_prebuilt", "dbapi"}
+    for row in result["layers"].values():
+        assert len(row["samples_us"]) == 3 and 0 < row["min_us"] <= row["median_us"]
+    assert result["layers"]["dbapi"]["ratio_to_dbapi"] == 1.0
+    assert "statements" in run.stdout and "dbapi" in run.stdout  # the table is printed
