@@ -5,6 +5,7 @@ unreachable those tests skip with the reason — except under CI=true, where the
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -25,6 +26,15 @@ from engine.models import Base
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def run_quick_bench(script: str, output: Path, *args: str, timeout: float = 300) -> tuple[dict, str]:
+    """Run `bench/<script> --quick --output <output> <args>` from the repository root; its JSON result and
+    its printed table. A failed run fails the test with the end of what it printed."""
+    run = subprocess.run([sys.executable, f"bench/{script}", "--quick", "--output", str(output), *args],
+                         cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return json.loads(output.read_text()), run.stdout
 
 
 def _pg_reachable(url: str) -> str | None:

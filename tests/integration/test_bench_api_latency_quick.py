@@ -4,15 +4,12 @@ written. Issue 9's p99 ≤ 250 ms at 50 clients is a figure of the full run (BEN
 here: a quick run on a shared machine is too short and too noisy for a latency target."""
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.conftest import PG_URL, ROOT, _pg_reachable
+from tests.conftest import PG_URL, _pg_reachable, run_quick_bench
 
 
 @pytest.mark.slow
@@ -24,11 +21,7 @@ def test_quick_api_latency_bench_measures_completions_and_task_lists_without_err
         pytest.skip(reason)
     output = tmp_path / "api_latency.json"
     bench_db = f"bench_api_latency_{make_url(PG_URL).database}"
-    run = subprocess.run([sys.executable, "bench/api_latency.py", "--quick", "--database-url", PG_URL,
-                          "--bench-db", bench_db, "--output", str(output)],
-                         cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    result = json.loads(output.read_text())
+    result, printed = run_quick_bench("api_latency.py", output, "--database-url", PG_URL, "--bench-db", bench_db)
     assert result["quick"] is True and result["params"]["clients"] == 20
     assert result["error_count"] == 0 and result["client_failures"] == [], result["error_examples"]
     for kind in ("POST /tasks/{id}/complete", "GET /tasks"):
@@ -36,4 +29,4 @@ def test_quick_api_latency_bench_measures_completions_and_task_lists_without_err
         assert row["count"] > 0, kind
         assert 0 < row["p50_ms"] <= row["p90_ms"] <= row["p99_ms"] <= row["max_ms"], row
     assert result["requests_per_second"] > 0 and "gunicorn" in result["server"]
-    assert "p99 ms" in run.stdout  # the table is printed
+    assert "p99 ms" in printed  # the table is printed

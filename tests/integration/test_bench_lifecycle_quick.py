@@ -6,25 +6,19 @@ Only the shape of the result is checked, not issue 9's (a)/(b) ≥ 0.4 target: t
 figures are in BENCHMARKS.md, and the target is not met today (see there)."""
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.conftest import PG_URL, ROOT, _pg_reachable
+from tests.conftest import PG_URL, _pg_reachable, run_quick_bench
 
 ROW_KEYS = {"runs", "contracts_per_second", "min", "max", "samples"}
 
 
 def _run(tmp_path, *extra: str) -> tuple[dict, str]:
     output = tmp_path / "lifecycle.json"
-    run = subprocess.run([sys.executable, "bench/lifecycle.py", "--quick", "--output", str(output), *extra],
-                         cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    return json.loads(output.read_text()), run.stdout
+    return run_quick_bench("lifecycle.py", output, *extra)
 
 
 def _check_limit(result: dict) -> None:

@@ -1,14 +1,10 @@
 """bench/timer_sweep.py --quick runs end to end on PostgreSQL, so the benchmark cannot rot unnoticed."""
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.conftest import ROOT
+from tests.conftest import run_quick_bench
 
 KEYS = {"params", "contracts_total", "empty_sweep_ms", "fire_all_seconds", "throughput_per_second", "lag_ms",
         "worker_peak_rss_mib", "exactly_once", "populate_seconds", "machine"}
@@ -22,11 +18,8 @@ def test_quick_timer_sweep_bench_fires_every_due_timer_once_and_writes_its_resul
     output = tmp_path / "timer_sweep.json"
     # Its own database per test database, so concurrent test runs on other databases do not collide.
     bench_db = f"lvyue_bench_{make_url(db_url).database}"
-    run = subprocess.run([sys.executable, "bench/timer_sweep.py", "--quick", "--database-url", db_url,
-                          "--bench-db", bench_db, "--output", str(output), "--spread", str(spread)],
-                         cwd=ROOT, capture_output=True, text=True, timeout=240)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    result = json.loads(output.read_text())
+    result, printed = run_quick_bench("timer_sweep.py", output, "--database-url", db_url, "--bench-db", bench_db,
+                                      "--spread", str(spread), timeout=240)
     assert KEYS <= result.keys(), KEYS - result.keys()
     assert result["params"]["contracts"] == result["contracts_total"] == 2000 and result["params"]["due"] == 500
     assert result["exactly_once"]["ok"] and result["exactly_once"]["fired"] == 500
@@ -34,7 +27,7 @@ def test_quick_timer_sweep_bench_fires_every_due_timer_once_and_writes_its_resul
     assert result["lag_ms"]["count"] == 500 and 0 <= result["lag_ms"]["p50"] <= result["lag_ms"]["p99"] <= result["lag_ms"]["max"]
     assert len(result["worker_peak_rss_mib"]) == 2 and all(r and r > 10 for r in result["worker_peak_rss_mib"])
     assert result["fire_all_seconds"] > 0 and result["throughput_per_second"] > 0
-    assert "empty sweep" in run.stdout and "lag p50 / p99" in run.stdout  # the table is printed
+    assert "empty sweep" in printed and "lag p50 / p99" in printed  # the table is printed
     assert result["params"]["spread_seconds"] == spread
     if spread:
         # The last timer falls due ~6 s after the first, so firing them all cannot take less (a burst of

@@ -3,13 +3,9 @@ and holds the step's statement budget: a post_award contract issues no more SQL 
 figures were taken (447 statements; raise the budget deliberately, with the reason, if a feature needs more)."""
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import run_quick_bench
 
 STATEMENT_BUDGET = 447
 
@@ -17,10 +13,7 @@ STATEMENT_BUDGET = 447
 @pytest.mark.slow
 def test_quick_statement_cost_bench_runs_and_a_contract_keeps_its_statement_budget(tmp_path):
     output = tmp_path / "statement_cost.json"
-    run = subprocess.run([sys.executable, "bench/statement_cost.py", "--quick", "--output", str(output)],
-                         cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    result = json.loads(output.read_text())
+    result, printed = run_quick_bench("statement_cost.py", output)
     assert {"params", "machine", "contracts", "layers"} <= result.keys()
     assert result["quick"] is True and result["params"] == {"contracts": 2, "rounds": 3, "statements": 100}
     contracts = result["contracts"]
@@ -31,4 +24,4 @@ def test_quick_statement_cost_bench_runs_and_a_contract_keeps_its_statement_budg
     for row in result["layers"].values():
         assert len(row["samples_us"]) == 3 and 0 < row["min_us"] <= row["median_us"]
     assert result["layers"]["dbapi"]["ratio_to_dbapi"] == 1.0
-    assert "statements" in run.stdout and "dbapi" in run.stdout  # the table is printed
+    assert "statements" in printed and "dbapi" in printed  # the table is printed
