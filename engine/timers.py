@@ -247,8 +247,8 @@ def recompute_from(db: Database, first_day: datetime) -> dict[str, int]:
     moves exactly those whose instant changed. Used after a calendar year is imported."""
     moved_timers = moved_alerts = 0
     with db.read() as session:
-        units = sorted(set(session.execute(select(Timer.instance_id, Timer.part_id).where(
-            Timer.status.in_(("waiting", "leased")), Timer.due_at >= first_day)).tuples()), key=lambda u: (u[0], u[1] or ""))
+        units = sorted({tuple(row) for row in session.execute(select(Timer.instance_id, Timer.part_id).where(
+            Timer.status.in_(("waiting", "leased")), Timer.due_at >= first_day))}, key=lambda u: (u[0], u[1] or ""))
     for instance_id, part_id in units:
         with db.transaction() as session:
             instance = session.get(Instance, instance_id)
