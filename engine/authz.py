@@ -33,18 +33,24 @@ def instance_filter(principal: Principal) -> ColumnElement[bool]:
     return false()
 
 
-def can_see_instance(principal: Principal, instance: Instance, parties: dict[str, str]) -> bool:
+def parties(instance: Instance) -> dict[str, str]:
+    """Role → organisation code of a contract's parties: the lane roles bound at its start (`instance_parties`
+    holds the same bindings, written in the same step and never changed, for `instance_filter`'s query)."""
+    return {role: org for role, org in (instance.roles or {}).items() if role != "department"}
+
+
+def can_see_instance(principal: Principal, instance: Instance) -> bool:
     if principal.role in ("admin", "operator", "system"):
         return True
     if principal.role == "party":
-        return principal.org_code is not None and principal.org_code in parties.values()
+        return principal.org_code is not None and principal.org_code in parties(instance).values()
     if principal.role == "supervisor":
         return instance.department_code in principal.departments
     return False
 
 
-def require_visible(principal: Principal, instance: Instance | None, parties: dict[str, str]) -> Instance:
-    if instance is None or not can_see_instance(principal, instance, parties):
+def require_visible(principal: Principal, instance: Instance | None) -> Instance:
+    if instance is None or not can_see_instance(principal, instance):
         raise NotFound("no such instance")
     return instance
 

@@ -428,7 +428,7 @@ def record(db: Database, principal: Principal, body: Mapping[str, Any]) -> dict[
     kind, key = body.get("kind"), body.get("business_key")
     with db.read() as session:
         instance = session.scalar(select(Instance).where(Instance.business_key == key)) if isinstance(key, str) else None
-        if instance is None or not authz.can_see_instance(principal, instance, steps.parties_of(session, instance.id)):
+        if instance is None or not authz.can_see_instance(principal, instance):
             raise NotFound(f"no contract {key}")
         instance_id = instance.id
 
@@ -772,7 +772,7 @@ def _keep_notice(db: Database, principal: Principal, instance_id: str, payload: 
 # ---------------------------------------------------------------------------- reading
 def _visible(session: Session, principal: Principal, g: Guarantee) -> bool:
     instance = session.get(Instance, g.instance_id)
-    return instance is not None and authz.can_see_instance(principal, instance, steps.parties_of(session, instance.id))
+    return instance is not None and authz.can_see_instance(principal, instance)
 
 
 def _linked_alerts(session: Session, principal: Principal, g: Guarantee, claims: list[GuaranteeClaim]) -> list[dict]:

@@ -14,7 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from . import alerts, authz, clock, contract_terms, deadlines, definitions, forms, guarantees, spiff, steps, timing
 from .db import Database
 from .directory import Principal
-from .errors import Conflict, Invalid, NotFound
+from .errors import Conflict, Invalid
 from .models import AuditEvent, BufferedMessage, Definition, Department, Instance, InstancePart, Organisation, TaskRow, Timer
 from .pagination import page
 
@@ -171,9 +171,7 @@ def start(db: Database, principal: Principal, definition_key: str, version: int 
 
 
 def _load_visible(session, principal: Principal, instance_id: str) -> Instance:
-    instance = session.get(Instance, instance_id)
-    parties = steps.parties_of(session, instance_id) if instance is not None else {}
-    return authz.require_visible(principal, instance, parties)
+    return authz.require_visible(principal, session.get(Instance, instance_id))
 
 
 def get(db: Database, principal: Principal, instance_id: str) -> dict[str, Any]:

@@ -113,9 +113,9 @@ def contract(db: Database, principal: Principal, business_key: str) -> dict[str,
     """The ledger of one contract, for whoever may see the contract."""
     with db.read() as session:
         instance = session.scalar(select(Instance).where(Instance.business_key == business_key))
-        parties = steps.parties_of(session, instance.id) if instance is not None else {}
-        if instance is None or not authz.can_see_instance(principal, instance, parties):
+        if instance is None or not authz.can_see_instance(principal, instance):
             raise NotFound(f"no contract {business_key}")
+        parties = authz.parties(instance)
         data = instance.data
         payments = list(session.scalars(select(Payment).where(Payment.instance_id == instance.id)
                                         .order_by(Payment.paid_at, Payment.recorded_at)))

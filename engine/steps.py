@@ -58,16 +58,6 @@ class Step:
         self.events.append((action, element_id, data or {}))
 
 
-def parties_of(session: Session, instance_id: str) -> dict[str, str]:
-    """Role → organisation code of the contract's parties: the lane roles bound at its start. Read from the
-    instance row, which every caller has loaded already; `instance_parties` holds the same bindings, written
-    in the same step and never changed, for the indexed "contracts of organisation X" queries."""
-    instance = session.get(Instance, instance_id)
-    if instance is None:
-        return {}
-    return {role: org for role, org in (instance.roles or {}).items() if role != "department"}
-
-
 def _alert_elements(definition: Definition) -> frozenset[str]:
     return frozenset(definition.model.get("alerts", {}))
 

@@ -53,7 +53,7 @@ def _visible_task(session, principal: Principal, task_id: str, for_step: bool = 
         raise NotFound("no such task")
     instance = (steps.load_instance(session, row.instance_id, row.part_id) if for_step
                 else session.get(Instance, row.instance_id))
-    if not authz.can_see_instance(principal, instance, steps.parties_of(session, instance.id)):
+    if not authz.can_see_instance(principal, instance):
         raise NotFound("no such task")
     return row, instance
 

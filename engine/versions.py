@@ -165,8 +165,7 @@ def migrate(db: Database, principal: Principal, instance_id: str, version: Any, 
         raise Invalid("version must be a positive integer", {"version": ["a positive integer"]})
     try:
         with db.transaction() as session:
-            instance = authz.require_visible(principal, session.get(Instance, instance_id),
-                                             steps.parties_of(session, instance_id))
+            instance = authz.require_visible(principal, session.get(Instance, instance_id))
             old = session.get(Definition, instance.definition_id)
             if instance.status != "running":
                 raise Conflict(f"the instance is {instance.status}; only a running instance can be migrated")
@@ -250,7 +249,7 @@ def check_version(db: Database, principal: Principal, instance_id: str) -> dict[
     """The versions an instance could move to, newest first, each with what blocks it (empty: possible)."""
     authz.require_role(principal, "operator")
     with db.read() as session:
-        instance = authz.require_visible(principal, session.get(Instance, instance_id), steps.parties_of(session, instance_id))
+        instance = authz.require_visible(principal, session.get(Instance, instance_id))
         old = session.get(Definition, instance.definition_id)
         newer = session.scalars(select(Definition).where(Definition.key == old.key, Definition.version > old.version)
                                 .order_by(Definition.version.desc()))

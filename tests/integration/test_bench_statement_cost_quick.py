@@ -18,10 +18,9 @@ def test_quick_statement_cost_bench_runs_and_a_contract_keeps_its_statement_budg
     assert result["quick"] is True and result["params"] == {"contracts": 2, "rounds": 3, "statements": 100}
     contracts = result["contracts"]
     assert contracts["requests_per_contract"] == 20.0  # the start + 19 completions, task ids from the replies
-    assert sum(contracts["statements_by_kind"].values()) == pytest.approx(contracts["statements_per_contract"], abs=0.5)
     assert 0 < contracts["statements_per_contract"] <= STATEMENT_BUDGET, contracts
+    assert contracts["statements_by_kind"]["SELECT"] > 0 and contracts["statements_by_kind"]["INSERT"] > 0
     assert set(result["layers"]) == {"orm", "orm_prebuilt", "core", "core_prebuilt", "dbapi"}
     for row in result["layers"].values():
         assert len(row["samples_us"]) == 3 and 0 < row["min_us"] <= row["median_us"]
-    assert result["layers"]["dbapi"]["ratio_to_dbapi"] == 1.0
     assert "statements" in printed and "dbapi" in printed  # the table is printed
