@@ -122,9 +122,12 @@ def _q(local: str, ns: str = BPMN_NS) -> str:
 
 
 def role_of_lane(name: str | None) -> str | None:
+    """The contract role a lane named `name` stands for: one of ROLES (any case, e.g. `Employer`), or a
+    Chinese term of ROLE_ALIASES (招标人 → employer); None when it names no role. The one place a lane
+    name becomes a role: the lint, the task rows and so the authorization all read it from here."""
     if not name:
         return None
-    text = name.strip()
+    text = " ".join(name.split())
     lowered = text.lower()
     if lowered in ROLES:
         return lowered
@@ -180,6 +183,11 @@ def _lint(root, process) -> tuple[list[Problem], dict[str, Any]]:
     lanes: dict[str, str | None] = {}
     for lane in root.iter(_q("lane")):
         role = role_of_lane(lane.get("name"))
+        if role is None:
+            # Refused even when it holds no user task yet: a lane is a promise of who acts there.
+            problems.append(Problem(f"lane '{lane.get('name') or ''}' is not a contract role; name it one of "
+                                    f"{', '.join(ROLES)} (or 招标人/采购人, 中标人/供应商/承包人, 担保人/担保机构, "
+                                    "监管部门/行政监督部门)", lane.get("id"), lane.sourceline))
         for ref in lane.findall(_q("flowNodeRef")):
             lanes[(ref.text or "").strip()] = role if role else f"?{lane.get('name') or lane.get('id')}"
 
@@ -213,9 +221,6 @@ def _lint(root, process) -> tuple[list[Problem], dict[str, Any]]:
             if role is None:
                 problems.append(Problem("a user task must sit in a lane named after a contract role "
                                         f"({', '.join(ROLES)})", task_id, task.sourceline))
-            elif role.startswith("?"):
-                problems.append(Problem(f"lane '{role[1:]}' is not a contract role; name it one of {', '.join(ROLES)}",
-                                        task_id, task.sourceline))
             fields, form_problems = forms.read_form(task)
             problems.extend(Problem(m, task_id, line) for m, line in form_problems)
             user_tasks[task_id] = {"name": task.get("name"), "lane": role if role and not role.startswith("?") else None,

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, undefer
 
-from . import alerts, audit, clock, expressions, forms, spiff
+from . import alerts, audit, clock, diagrams, expressions, forms, spiff
 from .models import Alert, BufferedMessage, Definition, Instance, InstancePart, Party, TaskRow, Timer
 
 _BUNDLES: dict[tuple[int, str], spiff.SpecBundle] = {}
@@ -263,7 +263,7 @@ def _sync_tasks(step: Step, now) -> None:
     for task_id, info in ready.items():
         if task_id in rows:
             continue
-        lane = info.lane
+        lane = diagrams.role_of_lane(info.lane)  # the lane as drawn (`Employer`, `招标人`) → its role
         session.add(TaskRow(
             id=task_id, instance_id=instance.id, part_id=step.part_id,
             item_no=step.part.item_no if step.part is not None else None, element_id=info.element_id, name=info.name,
