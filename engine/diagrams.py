@@ -242,12 +242,13 @@ def _lint(root, process) -> tuple[list[Problem], dict[str, Any]]:
 
     alerts = _read_alerts(root, problems)
     partitions = _read_partitions(root, problems)
+    messages = _read_messages(root, partitions, problems)
     problems.extend(_deadline_rule_problems(root))
 
     roles_used = sorted({r for r in lanes.values() if r and not r.startswith("?")})
     model = {"process_id": process.get("id"), "name": process.get("name"), "roles": roles_used,
              "user_tasks": user_tasks, "start_form": start_fields, "alerts": alerts,
-             "partitions": partitions,
+             "partitions": partitions, "messages": messages,
              "elements": sorted({e.get("id") for e in process.iter() if isinstance(e.tag, str) and e.get("id")})}
     return problems, model
 
@@ -341,6 +342,43 @@ def _read_partitions(root, problems: list[Problem]) -> dict[str, Any]:
             problems.append(Problem("the partition's receive task needs a messageRef to a named bpmn:message", eid, line))
         out[eid] = entry
     return out
+
+
+def _read_messages(root, partitions: dict[str, Any], problems: list[Problem]) -> dict[str, dict[str, bool]]:
+    """Every named bpmn:message → {"external": bool}. A message is external — postable from outside with
+    `POST /instances/{id}/messages/{name}` — only when it carries `<lvyue:external/>` in its
+    extensionElements; all others are the engine's own (delivered by a partition, a claim, a refusal)."""
+    out: dict[str, dict[str, bool]] = {}
+    internal = {p["message"] for p in partitions.values() if p.get("message")}
+    for message in root.iter(_q("message")):
+        external = message.find(f"{_q('extensionElements')}/{{{LVYUE_NS}}}external") is not None
+        name, eid, line = message.get("name"), message.get("id"), message.sourceline
+        if not name:
+            if external:
+                problems.append(Problem("an external message needs a name: it is the {name} of "
+                                        "POST /instances/{id}/messages/{name}", eid, line))
+            continue
+        if external and not forms.NAME.match(name):
+            problems.append(Problem(f"external message '{_clip(name)}' cannot be posted: a name is a letter followed by "
+                                    "letters, digits or _", eid, line))
+        if external and name in internal:
+            problems.append(Problem(f"message '{name}' completes a partition (lvyue:partition): it is the engine's own "
+                                    "and cannot be external", eid, line))
+        out[name] = {"external": external or out.get(name, {}).get("external", False)}
+    for spec in root.iter(f"{{{LVYUE_NS}}}external"):
+        holder = spec.getparent().getparent() if spec.getparent() is not None else None
+        if holder is None or holder.tag != _q("message") or spec.getparent().tag != _q("extensionElements"):
+            problems.append(Problem("lvyue:external belongs in the extensionElements of a bpmn:message",
+                                    _element_id(spec), spec.sourceline))
+    return out
+
+
+def messages_of(model: dict[str, Any], xml: str) -> dict[str, dict[str, bool]]:
+    """The named messages of a deployed definition, {name: {"external": bool}}: from its lint model, or, for a
+    version deployed before the model kept them, read again from its stored diagram."""
+    if "messages" in model:
+        return model["messages"]
+    return _read_messages(_parse_xml(xml.encode("utf-8")), {}, [])
 
 
 def _deadline_rule_problems(root) -> list[Problem]:

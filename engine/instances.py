@@ -11,10 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import alerts, authz, clock, contract_terms, deadlines, definitions, forms, guarantees, spiff, steps, timing
+from . import (alerts, authz, clock, contract_terms, deadlines, definitions, diagrams, forms, guarantees, spiff, steps,
+               timing)
 from .db import Database
 from .directory import Principal
-from .errors import Conflict, Invalid
+from .errors import Conflict, Forbidden, Invalid
 from .models import AuditEvent, BufferedMessage, Definition, Department, Instance, InstancePart, Organisation, TaskRow, Timer
 from .pagination import page
 
@@ -253,9 +254,25 @@ def cancel(db: Database, principal: Principal, instance_id: str, reason: str | N
     return run_step(db, principal, instance_id, apply)
 
 
+def _require_external(definition: Definition, name: str) -> None:
+    """Only a message the contract's diagram declares external (`<lvyue:external/>`, bpmn/README.md) comes
+    from outside: the engine's own (milestones_completed, award_refused, ...) would complete or end a
+    contract that nobody performed, paid or refused."""
+    declared = diagrams.messages_of(definition.model, definition.xml)
+    external = sorted(n for n, m in declared.items() if m.get("external"))
+    known = f"its external messages: {', '.join(external)}" if external else "it declares no external message"
+    if name in declared and name not in external:
+        raise Forbidden(f"message '{name}' is internal to {definition.key} v{definition.version}: the engine delivers it, "
+                        "nobody posts it", {"name": [f"'{name}' is not declared external (<lvyue:external/>); {known}"]})
+    if name not in declared:
+        raise Invalid(f"{definition.key} v{definition.version} has no message '{name}'",
+                      {"name": [f"'{name}' is not a message of this contract's diagram; {known}"]})
+
+
 def deliver_message(db: Database, principal: Principal, instance_id: str, name: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """Deliver a message to a waiting catch event, or keep it until the process waits for it
-    (an e-guarantee platform may call back before the contractor's task is even done)."""
+    """Deliver a message the diagram declares external to a waiting catch event, or keep it until the process
+    waits for it (an e-guarantee platform may call back before the contractor's task is even done). An
+    internal message is refused (403), a name the diagram does not have too (422), naming `name`."""
     authz.require_role(principal, "operator")
     if not forms.NAME.match(name or ""):
         raise Invalid("invalid message name", {"name": ["a letter followed by letters, digits or _"]})
@@ -265,6 +282,7 @@ def deliver_message(db: Database, principal: Principal, instance_id: str, name: 
         raise Invalid("the message payload is invalid", errors)
 
     def apply(step: steps.Step):
+        _require_external(step.definition, name)
         if step.instance.status != "running":
             raise Conflict(f"the instance is {step.instance.status}, not running")
         step.session.add(BufferedMessage(id=str(uuid.uuid4()), instance_id=step.instance.id, name=name,

@@ -41,7 +41,7 @@ def test_an_early_message_is_kept_and_delivered_when_the_process_waits(client, p
     assert r.status_code == 200
     assert [t["element_id"] for t in r.get_json()["tasks"]] == ["record_payment"]
     assert r.get_json()["data"]["guarantee_no"] == "G1"
-    # a message nobody will ever wait for is kept, not refused; an unknown contract is 404
+    # an unknown contract is 404 (a message the diagram does not declare external: tests/integration/test_messages.py)
     assert client.post("/api/v1/instances/nope/messages/x", json={}, headers=people.auth("operator")).status_code == 404
 
 

@@ -106,7 +106,9 @@ def _closed_port_url() -> str:
 
 def _red_alert_diagram() -> bytes:
     data, _ = corpus.build("alert_due", "date('2020-01-01')", process_id="red_alert")
-    return data.replace(b'severity="yellow"', b'severity="red"')
+    note = (b'<bpmn:message id="msg_note" name="note"><bpmn:extensionElements><lvyue:external/>'
+            b'</bpmn:extensionElements></bpmn:message><bpmn:collaboration ')  # an external message, posted below
+    return data.replace(b'severity="yellow"', b'severity="red"').replace(b"<bpmn:collaboration ", note, 1)
 
 
 def _setup_webhook_department(db: Database, secret: str) -> str:
