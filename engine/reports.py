@@ -12,8 +12,6 @@ appears in the JSON under `name` and in the CSV as rows `name,<path>,<value>`.
 """
 from __future__ import annotations
 
-import csv
-import io
 import math
 import statistics
 from collections import defaultdict
@@ -25,7 +23,7 @@ from typing import Any, Callable
 from sqlalchemy import select, true
 from sqlalchemy.orm import Session, load_only
 
-from . import alerts, clock, credit, deadlines, directory
+from . import alerts, clock, credit, csv_export, deadlines, directory
 from .db import Database
 from .directory import Principal
 from .errors import Forbidden, NotFound
@@ -490,16 +488,10 @@ def flatten(value: Any, path: str = "") -> list[tuple[str, Any]]:
 
 def to_csv(report: dict[str, Any]) -> str:
     """The report as CSV rows `section,figure,value` (everything but the definitions), UTF-8 with a BOM so
-    spreadsheet programs read the Chinese names."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(["section", "figure", "value"])
-    for section, body in report.items():
-        if section == "definitions":
-            continue
-        for path, value in flatten(body):
-            writer.writerow([section, path, "" if value is None else value])
-    return "\ufeff" + buffer.getvalue()
+    spreadsheet programs read the Chinese names; formula-like cells neutralised (engine/csv_export.py)."""
+    return csv_export.write(["section", "figure", "value"],
+                            ([section, path, value] for section, body in report.items() if section != "definitions"
+                             for path, value in flatten(body)))
 
 
 # ---------------------------------------------------------------- the dashboard

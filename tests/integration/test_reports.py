@@ -314,3 +314,22 @@ def test_every_definition_is_documented():
     text = (ROOT / "docs" / "reports.md").read_text(encoding="utf-8")
     missing = [key for key in reports.DEFINITIONS if f"`{key}`" not in text]
     assert not missing, f"figures defined in engine/reports.py but not in docs/reports.md: {missing}"
+
+
+def test_a_formula_in_an_organisation_name_comes_out_as_text_in_the_csv(api):
+    """CSV injection: an organisation named `=HYPERLINK(...)` is a cell of text (a leading '), not a live
+    formula; the JSON report keeps the name as it is."""
+    from engine.models import Organisation
+
+    october(api)
+    evil = '=HYPERLINK("http://x","y")'
+    with api.db.transaction() as s:
+        s.get(Organisation, "OTHER").name = evil  # K3's employer, in arrears
+    got = report(api, "admin")
+    assert got["arrears"]["top_employers"][0]["name"] == evil
+    rows = csv_rows(api, "admin")
+    assert rows[("arrears", "by_employer.OTHER.name")] == "'" + evil
+    assert rows[("arrears", "top_employers.0.name")] == "'" + evil
+    assert rows[("arrears", "amount")] == "900000.00"  # numbers stay numbers
+    assert not any(v.startswith(("=", "+", "@", "\t", "\r")) for v in rows.values())
+    assert not any(k[1].startswith(("=", "+", "-", "@")) for k in rows)
