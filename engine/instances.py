@@ -19,7 +19,11 @@ from .errors import Conflict, Forbidden, Invalid
 from .models import AuditEvent, BufferedMessage, Definition, Department, Instance, InstancePart, Organisation, TaskRow, Timer
 from .pagination import page
 
-BUSINESS_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/]{0,127}$")
+# A business key is one path segment of /contracts/{business_key} and /contracts/{business_key}/ocds: no '/'
+# (a key ending in /ocds would hide its own ledger), no spaces, ASCII only. Keys started before this rule
+# (up to 128 characters, '/' allowed) stay readable: the routes take the rest of the path as the key.
+BUSINESS_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # fullmatch: "$" would let a trailing newline in
+BUSINESS_KEY_RULE = "1–64 ASCII letters, digits and . _ -, starting with a letter or digit (e.g. LH-2026-0001)"
 STATUSES = ("running", "completed", "cancelled", "error")
 
 
@@ -131,8 +135,8 @@ def _engine_invalid(exc: spiff.EngineError) -> Invalid:
 def start(db: Database, principal: Principal, definition_key: str, version: int | None, business_key: str,
           data: dict[str, Any]) -> dict[str, Any]:
     authz.require_role(principal, "operator")
-    if not BUSINESS_KEY.match(business_key or ""):
-        raise Invalid("invalid business key", {"business_key": ["1–128 letters, digits and . _ - /, starting with a letter or digit"]})
+    if not isinstance(business_key, str) or not BUSINESS_KEY.fullmatch(business_key):
+        raise Invalid("invalid business key", {"business_key": [BUSINESS_KEY_RULE]})
     try:
         with db.transaction() as session:
             definition = definitions.find(session, definition_key, version)
