@@ -124,7 +124,8 @@ def users() -> None:
 @click.option("--role", required=True, type=click.Choice(directory.ROLES))
 @click.option("--org")
 @click.option("--department")
-@click.option("--expires-days", type=int, help="token lifetime in days (default: no expiry)")
+@click.option("--expires-days", type=click.IntRange(1, directory.MAX_TOKEN_DAYS),
+              help=f"token lifetime in days, 1–{directory.MAX_TOKEN_DAYS} (default: no expiry)")
 def users_add(name, role, org, department, expires_days) -> None:
     try:
         with _db().transaction() as session:

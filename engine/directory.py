@@ -65,9 +65,24 @@ def add_organisation(session: Session, code: str, name: str, credit_rating: str 
     return org
 
 
+MAX_TOKEN_DAYS = 3650  # ten years: a token lifetime is a whole number of days from 1 to this
+
+
+def _check_token_days(days: int | None) -> None:
+    """None (no expiry) or 1–MAX_TOKEN_DAYS: 0 used to mean "never expires", a negative number a dead token."""
+    if days is None:
+        return
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_TOKEN_DAYS:
+        raise Invalid("invalid token lifetime",
+                      {"expires_days": [f"a whole number of days from 1 to {MAX_TOKEN_DAYS}, or none for no expiry; "
+                                        f"got {days!r}"]})
+
+
 def add_user(session: Session, name: str, role: str, org: str | None = None, department: str | None = None,
              token_days: int | None = None) -> tuple[User, str]:
-    """Create a user and a first token; the token is returned once and never stored in clear."""
+    """Create a user and a first token; the token is returned once and never stored in clear. `token_days`:
+    the token's lifetime, 1–MAX_TOKEN_DAYS days, or None for no expiry (anything else: Invalid, nothing created)."""
+    _check_token_days(token_days)
     if role not in ROLES:
         raise Invalid("unknown role", {"role": [f"one of {', '.join(ROLES)}"]})
     if session.scalar(select(User).where(User.name == name)) is not None:
@@ -84,8 +99,10 @@ def add_user(session: Session, name: str, role: str, org: str | None = None, dep
 
 
 def issue_token(session: Session, user: User, days: int | None = None) -> str:
+    """A new token for `user`, valid `days` days (1–MAX_TOKEN_DAYS) or without expiry (None)."""
+    _check_token_days(days)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    expires = clock.now() + timedelta(days=days) if days else None
+    expires = clock.now() + timedelta(days=days) if days is not None else None
     session.add(Token(user_id=user.id, token_hash=hash_token(token), created_at=clock.now(), expires_at=expires))
     return token
 
