@@ -79,6 +79,11 @@ def complete(db: Database, principal: Principal, task_id: str, data: Any) -> dic
         if row.state != "ready" or instance.status != "running":
             raise Conflict(f"task {row.element_id} is {row.state}, no longer ready")
         step = steps.open_step(session, instance, principal.name, row.part_id)
+        task = spiff.get_task(step.wf, task_id)
+        if task is None or not spiff.task_is_ready_user_task(task):
+            # The row was read ready, but a concurrent completion committed before the workflow state was
+            # read (PostgreSQL, READ COMMITTED): the same 409 the version check gives it a moment later.
+            raise Conflict(f"task {row.element_id} was completed by someone else at the same time; reload")
         user_tasks = step.definition.model.get("user_tasks", {})
         form = user_tasks.get(row.element_id, {}).get("form", [])
         typed, errors = forms.validate(form, data)
@@ -86,8 +91,7 @@ def complete(db: Database, principal: Principal, task_id: str, data: Any) -> dic
             errors.update(forms.reserved_errors(data))
         if errors:
             raise Invalid(f"the data for {row.element_id} is invalid", errors)
-        task = spiff.get_task(step.wf, task_id)
-        process_data = forms.to_process_data(form, typed, spiff.task_data(task) if task is not None else {})
+        process_data = forms.to_process_data(form, typed, spiff.task_data(task))
         try:
             spiff.complete_task(step.wf, task_id, process_data)
         except spiff.EngineError as exc:
