@@ -117,6 +117,13 @@ class ClaimIn(schemas.Strict):
     note = fields.String(load_default=None, validate=validate.Length(max=2000))
 
 
+class RefusalConfirmationIn(schemas.Strict):
+    refused_at = fields.String(required=True, validate=validate.Regexp(_DATE),
+                               metadata={"description": "the date the contractor refused to sign"})
+    note = fields.String(required=True, validate=validate.Length(min=1, max=2000),
+                         metadata={"description": "what establishes the refusal, e.g. the contractor's written refusal"})
+
+
 class GuaranteeIn(schemas.Strict):
     business_key = fields.String(required=True, validate=validate.Length(min=1, max=200))
     kind = fields.String(required=True, validate=validate.OneOf(guarantees.RECORDED_KINDS),
@@ -170,6 +177,18 @@ def get(guarantee_id):
 def claim(body, guarantee_id):
     """The beneficiary's claim (索赔): it reaches the guarantor as its pay_claim task."""
     return guarantees.file_claim(db(), principal(), guarantee_id, body)
+
+
+@blp.route("/guarantees/<string:guarantee_id>/refusal-confirmation", methods=["POST"])
+@blp.arguments(RefusalConfirmationIn)
+@blp.response(200, GuaranteeDetail)
+@blp.alt_response(403, description="only the contract's supervising department confirms a refusal")
+@blp.alt_response(409, description="not a bid guarantee, or the contract no longer waits to be signed")
+@blp.alt_response(422, description="a refusal date after today or before the award notice, or no note")
+def confirm_refusal(body, guarantee_id):
+    """The supervising department confirms the contractor's refusal to sign inside the signing period: the
+    beneficiary may then claim the bid guarantee (refused_to_sign) before the period ends."""
+    return guarantees.confirm_refusal(db(), principal(), guarantee_id, body)
 
 
 _CALLBACK_DOC = {

@@ -14,7 +14,11 @@ refuses — before anything is stored — what the rules forbid:
 * the issuer's confirmation must match what the contractor submitted, field by field (验真): a mismatch
   is a 422 naming the field, and nothing changes — no verification, hence no false release later;
 * a claim (索赔) only after a confirmed non-performance: the contractor refused to sign after the award
-  (条例613 art 74), or the department confirmed a red non-performance alert against the applicant.
+  (条例613 art 74), or the department confirmed a red non-performance alert against the applicant. A refusal
+  to sign is established by the signing period (R04 / G03, counted as the diagram counts it: `signing_period`)
+  having passed unsigned, or, inside the period, by the supervising department's confirmation
+  (`confirm_refusal`, POST /guarantees/{id}/refusal-confirmation): never by the employer alone, who could
+  otherwise forfeit the contractor's bid guarantee the day after the award.
 
 Lifecycle (`status`): required → [issued] → submitted → active (verified, or accepted as given where no
 issuer takes part) → [claimed → paid_out] → released; `rejected` when the issuer refuses the verification
@@ -534,6 +538,8 @@ def file_claim(db: Database, principal: Principal, guarantee_id: str, body: Mapp
                 errors["reason"] = ["refused_to_sign is a claim on the bid guarantee (条例613 art 74)"]
             elif not any(t.element_id in REFUSABLE_TASKS for t in spiff.ready_user_tasks(step.wf)):
                 raise Conflict("the contract is not waiting to be signed: the contractor can no longer refuse to sign it")
+            else:
+                _check_refusal_established(session, instance, g, claimed_at, body.get("claimed_at") is not None, errors)
         elif reason == "non_performance":
             alert = _confirmed_alert(session, g, alert_id, errors)
         if errors:
@@ -560,6 +566,105 @@ def file_claim(db: Database, principal: Principal, guarantee_id: str, body: Mapp
             step.record("award_refused", None, {"claim_id": claim.id, "guarantee_id": g.id})
         steps.finish(step)
         return view(session, session.get(Guarantee, guarantee_id), principal, full=True)
+
+    return run_step(db, principal, instance_id, apply)
+
+
+def signing_period(instance: Instance) -> deadlines.Deadline | None:
+    """The end of the contractor's signing period: 30 days from the award notice, R04 (tendering) or G03
+    (government procurement), computed as the diagram's `deadline(...)` computes it (bpmn/post_award.bpmn
+    SIGNING_DUE). None when the contract holds no award notice date."""
+    data = instance.data or {}
+    try:
+        start = date.fromisoformat(_iso(data.get("award_notice_date")) or "")
+    except ValueError:
+        return None
+    rule = "R04" if data.get("track") == "tendering" else "G03"
+    try:
+        return deadlines.deadline(rule, start, timing.calendar(), timing.registry())
+    except KeyError:  # rules.UnknownRule: an award before the rule took effect has no statutory period here
+        return None
+
+
+def _refusal_confirmation(session: Session, g: Guarantee) -> GuaranteeEvent | None:
+    return session.scalar(select(GuaranteeEvent).where(GuaranteeEvent.guarantee_id == g.id,
+                                                       GuaranteeEvent.event == "refusal_confirmed")
+                          .order_by(GuaranteeEvent.seq.desc()).limit(1))
+
+
+def _check_refusal_established(session: Session, instance: Instance, g: Guarantee, claimed_at: str, dated: bool,
+                               errors: dict[str, list[str]]) -> None:
+    """A refusal to sign stands once the signing period passed unsigned, or on the department's confirmation
+    (also where the period cannot be computed: the rule fails closed)."""
+    period = signing_period(instance)
+    if period is not None and claimed_at > period.last_day.isoformat():
+        return
+    confirmed = _refusal_confirmation(session, g)
+    if confirmed is not None and claimed_at >= confirmed.data.get("refused_at", ""):
+        return
+    confirmation = (f"the supervising department confirmed the refusal (POST /guarantees/{g.id}/refusal-confirmation), "
+                    "not on the employer's word alone")
+    if period is None:
+        reason = (f"this contract's signing period cannot be computed (no award notice date): a claim for refusal to "
+                  f"sign ({BASIS_REFUSAL}) is accepted once {confirmation}")
+    else:
+        after = (period.last_day + timedelta(days=1)).isoformat()
+        reason = (f"the contractor may sign until {period.last_day.isoformat()} ({period.rule_id}, {period.legal_basis}): "
+                  f"a claim for refusal to sign ({BASIS_REFUSAL}) is accepted from {after}, or before that once "
+                  f"{confirmation}")
+    if confirmed is not None:
+        reason += f"; the department confirmed a refusal on {confirmed.data.get('refused_at')}, after {claimed_at}"
+    errors["claimed_at" if dated else "reason"] = [reason]
+
+
+def confirm_refusal(db: Database, principal: Principal, guarantee_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """The supervising department confirms that the contractor refused to sign (e.g. its written refusal) inside
+    the signing period, so that the beneficiary may claim the bid guarantee before the period ends.
+
+    `body`: refused_at (date of the refusal, not after today nor before the award notice), note (the evidence,
+    required). Only a supervisor of the contract's department (or its parents) or an admin; the bid guarantee
+    of a contract still waiting to be signed (409 otherwise). Returns the guarantee with its history."""
+    with db.read() as session:
+        g = session.get(Guarantee, guarantee_id)
+        if g is None or not _visible(session, principal, g):
+            raise NotFound("no such guarantee")
+        instance_id = g.instance_id
+    from .instances import run_step  # circular at import time: instances → steps ← guarantees
+
+    def apply(step: steps.Step):
+        session, instance = step.session, step.instance
+        g = session.get(Guarantee, guarantee_id)
+        if principal.role != "admin" and not (principal.role == "supervisor"
+                                              and instance.department_code in principal.departments):
+            raise Forbidden("only the contract's supervising department confirms a refusal to sign")
+        if g.kind != "bid":
+            raise Conflict(f"a refusal to sign concerns the bid guarantee, not this {g.kind} guarantee")
+        if instance.status != "running" or not any(t.element_id in REFUSABLE_TASKS
+                                                   for t in spiff.ready_user_tasks(step.wf)):
+            raise Conflict("the contract is not waiting to be signed: there is no refusal to confirm")
+        errors: dict[str, list[str]] = {}
+        refused_at = body.get("refused_at")
+        try:
+            day = date.fromisoformat(refused_at) if isinstance(refused_at, str) and len(refused_at) == 10 else None
+        except ValueError:
+            day = None
+        award = _iso((instance.data or {}).get("award_notice_date"))
+        if day is None:
+            errors["refused_at"] = ["required: the date of the refusal as 'YYYY-MM-DD'"]
+        elif day.isoformat() > _today():
+            errors["refused_at"] = [f"{day.isoformat()} is after today"]
+        elif award and day.isoformat() < award:
+            errors["refused_at"] = [f"{day.isoformat()} is before the award notice of {award}"]
+        note = body.get("note")
+        if not isinstance(note, str) or not note.strip():
+            errors["note"] = ["required: what establishes the refusal (e.g. the contractor's written refusal)"]
+        if errors:
+            raise Invalid("the confirmation is invalid", errors)
+        data = {"refused_at": day.isoformat(), "note": note, "department": instance.department_code}
+        _event(session, g, principal.name, "refusal_confirmed", data)
+        step.record("refusal_confirmed", None, {"guarantee_id": g.id, **data})
+        steps.finish(step)
+        return view(session, g, principal, full=True)
 
     return run_step(db, principal, instance_id, apply)
 

@@ -425,6 +425,10 @@ CASES: list[Case] = [
                                                       "form": "cash", "amount": "1.00"})),
     Case("guarantees: claim unknown", "guarantees.claim", "POST", NOT_FOUND,
          lambda w, r: Req(f"/api/v1/guarantees/{UNKNOWN}/claims", json={"reason": "refused_to_sign"})),
+    # who may confirm a refusal on a real bid guarantee: tests/e2e/test_guarantee_lifecycle.py
+    Case("guarantees: refusal confirmation unknown", "guarantees.confirm_refusal", "POST", NOT_FOUND,
+         lambda w, r: Req(f"/api/v1/guarantees/{UNKNOWN}/refusal-confirmation",
+                          json={"refused_at": "2026-08-04", "note": "written refusal"})),
     # ---------------------------------------------------------------- tasks
     Case("tasks: list", "tasks.list_tasks", "GET", ALL_200, _path("/api/v1/tasks")),
     Case("tasks: get A employer task", "tasks.get", "GET", SEES_A, _path("/api/v1/tasks/{t[A-SIGN]}"),

@@ -255,6 +255,9 @@ def test_a_contractor_refusing_to_sign_forfeits_the_award_and_the_bid_guarantee_
     assert c.ready() == {"sign_contract"}
     bid = c.guarantee("bid", "emp")
     assert (bid["form"], bid["status"], bid["amount"], bid["issuer"]["org_code"]) == ("e_guarantee", "active", "10000.00", "GUA")
+    # Inside the signing period (G03: 08-03 + 30 → 09-02) the refusal stands on the department's confirmation.
+    api.call("POST", f"/api/v1/guarantees/{bid['id']}/refusal-confirmation", "cz", at(8, 19),
+             json={"refused_at": "2026-08-19", "note": "中标人书面表示拒绝签订合同"})
     filed = api.call("POST", f"/api/v1/guarantees/{bid['id']}/claims", "emp", at(8, 20),
                      json={"reason": "refused_to_sign", "note": "中标人拒不签订合同"})
     assert filed["claims"][0]["amount"] == "10000.00"
@@ -268,6 +271,57 @@ def test_a_contractor_refusing_to_sign_forfeits_the_award_and_the_bid_guarantee_
     assert api.instance(c.id)["status"] == "completed"
     assert c.guarantee("bid")["status"] == "paid_out"
     assert api.alerts("admin") == []
+
+
+def test_the_employer_alone_cannot_forfeit_the_bid_guarantee_inside_the_signing_period(api):
+    """条例613 art 74 forfeits the bid guarantee of a winner who refuses to sign; the employer's word is not that
+    refusal while the contractor may still sign. Inside the period (G03: award 08-03 + 30 days → 09-02) the claim
+    needs the supervising department's confirmation; once the period passed unsigned the employer claims alone."""
+    c = GuaranteedContract(api, "EG-EARLY-CLAIM", e_goods(performance_guarantee_rate="0"))
+    bid = c.guarantee("bid", "emp")
+    claims = f"/api/v1/guarantees/{bid['id']}/claims"
+    confirm = f"/api/v1/guarantees/{bid['id']}/refusal-confirmation"
+    before = (c.guarantee("bid", "emp"), api.call("GET", f"/api/v1/instances/{c.id}/history?limit=500", "admin"))
+    body = api.call("POST", claims, "emp", at(8, 4), json={"reason": "refused_to_sign"}, expect=422)
+    [message] = body["errors"]["reason"]
+    assert "2026-09-02" in message and "G03" in message and "第七十四条" in message and "2026-09-03" in message
+    body = api.call("POST", claims, "emp", at(9, 5), json={"reason": "refused_to_sign", "claimed_at": "2026-09-01"},
+                    expect=422)  # after the period, but dated inside it: the refusal is not established that day
+    assert list(body["errors"]) == ["claimed_at"]
+    # only the contract's department (or above) confirms; parties, operators and other departments do not
+    for who, status in (("emp", 403), ("con2", 403), ("operator", 403), ("zj", 404)):
+        api.call("POST", confirm, who, at(8, 4), json={"refused_at": "2026-08-04", "note": "n"}, expect=status)
+    for bad, field in (({"refused_at": "2026-08-02", "note": "n"}, "refused_at"),     # before the award notice
+                       ({"refused_at": "2026-08-05", "note": "n"}, "refused_at"),     # after today
+                       ({"refused_at": "2026-08-04", "note": " "}, "note")):
+        assert list(api.call("POST", confirm, "cz", at(8, 4), json=bad, expect=422)["errors"]) == [field]
+    assert (c.guarantee("bid", "emp"), api.call("GET", f"/api/v1/instances/{c.id}/history?limit=500", "admin")) == before
+    assert c.ready() == {"sign_contract"}
+
+    # The period passes unsigned: from 09-03 the employer claims alone.
+    filed = api.call("POST", claims, "emp", at(9, 3), json={"reason": "refused_to_sign"})
+    assert filed["status"] == "claimed" and filed["claims"][0]["claimed_at"] == "2026-09-03"
+    assert c.ready() == {"pay_claim"}
+
+
+def test_a_confirmed_refusal_lets_the_employer_claim_inside_the_period(api):
+    c = GuaranteedContract(api, "EG-CONFIRMED", e_goods(performance_guarantee_rate="0"))
+    bid = c.guarantee("bid", "emp")
+    confirmed = api.call("POST", f"/api/v1/guarantees/{bid['id']}/refusal-confirmation", "cz", at(8, 6),
+                         json={"refused_at": "2026-08-05", "note": "中标人书面拒签函"})
+    assert confirmed["events"][-1]["event"] == "refusal_confirmed" and confirmed["events"][-1]["actor"] == "cz"
+    assert confirmed["events"][-1]["data"] == {"refused_at": "2026-08-05", "note": "中标人书面拒签函", "department": "CZ"}
+    history = [e["action"] for e in api.call("GET", f"/api/v1/instances/{c.id}/history?limit=500", "admin")["items"]]
+    assert history[-1] == "refusal_confirmed"
+    # a claim dated before the confirmed refusal is still refused; on or after it, accepted
+    body = api.call("POST", f"/api/v1/guarantees/{bid['id']}/claims", "emp", at(8, 6),
+                    json={"reason": "refused_to_sign", "claimed_at": "2026-08-04"}, expect=422)
+    assert "2026-08-05" in body["errors"]["claimed_at"][0]
+    filed = api.call("POST", f"/api/v1/guarantees/{bid['id']}/claims", "emp", at(8, 6), json={"reason": "refused_to_sign"})
+    assert filed["claims"][0]["reason"] == "refused_to_sign" and c.ready() == {"pay_claim"}
+    # nothing is left to confirm once the signing ended
+    api.call("POST", f"/api/v1/guarantees/{bid['id']}/refusal-confirmation", "cz", at(8, 7),
+             json={"refused_at": "2026-08-05", "note": "again"}, expect=409)
 
 
 # ------------------------------------------------------------------------------------ the issuer's platform, for real
