@@ -416,7 +416,8 @@ def _released(step: steps.Step, kind: str, data: dict[str, Any], actor: str) -> 
     g = _current(session, step.instance.id, kind)
     if g is None or g.status in ("exempt", "released"):
         return
-    amount, interest = (None if data.get(k) is None else money(_money_in(data[k], f"data.{k}")) for k in ("amount", "interest"))
+    amount, interest = (money(_money_in(data[k], f"data.{k}")) if data.get(k) is not None else None
+                        for k in ("amount", "interest"))
     g.released_at = _date_in(data.get("released_at"), "data.released_at") or _today()
     if g.status != "paid_out":
         g.status = "released"

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import alerts, authz, clock, contract_terms, deadlines, definitions, forms, guarantees, spiff, steps, timing, values
+from . import (alerts, authz, clock, contract_terms, deadlines, definitions, forms, guarantees, spiff, steps, timing,
+               values)
 from .db import Database
 from .directory import Principal
 from .errors import Conflict, Invalid
