@@ -7,7 +7,7 @@ from flask import jsonify, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate
 
-from engine import forms, guarantees, instances
+from engine import forms, guarantees, instances, values
 from engine.errors import Invalid, Malformed
 
 from . import schemas
@@ -15,9 +15,6 @@ from .auth import db, principal
 
 blp = Blueprint("guarantees", __name__, url_prefix="/api/v1",
                 description="Guarantees (保证金/保函): bid, performance, advance payment, quality and payment guarantees")
-
-_DATE = r"^\d{4}-\d{2}-\d{2}$"
-_MONEY = r"^\d{1,13}(\.\d{1,2})?$"
 
 
 class GuaranteeListArgs(schemas.PageArgs):
@@ -108,10 +105,8 @@ class GuaranteeDetail(GuaranteeOut):
 
 class ClaimIn(schemas.Strict):
     reason = fields.String(required=True, validate=validate.OneOf(guarantees.CLAIM_REASONS))
-    amount = fields.String(load_default=None, validate=validate.Regexp(_MONEY),
-                           metadata={"description": "default: all the guarantee still covers"})
-    claimed_at = fields.String(load_default=None, validate=validate.Regexp(_DATE),
-                               metadata={"description": "the claim's date, default today"})
+    amount = values.Money(load_default=None, metadata={"description": "default: all the guarantee still covers"})
+    claimed_at = values.BusinessDate(load_default=None, metadata={"description": "the claim's date, default today"})
     alert_id = fields.String(load_default=None, validate=validate.Length(max=36),
                              metadata={"description": "non_performance: the confirmed red alert it rests on"})
     note = fields.String(load_default=None, validate=validate.Length(max=2000))
@@ -132,9 +127,9 @@ class GuaranteeIn(schemas.Strict):
                                                                  "guarantee_company")))
     guarantee_no = fields.String(load_default=None, validate=validate.Length(max=200))
     issuer = fields.String(load_default=None, validate=validate.Length(max=200))
-    amount = fields.String(required=True, validate=validate.Regexp(_MONEY))
-    valid_from = fields.String(load_default=None, validate=validate.Regexp(_DATE))
-    valid_to = fields.String(load_default=None, validate=validate.Regexp(_DATE))
+    amount = values.Money(required=True)
+    valid_from = values.BusinessDate(load_default=None)
+    valid_to = values.BusinessDate(load_default=None)
     document_sha256 = fields.String(load_default=None, validate=validate.Regexp(r"^[0-9a-fA-F]{64}$"))
     verification_code = fields.String(load_default=None, validate=validate.Length(max=200))
 

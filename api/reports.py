@@ -17,7 +17,7 @@ from engine import credit, forms, ocds, reports
 from .auth import db, principal
 from .schemas import AlertOut, PageArgs, Strict, page_of
 
-MONTH = validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="a month written YYYY-MM, e.g. 2026-10")
+MONTH = validate.Regexp(r"^[0-9]{4}-(0[1-9]|1[0-2])$", error="a month written YYYY-MM, e.g. 2026-10")
 JSON_OBJECT = {"application/json": {"schema": {"type": "object"}}}
 
 reports_blp = Blueprint("reports", __name__, url_prefix="/api/v1/reports", description="Supervision reports")

@@ -2,20 +2,22 @@
 statutory limits of the rule registry (engine/rules.json) before anything is stored.
 
 Pure: the caller passes the organisations, whether the employer is a public body (机关、事业单位),
-the date that selects the rule versions, and the registry. Nothing here reads the database or the
-clock.
+the date that selects the rule versions, the registry and today. Nothing here reads the database,
+nor the clock when today is given (without it, the date window of engine/values.py uses the engine
+clock's today).
 
 Conventions of the start data (API.md: money as decimal strings, never floats):
 
-* Money (`contract_amount`, `bid_bond.amount`, `milestones[].amount`) is CNY: a decimal string such
-  as "1200000.00" or a JSON integer, at most 2 decimal places. JSON numbers with a fraction
-  (floats) are refused, because a binary float cannot carry every amount in fen exactly.
-  Normalised to a Decimal with 2 places.
+* Money (`contract_amount`, `bid_bond.amount`, `milestones[].amount`) is CNY in the money shape of
+  engine/values.py: a decimal string such as "1200000.00", at most 2 decimal places, never a JSON
+  number (a binary float cannot carry every amount in fen exactly). Normalised to a Decimal with
+  2 places.
 * Rates (`performance_guarantee_rate`, `retention_rate`) are percentages: 10 means 10 %, "0.1"
-  means 0.1 % (not 10 %). A decimal string or a JSON integer, 0 to 100, at most 4 decimal places;
-  floats refused as for money. Normalised to a Decimal; 0 means none agreed.
+  means 0.1 % (not 10 %). A decimal string or a JSON integer (values' decimal shape), 0 to 100, at
+  most 4 decimal places; floats refused as for money. Normalised to a Decimal; 0 means none agreed.
 * Counts (`defect_liability_months`, `payment_term_days`, `acceptance_days`) are JSON integers.
-* Dates are "YYYY-MM-DD" strings (or `date` objects, as a form validation may already give).
+* Dates are "YYYY-MM-DD" strings (or `date` objects, as a form validation may already give) within
+  values' window (engine/values.py).
 * Error paths are `data.<field>` and, inside lists, the 0-based position as JSON gives it:
   `data.milestones.2.amount` is the third milestone, which the normalised data numbers `no` 3.
 
@@ -24,12 +26,12 @@ how far the rule was verified when it is not checked against the primary text (D
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from engine import values
 from engine.errors import Invalid
 from engine.rules import CATEGORIES, TRACKS, Limit, RuleRegistry
 
@@ -64,8 +66,6 @@ _FIELDS = (
     "retention_rate", "defect_liability_months", "payment_term_days", "acceptance_days", "milestones",
 )
 _MILESTONE_FIELDS = ("no", "name", "amount", "planned_date")
-_DECIMAL_TEXT = re.compile(r"-?\d{1,20}(\.\d{1,20})?")
-_DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
 _FEN = Decimal("0.01")
 
 _VERIFICATION = {
@@ -117,7 +117,7 @@ def validate_post_award(
     organisation exists (an error on that field). `employer_is_public` says the employer is a
     government body or public institution, for the SME payment cap. `on` selects the rule versions
     (the award notice or signing date); a limit with no version in force on `on` does not apply.
-    `today`, when given, refuses an award notice dated after it.
+    `today`, when given, refuses an award notice dated after it and ends the date window (engine/values.py).
 
     Caps applied, each only where its registry entry's tracks and categories cover the contract:
     the bid bond percentage (D01, D07) against the contract amount, which stands in for the
@@ -144,7 +144,7 @@ def validate_post_award(
         "project_name": _text(data.get("project_name"), "data.project_name", MAX_NAME_LENGTH, errors),
         "track": _choice(data.get("track"), "data.track", TRACKS, errors),
         "category": _choice(data.get("category"), "data.category", CATEGORIES, errors),
-        "award_notice_date": _date(data.get("award_notice_date"), "data.award_notice_date", errors),
+        "award_notice_date": _date(data.get("award_notice_date"), "data.award_notice_date", errors, today),
         "contract_amount": _money(data.get("contract_amount"), "data.contract_amount", errors),
     }
     for role in ("employer", "contractor", "department"):
@@ -163,7 +163,7 @@ def validate_post_award(
         errors, default=_default_payment_term_days(registry, on),
     )
     out["acceptance_days"] = _count(data.get("acceptance_days"), "data.acceptance_days", MAX_ACCEPTANCE_DAYS, "days", errors)
-    out["milestones"] = _milestones(data.get("milestones"), errors)
+    out["milestones"] = _milestones(data.get("milestones"), errors, today)
 
     _check_parties(out, contractor, employer, errors)
     award = out["award_notice_date"]
@@ -235,67 +235,43 @@ def _choice(value: object, path: str, allowed: tuple[str, ...], errors) -> str |
     return value
 
 
-def _date(value: object, path: str, errors) -> date | None:
+def _date(value: object, path: str, errors, today: date | None) -> date | None:
     if value is None:
         _add(errors, path, "required: a date as 'YYYY-MM-DD'")
         return None
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    if not isinstance(value, str) or not _DATE_TEXT.fullmatch(value):
-        _add(errors, path, f"must be a date as 'YYYY-MM-DD', got {_shown(value)}")
-        return None
     try:
-        return date.fromisoformat(value)
-    except ValueError:
-        _add(errors, path, f"{value!r} is not a calendar date")
+        return values.parse_date(value, on=today)
+    except values.BadValue as exc:
+        _add(errors, path, str(exc))
         return None
-
-
-def _decimal(value: object, path: str, what: str, example: str, errors) -> Decimal | None:
-    if value is None:
-        _add(errors, path, f"required: {what} as a decimal string such as {example!r}")
-        return None
-    if isinstance(value, float):
-        _add(errors, path, f"send {what} as a decimal string such as {example!r} or an integer: "
-                           "a number with a fraction is a binary float and not exact")
-        return None
-    number = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        number = Decimal(value)
-    elif isinstance(value, Decimal) and value.is_finite():
-        number = value
-    elif isinstance(value, str) and _DECIMAL_TEXT.fullmatch(value):
-        number = Decimal(value)
-    if number is None:
-        _add(errors, path, f"must be {what} as a decimal string such as {example!r}, got {_shown(value)}")
-        return None
-    # A Decimal from an earlier parse may carry any exponent ("1e999999"); such a value would
-    # only make the messages below enormous.
-    if number and abs(number.adjusted()) > 20:
-        _add(errors, path, f"{what} is out of range")
-        return None
-    return number
 
 
 def _money(value: object, path: str, errors, *, allow_zero: bool = False) -> Decimal | None:
-    number = _decimal(value, path, "an amount in CNY", "1200000.00", errors)
-    if number is None:
+    if value is None:
+        _add(errors, path, f"required: {values.MONEY_MESSAGE}")
         return None
-    if number < 0 or (number == 0 and not allow_zero):
-        _add(errors, path, f"must be {'zero or more' if allow_zero else 'more than zero'}, got {_num(number)}")
+    try:
+        number = values.parse_money(value)
+    except values.BadValue as exc:
+        _add(errors, path, str(exc))
+        return None
+    if number == 0 and not allow_zero:
+        _add(errors, path, f"must be more than zero, got {_num(number.normalize())}")
         return None
     if number >= MAX_AMOUNT:
         _add(errors, path, f"must be less than {_num(MAX_AMOUNT)} CNY, got {_num(number)}")
         return None
-    if number != number.quantize(_FEN):
-        _add(errors, path, f"must have at most 2 decimal places (fen), got {_num(number)}")
-        return None
-    return number.quantize(_FEN)
+    return number
 
 
 def _rate(value: object, path: str, errors) -> Decimal | None:
-    number = _decimal(value, path, "a percentage (10 means 10 %)", "10", errors)
-    if number is None:
+    if value is None:
+        _add(errors, path, "required: a percentage (10 means 10 %) as a decimal string such as '10'")
+        return None
+    try:
+        number = values.parse_decimal(value)
+    except values.BadValue as exc:
+        _add(errors, path, f"a percentage (10 means 10 %) {exc}")
         return None
     if not 0 <= number <= 100:
         _add(errors, path, f"must be a percentage from 0 to 100 (10 means 10 %), got {_num(number)}")
@@ -341,7 +317,7 @@ def _bid_bond(value: object, errors) -> dict | None:
     return {"amount": amount, "form": form}
 
 
-def _milestones(value: object, errors) -> list[dict | None] | None:
+def _milestones(value: object, errors, today: date | None) -> list[dict | None] | None:
     """The milestones parsed, None in place of each one refused (so that the others can still be
     checked against the award date), or None when the list itself is refused."""
     path = "data.milestones"
@@ -372,7 +348,7 @@ def _milestones(value: object, errors) -> list[dict | None] | None:
             _add(errors, f"{where}.no", f"milestones are numbered in order: this one is {index + 1}, got {_shown(item.get('no'))}")
         name = _text(item.get("name"), f"{where}.name", MAX_NAME_LENGTH, errors)
         amount = _money(item.get("amount"), f"{where}.amount", errors)
-        planned = _date(item.get("planned_date"), f"{where}.planned_date", errors)
+        planned = _date(item.get("planned_date"), f"{where}.planned_date", errors, today)
         parsed = None not in (name, amount, planned)
         out.append({"no": index + 1, "name": name, "amount": amount, "planned_date": planned} if parsed else None)
     return out

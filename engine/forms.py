@@ -2,8 +2,8 @@
 
 A form is declared in the diagram, on the element, in one of two dialects:
 
-* Lvyue's own: `<lvyue:form><lvyue:field name="amount" type="decimal" required="true" min="0"/></lvyue:form>`
-  (types: string, text, integer, decimal, number, boolean, date, datetime, enum [values="a,b"],
+* Lvyue's own: `<lvyue:form><lvyue:field name="amount" type="money" required="true" min="0"/></lvyue:form>`
+  (types: string, text, integer, money, decimal, number, boolean, date, datetime, enum [values="a,b"],
   sha256, object and list [nested lvyue:field children]);
 * Camunda's `camunda:formData/camunda:formField` (string, long, boolean, date, enum), so diagrams
   drawn in the Camunda Modeler keep their forms.
@@ -11,6 +11,11 @@ A form is declared in the diagram, on the element, in one of two dialects:
 Declared forms are strict: unknown fields, wrong types and missing required fields are refused with
 the field path named. An element without a form accepts any JSON object of plain named values.
 Validated values are typed (Decimal for money, date for dates) and stay small (ARCHITECTURE.md §3).
+
+Money and dates take the one strict shape of engine/values.py: `money` — and `decimal`, its older
+name, which every shipped diagram uses for amounts — is a decimal string of at most 15 digits and 2
+decimals, never negative; `date` is "YYYY-MM-DD" within values' window; `number` is a bounded decimal
+(string, integer, or a JSON number written without an exponent) for what is not money.
 """
 from __future__ import annotations
 
@@ -24,12 +29,15 @@ from typing import Any
 from lxml import etree
 from marshmallow import RAISE, Schema, ValidationError, fields as mf, validate as mv
 
+from . import values
+
 LVYUE_NS = "http://lvyue.org/schema/bpmn/1.0"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 
-TYPES = ("string", "text", "integer", "decimal", "number", "boolean", "date", "datetime", "enum", "sha256",
+TYPES = ("string", "text", "integer", "money", "decimal", "number", "boolean", "date", "datetime", "enum", "sha256",
          "object", "list")
+MONEY_TYPES = ("money", "decimal")
 CAMUNDA_TYPES = {"string": "string", "long": "integer", "boolean": "boolean", "date": "date", "enum": "enum"}
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 # Role bindings decide who may act on a contract; task data must never rebind them.
@@ -71,13 +79,13 @@ def _read_lvyue_fields(parent, problems, depth) -> list[dict[str, Any]]:
         for attr in ("as", "accumulate"):
             if attr in spec and (not NAME.match(spec[attr]) or spec[attr] in RESERVED):
                 problems.append((f"form field '{name}': {attr}=\"{spec[attr]}\" must name a process variable", node.sourceline))
-        if "accumulate" in spec and ftype not in ("decimal", "integer", "number"):
+        if "accumulate" in spec and ftype not in (*MONEY_TYPES, "integer", "number"):
             problems.append((f"form field '{name}': only numbers accumulate", node.sourceline))
         if ftype == "enum":
-            values = [v.strip() for v in (node.get("values") or "").split(",") if v.strip()]
-            if not values:
+            choices = [v.strip() for v in (node.get("values") or "").split(",") if v.strip()]
+            if not choices:
                 problems.append((f"enum field '{name}' needs values=\"a,b,…\"", node.sourceline))
-            spec["values"] = values
+            spec["values"] = choices
         if ftype in ("object", "list"):
             if depth >= MAX_NESTING:
                 problems.append((f"form field '{name}' nests deeper than {MAX_NESTING} levels", node.sourceline))
@@ -86,9 +94,9 @@ def _read_lvyue_fields(parent, problems, depth) -> list[dict[str, Any]]:
         for bound in ("min", "max"):
             if bound in spec:
                 try:
-                    Decimal(spec[bound])
-                except ArithmeticError:
-                    problems.append((f"form field '{name}': {bound} must be a number", node.sourceline))
+                    values.parse_decimal(spec[bound])
+                except ValueError as exc:
+                    problems.append((f"form field '{name}': {bound} {exc}", node.sourceline))
         out.append(spec)
     return out
 
@@ -124,6 +132,7 @@ class _Sha256(mf.String):
 
 
 def _range(spec) -> list:
+    # The diagram's own bounds, checked at deploy (read_form); not request data.
     lo = Decimal(spec["min"]) if "min" in spec else None
     hi = Decimal(spec["max"]) if "max" in spec else None
     return [mv.Range(min=lo, max=hi)] if lo is not None or hi is not None else []
@@ -139,14 +148,14 @@ def _marshmallow_field(spec: dict[str, Any]) -> mf.Field:
         return mf.String(validate=[mv.Length(max=limit)], **kw)
     if ftype == "integer":
         return mf.Integer(strict=True, validate=_range(spec), **kw)
-    if ftype == "decimal":
-        return mf.Decimal(places=None, allow_nan=False, validate=_range(spec), **kw)
+    if ftype in MONEY_TYPES:
+        return values.Money(validate=_range(spec), **kw)
     if ftype == "number":
-        return mf.Decimal(allow_nan=False, validate=_range(spec), **kw)
+        return values.Number(validate=_range(spec), **kw)
     if ftype == "boolean":
         return mf.Boolean(truthy={True}, falsy={False}, **kw)
     if ftype == "date":
-        return mf.Date(**kw)
+        return values.BusinessDate(**kw)
     if ftype == "datetime":
         return mf.AwareDateTime(**kw)
     if ftype == "enum":
@@ -242,10 +251,16 @@ def reserved_errors(data: dict[str, Any], prefix: str = "data") -> dict[str, lis
             for k in data if k in RESERVED}
 
 
+_MONEY_SCHEMA = {"type": "string", "pattern": values.MONEY_PATTERN, "description": values.MONEY_MESSAGE,
+                 "examples": [values.MONEY_EXAMPLE]}
 _JSON_TYPES = {
     "string": {"type": "string"}, "text": {"type": "string"}, "integer": {"type": "integer"},
-    "decimal": {"type": "string", "pattern": r"^-?\d+(\.\d+)?$"}, "number": {"type": ["number", "string"]},
-    "boolean": {"type": "boolean"}, "date": {"type": "string", "format": "date"},
+    "money": _MONEY_SCHEMA, "decimal": _MONEY_SCHEMA,
+    "number": {"type": ["number", "string"], "pattern": values.DECIMAL_PATTERN},
+    "boolean": {"type": "boolean"},
+    "date": {"type": "string", "format": "date", "pattern": values.DATE_PATTERN,
+             "description": f"{values.DATE_MESSAGE}, from {values.EARLIEST_DATE.isoformat()} to "
+                            f"{values.DATE_HORIZON_YEARS} years after today"},
     "datetime": {"type": "string", "format": "date-time"}, "sha256": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"},
 }
 

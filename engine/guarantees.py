@@ -49,7 +49,7 @@ from typing import Any, Mapping
 from sqlalchemy import and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
-from . import alerts, authz, clock, deadlines, forms, spiff, steps, timing, webhooks
+from . import alerts, authz, clock, deadlines, forms, spiff, steps, timing, values, webhooks
 from .db import Database
 from .directory import Principal
 from .errors import Conflict, Forbidden, Invalid, Malformed, NotFound, Unauthenticated
@@ -96,6 +96,24 @@ def money(value: Any) -> str | None:
     if value is None or value == "":
         return None
     return format(_dec(value).quantize(_FEN), "f")
+
+
+def _money_in(value: Any, path: str) -> Decimal:
+    """An amount given to this module (task data, request body) in values' money shape; Invalid naming `path`."""
+    try:
+        return values.parse_money(value)
+    except values.BadValue as exc:
+        raise Invalid("the amount is invalid", {path: [str(exc)]}) from None
+
+
+def _date_in(value: Any, path: str) -> str | None:
+    """A date given to this module, None when absent, as "YYYY-MM-DD"; Invalid naming `path`."""
+    if value is None or value == "":
+        return None
+    try:
+        return values.parse_date(value).isoformat()
+    except values.BadValue as exc:
+        raise Invalid("the date is invalid", {path: [str(exc)]}) from None
 
 
 def _iso(value: Any) -> str | None:
@@ -259,7 +277,8 @@ def _submitted(step: steps.Step, data: dict[str, Any], actor: str) -> None:
     g = _current(session, instance.id, "performance")
     if g is None:  # a contract started before this ledger existed
         g = _new(session, instance, "performance", 0, "required", actor)
-    amount = _dec(data.get("amount"))
+    amount = _money_in(data.get("amount"), "data.amount")
+    valid_to = _date_in(data.get("valid_to"), "data.valid_to")
     required = (_dec(contract.get("contract_amount")) * _dec(contract.get("performance_guarantee_rate")) / 100).quantize(_FEN)
     _check_cap("performance", contract, amount, "data.amount")
     if amount < required:
@@ -272,13 +291,13 @@ def _submitted(step: steps.Step, data: dict[str, Any], actor: str) -> None:
     if notice is not None:
         # The issuer reported this guarantee already: the contractor's copy must be the one it issued.
         errors = _mismatches(notice, {"guarantee_no": data.get("guarantee_no"), "amount": money(amount),
-                                      "valid_to": _iso(data.get("valid_to")), "document_sha256": data.get("document_sha256"),
+                                      "valid_to": valid_to, "document_sha256": data.get("document_sha256"),
                                       "verification_code": data.get("verification_code")},
                              "the issuer reported", "you submitted")
         if errors:
             raise Invalid("the guarantee differs from the one its issuer reported", errors)
     g.form, g.guarantee_no, g.issuer = form, data.get("guarantee_no"), data.get("issuer")
-    g.amount, g.valid_to = money(amount), _iso(data.get("valid_to"))
+    g.amount, g.valid_to = money(amount), valid_to
     g.document_sha256, g.verification_code = data.get("document_sha256"), data.get("verification_code")
     g.electronic = online
     g.issuer_org = instance.roles.get("guarantor") if online else None
@@ -359,7 +378,7 @@ def _renewed(step: steps.Step, data: dict[str, Any], actor: str) -> None:
     g = _current(session, step.instance.id, "performance")
     if g is None:
         return
-    new_to = _iso(data.get("valid_to"))
+    new_to = _date_in(data.get("valid_to"), "data.valid_to")
     if g.valid_to and new_to and new_to <= g.valid_to:
         raise Invalid("a renewal extends the validity", {"data.valid_to": [
             f"{new_to} does not end after the current validity {g.valid_to}"]})
@@ -379,11 +398,11 @@ def _claim_paid(step: steps.Step, data: dict[str, Any], actor: str, task_id: str
     claim = session.get(GuaranteeClaim, ref.get("id")) if ref.get("id") else None
     if claim is None:
         return
-    paid = _dec(data.get("amount"))
+    paid = _money_in(data.get("amount"), "data.amount")
     if paid != _dec(claim.amount):
         raise Invalid("an on-demand guarantee pays the sum claimed", {"data.amount": [
             f"the claim is for {claim.amount} CNY, not {money(paid)}"]})
-    claim.status, claim.paid_at, claim.paid_amount = "paid", _iso(data.get("paid_at")), money(paid)
+    claim.status, claim.paid_at, claim.paid_amount = "paid", _date_in(data.get("paid_at"), "data.paid_at"), money(paid)
     claim.payment_reference = data.get("reference")
     g = session.get(Guarantee, claim.guarantee_id)
     total = sum((_dec(c.paid_amount) for c in _claims(session, g.id) if c.status == "paid"), Decimal(0))
@@ -401,11 +420,12 @@ def _released(step: steps.Step, kind: str, data: dict[str, Any], actor: str) -> 
     g = _current(session, step.instance.id, kind)
     if g is None or g.status in ("exempt", "released"):
         return
-    g.released_at = _iso(data.get("released_at")) or _today()
+    amount, interest = (money(_money_in(data[k], f"data.{k}")) if data.get(k) is not None else None
+                        for k in ("amount", "interest"))
+    g.released_at = _date_in(data.get("released_at"), "data.released_at") or _today()
     if g.status != "paid_out":
         g.status = "released"
-    _event(session, g, actor, "released", {"released_at": g.released_at, "amount": money(data.get("amount")),
-                                           "interest": money(data.get("interest"))})
+    _event(session, g, actor, "released", {"released_at": g.released_at, "amount": amount, "interest": interest})
     if g.form in ISSUED_FORMS and g.issuer_org:
         # 注销: the issuer is told the guarantee is discharged (it polls GET /guarantees?cancellation=requested).
         g.cancellation_requested_at = clock.now()
@@ -448,9 +468,10 @@ def record(db: Database, principal: Principal, body: Mapping[str, Any]) -> dict[
         if principal.role != "admin" and not (principal.role == "party" and principal.org_code == applicant):
             raise Forbidden(f"the {applicant_role} of the contract gives its {kind} guarantee")
         contract = _contract(step)
-        amount = _dec(body.get("amount"))
+        amount = _money_in(body.get("amount"), "amount")
         if amount <= 0:
             raise Invalid("the amount is missing", {"amount": ["more than zero"]})
+        valid_from, valid_to = _date_in(body.get("valid_from"), "valid_from"), _date_in(body.get("valid_to"), "valid_to")
         if kind == "quality":
             _check_cap("quality", contract, amount, "amount")
             _check_quality_alone(session, instance, contract)
@@ -459,8 +480,8 @@ def record(db: Database, principal: Principal, body: Mapping[str, Any]) -> dict[
         form = body.get("form")
         online = _issuer_online(instance, form)
         g = _new(session, instance, kind, amount, "submitted" if online else "active", principal.name, form=form,
-                 guarantee_no=body.get("guarantee_no"), issuer=body.get("issuer"), valid_from=body.get("valid_from"),
-                 valid_to=body.get("valid_to"), document_sha256=body.get("document_sha256"),
+                 guarantee_no=body.get("guarantee_no"), issuer=body.get("issuer"), valid_from=valid_from,
+                 valid_to=valid_to, document_sha256=body.get("document_sha256"),
                  verification_code=body.get("verification_code"), electronic=online,
                  issuer_org=instance.roles.get("guarantor") if online else None)
         if kind == "payment":
@@ -673,12 +694,13 @@ def _claim_amount(session: Session, g: Guarantee, value: Any, errors) -> Decimal
     covered = _dec(g.amount) - sum((_dec(c.amount) for c in _claims(session, g.id)), Decimal(0))
     if value is None:
         return covered
-    if isinstance(value, float) or not isinstance(value, (str, int)) or isinstance(value, bool):
-        errors["amount"] = ["an amount in CNY as a decimal string such as '40000.00'"]
+    try:
+        amount = values.parse_money(value)
+    except values.BadValue as exc:
+        errors["amount"] = [str(exc)]
         return covered
-    amount = _dec(value)
-    if amount <= 0 or amount != amount.quantize(_FEN):
-        errors["amount"] = ["more than zero, at most 2 decimal places"]
+    if amount <= 0:
+        errors["amount"] = ["more than zero"]
     elif amount > covered:
         errors["amount"] = [f"{money(amount)} CNY is more than the {money(covered)} CNY the guarantee still covers"]
     return amount
@@ -688,11 +710,9 @@ def _claim_date(value: Any, errors) -> str:
     if value is None:
         return _today()
     try:
-        day = date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else None
-    except ValueError:
-        day = None
-    if day is None:
-        errors["claimed_at"] = ["a date as 'YYYY-MM-DD'"]
+        day = values.parse_date(value)
+    except values.BadValue as exc:
+        errors["claimed_at"] = [str(exc)]
         return _today()
     if day.isoformat() > _today():
         errors["claimed_at"] = [f"{day.isoformat()} is after today"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 import contextlib
 import re
 import uuid
-from datetime import date
 from typing import Any
 
 from sqlalchemy import select
@@ -12,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import (alerts, authz, clock, contract_terms, deadlines, definitions, diagrams, forms, guarantees, spiff, steps,
-               timing)
+               timing, values)
 from .db import Database
 from .directory import Principal
 from .errors import Conflict, Forbidden, Invalid
@@ -113,9 +112,9 @@ def _post_award_terms(session, data: dict[str, Any]) -> tuple[dict[str, Any], di
     public = bool(employer is not None and employer.public_body) or data.get("track") == "gov_procurement"
     today = clock.now().astimezone(deadlines.SHANGHAI).date()
     try:
-        on = date.fromisoformat(str(data.get("award_notice_date")))
-    except ValueError:
-        on = today
+        on = values.parse_date(data.get("award_notice_date"), on=today)
+    except values.BadValue:
+        on = today  # refused on data.award_notice_date by the terms themselves
     typed, errors = contract_terms.validate_post_award(data, org("contractor"), employer, public, on,
                                                        timing.registry(), today=today)
     # Role-binding errors are reported by _bind_roles with the same paths; keep one message each.

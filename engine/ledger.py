@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from . import alerts, authz, clock, forms, guarantees, steps
+from . import alerts, authz, clock, guarantees, steps, values
 from .db import Database
 from .directory import Principal
-from .errors import NotFound
+from .errors import Invalid, NotFound
 from .models import Alert, Department, Instance, InstancePart, Invoice, Organisation, Payment, TaskRow
 
 
@@ -36,22 +36,42 @@ def _dec(value: Any) -> Decimal:
         return Decimal(0)
 
 
+def _entry(data: dict[str, Any], amount: str, day: str) -> tuple[str, str | None]:
+    """The amount ("0.00" when the task carries none) and the date of a ledger row, in values' shapes whatever
+    form the diagram declared (a diagram without one passes the task data as sent); Invalid naming the field,
+    so that nothing is stored."""
+    errors: dict[str, list[str]] = {}
+    parsed: dict[str, Any] = {amount: None, day: None}
+    for name, parse in ((amount, values.parse_money), (day, values.parse_date)):
+        if data.get(name) is None:
+            continue
+        try:
+            parsed[name] = parse(data[name])
+        except values.BadValue as exc:
+            errors[f"data.{name}"] = [str(exc)]
+    if errors:
+        raise Invalid("the ledger entry is invalid", errors)
+    return (format(parsed[amount], "f") if parsed[amount] is not None else "0.00",
+            parsed[day].isoformat() if parsed[day] is not None else None)
+
+
 def record_task(step: steps.Step, element_id: str, data: dict[str, Any], actor: str) -> None:
-    """Write the ledger rows a completed task stands for (called inside its step)."""
+    """Write the ledger rows a completed task stands for (called inside its step); Invalid (422) when its
+    amount or date does not have the shape of engine/values.py."""
     part_no = step.part.item_no if step.part is not None else None
     now = clock.now()
     roles = step.instance.roles
     if element_id == "record_payment":
+        amount, paid_at = _entry(data, "amount", "paid_at")
         step.session.add(Payment(id=str(uuid.uuid4()), instance_id=step.instance.id, part_id=step.part_id,
-                                 milestone_no=part_no, paid_at=forms.to_json(data.get("paid_at")),
-                                 amount=money(data.get("amount")) or "0.00", voucher_no=data.get("voucher_no"),
+                                 milestone_no=part_no, paid_at=paid_at, amount=amount, voucher_no=data.get("voucher_no"),
                                  payer=roles.get("employer"), payee=roles.get("contractor"), recorded_at=now,
                                  recorded_by=actor))
     elif element_id == "submit_invoice":
+        amount, issued_at = _entry(data, "amount", "issued_at")
         step.session.add(Invoice(id=str(uuid.uuid4()), instance_id=step.instance.id, part_id=step.part_id,
                                  milestone_no=part_no, invoice_no=str(data.get("invoice_no") or ""),
-                                 issued_at=forms.to_json(data.get("issued_at")), amount=money(data.get("amount")) or "0.00",
-                                 recorded_at=now, recorded_by=actor))
+                                 issued_at=issued_at, amount=amount, recorded_at=now, recorded_by=actor))
 
 
 def _milestones(session, instance: Instance, payments: list[Payment], invoices: list[Invoice]) -> list[dict[str, Any]]:
