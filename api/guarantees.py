@@ -113,8 +113,7 @@ class ClaimIn(schemas.Strict):
 
 
 class RefusalConfirmationIn(schemas.Strict):
-    refused_at = fields.String(required=True, validate=validate.Regexp(_DATE),
-                               metadata={"description": "the date the contractor refused to sign"})
+    refused_at = values.BusinessDate(required=True, metadata={"description": "the date the contractor refused to sign"})
     note = fields.String(required=True, validate=validate.Length(min=1, max=2000),
                          metadata={"description": "what establishes the refusal, e.g. the contractor's written refusal"})
 

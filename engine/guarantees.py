@@ -664,14 +664,14 @@ def confirm_refusal(db: Database, principal: Principal, guarantee_id: str, body:
                                                    for t in spiff.ready_user_tasks(step.wf)):
             raise Conflict("the contract is not waiting to be signed: there is no refusal to confirm")
         errors: dict[str, list[str]] = {}
-        refused_at = body.get("refused_at")
         try:
-            day = date.fromisoformat(refused_at) if isinstance(refused_at, str) and len(refused_at) == 10 else None
-        except ValueError:
+            day = values.parse_date(body["refused_at"]) if body.get("refused_at") is not None else None
+        except values.BadValue as exc:
+            errors["refused_at"] = [str(exc)]
             day = None
         award = _iso((instance.data or {}).get("award_notice_date"))
         if day is None:
-            errors["refused_at"] = ["required: the date of the refusal as 'YYYY-MM-DD'"]
+            errors.setdefault("refused_at", ["required: the date of the refusal as 'YYYY-MM-DD'"])
         elif day.isoformat() > _today():
             errors["refused_at"] = [f"{day.isoformat()} is after today"]
         elif award and day.isoformat() < award:
