@@ -151,8 +151,9 @@ def write(db: Database, path: str | os.PathLike) -> dict:
         fcntl.flock(fd, fcntl.LOCK_EX)  # serve and workers on one host append in turn
         with open(fd, "r", encoding="utf-8", closefd=False) as f:
             f.seek(0)
-            previous = Log(path)
-            _replay(previous, f.read())
+            text = f.read()
+        previous = Log(path)
+        _replay(previous, text)
         now = {}
         changed = {}
         for iid, key, seq, digest in _db_heads(db):
@@ -164,6 +165,8 @@ def write(db: Database, path: str | os.PathLike) -> dict:
                  "gone": sorted(set(previous.current) - set(now))}
         entry["hash"] = _entry_hash(entry)
         line = json.dumps(entry, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n"
+        if text and not text.endswith("\n"):
+            line = "\n" + line  # a torn last line stays a line of its own (verify reports it), not part of this one
         data = line.encode("utf-8")
         while data:  # one write as a rule; a short write (full disk, signal) goes on where it stopped
             data = data[os.write(fd, data):]

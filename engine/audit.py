@@ -70,9 +70,10 @@ def append(session: Session, instance_id: str, at: datetime, actor: str, events:
         instance.audit_seq, instance.audit_head = seq, prev
     # The instance row goes out first: its UPDATE's version check makes a concurrent step fail as a stale
     # version (409), not on the events' (instance, seq) key, and a new instance's INSERT precedes the
-    # events that refer to it. The events themselves are one multi-row INSERT, not an object each.
+    # events that refer to it. The events themselves are one executemany on the table, not an object each
+    # (an ORM bulk insert would split the rows into one statement per run of the same non-null columns).
     session.flush()
-    session.execute(insert(AuditEvent), rows)
+    session.execute(insert(AuditEvent.__table__), rows)
 
 
 # ---------------------------------------------------------------------------- ledger rows in the chain
@@ -106,6 +107,14 @@ def _track_ledger_writes(session: Session, flush_context, instances) -> None:
         if table is not None:
             tracked = tracked if tracked is not None else session.info.setdefault(_TRACKED, {})
             tracked[(table, obj.id)] = obj
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_ledger_writes(session: Session, previous_transaction) -> None:
+    # A rolled-back step (a timer firing's SAVEPOINT) took its events with it: what it recorded must be
+    # recorded again by the next step that writes the row.
+    session.info.pop(_TRACKED, None)
+    session.info.pop(_EMITTED, None)
 
 
 def ledger_events(session: Session, instance_id: str) -> list[tuple[str, None, dict[str, Any]]]:

@@ -453,3 +453,24 @@ def test_anchor_entries_record_only_changed_heads_and_their_digest(trail, anchor
     assert list(second["heads"]) == [b] and second["count"] == 2 and second["prev"] == json.loads(
         anchor_log.read_text().splitlines()[0])["hash"]
     assert _verify_cli(url)[0] == 0
+
+
+def test_the_scheduler_of_lvyue_serve_anchors_the_heads_periodically(trail, anchor_log, tmp_path, monkeypatch):
+    import time
+
+    from tests.conftest import Server
+
+    db, url, a, b = trail
+    monkeypatch.setenv("LVYUE_AUDIT_ANCHOR_SECONDS", "0.5")
+    server = Server(url, tmp_path).start()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and anchor.read(anchor_log).entries < 2:
+            time.sleep(0.2)
+    finally:
+        server.kill()
+    log = anchor.read(anchor_log)
+    assert log.entries >= 2 and log.problems == [], (log.entries, log.problems)
+    with db.read() as s:
+        assert log.current == {i.id: (i.audit_seq, i.audit_head) for i in s.scalars(select(Instance))}
+    assert _verify_cli(url)[0] == 0
