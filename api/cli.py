@@ -190,7 +190,7 @@ def serve(host, port, threads) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = create_app()
-    scheduler.start_background(app.extensions["lvyue"].db)
+    scheduler.start_background(app.extensions["lvyue"].db, _anchor_path(app.config.get("AUDIT_ANCHOR_PATH")))
     click.echo(f"Lvyue on http://{host}:{port}  (API /api/v1, docs /docs); timer sweep every {scheduler.SWEEP_SECONDS}s")
     # waitress, not werkzeug's development server: keep-alive, a bounded thread pool, production-grade parsing.
     waitress.serve(app, host=host, port=port, threads=threads, ident="lvyue", _quiet=True)
@@ -203,7 +203,7 @@ def worker() -> None:
     from engine import scheduler
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    scheduler.run_forever(_db())
+    scheduler.run_forever(_db(), _anchor_path(None))
 
 
 @main.command(help="Fire everything due at that instant (default: now), deliver webhooks, then exit.")
@@ -255,18 +255,51 @@ def audit() -> None:
     pass
 
 
-@audit.command("verify", help="Check every hash chain; name the first broken link of each.")
+def _anchor_path(given: Path | None) -> Path:
+    from engine import anchor
+
+    return given or anchor.configured_path(os.environ.get("LVYUE_INSTANCE_PATH") or ROOT / "instance")
+
+
+@audit.command("anchor", help="Append every chain's head to the anchor log (outside the database): "
+               "$LVYUE_AUDIT_ANCHOR, default instance/audit-anchor.jsonl. Keep a copy off this machine.")
+@click.option("--anchor", "path", type=click.Path(dir_okay=False, path_type=Path), help="the anchor log to append to")
+def audit_anchor(path) -> None:
+    from engine import anchor
+
+    path = _anchor_path(path)
+    entry = anchor.write(_db(), path)
+    click.echo(f"anchored {entry['count']} chain head(s), {len(entry['heads'])} changed, as entry {entry['n']} "
+               f"of {path}")
+    if entry["gone"]:
+        click.echo(f"warning: {len(entry['gone'])} contract(s) anchored before are gone from the database; "
+                   "run lvyue audit verify", err=True)
+
+
+@audit.command("verify", help="Check every hash chain, the heads against the latest anchor, and the ledger rows "
+               "and role bindings against the events that wrote them; name each contract that fails.")
 @click.option("--instance", "instance_id")
-def audit_verify(instance_id) -> None:
+@click.option("--anchor", "path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="the anchor log to check against, e.g. the department's copy (default: the configured log)")
+def audit_verify(instance_id, path) -> None:
+    from engine import anchor
     from engine import audit as trail
 
+    log_path = _anchor_path(path)
+    log = anchor.read(log_path)
+    broken = 0
+    for problem in log.problems:
+        click.echo(f"BROKEN anchor log {log_path}: {problem}")
+        broken += 1
+    if not log.entries:
+        click.echo(f"note: no anchor log at {log_path}: the chains are checked against the database only", err=True)
     with _db().read() as session:
-        breaks = list(trail.verify(session, instance_id))
-    for b in breaks:
-        click.echo(f"BROKEN instance {b.instance_id} seq {b.seq}: {b.reason}")
-    if breaks:
+        for b in trail.verify(session, instance_id, log.anchored):
+            click.echo(f"BROKEN {b}")
+            broken += 1
+    if broken:
         sys.exit(1)
-    click.echo("audit trail intact")
+    click.echo("audit trail intact" + (f" (anchored {log.last_at}, entry {log.entries})" if log.entries else ""))
 
 
 @main.command(help="Set up a demo directory and deploy the bundled diagrams; prints the demo tokens.")

@@ -112,6 +112,9 @@ def finish(step: Step) -> None:
     else:
         _write_main(step, now)
     _sync_timers(step, now)
+    # The ledger rows this step wrote go into its chain with it, so that `lvyue audit verify` can
+    # reproduce every payment, invoice and guarantee from the chain alone.
+    step.events.extend(audit.ledger_events(step.session, step.instance.id))
     # One flush writes the state and the chain's new head (one UPDATE of the instance row per step,
     # with its version check), then the events are inserted.
     audit.append(step.session, step.instance.id, now, step.actor, step.events)
