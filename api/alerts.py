@@ -12,7 +12,7 @@ from engine import alerts, directory, forms
 from engine.errors import LvyueError
 
 from . import schemas
-from .auth import db, principal
+from .auth import bearer_token, db, principal
 
 blp = Blueprint("alerts", __name__, url_prefix="/api/v1/alerts", description="Arrears and non-performance alerts")
 
@@ -47,7 +47,8 @@ def stream():
     poll = current_app.config.get("LVYUE_STREAM_POLL_SECONDS", STREAM_POLL_SECONDS)
     lifetime = current_app.config["LVYUE_STREAM_MAX_SECONDS"]
     # Taken before the response starts: beyond a cap the caller gets 429 and no thread is held.
-    slot = current_app.extensions["lvyue"].streams.acquire(directory.hash_token(token))
+    # Keyed by the token as authenticated, so spelling the header differently does not earn another slot.
+    slot = current_app.extensions["lvyue"].streams.acquire(directory.hash_token(bearer_token() or ""))
 
     @stream_with_context
     def events():
