@@ -38,7 +38,9 @@ def list_alerts(args):
                                            "the event id resumes the stream (Last-Event-ID)",
                             "content": {"text/event-stream": {"schema": {
                                 "type": "object", "properties": {"event": {"type": "string"}, "id": {"type": "string"},
-                                                                 "data": {"type": "string"}, "retry": {"type": "integer"}}}}}}})
+                                                                 "data": {"type": "string"}, "retry": {"type": "integer"}}}}}},
+                           "429": {"description": "the token (or the server) has as many streams open as allowed; "
+                                                  "retry after `Retry-After` seconds (README \"Resource limits\")"}})
 def stream():
     """New and changed alerts visible to the caller, as Server-Sent Events."""
     who, database = principal(), db()
