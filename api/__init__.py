@@ -15,10 +15,9 @@ from marshmallow import Schema, fields
 
 from engine.db import Database, default_url
 
-from . import auth, errors
+from . import auth, bodies, errors, streams
 
 ROOT = Path(__file__).resolve().parent.parent
-MAX_BODY = 4 * 1024 * 1024  # diagrams are capped at 2 MB (engine/diagrams.py); JSON bodies far below
 
 log = logging.getLogger("lvyue.requests")
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -56,17 +55,32 @@ class LvyueApi(Api):
 
 
 class Lvyue:
-    """Per-app state: the database handle."""
+    """Per-app state: the database handle and the alert streams' slots."""
 
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, streams: streams.StreamSlots):
         self.db = db
+        self.streams = streams
+
+
+def _env_int(name: str) -> int | None:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{name} must be a positive integer, not {value!r}")
+    return int(value)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=os.environ.get("LVYUE_INSTANCE_PATH") or str(ROOT / "instance"))
     app.config.from_mapping(
         DATABASE_URL=os.environ.get("DATABASE_URL"),
-        MAX_CONTENT_LENGTH=MAX_BODY,
+        MAX_CONTENT_LENGTH=bodies.MAX_DIAGRAM_BODY,  # the largest any endpoint takes; api/bodies.py narrows it
+        # Alert streams (SSE): per process; see api/streams.py and README "Resource limits".
+        LVYUE_REQUEST_THREADS=streams.DEFAULT_THREADS,  # `lvyue serve --threads` sets its own
+        LVYUE_STREAMS_MAX=_env_int("LVYUE_STREAMS_MAX"),  # None: half the request threads
+        LVYUE_STREAMS_PER_TOKEN=_env_int("LVYUE_STREAMS_PER_TOKEN") or streams.PER_TOKEN,
+        LVYUE_STREAM_MAX_SECONDS=_env_int("LVYUE_STREAM_MAX_SECONDS") or streams.LIFETIME_SECONDS,
         API_TITLE="Lvyue (履约) API",
         API_VERSION="v1",
         OPENAPI_VERSION="3.0.3",
@@ -85,7 +99,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     url = app.config["DATABASE_URL"] or default_url(app.instance_path)
-    app.extensions["lvyue"] = Lvyue(Database(url))
+    stream_cap = app.config["LVYUE_STREAMS_MAX"] or streams.cap_for_threads(app.config["LVYUE_REQUEST_THREADS"])
+    app.extensions["lvyue"] = Lvyue(Database(url), streams.StreamSlots(stream_cap, app.config["LVYUE_STREAMS_PER_TOKEN"]))
     app.json.ensure_ascii = False
 
     api = LvyueApi(app)
@@ -115,6 +130,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         # not a validation error that describes the API to strangers.
         if request.path.startswith("/api/v1/") and request.endpoint not in PUBLIC_ENDPOINTS:
             auth.principal()
+
+    bodies.register(app, skip_json=PUBLIC_ENDPOINTS)
 
     @app.after_request
     def _log(response):

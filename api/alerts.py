@@ -12,12 +12,11 @@ from engine import alerts, directory, forms
 from engine.errors import LvyueError
 
 from . import schemas
-from .auth import db, principal
+from .auth import bearer_token, db, principal
 
 blp = Blueprint("alerts", __name__, url_prefix="/api/v1/alerts", description="Arrears and non-performance alerts")
 
 STREAM_POLL_SECONDS = 1.0
-STREAM_MAX_SECONDS = 3600  # clients reconnect with Last-Event-ID; bounded streams free server threads
 TOKEN_RECHECK_SECONDS = 60  # a revoked token stops receiving within a minute
 # An alert's updated_at is stamped when its step starts, but it becomes visible when the step
 # commits, possibly later than alerts stamped after it. Each poll re-reads this window and skips
@@ -39,22 +38,34 @@ def list_alerts(args):
                                            "the event id resumes the stream (Last-Event-ID)",
                             "content": {"text/event-stream": {"schema": {
                                 "type": "object", "properties": {"event": {"type": "string"}, "id": {"type": "string"},
-                                                                 "data": {"type": "string"}, "retry": {"type": "integer"}}}}}}})
+                                                                 "data": {"type": "string"}, "retry": {"type": "integer"}}}}}},
+                           "429": {"description": "the token (or the server) has as many streams open as allowed; "
+                                                  "retry after `Retry-After` seconds (README \"Resource limits\")"}})
 def stream():
     """New and changed alerts visible to the caller, as Server-Sent Events."""
     who, database = principal(), db()
     token = request.headers.get("Authorization", "")
     since, _ = _resume_point(request.headers.get("Last-Event-ID") or request.args.get("since"))
     poll = current_app.config.get("LVYUE_STREAM_POLL_SECONDS", STREAM_POLL_SECONDS)
+    lifetime = current_app.config["LVYUE_STREAM_MAX_SECONDS"]
+    # Taken before the response starts: beyond a cap the caller gets 429 and no thread is held.
+    # Keyed by the token as authenticated, so spelling the header differently does not earn another slot.
+    slot = current_app.extensions["lvyue"].streams.acquire(directory.hash_token(bearer_token() or ""))
 
     @stream_with_context
     def events():
+        try:
+            yield from _events()
+        finally:
+            slot.release()
+
+    def _events():
         nonlocal who
         cursor = since
         sent: dict[str, datetime] = {}  # alert id → the updated_at already sent
         yield "retry: 2000\n\n"
         started = checked = time.monotonic()
-        while time.monotonic() - started < STREAM_MAX_SECONDS:
+        while time.monotonic() - started < lifetime:
             if time.monotonic() - checked > TOKEN_RECHECK_SECONDS:
                 try:
                     who = _reauthenticate(database, token)
@@ -74,7 +85,11 @@ def stream():
                 yield ": keep-alive\n\n"
                 time.sleep(poll)
 
-    return Response(events(), mimetype="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    response = Response(events(), mimetype="text/event-stream",
+                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    # A response closed before its first chunk (the client left at once) never enters the generator.
+    response.call_on_close(slot.release)
+    return response
 
 
 def _reauthenticate(database, header: str):

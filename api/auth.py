@@ -7,12 +7,16 @@ from engine import directory
 from engine.directory import Principal
 
 
+def bearer_token() -> str | None:
+    """The request's bearer token exactly as it is authenticated (None without one)."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
 def principal() -> Principal:
     if "principal" not in g:
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
         with current_app.extensions["lvyue"].db.read() as session:
-            g.principal = directory.authenticate(session, token.strip() if scheme.lower() == "bearer" else None)
+            g.principal = directory.authenticate(session, bearer_token())
     return g.principal
 
 

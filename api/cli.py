@@ -178,7 +178,8 @@ def definitions_deploy(files) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--threads", default=32, show_default=True, type=click.IntRange(2, 512),
-              help="request threads; each open alert stream (SSE) holds one")
+              help="request threads; each open alert stream (SSE) holds one, and streams get at most half "
+                   "(LVYUE_STREAMS_MAX overrides)")
 def serve(host, port, threads) -> None:
     import logging
 
@@ -186,14 +187,34 @@ def serve(host, port, threads) -> None:
 
     from engine import scheduler
 
-    from . import create_app
+    from . import bodies, create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    app = create_app()
+    app = create_app({"LVYUE_REQUEST_THREADS": threads})
     scheduler.start_background(app.extensions["lvyue"].db, _anchor_path(app.config.get("AUDIT_ANCHOR_PATH")))
-    click.echo(f"Lvyue on http://{host}:{port}  (API /api/v1, docs /docs); timer sweep every {scheduler.SWEEP_SECONDS}s")
+    streams = app.extensions["lvyue"].streams
+    click.echo(f"Lvyue on http://{host}:{port}  (API /api/v1, docs /docs); timer sweep every {scheduler.SWEEP_SECONDS}s; "
+               f"{threads} request threads, at most {streams.total} alert streams ({streams.per_token} per token)")
     # waitress, not werkzeug's development server: keep-alive, a bounded thread pool, production-grade parsing.
-    waitress.serve(app, host=host, port=port, threads=threads, ident="lvyue", _quiet=True)
+    # waitress buffers a whole body before the app sees it (by default up to 1 GB): it stops at
+    # WAITRESS_BODY_FACTOR × the largest body the app takes; below that the app answers 413 as problem+json.
+    # Connections cost waitress a file descriptor, not a thread; at its default limit (100) a party holding
+    # a hundred keep-alive connections (refused streams included) would stop it accepting anyone else.
+    waitress.serve(app, host=host, port=port, threads=threads, ident="lvyue", _quiet=True,
+                   max_request_body_size=WAITRESS_BODY_FACTOR * bodies.MAX_DIAGRAM_BODY,
+                   connection_limit=_connection_limit())
+
+
+WAITRESS_BODY_FACTOR = 4
+MAX_CONNECTIONS = 1000
+
+
+def _connection_limit() -> int:
+    """MAX_CONNECTIONS, or fewer where the process may open fewer files (some are kept for the database)."""
+    import resource
+
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return MAX_CONNECTIONS if soft == resource.RLIM_INFINITY else max(100, min(MAX_CONNECTIONS, soft - 100))
 
 
 @main.command(help="Run the scheduler only: timer sweeps and webhook deliveries (any number of workers).")

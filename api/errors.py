@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import logging
+import traceback
 
 from flask import Flask, Response, g, json
+from sqlalchemy.exc import StatementError
 from werkzeug.exceptions import HTTPException
 
-from engine.errors import LvyueError
+from engine.errors import LvyueError, TooManyRequests
 
 log = logging.getLogger("lvyue.api")
 
@@ -44,7 +46,10 @@ def _flatten(messages, prefix="") -> dict[str, list[str]]:
 def register(app: Flask) -> None:
     @app.errorhandler(LvyueError)
     def _domain(exc: LvyueError):
-        return problem(exc.status, exc.title, exc.detail, exc.errors)
+        response = problem(exc.status, exc.title, exc.detail, exc.errors)
+        if isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
@@ -66,5 +71,28 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
-        log.exception("unhandled error (request %s)", getattr(g, "request_id", "-"))
+        request_id = getattr(g, "request_id", "-")
+        if isinstance(exc, StatementError):
+            log.error("unhandled error (request %s): %s", request_id, describe_database_error(exc))
+        else:
+            log.exception("unhandled error (request %s)", request_id)
         return problem(500, "Internal error", "an unexpected error occurred; it has been logged with this request id")
+
+
+def describe_database_error(exc: StatementError) -> str:
+    """A failed statement as a log line without contract data: the error types, the driver's SQLSTATE and
+    constraint, the SQL text and where it was issued — never the bound parameters, nor the driver's
+    message (PostgreSQL's carries values: `DETAIL: Key (business_key)=(…) already exists`)."""
+    orig = exc.orig
+    diag = getattr(orig, "diag", None)
+    facts = [f"{type(exc).__name__} ({type(orig).__module__}.{type(orig).__name__})" if orig is not None
+             else type(exc).__name__]
+    for name, value in (("sqlstate", getattr(orig, "sqlstate", None)),
+                        ("sqlite", getattr(orig, "sqlite_errorname", None)),
+                        ("constraint", getattr(diag, "constraint_name", None)),
+                        ("table", getattr(diag, "table_name", None))):
+        if value:
+            facts.append(f"{name} {value}")
+    statement = " ".join(str(exc.statement or "").split())
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    return f"{'; '.join(facts)}; statement: {statement}\n{frames.rstrip()}"

@@ -1,14 +1,12 @@
 """/api/v1/guarantees — the guarantee ledger, claims, and the issuers' signed e-guarantee callbacks."""
 from __future__ import annotations
 
-import json
-
 from flask import jsonify, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate
 
-from engine import forms, guarantees, instances, values
-from engine.errors import Invalid, Malformed
+from engine import forms, guarantees, instances, strictjson, values
+from engine.errors import Invalid
 
 from . import schemas
 from .auth import db, principal
@@ -212,10 +210,7 @@ def guarantee_issued(instance_id):
         result = guarantees.issuer_callback(db(), instance_id, request.get_data(cache=True), signature)
         return jsonify(forms.to_json(result))
     who = principal()  # who is asking is decided before what they sent is read
-    try:
-        document = json.loads(request.get_data(cache=True) or b"null")
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise Malformed("the request body is not valid JSON") from None
+    document = strictjson.load_body(request.get_data(cache=True) or b"null")  # bounded like every body (api/bodies.py)
     try:
         body = schemas.MessageIn().load(document if document is not None else {})
     except ValidationError as exc:

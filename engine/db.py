@@ -56,14 +56,17 @@ def default_url(instance_path: str | os.PathLike | None = None) -> str:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for `url`; psycopg 3 is used for plain postgresql:// URLs."""
+    """An engine for `url`; psycopg 3 is used for plain postgresql:// URLs.
+
+    A failed statement's error never carries its bound parameters (`hide_parameters`): they are contract
+    data, and error texts reach logs and incident records."""
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True)
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, hide_parameters=True)
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -49,3 +49,14 @@ class Conflict(LvyueError):
 class TooLarge(LvyueError):
     status = 413
     title = "Request body too large"
+
+
+class TooManyRequests(LvyueError):
+    """The caller holds (or the process serves) as many of a bounded resource as allowed; retry later."""
+
+    status = 429
+    title = "Too many requests"
+
+    def __init__(self, detail: str, retry_after: int, errors: dict[str, list[str]] | None = None):
+        super().__init__(detail, errors)
+        self.retry_after = retry_after

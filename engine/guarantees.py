@@ -49,10 +49,10 @@ from typing import Any, Mapping
 from sqlalchemy import and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
-from . import alerts, authz, clock, deadlines, forms, spiff, steps, timing, values, webhooks
+from . import alerts, authz, clock, deadlines, forms, spiff, steps, strictjson, timing, values, webhooks
 from .db import Database
 from .directory import Principal
-from .errors import Conflict, Forbidden, Invalid, Malformed, NotFound, Unauthenticated
+from .errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
 from .models import (Alert, Guarantee, GuaranteeClaim, GuaranteeEvent, GuarantorEndpoint, Instance, Invoice,
                      Organisation, Payment, TaskRow)
 from .pagination import page
@@ -793,10 +793,7 @@ def issuer_callback(db: Database, instance_id: str, body: bytes, signature: str 
     it is kept on the guarantee (status `issued`) and verifies the matching submission later. Returns the
     guarantee."""
     org = _authenticate_issuer(db, instance_id, body, signature)
-    try:
-        document = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise Malformed("the request body is not valid JSON") from None
+    document = strictjson.load_body(body)
     payload = document.get("payload") if isinstance(document, dict) else None
     if not isinstance(payload, dict):
         raise Invalid("the callback carries {\"payload\": {...}}", {"payload": ["required: an object"]})

@@ -136,14 +136,13 @@ def fuzz(w: World, who: str, deadline: float) -> Run:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, sqlite_template):
-    import api.alerts
     from api import create_app
 
     path = tmp_path_factory.mktemp("schemathesis") / "lvyue.sqlite"
     shutil.copy(sqlite_template, path)
-    app = create_app({"DATABASE_URL": f"sqlite:///{path}", "TESTING": True, "LVYUE_STREAM_POLL_SECONDS": 0.01})
-    saved = api.alerts.STREAM_MAX_SECONDS
-    api.alerts.STREAM_MAX_SECONDS = 0.05  # the SSE stream ends at once, so a generated call to it returns
+    # The SSE stream ends at once, so a generated call to it returns.
+    app = create_app({"DATABASE_URL": f"sqlite:///{path}", "TESTING": True, "LVYUE_STREAM_POLL_SECONDS": 0.01,
+                      "LVYUE_STREAM_MAX_SECONDS": 0.05})
     try:
         w = World(app)
         deadline = time.monotonic() + BUDGET_SECONDS
@@ -154,7 +153,6 @@ def runs(tmp_path_factory, sqlite_template):
             out[who] = fuzz(w, who, time.monotonic() + share)
         yield out
     finally:
-        api.alerts.STREAM_MAX_SECONDS = saved
         app.extensions["lvyue"].db.dispose()
 
 

@@ -79,3 +79,16 @@ def store_without_lint(db, data: bytes) -> str:
                                xml=data.decode("utf-8"), spec=spiff.dump_spec(bundle), model_json=model,
                                deployed_at=clock.now(), deployed_by="lvyue-before-the-rule"))
     return key
+
+
+def all_rows(db) -> list[tuple]:
+    """Every row of every table (to show that a refused request changed nothing)."""
+    from sqlalchemy import select
+
+    from engine.models import Base
+
+    rows = []
+    with db.read() as session:
+        for table in Base.metadata.sorted_tables:
+            rows.extend((table.name, *row) for row in session.execute(select(table)))
+    return rows

@@ -334,3 +334,33 @@ def test_an_out_of_range_version_is_4xx_not_500(request, db_url, client, people,
     r = client.open(path, method=method, headers=people.auth("admin" if method == "GET" else "operator"), **kwargs)
     assert r.status_code in (404, 422), r.status_code
     assert_problem(r, r.status_code)
+
+
+def test_a_database_error_is_logged_without_its_data(app, client, caplog):
+    """Issue 14: a 500's log line names the error and the statement, never the bound parameters (contract
+    data) nor the driver's message (PostgreSQL's DETAIL repeats the values of a violated key)."""
+    from sqlalchemy import insert
+
+    from engine.models import Organisation
+
+    key = "ORG-" + uuid.uuid4().hex[:12]
+    name = "CONTRACT-DATA-" + uuid.uuid4().hex
+
+    def duplicate():
+        with _db(app).transaction() as s:
+            for _ in range(2):  # the same primary key twice: an IntegrityError from the database itself
+                s.execute(insert(Organisation).values(code=key, name=name, sme=False, public_body=False,
+                                                      created_at=clock.now()))
+        return "unreachable"
+
+    app.add_url_rule("/_security_test/duplicate", "security_test_duplicate", duplicate)
+    caplog.set_level("INFO")
+    r = client.get("/_security_test/duplicate", headers={"X-Request-Id": "rid-db-error"})
+
+    assert_problem(r, 500)
+    assert key not in r.get_data(as_text=True) and name not in r.get_data(as_text=True)
+    assert key not in caplog.text and name not in caplog.text, caplog.text
+    [line] = [rec.getMessage() for rec in caplog.records if rec.name == "lvyue.api"]
+    assert "rid-db-error" in line and "IntegrityError" in line and "INSERT INTO organisations" in line, line
+    with _db(app).read() as s:
+        assert s.get(Organisation, key) is None  # the unit of work rolled back

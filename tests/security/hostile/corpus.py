@@ -10,6 +10,8 @@ refusal is caused by the payload and not by a broken variant.
 """
 from __future__ import annotations
 
+import copy
+import json
 from pathlib import Path
 
 from lxml import etree
@@ -218,6 +220,43 @@ def build_with_message_catch(process_id: str, message_name: str = "hostile_msg")
     _insert_after_start(root, process, catch)
     catch.append(catch.find(_q("messageEventDefinition")))
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+
+# ---------------------------------------------------------------------------------------- hostile JSON bodies
+# Issue 14: values a JSON parser accepts but nothing after it can hold. Each payload is raw JSON text put
+# in place of one field of an otherwise valid body; `BODY_PAYLOADS[name] = (text, status, names_field)`:
+# the expected status, and whether the refusal names that field (else it names `body`, the document).
+BODY_PAYLOADS: dict[str, tuple[str, int, bool]] = {
+    "deep_json": ("[" * 100_000 + "]" * 100_000, 400, False),
+    "deep_objects": ('{"a":' * 5_000 + "1" + "}" * 5_000, 400, False),
+    "huge_integer": ("9" * 5_000, 422, True),
+    "negative_huge_integer": ("-" + "9" * 5_000, 422, True),
+    "float_overflow": ("1e999999", 422, True),
+    "nan": ("NaN", 400, True),
+    "lone_surrogate": ('"\\ud800"', 422, True),
+    "lone_surrogate_in_text": ('"\\u5c65\\udfff\\u7ea6"', 422, True),
+}
+_HOLE = "__lvyue_hostile_value__"
+
+
+def _with(body: dict, path: tuple[str, ...], value) -> dict:
+    document = copy.deepcopy(body)
+    parent = document
+    for key in path[:-1]:
+        parent = parent[key]
+    parent[path[-1]] = value
+    return document
+
+
+def hostile_body(body: dict, path: tuple[str, ...], name: str) -> bytes:
+    """`body` as JSON with the value at `path` replaced by the raw payload `name`."""
+    return json.dumps(_with(body, path, _HOLE)).replace(json.dumps(_HOLE), BODY_PAYLOADS[name][0]).encode()
+
+
+def oversized_body(body: dict, path: tuple[str, ...], size: int) -> bytes:
+    """`body` with the string at `path` grown so that the document is more than `size` bytes."""
+    return json.dumps(_with(body, path, "a" * (size + 1))).encode()
 
 
 if __name__ == "__main__":  # python -m tests.security.hostile.corpus OUT_DIR [CANARY]: write the corpus as files
