@@ -174,7 +174,8 @@ def list_leads(args):
                                  "content": JSON_OBJECT}})
 def release_package(args):
     """The releases of the contracts visible to the caller with implementation activity in the month."""
-    return jsonify(ocds.package(db(), principal(), args["month"], request.url, _ocid_prefix(), settings().ocds_publisher))
+    return jsonify(ocds.package(db(), principal(), args["month"], request.url, _ocid_prefix(),
+                                settings().ocds_publisher))
 
 
 @contract_ocds_blp.route("/<path:business_key>/ocds", methods=["GET"])

@@ -64,7 +64,8 @@ def _anchor(db: Database, path) -> None:
 
 def configure(scheduler, db: Database, owner: str, schedule: Schedule = Schedule()):
     common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
-    scheduler.add_job(_sweep, "interval", seconds=schedule.sweep_seconds, args=(db, owner, schedule), id="sweep", **common)
+    scheduler.add_job(_sweep, "interval", seconds=schedule.sweep_seconds, args=(db, owner, schedule), id="sweep",
+                      **common)
     scheduler.add_job(_deliver, "interval", seconds=schedule.delivery_seconds, args=(db, owner), id="deliver", **common)
     scheduler.add_job(holidays.install, "interval", seconds=CALENDAR_SECONDS, args=(db,), id="calendar", **common)
     if schedule.anchor_seconds > 0:

@@ -64,7 +64,8 @@ def _due(now: datetime):
     return or_(waiting, abandoned)
 
 
-def lease(db: Database, owner: str, batch: int = BATCH, lease_for: timedelta = LEASE) -> list[tuple[str, str, str | None]]:
+def lease(db: Database, owner: str, batch: int = BATCH,
+          lease_for: timedelta = LEASE) -> list[tuple[str, str, str | None]]:
     """Lease up to `batch` due timers for `lease_for`; (timer id, instance id, part id), committed before firing."""
     now = clock.now()
     with db.transaction() as session:

@@ -139,7 +139,8 @@ def test_an_empty_variable_is_unset():
 @pytest.mark.parametrize("variable, value", [
     ("LVYUE_SWEEP_SECONDS", "abc"), ("LVYUE_SWEEP_SECONDS", "0"), ("LVYUE_SWEEP_SECONDS", "-1"),
     ("LVYUE_SWEEP_SECONDS", "nan"), ("LVYUE_DELIVERY_SECONDS", "inf"), ("LVYUE_TIMER_LEASE_SECONDS", "1e999"),
-    ("LVYUE_TIMER_LEASE_SECONDS", "60s"), ("LVYUE_AUDIT_ANCHOR_SECONDS", "-5"), ("LVYUE_AUDIT_ANCHOR_SECONDS", "hourly"),
+    ("LVYUE_TIMER_LEASE_SECONDS", "60s"), ("LVYUE_AUDIT_ANCHOR_SECONDS", "-5"),
+    ("LVYUE_AUDIT_ANCHOR_SECONDS", "hourly"),
     ("LVYUE_TIMER_FIRE_GROUP", "0"), ("LVYUE_TIMER_FIRE_GROUP", "2.5"), ("LVYUE_TIMER_FIRE_GROUP", "２０"),
     ("LVYUE_STREAMS_MAX", "-3"), ("LVYUE_STREAMS_PER_TOKEN", "two"), ("LVYUE_STREAM_MAX_SECONDS", "0"),
     ("DATABASE_URL", "   "), ("LVYUE_OCID_PREFIX", " "),
