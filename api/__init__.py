@@ -13,7 +13,8 @@ from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 from marshmallow import Schema, fields
 
-from engine.db import Database, default_url
+from engine.db import Database
+from engine.settings import Settings
 
 from . import auth, bodies, errors, streams
 
@@ -55,32 +56,25 @@ class LvyueApi(Api):
 
 
 class Lvyue:
-    """Per-app state: the database handle and the alert streams' slots."""
+    """Per-app state: the settings it was built with, the database handle and the alert streams' slots."""
 
-    def __init__(self, db: Database, streams: streams.StreamSlots):
+    def __init__(self, settings: Settings, db: Database, streams: streams.StreamSlots):
+        self.settings = settings
         self.db = db
         self.streams = streams
 
 
-def _env_int(name: str) -> int | None:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return None
-    if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"{name} must be a positive integer, not {value!r}")
-    return int(value)
-
-
-def create_app(test_config: dict | None = None) -> Flask:
-    app = Flask(__name__, instance_path=os.environ.get("LVYUE_INSTANCE_PATH") or str(ROOT / "instance"))
+def create_app(test_config: dict | None = None, settings: Settings | None = None) -> Flask:
+    """The WSGI app. `settings` default to the environment's (`Settings.from_env(os.environ)`, read here, once);
+    keys of `test_config` named like a variable (README "Configuration", e.g. `DATABASE_URL`,
+    `LVYUE_STREAMS_MAX`) override them, the others go to Flask's config. A bad value raises SettingsError."""
+    test_config = test_config or {}
+    settings = (settings or Settings.from_env(os.environ)).override(test_config)
+    app = Flask(__name__, instance_path=str(settings.instance_path))
     app.config.from_mapping(
-        DATABASE_URL=os.environ.get("DATABASE_URL"),
         MAX_CONTENT_LENGTH=bodies.MAX_DIAGRAM_BODY,  # the largest any endpoint takes; api/bodies.py narrows it
-        # Alert streams (SSE): per process; see api/streams.py and README "Resource limits".
+        # Each alert stream (SSE) holds a request thread; see api/streams.py and README "Resource limits".
         LVYUE_REQUEST_THREADS=streams.DEFAULT_THREADS,  # `lvyue serve --threads` sets its own
-        LVYUE_STREAMS_MAX=_env_int("LVYUE_STREAMS_MAX"),  # None: half the request threads
-        LVYUE_STREAMS_PER_TOKEN=_env_int("LVYUE_STREAMS_PER_TOKEN") or streams.PER_TOKEN,
-        LVYUE_STREAM_MAX_SECONDS=_env_int("LVYUE_STREAM_MAX_SECONDS") or streams.LIFETIME_SECONDS,
         API_TITLE="Lvyue (履约) API",
         API_VERSION="v1",
         OPENAPI_VERSION="3.0.3",
@@ -96,11 +90,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         },
         JSON_SORT_KEYS=False,
     )
-    if test_config:
-        app.config.update(test_config)
-    url = app.config["DATABASE_URL"] or default_url(app.instance_path)
-    stream_cap = app.config["LVYUE_STREAMS_MAX"] or streams.cap_for_threads(app.config["LVYUE_REQUEST_THREADS"])
-    app.extensions["lvyue"] = Lvyue(Database(url), streams.StreamSlots(stream_cap, app.config["LVYUE_STREAMS_PER_TOKEN"]))
+    app.config.update({k: v for k, v in test_config.items() if k not in Settings.variables()})
+    stream_cap = settings.streams_max or streams.cap_for_threads(app.config["LVYUE_REQUEST_THREADS"])
+    slots = streams.StreamSlots(stream_cap, settings.streams_per_token or streams.PER_TOKEN)
+    app.extensions["lvyue"] = Lvyue(settings, Database(settings.database_url_or_default()), slots)
     app.json.ensure_ascii = False
 
     api = LvyueApi(app)

@@ -11,8 +11,8 @@ from flask_smorest import Blueprint
 from engine import alerts, directory, forms
 from engine.errors import LvyueError
 
-from . import schemas
-from .auth import bearer_token, db, principal
+from . import schemas, streams
+from .auth import bearer_token, db, principal, settings
 
 blp = Blueprint("alerts", __name__, url_prefix="/api/v1/alerts", description="Arrears and non-performance alerts")
 
@@ -47,7 +47,7 @@ def stream():
     token = request.headers.get("Authorization", "")
     since, _ = _resume_point(request.headers.get("Last-Event-ID") or request.args.get("since"))
     poll = current_app.config.get("LVYUE_STREAM_POLL_SECONDS", STREAM_POLL_SECONDS)
-    lifetime = current_app.config["LVYUE_STREAM_MAX_SECONDS"]
+    lifetime = settings().stream_max_seconds or streams.LIFETIME_SECONDS
     # Taken before the response starts: beyond a cap the caller gets 429 and no thread is held.
     # Keyed by the token as authenticated, so spelling the header differently does not earn another slot.
     slot = current_app.extensions["lvyue"].streams.acquire(directory.hash_token(bearer_token() or ""))

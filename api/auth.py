@@ -5,6 +5,7 @@ from flask import current_app, g, request
 
 from engine import directory
 from engine.directory import Principal
+from engine.settings import Settings
 
 
 def bearer_token() -> str | None:
@@ -22,3 +23,8 @@ def principal() -> Principal:
 
 def db():
     return current_app.extensions["lvyue"].db
+
+
+def settings() -> Settings:
+    """The settings the current app was built with (engine/settings.py)."""
+    return current_app.extensions["lvyue"].settings

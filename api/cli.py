@@ -9,14 +9,20 @@ from pathlib import Path
 import click
 
 from engine import definitions, directory, migrate
-from engine.db import Database, default_url
+from engine.db import Database
 from engine.errors import LvyueError
+from engine.settings import Settings, SettingsError
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _settings() -> Settings:
+    """The settings `main` read from the environment when the command started."""
+    return click.get_current_context().find_object(Settings)
+
+
 def _url() -> str:
-    return os.environ.get("DATABASE_URL") or default_url(os.environ.get("LVYUE_INSTANCE_PATH") or ROOT / "instance")
+    return _settings().database_url_or_default()
 
 
 def _db() -> Database:
@@ -26,9 +32,15 @@ def _db() -> Database:
 ADMIN = directory.Principal(0, "cli", "admin")
 
 
-@click.group(help="Lvyue (履约): post-award contract supervision engine.")
-def main() -> None:
-    pass
+@click.group(help="Lvyue (履约): post-award contract supervision engine. Configured by environment variables "
+                  "(README \"Configuration\").")
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    # Read once, before any command runs: a bad value stops here, naming the variable.
+    try:
+        ctx.obj = Settings.from_env(os.environ)
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 def _fail(exc: LvyueError) -> None:
@@ -190,10 +202,12 @@ def serve(host, port, threads) -> None:
     from . import bodies, create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    app = create_app({"LVYUE_REQUEST_THREADS": threads})
-    scheduler.start_background(app.extensions["lvyue"].db, _anchor_path(app.config.get("AUDIT_ANCHOR_PATH")))
-    streams = app.extensions["lvyue"].streams
-    click.echo(f"Lvyue on http://{host}:{port}  (API /api/v1, docs /docs); timer sweep every {scheduler.SWEEP_SECONDS}s; "
+    app = create_app({"LVYUE_REQUEST_THREADS": threads}, _settings())
+    state = app.extensions["lvyue"]
+    schedule = state.settings.schedule()
+    scheduler.start_background(state.db, schedule)
+    streams = state.streams
+    click.echo(f"Lvyue on http://{host}:{port}  (API /api/v1, docs /docs); timer sweep every {schedule.sweep_seconds}s; "
                f"{threads} request threads, at most {streams.total} alert streams ({streams.per_token} per token)")
     # waitress, not werkzeug's development server: keep-alive, a bounded thread pool, production-grade parsing.
     # waitress buffers a whole body before the app sees it (by default up to 1 GB): it stops at
@@ -224,7 +238,7 @@ def worker() -> None:
     from engine import scheduler
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    scheduler.run_forever(_db(), _anchor_path(None))
+    scheduler.run_forever(_db(), _settings().schedule())
 
 
 @main.command(help="Fire everything due at that instant (default: now), deliver webhooks, then exit.")
@@ -235,7 +249,8 @@ def tick(at) -> None:
     instant = _parse_at(at)
     database = _db()
     holidays.install(database)
-    result = timers.tick(database, instant)
+    schedule = _settings().schedule()
+    result = timers.tick(database, instant, lease_for=schedule.timer_lease, group_of=schedule.fire_group)
     if instant is not None:
         with clock.frozen_at(instant):
             delivered = webhooks.deliver_due(database, "tick")
@@ -277,9 +292,7 @@ def audit() -> None:
 
 
 def _anchor_path(given: Path | None) -> Path:
-    from engine import anchor
-
-    return given or anchor.configured_path(os.environ.get("LVYUE_INSTANCE_PATH") or ROOT / "instance")
+    return given or _settings().anchor_path
 
 
 @audit.command("anchor", help="Append every chain's head to the anchor log (outside the database): "

@@ -6,15 +6,13 @@ The schemas of `POST /api/v1/alerts/{id}/confirm` (api/alerts.py) live here too.
 """
 from __future__ import annotations
 
-import os
-
-from flask import Response, current_app, jsonify, request
+from flask import Response, jsonify, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from engine import credit, forms, ocds, reports
 
-from .auth import db, principal
+from .auth import db, principal, settings
 from .schemas import AlertOut, PageArgs, Strict, page_of
 
 MONTH = validate.Regexp(r"^[0-9]{4}-(0[1-9]|1[0-2])$", error="a month written YYYY-MM, e.g. 2026-10")
@@ -125,7 +123,7 @@ LeadPage = page_of(LeadOut, "LeadPage")
 
 
 def _ocid_prefix() -> str:
-    return current_app.config.get("LVYUE_OCID_PREFIX") or os.environ.get("LVYUE_OCID_PREFIX") or ocds.DEFAULT_PREFIX
+    return settings().ocid_prefix
 
 
 # ---------------------------------------------------------------- reports
@@ -176,8 +174,8 @@ def list_leads(args):
                                  "content": JSON_OBJECT}})
 def release_package(args):
     """The releases of the contracts visible to the caller with implementation activity in the month."""
-    publisher = current_app.config.get("LVYUE_OCDS_PUBLISHER") or os.environ.get("LVYUE_OCDS_PUBLISHER") or "Lvyue 履约"
-    return jsonify(ocds.package(db(), principal(), args["month"], request.url, _ocid_prefix(), publisher))
+    return jsonify(ocds.package(db(), principal(), args["month"], request.url, _ocid_prefix(),
+                                settings().ocds_publisher))
 
 
 @contract_ocds_blp.route("/<path:business_key>/ocds", methods=["GET"])

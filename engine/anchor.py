@@ -34,19 +34,17 @@ from .audit import GENESIS, AnchoredHead
 from .db import Database
 from .models import Instance
 
-ENV = "LVYUE_AUDIT_ANCHOR"
 FILENAME = "audit-anchor.jsonl"
 VERSION = 1
 _BATCH = 1000
 
 
 def configured_path(instance_path: str | os.PathLike | None = None, configured: str | os.PathLike | None = None) -> Path:
-    """Where the anchor log is: `configured` (app config AUDIT_ANCHOR_PATH), else $LVYUE_AUDIT_ANCHOR, else
-    audit-anchor.jsonl in the instance folder ($LVYUE_INSTANCE_PATH, default ./instance)."""
-    chosen = configured or os.environ.get(ENV)
-    if chosen:
-        return Path(chosen)
-    return Path(instance_path or os.environ.get("LVYUE_INSTANCE_PATH") or "instance") / FILENAME
+    """Where the anchor log is: `configured` (LVYUE_AUDIT_ANCHOR, engine/settings.py) if given, else
+    audit-anchor.jsonl in the instance folder (default ./instance)."""
+    if configured:
+        return Path(configured)
+    return Path(instance_path or "instance") / FILENAME
 
 
 def _entry_hash(entry: dict) -> str:

@@ -49,8 +49,9 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
-def default_url(instance_path: str | os.PathLike | None = None) -> str:
-    folder = Path(instance_path or os.environ.get("LVYUE_INSTANCE_PATH", "instance")).resolve()
+def default_url(instance_path: str | os.PathLike = "instance") -> str:
+    """The embedded SQLite database in the instance folder (created if absent), used where DATABASE_URL is unset."""
+    folder = Path(instance_path).resolve()
     folder.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{folder / 'lvyue.sqlite'}"
 

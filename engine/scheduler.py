@@ -7,7 +7,9 @@ jobs, and the database decides who fires what. `lvyue worker` runs them in the f
 from __future__ import annotations
 
 import logging
-import os
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -17,15 +19,29 @@ from .db import Database
 
 log = logging.getLogger("lvyue.scheduler")
 
-SWEEP_SECONDS = float(os.environ.get("LVYUE_SWEEP_SECONDS", "1"))
-DELIVERY_SECONDS = float(os.environ.get("LVYUE_DELIVERY_SECONDS", "1"))
+# The defaults; a deployment sets them through engine/settings.py (README "Configuration").
+SWEEP_SECONDS = 1.0
+DELIVERY_SECONDS = 1.0
 CALENDAR_SECONDS = 60.0
 # How often each scheduler appends the chain heads to the anchor log (engine/anchor.py); 0 turns it off.
-ANCHOR_SECONDS = float(os.environ.get("LVYUE_AUDIT_ANCHOR_SECONDS", "3600"))
+ANCHOR_SECONDS = 3600.0
 
 
-def _sweep(db: Database, owner: str) -> None:
-    result = timers.sweep(db, owner)
+@dataclass(frozen=True)
+class Schedule:
+    """What a worker's jobs run with: their intervals, the anchor log, and the sweep's lease and group size.
+    `Settings.schedule()` builds it from the configuration; the defaults are this module's and timers'."""
+
+    sweep_seconds: float = SWEEP_SECONDS
+    delivery_seconds: float = DELIVERY_SECONDS
+    anchor_seconds: float = ANCHOR_SECONDS
+    anchor_path: Path = anchor.configured_path()
+    timer_lease: timedelta = timers.LEASE
+    fire_group: int = timers.FIRE_GROUP
+
+
+def _sweep(db: Database, owner: str, schedule: Schedule) -> None:
+    result = timers.sweep(db, owner, lease_for=schedule.timer_lease, group_of=schedule.fire_group)
     if result.leased:
         log.info("sweep %s: %s", owner, result)
 
@@ -46,28 +62,29 @@ def _anchor(db: Database, path) -> None:
                     path, len(entry["gone"]))
 
 
-def configure(scheduler, db: Database, owner: str, anchor_path=None):
+def configure(scheduler, db: Database, owner: str, schedule: Schedule = Schedule()):
     common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
-    scheduler.add_job(_sweep, "interval", seconds=SWEEP_SECONDS, args=(db, owner), id="sweep", **common)
-    scheduler.add_job(_deliver, "interval", seconds=DELIVERY_SECONDS, args=(db, owner), id="deliver", **common)
+    scheduler.add_job(_sweep, "interval", seconds=schedule.sweep_seconds, args=(db, owner, schedule), id="sweep",
+                      **common)
+    scheduler.add_job(_deliver, "interval", seconds=schedule.delivery_seconds, args=(db, owner), id="deliver", **common)
     scheduler.add_job(holidays.install, "interval", seconds=CALENDAR_SECONDS, args=(db,), id="calendar", **common)
-    if ANCHOR_SECONDS > 0:
+    if schedule.anchor_seconds > 0:
         # Every scheduler anchors; on one host they share the log and append in turn (engine/anchor.py),
         # so a duplicate entry only repeats the heads. The first entry is written one interval after start.
-        scheduler.add_job(_anchor, "interval", seconds=ANCHOR_SECONDS, args=(db, anchor_path or anchor.configured_path()),
+        scheduler.add_job(_anchor, "interval", seconds=schedule.anchor_seconds, args=(db, schedule.anchor_path),
                           id="anchor", **common)
     return scheduler
 
 
-def start_background(db: Database, anchor_path=None) -> BackgroundScheduler:
+def start_background(db: Database, schedule: Schedule = Schedule()) -> BackgroundScheduler:
     holidays.install(db)
-    scheduler = configure(BackgroundScheduler(daemon=True), db, timers.worker_name(), anchor_path)
+    scheduler = configure(BackgroundScheduler(daemon=True), db, timers.worker_name(), schedule)
     scheduler.start()
     return scheduler
 
 
-def run_forever(db: Database, anchor_path=None) -> None:
+def run_forever(db: Database, schedule: Schedule = Schedule()) -> None:
     holidays.install(db)
     owner = timers.worker_name()
-    log.info("worker %s: sweep every %ss", owner, SWEEP_SECONDS)
-    configure(BlockingScheduler(), db, owner, anchor_path).start()
+    log.info("worker %s: sweep every %ss", owner, schedule.sweep_seconds)
+    configure(BlockingScheduler(), db, owner, schedule).start()

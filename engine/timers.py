@@ -30,13 +30,15 @@ from .pagination import page
 
 log = logging.getLogger("lvyue.timers")
 
-# Far above one firing (milliseconds), far below an operator's patience; tests shorten it.
-LEASE = timedelta(seconds=float(os.environ.get("LVYUE_TIMER_LEASE_SECONDS", "60")))
+# Far above one firing (milliseconds), far below an operator's patience; tests shorten it
+# (LVYUE_TIMER_LEASE_SECONDS, read by engine/settings.py and passed to `sweep`).
+LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 5  # a diagram defect does not heal by retrying; five tries ride out a database failover
 BACKOFF_BASE = timedelta(seconds=5)
 BATCH = 100
-# Firings per transaction on PostgreSQL (see group_size): 20 × ~10 ms keeps row locks short.
-FIRE_GROUP = int(os.environ.get("LVYUE_TIMER_FIRE_GROUP", "20"))
+# Firings per transaction on PostgreSQL (see group_size): 20 × ~10 ms keeps row locks short
+# (LVYUE_TIMER_FIRE_GROUP, read by engine/settings.py and passed to `sweep`).
+FIRE_GROUP = 20
 
 
 def worker_name() -> str:
@@ -62,8 +64,9 @@ def _due(now: datetime):
     return or_(waiting, abandoned)
 
 
-def lease(db: Database, owner: str, batch: int = BATCH) -> list[tuple[str, str, str | None]]:
-    """Lease up to `batch` due timers; (timer id, instance id, part id), committed before firing."""
+def lease(db: Database, owner: str, batch: int = BATCH,
+          lease_for: timedelta = LEASE) -> list[tuple[str, str, str | None]]:
+    """Lease up to `batch` due timers for `lease_for`; (timer id, instance id, part id), committed before firing."""
     now = clock.now()
     with db.transaction() as session:
         query = select(Timer).where(_due(now)).order_by(Timer.due_at).limit(batch)
@@ -71,7 +74,7 @@ def lease(db: Database, owner: str, batch: int = BATCH) -> list[tuple[str, str, 
             query = query.with_for_update(skip_locked=True)
         rows = list(session.scalars(query))
         for row in rows:
-            row.status, row.lease_owner, row.lease_expires_at = "leased", owner, now + LEASE
+            row.status, row.lease_owner, row.lease_expires_at = "leased", owner, now + lease_for
         return [(r.id, r.instance_id, r.part_id) for r in rows]
 
 
@@ -156,18 +159,20 @@ def _failed(session, instance_id: str, timer_ids: list[str], owner: str, exc: Ex
             row.status, row.next_attempt_at = "waiting", now + backoff(row.attempts)
 
 
-def group_size(db: Database) -> int:
+def group_size(db: Database, group_of: int = FIRE_GROUP) -> int:
     """Firings per transaction. SQLite has one writer, and a long write transaction would hold API
-    requests back; PostgreSQL locks only the rows a group writes, so groups save commits there."""
-    return 1 if db.dialect == "sqlite" else FIRE_GROUP
+    requests back; PostgreSQL locks only the rows a group writes, so groups of `group_of` save commits there."""
+    return 1 if db.dialect == "sqlite" else group_of
 
 
-def sweep(db: Database, owner: str, batch: int = BATCH, max_batches: int = 100) -> SweepResult:
-    """Fire what is due now, batch by batch, until nothing is due or `max_batches` ran."""
+def sweep(db: Database, owner: str, batch: int = BATCH, max_batches: int = 100, *, lease_for: timedelta = LEASE,
+          group_of: int = FIRE_GROUP) -> SweepResult:
+    """Fire what is due now, batch by batch, until nothing is due or `max_batches` ran; each batch is leased
+    for `lease_for`, and on PostgreSQL fired `group_of` workflows per transaction."""
     result = SweepResult()
-    size = group_size(db)
+    size = group_size(db, group_of)
     for _ in range(max_batches):
-        leased = lease(db, owner, batch)
+        leased = lease(db, owner, batch, lease_for)
         if not leased:
             break
         result.leased += len(leased)
@@ -189,13 +194,14 @@ def sweep(db: Database, owner: str, batch: int = BATCH, max_batches: int = 100) 
     return result
 
 
-def tick(db: Database, at: datetime | None = None, owner: str | None = None) -> SweepResult:
+def tick(db: Database, at: datetime | None = None, owner: str | None = None, *, lease_for: timedelta = LEASE,
+         group_of: int = FIRE_GROUP) -> SweepResult:
     """Fire everything due at `at` (default now), as `lvyue tick --at` does."""
     owner = owner or worker_name()
     if at is None:
-        return sweep(db, owner)
+        return sweep(db, owner, lease_for=lease_for, group_of=group_of)
     with clock.frozen_at(at):
-        return sweep(db, owner)
+        return sweep(db, owner, lease_for=lease_for, group_of=group_of)
 
 
 # ---------------------------------------------------------------- incidents

@@ -8,6 +8,7 @@ which receivers dedupe.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import http.client
@@ -44,7 +45,11 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-_opener = urllib.request.build_opener(_NoRedirect)
+@functools.cache
+def _opener() -> urllib.request.OpenerDirector:
+    # Built at the first delivery, not at import: its ProxyHandler reads the proxy variables (HTTPS_PROXY …)
+    # from the environment, and no module reads the environment when it is imported.
+    return urllib.request.build_opener(_NoRedirect)
 
 
 @dataclass(frozen=True)
@@ -160,7 +165,7 @@ def _post(delivery: _Delivery, timeout: float) -> tuple[int | None, str | None]:
         "Content-Type": "application/json", "X-Lvyue-Delivery": delivery.id,
         "X-Lvyue-Event": delivery.event, "X-Lvyue-Signature": sign(delivery.secret, body)})
     try:
-        with _opener.open(request, timeout=timeout) as response:
+        with _opener().open(request, timeout=timeout) as response:
             return response.status, None if 200 <= response.status < 300 else f"HTTP {response.status}"
     except urllib.error.HTTPError as exc:
         return exc.code, f"HTTP {exc.code}"

@@ -131,7 +131,7 @@ def test_a_failing_timer_backs_off_then_becomes_an_incident_that_an_operator_ret
 @pytest.mark.parametrize("group", [1, 20], ids=["one_per_transaction", "grouped"])
 def test_a_failing_firing_rolls_back_alone_and_the_others_of_its_batch_commit(client, people, db, monkeypatch, group):
     # PostgreSQL fires 20 workflows per transaction, each in a SAVEPOINT; forced here on both backends.
-    monkeypatch.setattr(timers, "group_size", lambda _db: group)
+    monkeypatch.setattr(timers, "group_size", lambda _db, _group_of: group)
     deploy(client, people, fixture_bytes("short_timer.bpmn"))
     contracts = [start(client, people, f"GRP-{i}", DUE, T0) for i in range(4)]
     bad = contracts[1]

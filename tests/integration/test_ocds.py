@@ -218,7 +218,8 @@ def test_who_may_read_releases_and_packages(api):
 
 def test_the_ocid_prefix_is_configurable(api, app):
     Contract(api, "OCDS-P", one_milestone(tendering_works())).run(until="deliver1")
-    app.config["LVYUE_OCID_PREFIX"] = "ocds-a1b2c3-"
+    state = app.extensions["lvyue"]
+    state.settings = state.settings.override({"LVYUE_OCID_PREFIX": "ocds-a1b2c3-"})
     release = release_of(api, "OCDS-P", at(9, 1))
     assert release["ocid"] == "ocds-a1b2c3-OCDS-P" and release["id"].startswith("ocds-a1b2c3-OCDS-P-")
 
