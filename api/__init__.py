@@ -13,7 +13,7 @@ from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 from marshmallow import Schema, fields
 
-from engine.db import Database
+from engine.storage.db import Database
 from engine.settings import Settings
 
 from . import auth, bodies, errors, streams

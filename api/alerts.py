@@ -8,7 +8,9 @@ from datetime import datetime, timedelta, timezone
 from flask import Response, current_app, request, stream_with_context
 from flask_smorest import Blueprint
 
-from engine import alerts, directory, forms
+from engine.supervision import alerts
+from engine.access import directory
+from engine.runtime import forms
 from engine.errors import LvyueError
 
 from . import schemas, streams

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from flask import current_app, g, request
 
-from engine import directory
-from engine.directory import Principal
+from engine.access import directory
+from engine.access.directory import Principal
 from engine.settings import Settings
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Flask, request
 
-from engine import diagrams, strictjson
+from engine.runtime import diagrams, strictjson
 from engine.errors import TooLarge
 
 MAX_JSON_BODY = 256 * 1024  # task and start data are capped at engine/forms.py MAX_DATA_BYTES (64 KB); room, not abuse

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import click
 
-from engine import definitions, directory, migrate
-from engine.db import Database
+from engine.runtime import definitions
+from engine.access import directory
+from engine.storage import migrate
+from engine.storage.db import Database
 from engine.errors import LvyueError
 from engine.settings import Settings, SettingsError
 
@@ -112,7 +114,7 @@ def orgs_add(code, name, credit_rating, sme, public_body) -> None:
 def orgs_callback_secret(code, secret) -> None:
     import secrets as _secrets
 
-    from engine import guarantees
+    from engine.supervision import guarantees
 
     generated = secret is None
     secret = secret if secret is not None else _secrets.token_urlsafe(32)
@@ -197,7 +199,7 @@ def serve(host, port, threads) -> None:
 
     import waitress
 
-    from engine import scheduler
+    from engine.runtime import scheduler
 
     from . import bodies, create_app
 
@@ -235,7 +237,7 @@ def _connection_limit() -> int:
 def worker() -> None:
     import logging
 
-    from engine import scheduler
+    from engine.runtime import scheduler
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     scheduler.run_forever(_db(), _settings().schedule())
@@ -244,7 +246,9 @@ def worker() -> None:
 @main.command(help="Fire everything due at that instant (default: now), deliver webhooks, then exit.")
 @click.option("--at", "at", help="ISO 8601 instant with offset, e.g. 2026-12-01T09:00:00+08:00")
 def tick(at) -> None:
-    from engine import clock, holidays, timers, webhooks
+    from engine import clock
+    from engine.supervision import holidays
+    from engine.runtime import timers, webhooks
 
     instant = _parse_at(at)
     database = _db()
@@ -267,7 +271,7 @@ def calendar() -> None:
 @calendar.command("import", help="Import one year's schedule (JSON) and move the deadlines it changes.")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def calendar_import(file) -> None:
-    from engine import holidays
+    from engine.supervision import holidays
 
     try:
         out = holidays.import_year(_db(), file.read_text(encoding="utf-8"), source=file.name)
@@ -280,7 +284,7 @@ def calendar_import(file) -> None:
 
 @calendar.command("list", help="The years whose official schedule is loaded.")
 def calendar_list() -> None:
-    from engine import holidays
+    from engine.supervision import holidays
 
     for y in holidays.years(_db()):
         click.echo(f"{y['year']}  {y['holidays']:3d} holidays  {y['workdays']:2d} workdays  {y['source']}")
@@ -299,7 +303,7 @@ def _anchor_path(given: Path | None) -> Path:
                "$LVYUE_AUDIT_ANCHOR, default instance/audit-anchor.jsonl. Keep a copy off this machine.")
 @click.option("--anchor", "path", type=click.Path(dir_okay=False, path_type=Path), help="the anchor log to append to")
 def audit_anchor(path) -> None:
-    from engine import anchor
+    from engine.runtime import anchor
 
     path = _anchor_path(path)
     entry = anchor.write(_db(), path)
@@ -316,8 +320,8 @@ def audit_anchor(path) -> None:
 @click.option("--anchor", "path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="the anchor log to check against, e.g. the department's copy (default: the configured log)")
 def audit_verify(instance_id, path) -> None:
-    from engine import anchor
-    from engine import audit as trail
+    from engine.runtime import anchor
+    from engine.runtime import audit as trail
 
     log_path = _anchor_path(path)
     log = anchor.read(log_path)
@@ -338,7 +342,7 @@ def audit_verify(instance_id, path) -> None:
 
 @main.command(help="Set up a demo directory and deploy the bundled diagrams; prints the demo tokens.")
 def demo() -> None:
-    from engine import demo as demo_data
+    from engine.supervision import demo as demo_data
 
     migrate.upgrade(_url())
     for line in demo_data.seed(_db(), ROOT / "bpmn"):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from engine import ledger
+from engine.supervision import ledger
 
 from .auth import db, principal
 
@@ -17,6 +17,6 @@ def get(business_key):
     """The supervision ledger (监管台账) of one contract."""
     from flask import jsonify
 
-    from engine import forms
+    from engine.runtime import forms
 
     return jsonify(forms.to_json(ledger.contract(db(), principal(), business_key)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Response, request
 from flask_smorest import Blueprint
 
-from engine import definitions
+from engine.runtime import definitions
 from engine.errors import Malformed
 
 from . import schemas

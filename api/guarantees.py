@@ -5,7 +5,9 @@ from flask import jsonify, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate
 
-from engine import forms, guarantees, instances, strictjson, values
+from engine.runtime import forms, strictjson, values
+from engine.supervision import guarantees
+from engine.usecases import instances
 from engine.errors import Invalid
 
 from . import schemas

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from engine import timers
+from engine.runtime import timers
 
 from . import schemas
 from .auth import db, principal

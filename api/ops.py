@@ -6,8 +6,8 @@ from pathlib import Path
 from flask import Blueprint, Response, abort, current_app, send_from_directory
 from sqlalchemy import text
 
-from engine import metrics
-from engine.authz import require_role
+from engine.runtime import metrics
+from engine.access.authz import require_role
 
 from .auth import principal
 

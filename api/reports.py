@@ -10,7 +10,8 @@ from flask import Response, jsonify, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from engine import credit, forms, ocds, reports
+from engine.supervision import credit, ocds, reports
+from engine.runtime import forms
 
 from .auth import db, principal, settings
 from .schemas import AlertOut, PageArgs, Strict, page_of

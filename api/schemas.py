@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
-from engine.pagination import MAX_LIMIT
+from engine.storage.pagination import MAX_LIMIT
 
 
 class Strict(Schema):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from engine import tasks
+from engine.usecases import tasks
 
 from . import schemas
 from .auth import db, principal

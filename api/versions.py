@@ -5,7 +5,9 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 
-from engine import clock, deadlines, timing, versions
+from engine import clock
+from engine.supervision import deadlines, timing
+from engine.runtime import versions
 
 from . import schemas
 from .auth import db, principal

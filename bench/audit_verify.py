@@ -64,9 +64,9 @@ def _empty_postgres(url: str) -> None:
 def run(url: str, contracts: int, folder: Path) -> dict:
     from sqlalchemy import func, select
 
-    from engine import anchor, audit
-    from engine.db import Database
-    from engine.models import AuditEvent, Guarantee, Invoice, Payment
+    from engine.runtime import anchor, audit
+    from engine.storage.db import Database
+    from engine.storage.models import AuditEvent, Guarantee, Invoice, Payment
 
     tokens = lifecycle.seed(url)
     os.environ["DATABASE_URL"] = url

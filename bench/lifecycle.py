@@ -167,9 +167,10 @@ class Limit:
         from SpiffWorkflow.bpmn.specs.event_definitions import MessageEventDefinition
         from SpiffWorkflow.util.task import TaskState
 
-        from engine import contract_terms, diagrams, forms, timing
-        from engine.models import Organisation
-        from engine.spiff import SafeScriptEngine
+        from engine.supervision import contract_terms, timing
+        from engine.runtime import diagrams, forms
+        from engine.storage.models import Organisation
+        from engine.runtime.spiff import SafeScriptEngine
 
         self.TaskState, self.BpmnEvent, self.MessageEventDefinition, self.UUID = (
             TaskState, BpmnEvent, MessageEventDefinition, UUID)
@@ -220,7 +221,7 @@ class Limit:
         if errors:
             raise RuntimeError(f"the start data is invalid: {errors}")
         # As engine.instances.start does: lane roles the process may leave unbound enter the data as None.
-        from engine import instances
+        from engine.usecases import instances
         optional = getattr(instances, "OPTIONAL_ROLES", {}).get(model["process_id"], frozenset())
         typed.update({role: None for role in optional if role in model.get("roles", []) and role not in typed})
         self.start_data = typed
@@ -438,8 +439,10 @@ def free_port() -> int:
 
 def seed(url: str) -> dict[str, str]:
     """Migrate `url`, add the directory and deploy post_award; a token per party."""
-    from engine import definitions, directory, migrate
-    from engine.db import Database
+    from engine.runtime import definitions
+    from engine.access import directory
+    from engine.storage import migrate
+    from engine.storage.db import Database
 
     migrate.upgrade(url)
     db = Database(url)

@@ -120,8 +120,8 @@ def layers(url: str, rounds: int, n: int) -> dict[str, Any]:
     """The same indexed lookup through each layer; the median of each layer's per-round mean, in µs."""
     from sqlalchemy import bindparam, select
 
-    from engine.db import Database
-    from engine.models import Instance, TaskRow
+    from engine.storage.db import Database
+    from engine.storage.models import Instance, TaskRow
 
     db = Database(url)
     try:

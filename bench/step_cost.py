@@ -52,10 +52,14 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from engine import clock, definitions, instances, ledger, migrate, tasks  # noqa: E402
-from engine.db import Database  # noqa: E402
-from engine.directory import Principal, add_department, add_organisation  # noqa: E402
-from engine.models import Instance, Timer  # noqa: E402
+from engine import clock
+from engine.runtime import definitions
+from engine.usecases import instances, tasks
+from engine.supervision import ledger
+from engine.storage import migrate  # noqa: E402
+from engine.storage.db import Database  # noqa: E402
+from engine.access.directory import Principal, add_department, add_organisation  # noqa: E402
+from engine.storage.models import Instance, Timer  # noqa: E402
 
 DIAGRAM = ROOT / "bpmn" / "post_award.bpmn"
 DEFAULT_OUTPUT = ROOT / "bench" / "results" / "step_cost.json"

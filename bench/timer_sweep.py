@@ -62,10 +62,13 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from engine import clock, definitions, instances, migrate, timers  # noqa: E402
-from engine.db import Database  # noqa: E402
-from engine.directory import Principal, add_department, add_organisation  # noqa: E402
-from engine.models import Alert, AuditEvent, Incident, Instance, Party, TaskRow, Timer  # noqa: E402
+from engine import clock
+from engine.runtime import definitions, timers
+from engine.usecases import instances
+from engine.storage import migrate  # noqa: E402
+from engine.storage.db import Database  # noqa: E402
+from engine.access.directory import Principal, add_department, add_organisation  # noqa: E402
+from engine.storage.models import Alert, AuditEvent, Incident, Instance, Party, TaskRow, Timer  # noqa: E402
 
 DIAGRAM = ROOT / "tests" / "fixtures" / "short_timer.bpmn"
 DEFAULT_OUTPUT = ROOT / "bench" / "results" / "timer_sweep.json"

@@ -17,8 +17,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from . import anchor, ocds, scheduler, timers
-from .db import default_url
+from engine.runtime import anchor, scheduler, timers
+from engine.supervision import ocds
+from engine.storage.db import default_url
 
 # The instance folder of a source checkout (as `create_app` has always used): the embedded database and
 # the anchor log live there unless configured otherwise.

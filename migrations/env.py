@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from alembic import context
 
-from engine import models  # noqa: F401  (registers every table on Base.metadata)
-from engine.db import Base, make_engine
+from engine.storage import models  # noqa: F401  (registers every table on Base.metadata)
+from engine.storage.db import Base, make_engine
 
 config = context.config
 target_metadata = Base.metadata

@@ -19,9 +19,10 @@ import pytest
 from tests import requests_shim as http
 from sqlalchemy import create_engine, text
 
-from engine import directory, migrate
-from engine.db import Database
-from engine.models import Base
+from engine.access import directory
+from engine.storage import migrate
+from engine.storage.db import Database
+from engine.storage.models import Base
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -10,9 +10,9 @@ from __future__ import annotations
 from sqlalchemy import and_, false, or_, select, true
 from sqlalchemy.sql import ColumnElement
 
-from .directory import Principal
-from .errors import Forbidden, NotFound
-from .models import Instance, Party, TaskRow
+from engine.access.directory import Principal
+from engine.errors import Forbidden, NotFound
+from engine.storage.models import Instance, Party, TaskRow
 
 PARTY_ROLES = ("employer", "contractor", "guarantor")
 

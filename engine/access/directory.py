@@ -12,9 +12,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import clock
-from .errors import Conflict, Invalid, NotFound, Unauthenticated
-from .models import Department, Organisation, Token, User
+from engine import clock
+from engine.errors import Conflict, Invalid, NotFound, Unauthenticated
+from engine.storage.models import Department, Organisation, Token, User
 
 ROLES = ("admin", "operator", "designer", "party", "supervisor")
 CREDIT_RATINGS = ("AAA", "AA", "A", "B", "C")

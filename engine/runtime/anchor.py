@@ -29,10 +29,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from . import clock
-from .audit import GENESIS, AnchoredHead
-from .db import Database
-from .models import Instance
+from engine import clock
+from engine.runtime.audit import GENESIS, AnchoredHead
+from engine.storage.db import Database
+from engine.storage.models import Instance
 
 FILENAME = "audit-anchor.jsonl"
 VERSION = 1

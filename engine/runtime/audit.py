@@ -19,9 +19,9 @@ from typing import Any, Iterator, Mapping
 from sqlalchemy import event, inspect, insert, select
 from sqlalchemy.orm import Session
 
-from .db import UTCDateTime
-from .forms import to_json
-from .models import AuditEvent, Guarantee, GuaranteeClaim, Instance, Invoice, Party, Payment, TaskRow
+from engine.storage.db import UTCDateTime
+from engine.runtime.forms import to_json
+from engine.storage.models import AuditEvent, Guarantee, GuaranteeClaim, Instance, Invoice, Party, Payment, TaskRow
 
 GENESIS = "0" * 64
 LEDGER_ACTION = "ledger_row"

@@ -6,13 +6,14 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from . import clock, diagrams, spiff
-from .authz import require_role
-from .db import Database
-from .directory import Principal
-from .errors import Conflict, Invalid, NotFound, TooLarge
-from .models import Definition
-from .pagination import page
+from engine import clock
+from engine.runtime import diagrams, spiff
+from engine.access.authz import require_role
+from engine.storage.db import Database
+from engine.access.directory import Principal
+from engine.errors import Conflict, Invalid, NotFound, TooLarge
+from engine.storage.models import Definition
+from engine.storage.pagination import page
 
 
 def view(d: Definition) -> dict[str, Any]:

@@ -14,7 +14,8 @@ from typing import Any
 
 from lxml import etree
 
-from . import expressions, forms, spiff, timing
+from engine.runtime import expressions, forms, spiff
+from engine.supervision import timing
 
 MAX_BYTES = 2 * 1024 * 1024  # the shipped post-award diagram is ~60 KB; 2 MB leaves room, not abuse
 MAX_DEPTH = 64  # BPMN nests processes/subprocesses a few levels; 64 only stops pathological input

@@ -6,9 +6,10 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from . import clock, webhooks
-from .db import Database
-from .models import Alert, Incident, Instance, TaskRow, Timer
+from engine import clock
+from engine.runtime import webhooks
+from engine.storage.db import Database
+from engine.storage.models import Alert, Incident, Instance, TaskRow, Timer
 
 LAG_BUCKETS_MS = (100, 500, 1000, 2000, 5000, 10000, 30000, 60000, 300000, 3600000)
 LAG_WINDOW = timedelta(hours=24)  # the histogram covers recent firings; old ones say nothing about now

@@ -14,8 +14,9 @@ from pathlib import Path
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from . import anchor, holidays, timers, webhooks
-from .db import Database
+from engine.runtime import anchor, timers, webhooks
+from engine.supervision import holidays
+from engine.storage.db import Database
 
 log = logging.getLogger("lvyue.scheduler")
 

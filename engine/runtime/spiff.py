@@ -41,7 +41,9 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
-from . import clock, expressions, timing  # timing registers the deadline functions
+from engine import clock
+from engine.runtime import expressions
+from engine.supervision import timing  # timing registers the deadline functions
 
 Workflow = BpmnWorkflow
 

@@ -18,7 +18,7 @@ from typing import Any
 from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
 from SpiffWorkflow.util.task import TaskState
 
-from .spiff import SERIALIZER, SpecBundle, Workflow
+from engine.runtime.spiff import SERIALIZER, SpecBundle, Workflow
 
 ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 

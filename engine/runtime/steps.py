@@ -18,8 +18,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, undefer
 
-from . import alerts, audit, clock, diagrams, expressions, forms, spiff
-from .models import Alert, BufferedMessage, Definition, Instance, InstancePart, Party, TaskRow, Timer
+from engine.supervision import alerts
+from engine.runtime import audit, diagrams, expressions, forms, spiff
+from engine import clock
+from engine.storage.models import Alert, BufferedMessage, Definition, Instance, InstancePart, Party, TaskRow, Timer
 
 _BUNDLES: dict[tuple[int, str], spiff.SpecBundle] = {}
 

@@ -13,7 +13,7 @@ import math
 import re
 from typing import Any
 
-from .errors import Invalid, Malformed
+from engine.errors import Invalid, Malformed
 
 MAX_DEPTH = 32  # task data nests a few levels (milestones → items); 32 only stops pathological input
 MAX_INT_DIGITS = 20  # every 64-bit integer fits; money and quantities travel as decimal strings

@@ -21,12 +21,14 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import alerts, clock, spiff, steps
-from .db import Database
-from .directory import Principal
-from .errors import Conflict, Forbidden, NotFound
-from .models import Alert, Incident, Instance, Outbox, Timer
-from .pagination import page
+from engine.supervision import alerts
+from engine import clock
+from engine.runtime import spiff, steps
+from engine.storage.db import Database
+from engine.access.directory import Principal
+from engine.errors import Conflict, Forbidden, NotFound
+from engine.storage.models import Alert, Incident, Instance, Outbox, Timer
+from engine.storage.pagination import page
 
 log = logging.getLogger("lvyue.timers")
 

@@ -39,8 +39,8 @@ from typing import Any
 
 from marshmallow import ValidationError, fields
 
-from . import clock
-from .deadlines import SHANGHAI
+from engine import clock
+from engine.supervision.deadlines import SHANGHAI
 
 MONEY_INTEGER_DIGITS = 15
 MONEY_PLACES = 2

@@ -18,11 +18,13 @@ from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import authz, definitions, instances, spiff, spiff_migrate, steps
-from .db import Database
-from .directory import Principal
-from .errors import Conflict, Invalid
-from .models import Definition, Instance, InstancePart, TaskRow, Timer
+from engine.access import authz
+from engine.runtime import definitions, spiff, spiff_migrate, steps
+from engine.usecases import instances
+from engine.storage.db import Database
+from engine.access.directory import Principal
+from engine.errors import Conflict, Invalid
+from engine.storage.models import Definition, Instance, InstancePart, TaskRow, Timer
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 DI_NAMESPACES = ("http://www.omg.org/spec/BPMN/20100524/DI", "http://www.omg.org/spec/DD/20100524/DC",

@@ -25,9 +25,9 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from . import clock
-from .db import Database
-from .models import Alert, Department, Incident, Outbox
+from engine import clock
+from engine.storage.db import Database
+from engine.storage.models import Alert, Department, Incident, Outbox
 
 BACKOFF_BASE = timedelta(seconds=2)
 BACKOFF_CAP = timedelta(hours=1)

@@ -6,7 +6,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
 def alembic_config(url: str) -> Config:
@@ -20,8 +20,8 @@ def upgrade(url: str, revision: str = "head") -> None:
     """Migrate the schema, then seed reference data the schema needs (the official calendar)."""
     command.upgrade(alembic_config(url), revision)
     if revision == "head":
-        from . import holidays
-        from .db import Database
+        from engine.supervision import holidays
+        from engine.storage.db import Database
 
         db = Database(url)
         try:

@@ -9,8 +9,8 @@ from typing import Any, Callable
 from sqlalchemy import Select, or_, and_
 from sqlalchemy.orm import Session
 
-from .db import UTCDateTime
-from .errors import Invalid
+from engine.storage.db import UTCDateTime
+from engine.errors import Invalid
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 500
 

@@ -16,13 +16,15 @@ from typing import Any
 from sqlalchemy import and_, or_, select, true, false
 from sqlalchemy.orm import Session
 
-from . import audit, clock, deadlines, expressions, forms, spiff, timing, webhooks
-from .authz import require_role
-from .db import Database
-from .directory import Principal
-from .errors import Conflict, Forbidden, Invalid, NotFound
-from .models import Alert, Department, Instance
-from .pagination import page
+from engine.runtime import audit, expressions, forms, spiff, webhooks
+from engine import clock
+from engine.supervision import deadlines, timing
+from engine.access.authz import require_role
+from engine.storage.db import Database
+from engine.access.directory import Principal
+from engine.errors import Conflict, Forbidden, Invalid, NotFound
+from engine.storage.models import Alert, Department, Instance
+from engine.storage.pagination import page
 
 SEVERITY_RANK = {"yellow": 1, "orange": 2, "red": 3}
 KINDS = ("arrears", "non_performance")
@@ -333,8 +335,8 @@ def confirm(db: Database, principal: Principal, alert_id: str, decision: str, no
     from sqlalchemy.exc import IntegrityError
     from sqlalchemy.orm.exc import StaleDataError
 
-    from . import credit
-    from .models import AlertDecision
+    from engine.supervision import credit
+    from engine.storage.models import AlertDecision
 
     if principal.role not in ("supervisor", "admin"):
         raise Forbidden("only the supervising department confirms or dismisses alerts")

@@ -31,12 +31,12 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from engine import values
+from engine.runtime import values
 from engine.errors import Invalid
-from engine.rules import CATEGORIES, TRACKS, Limit, RuleRegistry
+from engine.supervision.rules import CATEGORIES, TRACKS, Limit, RuleRegistry
 
 if TYPE_CHECKING:
-    from engine.models import Organisation
+    from engine.storage.models import Organisation
 
 BID_BOND_FORMS = ("cash", "e_guarantee", "exempt")
 MAX_MILESTONES = 500

@@ -23,12 +23,14 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from . import audit, clock, deadlines
-from .db import Database
-from .directory import Principal
-from .errors import Forbidden, Invalid
-from .models import Alert, AlertDecision, AuditEvent, CreditRecord, Instance, Lead, Organisation
-from .pagination import DEFAULT_LIMIT, MAX_LIMIT, page
+from engine.runtime import audit
+from engine import clock
+from engine.supervision import deadlines
+from engine.storage.db import Database
+from engine.access.directory import Principal
+from engine.errors import Forbidden, Invalid
+from engine.storage.models import Alert, AlertDecision, AuditEvent, CreditRecord, Instance, Lead, Organisation
+from engine.storage.pagination import DEFAULT_LIMIT, MAX_LIMIT, page
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from engine.calendar import OfficialCalendar
-from engine.rules import UNITS, RuleRegistry
+from engine.supervision.calendar import OfficialCalendar
+from engine.supervision.rules import UNITS, RuleRegistry
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

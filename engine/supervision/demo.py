@@ -9,9 +9,10 @@ from typing import Iterator
 
 from sqlalchemy import select
 
-from . import definitions, directory
-from .db import Database
-from .models import Department, Organisation, User
+from engine.runtime import definitions
+from engine.access import directory
+from engine.storage.db import Database
+from engine.storage.models import Department, Organisation, User
 
 DEPARTMENTS = [
     # code, name, parent, escalates_to

@@ -49,13 +49,15 @@ from typing import Any, Mapping
 from sqlalchemy import and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
-from . import alerts, authz, clock, deadlines, forms, spiff, steps, strictjson, timing, values, webhooks
-from .db import Database
-from .directory import Principal
-from .errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
-from .models import (Alert, Guarantee, GuaranteeClaim, GuaranteeEvent, GuarantorEndpoint, Instance, Invoice,
-                     Organisation, Payment, TaskRow)
-from .pagination import page
+from engine.supervision import alerts, deadlines, timing
+from engine.access import authz
+from engine import clock
+from engine.runtime import forms, spiff, steps, strictjson, values, webhooks
+from engine.storage.db import Database
+from engine.access.directory import Principal
+from engine.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
+from engine.storage.models import Alert, Guarantee, GuaranteeClaim, GuaranteeEvent, GuarantorEndpoint, Instance, Invoice, Organisation, Payment, TaskRow
+from engine.storage.pagination import page
 
 KINDS = ("bid", "performance", "advance_payment", "quality", "payment")
 # How a security is given. `e_guarantee`: an electronic guarantee whose issuer type the start data does not
@@ -447,7 +449,7 @@ def record(db: Database, principal: Principal, body: Mapping[str, Any]) -> dict[
     price), never beside a performance guarantee held (Q02) nor beside retention withheld (Q01: no retention
     where another quality guarantee is used). The applicant records it: the contractor, or for a payment
     guarantee the employer."""
-    from .instances import run_step
+    from engine.usecases.instances import run_step
 
     kind, key = body.get("kind"), body.get("business_key")
     with db.read() as session:
@@ -534,7 +536,7 @@ def file_claim(db: Database, principal: Principal, guarantee_id: str, body: Mapp
         if g is None or not _visible(session, principal, g):
             raise NotFound("no such guarantee")
         instance_id = g.instance_id
-    from .instances import run_step  # circular at import time: instances → steps ← guarantees
+    from engine.usecases.instances import run_step  # circular at import time: instances → steps ← guarantees
 
     def apply(step: steps.Step):
         session, instance = step.session, step.instance
@@ -650,7 +652,7 @@ def confirm_refusal(db: Database, principal: Principal, guarantee_id: str, body:
         if g is None or not _visible(session, principal, g):
             raise NotFound("no such guarantee")
         instance_id = g.instance_id
-    from .instances import run_step  # circular at import time: instances → steps ← guarantees
+    from engine.usecases.instances import run_step  # circular at import time: instances → steps ← guarantees
 
     def apply(step: steps.Step):
         session, instance = step.session, step.instance
@@ -722,7 +724,7 @@ def _claim_date(value: Any, errors) -> str:
 def _confirmed_alert(session: Session, g: Guarantee, alert_id: Any, errors) -> Alert | None:
     """The red non-performance alert against the applicant, confirmed by its department, that a
     non-performance claim rests on."""
-    from .models import AlertDecision
+    from engine.storage.models import AlertDecision
 
     alert = session.get(Alert, alert_id) if isinstance(alert_id, str) else None
     if alert is None or alert.instance_id != g.instance_id:
@@ -816,7 +818,7 @@ def issuer_callback(db: Database, instance_id: str, body: bytes, signature: str 
     if recorded is not None:
         return _verify_recorded(db, principal, instance_id, recorded, payload)
     if task_id is not None:
-        from . import tasks  # circular at import time: tasks calls this module's hooks
+        from engine.usecases import tasks  # circular at import time: tasks calls this module's hooks
 
         data = {k: payload[k] for k in ("guarantee_no", "amount", "valid_to", "document_sha256", "verification_code",
                                         "note") if payload.get(k) is not None}
@@ -832,7 +834,7 @@ def issuer_callback(db: Database, instance_id: str, body: bytes, signature: str 
 def _verify_recorded(db: Database, principal: Principal, instance_id: str, guarantee_id: str,
                      payload: dict[str, Any]) -> dict[str, Any]:
     """The issuer confirms (or refuses) a guarantee recorded through POST /guarantees: no task, the same checks."""
-    from .instances import run_step
+    from engine.usecases.instances import run_step
 
     form = [{"name": "amount", "type": "decimal", "required": False}, {"name": "valid_to", "type": "date", "required": False},
             {"name": "document_sha256", "type": "sha256", "required": False}]
@@ -856,7 +858,7 @@ def _verify_recorded(db: Database, principal: Principal, instance_id: str, guara
 
 
 def _keep_notice(db: Database, principal: Principal, instance_id: str, payload: dict[str, Any]) -> None:
-    from .instances import run_step
+    from engine.usecases.instances import run_step
 
     form = [{"name": "amount", "type": "decimal", "required": False}, {"name": "valid_to", "type": "date", "required": False},
             {"name": "document_sha256", "type": "sha256", "required": False},
@@ -1139,7 +1141,7 @@ def monthly_indicators(session: Session, scope: Any) -> dict[str, Any]:
 
 def _leads_transferred(session: Session, start: datetime, end: datetime, depts: set[str] | None, by_instance: bool) -> int:
     try:
-        from .models import Lead
+        from engine.storage.models import Lead
     except ImportError:  # the credit records and leads of issue 7 are not in this tree
         return 0
     column = Lead.instance_id if by_instance else Lead.department_code
@@ -1203,13 +1205,13 @@ def _register() -> None:
     """Join the monthly report and the OCDS export where their registries exist (engine/reports.py,
     engine/ocds.py, issue 7); without them the functions above are called directly."""
     try:
-        from . import reports
+        from engine.supervision import reports
     except ImportError:
         reports = None
     if reports is not None and hasattr(reports, "register_section") and "guarantees" not in getattr(reports, "SECTIONS", {}):
         reports.register_section("guarantees", monthly_indicators, INDICATOR_DEFINITIONS)
     try:
-        from . import ocds
+        from engine.supervision import ocds
     except ImportError:
         ocds = None
     if ocds is not None and hasattr(ocds, "register_extension") and \

@@ -11,10 +11,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from . import calendar as official
-from . import clock, deadlines, timing
-from .db import Database
-from .models import CalendarYear
+from engine.supervision import calendar as official
+from engine import clock
+from engine.supervision import deadlines, timing
+from engine.storage.db import Database
+from engine.storage.models import CalendarYear
 
 
 def _rows_from(cal: official.OfficialCalendar) -> dict[int, tuple[list[str], list[str]]]:
@@ -66,7 +67,7 @@ def years(db: Database) -> list[dict[str, Any]]:
 
 def import_year(db: Database, text: str | bytes, source: str) -> dict[str, Any]:
     """Store (or replace) one year's schedule and move the pending deadlines it changes."""
-    from . import timers
+    from engine.runtime import timers
 
     year, holidays, workdays = official.parse_schedule(text)
     with db.transaction() as session:

@@ -13,11 +13,14 @@ from typing import Any
 
 from sqlalchemy import select
 
-from . import alerts, authz, clock, guarantees, steps, values
-from .db import Database
-from .directory import Principal
-from .errors import Invalid, NotFound
-from .models import Alert, Department, Instance, InstancePart, Invoice, Organisation, Payment, TaskRow
+from engine.supervision import alerts, guarantees
+from engine.access import authz
+from engine import clock
+from engine.runtime import steps, values
+from engine.storage.db import Database
+from engine.access.directory import Principal
+from engine.errors import Invalid, NotFound
+from engine.storage.models import Alert, Department, Instance, InstancePart, Invoice, Organisation, Payment, TaskRow
 
 
 def money(value: Any) -> str | None:

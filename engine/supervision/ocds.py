@@ -24,11 +24,13 @@ from typing import Any, Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session, load_only
 
-from . import authz, clock, credit, deadlines
-from .db import Database
-from .directory import Principal
-from .errors import Forbidden, NotFound
-from .models import Department, Instance, InstancePart, Organisation, Payment, TaskRow
+from engine.access import authz
+from engine import clock
+from engine.supervision import credit, deadlines
+from engine.storage.db import Database
+from engine.access.directory import Principal
+from engine.errors import Forbidden, NotFound
+from engine.storage.models import Department, Instance, InstancePart, Organisation, Payment, TaskRow
 
 DEFAULT_PREFIX = "ocds-lvyue-"
 VERSION = "1.1"

@@ -23,11 +23,13 @@ from typing import Any, Callable
 from sqlalchemy import select, true
 from sqlalchemy.orm import Session, load_only
 
-from . import alerts, clock, credit, csv_export, deadlines, directory
-from .db import Database
-from .directory import Principal
-from .errors import Forbidden, NotFound
-from .models import Alert, AlertDecision, AuditEvent, CreditRecord, Department, Instance, Lead, Organisation, Payment, TaskRow
+from engine.supervision import alerts, credit, csv_export, deadlines
+from engine import clock
+from engine.access import directory
+from engine.storage.db import Database
+from engine.access.directory import Principal
+from engine.errors import Forbidden, NotFound
+from engine.storage.models import Alert, AlertDecision, AuditEvent, CreditRecord, Department, Instance, Lead, Organisation, Payment, TaskRow
 
 SEVERITIES = ("yellow", "orange", "red")
 TOP_EMPLOYERS = 5

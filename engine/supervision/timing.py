@@ -17,9 +17,9 @@ import contextvars
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from . import calendar as official
-from . import deadlines, rules
-from .expressions import register_function
+from engine.supervision import calendar as official
+from engine.supervision import deadlines, rules
+from engine.runtime.expressions import register_function
 
 _calendar: official.OfficialCalendar | None = None
 _registry: rules.RuleRegistry | None = None

@@ -10,13 +10,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import (alerts, authz, clock, contract_terms, deadlines, definitions, diagrams, forms, guarantees, spiff, steps,
-               timing, values)
-from .db import Database
-from .directory import Principal
-from .errors import Conflict, Forbidden, Invalid
-from .models import AuditEvent, BufferedMessage, Definition, Department, Instance, InstancePart, Organisation, TaskRow, Timer
-from .pagination import page
+from engine.supervision import alerts, contract_terms, deadlines, guarantees, timing
+from engine.access import authz
+from engine import clock
+from engine.runtime import definitions, diagrams, forms, spiff, steps, values
+from engine.storage.db import Database
+from engine.access.directory import Principal
+from engine.errors import Conflict, Forbidden, Invalid
+from engine.storage.models import AuditEvent, BufferedMessage, Definition, Department, Instance, InstancePart, Organisation, TaskRow, Timer
+from engine.storage.pagination import page
 
 # A business key is one path segment of /contracts/{business_key} and /contracts/{business_key}/ocds: no '/'
 # (a key ending in /ocds would hide its own ledger), no spaces, ASCII only. Keys started before this rule

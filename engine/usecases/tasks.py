@@ -5,13 +5,15 @@ from typing import Any
 
 from sqlalchemy import select
 
-from . import authz, definitions, forms, guarantees, ledger, spiff, steps
-from .db import Database
-from .directory import Principal
-from .errors import Conflict, Invalid, NotFound
-from .instances import _engine_invalid, detail, ready_rows, step_transaction, task_view
-from .models import Definition, Instance, TaskRow
-from .pagination import page
+from engine.access import authz
+from engine.runtime import definitions, forms, spiff, steps
+from engine.supervision import guarantees, ledger
+from engine.storage.db import Database
+from engine.access.directory import Principal
+from engine.errors import Conflict, Invalid, NotFound
+from engine.usecases.instances import _engine_invalid, detail, ready_rows, step_transaction, task_view
+from engine.storage.models import Definition, Instance, TaskRow
+from engine.storage.pagination import page
 
 
 def _form_of(session, instance: Instance, element_id: str) -> list[dict[str, Any]]:

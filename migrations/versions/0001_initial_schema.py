@@ -6,7 +6,7 @@ Create Date: 2026-11-28 00:18:13.164759
 """
 from alembic import op
 import sqlalchemy as sa
-import engine.db
+import engine.storage.db
 
 
 revision = '0001'
@@ -21,7 +21,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('instance_id', sa.String(length=36), nullable=False),
     sa.Column('seq', sa.Integer(), nullable=False),
-    sa.Column('at', engine.db.UTCDateTime(), nullable=False),
+    sa.Column('at', engine.storage.db.UTCDateTime(), nullable=False),
     sa.Column('actor', sa.String(length=200), nullable=False),
     sa.Column('action', sa.String(length=50), nullable=False),
     sa.Column('element_id', sa.String(length=200), nullable=True),
@@ -43,7 +43,7 @@ def upgrade() -> None:
     sa.Column('xml', sa.Text(), nullable=False),
     sa.Column('spec', sa.Text(), nullable=False),
     sa.Column('model', sa.JSON(), nullable=False),
-    sa.Column('deployed_at', engine.db.UTCDateTime(), nullable=False),
+    sa.Column('deployed_at', engine.storage.db.UTCDateTime(), nullable=False),
     sa.Column('deployed_by', sa.String(length=200), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('key', 'version')
@@ -58,7 +58,7 @@ def upgrade() -> None:
     sa.Column('escalates_to', sa.String(length=64), nullable=True),
     sa.Column('webhook_url', sa.String(length=2000), nullable=True),
     sa.Column('webhook_secret', sa.String(length=200), nullable=True),
-    sa.Column('created_at', engine.db.UTCDateTime(), nullable=False),
+    sa.Column('created_at', engine.storage.db.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['escalates_to'], ['departments.code'], ),
     sa.ForeignKeyConstraint(['parent_code'], ['departments.code'], ),
     sa.PrimaryKeyConstraint('code')
@@ -68,7 +68,7 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('credit_rating', sa.String(length=8), nullable=True),
     sa.Column('sme', sa.Boolean(), nullable=False),
-    sa.Column('created_at', engine.db.UTCDateTime(), nullable=False),
+    sa.Column('created_at', engine.storage.db.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('code')
     )
     op.create_table('instances',
@@ -81,8 +81,8 @@ def upgrade() -> None:
     sa.Column('data', sa.JSON(), nullable=False),
     sa.Column('state', sa.Text(), nullable=False),
     sa.Column('error', sa.Text(), nullable=True),
-    sa.Column('created_at', engine.db.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', engine.db.UTCDateTime(), nullable=False),
+    sa.Column('created_at', engine.storage.db.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', engine.storage.db.UTCDateTime(), nullable=False),
     sa.Column('created_by', sa.String(length=200), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['definition_id'], ['definitions.id'], ),
@@ -101,8 +101,8 @@ def upgrade() -> None:
     sa.Column('role', sa.String(length=20), nullable=False),
     sa.Column('org_code', sa.String(length=64), nullable=True),
     sa.Column('department_code', sa.String(length=64), nullable=True),
-    sa.Column('created_at', engine.db.UTCDateTime(), nullable=False),
-    sa.Column('disabled_at', engine.db.UTCDateTime(), nullable=True),
+    sa.Column('created_at', engine.storage.db.UTCDateTime(), nullable=False),
+    sa.Column('disabled_at', engine.storage.db.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['department_code'], ['departments.code'], ),
     sa.ForeignKeyConstraint(['org_code'], ['organisations.code'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -128,9 +128,9 @@ def upgrade() -> None:
     sa.Column('assignee_org', sa.String(length=64), nullable=True),
     sa.Column('assignee_department', sa.String(length=64), nullable=True),
     sa.Column('state', sa.String(length=20), nullable=False),
-    sa.Column('created_at', engine.db.UTCDateTime(), nullable=False),
-    sa.Column('due_at', engine.db.UTCDateTime(), nullable=True),
-    sa.Column('completed_at', engine.db.UTCDateTime(), nullable=True),
+    sa.Column('created_at', engine.storage.db.UTCDateTime(), nullable=False),
+    sa.Column('due_at', engine.storage.db.UTCDateTime(), nullable=True),
+    sa.Column('completed_at', engine.storage.db.UTCDateTime(), nullable=True),
     sa.Column('completed_by', sa.String(length=200), nullable=True),
     sa.ForeignKeyConstraint(['instance_id'], ['instances.id'], ),
     sa.PrimaryKeyConstraint('id')
@@ -144,14 +144,14 @@ def upgrade() -> None:
     sa.Column('instance_id', sa.String(length=36), nullable=False),
     sa.Column('element_id', sa.String(length=200), nullable=False),
     sa.Column('kind', sa.String(length=20), nullable=False),
-    sa.Column('due_at', engine.db.UTCDateTime(), nullable=False),
+    sa.Column('due_at', engine.storage.db.UTCDateTime(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('lease_owner', sa.String(length=100), nullable=True),
-    sa.Column('lease_expires_at', engine.db.UTCDateTime(), nullable=True),
+    sa.Column('lease_expires_at', engine.storage.db.UTCDateTime(), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
-    sa.Column('created_at', engine.db.UTCDateTime(), nullable=False),
-    sa.Column('fired_at', engine.db.UTCDateTime(), nullable=True),
+    sa.Column('created_at', engine.storage.db.UTCDateTime(), nullable=False),
+    sa.Column('fired_at', engine.storage.db.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['instance_id'], ['instances.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -163,9 +163,9 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
-    sa.Column('created_at', engine.db.UTCDateTime(), nullable=False),
-    sa.Column('expires_at', engine.db.UTCDateTime(), nullable=True),
-    sa.Column('revoked_at', engine.db.UTCDateTime(), nullable=True),
+    sa.Column('created_at', engine.storage.db.UTCDateTime(), nullable=False),
+    sa.Column('expires_at', engine.storage.db.UTCDateTime(), nullable=True),
+    sa.Column('revoked_at', engine.storage.db.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('token_hash')

@@ -6,7 +6,7 @@ Create Date: 2026-11-28 00:23:13.077015
 """
 from alembic import op
 import sqlalchemy as sa
-import engine.db
+import engine.storage.db
 
 
 revision = '0002'
@@ -22,7 +22,7 @@ def upgrade() -> None:
     sa.Column('holidays', sa.JSON(), nullable=False),
     sa.Column('workdays', sa.JSON(), nullable=False),
     sa.Column('source', sa.String(length=200), nullable=False),
-    sa.Column('imported_at', engine.db.UTCDateTime(), nullable=False),
+    sa.Column('imported_at', engine.storage.db.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('year')
     )
     op.create_table('incidents',
@@ -35,8 +35,8 @@ def upgrade() -> None:
     sa.Column('error', sa.Text(), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('created_at', engine.db.UTCDateTime(), nullable=False),
-    sa.Column('resolved_at', engine.db.UTCDateTime(), nullable=True),
+    sa.Column('created_at', engine.storage.db.UTCDateTime(), nullable=False),
+    sa.Column('resolved_at', engine.storage.db.UTCDateTime(), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('incidents', schema=None) as batch_op:
@@ -51,13 +51,13 @@ def upgrade() -> None:
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', engine.db.UTCDateTime(), nullable=False),
+    sa.Column('next_attempt_at', engine.storage.db.UTCDateTime(), nullable=False),
     sa.Column('lease_owner', sa.String(length=100), nullable=True),
-    sa.Column('lease_expires_at', engine.db.UTCDateTime(), nullable=True),
+    sa.Column('lease_expires_at', engine.storage.db.UTCDateTime(), nullable=True),
     sa.Column('last_status', sa.Integer(), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
-    sa.Column('created_at', engine.db.UTCDateTime(), nullable=False),
-    sa.Column('delivered_at', engine.db.UTCDateTime(), nullable=True),
+    sa.Column('created_at', engine.storage.db.UTCDateTime(), nullable=False),
+    sa.Column('delivered_at', engine.storage.db.UTCDateTime(), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('outbox', schema=None) as batch_op:
@@ -77,16 +77,16 @@ def upgrade() -> None:
     sa.Column('escalated_to', sa.String(length=64), nullable=True),
     sa.Column('responsible_role', sa.String(length=20), nullable=True),
     sa.Column('responsible_org', sa.String(length=64), nullable=True),
-    sa.Column('due_at', engine.db.UTCDateTime(), nullable=False),
-    sa.Column('raised_at', engine.db.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', engine.db.UTCDateTime(), nullable=False),
+    sa.Column('due_at', engine.storage.db.UTCDateTime(), nullable=False),
+    sa.Column('raised_at', engine.storage.db.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', engine.storage.db.UTCDateTime(), nullable=False),
     sa.Column('amount_overdue', sa.String(length=40), nullable=True),
     sa.Column('legal_basis', sa.String(length=500), nullable=True),
     sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('acknowledged_at', engine.db.UTCDateTime(), nullable=True),
+    sa.Column('acknowledged_at', engine.storage.db.UTCDateTime(), nullable=True),
     sa.Column('acknowledged_by', sa.String(length=200), nullable=True),
     sa.Column('note', sa.Text(), nullable=True),
-    sa.Column('resolved_at', engine.db.UTCDateTime(), nullable=True),
+    sa.Column('resolved_at', engine.storage.db.UTCDateTime(), nullable=True),
     sa.Column('resolution', sa.Text(), nullable=True),
     sa.Column('due_rule', sa.JSON(), nullable=True),
     sa.ForeignKeyConstraint(['instance_id'], ['instances.id'], ),
@@ -100,7 +100,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_alerts_org_status', ['responsible_org', 'status'], unique=False)
 
     with op.batch_alter_table('timers', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('next_attempt_at', engine.db.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('next_attempt_at', engine.storage.db.UTCDateTime(), nullable=True))
         batch_op.add_column(sa.Column('fired_by', sa.String(length=100), nullable=True))
         batch_op.add_column(sa.Column('lag_ms', sa.BigInteger(), nullable=True))
 

@@ -6,7 +6,7 @@ Create Date: 2026-11-28 00:36:52.833331
 """
 from alembic import op
 import sqlalchemy as sa
-import engine.db
+import engine.storage.db
 
 
 revision = '0003'
@@ -26,8 +26,8 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('data', sa.JSON(), nullable=False),
     sa.Column('state', sa.Text(), nullable=False),
-    sa.Column('created_at', engine.db.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', engine.db.UTCDateTime(), nullable=False),
+    sa.Column('created_at', engine.storage.db.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', engine.storage.db.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['instance_id'], ['instances.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('instance_id', 'element_id', 'item_no')
@@ -40,9 +40,9 @@ def upgrade() -> None:
     sa.Column('instance_id', sa.String(length=36), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('payload', sa.JSON(), nullable=False),
-    sa.Column('received_at', engine.db.UTCDateTime(), nullable=False),
+    sa.Column('received_at', engine.storage.db.UTCDateTime(), nullable=False),
     sa.Column('received_by', sa.String(length=200), nullable=False),
-    sa.Column('delivered_at', engine.db.UTCDateTime(), nullable=True),
+    sa.Column('delivered_at', engine.storage.db.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['instance_id'], ['instances.id'], ),
     sa.PrimaryKeyConstraint('id')
     )

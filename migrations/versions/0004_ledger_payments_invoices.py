@@ -6,7 +6,7 @@ Create Date: 2026-11-28 00:41:09.438021
 """
 from alembic import op
 import sqlalchemy as sa
-import engine.db
+import engine.storage.db
 
 
 revision = '0004'
@@ -27,7 +27,7 @@ def upgrade() -> None:
     sa.Column('invoice_no', sa.String(length=200), nullable=False),
     sa.Column('issued_at', sa.String(length=10), nullable=False),
     sa.Column('amount', sa.String(length=40), nullable=False),
-    sa.Column('recorded_at', engine.db.UTCDateTime(), nullable=False),
+    sa.Column('recorded_at', engine.storage.db.UTCDateTime(), nullable=False),
     sa.Column('recorded_by', sa.String(length=200), nullable=False),
     sa.ForeignKeyConstraint(['instance_id'], ['instances.id'], ),
     sa.PrimaryKeyConstraint('id')
@@ -45,7 +45,7 @@ def upgrade() -> None:
     sa.Column('voucher_no', sa.String(length=200), nullable=True),
     sa.Column('payer', sa.String(length=64), nullable=True),
     sa.Column('payee', sa.String(length=64), nullable=True),
-    sa.Column('recorded_at', engine.db.UTCDateTime(), nullable=False),
+    sa.Column('recorded_at', engine.storage.db.UTCDateTime(), nullable=False),
     sa.Column('recorded_by', sa.String(length=200), nullable=False),
     sa.ForeignKeyConstraint(['instance_id'], ['instances.id'], ),
     sa.PrimaryKeyConstraint('id')

@@ -6,7 +6,7 @@ Create Date: 2026-11-28 01:14:04.527048
 """
 from alembic import op
 import sqlalchemy as sa
-import engine.db
+import engine.storage.db
 
 
 revision = '0005'

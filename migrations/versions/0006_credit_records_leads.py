@@ -9,7 +9,7 @@ Create Date: 2026-11-28 01:38:22.069898
 """
 from alembic import op
 import sqlalchemy as sa
-import engine.db
+import engine.storage.db
 
 
 revision = '0006'
@@ -24,7 +24,7 @@ def upgrade() -> None:
     sa.Column('alert_id', sa.String(length=36), nullable=False),
     sa.Column('decision', sa.String(length=20), nullable=False),
     sa.Column('note', sa.Text(), nullable=True),
-    sa.Column('decided_at', engine.db.UTCDateTime(), nullable=False),
+    sa.Column('decided_at', engine.storage.db.UTCDateTime(), nullable=False),
     sa.Column('decided_by', sa.String(length=200), nullable=False),
     sa.ForeignKeyConstraint(['alert_id'], ['alerts.id'], ),
     sa.PrimaryKeyConstraint('alert_id')
@@ -44,7 +44,7 @@ def upgrade() -> None:
     sa.Column('publicity_basis', sa.String(length=500), nullable=False),
     sa.Column('publicity_until', sa.String(length=10), nullable=False),
     sa.Column('note', sa.Text(), nullable=True),
-    sa.Column('created_at', engine.db.UTCDateTime(), nullable=False),
+    sa.Column('created_at', engine.storage.db.UTCDateTime(), nullable=False),
     sa.Column('created_by', sa.String(length=200), nullable=False),
     sa.ForeignKeyConstraint(['alert_id'], ['alerts.id'], ),
     sa.ForeignKeyConstraint(['instance_id'], ['instances.id'], ),
@@ -67,8 +67,8 @@ def upgrade() -> None:
     sa.Column('responsible_org', sa.String(length=64), nullable=True),
     sa.Column('code', sa.String(length=64), nullable=False),
     sa.Column('legal_basis', sa.String(length=500), nullable=True),
-    sa.Column('escalated_at', engine.db.UTCDateTime(), nullable=False),
-    sa.Column('created_at', engine.db.UTCDateTime(), nullable=False),
+    sa.Column('escalated_at', engine.storage.db.UTCDateTime(), nullable=False),
+    sa.Column('created_at', engine.storage.db.UTCDateTime(), nullable=False),
     sa.Column('created_by', sa.String(length=200), nullable=False),
     sa.Column('note', sa.Text(), nullable=True),
     sa.Column('evidence', sa.JSON(), nullable=False),

@@ -9,7 +9,7 @@ Create Date: 2026-11-28 02:30:00
 """
 from alembic import op
 import sqlalchemy as sa
-import engine.db
+import engine.storage.db
 
 
 revision = '0007'
@@ -44,9 +44,9 @@ def upgrade() -> None:
     sa.Column('issuer_notice', sa.JSON(), nullable=True),
     sa.Column('activated_on', sa.String(length=10), nullable=True),
     sa.Column('released_at', sa.String(length=10), nullable=True),
-    sa.Column('cancellation_requested_at', engine.db.UTCDateTime(), nullable=True),
-    sa.Column('created_at', engine.db.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', engine.db.UTCDateTime(), nullable=False),
+    sa.Column('cancellation_requested_at', engine.storage.db.UTCDateTime(), nullable=True),
+    sa.Column('created_at', engine.storage.db.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', engine.storage.db.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['instance_id'], ['instances.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -60,7 +60,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('guarantee_id', sa.String(length=36), nullable=False),
     sa.Column('seq', sa.Integer(), nullable=False),
-    sa.Column('at', engine.db.UTCDateTime(), nullable=False),
+    sa.Column('at', engine.storage.db.UTCDateTime(), nullable=False),
     sa.Column('actor', sa.String(length=200), nullable=False),
     sa.Column('event', sa.String(length=40), nullable=False),
     sa.Column('data', sa.JSON(), nullable=False),
@@ -81,7 +81,7 @@ def upgrade() -> None:
     sa.Column('amount', sa.String(length=40), nullable=False),
     sa.Column('claimed_at', sa.String(length=10), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('filed_at', engine.db.UTCDateTime(), nullable=False),
+    sa.Column('filed_at', engine.storage.db.UTCDateTime(), nullable=False),
     sa.Column('filed_by', sa.String(length=200), nullable=False),
     sa.Column('note', sa.Text(), nullable=True),
     sa.Column('paid_at', sa.String(length=10), nullable=True),
@@ -99,8 +99,8 @@ def upgrade() -> None:
     op.create_table('guarantor_endpoints',
     sa.Column('org_code', sa.String(length=64), nullable=False),
     sa.Column('callback_secret', sa.String(length=200), nullable=False),
-    sa.Column('created_at', engine.db.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', engine.db.UTCDateTime(), nullable=False),
+    sa.Column('created_at', engine.storage.db.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', engine.storage.db.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['org_code'], ['organisations.code'], ),
     sa.PrimaryKeyConstraint('org_code')
     )

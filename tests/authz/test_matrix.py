@@ -41,8 +41,10 @@ from typing import Any, Callable
 import pytest
 from sqlalchemy import select
 
-from engine import clock, directory, timers
-from engine.models import Incident, Token, User
+from engine import clock
+from engine.access import directory
+from engine.runtime import timers
+from engine.storage.models import Incident, Token, User
 from tests.conftest import _truncate_pg, fixture_bytes, seed_people
 
 HERE = Path(__file__).resolve().parent

@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from engine import migrate
-from engine.db import Database
+from engine.storage import migrate
+from engine.storage.db import Database
 from tests.conftest import ROOT, Server, seed_people
 
 CHROMIUM = "/usr/bin/chromium"

@@ -22,9 +22,9 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
-from engine.db import Database
-from engine.directory import add_department
-from engine.models import Outbox
+from engine.storage.db import Database
+from engine.access.directory import add_department
+from engine.storage.models import Outbox
 from tests import requests_shim as shim
 from tests.conftest import Server, fixture_bytes, seed_people
 

@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from engine.db import Database
+from engine.storage.db import Database
 from tests import requests_shim as http
 from tests.conftest import ROOT, Server, seed_people
 from tests.e2e.test_post_award import (CN, DIAGRAM, GUARANTEE_DOC, XML, Api, Contract, at, just_after_midnight,

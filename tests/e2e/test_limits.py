@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from api import bodies, streams
-from engine.db import Database
+from engine.storage.db import Database
 from tests import requests_shim as http
 from tests.conftest import Server, fixture_bytes, seed_people
 

@@ -28,10 +28,12 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from engine import clock, directory, timers
+from engine import clock
+from engine.access import directory
+from engine.runtime import timers
 from tests import requests_shim as http
 from tests.conftest import ROOT, Server, seed_people
-from engine.db import Database
+from engine.storage.db import Database
 
 CN = timezone(timedelta(hours=8))
 XML = {"Content-Type": "application/xml"}

@@ -7,7 +7,7 @@ import pytest
 
 from tests.conftest import Server, fixture_bytes, seed_people
 from tests import requests_shim as http
-from engine.db import Database
+from engine.storage.db import Database
 
 
 def _setup(server: Server, business_key: str):

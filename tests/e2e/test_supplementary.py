@@ -12,7 +12,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from engine import clock, timers
+from engine import clock
+from engine.runtime import timers
 from tests.conftest import ROOT
 
 CN = timezone(timedelta(hours=8))

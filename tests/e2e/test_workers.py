@@ -13,10 +13,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
-from engine import clock, definitions, instances
-from engine.db import Database
-from engine.directory import Principal, add_department
-from engine.models import Alert, AuditEvent, Outbox, Timer
+from engine import clock
+from engine.runtime import definitions
+from engine.usecases import instances
+from engine.storage.db import Database
+from engine.access.directory import Principal, add_department
+from engine.storage.models import Alert, AuditEvent, Outbox, Timer
 from tests.conftest import ROOT, fixture_bytes, seed_people
 
 ADMIN = Principal(0, "test", "admin")

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
-from engine import clock, timers
+from engine import clock
+from engine.runtime import timers
 from tests.conftest import fixture_bytes
 
 XML = {"Content-Type": "application/xml"}
@@ -54,7 +55,7 @@ def test_red_alert_reaches_the_departments_escalation_target(client, people):
     app_db = client.application.extensions["lvyue"].db
     from tests.conftest import seed_people  # noqa: F401  (people fixture seeded JW as ZJ-D's escalation target)
     with app_db.transaction() as s:
-        from engine.directory import add_user
+        from engine.access.directory import add_user
         _, token = add_user(s, "jw", "supervisor", department="JW")
     r = client.get("/api/v1/alerts", headers={"Authorization": f"Bearer {token}"}).get_json()["items"]
     assert [a["business_key"] for a in r] == ["B-2"] and r[0]["escalated_to"] == "JW"

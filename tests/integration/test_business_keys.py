@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select, update
 
-from engine.models import AuditEvent, Instance
+from engine.storage.models import AuditEvent, Instance
 from tests.conftest import fixture_bytes
 
 XML = {"Content-Type": "application/xml"}

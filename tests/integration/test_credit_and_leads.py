@@ -12,7 +12,8 @@ from datetime import date
 
 import pytest
 
-from engine import audit, credit
+from engine.runtime import audit
+from engine.supervision import credit
 from tests.e2e.test_post_award import Api, Contract, at, just_after_midnight, one_milestone, procurement_goods, tendering_works
 
 
@@ -109,7 +110,7 @@ def test_who_sees_credit_records_and_leads(api):
     alert = red_contract(api, "RED-SEE")
     confirm(api, alert["id"], "zj")
     with api.db.transaction() as s:  # JW: the discipline inspection body ZJ and CZ escalate to
-        from engine.directory import add_user
+        from engine.access.directory import add_user
         _, api.people.tokens["jw"] = add_user(s, "jw", "supervisor", department="JW")
 
     assert [r["org"] for r in records(api, "emp")] == ["EMP"]             # the party it concerns
@@ -132,7 +133,7 @@ def test_who_sees_credit_records_and_leads(api):
 def test_only_the_supervising_department_decides_and_only_on_a_red_alert(api):
     alert = red_contract(api, "RED-WHO")
     with api.db.transaction() as s:
-        from engine.directory import add_user
+        from engine.access.directory import add_user
         _, api.people.tokens["jw"] = add_user(s, "jw", "supervisor", department="JW")
     confirm(api, alert["id"], "jw", expect=403)        # sees it (escalated), but receives the lead, not decides
     confirm(api, alert["id"], "zjd", expect=404)       # ZJ-D is below ZJ: not its alert

@@ -7,9 +7,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from engine import calendar as official
-from engine import clock, definitions, holidays, instances, timing
-from engine.directory import Principal
+from engine.supervision import calendar as official
+from engine import clock
+from engine.runtime import definitions
+from engine.supervision import holidays, timing
+from engine.usecases import instances
+from engine.access.directory import Principal
 from engine.errors import Invalid
 from tests.conftest import fixture_bytes, seed_people
 
@@ -94,7 +97,7 @@ def test_importing_a_year_moves_an_open_alerts_due_at(db):
     with clock.frozen_at(datetime(2026, 12, 2, 9, tzinfo=CN)):
         inst = instances.start(db, ADMIN, "payment_due", None, "A-1", {
             "employer": "EMP", "department": "ZJ", "accepted_at": "2026-12-02", "payment_term_days": 30, "amount": "5.00"})
-    from engine import timers
+    from engine.runtime import timers
     timers.tick(db, datetime(2027, 1, 2, 9, tzinfo=CN))  # provisional deadline 2027-01-01 24:00 passed
     [alert] = instances.get(db, ADMIN, inst["id"])["alerts"]
     assert alert["due_at"] == datetime(2027, 1, 1, 16, tzinfo=timezone.utc)

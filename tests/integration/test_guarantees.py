@@ -13,8 +13,9 @@ import uuid
 
 import pytest
 
-from engine import clock, guarantees
-from engine.models import Payment
+from engine import clock
+from engine.supervision import guarantees
+from engine.storage.models import Payment
 from tests.e2e.test_post_award import (GUARANTEE_DOC, SIGNED, Api, at, just_after_midnight, one_milestone,
                                        procurement_goods, tendering_works)
 

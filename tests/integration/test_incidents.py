@@ -12,8 +12,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
-from engine import alerts as alerts_module, audit, clock, timers
-from engine.models import Alert, AuditEvent, Incident, Timer
+from engine.supervision import alerts as alerts_module
+from engine.runtime import audit, timers
+from engine import clock
+from engine.storage.models import Alert, AuditEvent, Incident, Timer
 from tests.conftest import fixture_bytes
 
 XML = {"Content-Type": "application/xml"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine import diagrams
+from engine.runtime import diagrams
 from tests.conftest import fixture_bytes
 
 XML = {"Content-Type": "application/xml"}

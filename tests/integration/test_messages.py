@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
-from engine import clock, diagrams, models
-from engine.models import AuditEvent, BufferedMessage, Definition
+from engine import clock
+from engine.runtime import diagrams
+from engine.storage import models
+from engine.storage.models import AuditEvent, BufferedMessage, Definition
 from tests.conftest import fixture_bytes
 
 XML = {"Content-Type": "application/xml"}
@@ -37,7 +39,7 @@ def _milestones_contract(client, people, key: str) -> dict:
 def _state(app, instance_id: str):
     db = app.extensions["lvyue"].db
     with db.read() as s:
-        from engine.models import Instance
+        from engine.storage.models import Instance
         row = s.get(Instance, instance_id)
         return (row.status, row.state, row.version if hasattr(row, "version") else None,
                 s.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.instance_id == instance_id)),

@@ -11,8 +11,8 @@ import json
 
 import pytest
 
-from engine import values
-from engine.models import Payment
+from engine.runtime import values
+from engine.storage.models import Payment
 from tests.conftest import ROOT, fixture_bytes
 from tests.e2e.test_post_award import (GUARANTEE_DOC, SIGNED, Api, at, one_milestone, procurement_goods,
                                        tendering_works)

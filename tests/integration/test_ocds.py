@@ -16,7 +16,7 @@ from jsonschema import Draft4Validator, FormatChecker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-from engine import ocds
+from engine.supervision import ocds
 from tests.e2e.test_post_award import Api, Contract, at, just_after_midnight, one_milestone, procurement_goods, tendering_works
 
 SHARED = Path("/work/shared/ocds")

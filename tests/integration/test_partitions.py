@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from engine import clock, timers
+from engine import clock
+from engine.runtime import timers
 from tests.conftest import fixture_bytes
 
 XML = {"Content-Type": "application/xml"}

@@ -12,10 +12,11 @@ import threading
 import pytest
 from sqlalchemy import event, func, select
 
-from engine import definitions, instances, tasks
-from engine.directory import Principal
+from engine.runtime import definitions
+from engine.usecases import instances, tasks
+from engine.access.directory import Principal
 from engine.errors import Conflict
-from engine.models import Payment, TaskRow
+from engine.storage.models import Payment, TaskRow
 from tests.conftest import fixture_bytes, seed_people
 
 ADMIN = Principal(0, "test-admin", "admin")

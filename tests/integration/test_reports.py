@@ -27,7 +27,7 @@ from datetime import datetime
 
 import pytest
 
-from engine import reports
+from engine.supervision import reports
 from tests.e2e.test_post_award import (Api, Contract, at, baseline, just_after_midnight, one_milestone,
                                        procurement_goods, tendering_works, who_of)
 
@@ -319,7 +319,7 @@ def test_every_definition_is_documented():
 def test_a_formula_in_an_organisation_name_comes_out_as_text_in_the_csv(api):
     """CSV injection: an organisation named `=HYPERLINK(...)` is a cell of text (a leading '), not a live
     formula; the JSON report keeps the name as it is."""
-    from engine.models import Organisation
+    from engine.storage.models import Organisation
 
     october(api)
     evil = '=HYPERLINK("http://x","y")'

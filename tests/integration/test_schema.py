@@ -4,8 +4,8 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from engine.db import make_engine
-from engine.models import Base
+from engine.storage.db import make_engine
+from engine.storage.models import Base
 
 
 def test_migrations_and_models_agree(db_url):

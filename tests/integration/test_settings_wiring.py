@@ -9,7 +9,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from click.testing import CliRunner
 
 from api import cli, create_app
-from engine import scheduler
+from engine.runtime import scheduler
 from engine.settings import Settings, SettingsError
 from tests.conftest import seed_people
 
@@ -74,7 +74,7 @@ def test_the_cli_and_the_app_open_the_same_database(tmp_path, clean_env):
 
 
 def test_the_scheduler_runs_its_jobs_at_the_configured_intervals(tmp_path):
-    from engine.db import Database
+    from engine.storage.db import Database
 
     settings = Settings.from_env({"LVYUE_SWEEP_SECONDS": "0.2", "LVYUE_DELIVERY_SECONDS": "0.5",
                                   "LVYUE_AUDIT_ANCHOR_SECONDS": "30", "LVYUE_AUDIT_ANCHOR": str(tmp_path / "a.jsonl"),

@@ -5,8 +5,9 @@ import threading
 
 import pytest
 
-from engine import definitions, instances, spiff
-from engine.directory import Principal
+from engine.runtime import definitions, spiff
+from engine.usecases import instances
+from engine.access.directory import Principal
 from engine.errors import Conflict
 from tests.conftest import fixture_bytes, seed_people
 
@@ -51,7 +52,7 @@ def test_interleaved_steps_on_one_instance_fail_the_version_check(db, db_url):
 def test_instance_state_does_not_embed_the_process_spec(db):
     instance = _instance(db)
     with db.read() as session:
-        from engine.models import Instance
+        from engine.storage.models import Instance
         state = session.get(Instance, instance["id"]).state
     assert '"spec"' not in state and "subprocess_specs" not in state
     assert len(state) < 6000

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from engine import clock, timers
+from engine import clock
+from engine.runtime import timers
 from tests.conftest import ROOT
 
 XML = {"Content-Type": "application/xml"}

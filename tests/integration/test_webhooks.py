@@ -15,9 +15,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import func, select
 
-from engine import directory, webhooks
+from engine.access import directory
+from engine.runtime import webhooks
 from engine.clock import frozen_at
-from engine.models import Incident, Outbox
+from engine.storage.models import Incident, Outbox
 from tests.conftest import seed_people
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)

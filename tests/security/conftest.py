@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from engine import clock, diagrams, spiff
-from engine.models import Definition
+from engine import clock
+from engine.runtime import diagrams, spiff
+from engine.storage.models import Definition
 from tests.conftest import People, _truncate_pg, seed_people
 
 PROBLEM = "application/problem+json"
@@ -85,7 +86,7 @@ def all_rows(db) -> list[tuple]:
     """Every row of every table (to show that a refused request changed nothing)."""
     from sqlalchemy import select
 
-    from engine.models import Base
+    from engine.storage.models import Base
 
     rows = []
     with db.read() as session:

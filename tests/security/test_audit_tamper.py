@@ -20,8 +20,8 @@ from click.testing import CliRunner
 from sqlalchemy import delete, insert, select, update
 
 from api import cli
-from engine import audit
-from engine.models import AuditEvent
+from engine.runtime import audit
+from engine.storage.models import AuditEvent
 from tests.conftest import ROOT, fixture_bytes
 
 XML = {"Content-Type": "application/xml"}
@@ -222,8 +222,8 @@ def test_deleting_a_whole_chain_is_reported(trail):
 # ------------------------------------------------------------------------------------ issue 14: anchored heads, ledger rows
 from sqlalchemy import text  # noqa: E402
 
-from engine import anchor  # noqa: E402
-from engine.models import Base, Guarantee, Instance, Invoice, Party, Payment, TaskRow  # noqa: E402
+from engine.runtime import anchor  # noqa: E402
+from engine.storage.models import Base, Guarantee, Instance, Invoice, Party, Payment, TaskRow  # noqa: E402
 from tests.e2e.test_guarantee_lifecycle import GuaranteedContract, e_goods  # noqa: E402
 from tests.e2e.test_post_award import Api, Contract, at, tendering_works  # noqa: E402
 

@@ -15,9 +15,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from engine import clock, directory, webhooks
-from engine.db import Database
-from engine.models import Base, Outbox, Token
+from engine import clock
+from engine.access import directory
+from engine.runtime import webhooks
+from engine.storage.db import Database
+from engine.storage.models import Base, Outbox, Token
 from tests import requests_shim as http
 from tests.conftest import Server, fixture_bytes, free_port, seed_people
 from tests.security.conftest import PROBLEM, XML, assert_problem
@@ -341,7 +343,7 @@ def test_a_database_error_is_logged_without_its_data(app, client, caplog):
     data) nor the driver's message (PostgreSQL's DETAIL repeats the values of a violated key)."""
     from sqlalchemy import insert
 
-    from engine.models import Organisation
+    from engine.storage.models import Organisation
 
     key = "ORG-" + uuid.uuid4().hex[:12]
     name = "CONTRACT-DATA-" + uuid.uuid4().hex

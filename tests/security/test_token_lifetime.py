@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from engine import clock, directory
+from engine import clock
+from engine.access import directory
 from engine.errors import Invalid
-from engine.models import Token, User
+from engine.storage.models import Token, User
 
 ROOT = Path(__file__).resolve().parents[2]
 

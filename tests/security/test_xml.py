@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from engine import diagrams
+from engine.runtime import diagrams
 from tests.conftest import fixture_bytes
 from tests.security.conftest import XML, assert_problem
 

@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from engine.contract_terms import ensure_post_award, validate_post_award
+from engine.supervision.contract_terms import ensure_post_award, validate_post_award
 from engine.errors import Invalid
-from engine.models import Organisation
-from engine.rules import Limit, RuleRegistry, UnknownRule, load_default
+from engine.storage.models import Organisation
+from engine.supervision.rules import Limit, RuleRegistry, UnknownRule, load_default
 
 ON = date(2026, 3, 2)
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from engine import csv_export
+from engine.supervision import csv_export
 
 
 @pytest.mark.parametrize("value, cell", [

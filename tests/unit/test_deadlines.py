@@ -8,9 +8,9 @@ from datetime import date, datetime, timedelta, timezone
 import chinese_calendar
 import pytest
 
-from engine.calendar import OfficialCalendar, from_chinesecalendar, parse_schedule
-from engine.deadlines import SHANGHAI, Deadline, add_days, add_workdays, deadline, period_end
-from engine.rules import Rule, RuleRegistry, UnknownRule, load_default
+from engine.supervision.calendar import OfficialCalendar, from_chinesecalendar, parse_schedule
+from engine.supervision.deadlines import SHANGHAI, Deadline, add_days, add_workdays, deadline, period_end
+from engine.supervision.rules import Rule, RuleRegistry, UnknownRule, load_default
 
 
 @pytest.fixture(scope="module")

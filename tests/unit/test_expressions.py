@@ -9,16 +9,8 @@ from decimal import Decimal
 
 import pytest
 
-from engine import expressions
-from engine.expressions import (
-    FUNCTIONS,
-    Expression,
-    ExpressionError,
-    UnknownName,
-    compile_expression,
-    evaluate,
-    register_function,
-)
+from engine.runtime import expressions
+from engine.runtime.expressions import FUNCTIONS, Expression, ExpressionError, UnknownName, compile_expression, evaluate, register_function
 
 TASK_DATA = {
     "approved": True,

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from engine import anchor, ocds, scheduler, timers
+from engine.runtime import anchor, scheduler, timers
+from engine.supervision import ocds
 from engine.settings import DEFAULT_INSTANCE_PATH, Settings, SettingsError
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from engine import strictjson
+from engine.runtime import strictjson
 from engine.errors import Invalid, Malformed
-from engine.strictjson import MAX_DEPTH, MAX_INT_DIGITS, Rejected
+from engine.runtime.strictjson import MAX_DEPTH, MAX_INT_DIGITS, Rejected
 
 
 def _nested(depth: int) -> str:

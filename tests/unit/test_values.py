@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, strategies as st
 from marshmallow import Schema, ValidationError
 
-from engine import clock, forms, values
-from engine.values import BadValue, parse_date, parse_decimal, parse_money
+from engine import clock
+from engine.runtime import forms, values
+from engine.runtime.values import BadValue, parse_date, parse_decimal, parse_money
 
 HOSTILE_MONEY = ["1E+20000000", "1E-99999999", "1e2", 1200000.5, 1200000, "1_000.00", "1,000.00", "１２３.００", "١٢٣",
                  "1" * 40, "1" * 16, "1.001", " 12.00", "12.00 ", "12.00\n", "+12.00", "-12.00", "-0", "NaN", "nan",
