@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from engine import bootstrap
 from engine.runtime import definitions
 from engine.access import directory
 from engine.storage import migrate
@@ -43,6 +44,9 @@ def main(ctx: click.Context) -> None:
         ctx.obj = Settings.from_env(os.environ)
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from None
+    # Every command that runs the engine (worker, tick, audit, calendar, db upgrade, demo …) needs the domain
+    # registered with the runtime; registering is cheap and idempotent, so the group does it once for all.
+    bootstrap.bootstrap()
 
 
 def _fail(exc: LvyueError) -> None:

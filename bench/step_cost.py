@@ -52,7 +52,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from engine import clock
+from engine import bootstrap, clock
 from engine.runtime import definitions
 from engine.usecases import instances, tasks
 from engine.supervision import ledger
@@ -60,6 +60,8 @@ from engine.storage import migrate  # noqa: E402
 from engine.storage.db import Database  # noqa: E402
 from engine.access.directory import Principal, add_department, add_organisation  # noqa: E402
 from engine.storage.models import Instance, Timer  # noqa: E402
+
+bootstrap.bootstrap()  # the engine is driven directly here, not through the app or the CLI
 
 DIAGRAM = ROOT / "bpmn" / "post_award.bpmn"
 DEFAULT_OUTPUT = ROOT / "bench" / "results" / "step_cost.json"

@@ -62,13 +62,15 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from engine import clock
+from engine import bootstrap, clock
 from engine.runtime import definitions, timers
 from engine.usecases import instances
 from engine.storage import migrate  # noqa: E402
 from engine.storage.db import Database  # noqa: E402
 from engine.access.directory import Principal, add_department, add_organisation  # noqa: E402
 from engine.storage.models import Alert, AuditEvent, Incident, Instance, Party, TaskRow, Timer  # noqa: E402
+
+bootstrap.bootstrap()  # the engine is driven directly here, not through the app or the CLI
 
 DIAGRAM = ROOT / "tests" / "fixtures" / "short_timer.bpmn"
 DEFAULT_OUTPUT = ROOT / "bench" / "results" / "timer_sweep.json"

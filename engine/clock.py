@@ -9,8 +9,13 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 _override: contextvars.ContextVar[datetime | None] = contextvars.ContextVar("lvyue_clock", default=None)
+
+
+# The zone of business days: a date a party types (paid on, signed on) is a day in China.
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def now() -> datetime:

@@ -19,12 +19,15 @@ import pytest
 from tests import requests_shim as http
 from sqlalchemy import create_engine, text
 
+from engine import bootstrap
 from engine.access import directory
 from engine.storage import migrate
 from engine.storage.db import Database
 from engine.storage.models import Base
 
 ROOT = Path(__file__).resolve().parent.parent
+# Tests call the engine directly (no app, no CLI): compose the domain with the runtime as they do.
+bootstrap.bootstrap()
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

@@ -20,14 +20,19 @@ from sqlalchemy import event, inspect, insert, select
 from sqlalchemy.orm import Session
 
 from engine.storage.db import UTCDateTime
+from engine.runtime import hooks
 from engine.runtime.forms import to_json
-from engine.storage.models import AuditEvent, Guarantee, GuaranteeClaim, Instance, Invoice, Party, Payment, TaskRow
+from engine.storage.models import AuditEvent, Instance, Party, TaskRow
 
 GENESIS = "0" * 64
 LEDGER_ACTION = "ledger_row"
-# The ledger tables whose rows the chain reproduces; each row is keyed by its `id`.
-LEDGER: dict[str, type] = {"payments": Payment, "invoices": Invoice, "guarantees": Guarantee,
-                           "guarantee_claims": GuaranteeClaim}
+
+
+def _ledger() -> dict[str, type]:
+    """The tables whose rows the chain reproduces (the domain registers them, engine/runtime/hooks.py);
+    each row is keyed by its `id` and carries its `instance_id`."""
+    return hooks.REGISTRY.audited_tables
+
 PARTY_LANES = ("employer", "contractor", "guarantor")
 _TRACKED = "lvyue.audit.ledger"   # session.info: (table, id) → row object written in this transaction
 _EMITTED = "lvyue.audit.emitted"  # session.info: (table, id) → the content last recorded in the chain
@@ -94,7 +99,7 @@ def ledger_row(obj: Any) -> dict[str, Any]:
 
 def _table_of(obj: Any) -> str | None:
     table = getattr(type(obj), "__tablename__", None)
-    return table if table in LEDGER else None
+    return table if table in _ledger() else None
 
 
 @event.listens_for(Session, "before_flush")
@@ -327,7 +332,7 @@ def _check_ledger(session: Session, iid: str, chain: _Chain, key: str | None) ->
     """Every ledger row of the contract as its last `ledger_row` event recorded it; none more, none fewer."""
     if chain.rows is None:
         return  # started before ledger rows were recorded in the chain: nothing to reproduce them from
-    for table, cls in LEDGER.items():
+    for table, cls in _ledger().items():
         expected = {rid: content for (t, rid), content in chain.rows.items() if t == table and content is not None}
         for obj in session.scalars(select(cls).where(cls.instance_id == iid).order_by(cls.id)):
             content = expected.pop(obj.id, None)

@@ -14,8 +14,7 @@ from typing import Any
 
 from lxml import etree
 
-from engine.runtime import expressions, forms, spiff
-from engine.supervision import timing
+from engine.runtime import expressions, forms, hooks, spiff
 
 MAX_BYTES = 2 * 1024 * 1024  # the shipped post-award diagram is ~60 KB; 2 MB leaves room, not abuse
 MAX_DEPTH = 64  # BPMN nests processes/subprocesses a few levels; 64 only stops pathological input
@@ -384,7 +383,9 @@ def messages_of(model: dict[str, Any], xml: str) -> dict[str, dict[str, bool]]:
 
 def _deadline_rule_problems(root) -> list[Problem]:
     """A literal rule id in deadline("…", …) must exist in the rule registry."""
-    known = timing.rule_ids()
+    if hooks.REGISTRY.rule_ids is None:
+        return []  # no rule registry was registered: nothing to check the ids against
+    known = set(hooks.REGISTRY.rule_ids())
     out = []
     for element in root.iter():
         if not isinstance(element.tag, str):
@@ -428,6 +429,15 @@ def _timer_literal_problems(timer, tag: str) -> list[Problem]:
     return []
 
 
+def _binding_problems(root, key: str) -> list[Problem]:
+    """Every element a registered listener binds to in this process must exist (engine/runtime/hooks.py):
+    renaming one fails here, at deploy, not silently when the listener would have run."""
+    present = {e.get("id") for e in root.iter() if isinstance(e.tag, str) and e.get("id")}
+    return [Problem(f"listener '{b.listener}' needs element '{element}' in process '{key}'; this diagram has none "
+                    "(rename it back, or change the listener's binding in engine/supervision/bindings.py)")
+            for b, element in hooks.missing_bindings(key, present)]
+
+
 def _line_of(root, element_id: str | None) -> int | None:
     if not element_id:
         return None
@@ -452,6 +462,7 @@ def read(data: bytes | str, filename: str = "diagram.bpmn") -> Diagram:
     if process is None:
         raise DiagramRejected(problems)
     problems, model = _lint(root, process)
+    problems += _binding_problems(root, process.get("id"))
     if problems:
         raise DiagramRejected(problems)
     try:

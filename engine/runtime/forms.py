@@ -40,8 +40,12 @@ TYPES = ("string", "text", "integer", "money", "decimal", "number", "boolean", "
 MONEY_TYPES = ("money", "decimal")
 CAMUNDA_TYPES = {"string": "string", "long": "integer", "boolean": "boolean", "date": "date", "enum": "enum"}
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
-# Role bindings decide who may act on a contract; task data must never rebind them.
-RESERVED = frozenset({"employer", "contractor", "guarantor", "department"})
+
+
+def reserved() -> set[str]:
+    """Names a form or caller's data may not use: the role bindings that decide who may act on an instance
+    (registered by the domain, engine/runtime/hooks.py); task data must never rebind them."""
+    return hooks.REGISTRY.reserved_names
 MAX_DATA_BYTES = 64 * 1024  # task data holds ids and small values (ARCHITECTURE.md §3)
 MAX_NESTING = 4
 
@@ -77,7 +81,7 @@ def _read_lvyue_fields(parent, problems, depth) -> list[dict[str, Any]]:
             if node.get(attr) is not None:
                 spec[attr] = node.get(attr)
         for attr in ("as", "accumulate"):
-            if attr in spec and (not NAME.match(spec[attr]) or spec[attr] in RESERVED):
+            if attr in spec and (not NAME.match(spec[attr]) or spec[attr] in reserved()):
                 problems.append((f"form field '{name}': {attr}=\"{spec[attr]}\" must name a process variable", node.sourceline))
         if "accumulate" in spec and ftype not in (*MONEY_TYPES, "integer", "number"):
             problems.append((f"form field '{name}': only numbers accumulate", node.sourceline))
@@ -248,7 +252,7 @@ def accumulators(fields_by_task: dict[str, list[dict[str, Any]]]) -> set[str]:
 
 def reserved_errors(data: dict[str, Any], prefix: str = "data") -> dict[str, list[str]]:
     return {f"{prefix}.{k}": ["role bindings are set when the contract starts and cannot be changed by a task"]
-            for k in data if k in RESERVED}
+            for k in data if k in reserved()}
 
 
 _MONEY_SCHEMA = {"type": "string", "pattern": values.MONEY_PATTERN, "description": values.MONEY_MESSAGE,

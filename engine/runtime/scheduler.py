@@ -1,4 +1,5 @@
-"""APScheduler jobs of a worker: the timer sweep, webhook delivery, calendar refresh, audit anchoring.
+"""APScheduler jobs of a worker: the timer sweep, webhook delivery, audit anchoring, and the periodic jobs the
+domain registered (engine/runtime/hooks.py; the calendar refresh is one).
 
 There is no APScheduler job per timer (ARCHITECTURE.md §4): each worker runs the same few periodic
 jobs, and the database decides who fires what. `lvyue worker` runs them in the foreground,
@@ -14,8 +15,7 @@ from pathlib import Path
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from engine.runtime import anchor, timers, webhooks
-from engine.supervision import holidays
+from engine.runtime import anchor, hooks, timers, webhooks
 from engine.storage.db import Database
 
 log = logging.getLogger("lvyue.scheduler")
@@ -23,7 +23,6 @@ log = logging.getLogger("lvyue.scheduler")
 # The defaults; a deployment sets them through engine/settings.py (README "Configuration").
 SWEEP_SECONDS = 1.0
 DELIVERY_SECONDS = 1.0
-CALENDAR_SECONDS = 60.0
 # How often each scheduler appends the chain heads to the anchor log (engine/anchor.py); 0 turns it off.
 ANCHOR_SECONDS = 3600.0
 
@@ -68,7 +67,8 @@ def configure(scheduler, db: Database, owner: str, schedule: Schedule = Schedule
     scheduler.add_job(_sweep, "interval", seconds=schedule.sweep_seconds, args=(db, owner, schedule), id="sweep",
                       **common)
     scheduler.add_job(_deliver, "interval", seconds=schedule.delivery_seconds, args=(db, owner), id="deliver", **common)
-    scheduler.add_job(holidays.install, "interval", seconds=CALENDAR_SECONDS, args=(db,), id="calendar", **common)
+    for name, job, seconds, _at_start in hooks.REGISTRY.periodic:
+        scheduler.add_job(job, "interval", seconds=seconds, args=(db,), id=name, **common)
     if schedule.anchor_seconds > 0:
         # Every scheduler anchors; on one host they share the log and append in turn (engine/anchor.py),
         # so a duplicate entry only repeats the heads. The first entry is written one interval after start.
@@ -77,15 +77,21 @@ def configure(scheduler, db: Database, owner: str, schedule: Schedule = Schedule
     return scheduler
 
 
+def _run_at_start(db: Database) -> None:
+    for _name, job, _seconds, at_start in hooks.REGISTRY.periodic:
+        if at_start:
+            job(db)
+
+
 def start_background(db: Database, schedule: Schedule = Schedule()) -> BackgroundScheduler:
-    holidays.install(db)
+    _run_at_start(db)
     scheduler = configure(BackgroundScheduler(daemon=True), db, timers.worker_name(), schedule)
     scheduler.start()
     return scheduler
 
 
 def run_forever(db: Database, schedule: Schedule = Schedule()) -> None:
-    holidays.install(db)
+    _run_at_start(db)
     owner = timers.worker_name()
     log.info("worker %s: sweep every %ss", owner, schedule.sweep_seconds)
     configure(BlockingScheduler(), db, owner, schedule).start()

@@ -43,7 +43,6 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine import clock
 from engine.runtime import expressions
-from engine.supervision import timing  # timing registers the deadline functions
 
 Workflow = BpmnWorkflow
 
@@ -483,6 +482,11 @@ def awaited_activity(task) -> tuple[str, str] | None:
 
 def task_data(task) -> dict[str, Any]:
     return dict(task.data)
+
+
+def element_of(task) -> str:
+    """The diagram element id of a task."""
+    return task.task_spec.bpmn_id
 
 
 def reset_timer(wf: Workflow, task_id: str) -> None:

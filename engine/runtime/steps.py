@@ -18,10 +18,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, undefer
 
-from engine.supervision import alerts
-from engine.runtime import audit, diagrams, expressions, forms, spiff
 from engine import clock
-from engine.storage.models import Alert, BufferedMessage, Definition, Instance, InstancePart, Party, TaskRow, Timer
+from engine.runtime import audit, diagrams, forms, hooks, spiff
+from engine.storage.models import BufferedMessage, Definition, Instance, InstancePart, Party, TaskRow, Timer
 
 _BUNDLES: dict[tuple[int, str], spiff.SpecBundle] = {}
 
@@ -114,8 +113,8 @@ def finish(step: Step) -> None:
     else:
         _write_main(step, now)
     _sync_timers(step, now)
-    # The ledger rows this step wrote go into its chain with it, so that `lvyue audit verify` can
-    # reproduce every payment, invoice and guarantee from the chain alone.
+    # The audited rows this step wrote (the tables the domain registered) go into its chain with it, so
+    # that `lvyue audit verify` can reproduce them from the chain alone.
     step.events.extend(audit.ledger_events(step.session, step.instance.id))
     # One flush writes the state and the chain's new head (one UPDATE of the instance row per step,
     # with its version check), then the events are inserted.
@@ -226,19 +225,17 @@ def _deliver_buffered(step: Step) -> None:
 
 # ---------------------------------------------------------------------------- alerts
 def _raise_alerts(step: Step, now) -> None:
+    """Hand the escalations thrown in this step to the listeners, as plain data (engine/runtime/hooks.py)."""
     specs = step.definition.model.get("alerts", {})
-    thrown = [t for tid, t in spiff.completed_tasks_of(step.wf, frozenset(specs)).items() if tid not in step.throws_before]
-    # Highest severity first: a backdated contract past every threshold gets one red alert, not three.
-    thrown.sort(key=lambda t: -alerts.SEVERITY_RANK[specs[t.task_spec.bpmn_id]["severity"]])
-    for task in thrown:
-        spec = specs[task.task_spec.bpmn_id]
-        alert = alerts.raise_from_throw(step.session, step.instance, spec, task, now)
-        step.record(f"alert_{spec['severity']}", alert.element_id, {"alert_id": alert.id, "code": alert.code,
-                                                                    "due_at": alert.due_at.isoformat()})
-
-
-def _alert_specs_by_code(definition: Definition) -> dict[str, dict[str, Any]]:
-    return {spec["code"]: spec for spec in definition.model.get("alerts", {}).values()}
+    thrown = []
+    for tid, task in spiff.completed_tasks_of(step.wf, frozenset(specs)).items():
+        if tid in step.throws_before:
+            continue
+        element_id = spiff.element_of(task)
+        thrown.append(hooks.Thrown(element_id, str(tid), specs[element_id], spiff.task_data(task),
+                                   spiff.awaited_activity(task)))
+    if thrown:
+        step.events.extend(hooks.fire(hooks.REGISTRY.thrown, step, thrown, now))
 
 
 # ---------------------------------------------------------------------------- rows
@@ -260,41 +257,31 @@ def _sync_tasks(step: Step, now) -> None:
             step.record("task_cancelled", row.element_id)
             continue
         row.completed_at = now
-        for alert, resolved in alerts.settle_for_task(session, instance.id, task_id, spiff.task_data(task),
-                                                      _alert_specs_by_code(step.definition), now, row.element_id):
-            step.record("alert_resolved" if resolved else "alert_updated", alert.element_id,
-                        {"alert_id": alert.id, "code": alert.code, "resolution": alert.resolution,
-                         "amount_overdue": alert.amount_overdue})
+        step.events.extend(hooks.fire(hooks.REGISTRY.task_settled, step, row, spiff.task_data(task), now))
     for task_id, info in ready.items():
         if task_id in rows:
             continue
         lane = diagrams.role_of_lane(info.lane)  # the lane as drawn (`Employer`, `招标人`) → its role
+        assignee_org, assignee_department = _assignee(instance, lane)
         session.add(TaskRow(
             id=task_id, instance_id=instance.id, part_id=step.part_id,
             item_no=step.part.item_no if step.part is not None else None, element_id=info.element_id, name=info.name,
-            lane=lane, assignee_org=instance.roles.get(lane) if lane and lane != "supervisor" else None,
-            assignee_department=instance.department_code if lane == "supervisor" else None,
+            lane=lane, assignee_org=assignee_org, assignee_department=assignee_department,
             state="ready", created_at=now, due_at=_task_deadline(step, info)))
         step.record("task_ready", info.element_id, {"task_id": task_id, "lane": lane})
 
 
+def _assignee(instance: Instance, lane: str | None) -> tuple[str | None, str | None]:
+    """Who may act on a task of `lane`: the domain's rule when one is registered, else the organisation
+    bound to the lane's role."""
+    if hooks.REGISTRY.assign is not None:
+        return hooks.REGISTRY.assign(instance, lane)
+    return (instance.roles.get(lane) if lane else None), None
+
+
 def _task_deadline(step: Step, info) -> Any:
-    """A task's due instant: the deadline of the obligation its warnings watch (not a pre-warning)."""
-    specs = [a for a in step.definition.model.get("alerts", {}).values() if a.get("awaited") == info.element_id]
-    task = spiff.get_task(step.wf, info.id)
-    dues = []
-    for spec in specs:
-        if spec.get("awaits"):
-            # An at-once warning sets a deadline only once it was raised: its due is the alert's.
-            open_due = step.session.scalar(select(Alert.due_at).where(
-                Alert.instance_id == step.instance.id, Alert.code == spec["code"], Alert.status != "resolved"))
-            if open_due is not None:
-                dues.append(open_due)
-            continue
-        try:
-            dues.append(alerts.due_instant(spec["due"], spiff.task_data(task)))
-        except (expressions.ExpressionError, ValueError):
-            continue  # a deadline that needs data the task does not have yet is shown when it does
+    """A task's due instant: the earliest the listeners give for it (engine/runtime/hooks.py `task_due`)."""
+    dues = hooks.fire(hooks.REGISTRY.task_due, step, info.element_id, spiff.task_data(spiff.get_task(step.wf, info.id)))
     return min(dues) if dues else None
 
 

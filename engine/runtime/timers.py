@@ -21,13 +21,12 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine.supervision import alerts
 from engine import clock
-from engine.runtime import spiff, steps
+from engine.runtime import hooks, spiff, steps
 from engine.storage.db import Database
 from engine.access.directory import Principal
 from engine.errors import Conflict, Forbidden, NotFound
-from engine.storage.models import Alert, Incident, Instance, Outbox, Timer
+from engine.storage.models import Incident, Instance, Outbox, Timer
 from engine.storage.pagination import page
 
 log = logging.getLogger("lvyue.timers")
@@ -277,6 +276,5 @@ def recompute_from(db: Database, first_day: datetime) -> dict[str, int]:
                                                                 "to": after[row.id].isoformat()})
             steps.finish(step)
     with db.transaction() as session:
-        for alert in session.scalars(select(Alert).where(Alert.status != "resolved")):
-            moved_alerts += alerts.recompute_due(session, alert)
+        moved_alerts = sum(listener(session) for listener in hooks.REGISTRY.deadlines_moved)
     return {"timers_moved": moved_timers, "alerts_moved": moved_alerts}

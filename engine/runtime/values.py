@@ -40,7 +40,7 @@ from typing import Any
 from marshmallow import ValidationError, fields
 
 from engine import clock
-from engine.supervision.deadlines import SHANGHAI
+from engine.clock import SHANGHAI
 
 MONEY_INTEGER_DIGITS = 15
 MONEY_PLACES = 2

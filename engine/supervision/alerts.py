@@ -14,16 +14,18 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, select, true, false
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
-from engine.runtime import audit, expressions, forms, spiff, webhooks
+from engine.runtime import audit, expressions, forms, hooks, webhooks
 from engine import clock
-from engine.supervision import deadlines, timing
+from engine.supervision import credit, deadlines, timing
 from engine.access.authz import require_role
 from engine.storage.db import Database
 from engine.access.directory import Principal
 from engine.errors import Conflict, Forbidden, Invalid, NotFound
-from engine.storage.models import Alert, Department, Instance
+from engine.storage.models import Alert, AlertDecision, Department, Instance
 from engine.storage.pagination import page
 
 SEVERITY_RANK = {"yellow": 1, "orange": 2, "red": 3}
@@ -109,11 +111,11 @@ class AlertSpecError(Invalid):
 
 def _guarded(fn):
     """Run an alert's expressions; a failure becomes a 422 naming the element, never a crash."""
-    def wrapper(session, instance, spec, task, *args, **kwargs):
+    def wrapper(session, instance, spec, thrown, *args, **kwargs):
         try:
-            return fn(session, instance, spec, task, *args, **kwargs)
+            return fn(session, instance, spec, thrown, *args, **kwargs)
         except (expressions.ExpressionError, ValueError, TypeError, ArithmeticError) as exc:
-            element = getattr(getattr(task, "task_spec", None), "bpmn_id", None) or spec.get("code")
+            element = getattr(thrown, "element_id", None) or spec.get("code")
             raise AlertSpecError(f"warning '{element}' ({spec.get('code')}) cannot be evaluated: {exc}",
                                  {"bpmn": [f"element '{element}': {exc}"]}) from None
     return wrapper
@@ -126,11 +128,10 @@ def due_instant(expression: str, data: dict[str, Any]) -> datetime:
 
 
 @_guarded
-def raise_from_throw(session: Session, instance, spec: dict[str, Any], throw_task, now: datetime) -> Alert:
+def raise_from_throw(session: Session, instance, spec: dict[str, Any], thrown: hooks.Thrown, now: datetime) -> Alert:
     """Raise (or escalate) the alert a thrown warning stands for. Idempotent per obligation."""
-    data = spiff.task_data(throw_task)
-    awaited = spiff.awaited_activity(throw_task)
-    element_id, awaited_task_id = awaited if awaited else (throw_task.task_spec.bpmn_id, None)
+    data = thrown.data
+    element_id, awaited_task_id = thrown.awaited if thrown.awaited else (thrown.element_id, None)
     if spec.get("awaits"):
         # An at-once warning (no timer) names the activity whose next completion may settle it.
         element_id, awaited_task_id = spec["awaits"], None
@@ -213,6 +214,64 @@ def settle_for_task(session: Session, instance_id: str, task_id: str, completion
         _notify(session, alert, "alert.resolved")
         out.append((alert, True))
     return out
+
+
+# ---------------------------------------------------------------- step listeners (engine/bootstrap.py)
+def on_thrown(step, thrown: list[hooks.Thrown], now: datetime) -> list[tuple[str, str | None, dict[str, Any]]]:
+    """Raise the alerts of the warnings a step threw, highest severity first: a backdated contract past
+    every threshold gets one red alert, not three."""
+    events = []
+    for t in sorted(thrown, key=lambda t: -SEVERITY_RANK[t.spec["severity"]]):
+        alert = raise_from_throw(step.session, step.instance, t.spec, t, now)
+        events.append((f"alert_{t.spec['severity']}", alert.element_id,
+                       {"alert_id": alert.id, "code": alert.code, "due_at": alert.due_at.isoformat()}))
+    return events
+
+
+def _specs_by_code(definition) -> dict[str, dict[str, Any]]:
+    return {spec["code"]: spec for spec in definition.model.get("alerts", {}).values()}
+
+
+def on_task_settled(step, row, task_data: dict[str, Any], now: datetime) -> list[tuple[str, str | None, dict[str, Any]]]:
+    """A task left READY completed: settle the alerts awaiting it."""
+    return [("alert_resolved" if resolved else "alert_updated", alert.element_id,
+             {"alert_id": alert.id, "code": alert.code, "resolution": alert.resolution,
+              "amount_overdue": alert.amount_overdue})
+            for alert, resolved in settle_for_task(step.session, step.instance.id, row.id, task_data,
+                                                   _specs_by_code(step.definition), now, row.element_id)]
+
+
+def task_due(step, element_id: str, task_data: dict[str, Any]) -> list[datetime]:
+    """A READY task's deadline: the deadline of the obligation its warnings watch (not a pre-warning)."""
+    dues = []
+    for spec in step.definition.model.get("alerts", {}).values():
+        if spec.get("awaited") != element_id:
+            continue
+        if spec.get("awaits"):
+            # An at-once warning sets a deadline only once it was raised: its due is the alert's.
+            open_due = step.session.scalar(select(Alert.due_at).where(
+                Alert.instance_id == step.instance.id, Alert.code == spec["code"], Alert.status != "resolved"))
+            if open_due is not None:
+                dues.append(open_due)
+            continue
+        try:
+            dues.append(due_instant(spec["due"], task_data))
+        except (expressions.ExpressionError, ValueError):
+            continue  # a deadline that needs data the task does not have yet is shown when it does
+    return dues
+
+
+def on_cancelled(session: Session, instance, reason: str | None, now: datetime) -> None:
+    resolve_all(session, instance.id, f"contract cancelled: {reason or 'no reason given'}", now)
+
+
+def recompute_all(session: Session) -> int:
+    """Re-evaluate the deadline of every open alert (after a calendar change); the number moved."""
+    return sum(recompute_due(session, alert) for alert in session.scalars(select(Alert).where(Alert.status != "resolved")))
+
+
+def view_of_instance(session: Session, principal, instance) -> dict[str, Any]:
+    return {"alerts": for_instance(session, principal, instance.id) if principal else []}
 
 
 def resolve_all(session: Session, instance_id: str, reason: str, now: datetime) -> None:
@@ -332,12 +391,6 @@ def confirm(db: Database, principal: Principal, alert_id: str, decision: str, no
     discipline inspection (engine/credit.py); an alert is decided once (409 after), so each is written once.
 
     Only the department of the alert (or a parent) and admins decide; its escalation target reads the lead."""
-    from sqlalchemy.exc import IntegrityError
-    from sqlalchemy.orm.exc import StaleDataError
-
-    from engine.supervision import credit
-    from engine.storage.models import AlertDecision
-
     if principal.role not in ("supervisor", "admin"):
         raise Forbidden("only the supervising department confirms or dismisses alerts")
     if decision not in credit.DECISIONS:

@@ -49,14 +49,15 @@ from typing import Any, Mapping
 from sqlalchemy import and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
-from engine.supervision import alerts, deadlines, timing
+from engine.supervision import alerts, bindings, deadlines, timing
 from engine.access import authz
 from engine import clock
 from engine.runtime import forms, spiff, steps, strictjson, values, webhooks
+from engine.runtime.runner import complete_task, run_step
 from engine.storage.db import Database
 from engine.access.directory import Principal
 from engine.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
-from engine.storage.models import Alert, Guarantee, GuaranteeClaim, GuaranteeEvent, GuarantorEndpoint, Instance, Invoice, Organisation, Payment, TaskRow
+from engine.storage.models import Alert, AlertDecision, Guarantee, GuaranteeClaim, GuaranteeEvent, GuarantorEndpoint, Instance, Invoice, Lead, Organisation, Payment, TaskRow
 from engine.storage.pagination import page
 
 KINDS = ("bid", "performance", "advance_payment", "quality", "payment")
@@ -69,10 +70,12 @@ CLAIM_REASONS = ("refused_to_sign", "non_performance")
 CLAIMABLE = ("active", "claimed")
 
 # The process library's elements this ledger follows (bpmn/post_award.bpmn).
-SUBMIT, VERIFY, RENEW, PAY_CLAIM = "submit_performance_guarantee", "verify_guarantee", "renew_guarantee", "pay_claim"
-RELEASES = {"release_bid_bond": "bid", "release_performance_guarantee": "performance", "release_retention": "quality"}
+SUBMIT, VERIFY, RENEW, PAY_CLAIM = (bindings.SUBMIT_GUARANTEE, bindings.VERIFY_GUARANTEE, bindings.RENEW_GUARANTEE,
+                                    bindings.PAY_CLAIM)
+RELEASES = {bindings.RELEASE_BID_BOND: "bid", bindings.RELEASE_PERFORMANCE: "performance",
+            bindings.RELEASE_RETENTION: "quality"}
 CLAIM_MESSAGE, REFUSAL_MESSAGE = "guarantee_claimed", "award_refused"
-REFUSABLE_TASKS = ("sign_contract", SUBMIT)
+REFUSABLE_TASKS = (bindings.SIGN_CONTRACT, SUBMIT)
 # Alerts about a guarantee, linked to its record (CLAIM_UNPAID links by the claim, its occurrence).
 LINKED_CODES = {"bid": ("BID_BOND_REFUND_OVERDUE",), "performance": ("GUARANTEE_RELEASE_OVERDUE", "GUARANTEE_EXPIRING"),
                 "quality": ("RETENTION_RELEASE_OVERDUE",)}
@@ -366,13 +369,12 @@ def _verify_from_notice(step: steps.Step, g: Guarantee, notice: Mapping[str, Any
     form = step.definition.model.get("user_tasks", {}).get(VERIFY, {}).get("form", [])
     raw = {k: notice[k] for k in (*_VERIFIED_FIELDS, "verification_code") if notice.get(k) is not None}
     raw["verified"] = True
-    typed, errors = forms.validate(form, raw)
+    _, errors = forms.validate(form, raw)
     if errors:
         return  # the guarantor completes the task by hand
-    actor = notice.get("by") or f"platform:{g.issuer_org}"
-    spiff.complete_task(step.wf, task.id, forms.to_process_data(form, typed, spiff.task_data(spiff.get_task(step.wf, task.id))))
-    step.record("task_completed", VERIFY, {"task_id": task.id, "data": typed, "by": actor})
-    _verified(step, typed, actor)
+    # Completed through the runtime like any task: its listeners (this module's record_task among them)
+    # keep the ledger in step.
+    complete_task(step, task.id, VERIFY, raw, step.actor, by=notice.get("by") or f"platform:{g.issuer_org}")
 
 
 def _renewed(step: steps.Step, data: dict[str, Any], actor: str) -> None:
@@ -449,7 +451,6 @@ def record(db: Database, principal: Principal, body: Mapping[str, Any]) -> dict[
     price), never beside a performance guarantee held (Q02) nor beside retention withheld (Q01: no retention
     where another quality guarantee is used). The applicant records it: the contractor, or for a payment
     guarantee the employer."""
-    from engine.usecases.instances import run_step
 
     kind, key = body.get("kind"), body.get("business_key")
     with db.read() as session:
@@ -536,7 +537,6 @@ def file_claim(db: Database, principal: Principal, guarantee_id: str, body: Mapp
         if g is None or not _visible(session, principal, g):
             raise NotFound("no such guarantee")
         instance_id = g.instance_id
-    from engine.usecases.instances import run_step  # circular at import time: instances → steps ← guarantees
 
     def apply(step: steps.Step):
         session, instance = step.session, step.instance
@@ -587,10 +587,9 @@ def file_claim(db: Database, principal: Principal, guarantee_id: str, body: Mapp
             spiff.deliver_message(step.wf, REFUSAL_MESSAGE, {"award_refused_at": claimed_at})
             _settle_refused_signing(session, instance, claimed_at)
             step.record("award_refused", None, {"claim_id": claim.id, "guarantee_id": g.id})
-        steps.finish(step)
-        return view(session, session.get(Guarantee, guarantee_id), principal, full=True)
 
-    return run_step(db, principal, instance_id, apply)
+    return run_step(db, principal, instance_id, apply,
+                    after=lambda step, _: view(step.session, step.session.get(Guarantee, guarantee_id), principal, full=True))
 
 
 def signing_period(instance: Instance) -> deadlines.Deadline | None:
@@ -652,7 +651,6 @@ def confirm_refusal(db: Database, principal: Principal, guarantee_id: str, body:
         if g is None or not _visible(session, principal, g):
             raise NotFound("no such guarantee")
         instance_id = g.instance_id
-    from engine.usecases.instances import run_step  # circular at import time: instances → steps ← guarantees
 
     def apply(step: steps.Step):
         session, instance = step.session, step.instance
@@ -686,10 +684,9 @@ def confirm_refusal(db: Database, principal: Principal, guarantee_id: str, body:
         data = {"refused_at": day.isoformat(), "note": note, "department": instance.department_code}
         _event(session, g, principal.name, "refusal_confirmed", data)
         step.record("refusal_confirmed", None, {"guarantee_id": g.id, **data})
-        steps.finish(step)
-        return view(session, g, principal, full=True)
 
-    return run_step(db, principal, instance_id, apply)
+    return run_step(db, principal, instance_id, apply,
+                    after=lambda step, _: view(step.session, step.session.get(Guarantee, guarantee_id), principal, full=True))
 
 
 def _claim_amount(session: Session, g: Guarantee, value: Any, errors) -> Decimal:
@@ -724,8 +721,6 @@ def _claim_date(value: Any, errors) -> str:
 def _confirmed_alert(session: Session, g: Guarantee, alert_id: Any, errors) -> Alert | None:
     """The red non-performance alert against the applicant, confirmed by its department, that a
     non-performance claim rests on."""
-    from engine.storage.models import AlertDecision
-
     alert = session.get(Alert, alert_id) if isinstance(alert_id, str) else None
     if alert is None or alert.instance_id != g.instance_id:
         errors["alert_id"] = ["the red non-performance alert of this contract the claim rests on"]
@@ -818,12 +813,10 @@ def issuer_callback(db: Database, instance_id: str, body: bytes, signature: str 
     if recorded is not None:
         return _verify_recorded(db, principal, instance_id, recorded, payload)
     if task_id is not None:
-        from engine.usecases import tasks  # circular at import time: tasks calls this module's hooks
-
         data = {k: payload[k] for k in ("guarantee_no", "amount", "valid_to", "document_sha256", "verification_code",
                                         "note") if payload.get(k) is not None}
         data["verified"] = payload.get("verified", True)
-        tasks.complete(db, principal, task_id, data)
+        _complete_as_issuer(db, principal, instance_id, task_id, data)
     else:
         _keep_notice(db, principal, instance_id, payload)
     with db.read() as session:
@@ -831,10 +824,23 @@ def issuer_callback(db: Database, instance_id: str, body: bytes, signature: str 
         return view(session, g, principal, full=True)
 
 
+def _complete_as_issuer(db: Database, principal: Principal, instance_id: str, task_id: str, data: dict[str, Any]) -> None:
+    """The issuer's platform completes the contract's verify task, as its guarantor lane would: the same checks
+    (403 outside the lane, 409 no longer ready, 422 on the form) in one step."""
+    def apply(step: steps.Step):
+        row = step.session.get(TaskRow, task_id)
+        authz.require_act(principal, row)
+        if row.state != "ready" or step.instance.status != "running":
+            raise Conflict(f"task {row.element_id} is {row.state}, no longer ready")
+        complete_task(step, task_id, row.element_id, data, principal.name)
+        row.completed_by = principal.name
+
+    run_step(db, principal, instance_id, apply, after=lambda step, _: None)
+
+
 def _verify_recorded(db: Database, principal: Principal, instance_id: str, guarantee_id: str,
                      payload: dict[str, Any]) -> dict[str, Any]:
     """The issuer confirms (or refuses) a guarantee recorded through POST /guarantees: no task, the same checks."""
-    from engine.usecases.instances import run_step
 
     form = [{"name": "amount", "type": "decimal", "required": False}, {"name": "valid_to", "type": "date", "required": False},
             {"name": "document_sha256", "type": "sha256", "required": False}]
@@ -858,7 +864,6 @@ def _verify_recorded(db: Database, principal: Principal, instance_id: str, guara
 
 
 def _keep_notice(db: Database, principal: Principal, instance_id: str, payload: dict[str, Any]) -> None:
-    from engine.usecases.instances import run_step
 
     form = [{"name": "amount", "type": "decimal", "required": False}, {"name": "valid_to", "type": "date", "required": False},
             {"name": "document_sha256", "type": "sha256", "required": False},
@@ -1140,10 +1145,6 @@ def monthly_indicators(session: Session, scope: Any) -> dict[str, Any]:
 
 
 def _leads_transferred(session: Session, start: datetime, end: datetime, depts: set[str] | None, by_instance: bool) -> int:
-    try:
-        from engine.storage.models import Lead
-    except ImportError:  # the credit records and leads of issue 7 are not in this tree
-        return 0
     column = Lead.instance_id if by_instance else Lead.department_code
     return session.scalar(select(func.count()).select_from(Lead).where(
         Lead.created_at >= start, Lead.created_at < end, _in_scope(column, depts))) or 0
@@ -1199,24 +1200,3 @@ def ocds_extension(session: Session, instance: Instance, release: dict[str, Any]
         for contract in release.get("contracts") or []:
             contract["guarantees"] = found
     return release
-
-
-def _register() -> None:
-    """Join the monthly report and the OCDS export where their registries exist (engine/reports.py,
-    engine/ocds.py, issue 7); without them the functions above are called directly."""
-    try:
-        from engine.supervision import reports
-    except ImportError:
-        reports = None
-    if reports is not None and hasattr(reports, "register_section") and "guarantees" not in getattr(reports, "SECTIONS", {}):
-        reports.register_section("guarantees", monthly_indicators, INDICATOR_DEFINITIONS)
-    try:
-        from engine.supervision import ocds
-    except ImportError:
-        ocds = None
-    if ocds is not None and hasattr(ocds, "register_extension") and \
-            ocds_extension not in [getattr(e, "fn", None) for e in getattr(ocds, "EXTENSIONS", [])]:
-        ocds.register_extension(ocds_extension, OCDS_EXTENSION_URL)
-
-
-_register()

@@ -13,9 +13,13 @@ from sqlalchemy import func, select
 
 from engine.supervision import calendar as official
 from engine import clock
+from engine.runtime import timers
 from engine.supervision import deadlines, timing
 from engine.storage.db import Database
 from engine.storage.models import CalendarYear
+
+# How often every worker reloads the calendar the deadlines use (a periodic job, engine/bootstrap.py).
+REFRESH_SECONDS = 60.0
 
 
 def _rows_from(cal: official.OfficialCalendar) -> dict[int, tuple[list[str], list[str]]]:
@@ -67,8 +71,6 @@ def years(db: Database) -> list[dict[str, Any]]:
 
 def import_year(db: Database, text: str | bytes, source: str) -> dict[str, Any]:
     """Store (or replace) one year's schedule and move the pending deadlines it changes."""
-    from engine.runtime import timers
-
     year, holidays, workdays = official.parse_schedule(text)
     with db.transaction() as session:
         row = session.get(CalendarYear, year)

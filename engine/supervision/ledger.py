@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine.supervision import alerts, guarantees
+from engine.supervision import alerts, bindings, guarantees
 from engine.access import authz
 from engine import clock
 from engine.runtime import steps, values
@@ -64,13 +64,13 @@ def record_task(step: steps.Step, element_id: str, data: dict[str, Any], actor: 
     part_no = step.part.item_no if step.part is not None else None
     now = clock.now()
     roles = step.instance.roles
-    if element_id == "record_payment":
+    if element_id == bindings.RECORD_PAYMENT:
         amount, paid_at = _entry(data, "amount", "paid_at")
         step.session.add(Payment(id=str(uuid.uuid4()), instance_id=step.instance.id, part_id=step.part_id,
                                  milestone_no=part_no, paid_at=paid_at, amount=amount, voucher_no=data.get("voucher_no"),
                                  payer=roles.get("employer"), payee=roles.get("contractor"), recorded_at=now,
                                  recorded_by=actor))
-    elif element_id == "submit_invoice":
+    elif element_id == bindings.SUBMIT_INVOICE:
         amount, issued_at = _entry(data, "amount", "issued_at")
         step.session.add(Invoice(id=str(uuid.uuid4()), instance_id=step.instance.id, part_id=step.part_id,
                                  milestone_no=part_no, invoice_no=str(data.get("invoice_no") or ""),
@@ -89,7 +89,7 @@ def _milestones(session, instance: Instance, payments: list[Payment], invoices: 
         amount = _dec(item.get("amount"))
         due_row = None
         if part is not None:
-            due_row = session.scalar(select(TaskRow).where(TaskRow.part_id == part.id, TaskRow.element_id == "record_payment")
+            due_row = session.scalar(select(TaskRow).where(TaskRow.part_id == part.id, TaskRow.element_id == bindings.RECORD_PAYMENT)
                                      .order_by(TaskRow.created_at.desc()).limit(1))
         out.append({
             "no": no, "name": item.get("name"), "amount": money(amount), "planned_date": item.get("planned_date"),

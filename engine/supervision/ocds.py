@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, load_only
 
 from engine.access import authz
 from engine import clock
-from engine.supervision import credit, deadlines
+from engine.supervision import bindings, credit, deadlines
 from engine.storage.db import Database
 from engine.access.directory import Principal
 from engine.errors import Forbidden, NotFound
@@ -184,9 +184,9 @@ def release(session: Session, instance: Instance, prefix: str = DEFAULT_PREFIX, 
         contract["dateSigned"] = on_day(signed)
     contract["milestones"] = [
         _milestone(f"{key}-signing", "签订合同 Contract signed", "approval", "contractSigning",
-                   dues.get(("sign_contract", None)), signed, now),
+                   dues.get((bindings.SIGN_CONTRACT, None)), signed, now),
         _milestone(f"{key}-filing", "合同备案 Contract filed", "approval", "contractFiling",
-                   dues.get(("file_contract", None)), data.get("filed_at"), now),
+                   dues.get((bindings.FILE_CONTRACT, None)), data.get("filed_at"), now),
     ]
 
     implementation_milestones: list[dict[str, Any]] = []
@@ -211,7 +211,7 @@ def release(session: Session, instance: Instance, prefix: str = DEFAULT_PREFIX, 
                 if full is None and total >= _dec(item.get("amount")):
                     full = p.paid_at
         implementation_milestones.append(_milestone(
-            f"{key}-m{no}-payment", f"{name}：付款 payment", "payment", "payment", dues.get(("record_payment", no)),
+            f"{key}-m{no}-payment", f"{name}：付款 payment", "payment", "payment", dues.get((bindings.RECORD_PAYMENT, no)),
             full, now, partly=total > 0,
             description=f"amount {format(_dec(item.get('amount')).quantize(Decimal('0.01')), 'f')} CNY; "
                         f"paid {format(total.quantize(Decimal('0.01')), 'f')} CNY"))

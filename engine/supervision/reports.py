@@ -23,7 +23,7 @@ from typing import Any, Callable
 from sqlalchemy import select, true
 from sqlalchemy.orm import Session, load_only
 
-from engine.supervision import alerts, credit, csv_export, deadlines
+from engine.supervision import alerts, bindings, credit, csv_export, deadlines
 from engine import clock
 from engine.access import directory
 from engine.storage.db import Database
@@ -35,8 +35,9 @@ SEVERITIES = ("yellow", "orange", "red")
 TOP_EMPLOYERS = 5
 
 # The element ids of the process library (bpmn/post_award.bpmn) whose tasks carry each obligation's deadline.
-SIGN, FILE, PAY = "sign_contract", "file_contract", "record_payment"
-RELEASES = {"bid": "release_bid_bond", "performance": "release_performance_guarantee", "quality": "release_retention"}
+SIGN, FILE, PAY = bindings.SIGN_CONTRACT, bindings.FILE_CONTRACT, bindings.RECORD_PAYMENT
+RELEASES = {"bid": bindings.RELEASE_BID_BOND, "performance": bindings.RELEASE_PERFORMANCE,
+            "quality": bindings.RELEASE_RETENTION}
 
 
 @dataclass(frozen=True)

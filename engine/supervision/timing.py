@@ -19,7 +19,6 @@ from decimal import Decimal
 
 from engine.supervision import calendar as official
 from engine.supervision import deadlines, rules
-from engine.runtime.expressions import register_function
 
 _calendar: official.OfficialCalendar | None = None
 _registry: rules.RuleRegistry | None = None
@@ -73,24 +72,20 @@ def _count(n) -> int:
     return int(n)
 
 
-@register_function("deadline")
 def deadline_fn(rule_id: str, start, agreed_days=None) -> str:
     s = _start(start)
     agreed = _count(agreed_days) if agreed_days is not None else None
     return _iso(deadlines.deadline(rule_id, s, calendar(), registry(), agreed))
 
 
-@register_function("add_days")
 def add_days_fn(start, n) -> str:
     return _iso(deadlines.add_days(_start(start), _count(n), calendar()))
 
 
-@register_function("add_workdays")
 def add_workdays_fn(start, n) -> str:
     return _iso(deadlines.add_workdays(_start(start), _count(n), calendar()))
 
 
-@register_function("end_of_day")
 def end_of_day_fn(day) -> str:
     """24:00 China time of a date (a date-time counts by its China-time date)."""
     d = deadlines.local_date(_start(day))
@@ -104,14 +99,18 @@ def _shift(instant, days, sign: int) -> str:
     return (value + sign * timedelta(days=_count(days))).isoformat()
 
 
-@register_function("before")
 def before_fn(instant, days) -> str:
     return _shift(instant, days, -1)
 
 
-@register_function("after")
 def after_fn(instant, days) -> str:
     return _shift(instant, days, +1)
+
+
+def expression_functions() -> dict[str, object]:
+    """The calendar functions diagrams may call in expressions, by name (registered by engine/bootstrap.py)."""
+    return {"deadline": deadline_fn, "add_days": add_days_fn, "add_workdays": add_workdays_fn,
+            "end_of_day": end_of_day_fn, "before": before_fn, "after": after_fn}
 
 
 class provisional:

@@ -1,23 +1,20 @@
 """Contracts under supervision: start, read, cancel and message process instances."""
 from __future__ import annotations
 
-import contextlib
 import re
 import uuid
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
 
-from engine.supervision import alerts, contract_terms, deadlines, guarantees, timing
-from engine.access import authz
 from engine import clock
-from engine.runtime import definitions, diagrams, forms, spiff, steps, values
-from engine.storage.db import Database
+from engine.access import authz
 from engine.access.directory import Principal
 from engine.errors import Conflict, Forbidden, Invalid
-from engine.storage.models import AuditEvent, BufferedMessage, Definition, Department, Instance, InstancePart, Organisation, TaskRow, Timer
+from engine.runtime import definitions, diagrams, forms, hooks, runner, spiff, steps
+from engine.storage.db import Database
+from engine.storage.models import AuditEvent, BufferedMessage, Definition, Department, Instance, InstancePart, Organisation
 from engine.storage.pagination import page
 
 # A business key is one path segment of /contracts/{business_key} and /contracts/{business_key}/ocds: no '/'
@@ -26,56 +23,6 @@ from engine.storage.pagination import page
 BUSINESS_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # fullmatch: "$" would let a trailing newline in
 BUSINESS_KEY_RULE = "1–64 ASCII letters, digits and . _ -, starting with a letter or digit (e.g. LH-2026-0001)"
 STATUSES = ("running", "completed", "cancelled", "error")
-
-
-def task_view(row: TaskRow, business_key: str, form: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"id": row.id, "instance_id": row.instance_id, "business_key": business_key, "element_id": row.element_id,
-            "name": row.name, "lane": row.lane, "milestone_no": row.item_no, "form": form,
-            "created_at": row.created_at, "due_at": row.due_at}
-
-
-def _definition_ref(session, instance: Instance) -> dict[str, Any]:
-    d = session.get(Definition, instance.definition_id)
-    return {"key": d.key, "version": d.version}
-
-
-def summary(session, instance: Instance) -> dict[str, Any]:
-    return {"id": instance.id, "business_key": instance.business_key, "status": instance.status,
-            "definition": _definition_ref(session, instance), "created_at": instance.created_at,
-            "updated_at": instance.updated_at}
-
-
-def ready_rows(session, instance_id: str) -> list[TaskRow]:
-    return list(session.scalars(select(TaskRow).where(TaskRow.instance_id == instance_id, TaskRow.state == "ready")
-                                .order_by(TaskRow.created_at, TaskRow.id)))
-
-
-def detail(session, instance: Instance, principal: Principal | None = None,
-           tasks: list[TaskRow] | None = None) -> dict[str, Any]:
-    """The full view of API.md `GET /instances/{id}` (`tasks`: its READY rows, when the caller has them)."""
-    d = session.get(Definition, instance.definition_id)
-    user_tasks = d.model.get("user_tasks", {})
-    if tasks is None:
-        tasks = ready_rows(session, instance.id)
-    # Pending timers only: fired and cancelled ones are history (the audit trail has them).
-    timers = session.scalars(select(Timer).where(Timer.instance_id == instance.id,
-                                                 Timer.status.in_(("waiting", "leased", "incident")))
-                             .order_by(Timer.due_at, Timer.id))
-    out = summary(session, instance)
-    out.update({
-        "data": instance.data,
-        "roles": instance.roles,
-        "error": instance.error,
-        "tasks": [task_view(t, instance.business_key, user_tasks.get(t.element_id, {}).get("form", [])) for t in tasks],
-        "timers": [{"id": t.id, "element_id": t.element_id, "due_at": t.due_at, "status": t.status} for t in timers],
-        "alerts": alerts.for_instance(session, principal, instance.id) if principal else [],
-    })
-    return out
-
-
-# Lane roles a process may leave unbound: post_award asks the guarantor only where one is bound (the contract's
-# e-guarantee issuer); without one a guarantee is taken as submitted. The unbound role's variable is None.
-OPTIONAL_ROLES = {"post_award": frozenset({"guarantor"})}
 
 
 def _bind_roles(session, model: dict[str, Any], data: dict[str, Any],
@@ -104,35 +51,6 @@ def _bind_roles(session, model: dict[str, Any], data: dict[str, Any],
     return roles, errors
 
 
-def _post_award_terms(session, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    """The statutory caps and defaults of the post-award process (engine/contract_terms.py)."""
-    def org(role):
-        code = data.get(role)
-        return session.get(Organisation, code) if isinstance(code, str) else None
-
-    employer = org("employer")
-    public = bool(employer is not None and employer.public_body) or data.get("track") == "gov_procurement"
-    today = clock.now().astimezone(deadlines.SHANGHAI).date()
-    try:
-        on = values.parse_date(data.get("award_notice_date"), on=today)
-    except values.BadValue:
-        on = today  # refused on data.award_notice_date by the terms themselves
-    typed, errors = contract_terms.validate_post_award(data, org("contractor"), employer, public, on,
-                                                       timing.registry(), today=today)
-    # Role-binding errors are reported by _bind_roles with the same paths; keep one message each.
-    return typed, {k: v for k, v in errors.items() if k.removeprefix("data.") not in forms.RESERVED}
-
-
-# Process-specific start terms beyond the diagram's form: statutory caps need the parties' records.
-TERMS = {"post_award": _post_award_terms}
-
-
-def _engine_invalid(exc: spiff.EngineError) -> Invalid:
-    if exc.missing:
-        return Invalid(exc.message, {f"data.{exc.missing}": [f"required by {exc.element_id}: {exc.message}"]})
-    return Invalid(exc.message, {"data": [exc.message]})
-
-
 def start(db: Database, principal: Principal, definition_key: str, version: int | None, business_key: str,
           data: dict[str, Any]) -> dict[str, Any]:
     authz.require_role(principal, "operator")
@@ -149,14 +67,14 @@ def start(db: Database, principal: Principal, definition_key: str, version: int 
                 raise Conflict(f"business key {business_key} is already in use")
             if not isinstance(data, dict):
                 raise Invalid("data must be an object", {"data": ["must be a JSON object"]})
-            optional = OPTIONAL_ROLES.get(definition.key, frozenset())
+            optional = hooks.REGISTRY.optional_roles.get(definition.key, frozenset())
             roles, errors = _bind_roles(session, definition.model, data, optional)
-            terms = TERMS.get(definition.key)
+            terms = hooks.REGISTRY.start_terms.get(definition.key)
             if terms is not None:
                 typed, form_errors = terms(session, data)
-                typed = {k: v for k, v in typed.items() if k not in forms.RESERVED}
+                typed = {k: v for k, v in typed.items() if k not in forms.reserved()}
             else:
-                rest = {k: v for k, v in data.items() if k not in forms.RESERVED}
+                rest = {k: v for k, v in data.items() if k not in forms.reserved()}
                 typed, form_errors = forms.validate(definition.model.get("start_form", []), rest)
             errors.update(form_errors)
             if errors:
@@ -169,21 +87,18 @@ def start(db: Database, principal: Principal, definition_key: str, version: int 
             try:
                 spiff.run_until_waiting(step.wf)
             except spiff.EngineError as exc:
-                raise _engine_invalid(exc) from None
-            guarantees.on_start(step, typed)
+                raise runner.engine_invalid(exc) from None
+            for listener in hooks.REGISTRY.instance_started:
+                listener(step, typed)
             steps.finish(step)
-            return detail(session, step.instance, principal)
+            return runner.detail(session, step.instance, principal)
     except IntegrityError:
         raise Conflict(f"business key {business_key} is already in use") from None
 
 
-def _load_visible(session, principal: Principal, instance_id: str) -> Instance:
-    return authz.require_visible(principal, session.get(Instance, instance_id))
-
-
 def get(db: Database, principal: Principal, instance_id: str) -> dict[str, Any]:
     with db.read() as session:
-        return detail(session, _load_visible(session, principal, instance_id), principal)
+        return runner.detail(session, runner.load_visible(session, principal, instance_id), principal)
 
 
 def list_(db: Database, principal: Principal, limit: int | None, cursor: str | None, status: str | None = None,
@@ -198,12 +113,12 @@ def list_(db: Database, principal: Principal, limit: int | None, cursor: str | N
             query = query.where(Instance.business_key == business_key)
         if definition:
             query = query.where(Instance.definition_id.in_(select(Definition.id).where(Definition.key == definition)))
-        return page(session, query, [Instance.created_at, Instance.id], limit, cursor, lambda i: summary(session, i))
+        return page(session, query, [Instance.created_at, Instance.id], limit, cursor, lambda i: runner.summary(session, i))
 
 
 def history(db: Database, principal: Principal, instance_id: str, limit: int | None, cursor: str | None) -> dict[str, Any]:
     with db.read() as session:
-        _load_visible(session, principal, instance_id)
+        runner.load_visible(session, principal, instance_id)
         query = select(AuditEvent).where(AuditEvent.instance_id == instance_id)
         return page(session, query, [AuditEvent.seq], limit, cursor,
                     lambda e: {"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action,
@@ -212,7 +127,7 @@ def history(db: Database, principal: Principal, instance_id: str, limit: int | N
 
 def diagram(db: Database, principal: Principal, instance_id: str) -> dict[str, Any]:
     with db.read() as session:
-        instance = _load_visible(session, principal, instance_id)
+        instance = runner.load_visible(session, principal, instance_id)
         step = steps.open_step(session, instance, principal.name)
         active, completed = spiff.element_states(step.wf)
         active, completed = set(active), set(completed)
@@ -221,28 +136,6 @@ def diagram(db: Database, principal: Principal, instance_id: str) -> dict[str, A
             active |= set(a)
             completed |= set(c)
         return {"xml": step.definition.xml, "active": sorted(active), "completed": sorted(completed - active)}
-
-
-@contextlib.contextmanager
-def step_transaction(db: Database):
-    """The write transaction of a step: a concurrent step on the same instance (a stale row version at
-    flush) becomes Conflict (409)."""
-    try:
-        with db.transaction() as session:
-            yield session
-    except StaleDataError:
-        raise Conflict("the contract was changed by someone else at the same time; reload and try again") from None
-
-
-def run_step(db: Database, principal: Principal, instance_id: str, apply, part_id: str | None = None) -> dict[str, Any]:
-    """Run `apply(step)` as one step on a visible instance (its main workflow or one part);
-    a concurrent step on the same instance gives Conflict."""
-    with step_transaction(db) as session:
-        instance = _load_visible(session, principal, instance_id)
-        step = steps.open_step(session, instance, principal.name, part_id)
-        result = apply(step)
-        steps.finish(step)
-        return result if result is not None else detail(session, instance, principal)
 
 
 def cancel(db: Database, principal: Principal, instance_id: str, reason: str | None = None) -> dict[str, Any]:
@@ -254,10 +147,10 @@ def cancel(db: Database, principal: Principal, instance_id: str, reason: str | N
         spiff.cancel(step.wf)
         step.instance.status = "cancelled"
         step.record("instance_cancelled", None, {"reason": reason})
-        alerts.resolve_all(step.session, step.instance.id, f"contract cancelled: {reason or 'no reason given'}",
-                           clock.now())
+        for listener in hooks.REGISTRY.instance_cancelled:
+            listener(step.session, step.instance, reason, clock.now())
 
-    return run_step(db, principal, instance_id, apply)
+    return runner.run_step(db, principal, instance_id, apply)
 
 
 def _require_external(definition: Definition, name: str) -> None:
@@ -296,4 +189,4 @@ def deliver_message(db: Database, principal: Principal, instance_id: str, name: 
         step.session.flush()
         step.record("message_received", None, {"name": name, "payload": payload})
 
-    return run_step(db, principal, instance_id, apply)
+    return runner.run_step(db, principal, instance_id, apply)

@@ -6,12 +6,11 @@ from typing import Any
 from sqlalchemy import select
 
 from engine.access import authz
-from engine.runtime import definitions, forms, spiff, steps
-from engine.supervision import guarantees, ledger
-from engine.storage.db import Database
 from engine.access.directory import Principal
-from engine.errors import Conflict, Invalid, NotFound
-from engine.usecases.instances import _engine_invalid, detail, ready_rows, step_transaction, task_view
+from engine.errors import Conflict, NotFound
+from engine.runtime import definitions, forms, steps
+from engine.runtime.runner import complete_task, detail, ready_rows, step_transaction, task_view
+from engine.storage.db import Database
 from engine.storage.models import Definition, Instance, TaskRow
 from engine.storage.pagination import page
 
@@ -81,29 +80,11 @@ def complete(db: Database, principal: Principal, task_id: str, data: Any) -> dic
         if row.state != "ready" or instance.status != "running":
             raise Conflict(f"task {row.element_id} is {row.state}, no longer ready")
         step = steps.open_step(session, instance, principal.name, row.part_id)
-        task = spiff.get_task(step.wf, task_id)
-        if task is None or not spiff.task_is_ready_user_task(task):
-            # The row was read ready, but a concurrent completion committed before the workflow state was
-            # read (PostgreSQL, READ COMMITTED): the same 409 the version check gives it a moment later.
-            raise Conflict(f"task {row.element_id} was completed by someone else at the same time; reload")
-        user_tasks = step.definition.model.get("user_tasks", {})
-        form = user_tasks.get(row.element_id, {}).get("form", [])
-        typed, errors = forms.validate(form, data)
-        if isinstance(data, dict):
-            errors.update(forms.reserved_errors(data))
-        if errors:
-            raise Invalid(f"the data for {row.element_id} is invalid", errors)
-        process_data = forms.to_process_data(form, typed, spiff.task_data(task))
-        try:
-            spiff.complete_task(step.wf, task_id, process_data)
-        except spiff.EngineError as exc:
-            raise _engine_invalid(exc) from None
-        step.record("task_completed", row.element_id, {"task_id": task_id, "data": typed})
-        ledger.record_task(step, row.element_id, typed, principal.name)
-        guarantees.record_task(step, row.element_id, typed, principal.name, task_id)
+        complete_task(step, task_id, row.element_id, data, principal.name)
         row.completed_by = principal.name  # goes out in the step's flush
         steps.finish(step)
         ready = ready_rows(session, instance.id)
+        user_tasks = step.definition.model.get("user_tasks", {})
         return {"instance": detail(session, instance, principal, ready),
                 "next_tasks": [task_view(t, instance.business_key, user_tasks.get(t.element_id, {}).get("form", []))
                                for t in ready if authz.may_act_on(principal, t)]}

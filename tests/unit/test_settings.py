@@ -64,7 +64,7 @@ def test_importing_any_module_of_engine_reads_no_environment():
     listed = _python(_LIST_MODULES)
     assert listed.returncode == 0, listed.stderr
     modules = json.loads(listed.stdout)
-    assert "engine.settings" in modules["ours"] and "engine.scheduler" in modules["ours"]
+    assert "engine.settings" in modules["ours"] and "engine.runtime.scheduler" in modules["ours"]
     guarded = _python(_IMPORT_GUARDED, listed.stdout)
     assert guarded.returncode == 0 and guarded.stdout.strip() == "ok", guarded.stderr[-2000:]
 

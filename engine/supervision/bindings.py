@@ -1,0 +1,77 @@
+"""Where the supervision domain meets the process library: the diagram elements and processes it names.
+
+Every element id a domain listener acts on is declared here, once, with the process it must exist in;
+engine/bootstrap.py registers these bindings with the runtime, which refuses to deploy a diagram of that
+process without one of them (422 `errors.bpmn`, naming the listener and the element). Renaming a task in
+bpmn/post_award.bpmn therefore fails at deploy, not silently when a payment is recorded.
+
+This module also holds the domain's start-of-contract rules the runtime asks for by process key: the
+statutory start terms of post_award, the lane roles a process may leave unbound, and who acts in the
+supervisor lane.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from engine import clock
+from engine.runtime import forms, hooks, values
+from engine.storage.models import Instance, Organisation
+from engine.supervision import contract_terms, timing
+
+POST_AWARD = "post_award"
+
+# The ledger (engine/supervision/ledger.py): one row per completion.
+RECORD_PAYMENT, SUBMIT_INVOICE = "record_payment", "submit_invoice"
+# The contract's milestones the reports and the OCDS export date (engine/supervision/reports.py, ocds.py).
+SIGN_CONTRACT, FILE_CONTRACT = "sign_contract", "file_contract"
+# The guarantee ledger (engine/supervision/guarantees.py).
+SUBMIT_GUARANTEE, VERIFY_GUARANTEE, RENEW_GUARANTEE, PAY_CLAIM = (
+    "submit_performance_guarantee", "verify_guarantee", "renew_guarantee", "pay_claim")
+RELEASE_BID_BOND, RELEASE_PERFORMANCE, RELEASE_RETENTION = (
+    "release_bid_bond", "release_performance_guarantee", "release_retention")
+
+BINDINGS = (
+    hooks.Binding("ledger.record_task", POST_AWARD, (RECORD_PAYMENT, SUBMIT_INVOICE)),
+    hooks.Binding("guarantees.record_task", POST_AWARD, (SUBMIT_GUARANTEE, VERIFY_GUARANTEE, RENEW_GUARANTEE, PAY_CLAIM,
+                                                         RELEASE_BID_BOND, RELEASE_PERFORMANCE, RELEASE_RETENTION)),
+    hooks.Binding("reports.milestones", POST_AWARD, (SIGN_CONTRACT, FILE_CONTRACT, RECORD_PAYMENT)),
+)
+
+# The lane roles of a contract and the supervising department: bound at the start, never rebound by task data.
+ROLE_BINDINGS = frozenset({"employer", "contractor", "guarantor", "department"})
+SUPERVISOR_LANE = "supervisor"
+
+# Lane roles a process may leave unbound: post_award asks the guarantor only where one is bound (the contract's
+# e-guarantee issuer); without one a guarantee is taken as submitted. The unbound role's variable is None.
+OPTIONAL_ROLES = {POST_AWARD: frozenset({"guarantor"})}
+
+
+def assignee(instance: Instance, lane: str | None) -> tuple[str | None, str | None]:
+    """(organisation, department) that may act on a task of `lane`: the supervisor lane is the contract's
+    supervising department, every other lane the organisation bound to its role."""
+    if lane == SUPERVISOR_LANE:
+        return None, instance.department_code
+    return (instance.roles.get(lane) if lane else None), None
+
+
+def post_award_terms(session, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """The statutory caps and defaults of the post-award process (engine/supervision/contract_terms.py)."""
+    def org(role):
+        code = data.get(role)
+        return session.get(Organisation, code) if isinstance(code, str) else None
+
+    employer = org("employer")
+    public = bool(employer is not None and employer.public_body) or data.get("track") == "gov_procurement"
+    today = clock.now().astimezone(clock.SHANGHAI).date()
+    try:
+        on = values.parse_date(data.get("award_notice_date"), on=today)
+    except values.BadValue:
+        on = today  # refused on data.award_notice_date by the terms themselves
+    typed, errors = contract_terms.validate_post_award(data, org("contractor"), employer, public, on,
+                                                       timing.registry(), today=today)
+    # Role-binding errors are reported by the start use case with the same paths; keep one message each.
+    return typed, {k: v for k, v in errors.items() if k.removeprefix("data.") not in forms.reserved()}
+
+
+# Process-specific start terms beyond the diagram's form: statutory caps need the parties' records.
+START_TERMS = {POST_AWARD: post_award_terms}
