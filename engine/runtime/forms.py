@@ -29,7 +29,7 @@ from typing import Any
 from lxml import etree
 from marshmallow import RAISE, Schema, ValidationError, fields as mf, validate as mv
 
-from engine.runtime import values
+from engine.runtime import hooks, values
 
 LVYUE_NS = "http://lvyue.org/schema/bpmn/1.0"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"

@@ -80,7 +80,6 @@ REGISTRY = Registry()
 
 def reset() -> Registry:
     """Empty the registry (the composition root starts from here)."""
-    global REGISTRY
     REGISTRY.__init__()
     return REGISTRY
 

@@ -19,8 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.access import authz
-from engine.runtime import definitions, spiff, spiff_migrate, steps
-from engine.usecases import instances
+from engine.runtime import definitions, runner, spiff, spiff_migrate, steps
 from engine.storage.db import Database
 from engine.access.directory import Principal
 from engine.errors import Conflict, Invalid
@@ -241,7 +240,7 @@ def migrate(db: Database, principal: Principal, instance_id: str, version: Any, 
                     for column, value in _lane_columns(instance, info["lane"]).items():
                         setattr(row, column, value)
             session.flush()
-            report["instance"] = instances.detail(session, instance, principal)
+            report["instance"] = runner.detail(session, instance, principal)
             return report
     except StaleDataError:
         raise Conflict("the contract was changed by someone else at the same time; reload and try again") from None
