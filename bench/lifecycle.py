@@ -167,10 +167,13 @@ class Limit:
         from SpiffWorkflow.bpmn.specs.event_definitions import MessageEventDefinition
         from SpiffWorkflow.util.task import TaskState
 
+        from engine import bootstrap
         from engine.supervision import contract_terms, timing
         from engine.runtime import diagrams, forms
         from engine.storage.models import Organisation
         from engine.runtime.spiff import SafeScriptEngine
+
+        bootstrap.bootstrap()  # the engine is driven in-process here: compose it as the app does
 
         self.TaskState, self.BpmnEvent, self.MessageEventDefinition, self.UUID = (
             TaskState, BpmnEvent, MessageEventDefinition, UUID)
@@ -220,9 +223,9 @@ class Limit:
                                                            timing.registry(), today=today)
         if errors:
             raise RuntimeError(f"the start data is invalid: {errors}")
-        # As engine.instances.start does: lane roles the process may leave unbound enter the data as None.
-        from engine.usecases import instances
-        optional = getattr(instances, "OPTIONAL_ROLES", {}).get(model["process_id"], frozenset())
+        # As engine.usecases.instances.start does: lane roles the process may leave unbound enter the data as None.
+        from engine.runtime import hooks
+        optional = hooks.REGISTRY.optional_roles.get(model["process_id"], frozenset())
         typed.update({role: None for role in optional if role in model.get("roles", []) and role not in typed})
         self.start_data = typed
         partition = model["partitions"]["milestones"]
@@ -439,11 +442,13 @@ def free_port() -> int:
 
 def seed(url: str) -> dict[str, str]:
     """Migrate `url`, add the directory and deploy post_award; a token per party."""
+    from engine import bootstrap
     from engine.runtime import definitions
     from engine.access import directory
     from engine.storage import migrate
     from engine.storage.db import Database
 
+    bootstrap.bootstrap()  # the deploy below checks the domain's bindings, the upgrade seeds the calendar
     migrate.upgrade(url)
     db = Database(url)
     tokens = {}

@@ -22,7 +22,9 @@ POST_AWARD = "post_award"
 
 # The ledger (engine/supervision/ledger.py): one row per completion.
 RECORD_PAYMENT, SUBMIT_INVOICE = "record_payment", "submit_invoice"
-# The contract's milestones the reports and the OCDS export date (engine/supervision/reports.py, ocds.py).
+# The contract's milestones the reports and the OCDS export date (engine/supervision/reports.py, ocds.py). They
+# only read these tasks' due dates (a version without one shows none), so they bind nothing at deploy: the
+# migration tests deploy post_award without sign_contract on purpose.
 SIGN_CONTRACT, FILE_CONTRACT = "sign_contract", "file_contract"
 # The guarantee ledger (engine/supervision/guarantees.py).
 SUBMIT_GUARANTEE, VERIFY_GUARANTEE, RENEW_GUARANTEE, PAY_CLAIM = (
@@ -34,7 +36,6 @@ BINDINGS = (
     hooks.Binding("ledger.record_task", POST_AWARD, (RECORD_PAYMENT, SUBMIT_INVOICE)),
     hooks.Binding("guarantees.record_task", POST_AWARD, (SUBMIT_GUARANTEE, VERIFY_GUARANTEE, RENEW_GUARANTEE, PAY_CLAIM,
                                                          RELEASE_BID_BOND, RELEASE_PERFORMANCE, RELEASE_RETENTION)),
-    hooks.Binding("reports.milestones", POST_AWARD, (SIGN_CONTRACT, FILE_CONTRACT, RECORD_PAYMENT)),
 )
 
 # The lane roles of a contract and the supervising department: bound at the start, never rebound by task data.

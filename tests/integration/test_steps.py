@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from engine.runtime import definitions, spiff
+from engine.runtime import definitions, runner, spiff
 from engine.usecases import instances
 from engine.access.directory import Principal
 from engine.errors import Conflict
@@ -34,7 +34,7 @@ def test_interleaved_steps_on_one_instance_fail_the_version_check(db, db_url):
             spiff.complete_task(s.wf, task_id, {"amount": 1, "reason": reason})
             s.record("task_completed", "request_variation", {"reason": reason})
         try:
-            instances.run_step(db, ADMIN, instance["id"], apply)
+            runner.run_step(db, ADMIN, instance["id"], apply)
             outcomes.append("ok")
         except Conflict:
             outcomes.append("conflict")
@@ -68,7 +68,7 @@ def test_a_failed_step_rolls_back_everything(db):
         raise Conflict("simulated failure after the engine ran")
 
     with pytest.raises(Conflict):
-        instances.run_step(db, ADMIN, instance["id"], apply)
+        runner.run_step(db, ADMIN, instance["id"], apply)
     again = instances.get(db, ADMIN, instance["id"])
     assert [t["id"] for t in again["tasks"]] == [task_id]
     assert [e["action"] for e in instances.history(db, ADMIN, instance["id"], None, None)["items"]].count("task_completed") == 0
