@@ -262,7 +262,7 @@ def _sync_tasks(step: Step, now) -> None:
         if task_id in rows:
             continue
         lane = diagrams.role_of_lane(info.lane)  # the lane as drawn (`Employer`, `招标人`) → its role
-        assignee_org, assignee_department = _assignee(instance, lane)
+        assignee_org, assignee_department = assignee(instance, lane)
         session.add(TaskRow(
             id=task_id, instance_id=instance.id, part_id=step.part_id,
             item_no=step.part.item_no if step.part is not None else None, element_id=info.element_id, name=info.name,
@@ -271,7 +271,7 @@ def _sync_tasks(step: Step, now) -> None:
         step.record("task_ready", info.element_id, {"task_id": task_id, "lane": lane})
 
 
-def _assignee(instance: Instance, lane: str | None) -> tuple[str | None, str | None]:
+def assignee(instance: Instance, lane: str | None) -> tuple[str | None, str | None]:
     """Who may act on a task of `lane`: the domain's rule when one is registered, else the organisation
     bound to the lane's role."""
     if hooks.REGISTRY.assign is not None:

@@ -137,9 +137,8 @@ def diff(db: Database, principal: Principal, key: str, from_version: int, to_ver
 
 # ---------------------------------------------------------------------------- migration
 def _lane_columns(instance: Instance, lane: str | None) -> dict[str, Any]:
-    return {"lane": lane,
-            "assignee_org": instance.roles.get(lane) if lane and lane != "supervisor" else None,
-            "assignee_department": instance.department_code if lane == "supervisor" else None}
+    org, department = steps.assignee(instance, lane)
+    return {"lane": lane, "assignee_org": org, "assignee_department": department}
 
 
 def _iso(instant: datetime | None) -> str | None:
