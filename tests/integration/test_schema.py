@@ -1,7 +1,6 @@
 """The Alembic migrations and the SQLAlchemy models describe the same schema, on both databases."""
 from __future__ import annotations
 
-import os
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
@@ -15,7 +14,7 @@ from sqlalchemy.exc import StatementError
 from engine import migrate
 from engine.db import Database, make_engine
 from engine.models import Alert, Base, CreditRecord, Guarantee, GuaranteeClaim, Invoice, Payment
-from tests.conftest import PG_URL, _pg_reachable
+from tests.conftest import PG_URL, require_postgres
 
 
 def test_migrations_and_models_agree(db_url):
@@ -67,11 +66,7 @@ def empty_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'previous-release.sqlite'}"
         return
-    reason = _pg_reachable(PG_URL)
-    if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must run the PostgreSQL tests: {reason}")
-        pytest.skip(reason)
+    require_postgres()
     admin = make_engine(PG_URL)
     with admin.begin() as conn:
         conn.execute(text("DROP SCHEMA IF EXISTS migration_0008 CASCADE"))
