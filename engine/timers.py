@@ -147,7 +147,8 @@ def _failed(session, instance_id: str, timer_ids: list[str], owner: str, exc: Ex
         row.attempts += 1
         row.last_error = message[:2000]
         row.lease_owner = row.lease_expires_at = None
-        if row.attempts >= MAX_ATTEMPTS:
+        # A step over its budget would run away again on every retry: an incident at once.
+        if row.attempts >= MAX_ATTEMPTS or isinstance(exc, spiff.RunawayError):
             row.status = "incident"
             session.add(Incident(id=str(uuid.uuid4()), kind="timer", instance_id=instance_id, timer_id=row.id,
                                  element_id=row.element_id, error=row.last_error, attempts=row.attempts,
