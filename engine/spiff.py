@@ -632,6 +632,38 @@ def waiting_timers(wf: Workflow) -> list[WaitingTimer]:
     return out
 
 
+@dataclass(frozen=True)
+class TimerFiring:
+    element_id: str
+    count: int  # times fired so far: 0 or 1, or the rounds a cycle ran
+    due_at: datetime | None  # the instant it was due, for a timer that fires once
+
+
+def timer_firings(wf: Workflow) -> dict[str, TimerFiring]:
+    """Every timer of the workflow that has fired, by task id (subprocesses included): a timer that fires
+    once has COMPLETED; a cycle stays WAITING and adds one set of children per round (SpiffWorkflow's
+    CycleTimerEventDefinition.update_task)."""
+    out = {}
+    for task in wf.get_tasks():
+        definition = getattr(task.task_spec, "event_definition", None)
+        if not isinstance(definition, TimerEventDefinition):
+            continue
+        due = None
+        if isinstance(definition, CycleTimerEventDefinition):
+            count = len(task.children) // max(1, len(task.task_spec.outputs))
+        else:
+            count = 1 if task.state == TaskState.COMPLETED else 0
+            value = task.internal_data.get("event_value")
+            if isinstance(value, str):
+                try:
+                    due = _parse_instant(value)
+                except (ValueError, OverflowError):
+                    due = None
+        if count:
+            out[str(task.id)] = TimerFiring(task.task_spec.bpmn_id, count, due)
+    return out
+
+
 def element_states(wf: Workflow) -> tuple[list[str], list[str]]:
     """(active, completed) BPMN element ids, for the diagram view."""
     active, completed = set(), set()

@@ -91,10 +91,7 @@ def _fire(session, instance_id: str, timer_ids: list[str], owner: str, part_id: 
     at = max(clock.now(), latest_due + timedelta(microseconds=1))
     with clock.frozen_at(at):
         step = steps.open_step(session, instance, "timer", part_id)
-        spiff.run_until_waiting(step.wf)
-        for row in rows:
-            step.record("timer_fired", row.element_id, {"timer_id": row.id, "due_at": row.due_at.isoformat(),
-                                                       "lag_seconds": round((clock.now() - row.due_at).total_seconds(), 3)})
+        spiff.run_until_waiting(step.wf)  # finish records a timer_fired event for each timer that fired
         step.fired_by = owner
         steps.finish(step)
     for row in rows:
