@@ -193,12 +193,10 @@ class SafeScriptEngine(PythonScriptEngine):
 
     def evaluate(self, task, expression, external_context=None):
         value = super().evaluate(task, expression, external_context)
-        problem = _evaluated_value_problem(task.task_spec, expression, value)
-        if problem is not None:
-            exc = WorkflowTaskException(f"'{task.task_spec.bpmn_id}': {problem}", task=task)
-            exc.__cause__ = problem if isinstance(problem, expressions.ExpressionError) else \
-                expressions.ExpressionError(expression, problem)
-            raise exc
+        error = _evaluated_value_error(task.task_spec, expression, value)
+        if error is not None:
+            # Raised like SpiffWorkflow's own evaluation errors, so that _engine_error names the element.
+            raise WorkflowTaskException(f"'{task.task_spec.bpmn_id}': {error.reason}", task=task) from error
         return value
 
     def validate(self, expression):
@@ -213,11 +211,12 @@ class OverBudget(expressions.ExpressionError):
     """An evaluated value would make one step exceed its budget (e.g. a multi-instance cardinality)."""
 
 
-def _evaluated_value_problem(task_spec, expression: str, value: Any):
+def _evaluated_value_error(task_spec, expression: str, value: Any) -> expressions.ExpressionError | None:
     """What is wrong with a timer value or a multi-instance cardinality just evaluated for `task_spec`."""
     if isinstance(task_spec, MultiInstanceTask) and expression == task_spec.cardinality:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            return f"the loop cardinality must be a whole number, not {expressions._brief(value)}"
+            return expressions.ExpressionError(expression, "the loop cardinality must be a whole number, "
+                                                           f"not a {type(value).__name__}")
         if value > MAX_MULTI_INSTANCE:
             return OverBudget(expression, f"a cardinality of {value} is more than the {MAX_MULTI_INSTANCE} instances "
                                           "one multi-instance activity may have")
@@ -226,7 +225,8 @@ def _evaluated_value_problem(task_spec, expression: str, value: Any):
     timers = definition.event_definitions if isinstance(definition, MultipleEventDefinition) else [definition]
     for timer in timers:
         if isinstance(timer, TimerEventDefinition) and timer.expression == expression:
-            return timer_value_problem(TIMER_KINDS.get(type(timer), "timeDate"), value)
+            problem = timer_value_problem(TIMER_KINDS.get(type(timer), "timeDate"), value)
+            return expressions.ExpressionError(expression, problem) if problem else None
     return None
 
 
