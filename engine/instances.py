@@ -126,6 +126,9 @@ TERMS = {"post_award": _post_award_terms}
 
 
 def _engine_invalid(exc: spiff.EngineError) -> Invalid:
+    if isinstance(exc, spiff.RunawayError):
+        # The diagram, not the data, is at fault: the same step would run away again.
+        return Invalid(exc.message, {"process": [exc.message]})
     if exc.missing:
         return Invalid(exc.message, {f"data.{exc.missing}": [f"required by {exc.element_id}: {exc.message}"]})
     return Invalid(exc.message, {"data": [exc.message]})
@@ -166,10 +169,10 @@ def start(db: Database, principal: Principal, definition_key: str, version: int 
             step.record("instance_started", None, {"business_key": business_key, "data": typed, "roles": roles})
             try:
                 spiff.run_until_waiting(step.wf)
+                guarantees.on_start(step, typed)
+                steps.finish(step)  # may run more: buffered messages, partitions
             except spiff.EngineError as exc:
                 raise _engine_invalid(exc) from None
-            guarantees.on_start(step, typed)
-            steps.finish(step)
             return detail(session, step.instance, principal)
     except IntegrityError:
         raise Conflict(f"business key {business_key} is already in use") from None
@@ -224,10 +227,13 @@ def diagram(db: Database, principal: Principal, instance_id: str) -> dict[str, A
 @contextlib.contextmanager
 def step_transaction(db: Database):
     """The write transaction of a step: a concurrent step on the same instance (a stale row version at
-    flush) becomes Conflict (409)."""
+    flush) becomes Conflict (409); a process that fails or runs away in it (e.g. on a message delivered
+    in `steps.finish`) becomes Invalid (422), with nothing stored."""
     try:
         with db.transaction() as session:
             yield session
+    except spiff.EngineError as exc:
+        raise _engine_invalid(exc) from None
     except StaleDataError:
         raise Conflict("the contract was changed by someone else at the same time; reload and try again") from None
 
