@@ -13,6 +13,7 @@ from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 from marshmallow import Schema, fields
 
+from engine import spiff
 from engine.db import Database
 from engine.settings import Settings
 
@@ -70,6 +71,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     `LVYUE_STREAMS_MAX`) override them, the others go to Flask's config. A bad value raises SettingsError."""
     test_config = test_config or {}
     settings = (settings or Settings.from_env(os.environ)).override(test_config)
+    spiff.set_step_budget(settings.step_budget())
     app = Flask(__name__, instance_path=str(settings.instance_path))
     app.config.from_mapping(
         MAX_CONTENT_LENGTH=bodies.MAX_DIAGRAM_BODY,  # the largest any endpoint takes; api/bodies.py narrows it

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from engine import definitions, directory, migrate
+from engine import definitions, directory, migrate, spiff
 from engine.db import Database
 from engine.errors import LvyueError
 from engine.settings import Settings, SettingsError
@@ -41,6 +41,7 @@ def main(ctx: click.Context) -> None:
         ctx.obj = Settings.from_env(os.environ)
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from None
+    spiff.set_step_budget(ctx.obj.step_budget())
 
 
 def _fail(exc: LvyueError) -> None:

@@ -11,7 +11,6 @@ needs `refresh_timers()` then `do_engine_steps()` (§2b), `Task.run()` does not 
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from dataclasses import dataclass
@@ -418,14 +417,34 @@ def _engine_error(exc: Exception) -> EngineError:
 
 # One step (steps.py) is one transaction; on SQLite it holds the only write lock while the engine runs.
 # A diagram that never comes to rest (a self-calling process, a tiny timer cycle, a loop of automatic
-# tasks) is stopped here, whatever the caller: tests shorten both limits through the environment.
-MAX_STEP_TASKS = int(os.environ.get("LVYUE_STEP_MAX_TASKS", "1000"))
-MAX_STEP_SECONDS = float(os.environ.get("LVYUE_STEP_MAX_SECONDS", "2"))
+# tasks) is stopped here, whatever the caller. The defaults; a process sets its own from its Settings
+# (LVYUE_STEP_MAX_TASKS, LVYUE_STEP_MAX_SECONDS) with set_step_budget.
+MAX_STEP_TASKS = 1000
+MAX_STEP_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class StepBudget:
+    """What one step may do: run (and add to the process) at most `max_tasks` engine tasks, in at most
+    `max_seconds` of engine time."""
+
+    max_tasks: int = MAX_STEP_TASKS
+    max_seconds: float = MAX_STEP_SECONDS
+
+
+_step_budget = StepBudget()
+
+
+def set_step_budget(budget: StepBudget) -> None:
+    """The budget of every step this process runs from now on (create_app and the lvyue commands apply
+    their Settings' budget once, at start-up)."""
+    global _step_budget
+    _step_budget = budget
 
 
 class RunawayError(EngineError):
-    """One step exceeded its budget: more than MAX_STEP_TASKS engine tasks run or added, or more than
-    MAX_STEP_SECONDS of engine time. Nothing of the step may be stored."""
+    """One step exceeded its budget (StepBudget): more engine tasks run or added, or more engine time,
+    than it allows. Nothing of the step may be stored."""
 
 
 @dataclass
@@ -448,6 +467,7 @@ class _BoundedRun:
         self.budget = getattr(wf, "_lvyue_budget", None)
         if self.budget is None:
             self.budget = wf._lvyue_budget = _Budget(_tree_size(wf))
+        self.limits = _step_budget
         self.started = time.monotonic()
 
     def __enter__(self) -> "_BoundedRun":
@@ -462,21 +482,21 @@ class _BoundedRun:
         self.check(task)
 
     def check(self, task=None) -> None:
-        budget = self.budget
+        budget, limits = self.budget, self.limits
         seconds = budget.seconds + time.monotonic() - self.started
         added = _tree_size(self.wf) - budget.size_at_open
-        if budget.tasks_run > MAX_STEP_TASKS:
-            reason = f"it ran more than {MAX_STEP_TASKS} engine tasks"
-        elif added > MAX_STEP_TASKS:
-            reason = f"it added {added} tasks to the process, more than {MAX_STEP_TASKS}"
-        elif seconds > MAX_STEP_SECONDS:
-            reason = f"it ran for more than {MAX_STEP_SECONDS:g} s"
+        if budget.tasks_run > limits.max_tasks:
+            reason = f"it ran more than {limits.max_tasks} engine tasks"
+        elif added > limits.max_tasks:
+            reason = f"it added {added} tasks to the process, more than {limits.max_tasks}"
+        elif seconds > limits.max_seconds:
+            reason = f"it ran for more than {limits.max_seconds:g} s"
         else:
             return
         element_id = task.task_spec.bpmn_id if task is not None else None
         where = f" (at '{element_id}')" if element_id else ""
         raise RunawayError(f"the process does not come to rest: {reason} in one step{where}; a step may run at most "
-                           f"{MAX_STEP_TASKS} engine tasks in {MAX_STEP_SECONDS:g} s", element_id)
+                           f"{limits.max_tasks} engine tasks in {limits.max_seconds:g} s", element_id)
 
 
 def run_until_waiting(wf: Workflow) -> None:
@@ -485,7 +505,7 @@ def run_until_waiting(wf: Workflow) -> None:
     Raises EngineError when the diagram fails, RunawayError when the step exceeds its budget."""
     with _BoundedRun(wf) as run:
         try:
-            for _ in range(MAX_STEP_TASKS):
+            for _ in range(run.limits.max_tasks):
                 wf.refresh_timers()
                 wf.do_engine_steps(will_complete_task=run.will_run)
                 run.check()
