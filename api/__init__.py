@@ -14,6 +14,7 @@ from flask_smorest.utils import prepare_response
 from marshmallow import Schema, fields
 
 from engine import bootstrap
+from engine.runtime import spiff
 from engine.storage.db import Database
 from engine.settings import Settings
 
@@ -72,6 +73,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     test_config = test_config or {}
     settings = (settings or Settings.from_env(os.environ)).override(test_config)
     bootstrap.bootstrap()  # the domain's listeners, functions and bindings (engine/bootstrap.py)
+    spiff.set_step_budget(settings.step_budget())
     app = Flask(__name__, instance_path=str(settings.instance_path))
     app.config.from_mapping(
         MAX_CONTENT_LENGTH=bodies.MAX_DIAGRAM_BODY,  # the largest any endpoint takes; api/bodies.py narrows it

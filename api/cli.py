@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from engine import bootstrap
-from engine.runtime import definitions
+from engine.runtime import definitions, spiff
 from engine.access import directory
 from engine.storage import migrate
 from engine.storage.db import Database
@@ -47,6 +47,7 @@ def main(ctx: click.Context) -> None:
     # Every command that runs the engine (worker, tick, audit, calendar, db upgrade, demo …) needs the domain
     # registered with the runtime; registering is cheap and idempotent, so the group does it once for all.
     bootstrap.bootstrap()
+    spiff.set_step_budget(ctx.obj.step_budget())
 
 
 def _fail(exc: LvyueError) -> None:

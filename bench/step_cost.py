@@ -9,7 +9,7 @@ Run by hand from the repository root:
     .venv/bin/python bench/step_cost.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres
                                                         # SQLite and PostgreSQL
 
-In process, through the engine's use cases (`engine.instances.start`, `engine.tasks.complete`: what the
+In process, through the engine's use cases (`engine.usecases.instances.start`, `engine.usecases.tasks.complete`: what the
 API calls, without HTTP), under a frozen engine clock so that no deadline falls due:
 
 * for each size N, one template database holds one post_award contract (bpmn/post_award.bpmn,

@@ -19,7 +19,7 @@ What it builds — N running contracts of tests/fixtures/short_timer.bpmn, each 
   too, so every clone is a valid instance that would fire correctly when its day came; then ANALYZE,
   as autovacuum would long since have done on a production table (without it the planner's stale
   statistics tripled the cost of a start and of an empty sweep at 10^5 rows);
-* the `--due` contracts are started one by one through `engine.instances.start` under a frozen clock an
+* the `--due` contracts are started one by one through `engine.usecases.instances.start` under a frozen clock an
   hour in the past, all due at the same instant R a few seconds after population ends (or, with
   `--spread S`, due evenly over [R, R + S): a steady arrival of due / S timers per second). R is
   chosen from a calibration of the start rate; if population overruns R the overrun is reported (it

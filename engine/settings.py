@@ -17,7 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from engine.runtime import anchor, scheduler, timers
+from engine.runtime import anchor, scheduler, spiff, timers
 from engine.supervision import ocds
 from engine.storage.db import default_url
 
@@ -99,6 +99,12 @@ class Settings:
     audit_anchor_seconds: float = _setting(
         "LVYUE_AUDIT_ANCHOR_SECONDS", _seconds_or_off, scheduler.ANCHOR_SECONDS,
         "how often each scheduler anchors the chain heads; 0 turns it off")
+    step_max_tasks: int = _setting(
+        "LVYUE_STEP_MAX_TASKS", _positive_int, spiff.MAX_STEP_TASKS,
+        "engine tasks one step may run, and tasks it may add to a process")
+    step_max_seconds: float = _setting(
+        "LVYUE_STEP_MAX_SECONDS", _seconds, spiff.MAX_STEP_SECONDS,
+        "engine time one step may take (checked between engine tasks)")
     ocid_prefix: str = _setting("LVYUE_OCID_PREFIX", _text, ocds.DEFAULT_PREFIX, "the OCDS ocid prefix")
     ocds_publisher: str = _setting(
         "LVYUE_OCDS_PUBLISHER", _text, DEFAULT_OCDS_PUBLISHER, "the publisher name in OCDS packages")
@@ -154,3 +160,7 @@ class Settings:
                                   anchor_seconds=self.audit_anchor_seconds, anchor_path=self.anchor_path,
                                   timer_lease=timedelta(seconds=self.timer_lease_seconds),
                                   fire_group=self.timer_fire_group)
+
+    def step_budget(self) -> spiff.StepBudget:
+        """What one step of the engine may do in this process (applied with spiff.set_step_budget)."""
+        return spiff.StepBudget(max_tasks=self.step_max_tasks, max_seconds=self.step_max_seconds)

@@ -52,6 +52,16 @@ def _pg_reachable(url: str) -> str | None:
         return f"PostgreSQL not reachable at {url}: {exc.__class__.__name__}"
 
 
+def require_postgres() -> None:
+    """Skip the calling test where no PostgreSQL answers at TEST_DATABASE_URL, with the reason; under CI=true
+    fail instead: CI must run the PostgreSQL tests."""
+    reason = _pg_reachable(PG_URL)
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run the PostgreSQL tests: {reason}")
+        pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.sqlite"
@@ -61,11 +71,7 @@ def sqlite_template(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def pg_migrated() -> str:
-    reason = _pg_reachable(PG_URL)
-    if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must run the PostgreSQL tests: {reason}")
-        pytest.skip(reason)
+    require_postgres()
     engine = create_engine(PG_URL)
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA public CASCADE"))

@@ -19,7 +19,7 @@ from typing import Any, Iterator, Mapping
 from sqlalchemy import event, inspect, insert, select
 from sqlalchemy.orm import Session
 
-from engine.storage.db import UTCDateTime
+from engine.storage.db import Money, UTCDateTime
 from engine.runtime import hooks
 from engine.runtime.forms import to_json
 from engine.storage.models import AuditEvent, Instance, Party, TaskRow
@@ -93,6 +93,9 @@ def ledger_row(obj: Any) -> dict[str, Any]:
         value = getattr(obj, attr.key)
         if value is None and column.default is not None and column.default.is_scalar:
             value = column.default.arg  # a pending row: the value its INSERT will write
+        if value is not None and isinstance(column.type, Money):
+            # As the row reads back: 2 places ("28000.00", even where a pending row holds Decimal("28000.000")).
+            value = Money().process_result_value(Money.to_fen(value), None)
         out[attr.key] = to_json(value)
     return out
 

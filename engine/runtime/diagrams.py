@@ -138,7 +138,9 @@ def _pick_process(root) -> tuple[etree._Element | None, list[Problem]]:
     processes = root.findall(_q("process"))
     if not processes:
         return None, [Problem("the diagram has no bpmn:process")]
-    called = {c.get("calledElement") for c in root.iter(_q("callActivity"))}
+    # A process calling itself is still the top-level one; the lint refuses the recursion by name.
+    called = {c.get("calledElement") for p in processes for c in p.iter(_q("callActivity"))
+              if c.get("calledElement") != p.get("id")}
     called |= {p.get("process") for p in root.iter(f"{{{LVYUE_NS}}}partition")}
     candidates = [p for p in processes if p.get("id") not in called and p.get("isExecutable", "true") != "false"]
     if len(candidates) != 1:
@@ -239,6 +241,9 @@ def _lint(root, process) -> tuple[list[Problem], dict[str, Any]]:
         fields, form_problems = forms.read_form(start)
         problems.extend(Problem(m, start.get("id"), line) for m, line in form_problems)
         start_fields.extend(fields)
+
+    problems.extend(_call_cycle_problems(root))
+    problems.extend(_loop_problems(root))
 
     alerts = _read_alerts(root, problems)
     partitions = _read_partitions(root, problems)
@@ -426,6 +431,9 @@ def _timer_literal_problems(timer, tag: str) -> list[Problem]:
                         element_id, timer.sourceline)]
     if spiff.iso_literal(literal) is None:
         return [Problem(f"{tag} '{literal}' is not valid ISO 8601", element_id, timer.sourceline)]
+    problem = spiff.timer_value_problem(tag, literal)
+    if problem is not None:
+        return [Problem(f"{tag} '{_clip(literal, 40)}' is refused: {problem}", element_id, timer.sourceline)]
     return []
 
 
@@ -436,6 +444,66 @@ def _binding_problems(root, key: str) -> list[Problem]:
     return [Problem(f"listener '{b.listener}' needs element '{element}' in process '{key}'; this diagram has none "
                     "(rename it back, or change the listener's binding in engine/supervision/bindings.py)")
             for b, element in hooks.missing_bindings(key, present)]
+
+
+def _call_cycle_problems(root) -> list[Problem]:
+    """Call activities that (directly or through other processes of the file) call their own process.
+
+    A call activity can only call a process of the same file (SpiffWorkflow builds the spec from the file),
+    so the whole call graph is here. At run time such a process would nest subprocesses without end."""
+    calls: dict[str, list[tuple[str, Any]]] = {}
+    for process in root.iter(_q("process")):
+        calls[process.get("id")] = [(c.get("calledElement"), c) for c in process.iter(_q("callActivity"))]
+    problems = []
+    for process_id, activities in calls.items():
+        for called, activity in activities:
+            path = _call_path(calls, called, process_id)
+            if path is not None:
+                chain = " → ".join([process_id, *path])
+                problems.append(Problem(f"call activity calls '{called}', which comes back to '{process_id}' "
+                                        f"({chain}): a process may not call itself", activity.get("id"),
+                                        activity.sourceline))
+    return problems
+
+
+def _call_path(calls: dict[str, list[tuple[str, Any]]], start: str | None, target: str) -> list[str] | None:
+    """The chain of processes from `start` to `target` along call activities, if there is one."""
+    pending, seen = [(start, [start])], set()
+    while pending:
+        current, path = pending.pop()
+        if current == target:
+            return path
+        if current in seen or current not in calls:
+            continue
+        seen.add(current)
+        pending.extend((called, [*path, called]) for called, _ in calls[current])
+    return None
+
+
+def _loop_problems(root) -> list[Problem]:
+    """Multi-instance cardinalities and loop maximums above MAX_MULTI_INSTANCE, where they are constants
+    (a cardinality computed from data is checked when it is evaluated: spiff.SafeScriptEngine; a loop of
+    automatic tasks without a maximum is stopped by the step budget: spiff.run_until_waiting)."""
+    cap = spiff.MAX_MULTI_INSTANCE
+    problems = []
+    for element in root.iter(_q("loopCardinality")):
+        text = (element.text or "").strip()
+        try:
+            expression = expressions.compile_expression(text)
+            value = expression.evaluate({}) if not expression.names else None
+        except expressions.ExpressionError:
+            continue  # reported as an expression problem
+        if isinstance(value, int) and not isinstance(value, bool) and value > cap:
+            activity = element.getparent().getparent()
+            problems.append(Problem(f"loop cardinality {value} is more than the {cap} instances one multi-instance "
+                                    "activity may have; split the work into partitions (lvyue:partition)",
+                                    _element_id(activity), element.sourceline))
+    for loop in root.iter(_q("standardLoopCharacteristics")):
+        maximum = (loop.get("loopMaximum") or "").strip()
+        if maximum.isdigit() and (len(maximum) > 9 or int(maximum) > cap):
+            problems.append(Problem(f"loopMaximum {_clip(maximum, 20)} is more than {cap}", _element_id(loop.getparent()),
+                                    loop.sourceline))
+    return problems
 
 
 def _line_of(root, element_id: str | None) -> int | None:
@@ -460,7 +528,7 @@ def read(data: bytes | str, filename: str = "diagram.bpmn") -> Diagram:
         raise DiagramRejected([Problem("a diagram must be UTF-8 encoded", None, line)]) from None
     process, problems = _pick_process(root)
     if process is None:
-        raise DiagramRejected(problems)
+        raise DiagramRejected(_call_cycle_problems(root) + problems)
     problems, model = _lint(root, process)
     problems += _binding_problems(root, process.get("id"))
     if problems:

@@ -70,7 +70,11 @@ def detail(session, instance: Instance, principal: Principal | None = None,
 
 
 def engine_invalid(exc: spiff.EngineError) -> Invalid:
-    """The 422 of an engine error (a gateway or script that needs data the step did not give)."""
+    """The 422 of an engine error (a gateway or script that needs data the step did not give, or a step
+    beyond its budget)."""
+    if isinstance(exc, spiff.RunawayError):
+        # The diagram, not the data, is at fault: the same step would run away again.
+        return Invalid(exc.message, {"process": [exc.message]})
     if exc.missing:
         return Invalid(exc.message, {f"data.{exc.missing}": [f"required by {exc.element_id}: {exc.message}"]})
     return Invalid(exc.message, {"data": [exc.message]})
@@ -83,10 +87,13 @@ def load_visible(session, principal: Principal, instance_id: str) -> Instance:
 @contextlib.contextmanager
 def step_transaction(db: Database):
     """The write transaction of a step: a concurrent step on the same instance (a stale row version at
-    flush) becomes Conflict (409)."""
+    flush) becomes Conflict (409); a process that fails or runs away in it (e.g. on a message delivered
+    in `steps.finish`) becomes Invalid (422), with nothing stored."""
     try:
         with db.transaction() as session:
             yield session
+    except spiff.EngineError as exc:
+        raise engine_invalid(exc) from None
     except StaleDataError:
         raise Conflict("the contract was changed by someone else at the same time; reload and try again") from None
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -35,9 +36,11 @@ from SpiffWorkflow.bpmn.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
+    DurationTimerEventDefinition,
     TimeDateEventDefinition,
     TimerEventDefinition,
 )
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
@@ -75,6 +78,97 @@ def iso_literal(text: str) -> str | None:
     return stripped if ISO_LITERAL.match(stripped) else None
 
 
+# ---------------------------------------------------------------------------- timer values
+# What a timer may say, checked on the literal at deploy (diagrams._lint) and on every evaluated value
+# at run time (SafeScriptEngine.evaluate): SpiffWorkflow itself turns P99999999999D or a date past year
+# 9999 into an OverflowError, and runs a cycle of R/PT0S or a back-dated unbounded cycle without end.
+EARLIEST_INSTANT = datetime(2000, 1, 1, tzinfo=timezone.utc)
+LATEST_INSTANT = datetime(2200, 1, 1, tzinfo=timezone.utc)
+MAX_DURATION = timedelta(days=100 * 366)  # 100 years: far beyond any warranty or retention period
+MIN_CYCLE_PERIOD = timedelta(hours=1)  # reminders are hourly at most; shorter ones flood the audit trail
+MAX_CYCLE_REPETITIONS = 10_000  # a daily reminder for 27 years
+MAX_MULTI_INSTANCE = 1_000  # instances of one multi-instance activity; more items are partitions (lvyue:partition)
+
+_DURATION = re.compile(r"P(?:(\d+(?:[.,]\d+)?)Y)?(?:(\d+(?:[.,]\d+)?)M)?(?:(\d+(?:[.,]\d+)?)W)?(?:(\d+(?:[.,]\d+)?)D)?"
+                       r"(?:T(?:(\d+(?:[.,]\d+)?)H)?(?:(\d+(?:[.,]\d+)?)M)?(?:(\d+(?:[.,]\d+)?)S)?)?")
+_DAY = 86_400.0
+# Seconds per designator, shortest and longest (a month is 28 to 31 days, a year 365 or 366).
+_UNITS = ((365 * _DAY, 366 * _DAY), (28 * _DAY, 31 * _DAY), (7 * _DAY, 7 * _DAY), (_DAY, _DAY),
+          (3600.0, 3600.0), (60.0, 60.0), (1.0, 1.0))
+TIMER_KINDS = {TimeDateEventDefinition: "timeDate", DurationTimerEventDefinition: "timeDuration",
+               CycleTimerEventDefinition: "timeCycle"}
+
+
+def _duration_bounds(text: str) -> tuple[float, float] | None:
+    """(shortest, longest) seconds an ISO 8601 duration can span, None if it is not one."""
+    match = _DURATION.fullmatch(text)
+    if match is None or not any(match.groups()) or text.endswith("T"):
+        return None
+    values = [float(v.replace(",", ".")) if v else 0.0 for v in match.groups()]
+    return (sum(v * lo for v, (lo, _) in zip(values, _UNITS)), sum(v * hi for v, (_, hi) in zip(values, _UNITS)))
+
+
+def _instant_problem(text: str) -> str | None:
+    try:
+        instant = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if instant.tzinfo is None:
+            instant = instant.replace(tzinfo=timezone.utc)
+        instant = instant.astimezone(timezone.utc)
+    except ValueError:
+        return f"'{text[:40]}' is not an ISO 8601 date-time"
+    except OverflowError:
+        instant = None
+    if instant is None or not EARLIEST_INSTANT <= instant < LATEST_INSTANT:
+        return (f"'{text[:40]}' lies outside {EARLIEST_INSTANT.year}-01-01 to {LATEST_INSTANT.year - 1}-12-31 (UTC), "
+                "the window a contract's timer can plausibly fall in")
+    return None
+
+
+def _period_problem(text: str, what: str) -> str | None:
+    bounds = _duration_bounds(text)
+    if bounds is None:
+        return f"'{text[:40]}' is not an ISO 8601 duration such as P30D or PT12H"
+    if bounds[1] > MAX_DURATION.total_seconds():
+        return f"{what} '{text[:40]}' is longer than {MAX_DURATION.days // 366} years"
+    return None
+
+
+def timer_value_problem(kind: str, value: Any) -> str | None:
+    """Why a timer value (`kind` timeDate, timeDuration or timeCycle) cannot run, or None if it can.
+
+    A date-time must lie in [EARLIEST_INSTANT, LATEST_INSTANT); a duration or a cycle's period may span at
+    most MAX_DURATION; a cycle needs a repetition bound (R<n>/…, n ≤ MAX_CYCLE_REPETITIONS) and a period
+    of at least MIN_CYCLE_PERIOD."""
+    if not isinstance(value, str):
+        return f"a {kind} must be ISO 8601 text, not {type(value).__name__}"
+    text = value.strip().upper()
+    if kind == "timeDate":
+        if text.startswith("P"):
+            return f"'{value[:40]}' is a duration; a timeDate is a date-time"
+        return _instant_problem(value.strip())
+    if kind == "timeDuration":
+        return _period_problem(text, "the duration")
+    match = re.fullmatch(r"R(\d*)/([^/]+)(?:/([^/]+))?", text)
+    if match is None:
+        return f"'{value[:40]}' is not an ISO 8601 repeating interval such as R3/P1D"
+    count, first, second = match.groups()
+    problems = []
+    if not count:
+        problems.append(f"the cycle '{value[:40]}' repeats without end: write R<n>/… with n at most "
+                        f"{MAX_CYCLE_REPETITIONS}")
+    elif len(count) > 9 or int(count) > MAX_CYCLE_REPETITIONS:
+        problems.append(f"the cycle repeats {count[:20]} times, more than {MAX_CYCLE_REPETITIONS}")
+    periods = [p for p in (first, second) if p and p.startswith("P")]
+    instants = [p for p in (first, second) if p and not p.startswith("P")]
+    if len(periods) != 1 or (second is not None and len(instants) != 1):
+        return f"'{value[:40]}' is not an ISO 8601 repeating interval such as R3/P1D"
+    problem = _period_problem(periods[0], "the period")
+    if problem is None and _duration_bounds(periods[0])[0] < MIN_CYCLE_PERIOD.total_seconds():
+        problem = f"the period '{periods[0]}' is shorter than the minimum of {MIN_CYCLE_PERIOD.total_seconds() / 3600:g} hour"
+    problems.extend(p for p in [problem, *map(_instant_problem, instants)] if p)
+    return "; ".join(problems) or None
+
+
 class SafeEnvironment(BasePythonScriptEngineEnvironment):
     """Evaluates every diagram expression with the whitelist evaluator; runs no scripts at all."""
 
@@ -97,12 +191,43 @@ class SafeScriptEngine(PythonScriptEngine):
     def __init__(self):
         super().__init__(environment=SafeEnvironment())
 
+    def evaluate(self, task, expression, external_context=None):
+        value = super().evaluate(task, expression, external_context)
+        error = _evaluated_value_error(task.task_spec, expression, value)
+        if error is not None:
+            # Raised like SpiffWorkflow's own evaluation errors, so that _engine_error names the element.
+            raise WorkflowTaskException(f"'{task.task_spec.bpmn_id}': {error.reason}", task=task) from error
+        return value
+
     def validate(self, expression):
         if iso_literal(expression) is None:
             expressions.compile_expression(expression)
 
 
 SAFE_ENGINE = SafeScriptEngine()
+
+
+class OverBudget(expressions.ExpressionError):
+    """An evaluated value would make one step exceed its budget (e.g. a multi-instance cardinality)."""
+
+
+def _evaluated_value_error(task_spec, expression: str, value: Any) -> expressions.ExpressionError | None:
+    """What is wrong with a timer value or a multi-instance cardinality just evaluated for `task_spec`."""
+    if isinstance(task_spec, MultiInstanceTask) and expression == task_spec.cardinality:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            return expressions.ExpressionError(expression, "the loop cardinality must be a whole number, "
+                                                           f"not a {type(value).__name__}")
+        if value > MAX_MULTI_INSTANCE:
+            return OverBudget(expression, f"a cardinality of {value} is more than the {MAX_MULTI_INSTANCE} instances "
+                                          "one multi-instance activity may have")
+        return None
+    definition = getattr(task_spec, "event_definition", None)
+    timers = definition.event_definitions if isinstance(definition, MultipleEventDefinition) else [definition]
+    for timer in timers:
+        if isinstance(timer, TimerEventDefinition) and timer.expression == expression:
+            problem = timer_value_problem(TIMER_KINDS.get(type(timer), "timeDate"), value)
+            return expressions.ExpressionError(expression, problem) if problem else None
+    return None
 
 
 class SafeBpmnWorkflow(BpmnWorkflow):
@@ -281,6 +406,8 @@ def _engine_error(exc: Exception) -> EngineError:
     cause = exc
     while cause is not None and not isinstance(cause, expressions.ExpressionError):
         cause = cause.__cause__ or cause.__context__
+    if isinstance(cause, OverBudget):
+        return RunawayError(f"'{element_id}': {cause.reason}", element_id)
     if isinstance(cause, expressions.UnknownName):
         return EngineError(f"'{element_id}' needs the value '{cause.name}', which the process data does not hold",
                            element_id, cause.name)
@@ -289,22 +416,112 @@ def _engine_error(exc: Exception) -> EngineError:
     return EngineError(f"'{element_id}': {exc}" if element_id else str(exc), element_id)
 
 
+# One step (steps.py) is one transaction; on SQLite it holds the only write lock while the engine runs.
+# A diagram that never comes to rest (a self-calling process, a tiny timer cycle, a loop of automatic
+# tasks) is stopped here, whatever the caller. The defaults; a process sets its own from its Settings
+# (LVYUE_STEP_MAX_TASKS, LVYUE_STEP_MAX_SECONDS) with set_step_budget.
+MAX_STEP_TASKS = 1000
+MAX_STEP_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class StepBudget:
+    """What one step may do: run (and add to the process) at most `max_tasks` engine tasks, in at most
+    `max_seconds` of engine time."""
+
+    max_tasks: int = MAX_STEP_TASKS
+    max_seconds: float = MAX_STEP_SECONDS
+
+
+_step_budget = StepBudget()
+
+
+def set_step_budget(budget: StepBudget) -> None:
+    """The budget of every step this process runs from now on (create_app and the lvyue commands apply
+    their Settings' budget once, at start-up)."""
+    global _step_budget
+    _step_budget = budget
+
+
+class RunawayError(EngineError):
+    """One step exceeded its budget (StepBudget): more engine tasks run or added, or more engine time,
+    than it allows. Nothing of the step may be stored."""
+
+
+@dataclass
+class _Budget:
+    size_at_open: int  # tasks in the workflow tree (subprocesses included) before the step ran anything
+    tasks_run: int = 0
+    seconds: float = 0.0  # engine time of the step's earlier runs
+
+
+def _tree_size(wf: Workflow) -> int:
+    return len(wf.tasks) + sum(len(sub.tasks) for sub in wf.subprocesses.values())
+
+
+class _BoundedRun:
+    """One engine run within the step's budget, which the workflow object carries from run to run
+    (a workflow is loaded for one step and dropped after it)."""
+
+    def __init__(self, wf: Workflow):
+        self.wf = wf
+        self.budget = getattr(wf, "_lvyue_budget", None)
+        if self.budget is None:
+            self.budget = wf._lvyue_budget = _Budget(_tree_size(wf))
+        self.limits = _step_budget
+        self.started = time.monotonic()
+
+    def __enter__(self) -> "_BoundedRun":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.budget.seconds += time.monotonic() - self.started
+
+    def will_run(self, task) -> None:
+        """SpiffWorkflow's will_complete_task hook: called before each engine task runs."""
+        self.budget.tasks_run += 1
+        self.check(task)
+
+    def check(self, task=None) -> None:
+        budget, limits = self.budget, self.limits
+        seconds = budget.seconds + time.monotonic() - self.started
+        added = _tree_size(self.wf) - budget.size_at_open
+        if budget.tasks_run > limits.max_tasks:
+            reason = f"it ran more than {limits.max_tasks} engine tasks"
+        elif added > limits.max_tasks:
+            reason = f"it added {added} tasks to the process, more than {limits.max_tasks}"
+        elif seconds > limits.max_seconds:
+            reason = f"it ran for more than {limits.max_seconds:g} s"
+        else:
+            return
+        element_id = task.task_spec.bpmn_id if task is not None else None
+        where = f" (at '{element_id}')" if element_id else ""
+        raise RunawayError(f"the process does not come to rest: {reason} in one step{where}; a step may run at most "
+                           f"{limits.max_tasks} engine tasks in {limits.max_seconds:g} s", element_id)
+
+
 def run_until_waiting(wf: Workflow) -> None:
-    """Run engine tasks (gateways, events, due timers) until only people or future events can move it."""
-    try:
-        for _ in range(1000):
-            wf.refresh_timers()
-            wf.do_engine_steps()
-            stuck = [t for t in wf.get_tasks(state=TaskState.STARTED) if isinstance(t.task_spec, ServiceTask)]
-            if stuck:
-                # SpiffWorkflow leaves a plain service task STARTED forever: refuse instead of hanging.
-                raise EngineError(f"'{stuck[0].task_spec.bpmn_id}': service tasks are not supported",
-                                  stuck[0].task_spec.bpmn_id)
-            if not wf.get_tasks(state=TaskState.READY, manual=False):
-                return
-        raise EngineError("the process does not come to rest (an endless loop of automatic steps?)")
-    except (WorkflowException, SpiffWorkflowException, expressions.ExpressionError) as exc:
-        raise _engine_error(exc) from None
+    """Run engine tasks (gateways, events, due timers) until only people or future events can move it.
+
+    Raises EngineError when the diagram fails, RunawayError when the step exceeds its budget."""
+    with _BoundedRun(wf) as run:
+        try:
+            for _ in range(run.limits.max_tasks):
+                wf.refresh_timers()
+                wf.do_engine_steps(will_complete_task=run.will_run)
+                run.check()
+                stuck = [t for t in wf.get_tasks(state=TaskState.STARTED) if isinstance(t.task_spec, ServiceTask)]
+                if stuck:
+                    # SpiffWorkflow leaves a plain service task STARTED forever: refuse instead of hanging.
+                    raise EngineError(f"'{stuck[0].task_spec.bpmn_id}': service tasks are not supported",
+                                      stuck[0].task_spec.bpmn_id)
+                if not wf.get_tasks(state=TaskState.READY, manual=False):
+                    return
+            raise RunawayError("the process does not come to rest (an endless loop of automatic steps?)")
+        except RecursionError:
+            raise RunawayError("the process does not come to rest: its processes call each other too deeply") from None
+        except (WorkflowException, SpiffWorkflowException, expressions.ExpressionError) as exc:
+            raise _engine_error(exc) from None
 
 
 @dataclass(frozen=True)
@@ -343,10 +560,14 @@ def complete_task(wf: Workflow, task_id: str, data: dict[str, Any]) -> None:
     if task is None or not task_is_ready_user_task(task):
         raise EngineError("the task is not ready")
     task.set_data(**data)
-    try:
-        task.run()
-    except (WorkflowException, SpiffWorkflowException, expressions.ExpressionError) as exc:
-        raise _engine_error(exc) from None
+    with _BoundedRun(wf) as run:
+        try:
+            run.will_run(task)
+            task.run()
+        except RecursionError:
+            raise RunawayError("the process does not come to rest: its processes call each other too deeply") from None
+        except (WorkflowException, SpiffWorkflowException, expressions.ExpressionError) as exc:
+            raise _engine_error(exc) from None
     run_until_waiting(wf)
 
 
@@ -429,6 +650,38 @@ def waiting_timers(wf: Workflow) -> list[WaitingTimer]:
             activity = next((c for c in task.parent.children if not isinstance(c.task_spec, BoundaryEvent)), None)
             attached = str(activity.id) if activity is not None else None
         out.append(WaitingTimer(str(task.id), task.task_spec.bpmn_id, kind, _parse_instant(value), attached))
+    return out
+
+
+@dataclass(frozen=True)
+class TimerFiring:
+    element_id: str
+    count: int  # times fired so far: 0 or 1, or the rounds a cycle ran
+    due_at: datetime | None  # the instant it was due, for a timer that fires once
+
+
+def timer_firings(wf: Workflow) -> dict[str, TimerFiring]:
+    """Every timer of the workflow that has fired, by task id (subprocesses included): a timer that fires
+    once has COMPLETED; a cycle stays WAITING and adds one set of children per round (SpiffWorkflow's
+    CycleTimerEventDefinition.update_task)."""
+    out = {}
+    for task in wf.get_tasks():
+        definition = getattr(task.task_spec, "event_definition", None)
+        if not isinstance(definition, TimerEventDefinition):
+            continue
+        due = None
+        if isinstance(definition, CycleTimerEventDefinition):
+            count = len(task.children) // max(1, len(task.task_spec.outputs))
+        else:
+            count = 1 if task.state == TaskState.COMPLETED else 0
+            value = task.internal_data.get("event_value")
+            if isinstance(value, str):
+                try:
+                    due = _parse_instant(value)
+                except (ValueError, OverflowError):
+                    due = None
+        if count:
+            out[str(task.id)] = TimerFiring(task.task_spec.bpmn_id, count, due)
     return out
 
 

@@ -48,6 +48,10 @@ class Step:
     finished: bool = False
     throws_before: frozenset[str] = frozenset()
     fired_by: str | None = None  # the worker firing this step's timers (timers.fire_group)
+    timers_before: dict[str, int] = field(init=False)  # firings per timer task when the step began
+
+    def __post_init__(self) -> None:
+        self.timers_before = {k: f.count for k, f in spiff.timer_firings(self.wf).items()}
 
     @property
     def part_id(self) -> str | None:
@@ -103,6 +107,7 @@ def finish(step: Step) -> None:
     now = clock.now()
     if step.part is None:
         _deliver_buffered(step)
+    _record_timer_firings(step, now)
     # Settle first: a completed task meets (or partly meets) the obligation of the alerts awaiting it,
     # before the next round of the same obligation may throw again.
     _sync_tasks(step, now)
@@ -221,6 +226,26 @@ def _deliver_buffered(step: Step) -> None:
         spiff.deliver_message(step.wf, message.name, message.payload)
         message.delivered_at = clock.now()
         step.record("message_delivered", None, {"name": message.name, "message_id": message.id})
+
+
+# ---------------------------------------------------------------------------- timers
+def _record_timer_firings(step: Step, now) -> None:
+    """A `timer_fired` event for every timer that fired in this step, whoever ran it: the sweep, or a
+    start or completion that reached a timer already due (a backdated contract's passed deadline)."""
+    for timer_id, firing in spiff.timer_firings(step.wf).items():
+        rounds = firing.count - step.timers_before.get(timer_id, 0)
+        if rounds <= 0:
+            continue
+        with step.session.no_autoflush:  # the sweep's leased row is in the session already
+            row = step.session.get(Timer, timer_id)
+        due_at = row.due_at if row is not None and row.status in ("waiting", "leased") else firing.due_at
+        data: dict[str, Any] = {"timer_id": timer_id}
+        if due_at is not None:
+            data["due_at"] = due_at.isoformat()
+            data["lag_seconds"] = round((now - due_at).total_seconds(), 3)
+        if rounds > 1:
+            data["rounds"] = rounds
+        step.record("timer_fired", firing.element_id, data)
 
 
 # ---------------------------------------------------------------------------- alerts

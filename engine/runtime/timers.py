@@ -95,10 +95,7 @@ def _fire(session, instance_id: str, timer_ids: list[str], owner: str, part_id: 
     at = max(clock.now(), latest_due + timedelta(microseconds=1))
     with clock.frozen_at(at):
         step = steps.open_step(session, instance, "timer", part_id)
-        spiff.run_until_waiting(step.wf)
-        for row in rows:
-            step.record("timer_fired", row.element_id, {"timer_id": row.id, "due_at": row.due_at.isoformat(),
-                                                       "lag_seconds": round((clock.now() - row.due_at).total_seconds(), 3)})
+        spiff.run_until_waiting(step.wf)  # finish records a timer_fired event for each timer that fired
         step.fired_by = owner
         steps.finish(step)
     for row in rows:
@@ -151,7 +148,8 @@ def _failed(session, instance_id: str, timer_ids: list[str], owner: str, exc: Ex
         row.attempts += 1
         row.last_error = message[:2000]
         row.lease_owner = row.lease_expires_at = None
-        if row.attempts >= MAX_ATTEMPTS:
+        # A step over its budget would run away again on every retry: an incident at once.
+        if row.attempts >= MAX_ATTEMPTS or isinstance(exc, spiff.RunawayError):
             row.status = "incident"
             session.add(Incident(id=str(uuid.uuid4()), kind="timer", instance_id=instance_id, timer_id=row.id,
                                  element_id=row.element_id, error=row.last_error, attempts=row.attempts,

@@ -29,12 +29,16 @@ itself is cheap, but quantizing or formatting it allocates gigabytes.
 `parse_money`, `parse_decimal` and `parse_date` return the typed value or raise `BadValue` (a
 ValueError) whose message says what the shape is; `Money`, `Number` and `BusinessDate` are the
 marshmallow fields built on them (their JSON Schema pattern is `MONEY_PATTERN` / `DATE_PATTERN`).
+
+Output has one shape too: `format_money` writes an amount as the API shows it (`"1200000.00"`),
+and `amount_of` reads an amount kept in a contract's JSON data leniently (reports and views must not
+fail on an old record). Money columns store an integer number of fen (engine/db.Money).
 """
 from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from marshmallow import ValidationError, fields
@@ -49,6 +53,7 @@ DECIMAL_PLACES = 6
 EARLIEST_DATE = date(2000, 1, 1)
 DATE_HORIZON_YEARS = 30
 
+FEN = Decimal("0.01")
 MONEY_EXAMPLE = "1200000.00"
 DATE_EXAMPLE = "2026-12-01"
 
@@ -128,6 +133,35 @@ def _money_problem(text: str) -> str:
         return (f"money has at most {MONEY_INTEGER_DIGITS} digits before the decimal point; "
                 f"got {len(text.partition('.')[0])}")
     return f"{MONEY_MESSAGE} (ASCII digits only; no exponent, sign, separator or space); got {_shown(text)}"
+
+
+def format_money(value: Decimal) -> str:
+    """An amount as the API writes it: a decimal string with exactly 2 places, `"1200000.00"`.
+
+    An amount computed from others (a rate of a contract amount) is rounded to the fen here, half to
+    even as Decimal rounds by default — the one place where output rounds; stored money never does
+    (engine/db.Money refuses a value finer than a fen)."""
+    return format(value.quantize(FEN), "f")
+
+
+def money_number(value: Any) -> int | float:
+    """An amount as the JSON number an export wants (OCDS `value.amount`): an int for whole yuan, else the
+    value with 2 decimals as a float (exact to the fen for any amount of the money shape)."""
+    amount = amount_of(value).quantize(FEN)
+    return int(amount) if amount == amount.to_integral_value() else float(amount)
+
+
+def amount_of(value: Any) -> Decimal:
+    """The amount in a value kept in a contract's JSON data (a decimal string, a number, a Decimal), or 0
+    when it holds none or no number: lenient, for reading ledgers, views and reports — never for input."""
+    if value is None or value == "" or isinstance(value, bool):
+        return Decimal(0)
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(str(value))
+    except InvalidOperation:
+        return Decimal(0)
+    return number if _bounded_decimal(number) or number.is_zero() else Decimal(0)
+
 
 # ---------------------------------------------------------------------------- decimals (rates, numbers)
 def parse_decimal(value: Any, *, floats: bool = False) -> Decimal:

@@ -12,12 +12,13 @@ import contextlib
 import contextvars
 import os
 from datetime import datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
-from sqlalchemy.types import DateTime, TypeDecorator
+from sqlalchemy.types import BigInteger, DateTime, TypeDecorator
 
 _immediate: contextvars.ContextVar[bool] = contextvars.ContextVar("lvyue_sqlite_immediate", default=False)
 
@@ -47,6 +48,47 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+class Money(TypeDecorator):
+    """An amount of CNY stored as an integer number of fen (BIGINT), so that SQL sums it exactly; read as a
+    Decimal with exactly 2 places. Writing anything but a Decimal or an int, a value that is not finite, or
+    one finer than a fen raises ValueError: storage never rounds (amounts are parsed by engine/values.py,
+    and a computed one is rounded on purpose before it is stored)."""
+
+    impl = BigInteger
+    cache_ok = True
+    PLACES = 2
+    MAX_DIGITS = 18  # of the fen: a BIGINT holds 18 decimal digits
+
+    def process_bind_param(self, value: Decimal | int | None, dialect):
+        return None if value is None else self.to_fen(value)
+
+    def process_result_value(self, value: int | None, dialect):
+        return None if value is None else Decimal(int(value)).scaleb(-self.PLACES)
+
+    @classmethod
+    def to_fen(cls, value: Decimal | int) -> int:
+        """The integer number of fen in `value`: 1200000.00 → 120000000; ValueError as above."""
+        if isinstance(value, bool) or not isinstance(value, (Decimal, int)):
+            raise ValueError(f"money is written as a Decimal, not {type(value).__name__}")
+        number = Decimal(value)
+        if not number.is_finite():
+            raise ValueError(f"money must be finite, not {number}")
+        if number.is_zero():
+            return 0
+        # Checked on the exponent before scaling: a Decimal such as 1E-999999999 stays cheap.
+        if number.adjusted() >= cls.MAX_DIGITS - cls.PLACES:
+            raise ValueError("money out of range: at most 16 digits before the decimal point")
+        fen = number.scaleb(cls.PLACES)
+        if number.adjusted() < -cls.PLACES or fen != fen.to_integral_value():
+            raise ValueError(f"money has at most {cls.PLACES} decimals (fen); not rounded: {str(number)[:40]}")
+        return int(fen)
+
+    def coerce_compared_value(self, op, value):
+        # A comparison with a literal Decimal binds it as fen like a stored value; `func.sum` of a Money
+        # column keeps the type and so reads back as a Decimal too.
+        return self
 
 
 def default_url(instance_path: str | os.PathLike = "instance") -> str:

@@ -6,13 +6,14 @@ the audit trail — so that listing never deserializes a workflow.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from engine.storage.db import Base, UTCDateTime
+from engine.storage.db import Base, Money, UTCDateTime
 
 
 class Department(Base):
@@ -220,7 +221,7 @@ class Alert(Base):
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     raised_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    amount_overdue: Mapped[str | None] = mapped_column(String(40))
+    amount_overdue: Mapped[Decimal | None] = mapped_column(Money)
     legal_basis: Mapped[str | None] = mapped_column(String(500))
     status: Mapped[str] = mapped_column(String(20))
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -322,8 +323,8 @@ class Payment(Base):
     instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), index=True)
     part_id: Mapped[str | None] = mapped_column(String(36))
     milestone_no: Mapped[int | None] = mapped_column(Integer)
-    paid_at: Mapped[str] = mapped_column(String(10))
-    amount: Mapped[str] = mapped_column(String(40))
+    paid_at: Mapped[date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Money)
     voucher_no: Mapped[str | None] = mapped_column(String(200))
     payer: Mapped[str | None] = mapped_column(String(64))
     payee: Mapped[str | None] = mapped_column(String(64))
@@ -340,8 +341,8 @@ class Invoice(Base):
     part_id: Mapped[str | None] = mapped_column(String(36))
     milestone_no: Mapped[int | None] = mapped_column(Integer)
     invoice_no: Mapped[str] = mapped_column(String(200))
-    issued_at: Mapped[str] = mapped_column(String(10))
-    amount: Mapped[str] = mapped_column(String(40))
+    issued_at: Mapped[date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Money)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
     recorded_by: Mapped[str] = mapped_column(String(200))
 
@@ -379,10 +380,10 @@ class CreditRecord(Base):
     track: Mapped[str | None] = mapped_column(String(20))
     code: Mapped[str] = mapped_column(String(64))
     legal_basis: Mapped[str | None] = mapped_column(String(500))
-    record_date: Mapped[str] = mapped_column(String(10))
+    record_date: Mapped[date] = mapped_column(Date)
     publicity_rule: Mapped[str] = mapped_column(String(16))
     publicity_basis: Mapped[str] = mapped_column(String(500))
-    publicity_until: Mapped[str] = mapped_column(String(10))
+    publicity_until: Mapped[date] = mapped_column(Date)
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_by: Mapped[str] = mapped_column(String(200))
@@ -438,18 +439,18 @@ class Guarantee(Base):
     issuer_org: Mapped[str | None] = mapped_column(String(64))
     applicant_org: Mapped[str | None] = mapped_column(String(64))
     beneficiary_org: Mapped[str | None] = mapped_column(String(64))
-    amount: Mapped[str] = mapped_column(String(40))
-    valid_from: Mapped[str | None] = mapped_column(String(10))
-    valid_to: Mapped[str | None] = mapped_column(String(10))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
     document_sha256: Mapped[str | None] = mapped_column(String(64))
     verification_code: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20))
     exemption_rule: Mapped[str | None] = mapped_column(String(16))
     exempt_percent: Mapped[str | None] = mapped_column(String(10))
-    freed_amount: Mapped[str | None] = mapped_column(String(40))
+    freed_amount: Mapped[Decimal | None] = mapped_column(Money)
     issuer_notice: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    activated_on: Mapped[str | None] = mapped_column(String(10))
-    released_at: Mapped[str | None] = mapped_column(String(10))
+    activated_on: Mapped[date | None] = mapped_column(Date)
+    released_at: Mapped[date | None] = mapped_column(Date)
     cancellation_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -481,14 +482,14 @@ class GuaranteeClaim(Base):
     no: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(String(40))
     alert_id: Mapped[str | None] = mapped_column(String(36))
-    amount: Mapped[str] = mapped_column(String(40))
-    claimed_at: Mapped[str] = mapped_column(String(10))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    claimed_at: Mapped[date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(20))
     filed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     filed_by: Mapped[str] = mapped_column(String(200))
     note: Mapped[str | None] = mapped_column(Text)
-    paid_at: Mapped[str | None] = mapped_column(String(10))
-    paid_amount: Mapped[str | None] = mapped_column(String(40))
+    paid_at: Mapped[date | None] = mapped_column(Date)
+    paid_amount: Mapped[Decimal | None] = mapped_column(Money)
     payment_reference: Mapped[str | None] = mapped_column(String(200))
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import uuid
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, or_, select, true, false
@@ -18,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine.runtime import audit, expressions, forms, hooks, webhooks
+from engine.runtime import audit, expressions, forms, hooks, spiff, values, webhooks
 from engine import clock
 from engine.supervision import credit, deadlines, timing
 from engine.access.authz import require_role
@@ -53,7 +54,7 @@ def view(alert: Alert) -> dict[str, Any]:
         "business_key": alert.business_key, "element_id": alert.element_id, "responsible_org": alert.responsible_org,
         "due_at": alert.due_at, "raised_at": alert.raised_at, "updated_at": alert.updated_at,
         "days_overdue": days_overdue(alert),
-        "amount_overdue": alert.amount_overdue if alert.kind == "arrears" else None,
+        "amount_overdue": forms.to_json(alert.amount_overdue) if alert.kind == "arrears" else None,
         "legal_basis": alert.legal_basis, "status": alert.status, "acknowledged_at": alert.acknowledged_at,
         "note": alert.note, "resolved_at": alert.resolved_at, "resolution": alert.resolution,
     }
@@ -97,6 +98,13 @@ def _notify(session: Session, alert: Alert, event: str) -> None:
         targets.append(alert.escalated_to)
     for code in dict.fromkeys(targets):
         webhooks.enqueue(session, code, event, body, alert.id)
+
+
+def _overdue(amount: Any) -> Decimal | None:
+    """The amount an alert's `amount` expression gave (a number or a decimal string from the task data), to the
+    fen: `contract_amount * rate / 100` may compute digits below it, which the money column does not store —
+    rounded here on purpose, as the ledger rounds (values.format_money)."""
+    return None if amount is None else values.amount_of(amount).quantize(values.FEN)
 
 
 def _evaluate(expression: str | None, data: dict[str, Any]):
@@ -166,7 +174,7 @@ def raise_from_throw(session: Session, instance, spec: dict[str, Any], thrown: h
         alert.severity, alert.updated_at = severity, now
         event = "alert.escalated"
     if amount is not None:
-        alert.amount_overdue = forms.to_json(amount) if not isinstance(amount, str) else amount
+        alert.amount_overdue = _overdue(amount)
     if severity == "red" and alert.department_code:
         dept = session.get(Department, alert.department_code)
         alert.escalated_to = dept.escalates_to if dept is not None else None
@@ -195,7 +203,7 @@ def settle_for_task(session: Session, instance_id: str, task_id: str, completion
                                  {"bpmn": [f"alert {alert.code}: {exc}"]}) from None
         if unmet:
             if amount is not None:
-                alert.amount_overdue = forms.to_json(amount)
+                alert.amount_overdue = _overdue(amount)
             alert.updated_at = now
             _notify(session, alert, "alert.updated")
             out.append((alert, False))
@@ -206,7 +214,7 @@ def settle_for_task(session: Session, instance_id: str, task_id: str, completion
         if alert.kind == "arrears":
             alert.resolution = f"paid {late} day{plural} late (on {met.isoformat()})" if late > 0 else \
                 f"paid on {met.isoformat()}, on time"
-            alert.amount_overdue = "0.00" if alert.amount_overdue is not None else None
+            alert.amount_overdue = Decimal("0.00") if alert.amount_overdue is not None else None
         else:
             alert.resolution = f"obligation met on {met.isoformat()}, {late} day{plural} late" if late > 0 else \
                 f"obligation met on {met.isoformat()}, on time"

@@ -130,8 +130,8 @@ def write_record(session: Session, alert: Alert, decided_at: datetime, decided_b
     record = CreditRecord(id=str(uuid.uuid4()), alert_id=alert.id, org_code=alert.responsible_org,
                           instance_id=alert.instance_id, business_key=alert.business_key,
                           department_code=alert.department_code, track=track, code=alert.code,
-                          legal_basis=alert.legal_basis, record_date=day.isoformat(), publicity_rule=rule.id,
-                          publicity_basis=rule.legal_basis, publicity_until=add_months(day, rule.months).isoformat(),
+                          legal_basis=alert.legal_basis, record_date=day, publicity_rule=rule.id,
+                          publicity_basis=rule.legal_basis, publicity_until=add_months(day, rule.months),
                           note=note, created_at=decided_at, created_by=decided_by)
     session.add(record)
     return record
@@ -157,9 +157,9 @@ def record_view(r: CreditRecord, org_name: str | None = None) -> dict[str, Any]:
     return {
         "id": r.id, "org": r.org_code, "org_name": org_name, "alert_id": r.alert_id, "instance_id": r.instance_id,
         "business_key": r.business_key, "department": r.department_code, "track": r.track,
-        "rule": {"code": r.code, "legal_basis": r.legal_basis}, "date": r.record_date,
-        "publicity": {"rule": r.publicity_rule, "legal_basis": r.publicity_basis, "until": r.publicity_until,
-                      "in_publicity": r.publicity_until >= today.isoformat()},
+        "rule": {"code": r.code, "legal_basis": r.legal_basis}, "date": r.record_date.isoformat(),
+        "publicity": {"rule": r.publicity_rule, "legal_basis": r.publicity_basis, "until": r.publicity_until.isoformat(),
+                      "in_publicity": r.publicity_until >= today},
         "note": r.note, "created_at": r.created_at, "created_by": r.created_by,
     }
 
@@ -219,7 +219,7 @@ def list_records(db: Database, principal: Principal, limit: int | None, cursor: 
             query = query.where(CreditRecord.org_code == org)
         if month:
             first, last = month_days(month)
-            query = query.where(CreditRecord.record_date >= first.isoformat(), CreditRecord.record_date <= last.isoformat())
+            query = query.where(CreditRecord.record_date >= first, CreditRecord.record_date <= last)
         result = page(session, query, [CreditRecord.created_at, CreditRecord.id], limit, cursor, lambda r: r,
                       descending=True)
         names = _org_names(session, [r.org_code for r in result["items"]])

@@ -40,10 +40,9 @@ Releasing an e-guarantee sends the cancellation (注销) to its issuer: recorded
 from __future__ import annotations
 
 import hmac
-import json
 import uuid
 from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Mapping
 
 from sqlalchemy import and_, func, or_, select, true
@@ -85,22 +84,19 @@ BASIS_REFUSAL = "《中华人民共和国招标投标法实施条例》第七十
 CAP_SUBJECTS = {"bid": "bid_bond", "performance": "performance_guarantee", "quality": "retention"}
 SIGNATURE_HEADER = "X-Lvyue-Signature"
 
-_FEN = Decimal("0.01")
 _VERIFIED_FIELDS = ("guarantee_no", "amount", "valid_to", "document_sha256")
 
 
 # ---------------------------------------------------------------------------- small helpers
-def _dec(value: Any) -> Decimal:
-    try:
-        return Decimal(str(value)) if value not in (None, "") else Decimal(0)
-    except InvalidOperation:
-        return Decimal(0)
+_dec = values.amount_of
+_money = values.format_money
+_text = forms.to_json  # a stored amount or date as the API writes it: "1200000.00", "2026-12-01"
 
 
-def money(value: Any) -> str | None:
-    if value is None or value == "":
-        return None
-    return format(_dec(value).quantize(_FEN), "f")
+def _fen(value: Any) -> Decimal:
+    """An amount computed here (a rate of the contract amount) rounded to the fen to be stored: the money
+    column refuses anything finer, so the rounding is made here, as the ledger always made it."""
+    return _dec(value).quantize(values.FEN)
 
 
 def _money_in(value: Any, path: str) -> Decimal:
@@ -111,12 +107,12 @@ def _money_in(value: Any, path: str) -> Decimal:
         raise Invalid("the amount is invalid", {path: [str(exc)]}) from None
 
 
-def _date_in(value: Any, path: str) -> str | None:
-    """A date given to this module, None when absent, as "YYYY-MM-DD"; Invalid naming `path`."""
+def _date_in(value: Any, path: str) -> date | None:
+    """A date given to this module, None when absent; Invalid naming `path`."""
     if value is None or value == "":
         return None
     try:
-        return values.parse_date(value).isoformat()
+        return values.parse_date(value)
     except values.BadValue as exc:
         raise Invalid("the date is invalid", {path: [str(exc)]}) from None
 
@@ -131,16 +127,13 @@ def _iso(value: Any) -> str | None:
     return str(value)[:10]
 
 
-def _today() -> str:
-    return clock.now().astimezone(deadlines.SHANGHAI).date().isoformat()
+_today = values.today
+_day = deadlines.business_day
 
 
 def _on(data: Mapping[str, Any]) -> date:
     """The date that selects the rule versions of a contract: its award notice (as contract_terms does)."""
-    try:
-        return date.fromisoformat(_iso(data.get("award_notice_date")) or "")
-    except ValueError:
-        return clock.now().astimezone(deadlines.SHANGHAI).date()
+    return _day(data.get("award_notice_date")) or _today()
 
 
 def _cite(rule) -> str:
@@ -159,7 +152,7 @@ def _new(session: Session, instance: Instance, kind: str, amount: Any, status: s
     now = clock.now()
     fields.setdefault("electronic", False)
     g = Guarantee(id=str(uuid.uuid4()), instance_id=instance.id, business_key=instance.business_key,
-                  department_code=instance.department_code, kind=kind, amount=money(amount) or "0.00", status=status,
+                  department_code=instance.department_code, kind=kind, amount=_fen(amount), status=status,
                   applicant_org=instance.roles.get("contractor"), beneficiary_org=instance.roles.get("employer"),
                   created_at=now, updated_at=now, **fields)
     session.add(g)
@@ -187,7 +180,7 @@ def on_start(step: steps.Step, data: Mapping[str, Any]) -> None:
         return
     session, instance, actor = step.session, step.instance, step.actor
     amount = _dec(data.get("contract_amount"))
-    award = _iso(data.get("award_notice_date"))
+    award = _day(data.get("award_notice_date"))
     bond = data.get("bid_bond") or {}
     if bond:
         _record_bid_bond(step, data, bond, award)
@@ -201,7 +194,7 @@ def on_start(step: steps.Step, data: Mapping[str, Any]) -> None:
         _event(session, g, actor, "withheld", {"rate": format(retention, "f")})
 
 
-def _record_bid_bond(step: steps.Step, data: Mapping[str, Any], bond: Mapping[str, Any], award: str | None) -> None:
+def _record_bid_bond(step: steps.Step, data: Mapping[str, Any], bond: Mapping[str, Any], award: date | None) -> None:
     session, instance, actor = step.session, step.instance, step.actor
     form = bond.get("form")
     contractor = session.get(Organisation, instance.roles.get("contractor") or "")
@@ -216,7 +209,7 @@ def _record_bid_bond(step: steps.Step, data: Mapping[str, Any], bond: Mapping[st
     if form == "exempt":
         rule = whole[0] if whole else None
         g = _new(session, instance, "bid", amount, "exempt", actor, form="exempt", activated_on=award,
-                 exemption_rule=rule.id if rule else None, exempt_percent="100", freed_amount=money(amount))
+                 exemption_rule=rule.id if rule else None, exempt_percent="100", freed_amount=_fen(amount))
         _event(session, g, actor, "exempted", {"rule": g.exemption_rule, "legal_basis": rule.legal_basis if rule else None,
                                                "rating": rating, "freed_amount": g.freed_amount})
         return
@@ -228,7 +221,7 @@ def _record_bid_bond(step: steps.Step, data: Mapping[str, Any], bond: Mapping[st
         share = rule.exempt_percent
         # The bond posted is the reduced one: the rest of what the tender would have required was freed.
         g.exemption_rule, g.exempt_percent = rule.id, format(share, "f")
-        g.freed_amount = money(amount * share / (100 - share)) if share < 100 else money(amount)
+        g.freed_amount = _fen(amount * share / (100 - share)) if share < 100 else _fen(amount)
         _event(session, g, actor, "reduced", {"rule": rule.id, "legal_basis": rule.legal_basis, "rating": rating,
                                               "exempt_percent": g.exempt_percent, "freed_amount": g.freed_amount})
 
@@ -267,13 +260,13 @@ def _check_cap(kind: str, contract: Mapping[str, Any], amount: Decimal, path: st
         return
     for cap in timing.registry().limits_for(subject, track, category, _on(contract)):
         if cap.max_percent is not None and amount * 100 / contract_amount > cap.max_percent:
-            percent = (amount * 100 / contract_amount).quantize(_FEN)
+            percent = (amount * 100 / contract_amount).quantize(values.FEN)
             raise Invalid(f"the {kind} guarantee exceeds its cap", {path: [
-                f"{money(amount)} CNY is {percent}% of the contract amount, over the {format(cap.max_percent, 'f')}% "
+                f"{_money(amount)} CNY is {percent}% of the contract amount, over the {format(cap.max_percent, 'f')}% "
                 f"cap {_cite(cap)}"]})
         if cap.max_amount is not None and amount > cap.max_amount:
             raise Invalid(f"the {kind} guarantee exceeds its cap", {path: [
-                f"{money(amount)} CNY exceeds {format(cap.max_amount, 'f')} CNY {_cite(cap)}"]})
+                f"{_money(amount)} CNY exceeds {format(cap.max_amount, 'f')} CNY {_cite(cap)}"]})
 
 
 def _submitted(step: steps.Step, data: dict[str, Any], actor: str) -> None:
@@ -284,25 +277,25 @@ def _submitted(step: steps.Step, data: dict[str, Any], actor: str) -> None:
         g = _new(session, instance, "performance", 0, "required", actor)
     amount = _money_in(data.get("amount"), "data.amount")
     valid_to = _date_in(data.get("valid_to"), "data.valid_to")
-    required = (_dec(contract.get("contract_amount")) * _dec(contract.get("performance_guarantee_rate")) / 100).quantize(_FEN)
+    required = (_dec(contract.get("contract_amount")) * _dec(contract.get("performance_guarantee_rate")) / 100).quantize(values.FEN)
     _check_cap("performance", contract, amount, "data.amount")
     if amount < required:
         raise Invalid("the guarantee does not cover the agreed amount", {"data.amount": [
-            f"{money(amount)} CNY is less than the {money(required)} CNY agreed "
+            f"{_money(amount)} CNY is less than the {_money(required)} CNY agreed "
             f"({format(_dec(contract.get('performance_guarantee_rate')), 'f')}% of the contract amount)"]})
     form = data.get("form")
     online = _issuer_online(instance, form)
     notice = g.issuer_notice if online and g.issuer_notice and g.issuer_notice.get("guarantee_no") == data.get("guarantee_no") else None
     if notice is not None:
         # The issuer reported this guarantee already: the contractor's copy must be the one it issued.
-        errors = _mismatches(notice, {"guarantee_no": data.get("guarantee_no"), "amount": money(amount),
+        errors = _mismatches(notice, {"guarantee_no": data.get("guarantee_no"), "amount": amount,
                                       "valid_to": valid_to, "document_sha256": data.get("document_sha256"),
                                       "verification_code": data.get("verification_code")},
                              "the issuer reported", "you submitted")
         if errors:
             raise Invalid("the guarantee differs from the one its issuer reported", errors)
     g.form, g.guarantee_no, g.issuer = form, data.get("guarantee_no"), data.get("issuer")
-    g.amount, g.valid_to = money(amount), valid_to
+    g.amount, g.valid_to = amount, valid_to
     g.document_sha256, g.verification_code = data.get("document_sha256"), data.get("verification_code")
     g.electronic = online
     g.issuer_org = instance.roles.get("guarantor") if online else None
@@ -321,7 +314,7 @@ def _mismatches(expected: Mapping[str, Any], given: Mapping[str, Any], expected_
     for name in (*_VERIFIED_FIELDS, "verification_code"):
         want, got = expected.get(name), given.get(name)
         if name == "amount":
-            want, got = money(want), money(got)
+            want, got = (None if v in (None, "") else _money(_dec(v)) for v in (want, got))
         elif name == "valid_to":
             want, got = _iso(want), _iso(got)
         elif name == "document_sha256":
@@ -405,8 +398,8 @@ def _claim_paid(step: steps.Step, data: dict[str, Any], actor: str, task_id: str
     paid = _money_in(data.get("amount"), "data.amount")
     if paid != _dec(claim.amount):
         raise Invalid("an on-demand guarantee pays the sum claimed", {"data.amount": [
-            f"the claim is for {claim.amount} CNY, not {money(paid)}"]})
-    claim.status, claim.paid_at, claim.paid_amount = "paid", _date_in(data.get("paid_at"), "data.paid_at"), money(paid)
+            f"the claim is for {_money(claim.amount)} CNY, not {_money(paid)}"]})
+    claim.status, claim.paid_at, claim.paid_amount = "paid", _date_in(data.get("paid_at"), "data.paid_at"), paid
     claim.payment_reference = data.get("reference")
     g = session.get(Guarantee, claim.guarantee_id)
     total = sum((_dec(c.paid_amount) for c in _claims(session, g.id) if c.status == "paid"), Decimal(0))
@@ -424,7 +417,7 @@ def _released(step: steps.Step, kind: str, data: dict[str, Any], actor: str) -> 
     g = _current(session, step.instance.id, kind)
     if g is None or g.status in ("exempt", "released"):
         return
-    amount, interest = (money(_money_in(data[k], f"data.{k}")) if data.get(k) is not None else None
+    amount, interest = (_money_in(data[k], f"data.{k}") if data.get(k) is not None else None
                         for k in ("amount", "interest"))
     g.released_at = _date_in(data.get("released_at"), "data.released_at") or _today()
     if g.status != "paid_out":
@@ -569,7 +562,7 @@ def file_claim(db: Database, principal: Principal, guarantee_id: str, body: Mapp
             raise Invalid("the claim is invalid", errors)
         no = len(_claims(session, g.id)) + 1
         claim = GuaranteeClaim(id=str(uuid.uuid4()), guarantee_id=g.id, instance_id=instance.id, no=no, reason=reason,
-                               alert_id=alert.id if alert is not None else None, amount=money(amount),
+                               alert_id=alert.id if alert is not None else None, amount=amount,
                                claimed_at=claimed_at, status="filed", filed_at=clock.now(), filed_by=principal.name,
                                note=body.get("note"))
         session.add(claim)
@@ -578,13 +571,15 @@ def file_claim(db: Database, principal: Principal, guarantee_id: str, body: Mapp
         _event(session, g, principal.name, "claimed", {"claim_no": no, "reason": reason, "amount": claim.amount,
                                                        "claimed_at": claimed_at, "alert_id": claim.alert_id})
         # The claim first: a refusal then ends the signing while the claim still holds the contract open.
+        # Task data keeps money and dates as the API writes them (strings), like a completed form's data.
         payload = {"claim": {"id": claim.id, "no": no, "guarantee_id": g.id, "guarantee_no": g.guarantee_no,
-                             "kind": g.kind, "reason": reason, "amount": claim.amount, "claimed_at": claimed_at}}
+                             "kind": g.kind, "reason": reason, "amount": _money(claim.amount),
+                             "claimed_at": claimed_at.isoformat()}}
         if not spiff.start_event_subprocess(step.wf, CLAIM_MESSAGE, payload):
             raise Conflict("this contract's process has no claim path (guarantee_claimed); migrate it to a newer version")
         step.record("guarantee_claimed", None, {"claim_id": claim.id, "guarantee_id": g.id, "amount": claim.amount})
         if reason == "refused_to_sign":
-            spiff.deliver_message(step.wf, REFUSAL_MESSAGE, {"award_refused_at": claimed_at})
+            spiff.deliver_message(step.wf, REFUSAL_MESSAGE, {"award_refused_at": claimed_at.isoformat()})
             _settle_refused_signing(session, instance, claimed_at)
             step.record("award_refused", None, {"claim_id": claim.id, "guarantee_id": g.id})
 
@@ -597,9 +592,8 @@ def signing_period(instance: Instance) -> deadlines.Deadline | None:
     (government procurement), computed as the diagram's `deadline(...)` computes it (bpmn/post_award.bpmn
     SIGNING_DUE). None when the contract holds no award notice date."""
     data = instance.data or {}
-    try:
-        start = date.fromisoformat(_iso(data.get("award_notice_date")) or "")
-    except ValueError:
+    start = _day(data.get("award_notice_date"))
+    if start is None:
         return None
     rule = "R04" if data.get("track") == "tendering" else "G03"
     try:
@@ -614,15 +608,16 @@ def _refusal_confirmation(session: Session, g: Guarantee) -> GuaranteeEvent | No
                           .order_by(GuaranteeEvent.seq.desc()).limit(1))
 
 
-def _check_refusal_established(session: Session, instance: Instance, g: Guarantee, claimed_at: str, dated: bool,
+def _check_refusal_established(session: Session, instance: Instance, g: Guarantee, claimed_at: date, dated: bool,
                                errors: dict[str, list[str]]) -> None:
     """A refusal to sign stands once the signing period passed unsigned, or on the department's confirmation
     (also where the period cannot be computed: the rule fails closed)."""
     period = signing_period(instance)
-    if period is not None and claimed_at > period.last_day.isoformat():
+    if period is not None and claimed_at > period.last_day:
         return
     confirmed = _refusal_confirmation(session, g)
-    if confirmed is not None and claimed_at >= confirmed.data.get("refused_at", ""):
+    refused_at = _day(confirmed.data.get("refused_at")) if confirmed is not None else None
+    if refused_at is not None and claimed_at >= refused_at:
         return
     confirmation = (f"the supervising department confirmed the refusal (POST /guarantees/{g.id}/refusal-confirmation), "
                     "not on the employer's word alone")
@@ -669,12 +664,12 @@ def confirm_refusal(db: Database, principal: Principal, guarantee_id: str, body:
         except values.BadValue as exc:
             errors["refused_at"] = [str(exc)]
             day = None
-        award = _iso((instance.data or {}).get("award_notice_date"))
+        award = _day((instance.data or {}).get("award_notice_date"))
         if day is None:
             errors.setdefault("refused_at", ["required: the date of the refusal as 'YYYY-MM-DD'"])
-        elif day.isoformat() > _today():
+        elif day > _today():
             errors["refused_at"] = [f"{day.isoformat()} is after today"]
-        elif award and day.isoformat() < award:
+        elif award and day < award:
             errors["refused_at"] = [f"{day.isoformat()} is before the award notice of {award}"]
         note = body.get("note")
         if not isinstance(note, str) or not note.strip():
@@ -701,11 +696,11 @@ def _claim_amount(session: Session, g: Guarantee, value: Any, errors) -> Decimal
     if amount <= 0:
         errors["amount"] = ["more than zero"]
     elif amount > covered:
-        errors["amount"] = [f"{money(amount)} CNY is more than the {money(covered)} CNY the guarantee still covers"]
+        errors["amount"] = [f"{_money(amount)} CNY is more than the {_money(covered)} CNY the guarantee still covers"]
     return amount
 
 
-def _claim_date(value: Any, errors) -> str:
+def _claim_date(value: Any, errors) -> date:
     if value is None:
         return _today()
     try:
@@ -713,9 +708,9 @@ def _claim_date(value: Any, errors) -> str:
     except values.BadValue as exc:
         errors["claimed_at"] = [str(exc)]
         return _today()
-    if day.isoformat() > _today():
+    if day > _today():
         errors["claimed_at"] = [f"{day.isoformat()} is after today"]
-    return day.isoformat()
+    return day
 
 
 def _confirmed_alert(session: Session, g: Guarantee, alert_id: Any, errors) -> Alert | None:
@@ -735,7 +730,7 @@ def _confirmed_alert(session: Session, g: Guarantee, alert_id: Any, errors) -> A
     return alert
 
 
-def _settle_refused_signing(session: Session, instance: Instance, day: str) -> None:
+def _settle_refused_signing(session: Session, instance: Instance, day: date) -> None:
     """The warnings on the signing no longer concern the employer once the contractor refused to sign."""
     now = clock.now()
     for alert in session.scalars(select(Alert).where(Alert.instance_id == instance.id, Alert.status != "resolved",
@@ -885,7 +880,7 @@ def _keep_notice(db: Database, principal: Principal, instance_id: str, payload: 
         if payload.get("verified") is False:
             raise Conflict("nothing awaits a refusal: the contractor has not submitted this guarantee")
         notice = {k: payload.get(k) for k in (*_VERIFIED_FIELDS, "verification_code", "issued_at", "issuer")}
-        notice["amount"] = money(notice["amount"])
+        notice["amount"] = None if notice["amount"] in (None, "") else _money(_dec(notice["amount"]))
         notice["by"] = principal.name
         g.issuer_notice = notice
         if g.status == "required":
@@ -931,11 +926,11 @@ def view(session: Session, g: Guarantee, principal: Principal | None = None, ful
         "electronic": g.electronic, "guarantee_no": g.guarantee_no,
         "issuer": {"name": g.issuer or orgs.get(g.issuer_org), "org_code": g.issuer_org},
         "applicant": party(g.applicant_org), "beneficiary": party(g.beneficiary_org),
-        "amount": g.amount, "currency": "CNY", "validity": {"from": g.valid_from, "to": g.valid_to},
+        "amount": _text(g.amount), "currency": "CNY", "validity": {"from": _text(g.valid_from), "to": _text(g.valid_to)},
         "document_sha256": g.document_sha256, "verification_code": g.verification_code, "status": g.status,
-        "exemption": ({"rule": g.exemption_rule, "percent": g.exempt_percent, "freed_amount": g.freed_amount}
+        "exemption": ({"rule": g.exemption_rule, "percent": g.exempt_percent, "freed_amount": _text(g.freed_amount)}
                       if g.exempt_percent is not None else None),
-        "activated_on": g.activated_on, "released_at": g.released_at,
+        "activated_on": _text(g.activated_on), "released_at": _text(g.released_at),
         "cancellation": ({"requested_at": g.cancellation_requested_at, "to": g.issuer_org}
                          if g.cancellation_requested_at is not None else None),
         "issuer_notice": g.issuer_notice, "created_at": g.created_at, "updated_at": g.updated_at,
@@ -951,9 +946,10 @@ def view(session: Session, g: Guarantee, principal: Principal | None = None, ful
 
 
 def claim_view(c: GuaranteeClaim) -> dict[str, Any]:
-    return {"id": c.id, "no": c.no, "reason": c.reason, "alert_id": c.alert_id, "amount": c.amount,
-            "claimed_at": c.claimed_at, "status": c.status, "filed_at": c.filed_at, "filed_by": c.filed_by,
-            "note": c.note, "paid_at": c.paid_at, "paid_amount": c.paid_amount, "payment_reference": c.payment_reference}
+    return {"id": c.id, "no": c.no, "reason": c.reason, "alert_id": c.alert_id, "amount": _text(c.amount),
+            "claimed_at": _text(c.claimed_at), "status": c.status, "filed_at": c.filed_at, "filed_by": c.filed_by,
+            "note": c.note, "paid_at": _text(c.paid_at), "paid_amount": _text(c.paid_amount),
+            "payment_reference": c.payment_reference}
 
 
 def _filter(principal: Principal):
@@ -1040,6 +1036,11 @@ def _scope(scope: Any) -> tuple[date, date, set[str] | None]:
     return first, last, (set(depts) if depts is not None else None)
 
 
+def _sum(column):
+    """SUM of a money column in SQL (over integer fen, so exact), 0.00 over no rows."""
+    return func.coalesce(func.sum(column), Decimal(0))
+
+
 def _in_scope(column, depts: set[str] | None):
     return column.in_(sorted(depts)) if depts is not None else true()
 
@@ -1085,26 +1086,23 @@ def monthly_indicators(session: Session, scope: Any) -> dict[str, Any]:
     lo, hi = first.isoformat(), last.isoformat()
     start = deadlines.end_of_day(first - timedelta(days=1))
     end = deadlines.end_of_day(last)
+    guarantees_in_month = (Guarantee.activated_on >= first, Guarantee.activated_on <= last,
+                           _in_scope(dept_of(Guarantee.instance_id, Guarantee.department_code), depts))
 
     by_kind: dict[str, dict[str, Any]] = {}
-    for g in session.scalars(select(Guarantee).where(Guarantee.electronic.is_(True), Guarantee.activated_on >= lo,
-                                                     Guarantee.activated_on <= hi,
-                                                     _in_scope(dept_of(Guarantee.instance_id, Guarantee.department_code),
-                                                               depts))):
-        entry = by_kind.setdefault(g.kind, {"count": 0, "cash_replaced": Decimal(0)})
-        entry["count"] += 1
-        entry["cash_replaced"] += _dec(g.amount)
+    for kind, n, amount in session.execute(select(Guarantee.kind, func.count(), _sum(Guarantee.amount)).where(
+            Guarantee.electronic.is_(True), *guarantees_in_month).group_by(Guarantee.kind)):
+        by_kind[kind] = {"count": n, "cash_replaced": amount}
     e_total = {"count": sum(e["count"] for e in by_kind.values()),
-               "cash_replaced": money(sum((e["cash_replaced"] for e in by_kind.values()), Decimal(0)))}
+               "cash_replaced": _money(sum((e["cash_replaced"] for e in by_kind.values()), Decimal(0)))}
 
     by_rule: dict[str, dict[str, Any]] = {}
-    for g in session.scalars(select(Guarantee).where(Guarantee.exempt_percent.is_not(None), Guarantee.activated_on >= lo,
-                                                     Guarantee.activated_on <= hi,
-                                                     _in_scope(dept_of(Guarantee.instance_id, Guarantee.department_code),
-                                                               depts))):
-        entry = by_rule.setdefault(g.exemption_rule or "unknown", {"count": 0, "freed": Decimal(0)})
-        entry["count"] += 1
-        entry["freed"] += _dec(g.freed_amount)
+    for rule, n, freed in session.execute(select(Guarantee.exemption_rule, func.count(), _sum(Guarantee.freed_amount))
+                                          .where(Guarantee.exempt_percent.is_not(None), *guarantees_in_month)
+                                          .group_by(Guarantee.exemption_rule)):
+        entry = by_rule.setdefault(rule or "unknown", {"count": 0, "freed": Decimal(0)})
+        entry["count"] += n
+        entry["freed"] += freed
 
     signed = filed = 0
     instances = select(Instance.id, Instance.data).where(_in_scope(dept_of(Instance.id, Instance.department_code), depts))
@@ -1116,11 +1114,11 @@ def monthly_indicators(session: Session, scope: Any) -> dict[str, Any]:
             filed += 1
 
     in_depts = select(Instance.id).where(_in_scope(dept_of(Instance.id, Instance.department_code), depts))
-    payments = list(session.scalars(select(Payment).where(Payment.paid_at >= lo, Payment.paid_at <= hi,
-                                                          Payment.instance_id.in_(in_depts))))
-    invoiced = {(i, n) for i, n in session.execute(select(Invoice.instance_id, Invoice.milestone_no).where(
-        Invoice.instance_id.in_(sorted({p.instance_id for p in payments}))))}
-    with_invoice = [p for p in payments if (p.instance_id, p.milestone_no) in invoiced]
+    invoiced = select(Invoice.id).where(Invoice.instance_id == Payment.instance_id,
+                                        Invoice.milestone_no == Payment.milestone_no).exists()
+    paid, paid_invoiced = (session.execute(select(func.count(), _sum(Payment.amount)).where(
+        Payment.paid_at >= first, Payment.paid_at <= last, Payment.instance_id.in_(in_depts), *extra)).one()
+        for extra in ((), (invoiced,)))
 
     raised: dict[str, int] = {}
     for kind, n in session.execute(select(Alert.kind, func.count()).where(
@@ -1131,15 +1129,14 @@ def monthly_indicators(session: Session, scope: Any) -> dict[str, Any]:
 
     return {
         "month": first.strftime("%Y-%m"),
-        "e_guarantees": {"by_kind": {k: {"count": v["count"], "cash_replaced": money(v["cash_replaced"])}
+        "e_guarantees": {"by_kind": {k: {"count": v["count"], "cash_replaced": _money(v["cash_replaced"])}
                                      for k, v in sorted(by_kind.items())}, **e_total},
         "exemptions": {"count": sum(v["count"] for v in by_rule.values()),
-                       "freed": money(sum((v["freed"] for v in by_rule.values()), Decimal(0))),
-                       "by_rule": {k: {"count": v["count"], "freed": money(v["freed"])} for k, v in sorted(by_rule.items())}},
+                       "freed": _money(sum((v["freed"] for v in by_rule.values()), Decimal(0))),
+                       "by_rule": {k: {"count": v["count"], "freed": _money(v["freed"])} for k, v in sorted(by_rule.items())}},
         "contracts": {"signed": signed, "filed_online": filed},
-        "payments": {"count": len(payments), "amount": money(sum((_dec(p.amount) for p in payments), Decimal(0))),
-                     "with_invoice": {"count": len(with_invoice),
-                                      "amount": money(sum((_dec(p.amount) for p in with_invoice), Decimal(0)))}},
+        "payments": {"count": paid[0], "amount": _money(paid[1]),
+                     "with_invoice": {"count": paid_invoiced[0], "amount": _money(paid_invoiced[1])}},
         "alerts": {"raised": sum(raised.values()), "by_kind": dict(sorted(raised.items())), "leads_transferred": leads},
     }
 
@@ -1158,10 +1155,6 @@ OCDS_OBLIGATIONS = {"bid": "bidBond", "performance": "fulfillment", "advance_pay
                     "payment": "payment"}
 
 
-def _number(value: Any) -> int | float:
-    return json.loads(format(_dec(value).quantize(_FEN), "f"))
-
-
 def ocds_guarantees(session: Session, instance: Instance) -> list[dict[str, Any]]:
     """`contracts[].guarantees[]` of the community guarantees extension: {id, type, date, obligations, value,
     guarantor, period}. Exempted securities are left out (nothing was given)."""
@@ -1173,7 +1166,7 @@ def ocds_guarantees(session: Session, instance: Instance) -> list[dict[str, Any]
             continue
         entry: dict[str, Any] = {"id": g.guarantee_no or g.id, "type": OCDS_TYPES[g.form],
                                  "obligations": OCDS_OBLIGATIONS[g.kind],
-                                 "value": {"amount": _number(g.amount), "currency": "CNY"}}
+                                 "value": {"amount": values.money_number(g.amount), "currency": "CNY"}}
         if g.activated_on:
             entry["date"] = f"{g.activated_on}T00:00:00+08:00"
         if g.issuer_org or g.issuer:

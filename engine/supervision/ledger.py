@@ -8,10 +8,11 @@ replaying workflows; everything else is read from the instance, its parts and it
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal, InvalidOperation
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from engine.supervision import alerts, bindings, guarantees
 from engine.access import authz
@@ -24,22 +25,11 @@ from engine.storage.models import Alert, Department, Instance, InstancePart, Inv
 
 
 def money(value: Any) -> str | None:
-    if value is None or value == "":
-        return None
-    try:
-        return format(Decimal(str(value)).quantize(Decimal("0.01")), "f")
-    except InvalidOperation:
-        return None
+    """An amount kept in contract data as the ledger shows it ("1200000.00"), None when there is none."""
+    return None if value is None or value == "" else values.format_money(values.amount_of(value))
 
 
-def _dec(value: Any) -> Decimal:
-    try:
-        return Decimal(str(value)) if value not in (None, "") else Decimal(0)
-    except InvalidOperation:
-        return Decimal(0)
-
-
-def _entry(data: dict[str, Any], amount: str, day: str) -> tuple[str, str | None]:
+def _entry(data: dict[str, Any], amount: str, day: str) -> tuple[Decimal, date | None]:
     """The amount ("0.00" when the task carries none) and the date of a ledger row, in values' shapes whatever
     form the diagram declared (a diagram without one passes the task data as sent); Invalid naming the field,
     so that nothing is stored."""
@@ -54,8 +44,7 @@ def _entry(data: dict[str, Any], amount: str, day: str) -> tuple[str, str | None
             errors[f"data.{name}"] = [str(exc)]
     if errors:
         raise Invalid("the ledger entry is invalid", errors)
-    return (format(parsed[amount], "f") if parsed[amount] is not None else "0.00",
-            parsed[day].isoformat() if parsed[day] is not None else None)
+    return parsed[amount] if parsed[amount] is not None else Decimal("0.00"), parsed[day]
 
 
 def record_task(step: steps.Step, element_id: str, data: dict[str, Any], actor: str) -> None:
@@ -84,9 +73,9 @@ def _milestones(session, instance: Instance, payments: list[Payment], invoices: 
     for no, item in enumerate(planned, start=1):
         part = parts.get(no)
         pdata = part.data if part is not None else {}
-        paid = sum((_dec(p.amount) for p in payments if p.milestone_no == no), Decimal(0))
-        invoiced = sum((_dec(i.amount) for i in invoices if i.milestone_no == no), Decimal(0))
-        amount = _dec(item.get("amount"))
+        paid = sum((p.amount for p in payments if p.milestone_no == no), Decimal(0))
+        invoiced = sum((i.amount for i in invoices if i.milestone_no == no), Decimal(0))
+        amount = values.amount_of(item.get("amount"))
         due_row = None
         if part is not None:
             due_row = session.scalar(select(TaskRow).where(TaskRow.part_id == part.id, TaskRow.element_id == bindings.RECORD_PAYMENT)
@@ -109,7 +98,7 @@ def _guarantees(session, instance: Instance) -> list[dict[str, Any]]:
     if recorded is not None:
         return recorded
     data = instance.data
-    amount = _dec(data.get("contract_amount"))
+    amount = values.amount_of(data.get("contract_amount"))
     out = []
     bond = data.get("bid_bond") or {}
     if bond:
@@ -117,7 +106,7 @@ def _guarantees(session, instance: Instance) -> list[dict[str, Any]]:
         out.append({"kind": "bid", "form": bond.get("form"), "amount": money(bond.get("amount")),
                     "released_at": data.get("released_at") if "bid_bond_released_amount" in data else None,
                     "status": "exempt" if exempt else "released" if "bid_bond_released_amount" in data else "held"})
-    rate = _dec(data.get("performance_guarantee_rate"))
+    rate = values.amount_of(data.get("performance_guarantee_rate"))
     if rate > 0:
         out.append({"kind": "performance", "form": data.get("guarantee_form"), "guarantee_no": data.get("guarantee_no"),
                     "issuer": data.get("issuer"),
@@ -125,7 +114,7 @@ def _guarantees(session, instance: Instance) -> list[dict[str, Any]]:
                     "valid_to": data.get("valid_to"),
                     "status": "released" if data.get("performance_guarantee_released_at") else
                               ("held" if data.get("guarantee_no") else "required")})
-    retention = _dec(data.get("retention_rate"))
+    retention = values.amount_of(data.get("retention_rate"))
     if retention > 0:
         out.append({"kind": "quality", "form": "retention", "amount": money(amount * retention / 100),
                     "status": "released" if data.get("retention_released_amount") is not None else "held"})
@@ -147,10 +136,10 @@ def contract(db: Database, principal: Principal, business_key: str) -> dict[str,
         orgs = {o.code: o for o in session.scalars(select(Organisation).where(Organisation.code.in_(list(parties.values()))))}
         dept = session.get(Department, instance.department_code) if instance.department_code else None
         open_alerts = [a for a in alerts.for_instance(session, principal, instance.id) if a["status"] != "resolved"]
-        arrears = sum((_dec(a.amount_overdue) for a in session.scalars(select(Alert).where(
-            Alert.instance_id == instance.id, Alert.kind == "arrears", Alert.status != "resolved"))), Decimal(0))
+        arrears = session.scalar(select(func.coalesce(func.sum(Alert.amount_overdue), Decimal(0))).where(
+            Alert.instance_id == instance.id, Alert.kind == "arrears", Alert.status != "resolved"))
         milestones = _milestones(session, instance, payments, invoices)
-        paid = sum((_dec(p.amount) for p in payments), Decimal(0))
+        paid = sum((p.amount for p in payments), Decimal(0))
         return {
             "business_key": instance.business_key, "instance_id": instance.id, "status": instance.status,
             "project_code": data.get("project_code"), "project_name": data.get("project_name"),
@@ -160,8 +149,8 @@ def contract(db: Database, principal: Principal, business_key: str) -> dict[str,
                          "credit_rating": orgs[code].credit_rating if code in orgs else None,
                          "sme": orgs[code].sme if code in orgs else None} for role, code in sorted(parties.items())],
             "amounts": {"contract_amount": money(data.get("contract_amount")), "signed_amount": money(data.get("signed_amount")),
-                        "milestones_total": money(sum((_dec(m["amount"]) for m in milestones), Decimal(0))),
-                        "invoiced": money(sum((_dec(i.amount) for i in invoices), Decimal(0))), "paid": money(paid)},
+                        "milestones_total": money(sum((values.amount_of(m["amount"]) for m in milestones), Decimal(0))),
+                        "invoiced": money(sum((i.amount for i in invoices), Decimal(0))), "paid": money(paid)},
             "dates": {k: data.get(k) for k in ("award_notice_date", "signed_at", "filed_at", "completed_at")},
             "milestones": milestones,
             "payments": [{"milestone_no": p.milestone_no, "paid_at": p.paid_at, "amount": p.amount, "voucher_no": p.voucher_no,

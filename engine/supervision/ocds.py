@@ -18,7 +18,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Callable
 
 from sqlalchemy import select
@@ -31,6 +31,7 @@ from engine.storage.db import Database
 from engine.access.directory import Principal
 from engine.errors import Forbidden, NotFound
 from engine.storage.models import Department, Instance, InstancePart, Organisation, Payment, TaskRow
+from engine.runtime.values import amount_of, format_money, money_number
 
 DEFAULT_PREFIX = "ocds-lvyue-"
 VERSION = "1.1"
@@ -58,17 +59,8 @@ def unregister_extension(fn) -> None:
 
 
 # ---------------------------------------------------------------- value helpers
-def _dec(value: Any) -> Decimal:
-    try:
-        return Decimal(str(value)) if value not in (None, "") else Decimal(0)
-    except InvalidOperation:
-        return Decimal(0)
-
-
-def amount(value: Any) -> int | float:
-    """A money amount as the JSON number OCDS wants: exact for whole yuan, else the 2-decimal value."""
-    d = _dec(value).quantize(Decimal("0.01"))
-    return int(d) if d == d.to_integral_value() else float(d)
+_dec = amount_of
+amount = money_number  # a money amount as the JSON number OCDS wants (engine/values.py)
 
 
 def _value(value: Any) -> dict[str, Any]:
@@ -207,14 +199,13 @@ def release(session: Session, instance: Instance, prefix: str = DEFAULT_PREFIX, 
         total, full = Decimal(0), None
         for p in payments:
             if p.milestone_no == no:
-                total += _dec(p.amount)
+                total += p.amount
                 if full is None and total >= _dec(item.get("amount")):
                     full = p.paid_at
         implementation_milestones.append(_milestone(
             f"{key}-m{no}-payment", f"{name}：付款 payment", "payment", "payment", dues.get((bindings.RECORD_PAYMENT, no)),
             full, now, partly=total > 0,
-            description=f"amount {format(_dec(item.get('amount')).quantize(Decimal('0.01')), 'f')} CNY; "
-                        f"paid {format(total.quantize(Decimal('0.01')), 'f')} CNY"))
+            description=f"amount {format_money(_dec(item.get('amount')))} CNY; paid {format_money(total)} CNY"))
     transactions = []
     for p in payments:
         tx: dict[str, Any] = {"id": p.id, "date": on_day(p.paid_at), "value": _value(p.amount)}
@@ -282,7 +273,7 @@ def _active_in(session: Session, instances: list[Instance], first: date, last: d
             active.add(i.id)
     for chunk in (ids[n:n + 500] for n in range(0, len(ids), 500)):
         active.update(session.scalars(select(Payment.instance_id).where(
-            Payment.instance_id.in_(chunk), Payment.paid_at >= first.isoformat(), Payment.paid_at <= last.isoformat())))
+            Payment.instance_id.in_(chunk), Payment.paid_at >= first, Payment.paid_at <= last)))
         # A deadline's last day is in the month when its instant (24:00 of that day) is in (start, end].
         active.update(session.scalars(select(TaskRow.instance_id).where(
             TaskRow.instance_id.in_(chunk), TaskRow.due_at > start, TaskRow.due_at <= end)))

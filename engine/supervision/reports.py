@@ -17,15 +17,16 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Callable
 
-from sqlalchemy import select, true
+from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session, load_only
 
 from engine.supervision import alerts, bindings, credit, csv_export, deadlines
 from engine import clock
 from engine.access import directory
+from engine.runtime import values
 from engine.storage.db import Database
 from engine.access.directory import Principal
 from engine.errors import Forbidden, NotFound
@@ -145,17 +146,8 @@ DEFINITIONS: dict[str, str] = {
 
 
 # ---------------------------------------------------------------- helpers
-def _dec(value: Any) -> Decimal:
-    try:
-        return Decimal(str(value)) if value not in (None, "") else Decimal(0)
-    except InvalidOperation:
-        return Decimal(0)
-
-
-def money(value: Decimal) -> str:
-    return format(value.quantize(Decimal("0.01")), "f")
-
-
+_dec = values.amount_of
+money = values.format_money
 _day = deadlines.business_day
 
 
@@ -264,12 +256,23 @@ def _contracts_and_filings(instances: list[Instance], due: dict, scope: ReportSc
     return c, f
 
 
-def _milestones_and_arrears(instances: list[Instance], due: dict, payments: list[Payment], names: dict[str, str],
-                            scope: ReportScope) -> tuple[dict, dict]:
-    paid_rows: dict[tuple[str, int], list[Payment]] = defaultdict(list)
-    for p in payments:
-        if p.milestone_no is not None:
-            paid_rows[(p.instance_id, p.milestone_no)].append(p)
+def _paid_so_far(session: Session, scope: ReportScope) -> dict[tuple[str, int], list[tuple[date, Decimal]]]:
+    """(instance, milestone) → [(payment date, paid so far including it)] in payment order: the running total
+    is summed in SQL (a window over the fen column), so no amount is read and added up here."""
+    paid_so_far = func.sum(Payment.amount).over(partition_by=(Payment.instance_id, Payment.milestone_no),
+                                                order_by=(Payment.paid_at, Payment.recorded_at, Payment.id))
+    out: dict[tuple[str, int], list[tuple[date, Decimal]]] = defaultdict(list)
+    for chunk in _chunks(scope.instance_ids):
+        query = (select(Payment.instance_id, Payment.milestone_no, Payment.paid_at, paid_so_far)
+                 .where(Payment.instance_id.in_(chunk), Payment.milestone_no.is_not(None))
+                 .order_by(Payment.instance_id, Payment.milestone_no, Payment.paid_at, Payment.recorded_at, Payment.id))
+        for instance_id, no, paid_at, total in session.execute(query):
+            out[(instance_id, no)].append((paid_at, total))
+    return out
+
+
+def _milestones_and_arrears(instances: list[Instance], due: dict, paid_rows: dict[tuple[str, int], list],
+                            names: dict[str, str], scope: ReportScope) -> tuple[dict, dict]:
     m = {"due": 0, "paid_on_time": 0, "paid_late": 0, "average_days_late": None}
     late_days: list[int] = []
     owed: list[tuple[Instance, Decimal]] = []
@@ -282,13 +285,8 @@ def _milestones_and_arrears(instances: list[Instance], due: dict, payments: list
             limit = last_day(due_at)
             if scope.in_month(limit):
                 m["due"] += 1
-            rows = sorted(paid_rows.get((inst.id, no), []), key=lambda p: (p.paid_at, p.recorded_at))
-            total, full = Decimal(0), None
-            for p in rows:
-                total += _dec(p.amount)
-                if total >= amount:
-                    full = _day(p.paid_at)
-                    break
+            rows = paid_rows.get((inst.id, no), [])
+            full = next((paid_at for paid_at, total in rows if total >= amount), None)
             if scope.in_month(full) and limit is not None:
                 if full <= limit:
                     m["paid_on_time"] += 1
@@ -297,7 +295,7 @@ def _milestones_and_arrears(instances: list[Instance], due: dict, payments: list
                     late_days.append((full - limit).days)
             if inst.status == "cancelled" or due_at is None or due_at > scope.end:
                 continue
-            paid_by_end = sum((_dec(p.amount) for p in rows if (_day(p.paid_at) or date.max) <= scope.last_day), Decimal(0))
+            paid_by_end = max((total for paid_at, total in rows if paid_at <= scope.last_day), default=Decimal(0))
             if amount > paid_by_end:
                 owed.append((inst, amount - paid_by_end))
     if late_days:
@@ -406,7 +404,7 @@ def _alerts(alert_rows: list[Alert], events: dict[str, list[tuple[datetime, str]
 def _credit_records(records: list[CreditRecord], scope: ReportScope) -> dict:
     by_rule: dict[str, int] = defaultdict(int)
     for r in records:
-        if scope.in_month(_day(r.record_date)):
+        if scope.in_month(r.record_date):
             by_rule[r.code] += 1
     return {"total": sum(by_rule.values()), "by_rule": dict(sorted(by_rule.items()))}
 
@@ -438,7 +436,7 @@ def build(session: Session, scope: ReportScope) -> dict[str, Any]:
     tasks = _rows(session, TaskRow, TaskRow.instance_id, scope,
                   TaskRow.element_id.in_([SIGN, FILE, PAY, *RELEASES.values()]))
     due = _due_by(tasks)
-    payments = _rows(session, Payment, Payment.instance_id, scope)
+    payments = _paid_so_far(session, scope)
     employers = {(i.roles or {}).get("employer") for i in instances}
     names = dict(session.execute(select(Organisation.code, Organisation.name)
                                  .where(Organisation.code.in_(sorted(c for c in employers if c) or [""]))).all())
@@ -509,7 +507,12 @@ def dashboard(db: Database, principal: Principal, limit: int = 200) -> dict[str,
         raise Forbidden("the dashboard is for the supervising departments and the trading centre")
     now = clock.now()
     with db.read() as session:
-        rows = list(session.scalars(select(Alert).where(alerts.visible_filter(principal), Alert.status != "resolved")))
+        open_alerts = (alerts.visible_filter(principal), Alert.status != "resolved")
+        rows = list(session.scalars(select(Alert).where(*open_alerts)))
+        # The arrears open, summed in SQL over the fen column: by contract and responsible employer.
+        arrears = session.execute(select(Alert.instance_id, Alert.responsible_org, func.sum(Alert.amount_overdue))
+                                  .where(*open_alerts, Alert.kind == "arrears")
+                                  .group_by(Alert.instance_id, Alert.responsible_org)).all()
         instances = {}
         for chunk in _chunks(frozenset(a.instance_id for a in rows)):
             instances.update({i.id: i for i in session.scalars(select(Instance).where(Instance.id.in_(chunk))
@@ -530,10 +533,10 @@ def dashboard(db: Database, principal: Principal, limit: int = 200) -> dict[str,
                       "responsible_org": a.responsible_org, "responsible_name": names.get(a.responsible_org),
                       "raised_at": a.raised_at, "due_at": a.due_at, "age_days": age,
                       "days_overdue": alerts.days_overdue(a, now),
-                      "amount_overdue": a.amount_overdue if a.kind == "arrears" else None})
+                      "amount_overdue": money(a.amount_overdue) if a.kind == "arrears" and a.amount_overdue is not None
+                      else None})
     items.sort(key=lambda i: (-alerts.SEVERITY_RANK[i["severity"]], -i["days_overdue"], i["business_key"], i["id"]))
 
-    employers: dict[str, Decimal] = defaultdict(Decimal)
     contracts: dict[str, dict[str, Any]] = {}
     for a in rows:
         inst = instances.get(a.instance_id)
@@ -547,10 +550,13 @@ def dashboard(db: Database, principal: Principal, limit: int = 200) -> dict[str,
         c["max_days_overdue"] = max(c["max_days_overdue"], alerts.days_overdue(a, now))
         if alerts.SEVERITY_RANK[a.severity] > alerts.SEVERITY_RANK[c["worst_severity"]]:
             c["worst_severity"] = a.severity
-        if a.kind == "arrears":
-            c["arrears"] += _dec(a.amount_overdue)
-            if a.responsible_org:
-                employers[a.responsible_org] += _dec(a.amount_overdue)
+    employers: dict[str, Decimal] = defaultdict(Decimal)
+    for instance_id, org, amount in arrears:
+        if amount is None or instance_id not in contracts:  # none stated, or raised after the rows were read
+            continue
+        contracts[instance_id]["arrears"] += amount
+        if org:
+            employers[org] += amount
     at_risk = sorted(contracts.values(), key=lambda c: (-alerts.SEVERITY_RANK[c["worst_severity"]], -c["arrears"],
                                                         -c["max_days_overdue"], c["business_key"]))
     for c in at_risk:

@@ -86,11 +86,11 @@ def start(db: Database, principal: Principal, definition_key: str, version: int 
             step.record("instance_started", None, {"business_key": business_key, "data": typed, "roles": roles})
             try:
                 spiff.run_until_waiting(step.wf)
+                for listener in hooks.REGISTRY.instance_started:
+                    listener(step, typed)
+                steps.finish(step)  # may run more: buffered messages, partitions
             except spiff.EngineError as exc:
                 raise runner.engine_invalid(exc) from None
-            for listener in hooks.REGISTRY.instance_started:
-                listener(step, typed)
-            steps.finish(step)
             return runner.detail(session, step.instance, principal)
     except IntegrityError:
         raise Conflict(f"business key {business_key} is already in use") from None

@@ -4,21 +4,16 @@ written. Issue 9's p99 ≤ 250 ms at 50 clients is a figure of the full run (BEN
 here: a quick run on a shared machine is too short and too noisy for a latency target."""
 from __future__ import annotations
 
-import os
 
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.conftest import PG_URL, _pg_reachable, run_quick_bench
+from tests.conftest import PG_URL, require_postgres, run_quick_bench
 
 
 @pytest.mark.slow
 def test_quick_api_latency_bench_measures_completions_and_task_lists_without_errors(tmp_path):
-    reason = _pg_reachable(PG_URL)
-    if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must run the PostgreSQL tests: {reason}")
-        pytest.skip(reason)
+    require_postgres()
     output = tmp_path / "api_latency.json"
     bench_db = f"bench_api_latency_{make_url(PG_URL).database}"
     result, printed = run_quick_bench("api_latency.py", output, "--database-url", PG_URL, "--bench-db", bench_db)

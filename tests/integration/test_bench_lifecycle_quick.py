@@ -6,12 +6,11 @@ Only the shape of the result is checked, not issue 9's (a)/(b) ≥ 0.4 target: t
 figures are in BENCHMARKS.md, and the target is not met today (see there)."""
 from __future__ import annotations
 
-import os
 
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.conftest import PG_URL, _pg_reachable, run_quick_bench
+from tests.conftest import PG_URL, require_postgres, run_quick_bench
 
 ROW_KEYS = {"runs", "contracts_per_second", "min", "max", "samples"}
 
@@ -48,11 +47,7 @@ def test_quick_lifecycle_bench_completes_contracts_on_bare_spiff_and_through_lvy
 
 @pytest.mark.slow
 def test_quick_lifecycle_bench_completes_contracts_through_gunicorn_on_postgresql(tmp_path):
-    reason = _pg_reachable(PG_URL)
-    if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must run the PostgreSQL tests: {reason}")
-        pytest.skip(reason)
+    require_postgres()
     # The bench's own database, one per test database so that concurrent suites do not collide.
     bench_db = f"bench_lifecycle_{make_url(PG_URL).database}"
     result, _ = _run(tmp_path, "--no-sqlite", "--database-url", PG_URL, "--bench-db", bench_db)

@@ -10,6 +10,8 @@ import hashlib
 import hmac
 import json
 import uuid
+from datetime import date
+from decimal import Decimal
 
 import pytest
 
@@ -227,8 +229,8 @@ def _seed_august(api: Api, app) -> None:
     api.start("AUG-M5", e_goods(award_notice_date="2026-09-01", planned="2026-12-15"), at(9, 2))  # September
     # A payment filed without its invoice (an import from the treasury system, say): counted, not invoiced.
     with app.extensions["lvyue"].db.transaction() as s:
-        s.add(Payment(id=str(uuid.uuid4()), instance_id=m3, part_id=None, milestone_no=1, paid_at="2026-08-28",
-                      amount="100000.00", voucher_no="GK-IMPORT", payer="EMP", payee="CON2", recorded_at=at(8, 28),
+        s.add(Payment(id=str(uuid.uuid4()), instance_id=m3, part_id=None, milestone_no=1, paid_at=date(2026, 8, 28),
+                      amount=Decimal("100000.00"), voucher_no="GK-IMPORT", payer="EMP", payee="CON2", recorded_at=at(8, 28),
                       recorded_by="import"))
 
 

@@ -8,6 +8,8 @@ contract, its audit trail and its guarantees are exactly as they were. Both data
 from __future__ import annotations
 
 import json
+from datetime import date
+from decimal import Decimal
 
 import pytest
 
@@ -160,7 +162,7 @@ def test_the_ledger_refuses_a_hostile_payment_even_where_the_diagram_declares_no
     api.call("POST", f"/api/v1/tasks/{task['id']}/complete", "emp", at(9, 4),
              json={"data": {"amount": "400000.00", "paid_at": "2026-09-04", "approved": True}})
     with api.db.read() as s:
-        assert [(p.amount, p.paid_at) for p in s.query(Payment)] == [("400000.00", "2026-09-04")]
+        assert [(p.amount, p.paid_at) for p in s.query(Payment)] == [(Decimal("400000.00"), date(2026, 9, 4))]
 
 
 # ------------------------------------------------------------------------------------ contract start

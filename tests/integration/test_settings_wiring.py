@@ -9,10 +9,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from click.testing import CliRunner
 
 from api import cli, create_app
-from engine.runtime import scheduler
+from engine.runtime import scheduler, spiff
 from engine.supervision import holidays
 from engine.settings import Settings, SettingsError
 from tests.conftest import seed_people
+from tests.security.test_runaway_diagrams import XML, multi_instance
 
 UNSET = {name: None for name in Settings.variables()}  # CliRunner: None removes a variable for the call
 
@@ -92,3 +93,29 @@ def test_the_scheduler_runs_its_jobs_at_the_configured_intervals(tmp_path):
                               Settings.from_env({"LVYUE_AUDIT_ANCHOR_SECONDS": "0"}).schedule())
     assert off.get_job("anchor") is None
     database.dispose()
+
+
+
+def test_the_step_budget_set_in_the_environment_bounds_every_step(db_url, clean_env):
+    """LVYUE_STEP_MAX_TASKS reaches the engine: a fan-out of 20 that a default step runs is refused at 10."""
+    def start(business_key: str):
+        app = create_app({"DATABASE_URL": db_url, "TESTING": True})
+        try:
+            client = app.test_client()
+            if not people:
+                people.append(seed_people(app.extensions["lvyue"].db))
+                deployed = client.post("/api/v1/definitions", data=multi_instance("fanout", "20"),
+                                       headers={**people[0].auth("designer"), **XML})
+                assert deployed.status_code == 201, deployed.get_json()
+            return client.post("/api/v1/instances", headers=people[0].auth("operator"), json={
+                "definition": "fanout", "business_key": business_key, "data": {"employer": "EMP"}})
+        finally:
+            app.extensions["lvyue"].db.dispose()
+
+    people: list = []
+    clean_env.setenv("LVYUE_STEP_MAX_TASKS", "10")
+    refused = start("FAN-1")
+    assert refused.status_code == 422 and "at most 10 engine tasks" in refused.get_json()["errors"]["process"][0]
+    clean_env.delenv("LVYUE_STEP_MAX_TASKS")
+    assert start("FAN-2").status_code == 201
+    assert spiff._step_budget == spiff.StepBudget()  # each create_app applies its own settings' budget

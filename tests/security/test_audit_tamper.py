@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -308,16 +309,16 @@ def test_b_a_ledger_row_edited_added_or_deleted_is_reported_naming_the_contract(
         "payment_deleted": (f"payments row {pid}", "is gone"),
     }[tamper]
     if tamper == "payment_amount":
-        _sql(db, update(payments).where(payments.c.id == pid).values(amount="1.00"))
+        _sql(db, update(payments).where(payments.c.id == pid).values(amount=Decimal("1.00")))
     elif tamper == "invoice_amount":
-        _sql(db, update(Invoice.__table__).where(Invoice.__table__.c.instance_id == works.id).values(amount="999.00"))
+        _sql(db, update(Invoice.__table__).where(Invoice.__table__.c.instance_id == works.id).values(amount=Decimal("999.00")))
     elif tamper == "guarantee_status":
         _sql(db, update(Guarantee.__table__).where(Guarantee.__table__.c.instance_id == works.id,
                                                    Guarantee.__table__.c.kind == "bid").values(status="active"))
     elif tamper == "payee":
         _sql(db, update(payments).where(payments.c.id == pid).values(payee="OTHER"))
     elif tamper == "payment_added":
-        _sql(db, insert(payments).values({**row, "id": "FORGED", "amount": "50000.00"}))
+        _sql(db, insert(payments).values({**row, "id": "FORGED", "amount": Decimal("50000.00")}))
     else:
         _sql(db, delete(payments).where(payments.c.id == pid))
     # The chains themselves are untouched: only the cross-check against the ledger_row events sees it.

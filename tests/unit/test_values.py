@@ -11,6 +11,7 @@ from marshmallow import Schema, ValidationError
 
 from engine import clock
 from engine.runtime import forms, values
+from engine.storage.db import Money
 from engine.runtime.values import BadValue, parse_date, parse_decimal, parse_money
 
 HOSTILE_MONEY = ["1E+20000000", "1E-99999999", "1e2", 1200000.5, 1200000, "1_000.00", "1,000.00", "１２３.００", "١٢٣",
@@ -151,3 +152,44 @@ def test_a_form_bound_must_itself_be_a_plain_decimal_at_deploy():
     assert [p for p, _ in problems] == [
         "form field 'amount': min must be a decimal string such as \"12.5\" (ASCII digits, at most 15 before the point "
         "and 6 after it; no exponent, separator or space); got '1E+20000000'"]
+
+
+# ---------------------------------------------------------------------------- output: the one money helper
+@pytest.mark.parametrize("value, text", [
+    (Decimal("1200000.00"), "1200000.00"), (Decimal("0.5"), "0.50"), (Decimal(40000), "40000.00"),
+    (Decimal("0E-8"), "0.00"), (Decimal("28000.000"), "28000.00"),
+    # A computed amount (a rate of the contract amount) rounds to the fen here, half to even as before.
+    (Decimal("61728.3945"), "61728.39"), (Decimal("0.125"), "0.12"), (Decimal("0.135"), "0.14"),
+])
+def test_format_money_writes_two_places(value, text):
+    assert values.format_money(value) == text
+
+
+@pytest.mark.parametrize("value, amount", [
+    ("1200000.00", Decimal("1200000.00")), (3, Decimal(3)), (Decimal("0.5"), Decimal("0.5")),
+    (None, Decimal(0)), ("", Decimal(0)), ("abc", Decimal(0)), (True, Decimal(0)),
+    ("1E+999999999", Decimal(0)),  # not expanded: a reader never allocates for a hostile exponent
+])
+def test_amount_of_reads_stored_data_leniently(value, amount):
+    assert values.amount_of(value) == amount
+
+
+def test_money_number_is_an_int_for_whole_yuan():
+    assert values.money_number("1200000.00") == 1200000 and isinstance(values.money_number("1200000.00"), int)
+    assert values.money_number(Decimal("0.5")) == 0.5
+
+
+@pytest.mark.parametrize("value, fen", [
+    (Decimal("1200000.00"), 120000000), (Decimal("0.5"), 50), (Decimal("28000.000"), 2800000), (Decimal(0), 0),
+    (Decimal("0E-8"), 0), (7, 700), (Decimal("9999999999999999.99"), 999999999999999999),
+])
+def test_the_money_column_stores_fen(value, fen):
+    assert Money.to_fen(value) == fen
+    assert Money().process_result_value(fen, None) == value and str(Money().process_result_value(fen, None)).count(".") == 1
+
+
+@pytest.mark.parametrize("value", [Decimal("0.001"), Decimal("1.005"), Decimal("1E-999999999"), Decimal("NaN"),
+                                   Decimal("-Infinity"), Decimal("1E+17"), "1.00", 1.5, True])
+def test_the_money_column_never_rounds(value):
+    with pytest.raises(ValueError):
+        Money.to_fen(value)
