@@ -23,7 +23,12 @@ refuses — before anything is stored — what the rules forbid:
 Lifecycle (`status`): required → [issued] → submitted → active (verified, or accepted as given where no
 issuer takes part) → [claimed → paid_out] → released; `rejected` when the issuer refuses the verification
 (the contractor submits again); `exempt` when a credit offset waived it (the exemption rules are data in
-engine/rules.json: CR01 AAA exempt nationally, CR02 AA/A halved locally).
+engine/rules.json: CR01 AAA exempt nationally, CR02 AA/A halved locally). The transitions, caps and
+mismatch checks are pure functions in guarantee_lifecycle.py (unit-tested without a database): the use
+cases here load the rows, ask it, and store the status and events it returns (`_apply`), each in one step.
+The read side (the API's views, the contract ledger's summary) is guarantee_views.py; the monthly report's
+"guarantees" section is reports.guarantee_indicators and the OCDS extension ocds.guarantees_extension, both
+registered by engine/bootstrap.py.
 
 The issuer's e-guarantee platform confirms by a signed callback instead of its user
 (`issuer_callback`): `POST /api/v1/instances/{id}/messages/guarantee_issued`, header
