@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate
 
 from engine.runtime import forms, strictjson, values
-from engine.supervision import guarantees
+from engine.supervision import guarantee_lifecycle as lifecycle, guarantee_views, guarantees
 from engine.usecases import instances
 from engine.errors import Invalid
 
@@ -19,8 +19,8 @@ blp = Blueprint("guarantees", __name__, url_prefix="/api/v1",
 
 class GuaranteeListArgs(schemas.PageArgs):
     business_key = fields.String(load_default=None, validate=validate.Length(max=200))
-    kind = fields.String(load_default=None, validate=validate.OneOf(guarantees.KINDS))
-    status = fields.String(load_default=None, validate=validate.OneOf(guarantees.STATUSES))
+    kind = fields.String(load_default=None, validate=validate.OneOf(lifecycle.KINDS))
+    status = fields.String(load_default=None, validate=validate.OneOf(lifecycle.STATUSES))
     cancellation = fields.String(load_default=None, validate=validate.OneOf(("requested",)),
                                  metadata={"description": "requested: released e-guarantees whose cancellation (注销) "
                                                           "was sent to their issuer"})
@@ -51,8 +51,8 @@ class GuaranteeOut(Schema):
     id = fields.String()
     instance_id = fields.String()
     business_key = fields.String()
-    kind = fields.String(metadata={"enum": list(guarantees.KINDS)})
-    form = fields.String(allow_none=True, metadata={"enum": list(guarantees.FORMS)})
+    kind = fields.String(metadata={"enum": list(lifecycle.KINDS)})
+    form = fields.String(allow_none=True, metadata={"enum": list(lifecycle.FORMS)})
     electronic = fields.Boolean()
     guarantee_no = fields.String(allow_none=True)
     issuer = fields.Nested(PartyRef)
@@ -63,7 +63,7 @@ class GuaranteeOut(Schema):
     validity = fields.Nested(Validity)
     document_sha256 = fields.String(allow_none=True)
     verification_code = fields.String(allow_none=True)
-    status = fields.String(metadata={"enum": list(guarantees.STATUSES)})
+    status = fields.String(metadata={"enum": list(lifecycle.STATUSES)})
     exemption = fields.Nested(Exemption, allow_none=True)
     activated_on = fields.String(allow_none=True)
     released_at = fields.String(allow_none=True)
@@ -104,7 +104,7 @@ class GuaranteeDetail(GuaranteeOut):
 
 
 class ClaimIn(schemas.Strict):
-    reason = fields.String(required=True, validate=validate.OneOf(guarantees.CLAIM_REASONS))
+    reason = fields.String(required=True, validate=validate.OneOf(lifecycle.CLAIM_REASONS))
     amount = values.Money(load_default=None, metadata={"description": "default: all the guarantee still covers"})
     claimed_at = values.BusinessDate(load_default=None, metadata={"description": "the claim's date, default today"})
     alert_id = fields.String(load_default=None, validate=validate.Length(max=36),
@@ -120,7 +120,7 @@ class RefusalConfirmationIn(schemas.Strict):
 
 class GuaranteeIn(schemas.Strict):
     business_key = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    kind = fields.String(required=True, validate=validate.OneOf(guarantees.RECORDED_KINDS),
+    kind = fields.String(required=True, validate=validate.OneOf(lifecycle.RECORDED_KINDS),
                          metadata={"description": "bid, performance and retention follow the contract's process"})
     form = fields.String(required=True, validate=validate.OneOf(("cash", "bank_guarantee", "insurance_policy",
                                                                  "guarantee_company")))
@@ -141,7 +141,7 @@ GuaranteePage = schemas.page_of(GuaranteeOut, "GuaranteePage")
 @blp.response(200, GuaranteePage)
 def list_guarantees(args):
     """Guarantees of the contracts the caller sees (an issuer also sees those it issued)."""
-    return guarantees.list_(db(), principal(), args["limit"], args["cursor"], args["business_key"], args["kind"],
+    return guarantee_views.list_(db(), principal(), args["limit"], args["cursor"], args["business_key"], args["kind"],
                             args["status"], args["cancellation"])
 
 
@@ -159,7 +159,7 @@ def record(body):
 @blp.response(200, GuaranteeDetail)
 def get(guarantee_id):
     """One guarantee with its claims, its warnings and its event history."""
-    return guarantees.get(db(), principal(), guarantee_id)
+    return guarantee_views.get(db(), principal(), guarantee_id)
 
 
 @blp.route("/guarantees/<string:guarantee_id>/claims", methods=["POST"])

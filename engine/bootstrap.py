@@ -49,7 +49,7 @@ def bootstrap() -> hooks.Registry:
     if holidays.ensure_seeded not in migrate.SEEDERS:
         migrate.SEEDERS.append(holidays.ensure_seeded)
     reports.unregister_section("guarantees")
-    reports.register_section("guarantees", guarantees.monthly_indicators, guarantees.INDICATOR_DEFINITIONS)
-    ocds.unregister_extension(guarantees.ocds_extension)
-    ocds.register_extension(guarantees.ocds_extension, guarantees.OCDS_EXTENSION_URL)
+    reports.register_section("guarantees", reports.guarantee_indicators, reports.GUARANTEE_INDICATORS)
+    ocds.unregister_extension(ocds.guarantees_extension)
+    ocds.register_extension(ocds.guarantees_extension, ocds.GUARANTEES_EXTENSION_URL)
     return registry

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from engine.supervision import alerts, bindings, guarantees
+from engine.supervision import alerts, bindings, guarantee_views
 from engine.access import authz
 from engine import clock
 from engine.runtime import steps, values
@@ -92,9 +92,9 @@ def _milestones(session, instance: Instance, payments: list[Payment], invoices: 
 
 
 def _guarantees(session, instance: Instance) -> list[dict[str, Any]]:
-    """The guarantee table's rows (engine/guarantees.py); a contract started before it existed has none, and its
+    """The guarantee table's rows (engine/supervision/guarantee_views.py); a contract started before it existed has none, and its
     guarantees are read from its data."""
-    recorded = guarantees.ledger_entries(session, instance.id)
+    recorded = guarantee_views.ledger_entries(session, instance.id)
     if recorded is not None:
         return recorded
     data = instance.data

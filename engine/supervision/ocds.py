@@ -30,7 +30,7 @@ from engine.supervision import bindings, credit, deadlines
 from engine.storage.db import Database
 from engine.access.directory import Principal
 from engine.errors import Forbidden, NotFound
-from engine.storage.models import Department, Instance, InstancePart, Organisation, Payment, TaskRow
+from engine.storage.models import Department, Guarantee, Instance, InstancePart, Organisation, Payment, TaskRow
 from engine.runtime.values import amount_of, format_money, money_number
 
 DEFAULT_PREFIX = "ocds-lvyue-"
@@ -309,3 +309,53 @@ def package(db: Database, principal: Principal, month: str, uri: str, prefix: st
     if extensions:
         out["extensions"] = list(dict.fromkeys(extensions))
     return out
+
+
+# ================================================================ the community guarantees extension (engine/bootstrap.py)
+# Moved here from the guarantee ledger; the composition root registers `guarantees_extension` with its URL.
+# guaranteeType (INAI Mexico's extension, DOMAIN.md §3.3) with local codes where it has none.
+GUARANTEE_TYPES = {"cash": "depositSlip", "bank_guarantee": "letterOfCredit", "insurance_policy": "suretyBond",
+              "guarantee_company": "bail", "e_guarantee": "electronicGuarantee", "retention": "retention"}
+GUARANTEE_OBLIGATIONS = {"bid": "bidBond", "performance": "fulfillment", "advance_payment": "prepaid", "quality": "quality",
+                    "payment": "payment"}
+
+
+def contract_guarantees(session: Session, instance: Instance) -> list[dict[str, Any]]:
+    """`contracts[].guarantees[]` of the community guarantees extension: {id, type, date, obligations, value,
+    guarantor, period}. Exempted securities are left out (nothing was given)."""
+    out = []
+    rows = session.scalars(select(Guarantee).where(Guarantee.instance_id == instance.id, Guarantee.form.is_not(None),
+                                                   Guarantee.status != "exempt").order_by(Guarantee.created_at, Guarantee.id))
+    for g in rows:
+        if g.form not in GUARANTEE_TYPES:
+            continue
+        entry: dict[str, Any] = {"id": g.guarantee_no or g.id, "type": GUARANTEE_TYPES[g.form],
+                                 "obligations": GUARANTEE_OBLIGATIONS[g.kind],
+                                 "value": {"amount": amount(g.amount), "currency": "CNY"}}
+        if g.activated_on:
+            entry["date"] = f"{g.activated_on}T00:00:00+08:00"
+        if g.issuer_org or g.issuer:
+            org = session.get(Organisation, g.issuer_org) if g.issuer_org else None
+            entry["guarantor"] = {"id": g.issuer_org, "name": org.name if org else g.issuer} if g.issuer_org else {"name": g.issuer}
+        period = {}
+        if g.valid_from or g.activated_on:
+            period["startDate"] = f"{g.valid_from or g.activated_on}T00:00:00+08:00"
+        if g.valid_to:
+            period["endDate"] = f"{g.valid_to}T23:59:59+08:00"
+        if period:
+            entry["period"] = period
+        out.append(entry)
+    return out
+
+
+GUARANTEES_EXTENSION_URL = "https://raw.githubusercontent.com/contratacionesabiertas/ocds_guarantees_extension/master/extension.json"
+
+
+def guarantees_extension(session: Session, instance: Instance, release: dict[str, Any]) -> dict[str, Any]:
+    """Add the guarantees to every contract of an OCDS release, in place (registered by
+    engine/bootstrap.py with `register_extension`)."""
+    found = contract_guarantees(session, instance)
+    if found:
+        for contract in release.get("contracts") or []:
+            contract["guarantees"] = found
+    return release

@@ -18,7 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session, load_only
@@ -29,8 +29,9 @@ from engine.access import directory
 from engine.runtime import values
 from engine.storage.db import Database
 from engine.access.directory import Principal
-from engine.errors import Forbidden, NotFound
-from engine.storage.models import Alert, AlertDecision, AuditEvent, CreditRecord, Department, Instance, Lead, Organisation, Payment, TaskRow
+from engine.errors import Forbidden, Invalid, NotFound
+from engine.storage.models import (Alert, AlertDecision, AuditEvent, CreditRecord, Department, Guarantee, Instance, Invoice, Lead,
+                                   Organisation, Payment, TaskRow)
 
 SEVERITIES = ("yellow", "orange", "red")
 TOP_EMPLOYERS = 5
@@ -571,3 +572,137 @@ def dashboard(db: Database, principal: Principal, limit: int = 200) -> dict[str,
                                 if amount > 0],
         "contracts_at_risk": at_risk[:limit],
     }
+
+
+# ================================================================ the "guarantees" section (engine/bootstrap.py)
+# The seed's indicators, moved here from the guarantee ledger: registered by the composition root as the
+# section "guarantees" with its definitions (register_section).
+def _indicator_scope(scope: Any) -> tuple[date, date, set[str] | None]:
+    """(first day, last day, department codes or None for all) from a report scope: this module's
+    ReportScope, or a mapping with `month` ("YYYY-MM" or a date in it) and optionally `departments` (codes) or
+    `department` (one code)."""
+    get = (lambda k: scope.get(k)) if isinstance(scope, Mapping) else (lambda k: getattr(scope, k, None))
+    month = get("month")
+    if isinstance(month, date):
+        first = month.replace(day=1)
+    else:
+        try:
+            first = date.fromisoformat(f"{month}-01")
+        except (TypeError, ValueError):
+            raise Invalid("month is YYYY-MM", {"month": ["a month written YYYY-MM, e.g. 2026-10"]}) from None
+    last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    depts = get("departments")
+    if depts is None and get("department"):
+        depts = [get("department")]
+    return first, last, (set(depts) if depts is not None else None)
+
+
+def _summoney(column):
+    """SUM of a money column in SQL (over integer fen, so exact), 0.00 over no rows."""
+    return func.coalesce(func.sum(column), Decimal(0))
+
+
+def _in_scope(column, depts: set[str] | None):
+    return column.in_(sorted(depts)) if depts is not None else true()
+
+
+GUARANTEE_INDICATORS = {
+    "e_guarantees.count": "Electronic guarantees of contracts in scope that came into force in the month (China time): "
+                          "verified by their issuer (verify_guarantee or its signed callback) or posted electronically "
+                          "(a bid bond given as e_guarantee, counted on the award notice date).",
+    "e_guarantees.cash_replaced": "The sum of their amounts: the cash deposits they stand in for (CNY).",
+    "e_guarantees.by_kind": "The same, per kind of guarantee (bid, performance, advance_payment, quality, payment).",
+    "exemptions.count": "Securities waived or reduced by a credit offset (rules CR01, CR02 …), counted on the award "
+                        "notice date.",
+    "exemptions.freed": "The deposit money they freed: the whole bond for an exemption, the part waived for a reduction.",
+    "contracts.signed": "Contracts in scope whose signing date (signed_at) lies in the month.",
+    "contracts.filed_online": "Contracts in scope filed through Lvyue (file_contract) with a filing date in the month.",
+    "payments.count": "Payments recorded with a payment date (paid_at) in the month; amount their sum.",
+    "payments.with_invoice": "Those of them whose milestone carries an invoice the contractor submitted.",
+    "alerts.raised": "Alerts raised in the month (any severity, by the instant raised), by kind.",
+    "alerts.leads_transferred": "Leads handed to discipline inspection in the month: red alerts a department confirmed "
+                                "(the lead written, by its creation instant).",
+}
+
+
+def guarantee_indicators(session: Session, scope: Any) -> dict[str, Any]:
+    """The seed's indicators of one month (China time) for the departments of `scope`:
+
+    * `e_guarantees`: electronic guarantees that came into force in the month (issuer-verified, or posted
+      electronically), with the cash deposits they replaced (their amounts), by kind;
+    * `exemptions`: securities a credit offset waived in the month (by the award notice date), with the deposit
+      money freed, by rule;
+    * `contracts`: contracts signed in the month (`signed_at`) and filed online in it (`filed_at`);
+    * `payments`: payments made in the month (`paid_at`), and those of a milestone the contractor invoiced;
+    * `alerts`: alerts raised in the month, by kind, and the leads transferred to discipline inspection
+      (written when a department confirmed a red alert).
+    Money as decimal strings."""
+    first, last, depts = _indicator_scope(scope)
+    ids = getattr(scope, "instance_ids", None)
+    if ids is not None:  # ReportScope: exactly the contracts of the report
+        depts = set(ids)
+        dept_of = lambda column_instance, column_dept: column_instance  # noqa: E731
+    else:
+        dept_of = lambda column_instance, column_dept: column_dept  # noqa: E731
+    lo, hi = first.isoformat(), last.isoformat()
+    start = deadlines.end_of_day(first - timedelta(days=1))
+    end = deadlines.end_of_day(last)
+    guarantees_in_month = (Guarantee.activated_on >= first, Guarantee.activated_on <= last,
+                           _in_scope(dept_of(Guarantee.instance_id, Guarantee.department_code), depts))
+
+    by_kind: dict[str, dict[str, Any]] = {}
+    for kind, n, amount in session.execute(select(Guarantee.kind, func.count(), _summoney(Guarantee.amount)).where(
+            Guarantee.electronic.is_(True), *guarantees_in_month).group_by(Guarantee.kind)):
+        by_kind[kind] = {"count": n, "cash_replaced": amount}
+    e_total = {"count": sum(e["count"] for e in by_kind.values()),
+               "cash_replaced": money(sum((e["cash_replaced"] for e in by_kind.values()), Decimal(0)))}
+
+    by_rule: dict[str, dict[str, Any]] = {}
+    for rule, n, freed in session.execute(select(Guarantee.exemption_rule, func.count(), _summoney(Guarantee.freed_amount))
+                                          .where(Guarantee.exempt_percent.is_not(None), *guarantees_in_month)
+                                          .group_by(Guarantee.exemption_rule)):
+        entry = by_rule.setdefault(rule or "unknown", {"count": 0, "freed": Decimal(0)})
+        entry["count"] += n
+        entry["freed"] += freed
+
+    signed = filed = 0
+    instances = select(Instance.id, Instance.data).where(_in_scope(dept_of(Instance.id, Instance.department_code), depts))
+    for _, data in session.execute(instances):
+        data = data or {}
+        if lo <= str(data.get("signed_at") or "")[:10] <= hi:
+            signed += 1
+        if lo <= str(data.get("filed_at") or "")[:10] <= hi:
+            filed += 1
+
+    in_depts = select(Instance.id).where(_in_scope(dept_of(Instance.id, Instance.department_code), depts))
+    invoiced = select(Invoice.id).where(Invoice.instance_id == Payment.instance_id,
+                                        Invoice.milestone_no == Payment.milestone_no).exists()
+    paid, paid_invoiced = (session.execute(select(func.count(), _summoney(Payment.amount)).where(
+        Payment.paid_at >= first, Payment.paid_at <= last, Payment.instance_id.in_(in_depts), *extra)).one()
+        for extra in ((), (invoiced,)))
+
+    raised: dict[str, int] = {}
+    for kind, n in session.execute(select(Alert.kind, func.count()).where(
+            Alert.raised_at >= start, Alert.raised_at < end,
+            _in_scope(dept_of(Alert.instance_id, Alert.department_code), depts)).group_by(Alert.kind)):
+        raised[kind] = n
+    leads = _leads_transferred(session, start, end, depts, ids is not None)
+
+    return {
+        "month": first.strftime("%Y-%m"),
+        "e_guarantees": {"by_kind": {k: {"count": v["count"], "cash_replaced": money(v["cash_replaced"])}
+                                     for k, v in sorted(by_kind.items())}, **e_total},
+        "exemptions": {"count": sum(v["count"] for v in by_rule.values()),
+                       "freed": money(sum((v["freed"] for v in by_rule.values()), Decimal(0))),
+                       "by_rule": {k: {"count": v["count"], "freed": money(v["freed"])} for k, v in sorted(by_rule.items())}},
+        "contracts": {"signed": signed, "filed_online": filed},
+        "payments": {"count": paid[0], "amount": money(paid[1]),
+                     "with_invoice": {"count": paid_invoiced[0], "amount": money(paid_invoiced[1])}},
+        "alerts": {"raised": sum(raised.values()), "by_kind": dict(sorted(raised.items())), "leads_transferred": leads},
+    }
+
+
+def _leads_transferred(session: Session, start: datetime, end: datetime, depts: set[str] | None, by_instance: bool) -> int:
+    column = Lead.instance_id if by_instance else Lead.department_code
+    return session.scalar(select(func.count()).select_from(Lead).where(
+        Lead.created_at >= start, Lead.created_at < end, _in_scope(column, depts))) or 0

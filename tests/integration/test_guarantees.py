@@ -16,7 +16,7 @@ from decimal import Decimal
 import pytest
 
 from engine import clock
-from engine.supervision import guarantees
+from engine.supervision import guarantees, reports
 from engine.storage.models import Payment
 from tests.e2e.test_post_award import (GUARANTEE_DOC, SIGNED, Api, at, just_after_midnight, one_milestone,
                                        procurement_goods, tendering_works)
@@ -271,8 +271,8 @@ def test_the_monthly_report_carries_the_seed_indicators_computed_by_hand(api, ap
                   "alerts": {"raised": 0, "by_kind": {}, "leads_transferred": 0}}
     # The same figures straight from the ledger, without the report's scope object.
     with app.extensions["lvyue"].db.read() as session:
-        assert guarantees.monthly_indicators(session, {"month": "2026-08"}) == expected_all
-        assert guarantees.monthly_indicators(session, {"month": "2026-09"})["e_guarantees"]["by_kind"] == \
+        assert reports.guarantee_indicators(session, {"month": "2026-08"}) == expected_all
+        assert reports.guarantee_indicators(session, {"month": "2026-09"})["e_guarantees"]["by_kind"] == \
             {"bid": {"count": 1, "cash_replaced": "10000.00"}}
 
 

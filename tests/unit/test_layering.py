@@ -192,3 +192,40 @@ def test_no_diagram_element_id_appears_in_the_runtime():
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in ids:
                 found.append(f"{module}:{node.lineno}: {node.value!r}")
     assert found == []
+
+
+# Modules that decide without a database (issue 15: guarantee transitions unit-tested without one). Their
+# imports, followed through engine/, reach no storage, no SQLAlchemy and no SpiffWorkflow.
+PURE = ("engine.supervision.guarantee_lifecycle",)
+IMPURE_LIBRARIES = ("sqlalchemy", "SpiffWorkflow", "flask")
+
+
+def impure_imports(module: str, root: Path = ROOT) -> list[str]:
+    """What `module` reaches (through engine/ imports, transitively) of storage or of a database or workflow
+    library, as "importer imports target" lines."""
+    modules = _modules(root, "engine")
+    edges = graph(root)
+    found, seen, todo = [], set(), [module]
+    while todo:
+        current = todo.pop()
+        if current in seen or current not in modules:
+            continue
+        seen.add(current)
+        tree = ast.parse(modules[current].read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
+            found += [f"{current} imports {n}" for n in names if n.split(".")[0] in IMPURE_LIBRARIES]
+        for target, *_ in edges.get(current, []):
+            if target.startswith("engine.storage"):
+                found.append(f"{current} imports {target}")
+            todo.append(target)
+    return found
+
+
+def test_the_pure_modules_reach_no_storage_and_no_database_library():
+    for module in PURE:
+        assert impure_imports(module) == []
+    # the check sees what it must: the guarantee use cases do reach storage and SQLAlchemy
+    assert any("engine.storage" in line for line in impure_imports("engine.supervision.guarantees"))
+    assert any("sqlalchemy" in line for line in impure_imports("engine.supervision.guarantees"))
