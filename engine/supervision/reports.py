@@ -271,36 +271,63 @@ def _paid_so_far(session: Session, scope: ReportScope) -> dict[tuple[str, int], 
     return out
 
 
-def _milestones_and_arrears(instances: list[Instance], due: dict, paid_rows: dict[tuple[str, int], list],
-                            names: dict[str, str], scope: ReportScope) -> tuple[dict, dict]:
-    m = {"due": 0, "paid_on_time": 0, "paid_late": 0, "average_days_late": None}
-    late_days: list[int] = []
-    owed: list[tuple[Instance, Decimal]] = []
+def _payment_milestones(instances: list[Instance]):
+    """(contract, milestone number, amount) of every payment milestone with a positive amount, in contract
+    order (a milestone of no amount owes nothing and is not counted)."""
     for inst in instances:
         for no, item in enumerate((inst.data or {}).get("milestones") or [], start=1):
             amount = _dec(item.get("amount") if isinstance(item, dict) else None)
-            if amount <= 0:
-                continue
-            due_at = due.get((inst.id, PAY, no))
-            limit = last_day(due_at)
-            if scope.in_month(limit):
-                m["due"] += 1
-            rows = paid_rows.get((inst.id, no), [])
-            full = next((paid_at for paid_at, total in rows if total >= amount), None)
-            if scope.in_month(full) and limit is not None:
-                if full <= limit:
-                    m["paid_on_time"] += 1
-                else:
-                    m["paid_late"] += 1
-                    late_days.append((full - limit).days)
-            if inst.status == "cancelled" or due_at is None or due_at > scope.end:
-                continue
-            paid_by_end = max((total for paid_at, total in rows if paid_at <= scope.last_day), default=Decimal(0))
-            if amount > paid_by_end:
-                owed.append((inst, amount - paid_by_end))
+            if amount > 0:
+                yield inst, no, amount
+
+
+def _full_payment_day(rows: list[tuple[date, Decimal]], amount: Decimal) -> date | None:
+    """The date of the payment that brought the running total to `amount` (None while it has not)."""
+    return next((paid_at for paid_at, total in rows if total >= amount), None)
+
+
+def _milestone_figures(payable: list[tuple[Instance, int, Decimal]], due: dict, paid_rows: dict,
+                       scope: ReportScope) -> dict:
+    """The `milestones` section: deadlines whose last day is in the month, and milestones paid in full in the
+    month on time or late (with the mean days late)."""
+    m = {"due": 0, "paid_on_time": 0, "paid_late": 0, "average_days_late": None}
+    late_days: list[int] = []
+    for inst, no, amount in payable:
+        limit = last_day(due.get((inst.id, PAY, no)))
+        if scope.in_month(limit):
+            m["due"] += 1
+        full = _full_payment_day(paid_rows.get((inst.id, no), []), amount)
+        if not scope.in_month(full) or limit is None:
+            continue
+        if full <= limit:
+            m["paid_on_time"] += 1
+        else:
+            m["paid_late"] += 1
+            late_days.append((full - limit).days)
     if late_days:
         m["average_days_late"] = float((Decimal(sum(late_days)) / len(late_days)).quantize(Decimal("0.1")))
+    return m
 
+
+def _owed(payable: list[tuple[Instance, int, Decimal]], due: dict, paid_rows: dict,
+          scope: ReportScope) -> list[tuple[Instance, Decimal]]:
+    """(contract, amount unpaid) of every milestone overdue at the end of the month: its deadline passed by
+    24:00 of the month's last day and less than its amount paid by that day; cancelled contracts left out."""
+    owed: list[tuple[Instance, Decimal]] = []
+    for inst, no, amount in payable:
+        due_at = due.get((inst.id, PAY, no))
+        if inst.status == "cancelled" or due_at is None or due_at > scope.end:
+            continue
+        rows = paid_rows.get((inst.id, no), [])
+        paid_by_end = max((total for paid_at, total in rows if paid_at <= scope.last_day), default=Decimal(0))
+        if amount > paid_by_end:
+            owed.append((inst, amount - paid_by_end))
+    return owed
+
+
+def _arrears(owed: list[tuple[Instance, Decimal]], names: dict[str, str]) -> dict:
+    """The `arrears` section: amount, milestones and contracts owed, in total, by department, by employer and
+    for the TOP_EMPLOYERS employers owing most."""
     def bucket() -> dict[str, Any]:
         return {"amount": Decimal(0), "milestones": 0, "contracts": set()}
 
@@ -316,10 +343,16 @@ def _milestones_and_arrears(instances: list[Instance], due: dict, paid_rows: dic
 
     employers = {code: {"name": names.get(code), **out(b)} for code, b in sorted(by_emp.items())}
     top = sorted(by_emp.items(), key=lambda kv: (-kv[1]["amount"], kv[0]))[:TOP_EMPLOYERS]
-    arrears = {**out(total), "by_department": {code: out(b) for code, b in sorted(by_dept.items())},
-               "by_employer": employers,
-               "top_employers": [{"org": code, "name": names.get(code), **out(b)} for code, b in top]}
-    return m, arrears
+    return {**out(total), "by_department": {code: out(b) for code, b in sorted(by_dept.items())},
+            "by_employer": employers,
+            "top_employers": [{"org": code, "name": names.get(code), **out(b)} for code, b in top]}
+
+
+def _milestones_and_arrears(instances: list[Instance], due: dict, paid_rows: dict[tuple[str, int], list],
+                            names: dict[str, str], scope: ReportScope) -> tuple[dict, dict]:
+    """The `milestones` and `arrears` sections, both over the contracts' payment milestones."""
+    payable = list(_payment_milestones(instances))
+    return _milestone_figures(payable, due, paid_rows, scope), _arrears(_owed(payable, due, paid_rows, scope), names)
 
 
 def _guarantee_amount(kind: str, data: dict[str, Any]) -> Decimal:
