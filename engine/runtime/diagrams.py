@@ -180,10 +180,25 @@ def _element_id(element) -> str | None:
     return None
 
 
-def _lint(root, process) -> tuple[list[Problem], dict[str, Any]]:
-    problems: list[Problem] = []
-    lanes: dict[str, str | None] = {}
-    for lane in root.iter(_q("lane")):
+@dataclass
+class _Lint:
+    """A diagram under lint: its root and top-level process, the parts of its model the checks have read so
+    far (a check may use what an earlier one read: user tasks need the lanes, messages the partitions)."""
+    root: Any
+    process: Any
+    lanes: dict[str, str | None] = field(default_factory=dict)  # flow node id → role, or "?lane" when none
+    user_tasks: dict[str, Any] = field(default_factory=dict)
+    start_fields: list[dict[str, Any]] = field(default_factory=list)
+    alerts: dict[str, Any] = field(default_factory=dict)
+    partitions: dict[str, Any] = field(default_factory=dict)
+    messages: dict[str, Any] = field(default_factory=dict)
+
+
+def _check_lanes(lint: _Lint) -> list[Problem]:
+    """Every lane is named after a contract role (or a Chinese alias of one); reads which role each flow node
+    sits in."""
+    problems = []
+    for lane in lint.root.iter(_q("lane")):
         role = role_of_lane(lane.get("name"))
         if role is None:
             # Refused even when it holds no user task yet: a lane is a promise of who acts there.
@@ -191,69 +206,144 @@ def _lint(root, process) -> tuple[list[Problem], dict[str, Any]]:
                                     f"{', '.join(ROLES)} (or 招标人/采购人, 中标人/供应商/承包人, 担保人/担保机构, "
                                     "监管部门/行政监督部门)", lane.get("id"), lane.sourceline))
         for ref in lane.findall(_q("flowNodeRef")):
-            lanes[(ref.text or "").strip()] = role if role else f"?{lane.get('name') or lane.get('id')}"
+            lint.lanes[(ref.text or "").strip()] = role if role else f"?{lane.get('name') or lane.get('id')}"
+    return problems
 
-    for element in root.iter():
+
+def _check_code(lint: _Lint) -> list[Problem]:
+    """No element or Camunda attribute that runs code, and no task type SpiffWorkflow would leave hanging."""
+    problems = []
+    for element in lint.root.iter():
         if not isinstance(element.tag, str):
             continue
-        qname = etree.QName(element)
-        if qname.localname == "scriptTask" and qname.namespace == BPMN_NS:
-            problems.append(Problem("script tasks are not allowed: work that needs code is a registered service",
-                                    element.get("id"), element.sourceline))
-        elif qname.localname in ("serviceTask", "sendTask", "businessRuleTask") and qname.namespace == BPMN_NS:
-            # SpiffWorkflow leaves them STARTED forever: the contract would hang with nothing to do.
-            problems.append(Problem(f"{qname.localname} is not supported: model people's work as a user task "
-                                    "in a role lane, and waiting as a receive task or a timer",
-                                    element.get("id"), element.sourceline))
-        elif (qname.namespace, qname.localname) in CODE_ELEMENTS and (qname.namespace, qname.localname) != (BPMN_NS, "script"):
-            # bpmn:script is the body of a scriptTask, reported above
-            problems.append(Problem(f"{CODE_ELEMENTS[(qname.namespace, qname.localname)]} elements run code and are not allowed",
-                                    _element_id(element), element.sourceline))
-        for attr in element.attrib:
-            aq = etree.QName(attr)
-            if aq.namespace == CAMUNDA_NS and aq.localname in CODE_ATTRIBUTES:
-                problems.append(Problem(f"camunda:{aq.localname} runs code and is not allowed",
-                                        element.get("id"), element.sourceline))
+        problem = _code_element_problem(element)
+        if problem is not None:
+            problems.append(problem)
+        problems.extend(_code_attribute_problems(element))
+    return problems
 
-    user_tasks: dict[str, Any] = {}
+
+def _code_element_problem(element) -> Problem | None:
+    """The problem of one element when it is a script task, an unsupported task type or a code element."""
+    qname = etree.QName(element)
+    if qname.localname == "scriptTask" and qname.namespace == BPMN_NS:
+        return Problem("script tasks are not allowed: work that needs code is a registered service",
+                       element.get("id"), element.sourceline)
+    if qname.localname in ("serviceTask", "sendTask", "businessRuleTask") and qname.namespace == BPMN_NS:
+        # SpiffWorkflow leaves them STARTED forever: the contract would hang with nothing to do.
+        return Problem(f"{qname.localname} is not supported: model people's work as a user task "
+                       "in a role lane, and waiting as a receive task or a timer",
+                       element.get("id"), element.sourceline)
+    if (qname.namespace, qname.localname) in CODE_ELEMENTS and (qname.namespace, qname.localname) != (BPMN_NS, "script"):
+        # bpmn:script is the body of a scriptTask, reported above
+        return Problem(f"{CODE_ELEMENTS[(qname.namespace, qname.localname)]} elements run code and are not allowed",
+                       _element_id(element), element.sourceline)
+    return None
+
+
+def _code_attribute_problems(element) -> list[Problem]:
+    """The Camunda attributes of one element that run code (class, expression, …)."""
+    problems = []
+    for attr in element.attrib:
+        aq = etree.QName(attr)
+        if aq.namespace == CAMUNDA_NS and aq.localname in CODE_ATTRIBUTES:
+            problems.append(Problem(f"camunda:{aq.localname} runs code and is not allowed",
+                                    element.get("id"), element.sourceline))
+    return problems
+
+
+def _check_user_tasks(lint: _Lint) -> list[Problem]:
+    """Every user (and manual) task sits in a role lane and has a well-formed form; reads the user tasks."""
+    problems = []
     for local in HUMAN_TASKS:
-        for task in root.iter(_q(local)):
+        for task in lint.root.iter(_q(local)):
             task_id = task.get("id")
-            role = lanes.get(task_id)
+            role = lint.lanes.get(task_id)
             if role is None:
                 problems.append(Problem("a user task must sit in a lane named after a contract role "
                                         f"({', '.join(ROLES)})", task_id, task.sourceline))
             fields, form_problems = forms.read_form(task)
             problems.extend(Problem(m, task_id, line) for m, line in form_problems)
-            user_tasks[task_id] = {"name": task.get("name"), "lane": role if role and not role.startswith("?") else None,
-                                   "form": fields, "process": _process_of(task)}
+            lint.user_tasks[task_id] = {"name": task.get("name"),
+                                        "lane": role if role and not role.startswith("?") else None,
+                                        "form": fields, "process": _process_of(task)}
+    return problems
 
-    for cond in root.iter(_q("conditionExpression"), _q("completionCondition"), _q("loopCardinality"),
-                          _q("condition"), _q("loopCondition")):
+
+def _check_conditions(lint: _Lint) -> list[Problem]:
+    """Every condition, completion condition and loop expression compiles with the safe evaluator."""
+    problems = []
+    for cond in lint.root.iter(_q("conditionExpression"), _q("completionCondition"), _q("loopCardinality"),
+                               _q("condition"), _q("loopCondition")):
         problems.extend(_expression_problems(cond.text, cond, etree.QName(cond).localname))
+    return problems
+
+
+def _check_timers(lint: _Lint) -> list[Problem]:
+    """Every timer value is a literal SpiffWorkflow can run or, if not a literal, an expression that compiles."""
+    problems = []
     for tag in ("timeDate", "timeDuration", "timeCycle"):
-        for timer in root.iter(_q(tag)):
+        for timer in lint.root.iter(_q(tag)):
             literal_problems = _timer_literal_problems(timer, tag)
             problems.extend(literal_problems or _expression_problems(timer.text, timer, f"timer {tag}", is_timer=True))
+    return problems
 
-    start_fields: list[dict[str, Any]] = []
-    for start in process.findall(_q("startEvent")):
+
+def _check_start_form(lint: _Lint) -> list[Problem]:
+    """The forms of the top-level process's start events are well-formed; reads their fields."""
+    problems = []
+    for start in lint.process.findall(_q("startEvent")):
         fields, form_problems = forms.read_form(start)
         problems.extend(Problem(m, start.get("id"), line) for m, line in form_problems)
-        start_fields.extend(fields)
+        lint.start_fields.extend(fields)
+    return problems
 
-    problems.extend(_call_cycle_problems(root))
-    problems.extend(_loop_problems(root))
 
-    alerts = _read_alerts(root, problems)
-    partitions = _read_partitions(root, problems)
-    messages = _read_messages(root, partitions, problems)
-    problems.extend(_deadline_rule_problems(root))
+def _check_calls(lint: _Lint) -> list[Problem]:
+    return _call_cycle_problems(lint.root)
 
-    roles_used = sorted({r for r in lanes.values() if r and not r.startswith("?")})
+
+def _check_loops(lint: _Lint) -> list[Problem]:
+    return _loop_problems(lint.root)
+
+
+def _check_alerts(lint: _Lint) -> list[Problem]:
+    problems: list[Problem] = []
+    lint.alerts = _read_alerts(lint.root, problems)
+    return problems
+
+
+def _check_partitions(lint: _Lint) -> list[Problem]:
+    problems: list[Problem] = []
+    lint.partitions = _read_partitions(lint.root, problems)
+    return problems
+
+
+def _check_messages(lint: _Lint) -> list[Problem]:
+    problems: list[Problem] = []
+    lint.messages = _read_messages(lint.root, lint.partitions, problems)
+    return problems
+
+
+def _check_deadline_rules(lint: _Lint) -> list[Problem]:
+    return _deadline_rule_problems(lint.root)
+
+
+# The lint, in the order its problems are reported; a check may rely on what an earlier one read.
+LINT_CHECKS = (_check_lanes, _check_code, _check_user_tasks, _check_conditions, _check_timers, _check_start_form,
+               _check_calls, _check_loops, _check_alerts, _check_partitions, _check_messages, _check_deadline_rules)
+
+
+def _lint(root, process) -> tuple[list[Problem], dict[str, Any]]:
+    """Every problem of the diagram (LINT_CHECKS in order) and its model: what Lvyue keeps of it."""
+    lint = _Lint(root, process)
+    problems: list[Problem] = []
+    for check in LINT_CHECKS:
+        problems.extend(check(lint))
+    roles_used = sorted({r for r in lint.lanes.values() if r and not r.startswith("?")})
     model = {"process_id": process.get("id"), "name": process.get("name"), "roles": roles_used,
-             "user_tasks": user_tasks, "start_form": start_fields, "alerts": alerts,
-             "partitions": partitions, "messages": messages,
+             "user_tasks": lint.user_tasks, "start_form": lint.start_fields, "alerts": lint.alerts,
+             "partitions": lint.partitions, "messages": lint.messages,
              "elements": sorted({e.get("id") for e in process.iter() if isinstance(e.tag, str) and e.get("id")})}
     return problems, model
 

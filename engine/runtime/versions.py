@@ -155,89 +155,129 @@ def _plan(session, instance: Instance, principal: Principal, bundle) -> tuple[li
     return units, [spiff_migrate.plan(step.wf, bundle, process_id) for step, process_id in units]
 
 
+def _require_version_number(version: Any) -> None:
+    """422 unless `version` is a positive integer (a JSON `true` is not 1)."""
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise Invalid("version must be a positive integer", {"version": ["a positive integer"]})
+
+
+def _target(session, instance: Instance, old: Definition, version: int) -> Definition:
+    """The definition to migrate to: 409 unless the instance is running, 422 unless `version` of its key
+    exists and is newer than the one it runs."""
+    if instance.status != "running":
+        raise Conflict(f"the instance is {instance.status}; only a running instance can be migrated")
+    new = definitions.find(session, old.key, version)
+    if new is None:
+        raise Invalid(f"{old.key} has no version {version}", {"version": [f"{old.key} has no version {version}"]})
+    if new.version <= old.version:
+        raise Invalid(f"version {version} is not newer than the instance's version {old.version}",
+                      {"version": [f"must be newer than {old.version}, the version the instance runs"]})
+    return new
+
+
+def _check_compatible(instance: Instance, old: Definition, new: Definition, plans: list, dry_run: bool) -> dict[str, Any]:
+    """The migration report (timers still empty); 422 naming every active element, then every element of
+    the contract's history, that the new version lacks."""
+    blocked = sorted({e for p in plans for e in p.blocked})
+    history = sorted({e for p in plans for e in p.history} - set(blocked))
+    report = {"instance_id": instance.id, "from": {"key": old.key, "version": old.version},
+              "to": {"key": new.key, "version": new.version}, "blocked": blocked + history,
+              "changed": sorted({e for p in plans for e in p.changed}), "timers": [], "dry_run": dry_run}
+    if blocked or history:
+        named = ", ".join(f"'{e}'" for e in blocked + history)
+        raise Invalid(f"cannot migrate to version {new.version}: {named} "
+                      f"{'do' if len(blocked + history) > 1 else 'does'} not exist in it",
+                      {"version": [f"active element '{e}' does not exist in version {new.version}" for e in blocked]
+                       + [f"element '{e}' of the contract's history does not exist in version {new.version}"
+                          for e in history]})
+    return report
+
+
+def _rebind(session, instance: Instance, new: Definition, units: list, plans: list, actor: str) -> list[steps.Step]:
+    """Apply each plan, then run every workflow still running on the new spec until it waits (its timers
+    evaluated again); the steps to finish, the main workflow first. A completed part is only rebound."""
+    alert_elements = frozenset(new.model.get("alerts", {}))
+    migrated = []
+    for (old_step, _), plan in zip(units, plans):
+        try:
+            spiff_migrate.apply(old_step.wf, plan)
+        except ValueError as exc:
+            raise Invalid(str(exc), {"version": [str(exc)]}) from None
+        if old_step.part is not None and old_step.part.status != "running":
+            old_step.part.state = spiff.dump(old_step.wf)  # history only: rebound, never run again
+            continue
+        step = steps.Step(session, instance, new, old_step.wf, actor, old_step.part)
+        # Alerts thrown before the migration are not thrown again.
+        step.throws_before = frozenset(spiff.completed_tasks_of(step.wf, alert_elements)) | old_step.throws_before
+        try:
+            spiff.run_until_waiting(step.wf)
+        except spiff.EngineError as exc:
+            raise Invalid(f"version {new.version} cannot run this contract: {exc.message}",
+                          {"version": [exc.message]}) from None
+        migrated.append(step)
+    return migrated
+
+
+def _timer_moves(before: dict[str, Timer], before_due: dict[str, datetime | None],
+                 migrated: list[steps.Step]) -> list[dict[str, Any]]:
+    """Every timer waiting after the migration, by new due date (`from` its due date before, or None when
+    new), then every timer that waited before and no longer does (`to` None)."""
+    after = {}
+    for step in migrated:
+        after.update({t.task_id: (t.element_id, t.due_at) for t in spiff.waiting_timers(step.wf)})
+    moves = []
+    for timer_id, (element_id, due_at) in sorted(after.items(), key=lambda kv: (kv[1][1], kv[0])):
+        moves.append({"id": timer_id, "element_id": element_id, "from": _iso(before_due.get(timer_id)),
+                      "to": _iso(due_at)})
+    for timer_id, row in before.items():
+        if timer_id not in after:
+            moves.append({"id": timer_id, "element_id": row.element_id, "from": _iso(row.due_at), "to": None})
+    return moves
+
+
+def _rewrite_ready_tasks(session, instance: Instance, new: Definition) -> None:
+    """Give every ready task row the name, and when it changed the lane and assignee, its element has in
+    the new version."""
+    user_tasks = new.model.get("user_tasks", {})
+    for row in session.scalars(select(TaskRow).where(TaskRow.instance_id == instance.id, TaskRow.state == "ready")):
+        info = user_tasks.get(row.element_id)
+        if info is None:
+            continue
+        row.name = info.get("name")
+        if info.get("lane") and info["lane"] != row.lane:
+            for column, value in _lane_columns(instance, info["lane"]).items():
+                setattr(row, column, value)
+
+
 def migrate(db: Database, principal: Principal, instance_id: str, version: Any, dry_run: bool = False) -> dict[str, Any]:
     """Move a running instance to a newer version of its definition (operator, admin).
 
     422 naming the active elements the new version lacks; 409 when the instance is not running or
     changed concurrently. `dry_run` reports what would happen and changes nothing."""
     authz.require_role(principal, "operator")
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise Invalid("version must be a positive integer", {"version": ["a positive integer"]})
+    _require_version_number(version)
     try:
         with db.transaction() as session:
             instance = authz.require_visible(principal, session.get(Instance, instance_id))
             old = session.get(Definition, instance.definition_id)
-            if instance.status != "running":
-                raise Conflict(f"the instance is {instance.status}; only a running instance can be migrated")
-            new = definitions.find(session, old.key, version)
-            if new is None:
-                raise Invalid(f"{old.key} has no version {version}", {"version": [f"{old.key} has no version {version}"]})
-            if new.version <= old.version:
-                raise Invalid(f"version {version} is not newer than the instance's version {old.version}",
-                              {"version": [f"must be newer than {old.version}, the version the instance runs"]})
-            bundle = steps.bundle_of(new)
-            units, plans = _plan(session, instance, principal, bundle)
-            blocked = sorted({e for p in plans for e in p.blocked})
-            history = sorted({e for p in plans for e in p.history} - set(blocked))
-            report = {"instance_id": instance.id, "from": {"key": old.key, "version": old.version},
-                      "to": {"key": new.key, "version": new.version}, "blocked": blocked + history,
-                      "changed": sorted({e for p in plans for e in p.changed}), "timers": [], "dry_run": dry_run}
-            if blocked or history:
-                named = ", ".join(f"'{e}'" for e in blocked + history)
-                raise Invalid(f"cannot migrate to version {new.version}: {named} "
-                              f"{'do' if len(blocked + history) > 1 else 'does'} not exist in it",
-                              {"version": [f"active element '{e}' does not exist in version {new.version}" for e in blocked]
-                               + [f"element '{e}' of the contract's history does not exist in version {new.version}"
-                                  for e in history]})
+            new = _target(session, instance, old, version)
+            units, plans = _plan(session, instance, principal, steps.bundle_of(new))
+            report = _check_compatible(instance, old, new, plans, dry_run)
             if dry_run:
                 return report
             before = {r.id: r for r in session.scalars(select(Timer).where(
                 Timer.instance_id == instance.id, Timer.status.in_(("waiting", "leased"))))}
             before_due = {timer_id: row.due_at for timer_id, row in before.items()}
             instance.definition_id = new.id
-            alert_elements = frozenset(new.model.get("alerts", {}))
-            migrated = []
-            for (old_step, _), plan in zip(units, plans):
-                try:
-                    spiff_migrate.apply(old_step.wf, plan)
-                except ValueError as exc:
-                    raise Invalid(str(exc), {"version": [str(exc)]}) from None
-                if old_step.part is not None and old_step.part.status != "running":
-                    old_step.part.state = spiff.dump(old_step.wf)  # history only: rebound, never run again
-                    continue
-                step = steps.Step(session, instance, new, old_step.wf, principal.name, old_step.part)
-                # Alerts thrown before the migration are not thrown again.
-                step.throws_before = frozenset(spiff.completed_tasks_of(step.wf, alert_elements)) | old_step.throws_before
-                try:
-                    spiff.run_until_waiting(step.wf)
-                except spiff.EngineError as exc:
-                    raise Invalid(f"version {new.version} cannot run this contract: {exc.message}",
-                                  {"version": [exc.message]}) from None
-                migrated.append(step)
-            after = {}
-            for step in migrated:
-                after.update({t.task_id: (t.element_id, t.due_at) for t in spiff.waiting_timers(step.wf)})
-            for timer_id, (element_id, due_at) in sorted(after.items(), key=lambda kv: (kv[1][1], kv[0])):
-                was = before_due.get(timer_id)
-                report["timers"].append({"id": timer_id, "element_id": element_id, "from": _iso(was), "to": _iso(due_at)})
-            for timer_id, row in before.items():
-                if timer_id not in after:
-                    report["timers"].append({"id": timer_id, "element_id": row.element_id, "from": _iso(row.due_at), "to": None})
+            migrated = _rebind(session, instance, new, units, plans, principal.name)
+            report["timers"] = _timer_moves(before, before_due, migrated)
             migrated[0].record("instance_migrated", None, {
                 "from_version": old.version, "to_version": new.version, "definition_id": new.id,
                 "changed": report["changed"],
                 "timers": [t for t in report["timers"] if t["from"] != t["to"]]})
             for step in migrated:  # the main workflow first: parts that complete re-open it
                 steps.finish(step)
-            user_tasks = new.model.get("user_tasks", {})
-            for row in session.scalars(select(TaskRow).where(TaskRow.instance_id == instance.id, TaskRow.state == "ready")):
-                info = user_tasks.get(row.element_id)
-                if info is None:
-                    continue
-                row.name = info.get("name")
-                if info.get("lane") and info["lane"] != row.lane:
-                    for column, value in _lane_columns(instance, info["lane"]).items():
-                        setattr(row, column, value)
+            _rewrite_ready_tasks(session, instance, new)
             session.flush()
             report["instance"] = runner.detail(session, instance, principal)
             return report

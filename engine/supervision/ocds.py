@@ -119,10 +119,31 @@ def _org_ref(code: str | None, orgs: dict[str, Organisation]) -> dict[str, Any] 
     return {"id": f"org-{code}", "name": org.name if org else code}
 
 
-def release(session: Session, instance: Instance, prefix: str = DEFAULT_PREFIX, now: datetime | None = None) -> dict[str, Any]:
-    """The OCDS release (tag `implementation`) of one contract as it stands at `now`."""
-    now = now or clock.now()
-    data = instance.data or {}
+@dataclass(frozen=True)
+class _Facts:
+    """What one release is built from: the contract's data and roles, its payments (in payment order), the
+    organisations they name, the supervising department, the earliest deadline of each (element, item) and
+    the data of each performance milestone."""
+    data: dict[str, Any]
+    roles: dict[str, str]
+    payments: list[Payment]
+    orgs: dict[str, Organisation]
+    dept: Department | None
+    dues: dict[tuple[str, int | None], datetime]
+    parts: dict[int, dict[str, Any]]
+
+    @property
+    def employer(self) -> str | None:
+        return self.roles.get("employer")
+
+    @property
+    def contractor(self) -> str | None:
+        return self.roles.get("contractor")
+
+
+def _facts(session: Session, instance: Instance) -> _Facts:
+    """Read what the release of `instance` needs (one statement each: payments, organisations, department,
+    deadlines, milestone parts)."""
     roles = authz.parties(instance)
     payments = list(session.scalars(select(Payment).where(Payment.instance_id == instance.id)
                                     .order_by(Payment.paid_at, Payment.recorded_at, Payment.id)))
@@ -130,16 +151,27 @@ def release(session: Session, instance: Instance, prefix: str = DEFAULT_PREFIX, 
     orgs = {o.code: o for o in session.scalars(select(Organisation).where(
         Organisation.code.in_(sorted(c for c in codes if c) or [""])))}
     dept = session.get(Department, instance.department_code) if instance.department_code else None
-    tasks = list(session.scalars(select(TaskRow).where(TaskRow.instance_id == instance.id, TaskRow.due_at.is_not(None))))
+    tasks = session.scalars(select(TaskRow).where(TaskRow.instance_id == instance.id, TaskRow.due_at.is_not(None)))
+    parts = {p.item_no: p.data or {} for p in session.scalars(select(InstancePart).where(InstancePart.instance_id == instance.id))}
+    return _Facts(instance.data or {}, roles, payments, orgs, dept, _earliest_dues(tasks), parts)
+
+
+def _earliest_dues(tasks) -> dict[tuple[str, int | None], datetime]:
+    """The earliest deadline of each (element id, item number) among `tasks` (several task rows may carry
+    one key; the milestone is due at the earliest)."""
     dues: dict[tuple[str, int | None], datetime] = {}
     for t in tasks:
         key = (t.element_id, t.item_no)
         if key not in dues or t.due_at < dues[key]:
             dues[key] = t.due_at
-    parts = {p.item_no: p.data or {} for p in session.scalars(select(InstancePart).where(InstancePart.instance_id == instance.id))}
+    return dues
 
+
+def _parties(facts: _Facts) -> list[dict[str, Any]]:
+    """The parties section: employer (buyer, payer), contractor (supplier, payee, with its scale), any other
+    payer or payee of a recorded payment, and the supervising department (reviewBody)."""
+    orgs, employer, contractor = facts.orgs, facts.employer, facts.contractor
     parties: list[dict[str, Any]] = []
-    employer, contractor = roles.get("employer"), roles.get("contractor")
     if employer:
         parties.append({**_org_ref(employer, orgs), "roles": ["buyer", "payer"]})
     if contractor:
@@ -147,27 +179,43 @@ def release(session: Session, instance: Instance, prefix: str = DEFAULT_PREFIX, 
         if contractor in orgs:
             supplier["details"] = {"scale": "sme" if orgs[contractor].sme else "large"}
         parties.append(supplier)
-    for code in sorted({p.payer for p in payments} | {p.payee for p in payments}):
+    payers = {p.payer for p in facts.payments}
+    for code in sorted(payers | {p.payee for p in facts.payments}):
         if code and code not in (employer, contractor):
-            parties.append({**_org_ref(code, orgs), "roles": ["payer" if any(p.payer == code for p in payments) else "payee"]})
-    if dept is not None:
-        parties.append({"id": f"dept-{dept.code}", "name": dept.name, "roles": ["reviewBody"]})
+            parties.append({**_org_ref(code, orgs), "roles": ["payer" if code in payers else "payee"]})
+    if facts.dept is not None:
+        parties.append({"id": f"dept-{facts.dept.code}", "name": facts.dept.name, "roles": ["reviewBody"]})
+    return parties
 
-    key = instance.business_key
-    award_id, contract_id = f"{key}-award", key
-    value = data.get("signed_amount") if data.get("signed_amount") not in (None, "") else data.get("contract_amount")
+
+def _award(award_id: str, facts: _Facts) -> dict[str, Any]:
+    """The award: the contract amount as awarded, the award notice's date, the contractor as supplier."""
+    data = facts.data
     award: dict[str, Any] = {"id": award_id, "status": "active", "value": _value(data.get("contract_amount"))}
     if data.get("award_notice_date"):
         award["date"] = on_day(data["award_notice_date"])
-    if contractor:
-        award["suppliers"] = [_org_ref(contractor, orgs)]
+    if facts.contractor:
+        award["suppliers"] = [_org_ref(facts.contractor, facts.orgs)]
     if data.get("project_name"):
         award["title"] = data["project_name"]
+    return award
 
+
+def _contract_status(instance_status: str, signed: Any) -> str:
+    """contractStatus: `pending` until signed, then `active`; a completed contract, or one cancelled after
+    signing, is `terminated`; one cancelled before signing is `cancelled`."""
+    return {"completed": "terminated", "cancelled": "terminated" if signed else "cancelled"}.get(
+        instance_status, "active" if signed else "pending")
+
+
+def _contract(key: str, award_id: str, instance: Instance, facts: _Facts, now: datetime) -> dict[str, Any]:
+    """The contract: its status, signed value (else the awarded one), signing and filing milestones, and
+    its implementation."""
+    data = facts.data
+    value = data.get("signed_amount") if data.get("signed_amount") not in (None, "") else data.get("contract_amount")
     signed = data.get("signed_at")
-    status = {"completed": "terminated", "cancelled": "terminated" if signed else "cancelled"}.get(
-        instance.status, "active" if signed else "pending")
-    contract: dict[str, Any] = {"id": contract_id, "awardID": award_id, "status": status, "value": _value(value)}
+    contract: dict[str, Any] = {"id": key, "awardID": award_id, "status": _contract_status(instance.status, signed),
+                                "value": _value(value)}
     if data.get("project_name"):
         contract["title"] = data["project_name"]
     if data.get("contract_no"):
@@ -176,53 +224,83 @@ def release(session: Session, instance: Instance, prefix: str = DEFAULT_PREFIX, 
         contract["dateSigned"] = on_day(signed)
     contract["milestones"] = [
         _milestone(f"{key}-signing", "签订合同 Contract signed", "approval", "contractSigning",
-                   dues.get((bindings.SIGN_CONTRACT, None)), signed, now),
+                   facts.dues.get((bindings.SIGN_CONTRACT, None)), signed, now),
         _milestone(f"{key}-filing", "合同备案 Contract filed", "approval", "contractFiling",
-                   dues.get((bindings.FILE_CONTRACT, None)), data.get("filed_at"), now),
+                   facts.dues.get((bindings.FILE_CONTRACT, None)), data.get("filed_at"), now),
+    ]
+    contract["implementation"] = {"milestones": _implementation_milestones(key, facts, now),
+                                  "transactions": _transactions(facts)}
+    return contract
+
+
+def _implementation_milestones(key: str, facts: _Facts, now: datetime) -> list[dict[str, Any]]:
+    """Delivery, acceptance and payment milestones of every performance milestone, in contract order."""
+    out: list[dict[str, Any]] = []
+    for no, item in enumerate(facts.data.get("milestones") or [], start=1):
+        if isinstance(item, dict):
+            out.extend(_performance_milestone(key, no, item, facts, now))
+    return out
+
+
+def _performance_milestone(key: str, no: int, item: dict[str, Any], facts: _Facts,
+                           now: datetime) -> list[dict[str, Any]]:
+    """The three OCDS milestones of performance milestone `no`: delivery (due the end of its planned day),
+    acceptance (met only when passed) and payment (met on the payment that completed its amount)."""
+    pdata = facts.parts.get(no, {})
+    name = item.get("name") or f"#{no}"
+    planned = _day(item.get("planned_date"))
+    accepted = pdata.get("accepted_at") if pdata.get("result", "passed") == "passed" else None
+    total, full = _paid_towards(facts.payments, no, _dec(item.get("amount")))
+    return [
+        _milestone(f"{key}-m{no}-delivery", f"{name}：交付 delivery", "delivery", "delivery",
+                   deadlines.end_of_day(planned) if planned else None, pdata.get("delivered_at"), now),
+        _milestone(f"{key}-m{no}-acceptance", f"{name}：验收 acceptance", "delivery", "acceptance",
+                   facts.dues.get(("accept_delivery", no)), accepted, now,
+                   description=f"acceptance result: {pdata['result']}" if pdata.get("result") else None),
+        _milestone(f"{key}-m{no}-payment", f"{name}：付款 payment", "payment", "payment",
+                   facts.dues.get((bindings.RECORD_PAYMENT, no)), full, now, partly=total > 0,
+                   description=f"amount {format_money(_dec(item.get('amount')))} CNY; paid {format_money(total)} CNY"),
     ]
 
-    implementation_milestones: list[dict[str, Any]] = []
-    for no, item in enumerate(data.get("milestones") or [], start=1):
-        if not isinstance(item, dict):
-            continue
-        pdata = parts.get(no, {})
-        name = item.get("name") or f"#{no}"
-        planned = _day(item.get("planned_date"))
-        implementation_milestones.append(_milestone(
-            f"{key}-m{no}-delivery", f"{name}：交付 delivery", "delivery", "delivery",
-            deadlines.end_of_day(planned) if planned else None, pdata.get("delivered_at"), now))
-        accepted = pdata.get("accepted_at") if pdata.get("result", "passed") == "passed" else None
-        implementation_milestones.append(_milestone(
-            f"{key}-m{no}-acceptance", f"{name}：验收 acceptance", "delivery", "acceptance",
-            dues.get(("accept_delivery", no)), accepted, now,
-            description=f"acceptance result: {pdata['result']}" if pdata.get("result") else None))
-        total, full = Decimal(0), None
-        for p in payments:
-            if p.milestone_no == no:
-                total += p.amount
-                if full is None and total >= _dec(item.get("amount")):
-                    full = p.paid_at
-        implementation_milestones.append(_milestone(
-            f"{key}-m{no}-payment", f"{name}：付款 payment", "payment", "payment", dues.get((bindings.RECORD_PAYMENT, no)),
-            full, now, partly=total > 0,
-            description=f"amount {format_money(_dec(item.get('amount')))} CNY; paid {format_money(total)} CNY"))
-    transactions = []
+
+def _paid_towards(payments: list[Payment], no: int, due_amount: Decimal) -> tuple[Decimal, Any]:
+    """What was paid towards milestone `no`, and the date of the payment that first reached `due_amount`
+    (None while it has not)."""
+    total, full = Decimal(0), None
     for p in payments:
+        if p.milestone_no == no:
+            total += p.amount
+            if full is None and total >= due_amount:
+                full = p.paid_at
+    return total, full
+
+
+def _transactions(facts: _Facts) -> list[dict[str, Any]]:
+    """One transaction per recorded payment, in payment order."""
+    transactions = []
+    for p in facts.payments:
         tx: dict[str, Any] = {"id": p.id, "date": on_day(p.paid_at), "value": _value(p.amount)}
         if p.payer:
-            tx["payer"] = _org_ref(p.payer, orgs)
+            tx["payer"] = _org_ref(p.payer, facts.orgs)
         if p.payee:
-            tx["payee"] = _org_ref(p.payee, orgs)
+            tx["payee"] = _org_ref(p.payee, facts.orgs)
         transactions.append(tx)
-    contract["implementation"] = {"milestones": implementation_milestones, "transactions": transactions}
+    return transactions
 
+
+def release(session: Session, instance: Instance, prefix: str = DEFAULT_PREFIX, now: datetime | None = None) -> dict[str, Any]:
+    """The OCDS release (tag `implementation`) of one contract as it stands at `now`."""
+    now = now or clock.now()
+    facts = _facts(session, instance)
+    key = instance.business_key
+    award_id = f"{key}-award"
     out: dict[str, Any] = {
         "ocid": ocid(prefix, key), "id": "", "date": now.isoformat(), "tag": [TAG], "initiationType": "tender",
-        "language": "zh", "parties": parties,
-        "awards": [award], "contracts": [contract],
+        "language": "zh", "parties": _parties(facts),
+        "awards": [_award(award_id, facts)], "contracts": [_contract(key, award_id, instance, facts, now)],
     }
-    if employer:
-        out["buyer"] = _org_ref(employer, orgs)
+    if facts.employer:
+        out["buyer"] = _org_ref(facts.employer, facts.orgs)
     for extension in EXTENSIONS:
         extension.fn(session, instance, out)
     out["id"] = f"{out['ocid']}-{TAG}-{_digest(out)}"

@@ -272,36 +272,63 @@ def _paid_so_far(session: Session, scope: ReportScope) -> dict[tuple[str, int], 
     return out
 
 
-def _milestones_and_arrears(instances: list[Instance], due: dict, paid_rows: dict[tuple[str, int], list],
-                            names: dict[str, str], scope: ReportScope) -> tuple[dict, dict]:
-    m = {"due": 0, "paid_on_time": 0, "paid_late": 0, "average_days_late": None}
-    late_days: list[int] = []
-    owed: list[tuple[Instance, Decimal]] = []
+def _payment_milestones(instances: list[Instance]):
+    """(contract, milestone number, amount) of every payment milestone with a positive amount, in contract
+    order (a milestone of no amount owes nothing and is not counted)."""
     for inst in instances:
         for no, item in enumerate((inst.data or {}).get("milestones") or [], start=1):
             amount = _dec(item.get("amount") if isinstance(item, dict) else None)
-            if amount <= 0:
-                continue
-            due_at = due.get((inst.id, PAY, no))
-            limit = last_day(due_at)
-            if scope.in_month(limit):
-                m["due"] += 1
-            rows = paid_rows.get((inst.id, no), [])
-            full = next((paid_at for paid_at, total in rows if total >= amount), None)
-            if scope.in_month(full) and limit is not None:
-                if full <= limit:
-                    m["paid_on_time"] += 1
-                else:
-                    m["paid_late"] += 1
-                    late_days.append((full - limit).days)
-            if inst.status == "cancelled" or due_at is None or due_at > scope.end:
-                continue
-            paid_by_end = max((total for paid_at, total in rows if paid_at <= scope.last_day), default=Decimal(0))
-            if amount > paid_by_end:
-                owed.append((inst, amount - paid_by_end))
+            if amount > 0:
+                yield inst, no, amount
+
+
+def _full_payment_day(rows: list[tuple[date, Decimal]], amount: Decimal) -> date | None:
+    """The date of the payment that brought the running total to `amount` (None while it has not)."""
+    return next((paid_at for paid_at, total in rows if total >= amount), None)
+
+
+def _milestone_figures(payable: list[tuple[Instance, int, Decimal]], due: dict, paid_rows: dict,
+                       scope: ReportScope) -> dict:
+    """The `milestones` section: deadlines whose last day is in the month, and milestones paid in full in the
+    month on time or late (with the mean days late)."""
+    m = {"due": 0, "paid_on_time": 0, "paid_late": 0, "average_days_late": None}
+    late_days: list[int] = []
+    for inst, no, amount in payable:
+        limit = last_day(due.get((inst.id, PAY, no)))
+        if scope.in_month(limit):
+            m["due"] += 1
+        full = _full_payment_day(paid_rows.get((inst.id, no), []), amount)
+        if not scope.in_month(full) or limit is None:
+            continue
+        if full <= limit:
+            m["paid_on_time"] += 1
+        else:
+            m["paid_late"] += 1
+            late_days.append((full - limit).days)
     if late_days:
         m["average_days_late"] = float((Decimal(sum(late_days)) / len(late_days)).quantize(Decimal("0.1")))
+    return m
 
+
+def _owed(payable: list[tuple[Instance, int, Decimal]], due: dict, paid_rows: dict,
+          scope: ReportScope) -> list[tuple[Instance, Decimal]]:
+    """(contract, amount unpaid) of every milestone overdue at the end of the month: its deadline passed by
+    24:00 of the month's last day and less than its amount paid by that day; cancelled contracts left out."""
+    owed: list[tuple[Instance, Decimal]] = []
+    for inst, no, amount in payable:
+        due_at = due.get((inst.id, PAY, no))
+        if inst.status == "cancelled" or due_at is None or due_at > scope.end:
+            continue
+        rows = paid_rows.get((inst.id, no), [])
+        paid_by_end = max((total for paid_at, total in rows if paid_at <= scope.last_day), default=Decimal(0))
+        if amount > paid_by_end:
+            owed.append((inst, amount - paid_by_end))
+    return owed
+
+
+def _arrears(owed: list[tuple[Instance, Decimal]], names: dict[str, str]) -> dict:
+    """The `arrears` section: amount, milestones and contracts owed, in total, by department, by employer and
+    for the TOP_EMPLOYERS employers owing most."""
     def bucket() -> dict[str, Any]:
         return {"amount": Decimal(0), "milestones": 0, "contracts": set()}
 
@@ -317,10 +344,16 @@ def _milestones_and_arrears(instances: list[Instance], due: dict, paid_rows: dic
 
     employers = {code: {"name": names.get(code), **out(b)} for code, b in sorted(by_emp.items())}
     top = sorted(by_emp.items(), key=lambda kv: (-kv[1]["amount"], kv[0]))[:TOP_EMPLOYERS]
-    arrears = {**out(total), "by_department": {code: out(b) for code, b in sorted(by_dept.items())},
-               "by_employer": employers,
-               "top_employers": [{"org": code, "name": names.get(code), **out(b)} for code, b in top]}
-    return m, arrears
+    return {**out(total), "by_department": {code: out(b) for code, b in sorted(by_dept.items())},
+            "by_employer": employers,
+            "top_employers": [{"org": code, "name": names.get(code), **out(b)} for code, b in top]}
+
+
+def _milestones_and_arrears(instances: list[Instance], due: dict, paid_rows: dict[tuple[str, int], list],
+                            names: dict[str, str], scope: ReportScope) -> tuple[dict, dict]:
+    """The `milestones` and `arrears` sections, both over the contracts' payment milestones."""
+    payable = list(_payment_milestones(instances))
+    return _milestone_figures(payable, due, paid_rows, scope), _arrears(_owed(payable, due, paid_rows, scope), names)
 
 
 def _guarantee_amount(kind: str, data: dict[str, Any]) -> Decimal:
@@ -500,44 +533,64 @@ def to_csv(report: dict[str, Any]) -> str:
 AGE_BUCKETS = (("0-7", 0, 7), ("8-30", 8, 30), ("31-90", 31, 90), (">90", 91, math.inf))
 
 
-def dashboard(db: Database, principal: Principal, limit: int = 200) -> dict[str, Any]:
-    """What a supervisor's dashboard shows now: open alerts visible to the caller by severity and age, the
-    arrears open by employer (the ledger's arrears_amount: open arrears alerts' amounts) and the contracts
-    at risk (with an open alert), worst first."""
-    if principal.role not in ("admin", "operator", "supervisor"):
-        raise Forbidden("the dashboard is for the supervising departments and the trading centre")
-    now = clock.now()
-    with db.read() as session:
-        open_alerts = (alerts.visible_filter(principal), Alert.status != "resolved")
-        rows = list(session.scalars(select(Alert).where(*open_alerts)))
-        # The arrears open, summed in SQL over the fen column: by contract and responsible employer.
-        arrears = session.execute(select(Alert.instance_id, Alert.responsible_org, func.sum(Alert.amount_overdue))
-                                  .where(*open_alerts, Alert.kind == "arrears")
-                                  .group_by(Alert.instance_id, Alert.responsible_org)).all()
-        instances = {}
-        for chunk in _chunks(frozenset(a.instance_id for a in rows)):
-            instances.update({i.id: i for i in session.scalars(select(Instance).where(Instance.id.in_(chunk))
-                                                               .options(INSTANCE_COLUMNS))})
-        orgs = {a.responsible_org for a in rows} | {(i.roles or {}).get(r) for i in instances.values()
-                                                     for r in ("employer", "contractor")}
-        names = dict(session.execute(select(Organisation.code, Organisation.name)
-                                     .where(Organisation.code.in_(sorted(c for c in orgs if c) or [""]))).all())
+def _open_arrears(session: Session, open_alerts: tuple) -> list:
+    """(contract, responsible employer, amount) of the open arrears alerts, summed in SQL over the fen column."""
+    return session.execute(select(Alert.instance_id, Alert.responsible_org, func.sum(Alert.amount_overdue))
+                           .where(*open_alerts, Alert.kind == "arrears")
+                           .group_by(Alert.instance_id, Alert.responsible_org)).all()
+
+
+def _instances_of(session: Session, rows: list[Alert]) -> dict[str, Instance]:
+    """The contracts the alerts concern, by id (their figures' columns only, in chunks)."""
+    instances = {}
+    for chunk in _chunks(frozenset(a.instance_id for a in rows)):
+        instances.update({i.id: i for i in session.scalars(select(Instance).where(Instance.id.in_(chunk))
+                                                           .options(INSTANCE_COLUMNS))})
+    return instances
+
+
+def _org_names(session: Session, rows: list[Alert], instances: dict[str, Instance]) -> dict[str, str]:
+    """The names of the organisations the dashboard shows: responsible for an alert, employer or contractor."""
+    orgs = {a.responsible_org for a in rows} | {(i.roles or {}).get(r) for i in instances.values()
+                                                 for r in ("employer", "contractor")}
+    return dict(session.execute(select(Organisation.code, Organisation.name)
+                                .where(Organisation.code.in_(sorted(c for c in orgs if c) or [""]))).all())
+
+
+def _age_bucket(age: int) -> str:
+    return next(label for label, lo, hi in AGE_BUCKETS if lo <= age <= hi)
+
+
+def _alert_item(a: Alert, age: int, names: dict[str, str], now: datetime) -> dict[str, Any]:
+    """One open alert as the dashboard lists it."""
+    return {"id": a.id, "code": a.code, "kind": a.kind, "severity": a.severity, "status": a.status,
+            "business_key": a.business_key, "instance_id": a.instance_id, "department": a.department_code,
+            "responsible_org": a.responsible_org, "responsible_name": names.get(a.responsible_org),
+            "raised_at": a.raised_at, "due_at": a.due_at, "age_days": age,
+            "days_overdue": alerts.days_overdue(a, now),
+            "amount_overdue": money(a.amount_overdue) if a.kind == "arrears" and a.amount_overdue is not None
+            else None}
+
+
+def _open_alerts_panel(rows: list[Alert], names: dict[str, str], now: datetime, limit: int) -> dict[str, Any]:
+    """The open alerts panel: counts by severity and by age in days (AGE_BUCKETS), and the first `limit`
+    alerts, most severe and most overdue first."""
     by_severity = _severity_counts()
     ages = {s: {label: 0 for label, _, _ in AGE_BUCKETS} for s in SEVERITIES}
     items = []
     for a in rows:
         age = max(0, int((now - a.raised_at) / timedelta(days=1)))
         by_severity[a.severity] += 1
-        ages[a.severity][next(label for label, lo, hi in AGE_BUCKETS if lo <= age <= hi)] += 1
-        items.append({"id": a.id, "code": a.code, "kind": a.kind, "severity": a.severity, "status": a.status,
-                      "business_key": a.business_key, "instance_id": a.instance_id, "department": a.department_code,
-                      "responsible_org": a.responsible_org, "responsible_name": names.get(a.responsible_org),
-                      "raised_at": a.raised_at, "due_at": a.due_at, "age_days": age,
-                      "days_overdue": alerts.days_overdue(a, now),
-                      "amount_overdue": money(a.amount_overdue) if a.kind == "arrears" and a.amount_overdue is not None
-                      else None})
+        ages[a.severity][_age_bucket(age)] += 1
+        items.append(_alert_item(a, age, names, now))
     items.sort(key=lambda i: (-alerts.SEVERITY_RANK[i["severity"]], -i["days_overdue"], i["business_key"], i["id"]))
+    return {"total": len(items), "by_severity": by_severity, "by_age": ages,
+            "age_buckets": [label for label, _, _ in AGE_BUCKETS], "items": items[:limit]}
 
+
+def _contracts_with_alerts(rows: list[Alert], instances: dict[str, Instance], now: datetime) -> dict[str, dict[str, Any]]:
+    """Every contract with an open alert: its parties, worst severity, open alerts and most days overdue
+    (arrears still zero: `_add_arrears`)."""
     contracts: dict[str, dict[str, Any]] = {}
     for a in rows:
         inst = instances.get(a.instance_id)
@@ -551,6 +604,11 @@ def dashboard(db: Database, principal: Principal, limit: int = 200) -> dict[str,
         c["max_days_overdue"] = max(c["max_days_overdue"], alerts.days_overdue(a, now))
         if alerts.SEVERITY_RANK[a.severity] > alerts.SEVERITY_RANK[c["worst_severity"]]:
             c["worst_severity"] = a.severity
+    return contracts
+
+
+def _add_arrears(contracts: dict[str, dict[str, Any]], arrears: list) -> dict[str, Decimal]:
+    """Add the open arrears to the contracts they concern; the arrears by responsible employer."""
     employers: dict[str, Decimal] = defaultdict(Decimal)
     for instance_id, org, amount in arrears:
         if amount is None or instance_id not in contracts:  # none stated, or raised after the rows were read
@@ -558,19 +616,46 @@ def dashboard(db: Database, principal: Principal, limit: int = 200) -> dict[str,
         contracts[instance_id]["arrears"] += amount
         if org:
             employers[org] += amount
+    return employers
+
+
+def _at_risk(contracts: dict[str, dict[str, Any]], names: dict[str, str]) -> list[dict[str, Any]]:
+    """The contracts at risk panel: worst severity, then largest arrears, then most overdue first."""
     at_risk = sorted(contracts.values(), key=lambda c: (-alerts.SEVERITY_RANK[c["worst_severity"]], -c["arrears"],
                                                         -c["max_days_overdue"], c["business_key"]))
     for c in at_risk:
         c["arrears"] = money(c["arrears"])
         c["employer_name"], c["contractor_name"] = names.get(c["employer"]), names.get(c["contractor"])
+    return at_risk
+
+
+def _arrears_by_employer(employers: dict[str, Decimal], names: dict[str, str]) -> list[dict[str, Any]]:
+    """The arrears panel: employers owing something, largest first."""
+    return [{"org": code, "name": names.get(code), "amount": money(amount)}
+            for code, amount in sorted(employers.items(), key=lambda kv: (-kv[1], kv[0])) if amount > 0]
+
+
+def dashboard(db: Database, principal: Principal, limit: int = 200) -> dict[str, Any]:
+    """What a supervisor's dashboard shows now: open alerts visible to the caller by severity and age, the
+    arrears open by employer (the ledger's arrears_amount: open arrears alerts' amounts) and the contracts
+    at risk (with an open alert), worst first."""
+    if principal.role not in ("admin", "operator", "supervisor"):
+        raise Forbidden("the dashboard is for the supervising departments and the trading centre")
+    now = clock.now()
+    with db.read() as session:
+        open_alerts = (alerts.visible_filter(principal), Alert.status != "resolved")
+        rows = list(session.scalars(select(Alert).where(*open_alerts)))
+        arrears = _open_arrears(session, open_alerts)
+        instances = _instances_of(session, rows)
+        names = _org_names(session, rows, instances)
+    panel = _open_alerts_panel(rows, names, now, limit)
+    contracts = _contracts_with_alerts(rows, instances, now)
+    employers = _add_arrears(contracts, arrears)
     return {
         "generated_at": now,
-        "open_alerts": {"total": len(items), "by_severity": by_severity, "by_age": ages,
-                        "age_buckets": [label for label, _, _ in AGE_BUCKETS], "items": items[:limit]},
-        "arrears_by_employer": [{"org": code, "name": names.get(code), "amount": money(amount)}
-                                for code, amount in sorted(employers.items(), key=lambda kv: (-kv[1], kv[0]))
-                                if amount > 0],
-        "contracts_at_risk": at_risk[:limit],
+        "open_alerts": panel,
+        "arrears_by_employer": _arrears_by_employer(employers, names),
+        "contracts_at_risk": _at_risk(contracts, names)[:limit],
     }
 
 
