@@ -412,6 +412,15 @@ def _check_quality_alone(session: Session, instance: Instance, contract: Mapping
 
 
 # ---------------------------------------------------------------------------- claims
+def _instance_of_visible(db: Database, principal: Principal, guarantee_id: str) -> str:
+    """The contract of a guarantee the principal may see; NotFound (404) otherwise, as for an unknown one."""
+    with db.read() as session:
+        g = session.get(Guarantee, guarantee_id)
+        if g is None or not visible(session, principal, g):
+            raise NotFound("no such guarantee")
+        return g.instance_id
+
+
 def file_claim(db: Database, principal: Principal, guarantee_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
     """The beneficiary claims on a guarantee (索赔) after a confirmed non-performance; the claim reaches the
     guarantor as its pay_claim task, due by CL01 (CLAIM_UNPAID when it passes).
@@ -421,11 +430,7 @@ def file_claim(db: Database, principal: Principal, guarantee_id: str, body: Mapp
     applicant, confirmed by the department), note. A refusal to sign also ends the signing in the diagram
     (award_refused) and settles the signing warnings, which no longer concern the employer."""
     reason, alert_id = body.get("reason"), body.get("alert_id")
-    with db.read() as session:
-        g = session.get(Guarantee, guarantee_id)
-        if g is None or not visible(session, principal, g):
-            raise NotFound("no such guarantee")
-        instance_id = g.instance_id
+    instance_id = _instance_of_visible(db, principal, guarantee_id)
 
     def apply(step: steps.Step):
         session, instance = step.session, step.instance
@@ -535,11 +540,7 @@ def confirm_refusal(db: Database, principal: Principal, guarantee_id: str, body:
     `body`: refused_at (date of the refusal, not after today nor before the award notice), note (the evidence,
     required). Only a supervisor of the contract's department (or its parents) or an admin; the bid guarantee
     of a contract still waiting to be signed (409 otherwise). Returns the guarantee with its history."""
-    with db.read() as session:
-        g = session.get(Guarantee, guarantee_id)
-        if g is None or not visible(session, principal, g):
-            raise NotFound("no such guarantee")
-        instance_id = g.instance_id
+    instance_id = _instance_of_visible(db, principal, guarantee_id)
 
     def apply(step: steps.Step):
         session, instance = step.session, step.instance
