@@ -85,8 +85,8 @@ def payment_deadline_fn(basis, delivered_at, accepted_at, acceptance_days) -> st
     acceptance came later (P04)."""
     if not isinstance(basis, dict) or "term_days" not in basis:
         raise ValueError("payment_deadline needs the contract's payment_basis (fixed at the start)")
-    start = payment_basis.clock_start(deadlines.local_date(_start(delivered_at)), deadlines.local_date(_start(accepted_at)),
-                                      _count(acceptance_days), calendar())
+    start = payment_basis.clock_start(deadlines.local_date(_start(delivered_at)),
+                                      deadlines.local_date(_start(accepted_at)), _count(acceptance_days), calendar())
     return _iso(deadlines.add_days(start, _count(basis["term_days"]), calendar()))
 
 
@@ -121,7 +121,8 @@ def after_fn(instant, days) -> str:
 
 def expression_functions() -> dict[str, object]:
     """The calendar functions diagrams may call in expressions, by name (registered by engine/bootstrap.py)."""
-    return {"deadline": deadline_fn, "payment_deadline": payment_deadline_fn, "add_days": add_days_fn, "add_workdays": add_workdays_fn,
+    return {"deadline": deadline_fn, "payment_deadline": payment_deadline_fn,
+            "add_days": add_days_fn, "add_workdays": add_workdays_fn,
             "end_of_day": end_of_day_fn, "before": before_fn, "after": after_fn}
 
 

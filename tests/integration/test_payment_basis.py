@@ -8,8 +8,11 @@ EMP is given the kind each case needs before the start.
 """
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import update
 
+from engine.access import directory
+from engine.errors import Invalid
 from engine.storage.models import Organisation
 from tests.e2e.test_post_award import Api, Contract, api, at, just_after_midnight, one_milestone, tendering_works  # noqa: F401
 
@@ -78,3 +81,12 @@ def test_the_basis_is_fixed_at_the_start_a_later_change_of_the_contractor_does_n
     # A contract started after the change takes the new status: the record is read at the start, once.
     later = Contract(api, "BASIS-AFTER", one_milestone(tendering_works(contractor="CON2")))
     assert api.ledger(later.key)["payment_basis"]["rule"] == "CONTRACT"
+
+
+def test_the_directory_refuses_a_large_enterprise_that_is_also_an_sme_or_a_public_body(api):
+    for flags in ({"sme": True}, {"public_body": True}):
+        with pytest.raises(Invalid) as err, api.db.transaction() as s:
+            directory.add_organisation(s, "SOE", "某建工集团", large_enterprise=True, **flags)
+        assert list(err.value.errors) == ["large_enterprise"]
+    with api.db.transaction() as s:
+        assert directory.add_organisation(s, "SOE", "某建工集团", large_enterprise=True).large_enterprise
