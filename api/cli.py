@@ -102,10 +102,11 @@ def orgs() -> None:
 @click.option("--credit-rating", type=click.Choice(directory.CREDIT_RATINGS))
 @click.option("--sme", is_flag=True, help="a small or medium-sized enterprise (保障中小企业款项支付条例)")
 @click.option("--public-body", is_flag=True, help="a government body or public institution (机关、事业单位)")
-def orgs_add(code, name, credit_rating, sme, public_body) -> None:
+@click.option("--large-enterprise", is_flag=True, help="a large enterprise, e.g. an SOE (大型企业; P02)")
+def orgs_add(code, name, credit_rating, sme, public_body, large_enterprise) -> None:
     try:
         with _db().transaction() as session:
-            directory.add_organisation(session, code, name, credit_rating, sme, public_body)
+            directory.add_organisation(session, code, name, credit_rating, sme, public_body, large_enterprise)
     except LvyueError as exc:
         _fail(exc)
     click.echo(f"organisation {code} added")

@@ -172,7 +172,7 @@ class Process:
     def warning(self, task_id: str, prefix: str, code: str, title: str, *, kind: str, responsible: str,
                 due: str, severities=("yellow", "orange", "red"), amount: str | None = None,
                 met_date: str | None = None, rule: str | None = None, legal_basis: str | None = None,
-                occurrence: str | None = None, resolve_when: str | None = None, escalations: dict) -> None:
+                basis: str | None = None, occurrence: str | None = None, resolve_when: str | None = None, escalations: dict) -> None:
         task = self.nodes[task_id]
         esc_id = f"esc_{code.lower()}"
         escalations[esc_id] = (code, title)
@@ -195,6 +195,8 @@ class Process:
                 alert_attrs["rule"] = rule
             if legal_basis:
                 alert_attrs["legal_basis"] = legal_basis
+            if basis:
+                alert_attrs["basis"] = basis
             alert_attrs["due"] = due
             for key, value in (("amount", amount), ("occurrence", occurrence), ("resolve_when", resolve_when),
                                ("met_date", met_date)):
@@ -435,11 +437,9 @@ RETENTION_RELEASE_DUE = "deadline('Q04', requested_at)"
 DELIVERY_DUE = "end_of_day(milestone.planned_date)"
 ACCEPTANCE_DUE = "add_days(delivered_at, acceptance_days)"
 # The payment period runs from the acceptance date or, when acceptance is late, from the last day of
-# the agreed acceptance period, whichever is earlier. add_days() returns the instant 24:00 of that
-# last day, written as 00:00 of the next day; before(…, 1) steps back into the last day itself, and
-# [:10] keeps its date.
-PAYMENT_DUE = ("add_days(min(accepted_at, date(before(add_days(delivered_at, acceptance_days), 1)[:10])), "
-               "payment_term_days)")
+# the agreed acceptance period, whichever is earlier (P04), for the term of the payment basis fixed at
+# the start (P01, P02 or the contract's own term: engine/supervision/payment_basis.py).
+PAYMENT_DUE = "payment_deadline(payment_basis, delivered_at, accepted_at, acceptance_days)"
 # The defect liability period in calendar months (民法典 arts 201–202). It ends on the same day of the
 # month N months after completion, or on that month's last day when the month has no such day. The
 # timer fires at 24:00 of that day. The expression computes
@@ -895,19 +895,19 @@ def post_award() -> None:
                 fld("issued_at", "date", "开票日期", True)))
     ms.gateway("gw_payment_loop", None, ME_, 1570, ME)
     ms.task("record_payment", "Record a payment (登记付款)", ME_, 1650, ME,
-            doc="Pay within payment_term_days from acceptance, or from the last day of the agreed acceptance period "
-                "when acceptance is late (《保障中小企业款项支付条例》（国务院令第802号）第九条、第十条, P01). Due = "
-                "add_days(min(accepted_at, date(before(add_days(delivered_at, acceptance_days), 1)[:10])), "
-                "payment_term_days): add_days() ends at 24:00 of the last day, written as 00:00 of the next day, so "
-                "before(…, 1)[:10] is that last day itself. Partial payments add to paid_total; the milestone keeps one "
-                "alert, for the unpaid rest, until paid_total reaches milestone.amount.",
+            doc="Pay within the term of the payment basis fixed at the start (payment_basis: P01 when a public body "
+                "pays an SME, P02 when a large enterprise does, else the contract's own term) from acceptance, or from "
+                "the last day of the agreed acceptance period when acceptance is late (《保障中小企业款项支付条例》"
+                "（国务院令第802号）第三条、第九条、第十条). Due = payment_deadline(payment_basis, delivered_at, "
+                "accepted_at, acceptance_days); the alert cites the basis's rule. Partial payments add to paid_total; "
+                "the milestone keeps one alert, for the unpaid rest, until paid_total reaches milestone.amount.",
             ext=form(
                 fld("paid_at", "date", "付款日期", True),
                 fld("amount", "decimal", "本次付款金额（元）", True, min="0", as_="payment_amount",
                     accumulate="paid_total"),
                 fld("voucher_no", "string", "支付凭证号")))
     ms.warning("record_payment", "payment", "PAYMENT_OVERDUE", "Payment overdue (逾期付款)", kind="arrears",
-               responsible="employer", due=PAYMENT_DUE, severities=("orange", "red"), rule="P01",
+               responsible="employer", due=PAYMENT_DUE, severities=("orange", "red"), basis="payment_basis",
                amount="milestone.amount - paid_total", occurrence="milestone.no",
                resolve_when="paid_total >= milestone.amount", met_date="paid_at", escalations=esc)
     ms.gateway("gw_paid_in_full", "Paid in full? (已足额支付?)", ME_, 2100, ME, width=110)

@@ -54,13 +54,16 @@ def add_department(session: Session, code: str, name: str, parent: str | None = 
 
 
 def add_organisation(session: Session, code: str, name: str, credit_rating: str | None = None,
-                     sme: bool = False, public_body: bool = False) -> Organisation:
+                     sme: bool = False, public_body: bool = False, large_enterprise: bool = False) -> Organisation:
     if session.get(Organisation, code) is not None:
         raise Conflict(f"organisation {code} exists already")
     if credit_rating is not None and credit_rating not in CREDIT_RATINGS:
         raise Invalid("unknown credit rating", {"credit_rating": [f"one of {', '.join(CREDIT_RATINGS)}"]})
+    if large_enterprise and (sme or public_body):
+        raise Invalid("a large enterprise is neither an SME nor a public body",
+                      {"large_enterprise": ["cannot be combined with sme or public_body"]})
     org = Organisation(code=code, name=name, credit_rating=credit_rating, sme=sme, public_body=public_body,
-                       created_at=clock.now())
+                       large_enterprise=large_enterprise, created_at=clock.now())
     session.add(org)
     return org
 

@@ -356,7 +356,8 @@ PARTY_ROLES = ("employer", "contractor", "guarantor")
 def _read_alerts(root, problems: list[Problem]) -> dict[str, Any]:
     """The warning construct (ARCHITECTURE.md §5): an escalation throw event whose escalationCode is
     the alert code, with `<lvyue:alert kind severity responsible due [amount] [met_date] [rule]
-    [legal_basis]/>` in its extensionElements. Placed after a boundary timer, it concerns the
+    [legal_basis] [basis]/>` in its extensionElements (`basis`: an expression giving the `rule` and
+    `legal_basis` that applied to this instance, where the diagram cannot name one rule). Placed after a boundary timer, it concerns the
     activity that timer sits on; the alert resolves itself when that activity completes."""
     codes = {e.get("id"): e.get("escalationCode") for e in root.iter(_q("escalation"))}
     throws = set()
@@ -376,7 +377,7 @@ def _read_alerts(root, problems: list[Problem]) -> dict[str, Any]:
             problems.append(Problem("the escalation needs an escalationCode: it is the alert code", eid, line))
             continue
         entry = {k: spec.get(k) for k in ("kind", "severity", "responsible", "due", "amount", "met_date", "rule",
-                                           "legal_basis", "occurrence", "resolve_when", "awaits")}
+                                           "legal_basis", "basis", "occurrence", "resolve_when", "awaits")}
         entry["code"] = code
         for key, allowed in (("kind", ALERT_KINDS), ("severity", SEVERITIES), ("responsible", PARTY_ROLES)):
             if entry[key] not in allowed:
@@ -384,7 +385,7 @@ def _read_alerts(root, problems: list[Problem]) -> dict[str, Any]:
         if not entry["due"]:
             problems.append(Problem("lvyue:alert needs due=\"…\": the deadline the obligation had, e.g. "
                                     "deadline('R04', award_notice_date)", eid, line))
-        for key in ("due", "amount", "occurrence", "resolve_when"):
+        for key in ("due", "amount", "occurrence", "resolve_when", "basis"):
             if entry[key]:
                 problems.extend(_expression_problems(entry[key], spec, f"alert {key}"))
         if entry["met_date"] and not forms.NAME.match(entry["met_date"]):

@@ -39,6 +39,8 @@ class Organisation(Base):
     sme: Mapped[bool] = mapped_column(Boolean, default=False)
     # 机关、事业单位: the SME payment regulation caps what such a buyer may agree (P01).
     public_body: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # 大型企业 (e.g. an SOE): paying an SME it has 60 days unless agreed (P02).
+    large_enterprise: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

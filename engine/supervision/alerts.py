@@ -149,7 +149,11 @@ def raise_from_throw(session: Session, instance, spec: dict[str, Any], thrown: h
     due_at = due_instant(spec["due"], data)
     amount = _evaluate(spec.get("amount"), data)
     legal_basis = spec.get("legal_basis")
-    if not legal_basis and spec.get("rule"):
+    basis = _evaluate(spec.get("basis"), data)
+    if basis is not None:
+        # The rule chosen for this contract (e.g. its payment_basis): cite its id and its legal basis.
+        legal_basis = f"{basis['rule']} {basis['legal_basis']}"
+    elif not legal_basis and spec.get("rule"):
         legal_basis = timing.registry().get(spec["rule"], last_day(due_at)).legal_basis
     alert = session.scalar(select(Alert).where(Alert.instance_id == instance.id, Alert.element_id == element_id,
                                                Alert.occurrence == occurrence))

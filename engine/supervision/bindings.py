@@ -16,7 +16,7 @@ from typing import Any
 from engine import clock
 from engine.runtime import forms, hooks, values
 from engine.storage.models import Instance, Organisation
-from engine.supervision import contract_terms, timing
+from engine.supervision import contract_terms, payment_basis, timing
 
 POST_AWARD = "post_award"
 
@@ -61,15 +61,24 @@ def post_award_terms(session, data: dict[str, Any]) -> tuple[dict[str, Any], dic
         code = data.get(role)
         return session.get(Organisation, code) if isinstance(code, str) else None
 
-    employer = org("employer")
-    public = bool(employer is not None and employer.public_body) or data.get("track") == "gov_procurement"
+    employer, contractor = org("employer"), org("contractor")
+    kind = payment_basis.employer_kind(bool(employer is not None and employer.public_body),
+                                       bool(employer is not None and employer.large_enterprise), data.get("track"))
+    sme = bool(contractor is not None and contractor.sme)
     today = clock.now().astimezone(clock.SHANGHAI).date()
     try:
         on = values.parse_date(data.get("award_notice_date"), on=today)
     except values.BadValue:
         on = today  # refused on data.award_notice_date by the terms themselves
-    typed, errors = contract_terms.validate_post_award(data, org("contractor"), employer, public, on,
-                                                       timing.registry(), today=today)
+    agreed = isinstance(data, dict) and data.get("payment_term_days") is not None
+    default = payment_basis.default_days(kind, sme, on, timing.registry()) if isinstance(data, dict) else None
+    if not agreed and default is not None:
+        data = {**data, "payment_term_days": default}  # the governing rule's period (P02: 60, not P01's 30)
+    typed, errors = contract_terms.validate_post_award(data, contractor, employer, kind == payment_basis.PUBLIC_BODY,
+                                                       on, timing.registry(), today=today)
+    if not errors:
+        # Fixed now, from the parties' records as they are today (支付条例 art 3): never re-read later.
+        typed["payment_basis"] = payment_basis.fix(kind, sme, typed["payment_term_days"], agreed, on, timing.registry())
     # Role-binding errors are reported by the start use case with the same paths; keep one message each.
     return typed, {k: v for k, v in errors.items() if k.removeprefix("data.") not in forms.reserved()}
 

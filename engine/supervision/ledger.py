@@ -152,6 +152,8 @@ def contract(db: Database, principal: Principal, business_key: str) -> dict[str,
                         "milestones_total": money(sum((values.amount_of(m["amount"]) for m in milestones), Decimal(0))),
                         "invoiced": money(sum((i.amount for i in invoices), Decimal(0))), "paid": money(paid)},
             "dates": {k: data.get(k) for k in ("award_notice_date", "signed_at", "filed_at", "completed_at")},
+            # Fixed at the start (支付条例 art 3): the parties' status then and the payment rule that governs.
+            "payment_basis": data.get("payment_basis"),
             "milestones": milestones,
             "payments": [{"milestone_no": p.milestone_no, "paid_at": p.paid_at, "amount": p.amount, "voucher_no": p.voucher_no,
                           "payer": p.payer, "payee": p.payee, "recorded_at": p.recorded_at} for p in payments],

@@ -5,6 +5,8 @@ Registered with the safe evaluator (engine/expressions.py), so a timer reads
 an ISO 8601 instant with its offset — the form SpiffWorkflow's timeDate timers take:
 
 * `deadline(rule_id, start[, agreed_days])` — a statutory period from the rule registry;
+* `payment_deadline(payment_basis, delivered_at, accepted_at, acceptance_days)` — a milestone's payment
+  deadline under the basis fixed at the start (engine/supervision/payment_basis.py);
 * `add_days(start, n)`, `add_workdays(start, n)` — periods counted under the Civil Code;
 * `before(instant, days)`, `after(instant, days)` — plain shifts (warn 3 days before, escalate 30 after).
 
@@ -18,7 +20,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from engine.supervision import calendar as official
-from engine.supervision import deadlines, rules
+from engine.supervision import deadlines, payment_basis, rules
 
 _calendar: official.OfficialCalendar | None = None
 _registry: rules.RuleRegistry | None = None
@@ -78,6 +80,16 @@ def deadline_fn(rule_id: str, start, agreed_days=None) -> str:
     return _iso(deadlines.deadline(rule_id, s, calendar(), registry(), agreed))
 
 
+def payment_deadline_fn(basis, delivered_at, accepted_at, acceptance_days) -> str:
+    """The basis's term counted from acceptance, or from the last day of the agreed acceptance period when
+    acceptance came later (P04)."""
+    if not isinstance(basis, dict) or "term_days" not in basis:
+        raise ValueError("payment_deadline needs the contract's payment_basis (fixed at the start)")
+    start = payment_basis.clock_start(deadlines.local_date(_start(delivered_at)),
+                                      deadlines.local_date(_start(accepted_at)), _count(acceptance_days), calendar())
+    return _iso(deadlines.add_days(start, _count(basis["term_days"]), calendar()))
+
+
 def add_days_fn(start, n) -> str:
     return _iso(deadlines.add_days(_start(start), _count(n), calendar()))
 
@@ -109,7 +121,8 @@ def after_fn(instant, days) -> str:
 
 def expression_functions() -> dict[str, object]:
     """The calendar functions diagrams may call in expressions, by name (registered by engine/bootstrap.py)."""
-    return {"deadline": deadline_fn, "add_days": add_days_fn, "add_workdays": add_workdays_fn,
+    return {"deadline": deadline_fn, "payment_deadline": payment_deadline_fn,
+            "add_days": add_days_fn, "add_workdays": add_workdays_fn,
             "end_of_day": end_of_day_fn, "before": before_fn, "after": after_fn}
 
 

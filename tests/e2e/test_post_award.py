@@ -414,12 +414,13 @@ def _payment(api: Api, track: str):
     data = one_milestone(tendering_works())
     c = Contract(api, "LATE-PAYMENT", data)
     c.run(until="pay1")
-    # P01, 30 days from the acceptance of 08-31 → 09-30 (Wed) 24:00 = 2026-09-30T16:00:00Z.
+    # The contract's own term (EMP is no public body, CON no SME: no SME rule applies), 30 days from the
+    # acceptance of 08-31 → 09-30 (Wed) 24:00 = 2026-09-30T16:00:00Z.
     api.tick(just_after_midnight(10, 1))
     expected = {"now": just_after_midnight(10, 1), "code": "PAYMENT_OVERDUE",
                 "kind": "arrears", "severity": "orange", "due": "2026-09-30T16:00:00",
                 "department": "ZJ", "responsible": "EMP", "amount": "1200000.00", "element": "record_payment",
-                "basis": "第九条"}
+                "basis": "CONTRACT 合同约定的付款期限"}
     def resolve():
         c.step("pay1", at(10, 9), paid_at="2026-10-09")
         return "paid 9 days late (on 2026-10-09)"
@@ -524,7 +525,7 @@ def test_a_filing_returned_for_another_reason_raises_nothing_and_keeps_the_filin
 def test_a_partial_payment_lowers_the_arrears_and_keeps_one_alert_open(api):
     c = Contract(api, "PARTIAL", one_milestone(tendering_works()))
     c.run(until="pay1")
-    api.tick(just_after_midnight(10, 1))  # P01 due 09-30 24:00 (see the PAYMENT_OVERDUE case)
+    api.tick(just_after_midnight(10, 1))  # the contract's 30 days, due 09-30 24:00 (see the PAYMENT_OVERDUE case)
     [alert] = api.alerts("zj")
     assert alert["code"] == "PAYMENT_OVERDUE" and alert["amount_overdue"] == "1200000.00"
 
