@@ -905,7 +905,9 @@ def post_award() -> None:
                 fld("paid_at", "date", "付款日期", True),
                 fld("amount", "decimal", "本次付款金额（元）", True, min="0", as_="payment_amount",
                     accumulate="paid_total"),
-                fld("voucher_no", "string", "支付凭证号")))
+                fld("voucher_no", "string", "支付凭证号"),
+                fld("overpayment", "boolean", "超额付款（超过未付余额）"),
+                fld("overpayment_reason", "text", "超额付款原因")))
     ms.warning("record_payment", "payment", "PAYMENT_OVERDUE", "Payment overdue (逾期付款)", kind="arrears",
                responsible="employer", due=PAYMENT_DUE, severities=("orange", "red"), basis="payment_basis",
                amount="milestone.amount - paid_total", occurrence="milestone.no",

@@ -26,6 +26,9 @@ RECORD_PAYMENT, SUBMIT_INVOICE = "record_payment", "submit_invoice"
 # only read these tasks' due dates (a version without one shows none), so they bind nothing at deploy: the
 # migration tests deploy post_award without sign_contract on purpose.
 SIGN_CONTRACT, FILE_CONTRACT = "sign_contract", "file_contract"
+# The milestone's delivery and acceptance, whose dates engine/supervision/plausibility.py checks; like the two
+# above they are read only when present, so they bind nothing.
+REPORT_DELIVERY, ACCEPT_DELIVERY = "report_delivery", "accept_delivery"
 # The guarantee ledger (engine/supervision/guarantees.py).
 SUBMIT_GUARANTEE, VERIFY_GUARANTEE, RENEW_GUARANTEE, PAY_CLAIM = (
     "submit_performance_guarantee", "verify_guarantee", "renew_guarantee", "pay_claim")

@@ -66,9 +66,26 @@ def record_task(step: steps.Step, element_id: str, data: dict[str, Any], actor: 
                                  issued_at=issued_at, amount=amount, recorded_at=now, recorded_by=actor))
 
 
-def _milestones(session, instance: Instance, payments: list[Payment], invoices: list[Invoice]) -> list[dict[str, Any]]:
+def _overpayments(parts: dict[int, InstancePart], planned: list[dict[str, Any]],
+                  payments: list[Payment]) -> dict[str, str | None]:
+    """payment id → the reason given, for each payment that took its milestone's paid total above the milestone's
+    amount. engine/supervision/plausibility.py lets only a payment declared an overpayment (with its reason, kept
+    in the milestone's data) do so, and the milestone is paid in full after it: it is its last payment."""
+    out: dict[str, str | None] = {}
+    for no, item in enumerate(planned, start=1):
+        amount, total = values.amount_of(item.get("amount")), Decimal(0)
+        for p in sorted((p for p in payments if p.milestone_no == no), key=lambda p: p.recorded_at):
+            total += p.amount
+            if total > amount:
+                part = parts.get(no)
+                out[p.id] = (part.data if part is not None else {}).get("overpayment_reason")
+                break
+    return out
+
+
+def _milestones(session, instance: Instance, parts: dict[int, InstancePart], payments: list[Payment],
+                invoices: list[Invoice]) -> list[dict[str, Any]]:
     out = []
-    parts = {p.item_no: p for p in session.scalars(select(InstancePart).where(InstancePart.instance_id == instance.id))}
     planned = instance.data.get("milestones") or []
     for no, item in enumerate(planned, start=1):
         part = parts.get(no)
@@ -84,7 +101,7 @@ def _milestones(session, instance: Instance, payments: list[Payment], invoices: 
             "no": no, "name": item.get("name"), "amount": money(amount), "planned_date": item.get("planned_date"),
             "delivered_at": pdata.get("delivered_at"), "accepted_at": pdata.get("accepted_at"),
             "acceptance_result": pdata.get("result"), "invoiced_amount": money(invoiced), "paid_amount": money(paid),
-            "outstanding": money(max(amount - paid, Decimal(0))),
+            "outstanding": money(max(amount - paid, Decimal(0))), "overpaid": money(max(paid - amount, Decimal(0))),
             "payment_due_at": due_row.due_at if due_row is not None else None,
             "status": "paid" if amount and paid >= amount else (part.status if part is not None else "not_started"),
         })
@@ -138,7 +155,9 @@ def contract(db: Database, principal: Principal, business_key: str) -> dict[str,
         open_alerts = [a for a in alerts.for_instance(session, principal, instance.id) if a["status"] != "resolved"]
         arrears = session.scalar(select(func.coalesce(func.sum(Alert.amount_overdue), Decimal(0))).where(
             Alert.instance_id == instance.id, Alert.kind == "arrears", Alert.status != "resolved"))
-        milestones = _milestones(session, instance, payments, invoices)
+        parts = {p.item_no: p for p in session.scalars(select(InstancePart).where(InstancePart.instance_id == instance.id))}
+        milestones = _milestones(session, instance, parts, payments, invoices)
+        overpayments = _overpayments(parts, data.get("milestones") or [], payments)
         paid = sum((p.amount for p in payments), Decimal(0))
         return {
             "business_key": instance.business_key, "instance_id": instance.id, "status": instance.status,
@@ -156,7 +175,9 @@ def contract(db: Database, principal: Principal, business_key: str) -> dict[str,
             "payment_basis": data.get("payment_basis"),
             "milestones": milestones,
             "payments": [{"milestone_no": p.milestone_no, "paid_at": p.paid_at, "amount": p.amount, "voucher_no": p.voucher_no,
-                          "payer": p.payer, "payee": p.payee, "recorded_at": p.recorded_at} for p in payments],
+                          "payer": p.payer, "payee": p.payee, "recorded_at": p.recorded_at,
+                          "overpayment": p.id in overpayments, "overpayment_reason": overpayments.get(p.id)}
+                         for p in payments],
             "invoices": [{"milestone_no": i.milestone_no, "invoice_no": i.invoice_no, "issued_at": i.issued_at,
                           "amount": i.amount, "recorded_at": i.recorded_at} for i in invoices],
             "guarantees": _guarantees(session, instance),

@@ -588,7 +588,8 @@ def test_the_ledger_shows_parties_milestones_money_guarantees_and_open_arrears(a
     assert m2["payment_due_at"] is None
     [payment] = ledger["payments"]
     assert payment == {"milestone_no": 1, "paid_at": "2026-09-04", "amount": "200000.00", "voucher_no": "GK-0001",
-                       "payer": "EMP", "payee": "CON", "recorded_at": payment["recorded_at"]}
+                       "payer": "EMP", "payee": "CON", "recorded_at": payment["recorded_at"],
+                       "overpayment": False, "overpayment_reason": None}
     [invoice] = ledger["invoices"]
     assert (invoice["milestone_no"], invoice["invoice_no"], invoice["issued_at"], invoice["amount"]) == \
         (1, "INV-0001", "2026-08-31", "600000.00")
