@@ -36,6 +36,7 @@ DATE_ORDER: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
     bindings.ACCEPT_DELIVERY: ("accepted_at", (("delivered_at", "the delivery"),)),
     bindings.SUBMIT_INVOICE: ("issued_at", (("signed_at", "the signing"),)),
     bindings.RECORD_PAYMENT: ("paid_at", (("accepted_at", "the acceptance"),)),
+    bindings.CONFIRM_COMPLETION: ("completed_at", (("signed_at", "the signing"),)),
 }
 # element id → the amount field of its form that must be greater than 0.00.
 POSITIVE_AMOUNT = {bindings.RECORD_PAYMENT: "amount", bindings.SUBMIT_INVOICE: "amount"}
