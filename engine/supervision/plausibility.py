@@ -9,7 +9,7 @@ that the step rolls back with nothing stored:
 * a payment may not exceed what is still outstanding on its milestone unless the task data declares it
   (`overpayment` = true with an `overpayment_reason`); the ledger then shows it as an overpayment;
 * business dates may not be after today (the engine clock's date in China) nor before the event they
-  follow: award notice ≤ signing ≤ filing; signing ≤ delivery ≤ acceptance ≤ payment; signing ≤ invoice.
+  follow: award notice ≤ signing ≤ filing; signing ≤ completion; signing ≤ delivery ≤ acceptance ≤ payment; signing ≤ invoice.
 
 An invoice is checked against the signing, not the acceptance: a contractor commonly invoices on delivery,
 before the employer accepts. A reference date the contract does not hold (a diagram without that task)

@@ -103,5 +103,7 @@ def test_completion_waits_for_every_milestone_to_be_accepted(api):
     # Dated before the last acceptance (09-16): refused.
     problem = refused(api, "POST", path, "emp", at(9, 17), {"data": {"completed_at": "2026-09-15"}}, "data.completed_at")
     assert any("before the acceptance of milestone 2" in m for m in problem["errors"]["data.completed_at"])
+    problem = refused(api, "POST", path, "emp", at(9, 17), {"data": {"completed_at": "2026-09-18"}}, "data.completed_at")
+    assert any("is in the future" in m for m in problem["errors"]["data.completed_at"])
     c.step("complete", at(9, 17), completed_at="2026-09-16")
     assert api.task(c.id, "record_payment", "emp", milestone=1)  # milestone 1 unpaid, still awaited
