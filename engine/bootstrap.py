@@ -15,7 +15,8 @@ from __future__ import annotations
 from engine.runtime import expressions, hooks
 from engine.storage import migrate
 from engine.storage.models import Guarantee, GuaranteeClaim, Invoice, Payment
-from engine.supervision import alerts, bindings, guarantees, holidays, ledger, ocds, plausibility, reports, timing
+from engine.supervision import (alerts, bindings, completion, guarantees, holidays, ledger, ocds, plausibility, reports,
+                                timing)
 
 
 def _ledger_task(step, element_id, data, actor, task_id) -> None:
@@ -28,7 +29,7 @@ def bootstrap() -> hooks.Registry:
     registry.instance_started.append(guarantees.on_start)
     # Plausibility first (it refuses before anything is written), then the ledger, then guarantees: the order
     # the task-completion use case has always kept.
-    registry.task_completed.extend([plausibility.check_task, _ledger_task, guarantees.record_task])
+    registry.task_completed.extend([plausibility.check_task, completion.check_task, _ledger_task, guarantees.record_task])
     registry.task_settled.append(alerts.on_task_settled)
     registry.task_due.append(alerts.task_due)
     registry.thrown.append(alerts.on_thrown)

@@ -506,7 +506,7 @@ def post_award() -> None:
         "(《招标投标法》第四十六条 / 《政府采购法》第四十六条), bid bond refund (《招标投标法实施条例》第五十七条 / "
         "《政府采购法实施条例》第三十三条), filing (《政府采购法》第四十七条), milestones paid under "
         "《保障中小企业款项支付条例》, guarantee and retention release (《建设工程质量保证金管理办法》).",
-        "pool_post_award", "Post-award supervision (履约监管)", X0, 60, 3650)
+        "pool_post_award", "Post-award supervision (履约监管)", X0, 60, 3750)
     main.lanes = [Lane("lane_supervisor", "supervisor", 60, 240), Lane("lane_employer", "employer", 300, 1780),
                   Lane("lane_contractor", "contractor", 2080, 460), Lane("lane_guarantor", "guarantor", 2540, 500)]
     E, K, V, GL = "lane_employer", "lane_contractor", "lane_supervisor", "lane_guarantor"
@@ -618,9 +618,12 @@ def post_award() -> None:
     main.flow("gw_guarantee_merge", "sign_contract")
     main.flow("signing_refused", "award_forfeited", start="top", end="bottom")
 
-    # -- after signing: three branches in parallel
+    # -- after signing: branches in parallel. Completion (confirm_completion) waits for the filing only; the
+    # payments (bid bond refund, every milestone paid) join the completion branch at the very end, so the
+    # employer's arrears never hold up the defect liability period and the guarantee releases.
     main.gateway("fork_after_signing", None, E, 1090, M, tag="parallelGateway")
-    main.gateway("join_after_performance", None, E, 2300, M, tag="parallelGateway")
+    main.gateway("join_payments", None, E, 2250, MS, tag="parallelGateway")
+    main.gateway("join_contract_end", None, E, 3670, M, tag="parallelGateway")
     main.flow("sign_contract", "fork_after_signing")
 
     # the validity of the performance e-guarantee while the contract is performed (contractor lane, row C)
@@ -719,7 +722,7 @@ def post_award() -> None:
                   name="exempt (免交)", start="top", end="top", label=(1200, B - 92, 90, 20))
     main.default("gw_bid_bond", f)
     main.flow("release_bid_bond", "gw_bid_bond_merge")
-    main.flow("gw_bid_bond_merge", "join_after_performance", (2250, B), (2250, M))
+    main.flow("gw_bid_bond_merge", "join_payments", (2250, B), end="top")
 
     # filing (row F), altered-text check, supervisor review loop
     main.gateway("gw_filing_loop", None, E, 1190, F)
@@ -769,8 +772,6 @@ def post_award() -> None:
     main.flow("contract_altered", "gw_altered_merge", (1920, F + 100), end="bottom")
     main.flow("gw_altered_merge", "review_filing", (2030, F), start="right", end="bottom")
     main.flow("review_filing", "gw_filing_review")
-    main.flow("gw_filing_review", "join_after_performance", (2300, S), id="flow_filing_accepted",
-              name="accepted (通过)", cond="decision == 'accepted'", end="top", label=(2200, S - 24, 90, 20))
     f = main.flow("gw_filing_review", "gw_filing_loop", (2170, S - 80), (1190, S - 80), id="flow_filing_returned",
                   name="returned: file again (退回重新备案)", start="top", end="top",
                   label=(1400, S - 102, 200, 20))
@@ -783,14 +784,19 @@ def post_award() -> None:
                   "`milestone`: no, name, amount, planned_date) and delivers milestones_completed when all completed.",
               ext='<lvyue:partition process="post_award_milestone" collection="milestones" item="milestone"/>')
     main.flow("fork_after_signing", "milestones", (1090, MS), start="bottom")
-    main.flow("milestones", "join_after_performance", (2300, MS), end="bottom")
+    main.flow("milestones", "join_payments")
+    main.flow("join_payments", "join_contract_end", (2250, 1900), (3670, 1900), start="bottom", end="bottom")
 
     # -- completion and release
     main.task("confirm_completion", "Confirm completion (确认履约完成)", E, 2340, M,
               doc="Completion acceptance (竣工验收 / 履约验收) starts the guarantee release and the defect liability "
-                  "period (《建设工程质量保证金管理办法》第八条; 《政府采购法》第四十一条).",
+                  "period (《建设工程质量保证金管理办法》第八条; 《政府采购法》第四十一条). It waits for the filing, not for "
+                  "payment: completion acceptance, settlement and final payment are separate events (R07, C04, Q03–Q05), "
+                  "so unpaid milestones keep their own payment clocks. The engine refuses it (422 on data.completed_at) "
+                  "until every milestone is delivered and accepted (result passed), and before the last acceptance.",
               ext=form(fld("completed_at", "date", "完成（竣工验收）日期", True)))
-    main.flow("join_after_performance", "confirm_completion")
+    main.flow("gw_filing_review", "confirm_completion", (2400, S), id="flow_filing_accepted",
+              name="accepted (通过)", cond="decision == 'accepted'", end="top", label=(2200, S - 24, 90, 20))
     main.event("performance_completed", "Performance completed (履约完成)", E, 2510, M, "intermediateThrowEvent",
                label="above", tail='<bpmn:signalEventDefinition signalRef="sig_performance_completed"/>',
                doc="Ends the watch on the guarantee's validity: the obligation it secured is performed.")
@@ -851,8 +857,11 @@ def post_award() -> None:
     main.flow("release_retention", "gw_retention_merge")
     main.flow("gw_retention_merge", "join_release", (3570, R), end="bottom")
 
-    main.event("contract_performed", "Contract performed (合同履行完毕)", E, 3670, M, "endEvent")
-    main.flow("join_release", "contract_performed")
+    main.event("contract_performed", "Contract performed (合同履行完毕)", E, 3770, M, "endEvent",
+               doc="Both the completion branch (guarantee and retention released) and the payments (bid bond "
+                   "refunded, every milestone paid in full) are done.")
+    main.flow("join_release", "join_contract_end")
+    main.flow("join_contract_end", "contract_performed")
 
     # ---------------------------------------------------------------- the milestone partition
     Y0 = 3120

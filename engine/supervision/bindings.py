@@ -29,6 +29,9 @@ SIGN_CONTRACT, FILE_CONTRACT = "sign_contract", "file_contract"
 # The milestone's delivery and acceptance, whose dates engine/supervision/plausibility.py checks; like the two
 # above they are read only when present, so they bind nothing.
 REPORT_DELIVERY, ACCEPT_DELIVERY = "report_delivery", "accept_delivery"
+# Completion acceptance, which engine/supervision/completion.py lets run only once every milestone is accepted;
+# read only when present, it binds nothing.
+CONFIRM_COMPLETION = "confirm_completion"
 # The guarantee ledger (engine/supervision/guarantees.py).
 SUBMIT_GUARANTEE, VERIFY_GUARANTEE, RENEW_GUARANTEE, PAY_CLAIM = (
     "submit_performance_guarantee", "verify_guarantee", "renew_guarantee", "pay_claim")

@@ -9,7 +9,7 @@ that the step rolls back with nothing stored:
 * a payment may not exceed what is still outstanding on its milestone unless the task data declares it
   (`overpayment` = true with an `overpayment_reason`); the ledger then shows it as an overpayment;
 * business dates may not be after today (the engine clock's date in China) nor before the event they
-  follow: award notice ≤ signing ≤ filing; signing ≤ delivery ≤ acceptance ≤ payment; signing ≤ invoice.
+  follow: award notice ≤ signing ≤ filing; signing ≤ completion; signing ≤ delivery ≤ acceptance ≤ payment; signing ≤ invoice.
 
 An invoice is checked against the signing, not the acceptance: a contractor commonly invoices on delivery,
 before the employer accepts. A reference date the contract does not hold (a diagram without that task)
@@ -36,6 +36,7 @@ DATE_ORDER: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
     bindings.ACCEPT_DELIVERY: ("accepted_at", (("delivered_at", "the delivery"),)),
     bindings.SUBMIT_INVOICE: ("issued_at", (("signed_at", "the signing"),)),
     bindings.RECORD_PAYMENT: ("paid_at", (("accepted_at", "the acceptance"),)),
+    bindings.CONFIRM_COMPLETION: ("completed_at", (("signed_at", "the signing"),)),
 }
 # element id → the amount field of its form that must be greater than 0.00.
 POSITIVE_AMOUNT = {bindings.RECORD_PAYMENT: "amount", bindings.SUBMIT_INVOICE: "amount"}
