@@ -660,6 +660,29 @@ def _arrears_by_employer(employers: dict[str, Decimal], names: dict[str, str]) -
             for code, amount in sorted(employers.items(), key=lambda kv: (-kv[1], kv[0])) if amount > 0]
 
 
+def _arrears_by_age(rows: list[Alert], names: dict[str, str], now: datetime) -> dict[str, Any]:
+    """The open arrears alerts' amount_overdue and count by days overdue now (interest.AGE_BUCKETS), in total and
+    per responsible employer."""
+    def empty() -> dict[str, dict[str, Any]]:
+        return {label: {"amount": Decimal(0), "alerts": 0} for label, _ in interest.AGE_BUCKETS}
+
+    total, by_emp = empty(), defaultdict(empty)
+    for a in rows:
+        days = alerts.days_overdue(a, now)
+        if a.kind != "arrears" or a.amount_overdue is None or days < 1:
+            continue
+        label = interest.age_bucket(days)
+        for b in (total, by_emp[a.responsible_org or ""]):
+            b[label]["amount"] += a.amount_overdue
+            b[label]["alerts"] += 1
+
+    def out(b):
+        return {label: {"amount": money(v["amount"]), "alerts": v["alerts"]} for label, v in b.items()}
+
+    return {"buckets": [label for label, _ in interest.AGE_BUCKETS], "total": out(total),
+            "by_employer": [{"org": code, "name": names.get(code), "by_age": out(b)} for code, b in sorted(by_emp.items())]}
+
+
 def dashboard(db: Database, principal: Principal, limit: int = 200) -> dict[str, Any]:
     """What a supervisor's dashboard shows now: open alerts visible to the caller by severity and age, the
     arrears open by employer (the ledger's arrears_amount: open arrears alerts' amounts) and the contracts
@@ -680,6 +703,7 @@ def dashboard(db: Database, principal: Principal, limit: int = 200) -> dict[str,
         "generated_at": now,
         "open_alerts": panel,
         "arrears_by_employer": _arrears_by_employer(employers, names),
+        "arrears_by_age": _arrears_by_age(rows, names, now),
         "contracts_at_risk": _at_risk(contracts, names)[:limit],
     }
 
