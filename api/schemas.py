@@ -198,6 +198,9 @@ class AlertOut(Schema):
     updated_at = fields.DateTime()
     days_overdue = fields.Integer()
     amount_overdue = fields.String(allow_none=True)
+    interest_accrued = fields.String(allow_none=True, metadata={
+        "description": "arrears: late-payment interest on amount_overdue (P05, 0.05 % a day after the due day), "
+                       "to the day resolved or today"})
     legal_basis = fields.String(allow_none=True)
     status = fields.String(metadata={"enum": ["open", "acknowledged", "resolved"]})
     acknowledged_at = fields.DateTime(allow_none=True)

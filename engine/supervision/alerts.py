@@ -21,7 +21,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from engine.runtime import audit, expressions, forms, hooks, spiff, values, webhooks
 from engine import clock
-from engine.supervision import credit, deadlines, timing
+from engine.supervision import credit, deadlines, interest, timing
 from engine.access.authz import require_role
 from engine.storage.db import Database
 from engine.access.directory import Principal
@@ -47,6 +47,16 @@ def days_overdue(alert: Alert, at: datetime | None = None) -> int:
     return math.ceil((end - alert.due_at) / timedelta(days=1))
 
 
+def interest_accrued(alert: Alert, at: datetime | None = None) -> Decimal | None:
+    """Late-payment interest (P05, engine/supervision/interest.py) on an arrears alert's amount overdue, computed on
+    read: to the day it was resolved, else to today (China time); None when it states no amount."""
+    if alert.amount_overdue is None:
+        return None
+    end = alert.resolved_at if alert.resolved_at is not None else (at or clock.now())
+    on = end.astimezone(deadlines.SHANGHAI).date()
+    return interest.interest_on(timing.registry(), alert.amount_overdue, last_day(alert.due_at), on) or Decimal("0.00")
+
+
 def view(alert: Alert) -> dict[str, Any]:
     return {
         "id": alert.id, "kind": alert.kind, "code": alert.code, "severity": alert.severity,
@@ -55,6 +65,7 @@ def view(alert: Alert) -> dict[str, Any]:
         "due_at": alert.due_at, "raised_at": alert.raised_at, "updated_at": alert.updated_at,
         "days_overdue": days_overdue(alert),
         "amount_overdue": forms.to_json(alert.amount_overdue) if alert.kind == "arrears" else None,
+        "interest_accrued": forms.to_json(interest_accrued(alert)) if alert.kind == "arrears" else None,
         "legal_basis": alert.legal_basis, "status": alert.status, "acknowledged_at": alert.acknowledged_at,
         "note": alert.note, "resolved_at": alert.resolved_at, "resolution": alert.resolution,
     }

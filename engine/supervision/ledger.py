@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from engine.supervision import alerts, bindings, guarantee_views
+from engine.supervision import alerts, bindings, deadlines, guarantee_views, interest, timing
 from engine.access import authz
 from engine import clock
 from engine.runtime import steps, values
@@ -103,9 +103,19 @@ def _milestones(session, instance: Instance, parts: dict[int, InstancePart], pay
             "acceptance_result": pdata.get("result"), "invoiced_amount": money(invoiced), "paid_amount": money(paid),
             "outstanding": money(max(amount - paid, Decimal(0))), "overpaid": money(max(paid - amount, Decimal(0))),
             "payment_due_at": due_row.due_at if due_row is not None else None,
+            "interest_accrued": money(_interest(max(amount - paid, Decimal(0)), due_row)),
             "status": "paid" if amount and paid >= amount else (part.status if part is not None else "not_started"),
         })
     return out
+
+
+def _interest(outstanding: Decimal, due_row: TaskRow | None) -> Decimal:
+    """Late-payment interest (P05, engine/supervision/interest.py) accrued to today (China time) on what is still
+    outstanding of a milestone whose payment deadline has passed; 0.00 when none is owed or none applies."""
+    if due_row is None or due_row.due_at is None:
+        return Decimal("0.00")
+    today = clock.now().astimezone(deadlines.SHANGHAI).date()
+    return interest.interest_on(timing.registry(), outstanding, alerts.last_day(due_row.due_at), today) or Decimal("0.00")
 
 
 def _guarantees(session, instance: Instance) -> list[dict[str, Any]]:
@@ -183,4 +193,5 @@ def contract(db: Database, principal: Principal, business_key: str) -> dict[str,
             "guarantees": _guarantees(session, instance),
             "alerts": open_alerts,
             "arrears_amount": money(arrears),
+            "interest_accrued": money(sum((values.amount_of(m["interest_accrued"]) for m in milestones), Decimal(0))),
         }

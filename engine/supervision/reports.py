@@ -23,7 +23,7 @@ from typing import Any, Callable, Mapping
 from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session, load_only
 
-from engine.supervision import alerts, bindings, credit, csv_export, deadlines
+from engine.supervision import alerts, bindings, credit, csv_export, deadlines, interest, timing
 from engine import clock
 from engine.access import directory
 from engine.runtime import values
@@ -119,6 +119,15 @@ DEFINITIONS: dict[str, str] = {
     "arrears.by_department": "The same three figures for each supervising department.",
     "arrears.by_employer": "The same three figures for each employer (招标人/采购人: the organisation that owes the payment).",
     "arrears.top_employers": f"The {TOP_EMPLOYERS} employers with the largest arrears amount (ties by code).",
+    "arrears.interest_accrued": "Late-payment interest accrued on those unpaid amounts up to and including the month's "
+                                "last day (P05, 支付条例 2025 art 17 / 2020 art 15: 0.05 % a day when no rate is agreed; "
+                                "contracts carry no agreed rate yet): for each milestone, the amount unpaid × 0.05 % × the "
+                                "days from the day after the deadline's last day to the month's last day, rounded to the "
+                                "fen half-up; in total, by department, by employer and for the top employers. Interest on "
+                                "amounts already paid late is not included.",
+    "arrears.by_age": "The unpaid amounts and milestones by days overdue at the month's last day (days after the "
+                      "deadline's last day): 0-30 (≤ 30), 31-90, 91-180, 181-365, over_365; in total and by employer. "
+                      "Not by funding source: contracts record none.",
     "held_past_release.count": "Deposits and guarantees still held at the end of the month whose release deadline had passed "
                                "by then: bid bonds (D03 / D07, from signing; not exempt ones), performance guarantees "
                                "(Q07, from completion) and quality retention (Q04, from the contractor's application), "
@@ -311,10 +320,11 @@ def _milestone_figures(payable: list[tuple[Instance, int, Decimal]], due: dict, 
 
 
 def _owed(payable: list[tuple[Instance, int, Decimal]], due: dict, paid_rows: dict,
-          scope: ReportScope) -> list[tuple[Instance, Decimal]]:
-    """(contract, amount unpaid) of every milestone overdue at the end of the month: its deadline passed by
-    24:00 of the month's last day and less than its amount paid by that day; cancelled contracts left out."""
-    owed: list[tuple[Instance, Decimal]] = []
+          scope: ReportScope) -> list[tuple[Instance, Decimal, date]]:
+    """(contract, amount unpaid, the deadline's last day) of every milestone overdue at the end of the month: its
+    deadline passed by 24:00 of the month's last day and less than its amount paid by that day; cancelled
+    contracts left out."""
+    owed: list[tuple[Instance, Decimal, date]] = []
     for inst, no, amount in payable:
         due_at = due.get((inst.id, PAY, no))
         if inst.status == "cancelled" or due_at is None or due_at > scope.end:
@@ -322,29 +332,44 @@ def _owed(payable: list[tuple[Instance, int, Decimal]], due: dict, paid_rows: di
         rows = paid_rows.get((inst.id, no), [])
         paid_by_end = max((total for paid_at, total in rows if paid_at <= scope.last_day), default=Decimal(0))
         if amount > paid_by_end:
-            owed.append((inst, amount - paid_by_end))
+            owed.append((inst, amount - paid_by_end, last_day(due_at)))
     return owed
 
 
-def _arrears(owed: list[tuple[Instance, Decimal]], names: dict[str, str]) -> dict:
-    """The `arrears` section: amount, milestones and contracts owed, in total, by department, by employer and
-    for the TOP_EMPLOYERS employers owing most."""
-    def bucket() -> dict[str, Any]:
-        return {"amount": Decimal(0), "milestones": 0, "contracts": set()}
+def _by_age() -> dict[str, dict[str, Any]]:
+    return {label: {"amount": Decimal(0), "milestones": 0} for label, _ in interest.AGE_BUCKETS}
 
+
+def _arrears(owed: list[tuple[Instance, Decimal, date]], names: dict[str, str], scope: ReportScope) -> dict:
+    """The `arrears` section: amount, milestones and contracts owed and the interest accrued on them (P05, to the
+    month's last day), in total, by department, by employer and for the TOP_EMPLOYERS employers owing most; by
+    days overdue at the month's last day (interest.AGE_BUCKETS) in total and by employer."""
+    def bucket() -> dict[str, Any]:
+        return {"amount": Decimal(0), "milestones": 0, "contracts": set(), "interest": Decimal(0), "ages": _by_age()}
+
+    registry = timing.registry()
     total, by_dept, by_emp = bucket(), defaultdict(bucket), defaultdict(bucket)
-    for inst, amount in owed:
+    for inst, amount, limit in owed:
+        accrued = interest.interest_on(registry, amount, limit, scope.last_day) or Decimal(0)
+        age = interest.age_bucket(interest.days_late(limit, scope.last_day))
         for b in (total, by_dept[inst.department_code or ""], by_emp[(inst.roles or {}).get("employer") or ""]):
             b["amount"] += amount
             b["milestones"] += 1
             b["contracts"].add(inst.id)
+            b["interest"] += accrued
+            b["ages"][age]["amount"] += amount
+            b["ages"][age]["milestones"] += 1
 
     def out(b) -> dict[str, Any]:
-        return {"amount": money(b["amount"]), "milestones": b["milestones"], "contracts": len(b["contracts"])}
+        return {"amount": money(b["amount"]), "milestones": b["milestones"], "contracts": len(b["contracts"]),
+                "interest_accrued": money(b["interest"])}
 
-    employers = {code: {"name": names.get(code), **out(b)} for code, b in sorted(by_emp.items())}
+    def ages(b) -> dict[str, Any]:
+        return {label: {"amount": money(a["amount"]), "milestones": a["milestones"]} for label, a in b["ages"].items()}
+
+    employers = {code: {"name": names.get(code), **out(b), "by_age": ages(b)} for code, b in sorted(by_emp.items())}
     top = sorted(by_emp.items(), key=lambda kv: (-kv[1]["amount"], kv[0]))[:TOP_EMPLOYERS]
-    return {**out(total), "by_department": {code: out(b) for code, b in sorted(by_dept.items())},
+    return {**out(total), "by_age": ages(total), "by_department": {code: out(b) for code, b in sorted(by_dept.items())},
             "by_employer": employers,
             "top_employers": [{"org": code, "name": names.get(code), **out(b)} for code, b in top]}
 
@@ -353,7 +378,7 @@ def _milestones_and_arrears(instances: list[Instance], due: dict, paid_rows: dic
                             names: dict[str, str], scope: ReportScope) -> tuple[dict, dict]:
     """The `milestones` and `arrears` sections, both over the contracts' payment milestones."""
     payable = list(_payment_milestones(instances))
-    return _milestone_figures(payable, due, paid_rows, scope), _arrears(_owed(payable, due, paid_rows, scope), names)
+    return _milestone_figures(payable, due, paid_rows, scope), _arrears(_owed(payable, due, paid_rows, scope), names, scope)
 
 
 def _guarantee_amount(kind: str, data: dict[str, Any]) -> Decimal:
@@ -635,6 +660,29 @@ def _arrears_by_employer(employers: dict[str, Decimal], names: dict[str, str]) -
             for code, amount in sorted(employers.items(), key=lambda kv: (-kv[1], kv[0])) if amount > 0]
 
 
+def _arrears_by_age(rows: list[Alert], names: dict[str, str], now: datetime) -> dict[str, Any]:
+    """The open arrears alerts' amount_overdue and count by days overdue now (interest.AGE_BUCKETS), in total and
+    per responsible employer."""
+    def empty() -> dict[str, dict[str, Any]]:
+        return {label: {"amount": Decimal(0), "alerts": 0} for label, _ in interest.AGE_BUCKETS}
+
+    total, by_emp = empty(), defaultdict(empty)
+    for a in rows:
+        days = alerts.days_overdue(a, now)
+        if a.kind != "arrears" or a.amount_overdue is None or days < 1:
+            continue
+        label = interest.age_bucket(days)
+        for b in (total, by_emp[a.responsible_org or ""]):
+            b[label]["amount"] += a.amount_overdue
+            b[label]["alerts"] += 1
+
+    def out(b):
+        return {label: {"amount": money(v["amount"]), "alerts": v["alerts"]} for label, v in b.items()}
+
+    return {"buckets": [label for label, _ in interest.AGE_BUCKETS], "total": out(total),
+            "by_employer": [{"org": code, "name": names.get(code), "by_age": out(b)} for code, b in sorted(by_emp.items())]}
+
+
 def dashboard(db: Database, principal: Principal, limit: int = 200) -> dict[str, Any]:
     """What a supervisor's dashboard shows now: open alerts visible to the caller by severity and age, the
     arrears open by employer (the ledger's arrears_amount: open arrears alerts' amounts) and the contracts
@@ -655,6 +703,7 @@ def dashboard(db: Database, principal: Principal, limit: int = 200) -> dict[str,
         "generated_at": now,
         "open_alerts": panel,
         "arrears_by_employer": _arrears_by_employer(employers, names),
+        "arrears_by_age": _arrears_by_age(rows, names, now),
         "contracts_at_risk": _at_risk(contracts, names)[:limit],
     }
 

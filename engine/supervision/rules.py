@@ -7,8 +7,8 @@ regulation of 2020 and its 2025 revision are both kept, and a contract is judged
 force on the date the caller chooses (its signing date, see DOMAIN.md §6).
 
 Entries are of two kinds. Periods (`Rule`, the default kind) are counted from an event and read
-with `RuleRegistry.get`. Limits (`Limit`, "kind": "cap" | "exemption" | "prohibition") bound the
-terms a contract may agree — a guarantee rate, a bond amount, a number of months — and are read
+with `RuleRegistry.get`. Limits (`Limit`, "kind": "cap" | "exemption" | "prohibition" | "interest") bound the
+terms a contract may agree (or, "interest", give the late-payment rate when it agrees none) — a guarantee rate, a bond amount, a number of months — and are read
 with `RuleRegistry.limit` and `RuleRegistry.limits_for`. The two kinds keep separate id spaces,
 because one DOMAIN.md rule may set both a period and a cap: D07 caps the government procurement
 bid bond at 2 % and sets its refund period.
@@ -31,10 +31,11 @@ VERIFICATION_MARKS = ("P", "S", "U", "L", "D")
 DEFAULT_RULES_PATH = Path(__file__).with_name("rules.json")
 
 # The kinds of limit entry; an entry without "kind" (or with "period") is a period Rule.
-LIMIT_KINDS = ("cap", "exemption", "prohibition")
+LIMIT_KINDS = ("cap", "exemption", "prohibition", "interest")
 
 # The contract terms a limit bounds (its `subject`, and a prohibition's `together_with`).
-LIMIT_SUBJECTS = ("bid_bond", "performance_guarantee", "retention", "defect_liability", "supplementary_contracts")
+LIMIT_SUBJECTS = ("bid_bond", "performance_guarantee", "retention", "defect_liability", "supplementary_contracts",
+                  "late_payment")
 
 # What a percentage cap is a percentage of, in the words of the legal text.
 PERCENT_BASES = ("contract_amount", "estimated_price", "budget_amount", "settlement_price")
@@ -145,7 +146,7 @@ class Rule:
 class Limit:
     """One version of a statutory limit on a contract term (`subject`), with its legal basis.
 
-    Three kinds:
+    Four kinds:
 
     * "cap": the term may not exceed exactly one of `max_percent` (a percentage, 10 means 10 %,
       of the amount named by `of`), `max_amount` (CNY) or `max_months`; `default_months` is the
@@ -153,7 +154,9 @@ class Limit:
     * "exemption": a bidder whose credit rating is in `exempt_ratings` may be exempted from the
       term (the credit offset of deposits): from all of it, or from `exempt_percent` of it (e.g. 50,
       a local rule halving the bond; None means 100, the whole term);
-    * "prohibition": the term may not be agreed together with `together_with`.
+    * "prohibition": the term may not be agreed together with `together_with`;
+    * "interest": the late-payment interest the law gives when the contract agrees no rate,
+      `percent_per_day` (a percentage, 0.05 means 万分之五 a day) of the amount overdue (P05).
 
     `tracks` and `categories` narrow the limit to procurement tracks and object categories (None:
     every one). `verified` is the DOMAIN.md mark; the version is in force from `effective_from` to
@@ -176,6 +179,7 @@ class Limit:
     exempt_ratings: tuple[str, ...] | None = None
     exempt_percent: Decimal | None = None
     together_with: str | None = None
+    percent_per_day: Decimal | None = None
     tracks: tuple[str, ...] | None = None
     categories: tuple[str, ...] | None = None
     note: str | None = None
@@ -214,9 +218,10 @@ class Limit:
             "cap": {"max_percent", "of", "max_amount", "max_months", "default_months"},
             "exemption": {"exempt_ratings", "exempt_percent"},
             "prohibition": {"together_with"},
+            "interest": {"percent_per_day"},
         }[self.kind]
         kind_fields = ("max_percent", "of", "max_amount", "max_months", "default_months", "exempt_ratings", "exempt_percent",
-                       "together_with")
+                       "together_with", "percent_per_day")
         if stray := [name for name in kind_fields if getattr(self, name) is not None and name not in allowed]:
             raise ValueError(f"{where}: a {self.kind} does not take {stray}")
         if self.kind == "cap":
@@ -246,6 +251,9 @@ class Limit:
                 raise ValueError(f"{where}: exempt_ratings must be a non-empty list of distinct values from {CREDIT_RATINGS}")
             if self.exempt_percent is not None and not (_decimal(self.exempt_percent) and 0 < self.exempt_percent <= 100):
                 raise ValueError(f"{where}: exempt_percent must be a decimal in (0, 100], got {self.exempt_percent!r}")
+        elif self.kind == "interest":
+            if not (_decimal(self.percent_per_day) and 0 < self.percent_per_day <= 100):
+                raise ValueError(f"{where}: percent_per_day must be a decimal in (0, 100], got {self.percent_per_day!r}")
         elif self.together_with not in LIMIT_SUBJECTS or self.together_with == self.subject:
             raise ValueError(f"{where}: together_with must be another subject from {LIMIT_SUBJECTS}")
 
@@ -281,7 +289,7 @@ class Limit:
         for name in ("effective_from", "effective_to"):
             if values.get(name) is not None:
                 values[name] = _parse_date(values[name], f"{where}: {name}")
-        for name in ("max_percent", "max_amount", "exempt_percent"):
+        for name in ("max_percent", "max_amount", "exempt_percent", "percent_per_day"):
             if values.get(name) is not None:
                 values[name] = _parse_decimal(values[name], f"{where}: {name}")
         for name in ("exempt_ratings", "tracks", "categories"):

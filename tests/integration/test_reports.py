@@ -128,6 +128,10 @@ def summary(by_code: dict[str, dict]) -> dict:
     return {"total": sum(by_severity.values()), "by_severity": by_severity, "by_code": by_code}
 
 
+K3_AGES = {"0-30": {"amount": "600000.00", "milestones": 1}, "31-90": {"amount": "300000.00", "milestones": 1},
+           "91-180": {"amount": "0.00", "milestones": 0}, "181-365": {"amount": "0.00", "milestones": 0},
+           "over_365": {"amount": "0.00", "milestones": 0}}
+
 EXPECTED_ALL = {
     "contracts": {"awarded": 2,            # K4 10-09, K5 10-20 (K1's award notice is of 09-28)
                   "signed": 3,             # K4 10-10, K1 10-12, K2 10-13
@@ -140,11 +144,16 @@ EXPECTED_ALL = {
                    "paid_on_time": 1,      # K1: paid in full 10-27
                    "paid_late": 1,         # K2: 10-31, 2 days after 10-29
                    "average_days_late": 2.0},
-    "arrears": {"amount": "900000.00", "milestones": 2, "contracts": 1,  # K3 m1 600 000 − 300 000 paid; m2 600 000
-                "by_department": {"ZJ-D": {"amount": "900000.00", "milestones": 2, "contracts": 1}},
-                "by_employer": {"OTHER": {"name": "org OTHER", "amount": "900000.00", "milestones": 2, "contracts": 1}},
+    # K3 m1 600 000 − 300 000 paid, due 09-30: 31 days late at 10-31, 300 000 × 0.05 % × 31 = 4 650.00 (31-90);
+    # K3 m2 600 000, due 10-16: 15 days late, 600 000 × 0.05 % × 15 = 4 500.00 (0-30). P05, no agreed rate.
+    "arrears": {"amount": "900000.00", "milestones": 2, "contracts": 1, "interest_accrued": "9150.00",
+                "by_age": K3_AGES,
+                "by_department": {"ZJ-D": {"amount": "900000.00", "milestones": 2, "contracts": 1,
+                                           "interest_accrued": "9150.00"}},
+                "by_employer": {"OTHER": {"name": "org OTHER", "amount": "900000.00", "milestones": 2, "contracts": 1,
+                                          "interest_accrued": "9150.00", "by_age": K3_AGES}},
                 "top_employers": [{"org": "OTHER", "name": "org OTHER", "amount": "900000.00", "milestones": 2,
-                                   "contracts": 1}]},
+                                   "contracts": 1, "interest_accrued": "9150.00"}]},
     "held_past_release": {"count": 1, "amount": "20000.00",  # K4's cash bid bond, due 10-15 24:00
                           "by_kind": {"bid": {"count": 1, "amount": "20000.00"},
                                       "performance": {"count": 0, "amount": "0.00"},
