@@ -205,3 +205,14 @@ def server(db_url, tmp_path):
     srv = Server(db_url, tmp_path).start()
     yield srv
     srv.kill()
+
+
+@pytest.fixture
+def api(client, people, app):
+    """The post_award driver (tests/e2e/test_post_award.py `Api`) on the app, the bundled diagrams deployed."""
+    # local import: that module imports this one (its helpers build on seed_people and the fixtures above)
+    from tests.e2e.test_post_award import Api
+
+    driver = Api(client, people, app)
+    driver.deploy()
+    return driver

@@ -29,7 +29,6 @@ import subprocess
 import sys
 from datetime import datetime, timedelta
 
-import pytest
 
 from engine.storage.db import Database
 from tests import requests_shim as http
@@ -39,13 +38,6 @@ from tests.e2e.test_post_award import (CN, DIAGRAM, GUARANTEE_DOC, XML, Api, Con
 
 OTHER_DOC = "d" * 64
 RENEWED_DOC = "e" * 64
-
-
-@pytest.fixture
-def api(client, people, app) -> Api:
-    a = Api(client, people, app)
-    a.deploy()
-    return a
 
 
 def e_goods(**over) -> dict:

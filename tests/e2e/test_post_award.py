@@ -162,13 +162,6 @@ class Api:
         return self.call("GET", f"/api/v1/contracts/{key}", who, expect=expect)
 
 
-@pytest.fixture
-def api(client, people, app) -> Api:
-    a = Api(client, people, app)
-    a.deploy()
-    return a
-
-
 # ------------------------------------------------------------------------------------ the baseline, on time
 def who_of(data: dict) -> dict[str, str]:
     """The users acting in each lane of the contract."""

@@ -13,18 +13,10 @@ the acceptance, ends 09-30 24:00; the arrears alert is orange from 10-01. Comple
 """
 from __future__ import annotations
 
-import pytest
 
 from tests.e2e.test_post_award import Api, Contract, at, just_after_midnight, one_milestone, procurement_goods, \
     tendering_works
 from tests.integration.test_money_and_dates import refused
-
-
-@pytest.fixture
-def api(client, people, app) -> Api:
-    a = Api(client, people, app)
-    a.deploy()
-    return a
 
 
 def waiting(api: Api, c: Contract) -> dict[str, str]:

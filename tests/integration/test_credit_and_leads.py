@@ -17,13 +17,6 @@ from engine.supervision import credit
 from tests.e2e.test_post_award import Api, Contract, at, just_after_midnight, one_milestone, procurement_goods, tendering_works
 
 
-@pytest.fixture
-def api(client, people, app) -> Api:
-    a = Api(client, people, app)
-    a.deploy()
-    return a
-
-
 def red_contract(api: Api, key: str, track: str = "tendering") -> dict:
     data = tendering_works() if track == "tendering" else procurement_goods(performance_guarantee_rate="0")
     instance = api.start(key, one_milestone(data, "2026-12-15"), at(10, 12))

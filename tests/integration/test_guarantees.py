@@ -13,7 +13,6 @@ import uuid
 from datetime import date
 from decimal import Decimal
 
-import pytest
 
 from engine import clock
 from engine.supervision import guarantees, reports
@@ -22,13 +21,6 @@ from tests.e2e.test_post_award import (GUARANTEE_DOC, SIGNED, Api, at, just_afte
                                        procurement_goods, tendering_works)
 
 SECRET = "gua-platform-secret-0123456789"
-
-
-@pytest.fixture
-def api(client, people, app) -> Api:
-    a = Api(client, people, app)
-    a.deploy()
-    return a
 
 
 def e_goods(planned: str = "2026-08-31", **over) -> dict:

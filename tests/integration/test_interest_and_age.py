@@ -20,13 +20,6 @@ ZERO = {"amount": "0.00", "milestones": 0}
 
 
 @pytest.fixture
-def api(client, people, app) -> Api:
-    a = Api(client, people, app)
-    a.deploy()
-    return a
-
-
-@pytest.fixture
 def contracts(api):
     a = Contract(api, "INT-A", one_milestone(tendering_works(payment_term_days=30)))
     a.run(until="pay1")

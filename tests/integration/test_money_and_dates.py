@@ -58,13 +58,6 @@ def date_cases():
     return pytest.mark.parametrize("value", list(HOSTILE_DATES.values()), ids=list(HOSTILE_DATES))
 
 
-@pytest.fixture
-def api(client, people, app) -> Api:
-    a = Api(client, people, app)
-    a.deploy()
-    return a
-
-
 def snapshot(api: Api, instance_id: str) -> tuple:
     """Everything a refused call must leave as it was: the contract, its whole audit trail, its guarantees."""
     instance = api.instance(instance_id)

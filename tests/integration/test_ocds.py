@@ -11,7 +11,6 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import pytest
 from jsonschema import Draft4Validator, FormatChecker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
@@ -86,13 +85,6 @@ def test_the_validators_do_check():
         assert list(RELEASE.iter_errors(bad)), bad
     assert list(PACKAGE.iter_errors({"uri": "x", "version": "1.1", "publishedDate": good["date"],
                                      "publisher": {"name": "p"}, "releases": []}))
-
-
-@pytest.fixture
-def api(client, people, app) -> Api:
-    a = Api(client, people, app)
-    a.deploy()
-    return a
 
 
 def release_of(api: Api, key: str, when: datetime, who: str = "admin", expect: int = 200) -> dict:

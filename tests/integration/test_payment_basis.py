@@ -14,7 +14,7 @@ from sqlalchemy import update
 from engine.access import directory
 from engine.errors import Invalid
 from engine.storage.models import Organisation
-from tests.e2e.test_post_award import Api, Contract, api, at, just_after_midnight, one_milestone, tendering_works  # noqa: F401
+from tests.e2e.test_post_award import Api, Contract, at, just_after_midnight, one_milestone, tendering_works
 
 P01_TEXT = "《保障中小企业款项支付条例》（国务院令第802号）第九条第一款"
 P02_TEXT = "《保障中小企业款项支付条例》（国务院令第802号）第九条第二款"

@@ -19,13 +19,6 @@ from tests.e2e.test_post_award import Api, Contract, at, one_milestone, tenderin
 from tests.integration.test_money_and_dates import refused, snapshot
 
 
-@pytest.fixture
-def api(client, people, app) -> Api:
-    a = Api(client, people, app)
-    a.deploy()
-    return a
-
-
 def everything(api: Api, c: Contract) -> tuple:
     """The contract, its audit trail, its guarantees, and its ledger (payments, invoices, milestones)."""
     return snapshot(api, c.id), api.ledger(c.key)

@@ -53,13 +53,6 @@ def works(**over) -> dict:
     return tendering_works(**{"bid_bond": {"form": "exempt"}, "retention_rate": "0", **over})
 
 
-@pytest.fixture
-def api(client, people, app) -> Api:
-    a = Api(client, people, app)
-    a.deploy()
-    return a
-
-
 def october(api: Api) -> dict[str, Deal]:
     """The month of the module docstring, in chronological order."""
     k3 = Deal(api, "RPT-ARREARS", works(employer="OTHER", department="ZJ-D", milestones=[
