@@ -135,3 +135,21 @@ def test_unknown_contract_or_task_404_a_ready_task_409_no_reason_422(api):
     r = _send(api, "POST", f"/api/v1/contracts/{c.key}/corrections", "emp", at(10, 12),
               {"task_id": task_id, "data": {"amount": "1200000.00"}, "reason": ""})
     assert r.status_code == 422 and "reason" in r.get_json()["errors"]
+
+
+def test_the_contractor_corrects_its_invoice_and_the_employer_may_not(api):
+    c = Contract(api, "CORR-INV", one_milestone(tendering_works()))
+    c.run(until="pay1")
+    [entry] = [e for e in history(api, c.id) if e["action"] == "task_completed" and e["element_id"] == "submit_invoice"]
+    task_id = entry["data"]["task_id"]
+    correct(api, c, task_id, {"amount": "1100000.00"}, who="emp", when=at(9, 2), expect=403)
+    out = correct(api, c, task_id, {"amount": "1100000.00", "invoice_no": "INV-0001-R"}, who="con", when=at(9, 2),
+                  reason="发票已红冲重开")
+    # The whole entry before and after, the unchanged fields included.
+    assert out["before"] == {"amount": "1200000.00", "invoice_no": "INV-0001", "issued_at": "2026-08-31"}
+    assert out["after"] == {"amount": "1100000.00", "invoice_no": "INV-0001-R", "issued_at": "2026-08-31"}
+    ledger = api.ledger(c.key, "zj")
+    assert [(i["invoice_no"], i["amount"]) for i in ledger["invoices"]] == [("INV-0001-R", "1100000.00")]
+    assert ledger["amounts"]["invoiced"] == "1100000.00" and ledger["milestones"][0]["invoiced_amount"] == "1100000.00"
+    assert [x["by"] for x in ledger["corrections"]] == ["con"]
+    verify_clean(api)
