@@ -140,3 +140,29 @@ def complete_task(step: steps.Step, task_id: str, element_id: str, data: Any, ac
     for listener in hooks.REGISTRY.task_completed:
         listener(step, element_id, typed, by or actor, task_id)
     return typed
+
+
+def amend_task(step: steps.Step, task_id: str, element_id: str, original: dict[str, Any],
+               changes: Any) -> dict[str, Any]:
+    """Correct the data the COMPLETED user task `task_id` (of `element_id`) was completed with: `changes` (fields
+    of its form) over `original` (the typed data it was completed with, as its `task_completed` event recorded
+    it) are validated against the same form (Invalid 422 naming the field `data.…`), then carried into the
+    process data from that task on: a value renamed by `as` is replaced where it still holds the original, a
+    running total (`accumulate`) moves by the difference. Records nothing and calls no listener: the caller
+    records what the correction means. Returns the corrected typed data."""
+    if not isinstance(changes, dict) or not changes:
+        raise Invalid("nothing to correct", {"data": ["must be a JSON object naming at least one field"]})
+    form = step.definition.model.get("user_tasks", {}).get(element_id, {}).get("form", [])
+    typed, errors = forms.validate(form, {**original, **changes})
+    errors.update(forms.reserved_errors(changes))
+    if errors:
+        raise Invalid(f"the corrected data for {element_id} is invalid", errors)
+    before, _ = forms.validate(form, original)
+    old, new = forms.to_process_data(form, before, {}), forms.to_process_data(form, typed, {})
+    totals = {f["accumulate"] for f in form if "accumulate" in f}
+    shift = {name: new[name] - old[name] for name in totals if name in new and name in old and new[name] != old[name]}
+    replace = {name: (old.get(name), value) for name, value in new.items()
+               if name not in totals and old.get(name) != value}
+    if not spiff.amend_from(step.wf, task_id, replace, shift):
+        raise Conflict(f"task {element_id} is not completed in this process")
+    return typed

@@ -737,6 +737,27 @@ def task_data(task) -> dict[str, Any]:
     return dict(task.data)
 
 
+def amend_from(wf: Workflow, task_id: str, replace: dict[str, tuple[Any, Any]], shift: dict[str, Any]) -> bool:
+    """Correct what a COMPLETED task entered, in its own data and in every task after it (its descendants in the
+    task tree, which copied the data on): each `replace` name (old, new) takes the new value where it still holds
+    the old one, each `shift` name (a running total) is moved by the given difference. False when there is no
+    such completed task."""
+    task = get_task(wf, task_id)
+    if task is None or task.state != TaskState.COMPLETED:
+        return False
+    pending = [task]
+    while pending:
+        current = pending.pop()
+        for name, (old, new) in replace.items():
+            if name in current.data and current.data[name] == old:
+                current.data[name] = new
+        for name, delta in shift.items():
+            if current.data.get(name) is not None:
+                current.data[name] = Decimal(str(current.data[name])) + Decimal(str(delta))  # as forms accumulates
+        pending.extend(current.children)
+    return True
+
+
 def element_of(task) -> str:
     """The diagram element id of a task."""
     return task.task_spec.bpmn_id

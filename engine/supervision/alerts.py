@@ -264,6 +264,19 @@ def on_task_settled(step, row, task_data: dict[str, Any], now: datetime) -> list
                                                    _specs_by_code(step.definition), now, row.element_id)]
 
 
+def on_corrected(step, task_ids: list[str], data: dict[str, Any], now: datetime) -> list[tuple[str, str | None, dict[str, Any]]]:
+    """An entry was corrected (engine/supervision/corrections.py): settle again, on the corrected process data, the
+    open alerts awaiting the corrected task or the round of the same obligation now waiting — resolved when the
+    obligation is now met, else their amount re-evaluated."""
+    specs, out = _specs_by_code(step.definition), []
+    for task_id in dict.fromkeys(task_ids):
+        out.extend(("alert_resolved" if resolved else "alert_updated", alert.element_id,
+                    {"alert_id": alert.id, "code": alert.code, "resolution": alert.resolution,
+                     "amount_overdue": alert.amount_overdue, "corrected": True})
+                   for alert, resolved in settle_for_task(step.session, step.instance.id, task_id, data, specs, now))
+    return out
+
+
 def task_due(step, element_id: str, task_data: dict[str, Any]) -> list[datetime]:
     """A READY task's deadline: the deadline of the obligation its warnings watch (not a pre-warning)."""
     dues = []

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from engine.supervision import alerts, bindings, deadlines, guarantee_views, interest, timing
+from engine.supervision import alerts, bindings, corrections, deadlines, guarantee_views, interest, timing
 from engine.access import authz
 from engine import clock
 from engine.runtime import steps, values
@@ -191,6 +191,8 @@ def contract(db: Database, principal: Principal, business_key: str) -> dict[str,
             "invoices": [{"milestone_no": i.milestone_no, "invoice_no": i.invoice_no, "issued_at": i.issued_at,
                           "amount": i.amount, "recorded_at": i.recorded_at} for i in invoices],
             "guarantees": _guarantees(session, instance),
+            # Entries the parties corrected (engine/supervision/corrections.py): who, when, before/after, why.
+            "corrections": corrections.listed(session, instance.id),
             "alerts": open_alerts,
             "arrears_amount": money(arrears),
             "interest_accrued": money(sum((values.amount_of(m["interest_accrued"]) for m in milestones), Decimal(0))),

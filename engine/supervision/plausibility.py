@@ -43,9 +43,11 @@ POSITIVE_AMOUNT = {bindings.RECORD_PAYMENT: "amount", bindings.SUBMIT_INVOICE: "
 OVERPAYMENT, OVERPAYMENT_REASON = "overpayment", "overpayment_reason"
 
 
-def check_task(step: steps.Step, element_id: str, data: dict[str, Any], actor: str, task_id: str | None = None) -> None:
+def check_task(step: steps.Step, element_id: str, data: dict[str, Any], actor: str, task_id: str | None = None,
+               excluding: str | None = None) -> None:
     """Refuse (Invalid 422, every broken rule named by its field `data.…`) the completion of a post_award task
-    whose amount or business date cannot be true; other elements are no concern of this module."""
+    whose amount or business date cannot be true; other elements are no concern of this module. `excluding`: the
+    id of the payment a correction replaces, left out of what is already paid."""
     if element_id not in DATE_ORDER and element_id not in POSITIVE_AMOUNT:
         return
     contract = spiff.current_data(step.wf)
@@ -53,7 +55,7 @@ def check_task(step: steps.Step, element_id: str, data: dict[str, Any], actor: s
     _check_date(element_id, data, contract, errors)
     amount = _check_amount(element_id, data, errors)
     if element_id == bindings.RECORD_PAYMENT and amount is not None and amount > 0:
-        _check_outstanding(step, data, contract, amount, errors)
+        _check_outstanding(step, data, contract, amount, errors, excluding)
     if errors:
         raise Invalid(f"the data for {element_id} is not plausible", errors)
 
@@ -104,7 +106,7 @@ def _check_amount(element_id: str, data: dict[str, Any], errors: dict[str, list[
 
 
 def _check_outstanding(step: steps.Step, data: dict[str, Any], contract: dict[str, Any], amount: Decimal,
-                       errors: dict[str, list[str]]) -> None:
+                       errors: dict[str, list[str]], excluding: str | None = None) -> None:
     """A payment above the milestone's unpaid rest needs `overpayment` = true and a reason; a declared
     overpayment must be one."""
     milestone = contract.get("milestone")
@@ -112,7 +114,8 @@ def _check_outstanding(step: steps.Step, data: dict[str, Any], contract: dict[st
         return
     planned = values.amount_of(milestone["amount"])
     paid = step.session.scalar(select(func.coalesce(func.sum(Payment.amount), Decimal(0))).where(
-        Payment.instance_id == step.instance.id, Payment.part_id == step.part_id)) or Decimal(0)
+        Payment.instance_id == step.instance.id, Payment.part_id == step.part_id,
+        Payment.id != (excluding or ""))) or Decimal(0)
     outstanding = max(planned - values.amount_of(paid), Decimal(0))
     declared = data.get(OVERPAYMENT) is True
     reason = data.get(OVERPAYMENT_REASON)

@@ -287,6 +287,21 @@ def b_instance_op(op: str, body: dict, state: str = "running"):
     return build
 
 
+def b_correct(definition: str, completed_by: str | None = None):
+    """A correction of the first task of a fresh contract (completed first by `completed_by` when given)."""
+    def build(w: World, role: str) -> Req:
+        i = w.fresh(definition)
+        task_id = i["tasks"][0]["id"]
+        if completed_by:
+            r = w.client.post(f"/api/v1/tasks/{task_id}/complete", json={"data": {"signed_at": "2026-10-12"}},
+                              headers=w.headers(completed_by))
+            assert r.status_code == 200, r.get_json()
+        return Req(f"/api/v1/contracts/{i['business_key']}/corrections",
+                   json={"task_id": task_id, "data": {"signed_at": "2026-10-11"}, "reason": "typo"},
+                   ctx={"task_id": task_id, "instance_id": i["id"]})
+    return build
+
+
 def b_complete(definition: str, data: dict, completed_by: str | None = None, contract: str = "A"):
     def build(w: World, role: str) -> Req:
         i = w.fresh(definition, contract)
@@ -492,6 +507,15 @@ CASES: list[Case] = [
     Case("contracts: ledger B", "contracts.get", "GET", row("200 200 404 404 404 200 404 404 200 401"),
          _path("/api/v1/contracts/B-SIGN")),
     Case("contracts: ledger unknown", "contracts.get", "GET", NOT_FOUND, _path("/api/v1/contracts/NO-SUCH/KEY")),
+    # A correction's success (a post_award payment) is tests/integration/test_corrections.py; here who reaches it.
+    Case("contracts: correct, task not completed", "contracts.correct", "POST",
+         row("409 403 404 409 403 404 403 403 404 401"), b_correct("signing_deadline"), write=True, snapshot=_task_state),
+    Case("contracts: correct, an entry without a ledger row", "contracts.correct", "POST",
+         row("422 403 404 422 403 404 403 403 404 401"), b_correct("signing_deadline", completed_by="emp"), write=True,
+         snapshot=_task_state),
+    Case("contracts: correct, unknown contract", "contracts.correct", "POST", NOT_FOUND,
+         lambda w, r: Req("/api/v1/contracts/NO-SUCH/corrections",
+                          json={"task_id": UNKNOWN, "data": {"amount": "1.00"}, "reason": "typo"})),
     # ---------------------------------------------------------------- versions and rules
     Case("rules: list", "rules.list_rules", "GET", ALL_200, _path("/api/v1/rules")),
     Case("versions: diff", "versions.definition_diff", "GET", ALL_200, b_diff),
