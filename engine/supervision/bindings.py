@@ -67,7 +67,13 @@ def post_award_terms(session, data: dict[str, Any]) -> tuple[dict[str, Any], dic
         code = data.get(role)
         return session.get(Organisation, code) if isinstance(code, str) else None
 
-    employer, contractor = org("employer"), org("contractor")
+    return post_award_terms_for(data, org("employer"), org("contractor"))
+
+
+def post_award_terms_for(data: dict[str, Any], employer: Organisation | None,
+                         contractor: Organisation | None) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """`post_award_terms` with the parties' records given: the typed start data (with its `payment_basis`)
+    and the errors, by field."""
     kind = payment_basis.employer_kind(bool(employer is not None and employer.public_body),
                                        bool(employer is not None and employer.large_enterprise), data.get("track"))
     sme = bool(contractor is not None and contractor.sme)
