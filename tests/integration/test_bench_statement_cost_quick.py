@@ -7,7 +7,10 @@ import pytest
 
 from tests.conftest import run_quick_bench
 
-STATEMENT_BUDGET = 447
+# 447 when the figures were taken; 449 since payments are checked for plausibility (one SELECT of what is
+# already paid per payment: 3 in the bench's contract) and completion for its milestones (one SELECT), with
+# fewer statements elsewhere in the same change.
+STATEMENT_BUDGET = 449
 
 
 @pytest.mark.slow
