@@ -61,6 +61,7 @@ from lifecycle import (  # noqa: E402
     plan,
     start_postgres,
     today_cn,
+    write_result,
 )
 
 DEFAULT_OUTPUT = ROOT / "bench" / "results" / "api_latency.json"
@@ -255,10 +256,8 @@ def main(argv=None) -> int:
     result["target_p99_ms"] = TARGET_P99_MS
     result["within_target"] = bool(complete["count"] and tasks["count"] and result["error_count"] == 0
                                    and complete["p99_ms"] <= TARGET_P99_MS and tasks["p99_ms"] <= TARGET_P99_MS)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(table(result))
-    log(f"written {args.output}")
+    write_result(args.output, result)
     return 1 if result["error_count"] or result["client_failures"] else 0
 
 

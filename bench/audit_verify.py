@@ -20,7 +20,6 @@ Prints a line and writes JSON (`--output`, default bench/results/audit_verify.js
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import sys
@@ -124,9 +123,7 @@ def main(argv=None) -> int:
           f"ledger rows: anchor {result['anchor_seconds']} s ({result['anchor_line_bytes']} bytes), verify "
           f"{result['verify_seconds']} s ({result['verify_ms_per_contract']} ms per contract), max RSS "
           f"{result['max_rss_mb_before_verify']} → {result['max_rss_mb_after_verify']} MB")
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    lifecycle.log(f"written {args.output}")
+    lifecycle.write_result(args.output, result)
     return 0
 
 

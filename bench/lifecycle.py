@@ -86,6 +86,13 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
+def write_result(path: Path, result: dict[str, Any]) -> None:
+    """The JSON of a run, at `path` (UTF-8, folders made), and a log line saying where."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    log(f"written {path}")
+
+
 def percentile(values: list[float], q: float) -> float:
     """Nearest-rank percentile (q in 0..100) of a non-empty list."""
     ordered = sorted(values)
@@ -724,10 +731,8 @@ def main(argv=None) -> int:
     result["target_ratio"] = TARGET_RATIO
     result["within_target"] = bool(sqlite) and max(sqlite) >= TARGET_RATIO
     result["machine"]["load_average_at_end"] = load_average()
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(table(result))
-    log(f"written {args.output}")
+    write_result(args.output, result)
     return 1 if failed else 0
 
 

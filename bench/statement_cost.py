@@ -30,7 +30,6 @@ Prints a table and writes JSON (`--output`, default bench/results/statement_cost
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -184,9 +183,7 @@ def main(argv=None) -> int:
         result["layers"] = layers(url, args.rounds, args.statements)
     result["machine"]["load_average_at_end"] = lifecycle.load_average()
     print(table(result))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    lifecycle.log(f"written {args.output}")
+    lifecycle.write_result(args.output, result)
     return 0
 
 
