@@ -239,6 +239,9 @@ class Limit:
         self.start_data = typed
         partition = model["partitions"]["milestones"]
         self.partition = partition
+        # The other partitions (post_award_works): empty for this goods-style contract, passed in the same step
+        # as Lvyue passes an empty partition.
+        self.empty_partitions = {k: v for k, v in model["partitions"].items() if k != "milestones"}
         self.accumulators = sorted(forms.accumulators({k: v["form"] for k, v in model["user_tasks"].items()
                                                        if v.get("process") == partition["process"]}))
         self.steps = []
@@ -293,6 +296,13 @@ class Limit:
                 main, wf = self.complete(main, self.main_spec, element, form, typed)
                 main_wf = wf
                 steps += 1
+                waiting = {t.task_spec.bpmn_id for t in wf.get_tasks(state=self.TaskState.WAITING)}
+                passed = [spec["message"] for key, spec in self.empty_partitions.items() if key in waiting]
+                for name in passed:
+                    wf.send_event(self.BpmnEvent(self.MessageEventDefinition(name), payload={name: 0}))
+                if passed:
+                    self.run(wf)
+                    main = self.dump(wf)
                 if element == "review_filing":
                     # Main now waits at the partition receive task: one workflow per milestone, created
                     # in the same step (as Lvyue's `lvyue:partition` does).

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from engine.runtime import expressions, hooks
 from engine.storage import migrate
-from engine.storage.models import Guarantee, GuaranteeClaim, Invoice, Payment
+from engine.storage.models import Guarantee, GuaranteeClaim, Invoice, Payment, PaymentApplication
 from engine.supervision import (alerts, bindings, completion, guarantees, holidays, ledger, ocds, plausibility, reports,
                                 timing)
 
 
 def _ledger_task(step, element_id, data, actor, task_id) -> None:
-    ledger.record_task(step, element_id, data, actor)
+    ledger.record_task(step, element_id, data, actor, task_id)
 
 
 def bootstrap() -> hooks.Registry:
@@ -42,7 +42,8 @@ def bootstrap() -> hooks.Registry:
     registry.optional_roles.update(bindings.OPTIONAL_ROLES)
     registry.bindings.extend(bindings.BINDINGS)
     # The ledger tables whose rows the audit chain reproduces; each row is keyed by its `id`.
-    registry.audited_tables.update({"payments": Payment, "invoices": Invoice, "guarantees": Guarantee,
+    registry.audited_tables.update({"payments": Payment, "payment_applications": PaymentApplication, "invoices": Invoice,
+                                    "guarantees": Guarantee,
                                     "guarantee_claims": GuaranteeClaim})
     registry.rule_ids = timing.rule_ids
     registry.periodic.append(("calendar", holidays.install, holidays.REFRESH_SECONDS, True))

@@ -434,6 +434,9 @@ BID_BOND_DUE = "deadline('D03', signed_at) if track == 'tendering' else deadline
 FILING_DUE = "deadline('G05', signed_at) if track == 'gov_procurement' else deadline('L01', signed_at)"
 GUARANTEE_RELEASE_DUE = "deadline('Q07', completed_at)"
 RETENTION_RELEASE_DUE = "deadline('Q04', requested_at)"
+# The retention is a rate of the settlement price (138号 art 7): a works contract's settled price once there is one
+# (`settled_price`, given by engine/supervision/alerts.py), else the contract amount.
+RETENTION_AMOUNT = "(contract_amount if settled_price == None else settled_price) * retention_rate / 100"
 DELIVERY_DUE = "end_of_day(milestone.planned_date)"
 ACCEPTANCE_DUE = "add_days(delivered_at, acceptance_days)"
 # The payment period runs from the acceptance date or, when acceptance is late, from the last day of
@@ -470,6 +473,13 @@ VALIDITY_END = "end_of_day(valid_to)"
 VALIDITY_WARNING = f"before({VALIDITY_END}, 15)"
 # CL01 (rule registry): the period the guarantor has to pay a claim, counted from the claim's date.
 CLAIM_DUE = "deadline('CL01', claim.claimed_at)"
+# Works payments (engine/supervision/works_payments.py; expression functions of engine/supervision/timing.py).
+PROGRESS_DUE = "progress_deadline(applied_at, measurement_verified_at)"
+PROGRESS_OWED = "progress_due(application_value, confirmed_value, works, contract_amount)"
+PROGRESS_PAID_IN_FULL = f"progress_paid_total >= {PROGRESS_OWED}"
+SETTLEMENT_DUE = "settlement_deadline(settlement_value, settlement_submitted_at, settlement_reviewed_at)"
+SETTLEMENT_OWED = "settlement_payable(settlement_value, settled_value, retention_rate)"
+SETTLEMENT_PAID_IN_FULL = f"contract_paid_total >= {SETTLEMENT_OWED}"
 
 BASIS_SIGNING = ("招投标：《中华人民共和国招标投标法》第四十六条第一款（R04）；"
                  "政府采购：《中华人民共和国政府采购法》第四十六条第一款（G03）")
@@ -523,19 +533,32 @@ def post_award() -> None:
                    fld("track", "enum", "交易类型（招投标/政府采购）", True, values="tendering,gov_procurement"),
                    fld("category", "enum", "项目类别（工程/货物/服务）", True, values="works,goods,services"),
                    fld("award_notice_date", "date", "中标（成交）通知书发出日期", True),
-                   fld("contract_amount", "decimal", "合同金额（元）", True, min="0"),
-                   fld("bid_bond", "object", "投标保证金", False,
+                   fld("contract_amount", "decimal", "合同金额（元）", True, min="0.01"),
+                   fld("bid_bond", "object", "投标保证金", True,
                        fld("amount", "decimal", "金额（元）"),
-                       fld("form", "enum", "形式（现金/电子保函/免交）", values="cash,e_guarantee,exempt")),
-                   fld("performance_guarantee_rate", "decimal", "履约保证金比例（%）", min="0"),
-                   fld("retention_rate", "decimal", "质量保证金比例（%）", min="0"),
+                       fld("form", "enum", "形式（现金/电子保函/免交）", True, values="cash,e_guarantee,exempt")),
+                   fld("performance_guarantee_rate", "number", "履约保证金比例（%，无则 0）", True, min="0", max="100"),
+                   fld("retention_rate", "number", "质量保证金比例（%，无则 0）", True, min="0", max="100"),
                    fld("defect_liability_months", "integer", "缺陷责任期（月）"),
                    fld("payment_term_days", "integer", "付款期限（日）"),
+                   fld("late_interest_percent_per_day", "number", "约定逾期利率（%/日）", min="0"),
+                   fld("funding_source", "enum", "资金来源", False,
+                       values="fiscal_budget,special_bonds,state_owned,self_raised,mixed"),
                    fld("acceptance_days", "integer", "验收期限（日）", True),
-                   fld("milestones", "list", "履约节点", False,
+                   fld("milestones", "list", "履约节点（按节点付款时必填）", False,
                        fld("name", "string", "节点名称", True),
-                       fld("amount", "decimal", "节点金额（元）", True),
-                       fld("planned_date", "date", "计划完成日期", True))))
+                       fld("amount", "decimal", "节点金额（元）", True, min="0.01"),
+                       fld("planned_date", "date", "计划完成日期", True)),
+                   fld("payment_terms", "object", "付款条款（工程预付款、进度款、竣工结算；周期性付款）", False,
+                       fld("advance", "object", "预付款", False, fld("percent", "decimal", "预付比例（%）", True)),
+                       fld("works_start_date", "date", "约定开工日期"),
+                       fld("progress", "object", "进度款", False, fld("percent", "decimal", "支付比例（%）", True)),
+                       fld("settlement", "boolean", "竣工结算"),
+                       fld("periodic", "object", "周期性付款", False,
+                           fld("amount", "decimal", "每期金额（元）", True),
+                           fld("every_months", "integer", "间隔（月）", True),
+                           fld("first_due", "date", "首期日期", True),
+                           fld("count", "integer", "期数", True)))))
     main.gateway("gw_guarantee_required", "Performance guarantee required? (需提交履约保证金?)", E, 300, M,
                  label="above", width=150)
     main.gateway("gw_guarantee_resubmit", None, K, 300, C)
@@ -785,6 +808,15 @@ def post_award() -> None:
               ext='<lvyue:partition process="post_award_milestone" collection="milestones" item="milestone"/>')
     main.flow("fork_after_signing", "milestones", (1090, MS), start="bottom")
     main.flow("milestones", "join_payments")
+    WK = MS + 140
+    main.task("works_payments", "Works payments (工程价款结算)", E, 1640, WK, tag="receiveTask",
+              attrs={"messageRef": "msg_works_payments_completed"},
+              doc="Partition: for a works contract paid on measurement (payment_terms: advance, progress, settlement) "
+                  "the engine runs one post_award_works workflow (as `works`: the payment terms) and delivers "
+                  "works_payments_completed when it completed; other contracts have none and pass at once.",
+              ext='<lvyue:partition process="post_award_works" collection="works_payments" item="works"/>')
+    main.flow("fork_after_signing", "works_payments", (1090, WK), start="bottom")
+    main.flow("works_payments", "join_payments", (2150, WK), (2150, MS), end="left")
     main.flow("join_payments", "join_contract_end", (2250, 1900), (3670, 1900), start="bottom", end="bottom")
 
     # -- completion and release
@@ -843,7 +875,7 @@ def post_award() -> None:
                   fld("amount", "decimal", "返还金额（元）", True, min="0", as_="retention_released_amount")))
     main.warning("release_retention", "retention_release", "RETENTION_RELEASE_OVERDUE",
                  "Retention release overdue (质量保证金返还逾期)", kind="arrears", responsible="employer",
-                 due=RETENTION_RELEASE_DUE, amount="contract_amount * retention_rate / 100", rule="Q04",
+                 due=RETENTION_RELEASE_DUE, amount=RETENTION_AMOUNT, rule="Q04",
                  met_date="retention_released_at", escalations=esc)
     main.gateway("gw_retention_merge", None, E, 3490, R)
     main.flow("fork_release", "gw_retention", (2580, R), start="bottom")
@@ -943,22 +975,233 @@ def post_award() -> None:
                 name="no: pay the rest (未付清)", start="top", end="top", label=(1700, ME - 102, 160, 20))
     ms.default("gw_paid_in_full", f)
 
+    # ---------------------------------------------------------------- the works payments partition
+    Y1 = Y0 + 1010
+    WA, WP, WS = Y1 + 150, Y1 + 560, Y1 + 1000      # employer rows: advance, progress, settlement
+    WC, WS2 = Y1 + 1500, Y1 + 1680                  # contractor rows: applications, settlement report
+    wk = Process(
+        "post_award_works", "Works payments (工程价款结算)",
+        "One workflow per works contract paid on measurement (partition of post_award's works_payments task): the "
+        "advance (C01), the contractor's progress applications with measurement and payment (C02, C03), and the final "
+        "settlement with its review and payment (C04) — 《建设工程价款结算暂行办法》（财建〔2004〕369号）第十二条至第十六条.",
+        "pool_post_award_works", "Works payments (工程价款结算), one per works contract", X0, Y1, 2500,
+        pool_doc="Started by the engine for a contract whose payment_terms have an advance, progress payments or a "
+                 "settlement, with the contract data and `works` = its payment_terms; the running totals "
+                 "advance_paid_total and progress_paid_total start at 0, contract_paid_total (all paid, shared by "
+                 "every branch) too.",
+        multiplicity=(0, 1))
+    wk.lanes = [Lane("lane_works_employer", "employer", Y1, 1350), Lane("lane_works_contractor", "contractor", Y1 + 1350, 450)]
+    WE_, WC_ = "lane_works_employer", "lane_works_contractor"
+    paid_fields = lambda prefix, total: form(  # noqa: E731 - the payment form of the three payment tasks
+        fld("paid_at", "date", "付款日期", True, as_=f"{prefix}_paid_at"),
+        fld("amount", "decimal", "本次付款金额（元）", True, min="0", as_=f"{prefix}_payment_amount",
+            accumulate=total, shared_total="contract_paid_total"),
+        fld("voucher_no", "string", "支付凭证号"),
+        fld("overpayment", "boolean", "超额付款（超过应付余额）"),
+        fld("overpayment_reason", "text", "超额付款原因"))
+    wk.event("works_started", "Works payments started (工程价款结算开始)", WC_, 200, WC, "startEvent",
+             doc="Data: the contract's data plus works = payment_terms {advance, works_start_date, progress, settlement}.")
+    wk.gateway("fork_works", None, WC_, 290, WC, tag="parallelGateway")
+    wk.flow("works_started", "fork_works")
+
+    # advance (C01)
+    wk.gateway("gw_advance", "Advance agreed? (约定预付款?)", WE_, 380, WA, width=120)
+    wk.gateway("gw_advance_loop", None, WE_, 480, WA)
+    wk.task("pay_advance", "Pay the advance (支付预付款)", WE_, 540, WA,
+            doc="Pay the advance (works.advance.amount = percent × contract amount, ≤ 30 %) within one month of signing "
+                "or 7 days before the agreed start date, whichever is later (C01, 《建设工程价款结算暂行办法》第十二条).",
+            ext=paid_fields("advance", "advance_paid_total"))
+    wk.warning("pay_advance", "advance", "ADVANCE_OVERDUE", "Advance overdue (预付款逾期)", kind="arrears",
+               responsible="employer", due="advance_deadline(signed_at, works)", severities=("orange", "red"),
+               amount="works.advance.amount - advance_paid_total", rule="C01",
+               resolve_when="advance_paid_total >= works.advance.amount", met_date="advance_paid_at", escalations=esc)
+    wk.gateway("gw_advance_paid", "Paid in full? (已足额支付?)", WE_, 1000, WA, width=110)
+    wk.event("advance_paid", "Advance paid (预付款付清)", WE_, 1100, WA, "endEvent")
+    wk.event("no_advance", None, WE_, 1100, WA - 120, "endEvent")
+    wk.flow("fork_works", "gw_advance", (290, WA), start="top")
+    wk.flow("gw_advance", "gw_advance_loop", id="flow_advance_agreed", name="yes (是)", cond="works.advance != None",
+            label=(400, WA - 22, 50, 20))
+    f = wk.flow("gw_advance", "no_advance", (380, WA - 120), id="flow_no_advance", name="no (否)", start="top",
+                label=(386, WA - 100, 50, 20))
+    wk.default("gw_advance", f)
+    wk.flow("gw_advance_loop", "pay_advance")
+    wk.flow("pay_advance", "gw_advance_paid")
+    wk.flow("gw_advance_paid", "advance_paid", id="flow_advance_paid", name="yes (是)",
+            cond="advance_paid_total >= works.advance.amount", label=(1020, WA - 22, 50, 20))
+    f = wk.flow("gw_advance_paid", "gw_advance_loop", (1000, WA - 70), (480, WA - 70), id="flow_advance_partly_paid",
+                name="no: pay the rest (未付清)", start="top", end="top", label=(600, WA - 92, 160, 20))
+    wk.default("gw_advance_paid", f)
+
+    # progress applications (C02, C03): each application forks its own measurement and payment
+    wk.gateway("gw_progress", "Progress payments agreed? (约定进度款?)", WC_, 380, WC, label="above", width=140)
+    wk.gateway("gw_application_loop", None, WC_, 470, WC)
+    wk.task("submit_payment_application", "Apply for a progress payment (进度款支付申请)", WC_, 530, WC,
+            doc="The contractor reports the value of the work done in a period (已完工程量报告) with its payment "
+                "application and the supporting documents' hash; each application starts its own clocks: "
+                "measurement within 14 days or deemed confirmed (C02), payment within 14 days of the confirmation (C03). "
+                "Applying again is possible at once; the loop ends when the settlement report is submitted.",
+            ext=form(
+                fld("period", "string", "计量周期（如 2026-03）", True, max_length="40", as_="application_period"),
+                fld("applied_at", "date", "申请日期", True),
+                fld("value", "decimal", "本期已完工程价款（元）", True, min="0", as_="application_value"),
+                fld("document_sha256", "sha256", "计量及申请资料哈希", True, as_="application_document_sha256")))
+    wk.event("applications_closed", None, WC_, 600, WC + 40, "boundaryEvent",
+             attrs={"attachedToRef": "submit_payment_application"},
+             tail='<bpmn:signalEventDefinition signalRef="sig_settlement_submitted"/>')
+    wk.event("progress_closed", "Settlement submitted (已提交竣工结算)", WC_, 600, WC + 110, "endEvent", label="right")
+    wk.event("no_progress", None, WC_, 380, WC + 110, "endEvent")
+    wk.gateway("fork_application", None, WC_, 760, WC, tag="parallelGateway")
+    wk.flow("fork_works", "gw_progress")
+    wk.flow("gw_progress", "gw_application_loop", id="flow_progress_agreed", name="yes (是)",
+            cond="works.progress != None", label=(396, WC + 8, 50, 20))
+    f = wk.flow("gw_progress", "no_progress", id="flow_no_progress", name="no (否)", start="bottom", end="top",
+                label=(386, WC + 40, 40, 20))
+    wk.default("gw_progress", f)
+    wk.flow("gw_application_loop", "submit_payment_application")
+    wk.flow("applications_closed", "progress_closed", start="bottom", end="top")
+    wk.flow("submit_payment_application", "fork_application")
+    wk.flow("fork_application", "gw_application_loop", (760, WC - 80), (470, WC - 80), start="top", end="top",
+            name="apply again (可再次申请)", label=(520, WC - 102, 160, 20))
+
+    wk.task("verify_measurement", "Verify the measurement (计量核实)", WE_, 850, WP,
+            doc="The employer verifies the reported quantities within 14 days and states the confirmed value (C02, "
+                "《建设工程价款结算暂行办法》第十三条第（一）项); not verified in time, the report is deemed confirmed from "
+                "the 15th day at the applied value and MEASUREMENT_OVERDUE is raised.",
+            ext=form(
+                fld("verified_at", "date", "核实日期", True, as_="measurement_verified_at"),
+                fld("confirmed_value", "decimal", "核实的已完工程价款（元）", True, min="0"),
+                fld("note", "text", "核实意见", as_="measurement_note")))
+    wk.event("measurement_deemed", "14 days passed (14日届满)", WE_, 930, WP + 40, "boundaryEvent",
+             attrs={"attachedToRef": "verify_measurement"},
+             tail=_timer("timeDate", "deadline('C02', applied_at)"))
+    wk.event("measurement_overdue", "Measurement overdue – orange (计量核实逾期，橙色预警)", WE_, 930, WP + 140,
+             "intermediateThrowEvent",
+             doc="Raised when the measurement is deemed confirmed (C02): the employer let 14 days pass. It stays open "
+                 "until the application's progress payment is paid in full.")
+    wk.nodes["measurement_overdue"].label = (930 + 24, WP + 124, 150, 40)
+    wk.at_once_warning("measurement_overdue", "MEASUREMENT_OVERDUE", "Measurement overdue (计量核实逾期)", esc,
+                       kind="non_performance", severity="orange", responsible="employer", rule="C02",
+                       due="deadline('C02', applied_at)", awaits="pay_progress",
+                       occurrence="'C02 ' + application_document_sha256[:56]",
+                       resolve_when=PROGRESS_PAID_IN_FULL, met_date="progress_paid_at")
+    wk.gateway("gw_measured", None, WE_, 1160, WP)
+    wk.gateway("gw_progress_loop", None, WE_, 1240, WP)
+    wk.task("pay_progress", "Pay the progress payment (支付进度款)", WE_, 1300, WP,
+            doc="Pay the agreed percentage of the confirmed value, less the advance recovered in the same proportion "
+                "(progress_due), within 14 days of the measurement's confirmation (C03, 《建设工程价款结算暂行办法》第十三条"
+                "第（二）项; ≥ 80 % for a public employer's contract from 2022-08-01, 财建〔2022〕183号).",
+            ext=paid_fields("progress", "progress_paid_total"))
+    wk.warning("pay_progress", "progress_payment", "PROGRESS_PAYMENT_OVERDUE", "Progress payment overdue (进度款逾期)",
+               kind="arrears", responsible="employer", due=PROGRESS_DUE, severities=("orange", "red"),
+               amount=f"{PROGRESS_OWED} - progress_paid_total", rule="C03", occurrence="application_document_sha256",
+               resolve_when=PROGRESS_PAID_IN_FULL, met_date="progress_paid_at", escalations=esc)
+    wk.gateway("gw_progress_paid", "Paid in full? (已足额支付?)", WE_, 1760, WP, width=110)
+    wk.event("application_paid", "Application paid (本期进度款付清)", WE_, 1860, WP, "endEvent")
+    wk.flow("fork_application", "verify_measurement", (760, WP), start="top")
+    wk.flow("verify_measurement", "gw_measured")
+    wk.flow("measurement_deemed", "measurement_overdue", start="bottom", end="top")
+    wk.flow("measurement_overdue", "gw_measured", (1160, WP + 140), end="bottom")
+    wk.flow("gw_measured", "gw_progress_loop")
+    wk.flow("gw_progress_loop", "pay_progress")
+    wk.flow("pay_progress", "gw_progress_paid")
+    wk.flow("gw_progress_paid", "application_paid", id="flow_progress_paid", name="yes (是)",
+            cond=PROGRESS_PAID_IN_FULL, label=(1780, WP - 22, 50, 20))
+    f = wk.flow("gw_progress_paid", "gw_progress_loop", (1760, WP - 80), (1240, WP - 80), id="flow_progress_partly_paid",
+                name="no: pay the rest (未付清)", start="top", end="top", label=(1400, WP - 102, 160, 20))
+    wk.default("gw_progress_paid", f)
+
+    # the final settlement (C04)
+    wk.gateway("gw_settlement", "Final settlement agreed? (竣工结算?)", WC_, 380, WS2, label="below", width=140)
+    wk.event("no_settlement", None, WC_, 480, WS2 + 90, "endEvent")
+    wk.task("submit_settlement", "Submit the settlement report (提交竣工结算报告)", WC_, 1000, WS2,
+            doc="After completion acceptance (the engine refuses it before) the contractor submits the settlement report "
+                "with complete documents (369号 第十四条); this ends the progress applications and starts the review (C04).",
+            ext=form(
+                fld("submitted_at", "date", "提交日期", True, as_="settlement_submitted_at"),
+                fld("value", "decimal", "结算报告金额（元）", True, min="0", as_="settlement_value"),
+                fld("document_sha256", "sha256", "结算报告及资料哈希", True, as_="settlement_document_sha256")))
+    wk.event("settlement_submitted", "Settlement submitted (已提交结算)", WC_, 1200, WS2, "intermediateThrowEvent",
+             tail='<bpmn:signalEventDefinition signalRef="sig_settlement_submitted"/>', label="below")
+    wk.task("review_settlement", "Review the settlement (审核竣工结算)", WE_, 1300, WS,
+            doc="Review within 20/30/45/60 days by the report's amount (C04); silence is deemed acceptance of the "
+                "reported amount (《建设工程价款结算暂行办法》第十四条、第十六条) and raises SETTLEMENT_REVIEW_OVERDUE.",
+            ext=form(
+                fld("reviewed_at", "date", "审核完成日期", True, as_="settlement_reviewed_at"),
+                fld("settled_value", "decimal", "审定结算金额（元）", True, min="0"),
+                fld("note", "text", "审核意见", as_="settlement_note")))
+    wk.event("settlement_deemed", "Review period passed (审核期限届满)", WE_, 1380, WS + 40, "boundaryEvent",
+             attrs={"attachedToRef": "review_settlement"},
+             tail=_timer("timeDate", "settlement_review_deadline(settlement_value, settlement_submitted_at)"))
+    wk.event("settlement_review_overdue", "Settlement review overdue – orange (结算审核逾期，橙色预警)", WE_, 1380, WS + 140,
+             "intermediateThrowEvent",
+             doc="Raised when the settlement is deemed accepted (C04): the employer let the review period pass.")
+    wk.nodes["settlement_review_overdue"].label = (1380 + 24, WS + 124, 150, 40)
+    wk.at_once_warning("settlement_review_overdue", "SETTLEMENT_REVIEW_OVERDUE",
+                       "Settlement review overdue (竣工结算审核逾期)", esc, kind="non_performance", severity="orange",
+                       responsible="employer", rule="C04A",
+                       due="settlement_review_deadline(settlement_value, settlement_submitted_at)",
+                       awaits="pay_settlement", occurrence="'C04 ' + settlement_document_sha256[:56]",
+                       resolve_when=SETTLEMENT_PAID_IN_FULL, met_date="settlement_paid_at")
+    wk.gateway("gw_settled", None, WE_, 1620, WS)
+    wk.gateway("gw_settlement_loop", None, WE_, 1700, WS)
+    wk.task("pay_settlement", "Pay the settlement (支付竣工结算款)", WE_, 1760, WS,
+            doc="Pay the settled price less the quality retention (retention_rate of the settlement price, ≤ 3 %) and "
+                "everything already paid on the contract (contract_paid_total), within 15 days of the settlement's "
+                "confirmation (C04P, 《建设工程价款结算暂行办法》第十四条).",
+            ext=paid_fields("settlement", "settlement_paid_total"))
+    wk.warning("pay_settlement", "settlement_payment", "SETTLEMENT_PAYMENT_OVERDUE",
+               "Settlement payment overdue (竣工结算款逾期)", kind="arrears", responsible="employer", due=SETTLEMENT_DUE,
+               severities=("orange", "red"), amount=f"{SETTLEMENT_OWED} - contract_paid_total", rule="C04P",
+               occurrence="settlement_document_sha256", resolve_when=SETTLEMENT_PAID_IN_FULL,
+               met_date="settlement_paid_at", escalations=esc)
+    wk.gateway("gw_settlement_paid", "Paid in full? (已足额支付?)", WE_, 2220, WS, width=110)
+    wk.event("settlement_paid", "Settlement paid (结算款付清)", WE_, 2320, WS, "endEvent")
+    wk.flow("fork_works", "gw_settlement", (290, WS2), start="bottom")
+    wk.flow("gw_settlement", "submit_settlement", id="flow_settlement_agreed", name="yes (是)",
+            cond="works.settlement == True", label=(420, WS2 - 22, 50, 20))
+    f = wk.flow("gw_settlement", "no_settlement", (380, WS2 + 90), id="flow_no_settlement", name="no (否)",
+                start="bottom", label=(386, WS2 + 60, 40, 20))
+    wk.default("gw_settlement", f)
+    wk.flow("submit_settlement", "settlement_submitted")
+    wk.flow("settlement_submitted", "review_settlement", (1250, WS2), (1250, WS))
+    wk.flow("review_settlement", "gw_settled")
+    wk.flow("settlement_deemed", "settlement_review_overdue", start="bottom", end="top")
+    wk.flow("settlement_review_overdue", "gw_settled", (1620, WS + 140), end="bottom")
+    wk.flow("gw_settled", "gw_settlement_loop")
+    wk.flow("gw_settlement_loop", "pay_settlement")
+    wk.flow("pay_settlement", "gw_settlement_paid")
+    wk.flow("gw_settlement_paid", "settlement_paid", id="flow_settlement_paid", name="yes (是)",
+            cond=SETTLEMENT_PAID_IN_FULL, label=(2240, WS - 22, 50, 20))
+    f = wk.flow("gw_settlement_paid", "gw_settlement_loop", (2220, WS - 80), (1700, WS - 80),
+                id="flow_settlement_partly_paid", name="no: pay the rest (未付清)", start="top", end="top",
+                label=(1850, WS - 102, 160, 20))
+    wk.default("gw_settlement_paid", f)
+
     recv = main.nodes["milestones"]
     message_flows_meta["msgflow_milestones_completed"] = ("milestones_completed (全部节点完成)", "msg_milestones_completed")
     # Routed round the contractor's and the guarantor's lanes, on x = 2200 where they hold nothing.
     message_flows = [("msgflow_milestones_completed", ms.pool_id, "milestones",
                       [(2200, Y0), (2200, 1700), (recv.cx, 1700), (recv.cx, recv.y + recv.h)],
                       (2206, 2400, 200, 20))]
+    wrecv = main.nodes["works_payments"]
+    message_flows_meta["msgflow_works_payments_completed"] = ("works_payments_completed (工程价款结算完成)",
+                                                              "msg_works_payments_completed")
+    # Up the left margin of every pool below the main one, then across above the works receive task's row.
+    message_flows.append(("msgflow_works_payments_completed", wk.pool_id, "works_payments",
+                          [(X0 + 40, Y1), (X0 + 40, 1820), (wrecv.cx, 1820), (wrecv.cx, wrecv.y + wrecv.h)],
+                          (X0 + 46, 2900, 220, 20)))
     write(BPMN_DIR / "post_award.bpmn", "defs_post_award", "http://lvyue.org/bpmn/post_award",
-          "collab_post_award", [main, ms], esc,
-          [Message("msg_milestones_completed", "milestones_completed"), Message("msg_award_refused", "award_refused"),
+          "collab_post_award", [main, ms, wk], esc,
+          [Message("msg_milestones_completed", "milestones_completed"),
+           Message("msg_works_payments_completed", "works_payments_completed"), Message("msg_award_refused", "award_refused"),
            Message("msg_guarantee_claimed", "guarantee_claimed"),
            Message("msg_guarantee_issued", "guarantee_issued", external=True,
                    doc="The issuer's e-guarantee platform confirms a guarantee (POST /instances/{id}/messages/"
                        "guarantee_issued, signed with X-Lvyue-Signature: it completes verify_guarantee). Posted "
                        "by an operator instead, it is kept on the contract's history; nothing in the process waits "
                        "for it.")],
-          message_flows, signals=[("sig_performance_completed", "performance_completed")])
+          message_flows, signals=[("sig_performance_completed", "performance_completed"),
+                                  ("sig_settlement_submitted", "settlement_submitted")])
 
 
 # ------------------------------------------------------------------------------------ supplementary_contract

@@ -77,14 +77,15 @@ def _read_lvyue_fields(parent, problems, depth) -> list[dict[str, Any]]:
         if ftype not in TYPES:
             problems.append((f"form field '{name}' has unknown type '{ftype}' (known: {', '.join(TYPES)})", node.sourceline))
         spec: dict[str, Any] = {"name": name, "type": ftype, "required": node.get("required", "false") == "true"}
-        for attr in ("label", "min", "max", "max_length", "as", "accumulate"):
+        for attr in ("label", "min", "max", "max_length", "as", "accumulate", "shared_total"):
             if node.get(attr) is not None:
                 spec[attr] = node.get(attr)
-        for attr in ("as", "accumulate"):
+        for attr in ("as", "accumulate", "shared_total"):
             if attr in spec and (not NAME.match(spec[attr]) or spec[attr] in reserved()):
                 problems.append((f"form field '{name}': {attr}=\"{spec[attr]}\" must name a process variable", node.sourceline))
-        if "accumulate" in spec and ftype not in (*MONEY_TYPES, "integer", "number"):
-            problems.append((f"form field '{name}': only numbers accumulate", node.sourceline))
+        for attr in ("accumulate", "shared_total"):
+            if attr in spec and ftype not in (*MONEY_TYPES, "integer", "number"):
+                problems.append((f"form field '{name}': only numbers accumulate ({attr})", node.sourceline))
         if ftype == "enum":
             choices = [v.strip() for v in (node.get("values") or "").split(",") if v.strip()]
             if not choices:
@@ -248,6 +249,20 @@ def to_process_data(fields: list[dict[str, Any]], typed: dict[str, Any], current
 
 def accumulators(fields_by_task: dict[str, list[dict[str, Any]]]) -> set[str]:
     return {f["accumulate"] for fields in fields_by_task.values() for f in fields if "accumulate" in f}
+
+
+def shared_totals(fields_by_task: dict[str, list[dict[str, Any]]]) -> set[str]:
+    """The process-wide running totals (`shared_total`): one figure every branch sees (e.g. all paid on a contract)."""
+    return {f["shared_total"] for fields in fields_by_task.values() for f in fields if "shared_total" in f}
+
+
+def shared_increments(fields: list[dict[str, Any]], typed: dict[str, Any]) -> dict[str, Decimal]:
+    """name → what a completion adds to each process-wide running total its form declares."""
+    out: dict[str, Decimal] = {}
+    for f in fields:
+        if "shared_total" in f and typed.get(f["name"]) is not None:
+            out[f["shared_total"]] = out.get(f["shared_total"], Decimal(0)) + Decimal(str(typed[f["name"]]))
+    return out
 
 
 def reserved_errors(data: dict[str, Any], prefix: str = "data") -> dict[str, list[str]]:

@@ -9,6 +9,7 @@ form, completes it, records it and calls the task-completed listeners (engine/ru
 from __future__ import annotations
 
 import contextlib
+from decimal import Decimal
 from typing import Any, Callable
 
 from sqlalchemy import select
@@ -131,6 +132,9 @@ def complete_task(step: steps.Step, task_id: str, element_id: str, data: Any, ac
     if errors:
         raise Invalid(f"the data for {element_id} is invalid", errors)
     process_data = forms.to_process_data(form, typed, spiff.task_data(task))
+    for name, delta in forms.shared_increments(form, typed).items():
+        # Before the process runs on: a gateway right after this task already sees the new total.
+        spiff.set_shared(step.wf, name, Decimal(str(spiff.shared_value(step.wf, name, 0))) + delta)
     try:
         spiff.complete_task(step.wf, task_id, process_data)
     except spiff.EngineError as exc:
@@ -165,4 +169,9 @@ def amend_task(step: steps.Step, task_id: str, element_id: str, original: dict[s
                if name not in totals and old.get(name) != value}
     if not spiff.amend_from(step.wf, task_id, replace, shift):
         raise Conflict(f"task {element_id} is not completed in this process")
+    before_shared, after_shared = forms.shared_increments(form, before), forms.shared_increments(form, typed)
+    for name in set(before_shared) | set(after_shared):
+        delta = after_shared.get(name, Decimal(0)) - before_shared.get(name, Decimal(0))
+        if delta:
+            spiff.set_shared(step.wf, name, Decimal(str(spiff.shared_value(step.wf, name, 0))) + delta)
     return typed

@@ -192,6 +192,10 @@ class SafeScriptEngine(PythonScriptEngine):
         super().__init__(environment=SafeEnvironment())
 
     def evaluate(self, task, expression, external_context=None):
+        # Shared process values (set_shared) are visible to every expression; a task's own data wins.
+        shared = task.workflow.top_workflow.data
+        if shared:
+            external_context = {**shared, **(external_context or {})}
         value = super().evaluate(task, expression, external_context)
         error = _evaluated_value_error(task.task_spec, expression, value)
         if error is not None:
@@ -735,6 +739,23 @@ def awaited_activity(task) -> tuple[str, str] | None:
 
 def task_data(task) -> dict[str, Any]:
     return dict(task.data)
+
+
+def visible_data(task) -> dict[str, Any]:
+    """What a task's expressions see: the shared process values (`set_shared`) under the task's own data."""
+    shared = task.workflow.top_workflow.data
+    return {**shared, **task.data} if shared else dict(task.data)
+
+
+def set_shared(wf: Workflow, name: str, value: Any) -> None:
+    """A process-wide value every branch's expressions see from now on (SpiffWorkflow's workflow data, kept
+    with the serialized workflow): a figure kept by a listener across parallel branches, e.g. the total paid on
+    a contract, which no single branch's task data holds. A task's own data of the same name wins."""
+    wf.data[name] = value
+
+
+def shared_value(wf: Workflow, name: str, default: Any = None) -> Any:
+    return wf.data.get(name, default)
 
 
 def amend_from(wf: Workflow, task_id: str, replace: dict[str, tuple[Any, Any]], shift: dict[str, Any]) -> bool:

@@ -12,6 +12,7 @@ its cost depends on what it changes, not on how many milestones the contract has
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,7 +96,11 @@ def new_instance_step(session: Session, definition: Definition, business_key: st
     for role, org in roles.items():
         if role != "department":
             session.add(Party(instance_id=instance.id, role=role, org_code=org))
+    # Running totals start at 0 (as a partition's do): a gateway or a warning may read one before any payment.
+    data = {**{name: 0 for name in _accumulators(definition, definition.key)}, **data}
     wf = spiff.new_workflow(bundle_of(definition), data)
+    for name in _shared_totals(definition, definition.key):
+        spiff.set_shared(wf, name, Decimal(0))
     return Step(session, instance, definition, wf, actor)
 
 
@@ -107,6 +112,7 @@ def finish(step: Step) -> None:
     now = clock.now()
     if step.part is None:
         _deliver_buffered(step)
+        _pass_empty_partitions(step)
     _record_timer_firings(step, now)
     # Settle first: a completed task meets (or partly meets) the obligation of the alerts awaiting it,
     # before the next round of the same obligation may throw again.
@@ -178,12 +184,32 @@ def _spawn_partitions(step: Step, now) -> None:
         step.session.flush()  # every part exists before any may complete and count the others
         for part, item in parts:
             wf = spiff.new_workflow(bundle_of(step.definition), {**base, spec["item"]: item}, spec["process"])
+            for name in _shared_totals(step.definition, spec["process"]):
+                spiff.set_shared(wf, name, Decimal(0))
             sub = Step(step.session, step.instance, step.definition, wf, step.actor, part, fired_by=step.fired_by)
             sub.record("part_started", element_id, {"item": part.item_no})
             spiff.run_until_waiting(wf)
             finish(sub)
         if not items:
             _complete_partition(step, element_id, spec, 0)
+
+
+def _pass_empty_partitions(step: Step) -> None:
+    """A partition receive task whose collection is empty completes at once, inside this step (a works contract
+    has no milestones, a goods contract no works payments): nothing would ever deliver its message later."""
+    partitions = step.definition.model.get("partitions", {})
+    for _ in range(len(partitions)):
+        waiting = spiff.waiting_receive_tasks(step.wf, frozenset(partitions))
+        empty = [e for e in waiting if not (spiff.current_data(step.wf).get(partitions[e]["collection"]) or [])]
+        if not empty:
+            return
+        for element_id in empty:
+            _complete_partition(step, element_id, partitions[element_id], 0)
+
+
+def _shared_totals(definition: Definition, process_id: str) -> set[str]:
+    tasks = definition.model.get("user_tasks", {})
+    return forms.shared_totals({k: v.get("form", []) for k, v in tasks.items() if v.get("process") in (None, process_id)})
 
 
 def _accumulators(definition: Definition, process_id: str) -> set[str]:
@@ -257,7 +283,7 @@ def _raise_alerts(step: Step, now) -> None:
         if tid in step.throws_before:
             continue
         element_id = spiff.element_of(task)
-        thrown.append(hooks.Thrown(element_id, str(tid), specs[element_id], spiff.task_data(task),
+        thrown.append(hooks.Thrown(element_id, str(tid), specs[element_id], spiff.visible_data(task),
                                    spiff.awaited_activity(task)))
     if thrown:
         step.events.extend(hooks.fire(hooks.REGISTRY.thrown, step, thrown, now))
@@ -282,7 +308,7 @@ def _sync_tasks(step: Step, now) -> None:
             step.record("task_cancelled", row.element_id)
             continue
         row.completed_at = now
-        step.events.extend(hooks.fire(hooks.REGISTRY.task_settled, step, row, spiff.task_data(task), now))
+        step.events.extend(hooks.fire(hooks.REGISTRY.task_settled, step, row, spiff.visible_data(task), now))
     for task_id, info in ready.items():
         if task_id in rows:
             continue
@@ -306,7 +332,7 @@ def assignee(instance: Instance, lane: str | None) -> tuple[str | None, str | No
 
 def _task_deadline(step: Step, info) -> Any:
     """A task's due instant: the earliest the listeners give for it (engine/runtime/hooks.py `task_due`)."""
-    dues = hooks.fire(hooks.REGISTRY.task_due, step, info.element_id, spiff.task_data(spiff.get_task(step.wf, info.id)))
+    dues = hooks.fire(hooks.REGISTRY.task_due, step, info.element_id, spiff.visible_data(spiff.get_task(step.wf, info.id)))
     return min(dues) if dues else None
 
 

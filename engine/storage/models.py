@@ -10,7 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.storage.db import Base, Money, UTCDateTime
@@ -225,6 +225,9 @@ class Alert(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     amount_overdue: Mapped[Decimal | None] = mapped_column(Money)
     legal_basis: Mapped[str | None] = mapped_column(String(500))
+    # The late-payment interest its amount carries, % a day, fixed when raised from the contract's payment basis
+    # (engine/supervision/interest.py rate_for); NULL when no rate applies (or not an arrears alert).
+    interest_rate: Mapped[Decimal | None] = mapped_column(Numeric(9, 6))
     status: Mapped[str] = mapped_column(String(20))
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acknowledged_by: Mapped[str | None] = mapped_column(String(200))
@@ -330,6 +333,29 @@ class Payment(Base):
     voucher_no: Mapped[str | None] = mapped_column(String(200))
     payer: Mapped[str | None] = mapped_column(String(64))
     payee: Mapped[str | None] = mapped_column(String(64))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    # What it pays: a milestone (milestone_no), or a works contract's advance, progress payment or settlement,
+    # `reference` naming the application (its document hash) for the last two.
+    kind: Mapped[str] = mapped_column(String(16), default="milestone", server_default="milestone")
+    reference: Mapped[str | None] = mapped_column(String(64))
+
+
+class PaymentApplication(Base):
+    """A works contractor's progress payment application or settlement report, and what the employer confirmed
+    (进度款支付申请 / 竣工结算报告); deemed confirmation is read from the rules, not stored."""
+
+    __tablename__ = "payment_applications"
+    __table_args__ = (UniqueConstraint("instance_id", "kind", "reference", name="uq_payment_applications_reference"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    reference: Mapped[str] = mapped_column(String(64))
+    period: Mapped[str | None] = mapped_column(String(40))
+    applied_at: Mapped[date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    confirmed_amount: Mapped[Decimal | None] = mapped_column(Money)
+    confirmed_at: Mapped[date | None] = mapped_column(Date)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
     recorded_by: Mapped[str] = mapped_column(String(200))
 

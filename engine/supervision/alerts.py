@@ -21,12 +21,12 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from engine.runtime import audit, expressions, forms, hooks, spiff, values, webhooks
 from engine import clock
-from engine.supervision import credit, deadlines, interest, timing
+from engine.supervision import credit, deadlines, interest, timing, works_payments
 from engine.access.authz import require_role
 from engine.storage.db import Database
 from engine.access.directory import Principal
 from engine.errors import Conflict, Forbidden, Invalid, NotFound
-from engine.storage.models import Alert, AlertDecision, Department, Instance
+from engine.storage.models import Alert, AlertDecision, Department, Instance, PaymentApplication
 from engine.storage.pagination import page
 
 SEVERITY_RANK = {"yellow": 1, "orange": 2, "red": 3}
@@ -50,11 +50,11 @@ def days_overdue(alert: Alert, at: datetime | None = None) -> int:
 def interest_accrued(alert: Alert, at: datetime | None = None) -> Decimal | None:
     """Late-payment interest (P05, engine/supervision/interest.py) on an arrears alert's amount overdue, computed on
     read: to the day it was resolved, else to today (China time); None when it states no amount."""
-    if alert.amount_overdue is None:
+    if alert.amount_overdue is None or alert.interest_rate is None:
         return None
     end = alert.resolved_at if alert.resolved_at is not None else (at or clock.now())
     on = end.astimezone(deadlines.SHANGHAI).date()
-    return interest.interest_on(timing.registry(), alert.amount_overdue, last_day(alert.due_at), on) or Decimal("0.00")
+    return interest.accrued(alert.amount_overdue, last_day(alert.due_at), on, Decimal(alert.interest_rate))
 
 
 def view(alert: Alert) -> dict[str, Any]:
@@ -146,6 +146,27 @@ def due_instant(expression: str, data: dict[str, Any]) -> datetime:
     return clock.to_utc(value if isinstance(value, datetime) else deadlines.end_of_day(value))
 
 
+SETTLED_PRICE = "settled_price"
+
+
+def settled_price(session: Session, instance, now: datetime) -> Decimal | None:
+    """A works contract's settled price (its settlement confirmed, or deemed accepted once the review period passed
+    in silence: works_payments.obligations), None before there is one: a warning's amount may name it as
+    `settled_price` (the retention is a rate of the settlement price, 138号 art 7), which the main process's
+    branches cannot see in their own data (the settlement runs in the works partition)."""
+    rows = session.scalars(select(PaymentApplication).where(PaymentApplication.instance_id == instance.id,
+                                                            PaymentApplication.kind == "settlement"))
+    applications = [{"kind": r.kind, "reference": r.reference, "period": r.period, "applied_at": r.applied_at,
+                     "amount": r.amount, "confirmed_amount": r.confirmed_amount, "confirmed_at": r.confirmed_at}
+                    for r in rows]
+    if not applications:
+        return None
+    on = now.astimezone(deadlines.SHANGHAI).date()
+    entries = works_payments.obligations({**(instance.data or {}), "payment_terms": {}}, applications, [], on,
+                                         timing.calendar(), timing.registry())
+    return next((e["confirmed_amount"] for e in entries if e["kind"] == "settlement"), None)
+
+
 @_guarded
 def raise_from_throw(session: Session, instance, spec: dict[str, Any], thrown: hooks.Thrown, now: datetime) -> Alert:
     """Raise (or escalate) the alert a thrown warning stands for. Idempotent per obligation."""
@@ -156,6 +177,8 @@ def raise_from_throw(session: Session, instance, spec: dict[str, Any], thrown: h
         element_id, awaited_task_id = spec["awaits"], None
     # One alert per obligation: by default the awaited task instance; `occurrence` widens it (e.g.
     # a milestone, so each round of a payment loop keeps the same alert).
+    if spec.get("amount") and SETTLED_PRICE in expressions.compile_expression(spec["amount"]).names:
+        data = {**data, SETTLED_PRICE: settled_price(session, instance, now)}
     occurrence = str(forms.to_json(_evaluate(spec["occurrence"], data))) if spec.get("occurrence") else (awaited_task_id or "process")
     due_at = due_instant(spec["due"], data)
     amount = _evaluate(spec.get("amount"), data)
@@ -190,6 +213,12 @@ def raise_from_throw(session: Session, instance, spec: dict[str, Any], thrown: h
         event = "alert.escalated"
     if amount is not None:
         alert.amount_overdue = _overdue(amount)
+    if alert.kind == "arrears":
+        # Fixed from the contract's basis (its agreed rate, P05 under an SME rule, or none), by the day it fell due.
+        alert.interest_rate = interest.rate_for(timing.registry(), (instance.data or {}).get("payment_basis"),
+                                                last_day(due_at))
+    else:
+        alert.interest_rate = None
     if severity == "red" and alert.department_code:
         dept = session.get(Department, alert.department_code)
         alert.escalated_to = dept.escalates_to if dept is not None else None
@@ -200,7 +229,7 @@ def raise_from_throw(session: Session, instance, spec: dict[str, Any], thrown: h
 
 def settle_for_task(session: Session, instance_id: str, task_id: str, completion: dict[str, Any],
                     spec_by_code: dict[str, dict[str, Any]], now: datetime,
-                    element_id: str | None = None) -> list[tuple[Alert, bool]]:
+                    element_id: str | None = None, written: frozenset[str] = frozenset()) -> list[tuple[Alert, bool]]:
     """The awaited task of open alerts completed: resolve each whose obligation is now met
     (`resolve_when`, default: completing is meeting), else re-evaluate its amount and keep it open.
     Returns (alert, resolved) pairs."""
@@ -210,6 +239,17 @@ def settle_for_task(session: Session, instance_id: str, task_id: str, completion
         awaited = or_(awaited, and_(Alert.awaited_task_id.is_(None), Alert.element_id == element_id))
     for alert in session.scalars(select(Alert).where(Alert.instance_id == instance_id, awaited, Alert.status != "resolved")):
         spec = spec_by_code.get(alert.code, {})
+        if alert.awaited_task_id is None and spec.get("occurrence") and \
+                not expressions.compile_expression(spec["occurrence"]).names & written:
+            # An at-once warning awaits an element, not a task: only the round of its own obligation settles it
+            # (another application's payment completes the same element). Where the completion itself writes what
+            # the occurrence is made of (a renewal's new valid_to), it cannot be told apart: it settles.
+            try:
+                own = str(forms.to_json(_evaluate(spec["occurrence"], completion))) == alert.occurrence
+            except (expressions.ExpressionError, ValueError, TypeError, ArithmeticError):
+                own = False
+            if not own:
+                continue
         try:
             unmet = bool(spec.get("resolve_when")) and not _evaluate(spec["resolve_when"], completion)
             amount = _evaluate(spec.get("amount"), completion) if unmet and spec.get("amount") else None
@@ -261,19 +301,34 @@ def on_task_settled(step, row, task_data: dict[str, Any], now: datetime) -> list
              {"alert_id": alert.id, "code": alert.code, "resolution": alert.resolution,
               "amount_overdue": alert.amount_overdue})
             for alert, resolved in settle_for_task(step.session, step.instance.id, row.id, task_data,
-                                                   _specs_by_code(step.definition), now, row.element_id)]
+                                                   _specs_by_code(step.definition), now, row.element_id,
+                                                   _written(step.definition, row.element_id))]
 
 
-def on_corrected(step, task_ids: list[str], data: dict[str, Any], now: datetime) -> list[tuple[str, str | None, dict[str, Any]]]:
+def _written(definition, element_id: str) -> frozenset[str]:
+    """The process variables a user task's form writes (its fields, renamed by `as`, and their running totals)."""
+    form = definition.model.get("user_tasks", {}).get(element_id, {}).get("form", [])
+    names = set()
+    for f in form:
+        names.add(f.get("as") or f["name"])
+        names.update(f[k] for k in ("accumulate", "shared_total") if k in f)
+    return frozenset(names)
+
+
+def on_corrected(step, task_ids: list[str], data: dict[str, Any], now: datetime,
+                 element_id: str | None = None) -> list[tuple[str, str | None, dict[str, Any]]]:
     """An entry was corrected (engine/supervision/corrections.py): settle again, on the corrected process data, the
     open alerts awaiting the corrected task or the round of the same obligation now waiting — resolved when the
-    obligation is now met, else their amount re-evaluated."""
+    obligation is now met, else their amount re-evaluated. With `element_id`, also the at-once warnings awaiting
+    that element for the same occurrence."""
     specs, out = _specs_by_code(step.definition), []
     for task_id in dict.fromkeys(task_ids):
         out.extend(("alert_resolved" if resolved else "alert_updated", alert.element_id,
                     {"alert_id": alert.id, "code": alert.code, "resolution": alert.resolution,
                      "amount_overdue": alert.amount_overdue, "corrected": True})
-                   for alert, resolved in settle_for_task(step.session, step.instance.id, task_id, data, specs, now))
+                   for alert, resolved in settle_for_task(step.session, step.instance.id, task_id, data, specs, now,
+                                                          element_id, _written(step.definition, element_id)
+                                                          if element_id else frozenset()))
     return out
 
 

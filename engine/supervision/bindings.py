@@ -38,8 +38,17 @@ SUBMIT_GUARANTEE, VERIFY_GUARANTEE, RENEW_GUARANTEE, PAY_CLAIM = (
 RELEASE_BID_BOND, RELEASE_PERFORMANCE, RELEASE_RETENTION = (
     "release_bid_bond", "release_performance_guarantee", "release_retention")
 
+# A works contract's payments (post_award_works, engine/supervision/works_payments.py): the contractor's applications
+# and settlement report, the employer's verification, review and payments — each written to the ledger. Read only
+# when present (a post_award version without the works partition has none), they bind nothing at deploy.
+SUBMIT_PAYMENT_APPLICATION, VERIFY_MEASUREMENT, PAY_ADVANCE, PAY_PROGRESS = (
+    "submit_payment_application", "verify_measurement", "pay_advance", "pay_progress")
+SUBMIT_SETTLEMENT, REVIEW_SETTLEMENT, PAY_SETTLEMENT = "submit_settlement", "review_settlement", "pay_settlement"
+WORKS_PAYMENT_KINDS = {PAY_ADVANCE: "advance", PAY_PROGRESS: "progress", PAY_SETTLEMENT: "settlement"}
+
 BINDINGS = (
     hooks.Binding("ledger.record_task", POST_AWARD, (RECORD_PAYMENT, SUBMIT_INVOICE)),
+
     hooks.Binding("guarantees.record_task", POST_AWARD, (SUBMIT_GUARANTEE, VERIFY_GUARANTEE, RENEW_GUARANTEE, PAY_CLAIM,
                                                          RELEASE_BID_BOND, RELEASE_PERFORMANCE, RELEASE_RETENTION)),
 )
@@ -90,7 +99,8 @@ def post_award_terms_for(data: dict[str, Any], employer: Organisation | None,
                                                        on, timing.registry(), today=today)
     if not errors:
         # Fixed now, from the parties' records as they are today (支付条例 art 3): never re-read later.
-        typed["payment_basis"] = payment_basis.fix(kind, sme, typed["payment_term_days"], agreed, on, timing.registry())
+        typed["payment_basis"] = payment_basis.fix(kind, sme, typed["payment_term_days"], agreed, on, timing.registry(),
+                                                   typed.get("late_interest_percent_per_day"))
     # Role-binding errors are reported by the start use case with the same paths; keep one message each.
     return typed, {k: v for k, v in errors.items() if k.removeprefix("data.") not in forms.reserved()}
 

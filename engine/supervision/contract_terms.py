@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.runtime import values
 from engine.errors import Invalid
+from engine.supervision import works_payments
 from engine.supervision.rules import CATEGORIES, TRACKS, Limit, RuleRegistry
 
 if TYPE_CHECKING:
@@ -64,8 +65,13 @@ _FIELDS = (
     "project_code", "project_name", "track", "category", "award_notice_date", "contract_amount",
     "employer", "contractor", "guarantor", "department", "bid_bond", "performance_guarantee_rate",
     "retention_rate", "defect_liability_months", "payment_term_days", "acceptance_days", "milestones",
+    "payment_terms", "late_interest_percent_per_day", "funding_source",
 )
+# Where the money comes from (资金来源), for arrears by funding source: the project approval states it.
+FUNDING_SOURCES = ("fiscal_budget", "special_bonds", "state_owned", "self_raised", "mixed")
 _MILESTONE_FIELDS = ("no", "name", "amount", "planned_date")
+# Fields the normalised data adds (the works partition's collection, what its branches read before the employer acts).
+_DERIVED = ("works_payments", *works_payments.BLANKS)
 _FEN = Decimal("0.01")
 
 _VERIFICATION = {
@@ -136,7 +142,7 @@ def validate_post_award(
     if not isinstance(data, Mapping):
         return {}, {"data": ["must be a JSON object"]}
     for key in data:
-        if key not in _FIELDS:
+        if key not in _FIELDS and key not in _DERIVED:
             _add(errors, f"data.{key}", f"unknown field; known: {', '.join(_FIELDS)}")
 
     out: dict[str, Any] = {
@@ -163,7 +169,31 @@ def validate_post_award(
         errors, default=_default_payment_term_days(registry, on),
     )
     out["acceptance_days"] = _count(data.get("acceptance_days"), "data.acceptance_days", MAX_ACCEPTANCE_DAYS, "days", errors)
-    out["milestones"] = _milestones(data.get("milestones"), errors, today)
+    terms = works_payments.parse_terms(
+        data.get("payment_terms"), category=out["category"], contract_amount=out["contract_amount"],
+        employer_kind="public_body" if employer_is_public else "other", on=on, registry=registry, today=today,
+        errors=errors)
+    if terms is None and data.get("payment_terms") is not None and data.get("milestones") in (None, []):
+        out["milestones"] = None  # the terms were refused: whether milestones are needed cannot be said
+    else:
+        out["milestones"] = _payment_milestones(data.get("milestones"), terms, errors, today)
+    if terms is not None:
+        out["payment_terms"] = terms
+    if data.get("funding_source") is not None:
+        out["funding_source"] = _choice(data["funding_source"], "data.funding_source", FUNDING_SOURCES, errors)
+    if data.get("late_interest_percent_per_day") is not None:
+        out["late_interest_percent_per_day"] = _daily_rate(data["late_interest_percent_per_day"], errors)
+    works = terms is not None and (terms["advance"] is not None or terms["progress"] is not None or terms["settlement"])
+    # post_award's works_payments partition: one workflow with the terms (`works`) for a contract paid on
+    # measurement, none for the others.
+    out["works_payments"] = [terms] if works else []
+    if works:
+        # What the works branch reads before the employer has acted (a verification, a settlement review).
+        out.update({name: None for name in works_payments.BLANKS})
+    for key in _DERIVED:
+        # Normalised data sent back may carry what the engine derived, unchanged; anything else is refused.
+        if key in data and data[key] != out.get(key, [] if key == "works_payments" else None):
+            _add(errors, f"data.{key}", "derived by the engine from payment_terms: leave it out or send it back unchanged")
 
     _check_parties(out, contractor, employer, errors)
     award = out["award_notice_date"]
@@ -282,6 +312,24 @@ def _rate(value: object, path: str, errors) -> Decimal | None:
     return number
 
 
+MAX_DAILY_RATE = Decimal("1")  # 1 % a day is 365 % a year: beyond any agreed late-payment rate, a typing error
+
+
+def _daily_rate(value: object, errors) -> Decimal | None:
+    """The agreed late-payment interest, percent of the amount overdue a day (0.05 means 万分之五)."""
+    path = "data.late_interest_percent_per_day"
+    try:
+        number = values.parse_decimal(value)
+    except values.BadValue as exc:
+        _add(errors, path, f"a percentage a day (0.05 means 0.05 % a day) {exc}")
+        return None
+    if not 0 < number <= MAX_DAILY_RATE or number != number.quantize(Decimal("0.000001")):
+        _add(errors, path, f"must be above 0 and at most {_num(MAX_DAILY_RATE)} (% a day) with at most 6 decimals, "
+                           f"got {_num(number)}")
+        return None
+    return number
+
+
 def _count(value: object, path: str, maximum: int, unit: str, errors, *, default: int | None = None) -> int | None:
     if value is None:
         if default is None:
@@ -315,6 +363,23 @@ def _bid_bond(value: object, errors) -> dict | None:
     if form is None or amount is None:
         return None
     return {"amount": amount, "form": form}
+
+
+def _payment_milestones(value: object, terms: dict | None, errors, today: date | None) -> list[dict | None] | None:
+    """The milestones: as given; generated from a periodic term; none for a contract paid on measurement and
+    settlement (payment_terms.progress / settlement), which would pay the same work twice."""
+    by_measurement = terms is not None and (terms["progress"] is not None or terms["settlement"])
+    periodic = terms is not None and terms["periodic"] is not None
+    if by_measurement or periodic:
+        if value not in (None, []):
+            why = "paid on measurement and settlement (payment_terms)" if by_measurement else \
+                "generated from payment_terms.periodic"
+            _add(errors, "data.milestones", f"must be absent or empty: the contract is {why}")
+            return None
+        if periodic:
+            return [{"no": n, **m} for n, m in enumerate(works_payments.periodic_milestones(terms["periodic"]), start=1)]
+        return []
+    return _milestones(value, errors, today)
 
 
 def _milestones(value: object, errors, today: date | None) -> list[dict | None] | None:

@@ -1,4 +1,5 @@
-"""Corrections of a party's own ledger entry (issue 16, acceptance 4): a payment or an invoice entered wrongly.
+"""Corrections of a party's own ledger entry (issue 16, acceptance 4): a payment (of a milestone, or a works
+contract's advance, progress payment or settlement) or an invoice entered wrongly.
 
 A correction names the completed task whose entry it corrects, the corrected fields (the same form, strict
 shapes and plausibility rules as the original) and a reason. It runs as one step on the task's workflow (the
@@ -31,10 +32,13 @@ from engine.supervision import alerts, bindings, plausibility
 ACTION = "entry_corrected"
 # element id → the ledger table its completion writes a row to, and that row's class.
 ENTRIES: dict[str, tuple[str, type]] = {bindings.RECORD_PAYMENT: ("payments", Payment),
-                                         bindings.SUBMIT_INVOICE: ("invoices", Invoice)}
+                                         bindings.SUBMIT_INVOICE: ("invoices", Invoice),
+                                         **{element: ("payments", Payment) for element in bindings.WORKS_PAYMENT_KINDS}}
 # The ledger row's columns a correction may change, by the form field they come from.
-COLUMNS = {bindings.RECORD_PAYMENT: {"amount": "amount", "paid_at": "paid_at", "voucher_no": "voucher_no"},
-           bindings.SUBMIT_INVOICE: {"amount": "amount", "issued_at": "issued_at", "invoice_no": "invoice_no"}}
+_PAYMENT_COLUMNS = {"amount": "amount", "paid_at": "paid_at", "voucher_no": "voucher_no"}
+COLUMNS = {bindings.RECORD_PAYMENT: _PAYMENT_COLUMNS,
+           bindings.SUBMIT_INVOICE: {"amount": "amount", "issued_at": "issued_at", "invoice_no": "invoice_no"},
+           **{element: _PAYMENT_COLUMNS for element in bindings.WORKS_PAYMENT_KINDS}}
 
 
 def _entry(session, instance_id: str, task_id: str, table: str) -> tuple[dict[str, Any], str]:
@@ -112,7 +116,15 @@ def correct(db: Database, principal: Principal, business_key: str, task_id: str,
                                          "after": after, "reason": reason.strip()})
         waiting = [t.id for t in runner.ready_rows(step.session, step.instance.id)
                    if t.part_id == step.part_id and t.element_id == element_id]
-        step.events.extend(alerts.on_corrected(step, [task_id, *waiting], spiff.current_data(step.wf), clock.now()))
+        if element_id in bindings.WORKS_PAYMENT_KINDS:
+            # A works contract runs each application in its own branch: settle each task's alerts on its own
+            # branch's data (the figures of one application are not another's).
+            for tid in [task_id, *waiting]:
+                task = spiff.get_task(step.wf, tid)
+                data = spiff.visible_data(task) if task is not None else spiff.current_data(step.wf)
+                step.events.extend(alerts.on_corrected(step, [tid], data, clock.now(), element_id))
+        else:
+            step.events.extend(alerts.on_corrected(step, [task_id, *waiting], spiff.current_data(step.wf), clock.now()))
         return {"task_id": task_id, "element_id": element_id, "milestone_no": step.part.item_no if step.part else None,
                 "by": step.actor, "before": before, "after": after, "reason": reason.strip()}
 

@@ -3,7 +3,11 @@
 P05 (《保障中小企业款项支付条例》 2020 art 15, 2025 art 17): a payment made late carries interest at the
 agreed rate, which may not be below the 1-year LPR at signing, and with no agreed rate at 0.05 % of the
 amount overdue a day (万分之五). The default rate is data of the rule registry (rules.json, limit P05,
-kind "interest"); contracts do not yet carry an agreed rate, so every figure uses P05's default.
+kind "interest"). Which rate a contract's arrears carry is fixed with its payment basis at the start
+(payment_basis.fix, `interest`): the rate the contract agreed (`late_interest_percent_per_day`), else P05's
+default where the SME payment rules bind (P01, P02), else none — a large contractor's arrears carry the
+contract's own rate or, for works, the LPR (C07), which the registry does not tabulate: no figure is shown
+rather than a wrong one.
 
 Counting convention: the payment period ends at 24:00 of its last day (`due`); interest runs for each
 calendar day after it up to and including `on` — `(on - due).days` days, none when `on` is on or before
@@ -50,6 +54,38 @@ def default_percent_per_day(registry: rules.RuleRegistry, due: date) -> Decimal 
 def interest_on(registry: rules.RuleRegistry, amount: Decimal, due: date, on: date) -> Decimal | None:
     """`accrued` at the rate that applies to a payment due on `due` (P05's default); None when none does."""
     rate = default_percent_per_day(registry, due)
+    return None if rate is None else accrued(amount, due, on, rate)
+
+
+AGREED = "AGREED"
+SME_RULES = ("P01", "P02")
+
+
+def basis_interest(payment_rule: str, agreed_percent_per_day: Decimal | None) -> dict:
+    """The interest rule a contract's basis fixes: its agreed rate, else P05 where an SME payment rule applies,
+    else none ({"rule": None})."""
+    if agreed_percent_per_day is not None:
+        return {"rule": AGREED, "percent_per_day": format(agreed_percent_per_day, "f")}
+    return {"rule": P05 if payment_rule in SME_RULES else None}
+
+
+def rate_for(registry: rules.RuleRegistry, basis, due: date) -> Decimal | None:
+    """The percent a day that a payment of this contract (its `payment_basis`) due on `due` carries when late;
+    None when no rate applies. A contract started before bases were fixed (no basis) keeps P05's default; a basis
+    fixed before it carried `interest` has P05 only under an SME rule."""
+    if not isinstance(basis, dict):
+        return default_percent_per_day(registry, due)
+    spec = basis.get("interest")
+    if spec is None:
+        return default_percent_per_day(registry, due) if basis.get("rule") in SME_RULES else None
+    if spec.get("rule") == AGREED:
+        return Decimal(str(spec["percent_per_day"]))
+    return default_percent_per_day(registry, due) if spec.get("rule") == P05 else None
+
+
+def interest_for(registry: rules.RuleRegistry, basis, amount: Decimal, due: date, on: date) -> Decimal | None:
+    """`accrued` at `rate_for`'s rate; None when no rate applies."""
+    rate = rate_for(registry, basis, due)
     return None if rate is None else accrued(amount, due, on, rate)
 
 

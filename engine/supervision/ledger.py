@@ -14,14 +14,16 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from engine.supervision import alerts, bindings, corrections, deadlines, guarantee_views, interest, timing
+from engine.supervision import (alerts, bindings, corrections, deadlines, guarantee_views, interest, timing,
+                                works_payments)
 from engine.access import authz
 from engine import clock
-from engine.runtime import steps, values
+from engine.runtime import spiff, steps, values
 from engine.storage.db import Database
 from engine.access.directory import Principal
 from engine.errors import Invalid, NotFound
-from engine.storage.models import Alert, Department, Instance, InstancePart, Invoice, Organisation, Payment, TaskRow
+from engine.storage.models import (Alert, Department, Instance, InstancePart, Invoice, Organisation, Payment,
+                                   PaymentApplication, TaskRow)
 
 
 def money(value: Any) -> str | None:
@@ -47,7 +49,17 @@ def _entry(data: dict[str, Any], amount: str, day: str) -> tuple[Decimal, date |
     return parsed[amount] if parsed[amount] is not None else Decimal("0.00"), parsed[day]
 
 
-def record_task(step: steps.Step, element_id: str, data: dict[str, Any], actor: str) -> None:
+def _application_of(step: steps.Step, task_id: str | None, kind: str) -> str | None:
+    """The document hash of the application (progress) or settlement report a works task belongs to, from its own
+    branch's data (each application runs in its own branch of post_award_works)."""
+    if kind == "advance":
+        return None
+    task = spiff.get_task(step.wf, task_id) if task_id else None
+    data = spiff.task_data(task) if task is not None else {}
+    return data.get("application_document_sha256" if kind == "progress" else "settlement_document_sha256")
+
+
+def record_task(step: steps.Step, element_id: str, data: dict[str, Any], actor: str, task_id: str | None = None) -> None:
     """Write the ledger rows a completed task stands for (called inside its step); Invalid (422) when its
     amount or date does not have the shape of engine/values.py."""
     part_no = step.part.item_no if step.part is not None else None
@@ -59,6 +71,32 @@ def record_task(step: steps.Step, element_id: str, data: dict[str, Any], actor: 
                                  milestone_no=part_no, paid_at=paid_at, amount=amount, voucher_no=data.get("voucher_no"),
                                  payer=roles.get("employer"), payee=roles.get("contractor"), recorded_at=now,
                                  recorded_by=actor))
+    elif element_id in bindings.WORKS_PAYMENT_KINDS:
+        amount, paid_at = _entry(data, "amount", "paid_at")
+        kind = bindings.WORKS_PAYMENT_KINDS[element_id]
+        step.session.add(Payment(id=str(uuid.uuid4()), instance_id=step.instance.id, part_id=step.part_id,
+                                 milestone_no=None, kind=kind, reference=_application_of(step, task_id, kind),
+                                 paid_at=paid_at, amount=amount, voucher_no=data.get("voucher_no"),
+                                 payer=roles.get("employer"), payee=roles.get("contractor"), recorded_at=now,
+                                 recorded_by=actor))
+    elif element_id in (bindings.SUBMIT_PAYMENT_APPLICATION, bindings.SUBMIT_SETTLEMENT):
+        amount, applied_at = _entry(data, "value", "applied_at" if element_id == bindings.SUBMIT_PAYMENT_APPLICATION
+                                    else "submitted_at")
+        step.session.add(PaymentApplication(
+            id=str(uuid.uuid4()), instance_id=step.instance.id,
+            kind="progress" if element_id == bindings.SUBMIT_PAYMENT_APPLICATION else "settlement",
+            reference=str(data.get("document_sha256")), period=data.get("period"), applied_at=applied_at,
+            amount=amount, recorded_at=now, recorded_by=actor))
+    elif element_id in (bindings.VERIFY_MEASUREMENT, bindings.REVIEW_SETTLEMENT):
+        progress = element_id == bindings.VERIFY_MEASUREMENT
+        amount, confirmed_at = _entry(data, "confirmed_value" if progress else "settled_value",
+                                      "verified_at" if progress else "reviewed_at")
+        kind = "progress" if progress else "settlement"
+        row = step.session.scalar(select(PaymentApplication).where(
+            PaymentApplication.instance_id == step.instance.id, PaymentApplication.kind == kind,
+            PaymentApplication.reference == _application_of(step, task_id, kind)))
+        if row is not None:
+            row.confirmed_amount, row.confirmed_at = amount, confirmed_at
     elif element_id == bindings.SUBMIT_INVOICE:
         amount, issued_at = _entry(data, "amount", "issued_at")
         step.session.add(Invoice(id=str(uuid.uuid4()), instance_id=step.instance.id, part_id=step.part_id,
@@ -103,19 +141,69 @@ def _milestones(session, instance: Instance, parts: dict[int, InstancePart], pay
             "acceptance_result": pdata.get("result"), "invoiced_amount": money(invoiced), "paid_amount": money(paid),
             "outstanding": money(max(amount - paid, Decimal(0))), "overpaid": money(max(paid - amount, Decimal(0))),
             "payment_due_at": due_row.due_at if due_row is not None else None,
-            "interest_accrued": money(_interest(max(amount - paid, Decimal(0)), due_row)),
+            "interest_accrued": money(_interest(instance, max(amount - paid, Decimal(0)), due_row)),
             "status": "paid" if amount and paid >= amount else (part.status if part is not None else "not_started"),
         })
     return out
 
 
-def _interest(outstanding: Decimal, due_row: TaskRow | None) -> Decimal:
-    """Late-payment interest (P05, engine/supervision/interest.py) accrued to today (China time) on what is still
-    outstanding of a milestone whose payment deadline has passed; 0.00 when none is owed or none applies."""
+def _interest(instance: Instance, outstanding: Decimal, due_row: TaskRow | None) -> Decimal | None:
+    """Late-payment interest (engine/supervision/interest.py, at the rate the contract's basis fixes) accrued to today
+    (China time) on what is still outstanding of a milestone whose payment deadline has passed; 0.00 when none is
+    owed, None when no rate applies to the contract."""
+    rate_basis = (instance.data or {}).get("payment_basis")
     if due_row is None or due_row.due_at is None:
-        return Decimal("0.00")
+        return Decimal("0.00") if interest.rate_for(timing.registry(), rate_basis, clock.now().date()) is not None else None
     today = clock.now().astimezone(deadlines.SHANGHAI).date()
-    return interest.interest_on(timing.registry(), outstanding, alerts.last_day(due_row.due_at), today) or Decimal("0.00")
+    return interest.interest_for(timing.registry(), rate_basis, outstanding, alerts.last_day(due_row.due_at), today)
+
+
+def _works(session, instance: Instance, payments: list[Payment]) -> dict[str, Any] | None:
+    """A works contract's payment terms and where each obligation stands today (works_payments.obligations): the
+    advance, every progress application and the settlement report with what was confirmed (or deemed confirmed once
+    the review period passed in silence), what it makes payable, what was paid and the last day to pay."""
+    data = instance.data or {}
+    terms = data.get("payment_terms") or {}
+    if not (terms.get("advance") or terms.get("progress") or terms.get("settlement")):
+        return None
+    today = clock.now().astimezone(deadlines.SHANGHAI).date()
+    rows = session.scalars(select(PaymentApplication).where(PaymentApplication.instance_id == instance.id))
+    applications = [{"kind": r.kind, "reference": r.reference, "period": r.period, "applied_at": r.applied_at,
+                     "amount": r.amount, "confirmed_amount": r.confirmed_amount, "confirmed_at": r.confirmed_at}
+                    for r in rows]
+    paid = [{"kind": p.kind, "reference": p.reference, "paid_at": p.paid_at, "amount": p.amount} for p in payments]
+    entries = works_payments.obligations(data, applications, paid, today, timing.calendar(), timing.registry())
+    for entry in entries:
+        late = entry["payment_last_day"] is not None and entry["outstanding"] and entry["outstanding"] > 0
+        entry["interest_accrued"] = interest.interest_for(timing.registry(), data.get("payment_basis"),
+                                                          entry["outstanding"], entry["payment_last_day"], today) \
+            if late else None
+
+    def shown(entry: dict[str, Any]) -> dict[str, Any]:
+        out = {k: (money(v) if isinstance(v, Decimal) else v) for k, v in entry.items()}
+        if "reference" in out and out["kind"] != "advance":
+            out["document_sha256"] = out.pop("reference")
+        else:
+            out.pop("reference", None)
+        return out
+
+    advance = next((shown(e) for e in entries if e["kind"] == "advance"), None)
+    if advance is not None:
+        advance["percent"] = terms["advance"].get("percent")
+    return {"terms": terms, "advance": advance,
+            "applications": [shown(e) for e in entries if e["kind"] == "progress"],
+            "settlement": next((shown(e) for e in entries if e["kind"] == "settlement"), None)}
+
+
+def _total_interest(data: dict[str, Any], milestones: list[dict[str, Any]], works: dict[str, Any] | None) -> str | None:
+    """The interest accrued on everything overdue (milestones and works obligations); None when no rate applies."""
+    if interest.rate_for(timing.registry(), data.get("payment_basis"), clock.now().date()) is None:
+        return None
+    entries = [*milestones, *(([works["advance"]] if works and works["advance"] else []) +
+                              (works["applications"] if works else []) +
+                              ([works["settlement"]] if works and works["settlement"] else []))]
+    return money(sum((values.amount_of(e.get("interest_accrued")) for e in entries if e.get("interest_accrued")),
+                     Decimal(0)))
 
 
 def _guarantees(session, instance: Instance) -> list[dict[str, Any]]:
@@ -167,12 +255,13 @@ def contract(db: Database, principal: Principal, business_key: str) -> dict[str,
             Alert.instance_id == instance.id, Alert.kind == "arrears", Alert.status != "resolved"))
         parts = {p.item_no: p for p in session.scalars(select(InstancePart).where(InstancePart.instance_id == instance.id))}
         milestones = _milestones(session, instance, parts, payments, invoices)
+        works = _works(session, instance, payments)
         overpayments = _overpayments(parts, data.get("milestones") or [], payments)
         paid = sum((p.amount for p in payments), Decimal(0))
         return {
             "business_key": instance.business_key, "instance_id": instance.id, "status": instance.status,
             "project_code": data.get("project_code"), "project_name": data.get("project_name"),
-            "track": data.get("track"), "category": data.get("category"),
+            "track": data.get("track"), "category": data.get("category"), "funding_source": data.get("funding_source"),
             "department": {"code": dept.code, "name": dept.name} if dept else None,
             "parties": [{"role": role, "org_code": code, "name": orgs[code].name if code in orgs else None,
                          "credit_rating": orgs[code].credit_rating if code in orgs else None,
@@ -184,7 +273,8 @@ def contract(db: Database, principal: Principal, business_key: str) -> dict[str,
             # Fixed at the start (支付条例 art 3): the parties' status then and the payment rule that governs.
             "payment_basis": data.get("payment_basis"),
             "milestones": milestones,
-            "payments": [{"milestone_no": p.milestone_no, "paid_at": p.paid_at, "amount": p.amount, "voucher_no": p.voucher_no,
+            "works": works,
+            "payments": [{"kind": p.kind, "reference": p.reference, "milestone_no": p.milestone_no, "paid_at": p.paid_at, "amount": p.amount, "voucher_no": p.voucher_no,
                           "payer": p.payer, "payee": p.payee, "recorded_at": p.recorded_at,
                           "overpayment": p.id in overpayments, "overpayment_reason": overpayments.get(p.id)}
                          for p in payments],
@@ -195,5 +285,6 @@ def contract(db: Database, principal: Principal, business_key: str) -> dict[str,
             "corrections": corrections.listed(session, instance.id),
             "alerts": open_alerts,
             "arrears_amount": money(arrears),
-            "interest_accrued": money(sum((values.amount_of(m["interest_accrued"]) for m in milestones), Decimal(0))),
+            # None when no rate applies to the contract (a large contractor without an agreed rate).
+            "interest_accrued": _total_interest(data, milestones, works),
         }

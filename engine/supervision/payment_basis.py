@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from engine.supervision import deadlines
+from engine.supervision import deadlines, interest
 from engine.supervision.rules import RuleRegistry, UnknownRule
 
 PUBLIC_BODY, LARGE_ENTERPRISE, OTHER = "public_body", "large_enterprise", "other"
@@ -64,14 +64,17 @@ def default_days(kind: str, contractor_sme: bool, on: date, registry: RuleRegist
     return rule.days if rule is not None else None
 
 
-def fix(kind: str, contractor_sme: bool, term_days: int, agreed: bool, on: date, registry: RuleRegistry) -> dict[str, Any]:
+def fix(kind: str, contractor_sme: bool, term_days: int, agreed: bool, on: date, registry: RuleRegistry,
+        agreed_interest: Decimal | None = None) -> dict[str, Any]:
     """The basis stored with the contract: the parties' status, the rule that applied and its legal basis,
-    and the term (days) the payment clock counts."""
+    the term (days) the payment clock counts, and the late-payment interest it carries (interest.basis_interest:
+    the agreed rate, P05's default under an SME rule, or none)."""
     rule = select(kind, contractor_sme, on, registry)
-    return {"employer_kind": kind, "contractor_sme": bool(contractor_sme),
-            "rule": rule.id if rule is not None else CONTRACT,
+    rule_id = rule.id if rule is not None else CONTRACT
+    return {"employer_kind": kind, "contractor_sme": bool(contractor_sme), "rule": rule_id,
             "legal_basis": rule.legal_basis if rule is not None else CONTRACT_BASIS,
-            "term_days": term_days, "term_agreed": bool(agreed), "fixed_on": on.isoformat()}
+            "term_days": term_days, "term_agreed": bool(agreed), "fixed_on": on.isoformat(),
+            "interest": interest.basis_interest(rule_id, agreed_interest)}
 
 
 def citation(basis: Mapping) -> str:

@@ -23,7 +23,7 @@ from typing import Any, Callable, Mapping
 from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session, load_only
 
-from engine.supervision import alerts, bindings, credit, csv_export, deadlines, interest, timing
+from engine.supervision import alerts, bindings, credit, csv_export, deadlines, interest, timing, works_payments
 from engine import clock
 from engine.access import directory
 from engine.runtime import values
@@ -31,7 +31,7 @@ from engine.storage.db import Database
 from engine.access.directory import Principal
 from engine.errors import Forbidden, Invalid, NotFound
 from engine.storage.models import (Alert, AlertDecision, AuditEvent, CreditRecord, Department, Guarantee, Instance, Invoice, Lead,
-                                   Organisation, Payment, TaskRow)
+                                   Organisation, Payment, PaymentApplication, TaskRow)
 
 SEVERITIES = ("yellow", "orange", "red")
 TOP_EMPLOYERS = 5
@@ -110,24 +110,31 @@ DEFINITIONS: dict[str, str] = {
     "milestones.paid_late": "Payment milestones paid in full in the month after the deadline's last day.",
     "milestones.average_days_late": "Mean, over the milestones paid late, of the days from the deadline's last day to the "
                                     "day of full payment (as in the alert's 'paid N days late'), to one decimal; null when none.",
-    "arrears.amount": "Unpaid milestone payments at the end of the month (欠款): for each payment milestone whose deadline "
+    "arrears.amount": "Unpaid payments at the end of the month (欠款): for each payment milestone whose deadline "
                       "had passed at 24:00 of the month's last day (the engine raises its arrears alert at that instant), "
-                      "the milestone amount less the payments dated on or before that day, when positive. Contracts "
+                      "the milestone amount less the payments dated on or before that day, when positive; and for each "
+                      "works obligation (advance C01, progress payment C03, settlement C04P) whose last day had passed, "
+                      "what it made payable as it stood that day (a measurement or settlement not answered in its period "
+                      "counts as confirmed at the applied amount) less the payments dated on or before it. Contracts "
                       "cancelled by the operator are left out.",
-    "arrears.milestones": "The number of those milestones.",
+    "arrears.milestones": "The number of those milestones and works obligations.",
     "arrears.contracts": "The number of contracts with at least one of those milestones.",
     "arrears.by_department": "The same three figures for each supervising department.",
     "arrears.by_employer": "The same three figures for each employer (招标人/采购人: the organisation that owes the payment).",
     "arrears.top_employers": f"The {TOP_EMPLOYERS} employers with the largest arrears amount (ties by code).",
     "arrears.interest_accrued": "Late-payment interest accrued on those unpaid amounts up to and including the month's "
-                                "last day (P05, 支付条例 2025 art 17 / 2020 art 15: 0.05 % a day when no rate is agreed; "
-                                "contracts carry no agreed rate yet): for each milestone, the amount unpaid × 0.05 % × the "
-                                "days from the day after the deadline's last day to the month's last day, rounded to the "
+                                "last day, at the rate fixed with the contract's payment basis: the agreed rate "
+                                "(late_interest_percent_per_day), else P05's 0.05 % a day where an SME payment rule (P01, "
+                                "P02) binds, else none (支付条例 2025 art 17 / 2020 art 15): for each unpaid amount, the "
+                                "amount × the rate × the days from the day after the deadline's last day to the month's last day, rounded to the "
                                 "fen half-up; in total, by department, by employer and for the top employers. Interest on "
                                 "amounts already paid late is not included.",
     "arrears.by_age": "The unpaid amounts and milestones by days overdue at the month's last day (days after the "
-                      "deadline's last day): 0-30 (≤ 30), 31-90, 91-180, 181-365, over_365; in total and by employer. "
-                      "Not by funding source: contracts record none.",
+                      "deadline's last day): 0-30 (≤ 30), 31-90, 91-180, 181-365, over_365; in total, by employer and "
+                      "by funding source.",
+    "arrears.by_funding_source": "The arrears figures and their ages for each funding source the contract declared at "
+                                 "the start (funding_source: fiscal_budget 财政预算资金, special_bonds 地方政府专项债券, "
+                                 "state_owned 国有资金, self_raised 自筹资金, mixed 多渠道); `unknown` where it declared none.",
     "held_past_release.count": "Deposits and guarantees still held at the end of the month whose release deadline had passed "
                                "by then: bid bonds (D03 / D07, from signing; not exempt ones), performance guarantees "
                                "(Q07, from completion) and quality retention (Q04, from the contractor's application), "
@@ -348,11 +355,13 @@ def _arrears(owed: list[tuple[Instance, Decimal, date]], names: dict[str, str], 
         return {"amount": Decimal(0), "milestones": 0, "contracts": set(), "interest": Decimal(0), "ages": _by_age()}
 
     registry = timing.registry()
-    total, by_dept, by_emp = bucket(), defaultdict(bucket), defaultdict(bucket)
+    total, by_dept, by_emp, by_fund = bucket(), defaultdict(bucket), defaultdict(bucket), defaultdict(bucket)
     for inst, amount, limit in owed:
-        accrued = interest.interest_on(registry, amount, limit, scope.last_day) or Decimal(0)
+        accrued = interest.interest_for(registry, (inst.data or {}).get("payment_basis"), amount, limit,
+                                        scope.last_day) or Decimal(0)
         age = interest.age_bucket(interest.days_late(limit, scope.last_day))
-        for b in (total, by_dept[inst.department_code or ""], by_emp[(inst.roles or {}).get("employer") or ""]):
+        for b in (total, by_dept[inst.department_code or ""], by_emp[(inst.roles or {}).get("employer") or ""],
+                  by_fund[(inst.data or {}).get("funding_source") or "unknown"]):
             b["amount"] += amount
             b["milestones"] += 1
             b["contracts"].add(inst.id)
@@ -371,14 +380,45 @@ def _arrears(owed: list[tuple[Instance, Decimal, date]], names: dict[str, str], 
     top = sorted(by_emp.items(), key=lambda kv: (-kv[1]["amount"], kv[0]))[:TOP_EMPLOYERS]
     return {**out(total), "by_age": ages(total), "by_department": {code: out(b) for code, b in sorted(by_dept.items())},
             "by_employer": employers,
+            "by_funding_source": {code: {**out(b), "by_age": ages(b)} for code, b in sorted(by_fund.items())},
             "top_employers": [{"org": code, "name": names.get(code), **out(b)} for code, b in top]}
 
 
-def _milestones_and_arrears(instances: list[Instance], due: dict, paid_rows: dict[tuple[str, int], list],
-                            names: dict[str, str], scope: ReportScope) -> tuple[dict, dict]:
-    """The `milestones` and `arrears` sections, both over the contracts' payment milestones."""
+def _works_owed(session: Session, instances: list[Instance], scope: ReportScope) -> list[tuple[Instance, Decimal, date]]:
+    """(contract, amount unpaid, the payment's last day) of every works obligation (advance, progress application,
+    settlement: works_payments.obligations) overdue at the end of the month, as it stood then."""
+    works = {i.id: i for i in instances if i.status != "cancelled" and
+             any(((i.data or {}).get("payment_terms") or {}).get(k) for k in ("advance", "progress", "settlement"))}
+    if not works:
+        return []
+    applications: dict[str, list[dict]] = defaultdict(list)
+    paid: dict[str, list[dict]] = defaultdict(list)
+    for chunk in _chunks(sorted(works)):
+        for row in session.scalars(select(PaymentApplication).where(PaymentApplication.instance_id.in_(chunk))):
+            applications[row.instance_id].append({
+                "kind": row.kind, "reference": row.reference, "period": row.period, "applied_at": row.applied_at,
+                "amount": row.amount, "confirmed_amount": row.confirmed_amount, "confirmed_at": row.confirmed_at})
+        for p in session.scalars(select(Payment).where(Payment.instance_id.in_(chunk), Payment.kind != "milestone")):
+            paid[p.instance_id].append({"kind": p.kind, "reference": p.reference, "paid_at": p.paid_at,
+                                        "amount": p.amount})
+    owed = []
+    for iid, inst in works.items():
+        for entry in works_payments.obligations(inst.data or {}, applications[iid], paid[iid], scope.last_day,
+                                                timing.calendar(), timing.registry()):
+            last = entry["payment_last_day"]
+            if last is not None and last < scope.last_day + timedelta(days=1) and entry["outstanding"] > 0:
+                owed.append((inst, entry["outstanding"], last))
+    return owed
+
+
+def _milestones_and_arrears(session: Session, instances: list[Instance], due: dict,
+                            paid_rows: dict[tuple[str, int], list], names: dict[str, str],
+                            scope: ReportScope) -> tuple[dict, dict]:
+    """The `milestones` section over the contracts' payment milestones; the `arrears` section over those and the
+    works contracts' obligations (advance, progress payments, settlement)."""
     payable = list(_payment_milestones(instances))
-    return _milestone_figures(payable, due, paid_rows, scope), _arrears(_owed(payable, due, paid_rows, scope), names, scope)
+    owed = _owed(payable, due, paid_rows, scope) + _works_owed(session, instances, scope)
+    return _milestone_figures(payable, due, paid_rows, scope), _arrears(owed, names, scope)
 
 
 def _guarantee_amount(kind: str, data: dict[str, Any]) -> Decimal:
@@ -502,7 +542,7 @@ def build(session: Session, scope: ReportScope) -> dict[str, Any]:
     alert_rows = _rows(session, Alert, Alert.instance_id, scope)
     events = _alert_events(session, scope)
     contracts, filings = _contracts_and_filings(instances, due, scope)
-    milestones, arrears = _milestones_and_arrears(instances, due, payments, names, scope)
+    milestones, arrears = _milestones_and_arrears(session, instances, due, payments, names, scope)
     report: dict[str, Any] = {
         "report": {"month": scope.month, "timezone": "Asia/Shanghai", "start": scope.start.isoformat(),
                    "end": scope.end.isoformat(), "departments": sorted(scope.departments),

@@ -31,14 +31,14 @@ VERIFICATION_MARKS = ("P", "S", "U", "L", "D")
 DEFAULT_RULES_PATH = Path(__file__).with_name("rules.json")
 
 # The kinds of limit entry; an entry without "kind" (or with "period") is a period Rule.
-LIMIT_KINDS = ("cap", "exemption", "prohibition", "interest")
+LIMIT_KINDS = ("cap", "floor", "exemption", "prohibition", "interest")
 
 # The contract terms a limit bounds (its `subject`, and a prohibition's `together_with`).
 LIMIT_SUBJECTS = ("bid_bond", "performance_guarantee", "retention", "defect_liability", "supplementary_contracts",
-                  "late_payment")
+                  "late_payment", "advance_payment", "progress_payment")
 
 # What a percentage cap is a percentage of, in the words of the legal text.
-PERCENT_BASES = ("contract_amount", "estimated_price", "budget_amount", "settlement_price")
+PERCENT_BASES = ("contract_amount", "estimated_price", "budget_amount", "settlement_price", "measured_value")
 
 # The scope a limit may be narrowed to: procurement track and object category (DOMAIN.md §1).
 TRACKS = ("tendering", "gov_procurement")
@@ -79,6 +79,9 @@ class Rule:
     effective_to: date | None = None
     cap: int | None = None
     note: str | None = None
+    # A tier of a period graded by amount (C04: the settlement review period by the settlement report's amount):
+    # the version applies to amounts from this (CNY, inclusive) up to the next tier's; None: any amount.
+    amount_from: Decimal | None = None
 
     def __post_init__(self) -> None:
         where = f"rule {self.id!r}"
@@ -106,6 +109,8 @@ class Rule:
             raise ValueError(f"{where}: effective_to must be a date on or after effective_from")
         if self.note is not None and (not isinstance(self.note, str) or not self.note.strip()):
             raise ValueError(f"{where}: note must be a non-empty string when present")
+        if self.amount_from is not None and not (_decimal(self.amount_from) and self.amount_from >= 0):
+            raise ValueError(f"{where}: amount_from must be a non-negative decimal, got {self.amount_from!r}")
 
     def in_force_on(self, day: date) -> bool:
         """True when this version applies on `day`."""
@@ -123,7 +128,7 @@ class Rule:
             raise ValueError(f"a rule must be a JSON object, got {type(data).__name__}")
         where = f"rule {data.get('id')!r}"
         known = {f.name for f in fields(cls)}
-        required = {f.name for f in fields(cls) if f.name not in ("effective_to", "cap", "note")}
+        required = {f.name for f in fields(cls) if f.name not in ("effective_to", "cap", "note", "amount_from")}
         if missing := required - set(data):
             raise ValueError(f"{where}: missing {sorted(missing)}")
         if unknown := set(data) - known:
@@ -132,6 +137,8 @@ class Rule:
         for name in ("effective_from", "effective_to"):
             if values.get(name) is not None:
                 values[name] = _parse_date(values[name], f"{where}: {name}")
+        if values.get("amount_from") is not None:
+            values["amount_from"] = _parse_decimal(values["amount_from"], f"{where}: amount_from")
         return cls(**values)
 
     def to_dict(self) -> dict:
@@ -139,6 +146,10 @@ class Rule:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["effective_from"] = self.effective_from.isoformat()
         data["effective_to"] = self.effective_to.isoformat() if self.effective_to else None
+        if self.amount_from is None:
+            data.pop("amount_from")
+        else:
+            data["amount_from"] = str(self.amount_from)
         return data
 
 
@@ -154,6 +165,8 @@ class Limit:
     * "exemption": a bidder whose credit rating is in `exempt_ratings` may be exempted from the
       term (the credit offset of deposits): from all of it, or from `exempt_percent` of it (e.g. 50,
       a local rule halving the bond; None means 100, the whole term);
+    * "floor": the term may not be below `min_percent` (of the amount named by `of`), e.g. a progress payment of
+      at least 80 % of the measured value (C03);
     * "prohibition": the term may not be agreed together with `together_with`;
     * "interest": the late-payment interest the law gives when the contract agrees no rate,
       `percent_per_day` (a percentage, 0.05 means 万分之五 a day) of the amount overdue (P05).
@@ -172,6 +185,7 @@ class Limit:
     effective_from: date
     effective_to: date | None = None
     max_percent: Decimal | None = None
+    min_percent: Decimal | None = None
     of: str | None = None
     max_amount: Decimal | None = None
     max_months: int | None = None
@@ -216,11 +230,12 @@ class Limit:
         bounds = [name for name in ("max_percent", "max_amount", "max_months") if getattr(self, name) is not None]
         allowed = {
             "cap": {"max_percent", "of", "max_amount", "max_months", "default_months"},
+            "floor": {"min_percent", "of"},
             "exemption": {"exempt_ratings", "exempt_percent"},
             "prohibition": {"together_with"},
             "interest": {"percent_per_day"},
         }[self.kind]
-        kind_fields = ("max_percent", "of", "max_amount", "max_months", "default_months", "exempt_ratings", "exempt_percent",
+        kind_fields = ("max_percent", "min_percent", "of", "max_amount", "max_months", "default_months", "exempt_ratings", "exempt_percent",
                        "together_with", "percent_per_day")
         if stray := [name for name in kind_fields if getattr(self, name) is not None and name not in allowed]:
             raise ValueError(f"{where}: a {self.kind} does not take {stray}")
@@ -246,6 +261,11 @@ class Limit:
                 and self.default_months <= self.max_months
             ):
                 raise ValueError(f"{where}: default_months must be a positive integer no larger than max_months")
+        elif self.kind == "floor":
+            if not (_decimal(self.min_percent) and 0 < self.min_percent <= 100):
+                raise ValueError(f"{where}: min_percent must be a decimal in (0, 100], got {self.min_percent!r}")
+            if self.of not in PERCENT_BASES:
+                raise ValueError(f"{where}: a min_percent needs 'of', one of {PERCENT_BASES}, got {self.of!r}")
         elif self.kind == "exemption":
             if not _distinct_from(self.exempt_ratings, CREDIT_RATINGS):
                 raise ValueError(f"{where}: exempt_ratings must be a non-empty list of distinct values from {CREDIT_RATINGS}")
@@ -289,7 +309,7 @@ class Limit:
         for name in ("effective_from", "effective_to"):
             if values.get(name) is not None:
                 values[name] = _parse_date(values[name], f"{where}: {name}")
-        for name in ("max_percent", "max_amount", "exempt_percent", "percent_per_day"):
+        for name in ("max_percent", "min_percent", "max_amount", "exempt_percent", "percent_per_day"):
             if values.get(name) is not None:
                 values[name] = _parse_decimal(values[name], f"{where}: {name}")
         for name in ("exempt_ratings", "tracks", "categories"):

@@ -20,7 +20,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from engine.supervision import calendar as official
-from engine.supervision import deadlines, payment_basis, rules
+from engine.runtime import values
+from engine.supervision import deadlines, payment_basis, rules, works_payments
 
 _calendar: official.OfficialCalendar | None = None
 _registry: rules.RuleRegistry | None = None
@@ -90,6 +91,56 @@ def payment_deadline_fn(basis, delivered_at, accepted_at, acceptance_days) -> st
     return _iso(deadlines.add_days(start, _count(basis["term_days"]), calendar()))
 
 
+def _day(value):
+    return None if value is None else deadlines.local_date(_start(value))
+
+
+def _money(value) -> Decimal:
+    return values.amount_of(value)
+
+
+def advance_deadline_fn(signed_at, terms) -> str:
+    """C01: the advance's last day (works_payments.advance_due) from the signing and the agreed start date."""
+    start = terms.get("works_start_date") if isinstance(terms, dict) else None
+    return _iso(works_payments.advance_due(_day(signed_at), _day(start), calendar(), registry()))
+
+
+def progress_deadline_fn(applied_at, verified_at) -> str:
+    """C03: 14 days from the measurement's confirmation, actual or deemed (C02)."""
+    on = works_payments.confirmed_on(_day(applied_at), _day(verified_at), works_payments.MEASUREMENT_RULE,
+                                     calendar(), registry())
+    return _iso(deadlines.deadline(works_payments.PROGRESS_RULE, on, calendar(), registry()))
+
+
+def progress_due_fn(applied_value, confirmed_value, terms, contract_amount) -> Decimal:
+    """What an application makes payable: the confirmed value (the applied one when deemed confirmed) × the agreed
+    percentage, less the advance recovered in the same proportion."""
+    value = _money(confirmed_value if confirmed_value is not None else applied_value)
+    return works_payments.progress_amount(value, terms, _money(contract_amount))
+
+
+def settlement_review_deadline_fn(settlement_value, submitted_at) -> str:
+    """C04: the review period of the settlement report's amount tier, from its submission."""
+    day = _day(submitted_at)
+    rule = works_payments.settlement_review_rule(_money(settlement_value), registry(), day)
+    return _iso(deadlines.deadline(rule.id, day, calendar(), registry()))
+
+
+def settlement_deadline_fn(settlement_value, submitted_at, reviewed_at) -> str:
+    """C04P: 15 days from the settlement's confirmation, actual or deemed (C04's tier)."""
+    day = _day(submitted_at)
+    rule = works_payments.settlement_review_rule(_money(settlement_value), registry(), day)
+    on = works_payments.confirmed_on(day, _day(reviewed_at), rule.id, calendar(), registry())
+    return _iso(deadlines.deadline(works_payments.SETTLEMENT_PAYMENT_RULE, on, calendar(), registry()))
+
+
+def settlement_payable_fn(settlement_value, settled_value, retention_rate) -> Decimal:
+    """All the contract owes once settled: the settled price (the reported one when deemed accepted) less the
+    retention."""
+    settled = _money(settled_value if settled_value is not None else settlement_value)
+    return works_payments.settlement_payable(settled, _money(retention_rate))
+
+
 def add_days_fn(start, n) -> str:
     return _iso(deadlines.add_days(_start(start), _count(n), calendar()))
 
@@ -122,6 +173,9 @@ def after_fn(instant, days) -> str:
 def expression_functions() -> dict[str, object]:
     """The calendar functions diagrams may call in expressions, by name (registered by engine/bootstrap.py)."""
     return {"deadline": deadline_fn, "payment_deadline": payment_deadline_fn,
+            "advance_deadline": advance_deadline_fn, "progress_deadline": progress_deadline_fn,
+            "progress_due": progress_due_fn, "settlement_review_deadline": settlement_review_deadline_fn,
+            "settlement_deadline": settlement_deadline_fn, "settlement_payable": settlement_payable_fn,
             "add_days": add_days_fn, "add_workdays": add_workdays_fn,
             "end_of_day": end_of_day_fn, "before": before_fn, "after": after_fn}
 

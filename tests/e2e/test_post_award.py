@@ -580,7 +580,8 @@ def test_the_ledger_shows_parties_milestones_money_guarantees_and_open_arrears(a
         (None, None, "0.00", "600000.00")
     assert m2["payment_due_at"] is None
     [payment] = ledger["payments"]
-    assert payment == {"milestone_no": 1, "paid_at": "2026-09-04", "amount": "200000.00", "voucher_no": "GK-0001",
+    assert payment == {"kind": "milestone", "reference": None, "milestone_no": 1, "paid_at": "2026-09-04",
+                       "amount": "200000.00", "voucher_no": "GK-0001",
                        "payer": "EMP", "payee": "CON", "recorded_at": payment["recorded_at"],
                        "overpayment": False, "overpayment_reason": None}
     [invoice] = ledger["invoices"]

@@ -21,9 +21,10 @@ ZERO = {"amount": "0.00", "milestones": 0}
 
 @pytest.fixture
 def contracts(api):
-    a = Contract(api, "INT-A", one_milestone(tendering_works(payment_term_days=30)))
+    # CON is a large contractor: no SME rule gives it P05's default, so the contracts agree the same 0.05 % a day.
+    a = Contract(api, "INT-A", one_milestone(tendering_works(payment_term_days=30, late_interest_percent_per_day="0.05")))
     a.run(until="pay1")
-    b = Contract(api, "INT-B", one_milestone(tendering_works(payment_term_days=10)))
+    b = Contract(api, "INT-B", one_milestone(tendering_works(payment_term_days=10, late_interest_percent_per_day="0.05")))
     b.run(until="pay1")
     b.step("pay1", at(9, 20), paid_at="2026-09-20", amount="200000.00")
     return a, b

@@ -41,9 +41,11 @@ def test_a_public_body_paying_an_sme_is_held_to_p01(api):
     c = _late(api, "BASIS-P01", contractor="CON2")
     basis = api.ledger(c.key)["payment_basis"]
     assert basis == {"employer_kind": "public_body", "contractor_sme": True, "rule": "P01", "legal_basis": P01_TEXT,
-                     "term_days": 30, "term_agreed": True, "fixed_on": "2026-08-03"}
+                     "term_days": 30, "term_agreed": True, "fixed_on": "2026-08-03", "interest": {"rule": "P05"}}
     [alert] = _payment_alerts(api, just_after_midnight(10, 1))
     assert alert["due_at"].startswith("2026-09-30T16:00:00") and alert["legal_basis"] == f"P01 {P01_TEXT}"
+    # P05's default: 0.05 % a day of 1 200 000.00 for the 2 days to 10-02.
+    assert api.call("GET", f"/api/v1/alerts/{alert['id']}", "admin", at(10, 2))["interest_accrued"] == "1200.00"
 
 
 def test_a_large_enterprise_paying_an_sme_has_sixty_days_under_p02(api):
@@ -68,6 +70,22 @@ def test_a_large_contractor_is_paid_on_the_contract_term_without_an_sme_rule(api
     [alert] = _payment_alerts(api, just_after_midnight(10, 1))
     assert alert["due_at"].startswith("2026-09-30T16:00:00")
     assert alert["legal_basis"].startswith("CONTRACT 合同约定的付款期限") and "第九条" not in alert["legal_basis"]
+    # No SME rule binds, no rate was agreed: no interest figure rather than P05's (支付条例 art 17 protects SMEs).
+    assert basis["interest"] == {"rule": None}
+    assert api.call("GET", f"/api/v1/alerts/{alert['id']}", "admin", at(10, 2))["interest_accrued"] is None
+    assert api.call("GET", f"/api/v1/contracts/{c.key}", "admin", at(10, 2))["interest_accrued"] is None
+
+
+def test_an_agreed_interest_rate_is_fixed_with_the_basis_and_used_for_a_large_contractor(api):
+    c = _late(api, "BASIS-AGREED", contractor="CON", late_interest_percent_per_day="0.03")
+    assert api.ledger(c.key)["payment_basis"]["interest"] == {"rule": "AGREED", "percent_per_day": "0.03"}
+    [alert] = _payment_alerts(api, just_after_midnight(10, 1))
+    # 0.03 % a day of 1 200 000.00 for 2 days = 720.00.
+    assert api.call("GET", f"/api/v1/alerts/{alert['id']}", "admin", at(10, 2))["interest_accrued"] == "720.00"
+    r = api.call("POST", "/api/v1/instances", "operator", at(8, 4), 422, json={
+        "definition": "post_award", "business_key": "BASIS-BAD",
+        "data": one_milestone(tendering_works(late_interest_percent_per_day="5"))})
+    assert "data.late_interest_percent_per_day" in r["errors"]
 
 
 def test_the_basis_is_fixed_at_the_start_a_later_change_of_the_contractor_does_not_move_it(api):

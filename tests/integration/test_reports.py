@@ -49,8 +49,10 @@ class Deal(Contract):
 
 
 def works(**over) -> dict:
-    """tendering/works, no bid bond (CON is AAA: exempt), no guarantee, no retention."""
-    return tendering_works(**{"bid_bond": {"form": "exempt"}, "retention_rate": "0", **over})
+    """tendering/works, no bid bond (CON is AAA: exempt), no guarantee, no retention; late-payment interest agreed at
+    0.05 % a day (CON is a large contractor: no SME rule would give P05's default)."""
+    return tendering_works(**{"bid_bond": {"form": "exempt"}, "retention_rate": "0",
+                              "late_interest_percent_per_day": "0.05", **over})
 
 
 def october(api: Api) -> dict[str, Deal]:
