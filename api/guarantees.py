@@ -188,9 +188,13 @@ def confirm_refusal(body, guarantee_id):
 _CALLBACK_DOC = {
     "summary": "The issuer's e-guarantee platform confirms a guarantee (signed), or an operator's message",
     "description": (
-        "Signed by the issuer's platform: header `X-Lvyue-Signature: sha256=<hex HMAC-SHA256(secret, raw body)>` with "
-        "the secret of the organisation bound to the contract's `guarantor` role (`lvyue orgs callback-secret`); no "
-        "bearer token. Body `{\"payload\": {guarantee_no, amount, valid_to, document_sha256, verification_code?, "
+        "Signed by the issuer's platform with the secret of the organisation bound to the contract's `guarantor` role "
+        "(`lvyue orgs callback-secret`), no bearer token: per Standard Webhooks, headers `webhook-id`, "
+        "`webhook-timestamp` (Unix seconds, within 5 minutes of Lvyue's clock) and `webhook-signature: v1,<base64 "
+        "HMAC-SHA256(key, id.timestamp.body)>`; or (deprecated, accepted for one more release) "
+        "`X-Lvyue-Signature: sha256=<hex HMAC-SHA256(secret text, raw body)>`. The Standard Webhooks key of a "
+        "`whsec_` secret is its base64-decoded part, of an older text secret its UTF-8 text (its whsec_ form: "
+        "`whsec_` + base64 of that text). Body `{\"payload\": {guarantee_no, amount, valid_to, document_sha256, verification_code?, "
         "verified?, issued_at?, issuer?, note?}}`. It completes the contract's verify_guarantee task (a mismatch with "
         "the contractor's submission is a 422 naming the field) or, before the contractor submitted, is kept on the "
         "guarantee; the answer is the guarantee. Without the signature header this is the ordinary message delivery "
@@ -207,9 +211,8 @@ _CALLBACK_DOC = {
 @blp.route("/instances/<string:instance_id>/messages/guarantee_issued", methods=["POST"])
 @blp.doc(**_CALLBACK_DOC)
 def guarantee_issued(instance_id):
-    signature = request.headers.get(guarantees.SIGNATURE_HEADER)
-    if signature is not None:
-        result = guarantees.issuer_callback(db(), instance_id, request.get_data(cache=True), signature)
+    if guarantees.is_signed(request.headers):
+        result = guarantees.issuer_callback(db(), instance_id, request.get_data(cache=True), request.headers)
         return jsonify(forms.to_json(result))
     who = principal()  # who is asking is decided before what they sent is read
     document = strictjson.load_body(request.get_data(cache=True) or b"null")  # bounded like every body (api/bodies.py)
