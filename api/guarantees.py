@@ -137,6 +137,7 @@ GuaranteePage = schemas.page_of(GuaranteeOut, "GuaranteePage")
 
 
 @blp.route("/guarantees", methods=["GET"])
+@blp.doc(operationId="list_guarantees")
 @blp.arguments(GuaranteeListArgs, location="query")
 @blp.response(200, GuaranteePage)
 def list_guarantees(args):
@@ -146,6 +147,7 @@ def list_guarantees(args):
 
 
 @blp.route("/guarantees", methods=["POST"])
+@blp.doc(operationId="record_guarantee")
 @blp.arguments(GuaranteeIn)
 @blp.response(201, GuaranteeDetail)
 @blp.alt_response(403, description="only the applicant (the contractor; the employer for a payment guarantee) gives it")
@@ -156,6 +158,7 @@ def record(body):
 
 
 @blp.route("/guarantees/<string:guarantee_id>", methods=["GET"])
+@blp.doc(operationId="get_guarantee")
 @blp.response(200, GuaranteeDetail)
 def get(guarantee_id):
     """One guarantee with its claims, its warnings and its event history."""
@@ -163,6 +166,7 @@ def get(guarantee_id):
 
 
 @blp.route("/guarantees/<string:guarantee_id>/claims", methods=["POST"])
+@blp.doc(operationId="claim_guarantee")
 @blp.arguments(ClaimIn)
 @blp.response(200, GuaranteeDetail)
 @blp.alt_response(403, description="only the beneficiary files a claim")
@@ -174,6 +178,7 @@ def claim(body, guarantee_id):
 
 
 @blp.route("/guarantees/<string:guarantee_id>/refusal-confirmation", methods=["POST"])
+@blp.doc(operationId="confirm_refusal_to_sign")
 @blp.arguments(RefusalConfirmationIn)
 @blp.response(200, GuaranteeDetail)
 @blp.alt_response(403, description="only the contract's supervising department confirms a refusal")
@@ -203,12 +208,13 @@ _CALLBACK_DOC = {
     "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {
         "payload": {"type": "object"}}, "additionalProperties": False}}}},
     "responses": {"200": {"description": "the guarantee (signed) or the instance (operator)",
-                          "content": {"application/json": {"schema": {"type": "object"}}}},
+                          "content": {"application/json": {"schema": {"oneOf": [GuaranteeDetail, schemas.InstanceOut]}}}},
                   "401": {"description": "no token, or a signature that does not verify"}},
 }
 
 
 @blp.route("/instances/<string:instance_id>/messages/guarantee_issued", methods=["POST"])
+@blp.doc(operationId="confirm_guarantee_issued")
 @blp.doc(**_CALLBACK_DOC)
 def guarantee_issued(instance_id):
     if guarantees.is_signed(request.headers):
