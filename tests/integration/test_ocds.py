@@ -273,3 +273,35 @@ def test_the_reported_month_exports_as_a_valid_package(api):
     assert [c["status"] for c in releases["RPT-CZ"]["contracts"]] == ["pending"]
     assert releases["RPT-ON-TIME"]["contracts"][0]["status"] == "terminated"
     assert sum(len(r["contracts"][0]["implementation"].get("transactions", [])) for r in releases.values()) == 4
+
+
+def test_a_signed_supplementary_contract_is_an_amendment_of_its_contracts_release(api, client, people, app, tmp_path):
+    """A supplement (补充合同, bpmn/supplementary_contract.bpmn) names its contract by project code and contract
+    number: it is an amendment in that contract's release (tag contractAmendment), not a release of its own."""
+    from tests.e2e.test_supplementary import Supplement
+    from tests.ocds_review import review
+
+    Contract(api, "OCDS-AM", one_milestone(procurement_goods())).run(until="deliver1")  # signed as HT-2026-001
+    Contract(api, "OCDS-OTHER", one_milestone(procurement_goods(project_code="ZZ-CG-2026-999"))).run(until="deliver1")
+    before = release_of(api, "OCDS-AM", at(9, 1))
+    assert "amendments" not in before["contracts"][0] and "contractAmendment" not in before["tag"]
+    s = Supplement(client, people, app, "SUP-AM", "gov_procurement", "50000.00")
+    assert "amendments" not in release_of(api, "OCDS-AM", at(9, 9))["contracts"][0]  # proposed, not signed yet
+    s.sign(at(9, 10))
+    s.publish(at(9, 11))
+    after = release_of(api, "OCDS-AM", at(9, 12))
+    assert after["contracts"][0]["amendments"] == [{
+        "id": "SUP-AM", "date": "2026-09-10T00:00:00+08:00",
+        "rationale": "补充合同 supplementary contract SUP-AM: change of 50000.00 CNY",
+        "description": "under review; published 2026-09-11"}]
+    assert after["tag"] == ["award", "contract", "contractAmendment", "implementation"] and after["id"] != before["id"]
+    # The same contract number under another project is another contract.
+    assert "amendments" not in release_of(api, "OCDS-OTHER", at(9, 12))["contracts"][0]
+
+    package = package_of(api, "2026-09", at(10, 1))
+    ocids = [r["ocid"] for r in package["releases"]]
+    assert f"{P}OCDS-AM" in ocids and f"{P}SUP-AM" not in ocids
+    [mine] = [r for r in package["releases"] if r["ocid"] == f"{P}OCDS-AM"]
+    assert [a["id"] for a in mine["contracts"][0]["amendments"]] == ["SUP-AM"]
+    report = review(package, tmp_path)
+    assert (report["validation_errors"], report.get("conformance_errors"), report["additional_fields"]) == ([], None, [])
