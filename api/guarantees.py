@@ -205,6 +205,16 @@ _CALLBACK_DOC = {
         "guarantee; the answer is the guarantee. Without the signature header this is the ordinary message delivery "
         "of an operator (bearer token), answered with the instance."),
     "security": [{}, {"bearer": []}],
+    "parameters": [
+        {"in": "header", "name": "webhook-id", "required": False, "schema": {"type": "string", "maxLength": 200},
+         "description": "Standard Webhooks: the message id (signed)"},
+        {"in": "header", "name": "webhook-timestamp", "required": False, "schema": {"type": "string", "pattern": "^[0-9]{1,12}$"},
+         "description": "Standard Webhooks: Unix seconds, within 5 minutes of Lvyue's clock (signed)"},
+        {"in": "header", "name": "webhook-signature", "required": False, "schema": {"type": "string"},
+         "description": "Standard Webhooks: `v1,<base64 HMAC-SHA256(key, id.timestamp.body)>`, several separated by spaces"},
+        {"in": "header", "name": "X-Lvyue-Signature", "required": False, "deprecated": True, "schema": {"type": "string"},
+         "description": "deprecated (no timestamp: replayable): `sha256=<hex HMAC-SHA256(secret, raw body)>`"},
+    ],
     "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {
         "payload": {"type": "object"}}, "additionalProperties": False}}}},
     "responses": {"200": {"description": "the guarantee (signed) or the instance (operator)",

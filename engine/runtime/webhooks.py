@@ -106,8 +106,9 @@ def verify_standard(secret: str, body: bytes, headers: Mapping[str, str], now: d
         return False
     if abs(now.timestamp() - int(stamp)) > TOLERANCE.total_seconds():
         return False
-    expected = sign_standard(secret, msg_id, int(stamp), body)
-    return any(hmac.compare_digest(expected, s) for s in given.split(" ") if s)
+    expected = sign_standard(secret, msg_id.encode("utf-8", "replace").decode("utf-8"), int(stamp), body).encode()
+    # As bytes: compare_digest refuses str with non-ASCII characters, which a hostile header may carry.
+    return any(hmac.compare_digest(expected, s.encode("utf-8", "replace")) for s in given.split(" ") if s)
 
 
 def enqueue(session: Session, department_code: str, event: str, payload: dict,

@@ -681,7 +681,7 @@ def _authenticate_issuer(db: Database, instance_id: str, body: bytes, headers: M
         # The wall clock: the issuer's platform stamped the request with its own (real) clock.
         verified = webhooks.verify_standard(secret, body, headers, clock.wall_now())
     else:
-        verified = hmac.compare_digest(webhooks.sign(secret, body), signature.strip())
+        verified = hmac.compare_digest(webhooks.sign(secret, body).encode(), signature.strip().encode("utf-8", "replace"))
     if not verified:
         raise refused
     return org

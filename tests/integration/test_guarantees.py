@@ -191,6 +191,13 @@ def test_the_callback_takes_standard_webhooks_signatures_and_refuses_stale_ones(
         "Content-Type": "application/json", "X-Lvyue-Signature": legacy, "webhook-id": "m1",
         "webhook-timestamp": str(int(now.timestamp())), "webhook-signature": "v1,AAAA"})
     assert r.status_code == 401
+    # Hostile header values are a 401 like any wrong signature, never a server error.
+    for headers in ({"X-Lvyue-Signature": "sha256=é"}, {"webhook-id": "é", "webhook-timestamp": str(int(now.timestamp())),
+                                                        "webhook-signature": "v1,é v1,"},
+                    {"webhook-id": "m", "webhook-timestamp": "9" * 40, "webhook-signature": "v1,x"}):
+        r = api.client.post(f"/api/v1/instances/{instance['id']}/messages/guarantee_issued", data=raw,
+                            headers={"Content-Type": "application/json", **headers})
+        assert r.status_code == 401, (headers, r.status_code)
     # A whsec_ secret signs both ways: Standard Webhooks with its decoded key, the old header with its text.
     other = api.start("GS-STD-2", one_milestone(procurement_goods(guarantor="OTHER")), at(8, 4))
     assert callback(api, other["id"], notice, at(8, 4, hour=15), secret=whsec, standard=True)["status"] == "issued"
