@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 
 from flask import Flask, g, request
+from apispec import BasePlugin
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 from marshmallow import Schema, fields
@@ -38,6 +39,17 @@ class ProblemSchema(Schema):
     errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()),
                          metadata={"description": "field path → messages, for invalid input"})
     request_id = fields.String()
+
+
+class ProblemBodies(BasePlugin):
+    """An error response documented by its description only (`alt_response(409, description=…)`) gets the body it
+    really has: problem+json (api/errors.py), so a generated client parses it instead of dropping it."""
+
+    def operation_helper(self, path=None, operations=None, **kwargs):
+        for operation in (operations or {}).values():
+            for status, response in (operation.get("responses") or {}).items():
+                if str(status)[:1] in ("4", "5") and isinstance(response, dict) and not {"$ref", "content"} & set(response):
+                    response["content"] = {errors.PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
 
 class LvyueApi(Api):
@@ -79,7 +91,9 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
         MAX_CONTENT_LENGTH=bodies.MAX_DIAGRAM_BODY,  # the largest any endpoint takes; api/bodies.py narrows it
         # Each alert stream (SSE) holds a request thread; see api/streams.py and README "Resource limits".
         LVYUE_REQUEST_THREADS=streams.DEFAULT_THREADS,  # `lvyue serve --threads` sets its own
-        API_TITLE="Lvyue (履约) API",
+        # ASCII: generators derive the client's package name from it (openapi-python-client: lvyue-api-client,
+        # import lvyue_api_client; docs/api.md "Generated clients").
+        API_TITLE="Lvyue API",
         API_VERSION="v1",
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/",
@@ -87,8 +101,11 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
         OPENAPI_SWAGGER_UI_PATH="docs",
         OPENAPI_SWAGGER_UI_URL="/vendor/swagger-ui-dist/",
         API_SPEC_OPTIONS={
-            "info": {"description": "Post-award contract supervision: definitions, contracts, tasks, alerts. "
-                                    "See API.md for the contract; errors are application/problem+json."},
+            "info": {"description": "Lvyue (履约): post-award contract supervision: definitions, contracts, tasks, "
+                                    "alerts. See API.md for the contract; errors are application/problem+json. "
+                                    "Every operation has an operationId naming what it does (list_tasks, "
+                                    "complete_task, start_instance …); a client generated with openapi-python-client "
+                                    "is the package lvyue-api-client (import lvyue_api_client)."},
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
             "security": [{"bearer": []}],
         },
@@ -100,7 +117,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     app.extensions["lvyue"] = Lvyue(settings, Database(settings.database_url_or_default()), slots)
     app.json.ensure_ascii = False
 
-    api = LvyueApi(app)
+    api = LvyueApi(app, spec_kwargs={"extra_plugins": [ProblemBodies()]})
     from . import alerts, contracts, definitions, guarantees, incidents, instances, ops, pages, tasks, versions
 
     for blueprint in (definitions.blp, instances.blp, tasks.blp, alerts.blp, incidents.blp, contracts.blp,

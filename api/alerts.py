@@ -27,6 +27,7 @@ LOOKBACK = timedelta(seconds=120)
 
 
 @blp.route("", methods=["GET"])
+@blp.doc(operationId="list_alerts")
 @blp.arguments(schemas.AlertListArgs, location="query")
 @blp.response(200, schemas.AlertPage)
 def list_alerts(args):
@@ -36,6 +37,7 @@ def list_alerts(args):
 
 
 @blp.route("/stream", methods=["GET"])
+@blp.doc(operationId="stream_alerts")
 @blp.doc(responses={"200": {"description": "text/event-stream: `event: alert` with the alert JSON as data; "
                                            "the event id resumes the stream (Last-Event-ID)",
                             "content": {"text/event-stream": {"schema": {
@@ -114,12 +116,14 @@ def _resume_point(value: str | None) -> tuple[datetime, str | None]:
 
 
 @blp.route("/<string:alert_id>", methods=["GET"])
+@blp.doc(operationId="get_alert")
 @blp.response(200, schemas.AlertOut)
 def get(alert_id):
     return alerts.get(db(), principal(), alert_id)
 
 
 @blp.route("/<string:alert_id>/acknowledge", methods=["POST"])
+@blp.doc(operationId="acknowledge_alert")
 @blp.arguments(schemas.NoteIn)
 @blp.response(200, schemas.AlertOut)
 def acknowledge(body, alert_id):
@@ -127,6 +131,7 @@ def acknowledge(body, alert_id):
 
 
 @blp.route("/<string:alert_id>/resolve", methods=["POST"])
+@blp.doc(operationId="resolve_alert")
 @blp.arguments(schemas.NoteIn)
 @blp.response(200, schemas.AlertOut)
 def resolve(body, alert_id):
@@ -137,6 +142,7 @@ from . import reports  # noqa: E402  (the confirmation's schemas live with the c
 
 
 @blp.route("/<string:alert_id>/confirm", methods=["POST"])
+@blp.doc(operationId="confirm_alert")
 @blp.arguments(reports.ConfirmIn)
 @blp.response(200, reports.ConfirmOut)
 def confirm(body, alert_id):

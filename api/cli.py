@@ -10,7 +10,7 @@ import click
 
 from engine import bootstrap
 from engine.runtime import definitions, spiff
-from engine.access import directory
+from engine.access import directory, signing
 from engine.storage import migrate
 from engine.storage.db import Database
 from engine.errors import LvyueError
@@ -81,7 +81,8 @@ def departments() -> None:
 @click.option("--parent")
 @click.option("--escalates-to")
 @click.option("--webhook", "webhook_url")
-@click.option("--secret", "webhook_secret")
+@click.option("--secret", "webhook_secret", help="the signing secret: whsec_<base64 of 24-64 random bytes> "
+              "(Standard Webhooks), or an older text secret (its whsec_ form: whsec_ + base64 of its UTF-8 text)")
 def departments_add(code, name, parent, escalates_to, webhook_url, webhook_secret) -> None:
     try:
         with _db().transaction() as session:
@@ -113,17 +114,16 @@ def orgs_add(code, name, credit_rating, sme, public_body, large_enterprise) -> N
 
 
 @orgs.command("callback-secret", help="Set the secret an issuer's e-guarantee platform signs its callbacks with "
-              "(POST /api/v1/instances/{id}/messages/guarantee_issued, X-Lvyue-Signature: sha256=HMAC-SHA256(secret, "
-              "body)); without --secret a new random one is printed once, alone on the last line.")
+              "(POST /api/v1/instances/{id}/messages/guarantee_issued, Standard Webhooks headers); without --secret "
+              "a new random whsec_ secret is printed once, alone on the last line.")
 @click.argument("code")
-@click.option("--secret", help="at least 16 characters (default: a new random secret)")
+@click.option("--secret", help="whsec_<base64 of 24-64 bytes>, or an older text secret of at least 16 characters "
+                               "(default: a new random whsec_ secret)")
 def orgs_callback_secret(code, secret) -> None:
-    import secrets as _secrets
-
     from engine.supervision import guarantees
 
     generated = secret is None
-    secret = secret if secret is not None else _secrets.token_urlsafe(32)
+    secret = secret if secret is not None else signing.new_secret()
     try:
         with _db().transaction() as session:
             guarantees.set_callback_secret(session, code, secret)

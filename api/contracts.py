@@ -33,15 +33,111 @@ class CorrectionOut(Schema):
     reason = fields.String()
 
 
+MONEY = {"description": "money: a decimal string, e.g. \"1200000.00\""}
+
+
+class LedgerDepartment(Schema):
+    code = fields.String()
+    name = fields.String()
+
+
+class LedgerParty(Schema):
+    role = fields.String(metadata={"description": "employer, contractor, guarantor …"})
+    org_code = fields.String()
+    name = fields.String(allow_none=True)
+    credit_rating = fields.String(allow_none=True)
+    sme = fields.Boolean(allow_none=True)
+
+
+class LedgerAmounts(Schema):
+    contract_amount = fields.String(allow_none=True, metadata=MONEY)
+    signed_amount = fields.String(allow_none=True, metadata=MONEY)
+    milestones_total = fields.String(allow_none=True, metadata=MONEY)
+    invoiced = fields.String(allow_none=True, metadata=MONEY)
+    paid = fields.String(allow_none=True, metadata=MONEY)
+
+
+class LedgerDates(Schema):
+    award_notice_date = fields.Date(allow_none=True)
+    signed_at = fields.Date(allow_none=True)
+    filed_at = fields.Date(allow_none=True)
+    completed_at = fields.Date(allow_none=True)
+
+
+class LedgerMilestone(Schema):
+    no = fields.Integer()
+    name = fields.String(allow_none=True)
+    amount = fields.String(allow_none=True, metadata=MONEY)
+    planned_date = fields.Date(allow_none=True)
+    delivered_at = fields.Date(allow_none=True)
+    accepted_at = fields.Date(allow_none=True)
+    acceptance_result = fields.String(allow_none=True)
+    invoiced_amount = fields.String(allow_none=True, metadata=MONEY)
+    paid_amount = fields.String(allow_none=True, metadata=MONEY)
+    outstanding = fields.String(allow_none=True, metadata=MONEY)
+    overpaid = fields.String(allow_none=True, metadata=MONEY)
+    payment_due_at = fields.DateTime(allow_none=True)
+    interest_accrued = fields.String(allow_none=True, metadata=MONEY)
+    status = fields.String(metadata={"description": "paid, or the milestone's progress (not_started …)"})
+
+
+class LedgerPayment(Schema):
+    milestone_no = fields.Integer(allow_none=True)
+    paid_at = fields.Date()
+    amount = fields.String(metadata=MONEY)
+    voucher_no = fields.String(allow_none=True)
+    payer = fields.String(allow_none=True)
+    payee = fields.String(allow_none=True)
+    recorded_at = fields.DateTime()
+    overpayment = fields.Boolean()
+    overpayment_reason = fields.String(allow_none=True)
+
+
+class LedgerInvoice(Schema):
+    milestone_no = fields.Integer(allow_none=True)
+    invoice_no = fields.String(allow_none=True)
+    issued_at = fields.Date(allow_none=True)
+    amount = fields.String(metadata=MONEY)
+    recorded_at = fields.DateTime()
+
+
+class ContractLedger(Schema):
+    """The supervision ledger (监管台账) of one contract (engine/supervision/ledger.py)."""
+
+    business_key = fields.String()
+    instance_id = fields.String()
+    status = fields.String()
+    project_code = fields.String(allow_none=True)
+    project_name = fields.String(allow_none=True)
+    track = fields.String(allow_none=True)
+    category = fields.String(allow_none=True)
+    department = fields.Nested(LedgerDepartment, allow_none=True)
+    parties = fields.List(fields.Nested(LedgerParty))
+    amounts = fields.Nested(LedgerAmounts)
+    dates = fields.Nested(LedgerDates)
+    payment_basis = fields.Dict(allow_none=True, metadata={
+        "description": "fixed at the start: the employer's kind, the contractor's SME status, the payment rule"})
+    milestones = fields.List(fields.Nested(LedgerMilestone))
+    payments = fields.List(fields.Nested(LedgerPayment))
+    invoices = fields.List(fields.Nested(LedgerInvoice))
+    guarantees = fields.List(fields.Dict(), metadata={"description": "the guarantee rows: kind, form, amount, status …"})
+    corrections = fields.List(fields.Dict(), metadata={"description": "corrected entries: who, when, before, after, why"})
+    alerts = fields.List(fields.Nested(schemas.AlertOut), metadata={"description": "the open alerts"})
+    arrears_amount = fields.String(allow_none=True, metadata=MONEY)
+    interest_accrued = fields.String(allow_none=True, metadata=MONEY)
+
+
 @blp.route("/<path:business_key>", methods=["GET"])
-@blp.doc(responses={"200": {"description": "parties, department, amounts, milestones (due/accepted/invoiced/paid), "
-                                           "payments, invoices, guarantees, corrections, open alerts, arrears_amount"}})
+@blp.doc(operationId="get_contract_ledger")
+@blp.response(200, ContractLedger, description="parties, department, amounts, milestones (due/accepted/invoiced/paid), "
+                                               "payments, invoices, guarantees, corrections, open alerts, arrears_amount")
 def get(business_key):
     """The supervision ledger (监管台账) of one contract."""
     return jsonify(forms.to_json(ledger.contract(db(), principal(), business_key)))
 
 
 @blp.route("/<path:business_key>/corrections", methods=["POST"])
+@blp.doc(operationId="correct_contract_entry")
 @blp.arguments(CorrectionIn)
 @blp.response(201, CorrectionOut)
 @blp.alt_response(403, description="only the organisation that made the entry (holding the task's lane) or an admin")

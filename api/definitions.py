@@ -32,9 +32,10 @@ def _diagram_bytes() -> bytes:
 
 
 @blp.route("", methods=["POST"])
-@blp.doc(requestBody=XML_BODY, responses={"200": {"description": "the same bytes were deployed before: the existing version"},
-                                          "422": {"description": "the diagram was refused; errors.bpmn lists each problem"}})
-@blp.response(201, schemas.DefinitionOut)
+@blp.doc(operationId="deploy_definition")
+@blp.doc(requestBody=XML_BODY, responses={"422": {"description": "the diagram was refused; errors.bpmn lists each problem"}})
+@blp.response(201, schemas.DefinitionOut, description="deployed as a new version")
+@blp.alt_response(200, schema=schemas.DefinitionOut, description="the same bytes were deployed before: the existing version")
 def deploy():
     """Validate and deploy a diagram as the next version of its process."""
     who = principal()
@@ -43,6 +44,7 @@ def deploy():
 
 
 @blp.route("/validate", methods=["POST"])
+@blp.doc(operationId="validate_definition")
 @blp.doc(requestBody=XML_BODY)
 @blp.response(200, schemas.ValidationOut)
 def validate():
@@ -52,6 +54,7 @@ def validate():
 
 
 @blp.route("", methods=["GET"])
+@blp.doc(operationId="list_definitions")
 @blp.arguments(schemas.DefinitionListArgs, location="query")
 @blp.response(200, schemas.DefinitionPage)
 def list_definitions(args):
@@ -60,18 +63,22 @@ def list_definitions(args):
 
 
 @blp.route("/<string:key>", methods=["GET"])
+@blp.doc(operationId="get_definition")
 @blp.response(200, schemas.DefinitionDetail)
 def latest(key):
     return definitions.get(db(), principal(), key)
 
 
 @blp.route("/<string:key>/versions/<int(min=1, max=2147483647):version>", methods=["GET"])
+@blp.doc(operationId="get_definition_version")
 @blp.response(200, schemas.DefinitionDetail)
 def version(key, version):
     return definitions.get(db(), principal(), key, version)
 
 
 @blp.route("/<string:key>/versions/<int(min=1, max=2147483647):version>/xml", methods=["GET"])
-@blp.doc(responses={"200": {"content": {"application/xml": {"schema": {"type": "string"}}}}})
+@blp.doc(operationId="get_definition_xml")
+@blp.doc(responses={"200": {"description": "the BPMN 2.0 XML of that version, byte for byte as deployed",
+                            "content": {"application/xml": {"schema": {"type": "string"}}}}})
 def xml(key, version):
     return Response(definitions.get_xml(db(), principal(), key, version), mimetype="application/xml")

@@ -137,6 +137,7 @@ GuaranteePage = schemas.page_of(GuaranteeOut, "GuaranteePage")
 
 
 @blp.route("/guarantees", methods=["GET"])
+@blp.doc(operationId="list_guarantees")
 @blp.arguments(GuaranteeListArgs, location="query")
 @blp.response(200, GuaranteePage)
 def list_guarantees(args):
@@ -146,6 +147,7 @@ def list_guarantees(args):
 
 
 @blp.route("/guarantees", methods=["POST"])
+@blp.doc(operationId="record_guarantee")
 @blp.arguments(GuaranteeIn)
 @blp.response(201, GuaranteeDetail)
 @blp.alt_response(403, description="only the applicant (the contractor; the employer for a payment guarantee) gives it")
@@ -156,6 +158,7 @@ def record(body):
 
 
 @blp.route("/guarantees/<string:guarantee_id>", methods=["GET"])
+@blp.doc(operationId="get_guarantee")
 @blp.response(200, GuaranteeDetail)
 def get(guarantee_id):
     """One guarantee with its claims, its warnings and its event history."""
@@ -163,6 +166,7 @@ def get(guarantee_id):
 
 
 @blp.route("/guarantees/<string:guarantee_id>/claims", methods=["POST"])
+@blp.doc(operationId="claim_guarantee")
 @blp.arguments(ClaimIn)
 @blp.response(200, GuaranteeDetail)
 @blp.alt_response(403, description="only the beneficiary files a claim")
@@ -174,6 +178,7 @@ def claim(body, guarantee_id):
 
 
 @blp.route("/guarantees/<string:guarantee_id>/refusal-confirmation", methods=["POST"])
+@blp.doc(operationId="confirm_refusal_to_sign")
 @blp.arguments(RefusalConfirmationIn)
 @blp.response(200, GuaranteeDetail)
 @blp.alt_response(403, description="only the contract's supervising department confirms a refusal")
@@ -188,28 +193,42 @@ def confirm_refusal(body, guarantee_id):
 _CALLBACK_DOC = {
     "summary": "The issuer's e-guarantee platform confirms a guarantee (signed), or an operator's message",
     "description": (
-        "Signed by the issuer's platform: header `X-Lvyue-Signature: sha256=<hex HMAC-SHA256(secret, raw body)>` with "
-        "the secret of the organisation bound to the contract's `guarantor` role (`lvyue orgs callback-secret`); no "
-        "bearer token. Body `{\"payload\": {guarantee_no, amount, valid_to, document_sha256, verification_code?, "
+        "Signed by the issuer's platform with the secret of the organisation bound to the contract's `guarantor` role "
+        "(`lvyue orgs callback-secret`), no bearer token: per Standard Webhooks, headers `webhook-id`, "
+        "`webhook-timestamp` (Unix seconds, within 5 minutes of Lvyue's clock) and `webhook-signature: v1,<base64 "
+        "HMAC-SHA256(key, id.timestamp.body)>`; or (deprecated, accepted for one more release) "
+        "`X-Lvyue-Signature: sha256=<hex HMAC-SHA256(secret text, raw body)>`. The Standard Webhooks key of a "
+        "`whsec_` secret is its base64-decoded part, of an older text secret its UTF-8 text (its whsec_ form: "
+        "`whsec_` + base64 of that text). Body `{\"payload\": {guarantee_no, amount, valid_to, document_sha256, verification_code?, "
         "verified?, issued_at?, issuer?, note?}}`. It completes the contract's verify_guarantee task (a mismatch with "
         "the contractor's submission is a 422 naming the field) or, before the contractor submitted, is kept on the "
         "guarantee; the answer is the guarantee. Without the signature header this is the ordinary message delivery "
         "of an operator (bearer token), answered with the instance."),
     "security": [{}, {"bearer": []}],
+    "parameters": [
+        {"in": "header", "name": "webhook-id", "required": False, "schema": {"type": "string", "maxLength": 200},
+         "description": "Standard Webhooks: the message id (signed)"},
+        {"in": "header", "name": "webhook-timestamp", "required": False, "schema": {"type": "string", "pattern": "^[0-9]{1,12}$"},
+         "description": "Standard Webhooks: Unix seconds, within 5 minutes of Lvyue's clock (signed)"},
+        {"in": "header", "name": "webhook-signature", "required": False, "schema": {"type": "string"},
+         "description": "Standard Webhooks: `v1,<base64 HMAC-SHA256(key, id.timestamp.body)>`, several separated by spaces"},
+        {"in": "header", "name": "X-Lvyue-Signature", "required": False, "deprecated": True, "schema": {"type": "string"},
+         "description": "deprecated (no timestamp: replayable): `sha256=<hex HMAC-SHA256(secret, raw body)>`"},
+    ],
     "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {
         "payload": {"type": "object"}}, "additionalProperties": False}}}},
     "responses": {"200": {"description": "the guarantee (signed) or the instance (operator)",
-                          "content": {"application/json": {"schema": {"type": "object"}}}},
+                          "content": {"application/json": {"schema": {"oneOf": [GuaranteeDetail, schemas.InstanceOut]}}}},
                   "401": {"description": "no token, or a signature that does not verify"}},
 }
 
 
 @blp.route("/instances/<string:instance_id>/messages/guarantee_issued", methods=["POST"])
+@blp.doc(operationId="confirm_guarantee_issued")
 @blp.doc(**_CALLBACK_DOC)
 def guarantee_issued(instance_id):
-    signature = request.headers.get(guarantees.SIGNATURE_HEADER)
-    if signature is not None:
-        result = guarantees.issuer_callback(db(), instance_id, request.get_data(cache=True), signature)
+    if guarantees.is_signed(request.headers):
+        result = guarantees.issuer_callback(db(), instance_id, request.get_data(cache=True), request.headers)
         return jsonify(forms.to_json(result))
     who = principal()  # who is asking is decided before what they sent is read
     document = strictjson.load_body(request.get_data(cache=True) or b"null")  # bounded like every body (api/bodies.py)

@@ -12,6 +12,7 @@ blp = Blueprint("incidents", __name__, url_prefix="/api/v1/incidents", descripti
 
 
 @blp.route("", methods=["GET"])
+@blp.doc(operationId="list_incidents")
 @blp.arguments(schemas.IncidentListArgs, location="query")
 @blp.response(200, schemas.IncidentPage)
 def list_incidents(args):
@@ -19,6 +20,7 @@ def list_incidents(args):
 
 
 @blp.route("/<string:incident_id>/retry", methods=["POST"])
+@blp.doc(operationId="retry_incident")
 @blp.response(200, schemas.IncidentOut)
 def retry(incident_id):
     """Queue the failed timer again, due now."""

@@ -12,6 +12,7 @@ blp = Blueprint("instances", __name__, url_prefix="/api/v1/instances", descripti
 
 
 @blp.route("", methods=["POST"])
+@blp.doc(operationId="start_instance")
 @blp.arguments(schemas.StartIn)
 @blp.response(201, schemas.InstanceOut)
 def start(body):
@@ -20,6 +21,7 @@ def start(body):
 
 
 @blp.route("", methods=["GET"])
+@blp.doc(operationId="list_instances")
 @blp.arguments(schemas.InstanceListArgs, location="query")
 @blp.response(200, schemas.InstancePage)
 def list_instances(args):
@@ -28,12 +30,14 @@ def list_instances(args):
 
 
 @blp.route("/<string:instance_id>", methods=["GET"])
+@blp.doc(operationId="get_instance")
 @blp.response(200, schemas.InstanceOut)
 def get(instance_id):
     return instances.get(db(), principal(), instance_id)
 
 
 @blp.route("/<string:instance_id>/history", methods=["GET"])
+@blp.doc(operationId="get_instance_history")
 @blp.arguments(schemas.PageArgs, location="query")
 @blp.response(200, schemas.HistoryPage)
 def history(args, instance_id):
@@ -42,12 +46,14 @@ def history(args, instance_id):
 
 
 @blp.route("/<string:instance_id>/diagram", methods=["GET"])
+@blp.doc(operationId="get_instance_diagram")
 @blp.response(200, schemas.DiagramOut)
 def diagram(instance_id):
     return instances.diagram(db(), principal(), instance_id)
 
 
 @blp.route("/<string:instance_id>/messages/<string:name>", methods=["POST"])
+@blp.doc(operationId="deliver_message")
 @blp.arguments(schemas.MessageIn)
 @blp.response(200, schemas.InstanceOut)
 def message(body, instance_id, name):
@@ -56,6 +62,7 @@ def message(body, instance_id, name):
 
 
 @blp.route("/<string:instance_id>/cancel", methods=["POST"])
+@blp.doc(operationId="cancel_instance")
 @blp.arguments(schemas.CancelIn)
 @blp.response(200, schemas.InstanceOut)
 def cancel(body, instance_id):

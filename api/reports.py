@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Response, jsonify, request
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import INCLUDE, Schema, fields, validate
 
 from engine.supervision import credit, ocds, reports
 from engine.runtime import forms
@@ -17,7 +17,6 @@ from .auth import db, principal, settings
 from .schemas import AlertOut, PageArgs, Strict, page_of
 
 MONTH = validate.Regexp(r"^[0-9]{4}-(0[1-9]|1[0-2])$", error="a month written YYYY-MM, e.g. 2026-10")
-JSON_OBJECT = {"application/json": {"schema": {"type": "object"}}}
 
 reports_blp = Blueprint("reports", __name__, url_prefix="/api/v1/reports", description="Supervision reports")
 credit_blp = Blueprint("credit_records", __name__, url_prefix="/api/v1/credit-records",
@@ -119,6 +118,91 @@ class ConfirmOut(AlertOut):
     lead = fields.Nested(LeadOut, allow_none=True)
 
 
+class ReportScopeOut(Schema):
+    month = fields.String()
+    timezone = fields.String()
+    start = fields.DateTime()
+    end = fields.DateTime()
+    departments = fields.List(fields.String())
+    contracts_in_scope = fields.Integer()
+
+
+SECTION = {"description": "a section of figures; each figure is defined under `definitions` (docs/reports.md)"}
+
+
+class MonthlyReport(Schema):
+    """The monthly supervision report (月度监管报告); sections registered by other modules may follow."""
+
+    class Meta:
+        unknown = INCLUDE  # reports.register_section adds sections
+
+    report = fields.Nested(ReportScopeOut)
+    contracts = fields.Dict(metadata=SECTION)
+    filings = fields.Dict(metadata=SECTION)
+    milestones = fields.Dict(metadata=SECTION)
+    arrears = fields.Dict(metadata=SECTION)
+    held_past_release = fields.Dict(metadata=SECTION)
+    alerts = fields.Dict(metadata=SECTION)
+    credit_records = fields.Dict(metadata=SECTION)
+    leads = fields.Dict(metadata=SECTION)
+    guarantees = fields.Dict(metadata=SECTION)
+    definitions = fields.Dict(keys=fields.String(), values=fields.String(),
+                              metadata={"description": "section.figure → what it counts"})
+
+
+class Dashboard(Schema):
+    """What the supervisors' dashboard shows (engine/supervision/reports.py `dashboard`)."""
+
+    generated_at = fields.DateTime()
+    open_alerts = fields.Dict(metadata={"description": "total, by_severity, by_age, age_buckets, items"})
+    arrears_by_employer = fields.List(fields.Dict(), metadata={"description": "{org, name, amount}"})
+    arrears_by_age = fields.Dict(metadata={"description": "buckets, total, by_employer"})
+    contracts_at_risk = fields.List(fields.Dict())
+
+
+OCDS_SCHEMA = "https://standard.open-contracting.org/1.1/en/schema/"
+
+
+class OcdsRelease(Schema):
+    """An OCDS 1.1 release (release-schema.json 1.1.5, tag `implementation` or as the content says); the full
+    schema is the standard's, ocds.py builds it."""
+
+    class Meta:
+        unknown = INCLUDE  # the standard's other fields and the declared extensions' fields
+
+    ocid = fields.String()
+    id = fields.String()
+    date = fields.DateTime()
+    tag = fields.List(fields.String())
+    initiationType = fields.String()
+    language = fields.String()
+    parties = fields.List(fields.Dict())
+    buyer = fields.Dict()
+    awards = fields.List(fields.Dict())
+    contracts = fields.List(fields.Dict())
+
+
+class OcdsPublisher(Schema):
+    name = fields.String()
+    scheme = fields.String()
+    uid = fields.String()
+    uri = fields.String()
+
+
+class OcdsReleasePackage(Schema):
+    """An OCDS 1.1 release package (release-package-schema.json 1.1.5)."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    uri = fields.String()
+    version = fields.String()
+    publishedDate = fields.DateTime()
+    publisher = fields.Nested(OcdsPublisher)
+    extensions = fields.List(fields.String(), metadata={"description": "the extension.json of every extension used"})
+    releases = fields.List(fields.Nested(OcdsRelease))
+
+
 CreditRecordPage = page_of(CreditRecordOut, "CreditRecordPage")
 LeadPage = page_of(LeadOut, "LeadPage")
 
@@ -129,10 +213,12 @@ def _ocid_prefix() -> str:
 
 # ---------------------------------------------------------------- reports
 @reports_blp.route("/monthly", methods=["GET"])
+@reports_blp.doc(operationId="get_monthly_report")
 @reports_blp.arguments(MonthlyArgs, location="query")
 @reports_blp.doc(responses={"200": {"description": "the report; every figure is defined under `definitions` "
                                                    "(docs/reports.md). format=csv: rows section,figure,value",
-                                    "content": {**JSON_OBJECT, "text/csv": {"schema": {"type": "string"}}}}})
+                                    "content": {"application/json": {"schema": MonthlyReport},
+                                                "text/csv": {"schema": {"type": "string"}}}}})
 def monthly(args):
     """The monthly supervision report (月度监管报告) of the caller's department subtree."""
     report = forms.to_json(reports.monthly(db(), principal(), args["month"], args["department"]))
@@ -144,8 +230,9 @@ def monthly(args):
 
 
 @reports_blp.route("/dashboard", methods=["GET"])
-@reports_blp.doc(responses={"200": {"description": "open alerts by severity and age, arrears by employer, "
-                                                   "contracts at risk", "content": JSON_OBJECT}})
+@reports_blp.doc(operationId="get_dashboard")
+@reports_blp.response(200, Dashboard, description="open alerts by severity and age, arrears by employer, "
+                                                  "contracts at risk")
 def dashboard_data():
     """What the supervisors' dashboard (/dashboard) shows, now."""
     return jsonify(forms.to_json(reports.dashboard(db(), principal())))
@@ -153,6 +240,7 @@ def dashboard_data():
 
 # ---------------------------------------------------------------- credit records and leads
 @credit_blp.route("", methods=["GET"])
+@credit_blp.doc(operationId="list_credit_records")
 @credit_blp.arguments(CreditListArgs, location="query")
 @credit_blp.response(200, CreditRecordPage)
 def list_credit_records(args):
@@ -161,6 +249,7 @@ def list_credit_records(args):
 
 
 @leads_blp.route("", methods=["GET"])
+@leads_blp.doc(operationId="list_leads")
 @leads_blp.arguments(LeadListArgs, location="query")
 @leads_blp.response(200, LeadPage)
 def list_leads(args):
@@ -170,9 +259,10 @@ def list_leads(args):
 
 # ---------------------------------------------------------------- OCDS
 @ocds_blp.route("/releases", methods=["GET"])
+@ocds_blp.doc(operationId="get_ocds_release_package")
 @ocds_blp.arguments(PackageArgs, location="query")
-@ocds_blp.doc(responses={"200": {"description": "an OCDS 1.1 release package (release-package-schema 1.1.5)",
-                                 "content": JSON_OBJECT}})
+@ocds_blp.response(200, OcdsReleasePackage, description="an OCDS 1.1 release package (release-package-schema 1.1.5)")
+@ocds_blp.doc(externalDocs={"description": "OCDS 1.1 schema", "url": OCDS_SCHEMA})
 def release_package(args):
     """The releases of the contracts visible to the caller with implementation activity in the month."""
     return jsonify(ocds.package(db(), principal(), args["month"], request.url, _ocid_prefix(),
@@ -180,8 +270,9 @@ def release_package(args):
 
 
 @contract_ocds_blp.route("/<path:business_key>/ocds", methods=["GET"])
-@contract_ocds_blp.doc(responses={"200": {"description": "an OCDS 1.1 release, tag implementation (release-schema 1.1.5)",
-                                          "content": JSON_OBJECT}})
+@contract_ocds_blp.doc(operationId="get_contract_ocds_release")
+@contract_ocds_blp.response(200, OcdsRelease, description="an OCDS 1.1 release (release-schema 1.1.5)")
+@contract_ocds_blp.doc(externalDocs={"description": "OCDS 1.1 schema", "url": OCDS_SCHEMA})
 def contract_release(business_key):
     """The OCDS 1.1 release of one contract: parties, award, contract milestones, payments as transactions."""
     return jsonify(ocds.contract_release(db(), principal(), business_key, _ocid_prefix()))

@@ -12,6 +12,7 @@ blp = Blueprint("tasks", __name__, url_prefix="/api/v1/tasks", description="User
 
 
 @blp.route("", methods=["GET"])
+@blp.doc(operationId="list_tasks")
 @blp.arguments(schemas.TaskListArgs, location="query")
 @blp.response(200, schemas.TaskPage)
 def list_tasks(args):
@@ -20,12 +21,14 @@ def list_tasks(args):
 
 
 @blp.route("/<string:task_id>", methods=["GET"])
+@blp.doc(operationId="get_task")
 @blp.response(200, schemas.TaskDetail)
 def get(task_id):
     return tasks.get(db(), principal(), task_id)
 
 
 @blp.route("/<string:task_id>/complete", methods=["POST"])
+@blp.doc(operationId="complete_task")
 @blp.arguments(schemas.CompleteIn)
 @blp.response(200, schemas.CompleteOut)
 @blp.alt_response(403, description="the caller's organisation does not hold the task's lane")

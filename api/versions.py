@@ -115,6 +115,7 @@ class MigrationOptions(Schema):
 
 # ---------------------------------------------------------------- rules
 @rules_blp.route("", methods=["GET"])
+@rules_blp.doc(operationId="list_rules")
 @rules_blp.response(200, RuleList)
 def list_rules():
     """Every version of every statutory period (id, title, days and unit, legal basis), for the modeler."""
@@ -125,6 +126,7 @@ def list_rules():
 
 # ---------------------------------------------------------------- versions
 @blp.route("/definitions/<string:key>/diff", methods=["GET"])
+@blp.doc(operationId="diff_definition_versions")
 @blp.arguments(DiffArgs, location="query")
 @blp.response(200, DiffOut)
 def definition_diff(args, key):
@@ -133,6 +135,7 @@ def definition_diff(args, key):
 
 
 @blp.route("/instances/<string:instance_id>/migrate", methods=["POST"])
+@blp.doc(operationId="migrate_instance")
 @blp.arguments(MigrateIn)
 @blp.response(200, MigrateOut)
 @blp.doc(responses={"409": {"description": "the instance is not running, or changed concurrently"},
@@ -144,6 +147,7 @@ def migrate(body, instance_id):
 
 
 @blp.route("/instances/<string:instance_id>/migrate", methods=["GET"])
+@blp.doc(operationId="get_migration_options")
 @blp.response(200, MigrationOptions)
 def migration_options(instance_id):
     """The newer versions of the instance's definition and, for each, the active elements that block a move."""

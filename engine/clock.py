@@ -24,6 +24,12 @@ def now() -> datetime:
     return fixed if fixed is not None else datetime.now(timezone.utc)
 
 
+def wall_now() -> datetime:
+    """The real instant, aware UTC, never frozen: for what another machine compares with its own clock
+    (the timestamp a webhook is signed with), not for business time."""
+    return datetime.now(timezone.utc)
+
+
 def to_utc(value: datetime) -> datetime:
     """An aware datetime in UTC; a naive one is refused (its zone would be a guess)."""
     if value.tzinfo is None:

@@ -65,6 +65,13 @@ def _text(value: Any) -> str:
     return value
 
 
+def _ocid_prefix(value: Any) -> str:
+    if not isinstance(value, str) or not ocds.OCID_PREFIX.fullmatch(value):
+        raise ValueError("must be a registered OCDS ocid prefix and a hyphen: ocds- and six lower-case letters or "
+                         "digits, e.g. ocds-a1b2c3-")
+    return value
+
+
 def _path(value: Any) -> Path:
     if isinstance(value, Path):
         return value
@@ -105,7 +112,10 @@ class Settings:
     step_max_seconds: float = _setting(
         "LVYUE_STEP_MAX_SECONDS", _seconds, spiff.MAX_STEP_SECONDS,
         "engine time one step may take (checked between engine tasks)")
-    ocid_prefix: str = _setting("LVYUE_OCID_PREFIX", _text, ocds.DEFAULT_PREFIX, "the OCDS ocid prefix")
+    ocid_prefix: str = _setting(
+        "LVYUE_OCID_PREFIX", _ocid_prefix, ocds.DEFAULT_PREFIX,
+        "the publisher's OCDS ocid prefix and a hyphen, as registered with the Open Contracting Partnership; "
+        "the default is a PLACEHOLDER for demos")
     ocds_publisher: str = _setting(
         "LVYUE_OCDS_PUBLISHER", _text, DEFAULT_OCDS_PUBLISHER, "the publisher name in OCDS packages")
     streams_max: int | None = _setting(

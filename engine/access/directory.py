@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from engine import clock
 from engine.errors import Conflict, Invalid, NotFound, Unauthenticated
+from engine.access import signing
 from engine.storage.models import Department, Organisation, Token, User
 
 ROLES = ("admin", "operator", "designer", "party", "supervisor")
@@ -47,6 +48,8 @@ def add_department(session: Session, code: str, name: str, parent: str | None = 
             raise Invalid(f"unknown {label} department {ref}", {label: [f"unknown department {ref}"]})
     if (webhook_url is None) != (webhook_secret is None):
         raise Invalid("a webhook needs both a URL and a secret", {"webhook": ["give both --webhook and --secret"]})
+    if webhook_secret is not None and (why := signing.problem(webhook_secret)):
+        raise Invalid("the webhook secret cannot sign", {"webhook_secret": [why]})
     dept = Department(code=code, name=name, parent_code=parent, escalates_to=escalates_to, webhook_url=webhook_url,
                       webhook_secret=webhook_secret, created_at=clock.now())
     session.add(dept)

@@ -5,9 +5,18 @@ periodic pass (`deliver_due`) leases due rows, POSTs them signed to the departme
 records each outcome. Delivery is at-least-once: a worker that dies between the POST and recording
 the outcome leaves a lease that expires, and the row is sent again under the same delivery id, on
 which receivers dedupe.
+
+Deliveries are signed per Standard Webhooks (https://www.standardwebhooks.com), so any of its verifiers
+checks them: `webhook-id` (the delivery id, the same on every retry), `webhook-timestamp` (the wall-clock
+second of this attempt) and `webhook-signature` = `v1,` + base64 HMAC-SHA256 over `id.timestamp.body` under
+the department's secret (engine/access/signing.py: a `whsec_` secret, or a legacy text secret as its
+`standard_form`). A receiver refuses a timestamp more than five minutes from its clock (a replay of a
+captured delivery) and dedupes on webhook-id. The old `X-Lvyue-Signature: sha256=<hex HMAC(body)>`
+(no timestamp, so replayable) is still sent for this release and then dropped: deprecated.
 """
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import hmac
@@ -19,13 +28,15 @@ import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Mapping
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from engine import clock
+from engine.access import signing
 from engine.storage.db import Database
 from engine.storage.models import Alert, Department, Incident, Outbox
 
@@ -36,6 +47,9 @@ BACKOFF_CAP = timedelta(hours=1)
 # nothing; a receiver still failing after that needs a person, so the row turns into an incident.
 MAX_ATTEMPTS = 40
 STATUSES = ("pending", "delivered", "dead")
+# How far a signed timestamp may be from the verifier's clock (the Standard Webhooks libraries' default).
+TOLERANCE = timedelta(minutes=5)
+LEGACY_SIGNATURE_HEADER = "X-Lvyue-Signature"  # deprecated: sent for one more release
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -65,8 +79,36 @@ class _Delivery:
 
 
 def sign(secret: str, body: bytes) -> str:
-    """The X-Lvyue-Signature value: "sha256=" + hex HMAC-SHA256 of the raw body under `secret`."""
+    """The deprecated X-Lvyue-Signature value: "sha256=" + hex HMAC-SHA256 of the raw body keyed by the
+    secret's UTF-8 text as configured (unchanged, `whsec_` prefix and all: old verifiers keep working)."""
     return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def sign_standard(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """The Standard Webhooks signature: "v1," + base64 HMAC-SHA256 over `msg_id.timestamp.body`."""
+    mac = hmac.new(signing.key(secret), f"{msg_id}.{timestamp}.".encode("utf-8") + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(mac).decode("ascii")
+
+
+def signed_headers(secret: str, msg_id: str, body: bytes, when: datetime) -> dict[str, str]:
+    """The signature headers of one attempt at `when`: Standard Webhooks' three, and the deprecated one."""
+    timestamp = int(when.timestamp())
+    return {"webhook-id": msg_id, "webhook-timestamp": str(timestamp),
+            "webhook-signature": sign_standard(secret, msg_id, timestamp, body),
+            LEGACY_SIGNATURE_HEADER: sign(secret, body)}
+
+
+def verify_standard(secret: str, body: bytes, headers: Mapping[str, str], now: datetime) -> bool:
+    """Whether `headers` (webhook-id, webhook-timestamp, webhook-signature) sign `body` under `secret` at a
+    timestamp within TOLERANCE of `now`; any of the space-separated `v1,` signatures may match."""
+    msg_id, stamp, given = (headers.get(h) for h in ("webhook-id", "webhook-timestamp", "webhook-signature"))
+    if not (msg_id and stamp and given) or not stamp.isascii() or not stamp.isdigit() or len(stamp) > 12:
+        return False
+    if abs(now.timestamp() - int(stamp)) > TOLERANCE.total_seconds():
+        return False
+    expected = sign_standard(secret, msg_id.encode("utf-8", "replace").decode("utf-8"), int(stamp), body).encode()
+    # As bytes: compare_digest refuses str with non-ASCII characters, which a hostile header may carry.
+    return any(hmac.compare_digest(expected, s.encode("utf-8", "replace")) for s in given.split(" ") if s)
 
 
 def enqueue(session: Session, department_code: str, event: str, payload: dict,
@@ -161,9 +203,14 @@ def _post(delivery: _Delivery, timeout: float) -> tuple[int | None, str | None]:
     if urlsplit(delivery.url).scheme not in ("http", "https"):
         return None, "the webhook URL is not http(s)"
     body = delivery.body.encode("utf-8")
+    try:
+        # The wall clock, not the engine's: the receiver compares the timestamp with its own clock.
+        signed = signed_headers(delivery.secret, delivery.id, body, clock.wall_now())
+    except ValueError:
+        return None, "the webhook secret is malformed"
     request = urllib.request.Request(delivery.url, data=body, method="POST", headers={
-        "Content-Type": "application/json", "X-Lvyue-Delivery": delivery.id,
-        "X-Lvyue-Event": delivery.event, "X-Lvyue-Signature": sign(delivery.secret, body)})
+        "Content-Type": "application/json", "X-Lvyue-Delivery": delivery.id, "X-Lvyue-Event": delivery.event,
+        **signed})
     try:
         with _opener().open(request, timeout=timeout) as response:
             return response.status, None if 200 <= response.status < 300 else f"HTTP {response.status}"

@@ -19,6 +19,8 @@ from engine.storage.models import Instance, Organisation
 from engine.supervision import contract_terms, payment_basis, timing
 
 POST_AWARD = "post_award"
+# A change to a signed contract (补充合同): its own process, naming the original by project code and contract number.
+SUPPLEMENTARY_CONTRACT = "supplementary_contract"
 
 # The ledger (engine/supervision/ledger.py): one row per completion.
 RECORD_PAYMENT, SUBMIT_INVOICE = "record_payment", "submit_invoice"

@@ -31,10 +31,12 @@ The read side (the API's views, the contract ledger's summary) is guarantee_view
 registered by engine/bootstrap.py.
 
 The issuer's e-guarantee platform confirms by a signed callback instead of its user
-(`issuer_callback`): `POST /api/v1/instances/{id}/messages/guarantee_issued`, header
-`X-Lvyue-Signature: sha256=HMAC-SHA256(secret, raw body)` (the webhooks' scheme, engine/webhooks.py
-`sign`), where the secret is the one of the organisation bound to the contract's `guarantor` role
-(`GuarantorEndpoint`, set by `lvyue orgs callback-secret`). A callback that comes before the
+(`issuer_callback`): `POST /api/v1/instances/{id}/messages/guarantee_issued`, signed like Lvyue's own
+webhooks (engine/runtime/webhooks.py) with the secret of the organisation bound to the contract's
+`guarantor` role (`GuarantorEndpoint`, set by `lvyue orgs callback-secret`): either per Standard Webhooks
+(`webhook-id`, `webhook-timestamp` within five minutes of Lvyue's clock, `webhook-signature: v1,<base64
+HMAC-SHA256 over id.timestamp.body>`), or — deprecated, kept for one release, replayable since it has no
+timestamp — `X-Lvyue-Signature: sha256=<hex HMAC-SHA256(secret, raw body)>`. A callback that comes before the
 contractor's submission is kept on the guarantee (status `issued`) and verifies the submission that
 matches it in the contractor's own step.
 
@@ -54,7 +56,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine import clock
-from engine.access import authz
+from engine.access import authz, signing
 from engine.access.directory import Principal
 from engine.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
 from engine.runtime import forms, spiff, steps, strictjson, values, webhooks
@@ -77,7 +79,8 @@ REFUSABLE_TASKS = (bindings.SIGN_CONTRACT, SUBMIT)
 BASIS_REFUSAL = "《中华人民共和国招标投标法实施条例》第七十四条"
 # Where the rule registry caps each kind on entry (its `subject`).
 CAP_SUBJECTS = {"bid": "bid_bond", "performance": "performance_guarantee", "quality": "retention"}
-SIGNATURE_HEADER = "X-Lvyue-Signature"
+SIGNATURE_HEADER = webhooks.LEGACY_SIGNATURE_HEADER  # deprecated; Standard Webhooks' headers are preferred
+STANDARD_SIGNATURE_HEADER = "webhook-signature"
 
 
 # ---------------------------------------------------------------------------- small helpers
@@ -641,6 +644,8 @@ def set_callback_secret(session: Session, org_code: str, secret: str) -> Guarant
         raise NotFound(f"no organisation {org_code}")
     if not isinstance(secret, str) or len(secret) < 16:
         raise Invalid("the secret is too short", {"secret": ["at least 16 characters"]})
+    if why := signing.problem(secret):
+        raise Invalid("the secret cannot sign", {"secret": [why]})
     now = clock.now()
     endpoint = session.get(GuarantorEndpoint, org_code)
     if endpoint is None:
@@ -651,18 +656,33 @@ def set_callback_secret(session: Session, org_code: str, secret: str) -> Guarant
     return endpoint
 
 
-def _authenticate_issuer(db: Database, instance_id: str, body: bytes, signature: str | None) -> str:
-    """The guarantor organisation whose secret signed `body` for this contract; Unauthenticated otherwise
-    (the same answer for an unknown contract, no guarantor, no secret or a wrong signature)."""
+def is_signed(headers: Mapping[str, str]) -> bool:
+    """Whether a request carries a callback signature (either scheme) rather than being an operator's message."""
+    return headers.get(STANDARD_SIGNATURE_HEADER) is not None or headers.get(SIGNATURE_HEADER) is not None
+
+
+def _authenticate_issuer(db: Database, instance_id: str, body: bytes, headers: Mapping[str, str]) -> str:
+    """The guarantor organisation whose secret signed `body` for this contract, by Standard Webhooks' headers
+    when they are given, else by the deprecated X-Lvyue-Signature; Unauthenticated otherwise (the same answer
+    for an unknown contract, no guarantor, no secret, a wrong signature or a timestamp too far off)."""
     refused = Unauthenticated("the callback's signature does not verify with the secret of this contract's guarantor")
-    if not signature:
+    standard = headers.get(STANDARD_SIGNATURE_HEADER) is not None
+    signature = headers.get(SIGNATURE_HEADER)
+    if not standard and not signature:
         raise refused
     with db.read() as session:
         instance = session.get(Instance, instance_id)
         org = instance.roles.get("guarantor") if instance is not None else None
         endpoint = session.get(GuarantorEndpoint, org) if org else None
         secret = endpoint.callback_secret if endpoint is not None else None
-    if secret is None or not hmac.compare_digest(webhooks.sign(secret, body), signature.strip()):
+    if secret is None or signing.problem(secret):
+        raise refused
+    if standard:
+        # The wall clock: the issuer's platform stamped the request with its own (real) clock.
+        verified = webhooks.verify_standard(secret, body, headers, clock.wall_now())
+    else:
+        verified = hmac.compare_digest(webhooks.sign(secret, body).encode(), signature.strip().encode("utf-8", "replace"))
+    if not verified:
         raise refused
     return org
 
@@ -671,14 +691,14 @@ _CALLBACK_FIELDS = {"guarantee_no", "amount", "valid_to", "document_sha256", "ve
                     "issuer", "note"}
 
 
-def issuer_callback(db: Database, instance_id: str, body: bytes, signature: str | None) -> dict[str, Any]:
+def issuer_callback(db: Database, instance_id: str, body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
     """The issuer's e-guarantee platform confirms a guarantee (guarantee_issued), signed with its secret.
 
     With the contract's verify_guarantee task ready, the confirmation completes it as the guarantor would
     (a mismatch with the contractor's submission is a 422 naming the field); before the contractor submitted,
     it is kept on the guarantee (status `issued`) and verifies the matching submission later. Returns the
     guarantee."""
-    org = _authenticate_issuer(db, instance_id, body, signature)
+    org = _authenticate_issuer(db, instance_id, body, headers)
     document = strictjson.load_body(body)
     payload = document.get("payload") if isinstance(document, dict) else None
     if not isinstance(payload, dict):

@@ -1,12 +1,24 @@
 """OCDS 1.1 export (Open Contracting Data Standard, release schema 1.1.5) of the implementation stage.
 
-One release per contract, tagged `implementation` (DOMAIN.md §3.4): the parties with their roles — the
-employer as `buyer` and `payer`, the contractor as `supplier` and `payee`, the supervising department as
-`reviewBody` —, the award, and the contract with its signing and filing milestones, and under
+One release per contract (DOMAIN.md §3.4), tagged by what it carries (`release_tags`: `award`, `contract`,
+`implementation`, `contractAmendment`, and `contractTermination` once the contract closed): the parties with
+their roles — the employer as `buyer` and `payer`, the contractor as `supplier` and `payee`, the supervising
+department as `reviewBody` —, the award, and the contract with its signing and filing milestones, and under
 `implementation` one `delivery` milestone, one acceptance milestone (also `delivery`, code `acceptance`)
-and one `payment` milestone per performance milestone, with a transaction for every payment recorded.
-Milestone statuses follow the closed milestoneStatus codelist as of the release date: `met` (with
-`dateMet`), `partiallyMet` (part of a payment made), `notMet` (due date passed), else `scheduled`.
+and one `payment` milestone per performance milestone, with a transaction for every payment recorded,
+linked to its payment milestone (`relatedImplementationMilestone`). Milestone statuses follow the closed
+milestoneStatus codelist as of the release date: `met` (with `dateMet`), `partiallyMet` (part of a payment
+made), `notMet` (due date passed), else `scheduled`. A contract that came to a close has its final value
+(what was paid) and, when completed, its end date under `implementation`. A signed supplementary contract
+(补充合同, bindings.SUPPLEMENTARY_CONTRACT, naming the contract by contract number and project code) is one of
+its `amendments` (tag `contractAmendment`), not a release of its own. Empty arrays are left out.
+
+The ocid is `LVYUE_OCID_PREFIX` + business key: the prefix is the publisher's, registered with the Open
+Contracting Partnership (`ocds-` + six characters); DEFAULT_PREFIX is a placeholder of that form for demos.
+Fields beyond the core schema come from Lvyue's extensions (`extensions_used`: partyScale, transaction
+milestones with the metrics extension it depends on, contract completion), which a package declares when one
+of its releases uses them (their files are shipped in docs/ocds/extensions for offline review), with those of
+`register_extension`.
 
 `register_extension(fn, url)` lets other modules add to every release (e.g. the community guarantees
 extension): `fn(session, instance, release)` changes the release in place; `url`, the extension's
@@ -16,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -30,13 +43,23 @@ from engine.supervision import bindings, credit, deadlines
 from engine.storage.db import Database
 from engine.access.directory import Principal
 from engine.errors import Forbidden, NotFound
-from engine.storage.models import Department, Guarantee, Instance, InstancePart, Organisation, Payment, TaskRow
+from engine.storage.models import (Definition, Department, Guarantee, Instance, InstancePart, Organisation, Payment,
+                                   TaskRow)
 from engine.runtime.values import amount_of, format_money, money_number
 
-DEFAULT_PREFIX = "ocds-lvyue-"
+# A placeholder of the registered form (ocds- and six characters, then a hyphen): set LVYUE_OCID_PREFIX to the
+# prefix the Open Contracting Partnership issued to the publisher before publishing anything.
+DEFAULT_PREFIX = "ocds-xxxxxx-"
+OCID_PREFIX = re.compile(r"ocds-[a-z0-9]{6}-")
 VERSION = "1.1"
 CURRENCY = "CNY"
-TAG = "implementation"
+
+_EXTENSION = "https://raw.githubusercontent.com/open-contracting-extensions/{}/master/extension.json"
+PARTY_SCALE_EXTENSION = _EXTENSION.format("ocds_partyDetails_scale_extension")
+TRANSACTION_MILESTONES_EXTENSION = _EXTENSION.format("ocds_transactions_relatedMilestone_extension")
+# transaction milestones takes MilestoneReference from the metrics extension (its declared dependency)
+METRICS_EXTENSION = "https://raw.githubusercontent.com/open-contracting-extensions/ocds_metrics_extension/1.1/extension.json"
+CONTRACT_COMPLETION_EXTENSION = _EXTENSION.format("ocds_contract_completion_extension")
 
 
 @dataclass(frozen=True)
@@ -131,6 +154,7 @@ class _Facts:
     dept: Department | None
     dues: dict[tuple[str, int | None], datetime]
     parts: dict[int, dict[str, Any]]
+    supplements: list[Instance] = ()
 
     @property
     def employer(self) -> str | None:
@@ -141,7 +165,7 @@ class _Facts:
         return self.roles.get("contractor")
 
 
-def _facts(session: Session, instance: Instance) -> _Facts:
+def _facts(session: Session, instance: Instance, supplements: list[Instance] | None = None) -> _Facts:
     """Read what the release of `instance` needs (one statement each: payments, organisations, department,
     deadlines, milestone parts)."""
     roles = authz.parties(instance)
@@ -153,7 +177,45 @@ def _facts(session: Session, instance: Instance) -> _Facts:
     dept = session.get(Department, instance.department_code) if instance.department_code else None
     tasks = session.scalars(select(TaskRow).where(TaskRow.instance_id == instance.id, TaskRow.due_at.is_not(None)))
     parts = {p.item_no: p.data or {} for p in session.scalars(select(InstancePart).where(InstancePart.instance_id == instance.id))}
-    return _Facts(instance.data or {}, roles, payments, orgs, dept, _earliest_dues(tasks), parts)
+    data = instance.data or {}
+    if not data.get("contract_no"):
+        supplements = []
+    else:
+        supplements = [s for s in (_supplements(session) if supplements is None else supplements) if _amends(s, data)]
+    return _Facts(data, roles, payments, orgs, dept, _earliest_dues(tasks), parts, supplements)
+
+
+def _supplements(session: Session):
+    """The instances of supplementary contracts (their key, status and data), in the order they were started."""
+    return session.scalars(select(Instance).join(Definition, Definition.id == Instance.definition_id)
+                           .where(Definition.key == bindings.SUPPLEMENTARY_CONTRACT)
+                           .order_by(Instance.created_at, Instance.id)
+                           .options(load_only(Instance.id, Instance.business_key, Instance.status, Instance.data)))
+
+
+def _amends(supplement: Instance, data: dict[str, Any]) -> bool:
+    """Whether a signed `supplement` changes the contract of `data`: the same contract number and, when both
+    name one, the same project code."""
+    sdata = supplement.data or {}
+    return (bool(sdata.get("supplement_signed_at")) and sdata.get("original_contract_no") == data.get("contract_no")
+            and (not sdata.get("project_code") or not data.get("project_code")
+                 or sdata["project_code"] == data["project_code"]))
+
+
+def _amendments(facts: _Facts) -> list[dict[str, Any]]:
+    """One amendment per signed supplementary contract (补充合同), dated on its signing."""
+    out = []
+    for supplement in facts.supplements:
+        sdata = supplement.data or {}
+        amendment: dict[str, Any] = {
+            "id": supplement.business_key, "date": on_day(sdata["supplement_signed_at"]),
+            "rationale": f"补充合同 supplementary contract {supplement.business_key}: change of "
+                         f"{format_money(_dec(sdata.get('change_amount')))} CNY"}
+        review = {"accepted": "accepted by the supervising department",
+                  "returned": "returned by the supervising department"}.get(sdata.get("decision"), "under review")
+        amendment["description"] = review + (f"; published {sdata['published_at']}" if sdata.get("published_at") else "")
+        out.append(amendment)
+    return out
 
 
 def _earliest_dues(tasks) -> dict[tuple[str, int | None], datetime]:
@@ -222,15 +284,35 @@ def _contract(key: str, award_id: str, instance: Instance, facts: _Facts, now: d
         contract["description"] = f"合同编号 contract no. {data['contract_no']}"
     if signed:
         contract["dateSigned"] = on_day(signed)
+    if facts.supplements:
+        contract["amendments"] = _amendments(facts)
     contract["milestones"] = [
         _milestone(f"{key}-signing", "签订合同 Contract signed", "approval", "contractSigning",
                    facts.dues.get((bindings.SIGN_CONTRACT, None)), signed, now),
         _milestone(f"{key}-filing", "合同备案 Contract filed", "approval", "contractFiling",
                    facts.dues.get((bindings.FILE_CONTRACT, None)), data.get("filed_at"), now),
     ]
-    contract["implementation"] = {"milestones": _implementation_milestones(key, facts, now),
-                                  "transactions": _transactions(facts)}
+    implementation = {"milestones": _implementation_milestones(key, facts, now),
+                      "transactions": _transactions(key, facts)}
+    if contract["status"] == "terminated":
+        implementation.update(_completion(facts, value))
+    contract["implementation"] = {k: v for k, v in implementation.items() if v not in ([], None)}
+    if not contract["implementation"]:
+        del contract["implementation"]
     return contract
+
+
+def _completion(facts: _Facts, contract_value: Any) -> dict[str, Any]:
+    """What the contract completion extension records of a contract that came to a close: the final value (what
+    was paid, the sum of the transactions), why it differs from the contract value, and the completion date."""
+    paid = sum((p.amount for p in facts.payments), Decimal(0))
+    out: dict[str, Any] = {"finalValue": _value(paid)}
+    if paid != _dec(contract_value):
+        out["finalValueDetails"] = (f"paid {format_money(paid)} CNY of the contract value "
+                                    f"{format_money(_dec(contract_value))} CNY")
+    if facts.data.get("completed_at"):
+        out["endDate"] = on_day(facts.data["completed_at"])
+    return out
 
 
 def _implementation_milestones(key: str, facts: _Facts, now: datetime) -> list[dict[str, Any]]:
@@ -275,11 +357,17 @@ def _paid_towards(payments: list[Payment], no: int, due_amount: Decimal) -> tupl
     return total, full
 
 
-def _transactions(facts: _Facts) -> list[dict[str, Any]]:
-    """One transaction per recorded payment, in payment order."""
+def _transactions(key: str, facts: _Facts) -> list[dict[str, Any]]:
+    """One transaction per recorded payment, in payment order, linked to the payment milestone it pays
+    (transaction milestones extension)."""
+    names = {no: (item.get("name") if isinstance(item, dict) else None) or f"#{no}"
+             for no, item in enumerate(facts.data.get("milestones") or [], start=1)}
     transactions = []
     for p in facts.payments:
         tx: dict[str, Any] = {"id": p.id, "date": on_day(p.paid_at), "value": _value(p.amount)}
+        if p.milestone_no in names:
+            tx["relatedImplementationMilestone"] = {"id": f"{key}-m{p.milestone_no}-payment",
+                                                    "title": f"{names[p.milestone_no]}：付款 payment"}
         if p.payer:
             tx["payer"] = _org_ref(p.payer, facts.orgs)
         if p.payee:
@@ -288,14 +376,16 @@ def _transactions(facts: _Facts) -> list[dict[str, Any]]:
     return transactions
 
 
-def release(session: Session, instance: Instance, prefix: str = DEFAULT_PREFIX, now: datetime | None = None) -> dict[str, Any]:
-    """The OCDS release (tag `implementation`) of one contract as it stands at `now`."""
+def release(session: Session, instance: Instance, prefix: str = DEFAULT_PREFIX, now: datetime | None = None,
+            supplements: list[Instance] | None = None) -> dict[str, Any]:
+    """The OCDS release of one contract as it stands at `now`, tagged by its content (`release_tags`).
+    `supplements`: every supplementary contract, when the caller read them already (a package)."""
     now = now or clock.now()
-    facts = _facts(session, instance)
+    facts = _facts(session, instance, supplements)
     key = instance.business_key
     award_id = f"{key}-award"
     out: dict[str, Any] = {
-        "ocid": ocid(prefix, key), "id": "", "date": now.isoformat(), "tag": [TAG], "initiationType": "tender",
+        "ocid": ocid(prefix, key), "id": "", "date": now.isoformat(), "tag": [], "initiationType": "tender",
         "language": "zh", "parties": _parties(facts),
         "awards": [_award(award_id, facts)], "contracts": [_contract(key, award_id, instance, facts, now)],
     }
@@ -303,8 +393,41 @@ def release(session: Session, instance: Instance, prefix: str = DEFAULT_PREFIX, 
         out["buyer"] = _org_ref(facts.employer, facts.orgs)
     for extension in EXTENSIONS:
         extension.fn(session, instance, out)
-    out["id"] = f"{out['ocid']}-{TAG}-{_digest(out)}"
+    out["tag"] = release_tags(out)
+    out["id"] = f"{out['ocid']}-{_digest(out)}"
     return out
+
+
+def release_tags(release_: dict[str, Any]) -> list[str]:
+    """The releaseTag codes (closed codelist) of what a release carries: `award` with an award, `contract` with a
+    contract, `implementation` with implementation data, `contractAmendment` with amendments, and
+    `contractTermination` when a contract came to a close (status `terminated`)."""
+    contracts = release_.get("contracts") or []
+    tags = []
+    if release_.get("awards"):
+        tags.append("award")
+    if contracts:
+        tags.append("contract")
+    if any(c.get("amendments") for c in contracts):
+        tags.append("contractAmendment")
+    if any(c.get("implementation") for c in contracts):
+        tags.append("implementation")
+    if any(c.get("status") == "terminated" for c in contracts):
+        tags.append("contractTermination")
+    return tags or ["implementation"]
+
+
+def extensions_used(release_: dict[str, Any]) -> list[str]:
+    """The extension.json URLs of Lvyue's own extensions whose fields `release_` uses."""
+    used = []
+    if any("scale" in (p.get("details") or {}) for p in release_.get("parties") or []):
+        used.append(PARTY_SCALE_EXTENSION)
+    implementations = [c.get("implementation") or {} for c in release_.get("contracts") or []]
+    if any("relatedImplementationMilestone" in t for i in implementations for t in i.get("transactions") or []):
+        used += [TRANSACTION_MILESTONES_EXTENSION, METRICS_EXTENSION]
+    if any({"finalValue", "finalValueDetails", "endDate", "endDateDetails"} & set(i) for i in implementations):
+        used.append(CONTRACT_COMPLETION_EXTENSION)
+    return used
 
 
 def _digest(release_: dict[str, Any]) -> str:
@@ -367,21 +490,29 @@ def package(db: Database, principal: Principal, month: str, uri: str, prefix: st
             publisher: str = "Lvyue 履约") -> dict[str, Any]:
     """A release package of the contracts visible to the caller with implementation activity in `month`
     (a business date of it in the month, China time: award, signing, filing, delivery, acceptance, payment,
-    completion, a release of a deposit — or the last day of an obligation's deadline, met or not).
+    completion, a release of a deposit, the signing of a supplementary contract — or the last day of an
+    obligation's deadline, met or not). Supplementary contracts are amendments of their contract's release.
     NotFound when there is none: a package holds at least one release."""
     if principal.role == "designer":
         raise Forbidden("designers do not read contracts")
     first, last = credit.month_days(month)
     now = clock.now()
     with db.read() as session:
-        visible = list(session.scalars(select(Instance).where(authz.instance_filter(principal))
-                                       .order_by(Instance.business_key).options(load_only(
-                                           Instance.id, Instance.business_key, Instance.status, Instance.data,
-                                           Instance.roles, Instance.department_code))))
-        releases = [release(session, instance, prefix, now) for instance in _active_in(session, visible, first, last)]
+        supplements = list(_supplements(session))
+        ids = {s.id for s in supplements}
+        visible = [i for i in session.scalars(select(Instance).where(authz.instance_filter(principal))
+                                              .order_by(Instance.business_key).options(load_only(
+                                                  Instance.id, Instance.business_key, Instance.status, Instance.data,
+                                                  Instance.roles, Instance.department_code)))
+                   if i.id not in ids]  # a supplement is an amendment in its contract's release, not a release
+        active = {i.id for i in _active_in(session, visible, first, last)}
+        # A contract is also active in the month one of its supplements was signed.
+        signed = [s for s in supplements if (d := _day((s.data or {}).get("supplement_signed_at"))) and first <= d <= last]
+        active |= {i.id for i in visible if any(_amends(s, i.data or {}) for s in signed)}
+        releases = [release(session, instance, prefix, now, supplements) for instance in visible if instance.id in active]
     if not releases:
         raise NotFound(f"no contract you may see has implementation activity in {month}")
-    extensions = [e.url for e in EXTENSIONS if e.url]
+    extensions = [url for r in releases for url in extensions_used(r)] + [e.url for e in EXTENSIONS if e.url]
     out: dict[str, Any] = {"uri": uri, "version": VERSION, "publishedDate": now.isoformat(),
                            "publisher": {"name": publisher}, "releases": releases}
     if extensions:

@@ -21,7 +21,10 @@ from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
+from engine.access import signing
 from engine.storage.db import Database
 from engine.access.directory import add_department
 from engine.storage.models import Outbox
@@ -222,7 +225,7 @@ class Receiver:
 
 def test_department_webhook_receives_the_alert_signed_with_its_secret(live, db_url):
     server, people = live
-    secret = "hook-" + uuid.uuid4().hex
+    secret = signing.new_secret()  # the whsec_ form of Standard Webhooks
     receiver = Receiver()
     database = Database(db_url)
     try:
@@ -233,12 +236,17 @@ def test_department_webhook_receives_the_alert_signed_with_its_secret(live, db_u
         assert receiver.arrived.wait(WAIT), f"no webhook POST within {WAIT} s"
 
         headers, body = receiver.requests[0]
+        # Standard Webhooks, verified as any receiver would with its reference library:
+        assert Webhook(secret).verify(body, headers)["id"] == alert["id"]
+        with pytest.raises(WebhookVerificationError):
+            Webhook(signing.new_secret()).verify(body, headers)
+        # The deprecated header, keyed by the secret's text as before:
         expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
         assert hmac.compare_digest(headers["x-lvyue-signature"], expected)
         assert not hmac.compare_digest(headers["x-lvyue-signature"],
                                        "sha256=" + hmac.new(b"another secret", body, hashlib.sha256).hexdigest())
         delivery = headers["x-lvyue-delivery"]
-        assert str(uuid.UUID(delivery)) == delivery
+        assert str(uuid.UUID(delivery)) == delivery == headers["webhook-id"]
         payload = json.loads(body)
         assert payload["id"] == alert["id"] and payload["business_key"] == "HOOK-1"
         assert payload["department"] == "HOOK" and payload["code"] == "DELIVERY_OVERDUE"

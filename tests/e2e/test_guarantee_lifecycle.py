@@ -27,8 +27,10 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta
+import uuid
+from datetime import datetime, timedelta, timezone
 
+from standardwebhooks import Webhook
 
 from engine.storage.db import Database
 from tests import requests_shim as http
@@ -318,7 +320,15 @@ def test_a_confirmed_refusal_lets_the_employer_claim_inside_the_period(api):
 
 # ------------------------------------------------------------------------------------ the issuer's platform, for real
 def _sign(secret: str, body: bytes) -> str:
+    """The deprecated X-Lvyue-Signature (still accepted for one release)."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _standard(secret: str, body: bytes, when: datetime) -> dict[str, str]:
+    """Standard Webhooks headers signed by the `standardwebhooks` package at `when`."""
+    msg_id = f"msg_{uuid.uuid4().hex}"
+    return {"webhook-id": msg_id, "webhook-timestamp": str(int(when.timestamp())),
+            "webhook-signature": Webhook(secret).sign(msg_id, when, body)}
 
 
 def test_the_issuers_platform_confirms_the_guarantee_by_a_signed_callback_through_the_real_server(db_url, tmp_path):
@@ -367,7 +377,12 @@ def test_the_issuers_platform_confirms_the_guarantee_by_a_signed_callback_throug
                     expect=422)
         assert list(body["errors"]) == ["data.amount"]
 
-        g = call("POST", path, None, raw=raw, headers={**json_type, "X-Lvyue-Signature": _sign(secret, raw)})
+        # Per Standard Webhooks (as the issuer's platform would sign with any of its libraries): a timestamp
+        # ten minutes old is refused, a fresh one accepted.
+        assert secret.startswith("whsec_")
+        stale = datetime.now(timezone.utc) - timedelta(minutes=10)
+        call("POST", path, None, raw=raw, headers={**json_type, **_standard(secret, raw, stale)}, expect=401)
+        g = call("POST", path, None, raw=raw, headers={**json_type, **_standard(secret, raw, datetime.now(timezone.utc))})
         assert g["status"] == "active" and g["guarantee_no"] == "EG-HTTP-1" and g["verification_code"] == "YZ-778899"
         assert g["events"][-1]["event"] == "verified" and g["events"][-1]["actor"] == "platform:GUA"
         [sign] = call("GET", f"/tasks?instance_id={iid}", "emp")["items"]

@@ -10,11 +10,15 @@ import hashlib
 import hmac
 import json
 import uuid
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
+import pytest
+from standardwebhooks import Webhook
 
 from engine import clock
+from engine.access import signing
+from engine.errors import Invalid
 from engine.supervision import guarantees, reports
 from engine.storage.models import Payment
 from tests.e2e.test_post_award import (GUARANTEE_DOC, SIGNED, Api, at, just_after_midnight, one_milestone,
@@ -46,10 +50,17 @@ def set_secret(app, org: str = "GUA", secret: str = SECRET) -> None:
 
 
 def callback(api: Api, instance_id: str, payload: dict, when, secret: str | None = SECRET, expect: int = 200,
-             token: str | None = None) -> dict:
+             token: str | None = None, standard: bool = False, signed_at: datetime | None = None) -> dict:
+    """POST the issuer's callback at engine time `when`, signed with the deprecated X-Lvyue-Signature or, with
+    `standard`, by the `standardwebhooks` package at wall-clock time `signed_at` (default: now)."""
     raw = json.dumps({"payload": payload}).encode()
     headers = {"Content-Type": "application/json"}
-    if secret is not None:
+    if secret is not None and standard:
+        msg_id = f"msg_{uuid.uuid4().hex}"
+        signed_at = signed_at or datetime.now(timezone.utc)
+        headers.update({"webhook-id": msg_id, "webhook-timestamp": str(int(signed_at.timestamp())),
+                        "webhook-signature": Webhook(signing.standard_form(secret)).sign(msg_id, signed_at, raw)})
+    elif secret is not None:
         headers["X-Lvyue-Signature"] = "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
     if token is not None:
         headers.update(api.people.auth(token))
@@ -157,6 +168,43 @@ def test_the_callback_authenticates_by_the_contracts_guarantor_secret_only(api, 
     history = api.call("GET", f"/api/v1/instances/{bound['id']}/history?limit=500", "admin")["items"]
     assert "message_received" in [e["action"] for e in history]
     assert guarantee_of(api, "GS-AUTH", "performance")["status"] == "required"
+
+
+def test_the_callback_takes_standard_webhooks_signatures_and_refuses_stale_ones(api, app):
+    """The issuer's platform may sign with any Standard Webhooks library (its secret in whsec_ form, or an
+    older text secret as whsec_ + base64 of its text); a timestamp over five minutes off is refused."""
+    set_secret(app)  # an older text secret
+    whsec = signing.new_secret()
+    set_secret(app, "OTHER", whsec)
+    instance = api.start("GS-STD", e_goods(), at(8, 4))
+    notice = {"guarantee_no": "EG-1", "amount": "40000.00", "valid_to": "2026-12-31", "document_sha256": GUARANTEE_DOC}
+    now = datetime.now(timezone.utc)
+    for stale in (now - timedelta(minutes=10), now + timedelta(minutes=10)):
+        callback(api, instance["id"], notice, at(8, 4, hour=15), standard=True, signed_at=stale, expect=401)
+    callback(api, instance["id"], notice, at(8, 4, hour=15), secret=whsec, standard=True, expect=401)  # not its guarantor's
+    kept = callback(api, instance["id"], notice, at(8, 4, hour=15), standard=True)
+    assert kept["status"] == "issued" and kept["events"][-1]["actor"] == "platform:GUA"
+    # Signed with one signature header each way: the Standard Webhooks headers decide when both are given.
+    raw = json.dumps({"payload": notice}).encode()
+    legacy = "sha256=" + hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest()
+    r = api.client.post(f"/api/v1/instances/{instance['id']}/messages/guarantee_issued", data=raw, headers={
+        "Content-Type": "application/json", "X-Lvyue-Signature": legacy, "webhook-id": "m1",
+        "webhook-timestamp": str(int(now.timestamp())), "webhook-signature": "v1,AAAA"})
+    assert r.status_code == 401
+    # Hostile header values are a 401 like any wrong signature, never a server error.
+    for headers in ({"X-Lvyue-Signature": "sha256=é"}, {"webhook-id": "é", "webhook-timestamp": str(int(now.timestamp())),
+                                                        "webhook-signature": "v1,é v1,"},
+                    {"webhook-id": "m", "webhook-timestamp": "9" * 40, "webhook-signature": "v1,x"}):
+        r = api.client.post(f"/api/v1/instances/{instance['id']}/messages/guarantee_issued", data=raw,
+                            headers={"Content-Type": "application/json", **headers})
+        assert r.status_code == 401, (headers, r.status_code)
+    # A whsec_ secret signs both ways: Standard Webhooks with its decoded key, the old header with its text.
+    other = api.start("GS-STD-2", one_milestone(procurement_goods(guarantor="OTHER")), at(8, 4))
+    assert callback(api, other["id"], notice, at(8, 4, hour=15), secret=whsec, standard=True)["status"] == "issued"
+    assert callback(api, other["id"], notice, at(8, 4, hour=16), secret=whsec)["status"] == "issued"
+    with app.extensions["lvyue"].db.transaction() as s, pytest.raises(Invalid) as refused:
+        guarantees.set_callback_secret(s, "GUA", "whsec_" + "A" * 20)  # 15 bytes: too short a key
+    assert list(refused.value.errors) == ["secret"]
 
 
 # ------------------------------------------------------------------------------------ who sees what

@@ -22,6 +22,7 @@ from tests.e2e.test_post_award import Api, Contract, at, just_after_midnight, on
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "ocds"
 
 FORMATS = FormatChecker()
+P = ocds.DEFAULT_PREFIX
 
 
 @FORMATS.checks("date-time", raises=ValueError)
@@ -74,7 +75,7 @@ def valid_package(package: dict) -> dict:
 
 def test_the_validators_do_check():
     """The schema really is enforced here (a wrong status, a naive date, a missing ocid are refused)."""
-    good = {"ocid": "ocds-lvyue-X", "id": "1", "date": "2026-10-01T00:00:00+08:00", "tag": ["implementation"],
+    good = {"ocid": "ocds-a1b2c3-X", "id": "1", "date": "2026-10-01T00:00:00+08:00", "tag": ["implementation"],
             "initiationType": "tender"}
     valid_release(good)
     for bad in ({**good, "date": "2026-10-01T00:00:00"}, {k: v for k, v in good.items() if k != "ocid"},
@@ -105,9 +106,11 @@ def test_a_contract_performed_on_time_is_one_release_with_its_parties_milestones
     c = Contract(api, "OCDS-1", procurement_goods())
     c.run()
     release = release_of(api, "OCDS-1", at(10, 1))
-    assert release["ocid"] == "ocds-lvyue-OCDS-1" and release["tag"] == ["implementation"]
+    assert release["ocid"] == f"{P}OCDS-1" and P == "ocds-xxxxxx-"  # the placeholder prefix (README "Configuration")
+    # Tagged by what it carries: the award, the contract, its implementation, and its close (completed).
+    assert release["tag"] == ["award", "contract", "implementation", "contractTermination"]
     assert release["initiationType"] == "tender" and release["date"] == "2026-10-01T02:00:00+00:00"
-    assert release["id"].startswith("ocds-lvyue-OCDS-1-implementation-")
+    assert release["id"].startswith(f"{P}OCDS-1-")
     parties = by_id(release["parties"])
     assert parties["org-EMP"] == {"id": "org-EMP", "name": "org EMP", "roles": ["buyer", "payer"]}
     assert parties["org-CON2"]["roles"] == ["supplier", "payee"] and parties["org-CON2"]["details"] == {"scale": "sme"}
@@ -139,6 +142,13 @@ def test_a_contract_performed_on_time_is_one_release_with_its_parties_milestones
         ("2026-09-18T00:00:00+08:00", {"amount": 400000, "currency": "CNY"}, {"id": "org-EMP", "name": "org EMP"},
          {"id": "org-CON2", "name": "org CON2"})]
     assert len({t["id"] for t in transactions}) == 2
+    # Each payment is linked to the milestone it pays (transaction milestones extension).
+    assert [t["relatedImplementationMilestone"] for t in transactions] == [
+        {"id": "OCDS-1-m1-payment", "title": p1["title"]}, {"id": "OCDS-1-m2-payment", "title": "第二批设备：付款 payment"}]
+    assert p1["title"] == "首批设备：付款 payment"
+    # Completed: the final value is what was paid, the end date the completion's (contract completion extension).
+    assert implementation["finalValue"] == {"amount": 800000, "currency": "CNY"} and "finalValueDetails" not in implementation
+    assert implementation["endDate"].startswith("2026-09-")
 
     # The same content read again keeps its id; a change makes a new one.
     assert release_of(api, "OCDS-1", at(10, 2))["id"] == release["id"]
@@ -159,7 +169,8 @@ def test_late_unpaid_partially_paid_and_future_milestones_carry_their_status(api
     assert m["OCDS-2-m1-delivery"]["status"] == "notMet" and "dateMet" not in m["OCDS-2-m1-delivery"]
     assert m["OCDS-2-m2-delivery"]["status"] == "scheduled" and m["OCDS-2-m2-delivery"]["dueDate"] == "2026-12-15T23:59:59+08:00"
     assert m["OCDS-2-m1-payment"]["status"] == "scheduled" and "dueDate" not in m["OCDS-2-m1-payment"]  # not accepted yet
-    assert late["contracts"][0]["status"] == "active" and late["contracts"][0]["implementation"]["transactions"] == []
+    assert late["contracts"][0]["status"] == "active" and "transactions" not in late["contracts"][0]["implementation"]
+    assert late["tag"] == ["award", "contract", "implementation"] and "finalValue" not in late["contracts"][0]["implementation"]
     assert release_of(api, "OCDS-3", at(9, 2))["contracts"][0]["implementation"]["milestones"][2]["status"] == "scheduled"
 
     c.step("deliver1", at(9, 3), delivered_at="2026-09-03")
@@ -177,14 +188,14 @@ def test_late_unpaid_partially_paid_and_future_milestones_carry_their_status(api
     unpaid = release_of(api, "OCDS-3", just_after_midnight(10, 1))
     pay = unpaid["contracts"][0]["implementation"]["milestones"][2]
     assert (pay["type"], pay["status"], pay["dueDate"]) == ("payment", "notMet", "2026-09-30T23:59:59+08:00")
-    assert unpaid["contracts"][0]["implementation"]["transactions"] == []
+    assert "transactions" not in unpaid["contracts"][0]["implementation"]  # empty arrays are left out
 
     # A monthly package: every contract with implementation activity in September, each release valid.
     package = package_of(api, "2026-09", just_after_midnight(10, 1))
     assert package["version"] == "1.1" and package["publisher"]["name"]
     assert package["uri"].endswith("/api/v1/ocds/releases?month=2026-09")
-    assert [r["ocid"] for r in package["releases"]] == ["ocds-lvyue-OCDS-2", "ocds-lvyue-OCDS-3"]
-    assert package_of(api, "2026-08", just_after_midnight(10, 1))["releases"][0]["ocid"] == "ocds-lvyue-OCDS-2"
+    assert [r["ocid"] for r in package["releases"]] == [f"{P}OCDS-2", f"{P}OCDS-3"]
+    assert package_of(api, "2026-08", just_after_midnight(10, 1))["releases"][0]["ocid"] == f"{P}OCDS-2"
     body = package_of(api, "2025-01", just_after_midnight(10, 1), expect=404)
     assert "2025-01" in body["detail"]
 
@@ -198,8 +209,8 @@ def test_who_may_read_releases_and_packages(api):
     for who in ("cz", "con2", "other", "designer"):
         release_of(api, "OCDS-ZJ", when, who, expect=404)
     release_of(api, "NO-SUCH", when, expect=404)
-    assert [r["ocid"] for r in package_of(api, "2026-08", when, "zj")["releases"]] == ["ocds-lvyue-OCDS-ZJ"]
-    assert [r["ocid"] for r in package_of(api, "2026-08", when, "con2")["releases"]] == ["ocds-lvyue-OCDS-CZ"]
+    assert [r["ocid"] for r in package_of(api, "2026-08", when, "zj")["releases"]] == [f"{P}OCDS-ZJ"]
+    assert [r["ocid"] for r in package_of(api, "2026-08", when, "con2")["releases"]] == [f"{P}OCDS-CZ"]
     assert len(package_of(api, "2026-08", when, "emp")["releases"]) == 2
     package_of(api, "2026-08", when, "other", expect=404)
     package_of(api, "2026-08", when, "designer", expect=403)
@@ -252,7 +263,7 @@ def test_the_reported_month_exports_as_a_valid_package(api):
 
     october(api)
     package = package_of(api, "2026-10", just_after_midnight(11, 1))
-    releases = {r["ocid"].removeprefix("ocds-lvyue-"): r for r in package["releases"]}
+    releases = {r["ocid"].removeprefix(P): r for r in package["releases"]}
     assert set(releases) == {"RPT-ON-TIME", "RPT-LATE", "RPT-ARREARS", "RPT-BOND", "RPT-CZ"}
     status = {key: {m["id"].removeprefix(f"{key}-"): m["status"] for m in r["contracts"][0]["implementation"]["milestones"]}
               for key, r in releases.items()}
@@ -261,4 +272,36 @@ def test_the_reported_month_exports_as_a_valid_package(api):
     assert status["RPT-BOND"]["m1-delivery"] == "scheduled"
     assert [c["status"] for c in releases["RPT-CZ"]["contracts"]] == ["pending"]
     assert releases["RPT-ON-TIME"]["contracts"][0]["status"] == "terminated"
-    assert sum(len(r["contracts"][0]["implementation"]["transactions"]) for r in releases.values()) == 4
+    assert sum(len(r["contracts"][0]["implementation"].get("transactions", [])) for r in releases.values()) == 4
+
+
+def test_a_signed_supplementary_contract_is_an_amendment_of_its_contracts_release(api, client, people, app, tmp_path):
+    """A supplement (补充合同, bpmn/supplementary_contract.bpmn) names its contract by project code and contract
+    number: it is an amendment in that contract's release (tag contractAmendment), not a release of its own."""
+    from tests.e2e.test_supplementary import Supplement
+    from tests.ocds_review import review
+
+    Contract(api, "OCDS-AM", one_milestone(procurement_goods())).run(until="deliver1")  # signed as HT-2026-001
+    Contract(api, "OCDS-OTHER", one_milestone(procurement_goods(project_code="ZZ-CG-2026-999"))).run(until="deliver1")
+    before = release_of(api, "OCDS-AM", at(9, 1))
+    assert "amendments" not in before["contracts"][0] and "contractAmendment" not in before["tag"]
+    s = Supplement(client, people, app, "SUP-AM", "gov_procurement", "50000.00")
+    assert "amendments" not in release_of(api, "OCDS-AM", at(9, 9))["contracts"][0]  # proposed, not signed yet
+    s.sign(at(9, 10))
+    s.publish(at(9, 11))
+    after = release_of(api, "OCDS-AM", at(9, 12))
+    assert after["contracts"][0]["amendments"] == [{
+        "id": "SUP-AM", "date": "2026-09-10T00:00:00+08:00",
+        "rationale": "补充合同 supplementary contract SUP-AM: change of 50000.00 CNY",
+        "description": "under review; published 2026-09-11"}]
+    assert after["tag"] == ["award", "contract", "contractAmendment", "implementation"] and after["id"] != before["id"]
+    # The same contract number under another project is another contract.
+    assert "amendments" not in release_of(api, "OCDS-OTHER", at(9, 12))["contracts"][0]
+
+    package = package_of(api, "2026-09", at(10, 1))
+    ocids = [r["ocid"] for r in package["releases"]]
+    assert f"{P}OCDS-AM" in ocids and f"{P}SUP-AM" not in ocids
+    [mine] = [r for r in package["releases"] if r["ocid"] == f"{P}OCDS-AM"]
+    assert [a["id"] for a in mine["contracts"][0]["amendments"]] == ["SUP-AM"]
+    report = review(package, tmp_path)
+    assert (report["validation_errors"], report.get("conformance_errors"), report["additional_fields"]) == ([], None, [])

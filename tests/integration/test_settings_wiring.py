@@ -41,10 +41,10 @@ def test_a_stream_cap_set_in_the_environment_refuses_the_next_stream(db_url, cle
 
 def test_test_config_overrides_the_environment(tmp_path, clean_env):
     clean_env.setenv("LVYUE_STREAMS_PER_TOKEN", "1")
-    clean_env.setenv("LVYUE_OCID_PREFIX", "ocds-env-")
+    clean_env.setenv("LVYUE_OCID_PREFIX", "ocds-e1v2n3-")
     app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite'}", "LVYUE_STREAMS_PER_TOKEN": 3})
     state = app.extensions["lvyue"]
-    assert (state.streams.per_token, state.settings.ocid_prefix) == (3, "ocds-env-")
+    assert (state.streams.per_token, state.settings.ocid_prefix) == (3, "ocds-e1v2n3-")
     assert "LVYUE_STREAMS_PER_TOKEN" not in app.config  # one place holds a setting: the Settings
     state.db.dispose()
 

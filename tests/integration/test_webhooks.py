@@ -1,6 +1,7 @@
 """Webhook deliveries from the outbox, against real HTTP receivers on 127.0.0.1."""
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -14,8 +15,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from sqlalchemy import func, select
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
-from engine.access import directory
+from engine import clock
+from engine.access import directory, signing
+from engine.errors import Invalid
 from engine.runtime import webhooks
 from engine.clock import frozen_at
 from engine.storage.models import Incident, Outbox
@@ -115,6 +120,8 @@ def _deliver(db, at, owner="w1", **kwargs) -> int:
 
 
 def test_receiver_gets_payload_signed_over_raw_body_with_delivery_id(db, receivers):
+    """Secrets from before Standard Webhooks (plain texts) keep working: the deprecated header is what it was,
+    and a Standard Webhooks verifier given the secret's whsec_ form (whsec_ + base64 of its text) accepts it."""
     zj, cz = receivers(), receivers()
     _department(db, "ZJH", zj.url, "zj-secret")
     _department(db, "CZH", cz.url, "财政-secret")
@@ -122,18 +129,70 @@ def test_receiver_gets_payload_signed_over_raw_body_with_delivery_id(db, receive
 
     assert _deliver(db, T0) == 2
 
+    assert signing.standard_form("zj-secret") == "whsec_emotc2VjcmV0"  # the mapping docs/api.md shows
     for code, receiver, secret, event in (("ZJH", zj, "zj-secret", "alert.raised"),
                                           ("CZH", cz, "财政-secret", "alert.escalated")):
         [request] = receiver.requests
         expected = "sha256=" + hmac.new(secret.encode(), request.body, hashlib.sha256).hexdigest()
         assert hmac.compare_digest(request.headers["x-lvyue-signature"], expected)
-        assert request.headers["x-lvyue-delivery"] == ids[code]
+        whsec = "whsec_" + base64.b64encode(secret.encode("utf-8")).decode()
+        assert Webhook(whsec).verify(request.body, request.headers) == json.loads(request.body)
+        with pytest.raises(WebhookVerificationError):
+            Webhook(signing.standard_form("other-secret")).verify(request.body, request.headers)
+        assert request.headers["webhook-id"] == request.headers["x-lvyue-delivery"] == ids[code]
         assert request.headers["x-lvyue-event"] == event
         assert request.headers["content-type"] == "application/json"
         assert request.body == _row(db, ids[code]).body.encode("utf-8")
         assert json.loads(request.body)["department"] == ("ZJ" if code == "ZJH" else "CZ")
         row = _row(db, ids[code])
         assert (row.status, row.attempts, row.delivered_at, row.lease_owner) == ("delivered", 0, T0, None)
+
+
+def test_a_delivery_verifies_with_standard_webhooks_and_the_same_delivery_ten_minutes_old_is_refused(
+        db, receivers, monkeypatch):
+    """Acceptance 3 of issue 22: `Webhook(secret).verify(body, headers)` of the `standardwebhooks` package."""
+    secret = signing.new_secret()
+    assert secret.startswith("whsec_") and len(base64.b64decode(secret[6:])) == 32
+    fresh, replayed = receivers(), receivers()
+    _department(db, "FRESH", fresh.url, secret)
+    _department(db, "STALE", replayed.url, secret)
+    fresh_id = _enqueue(db, "FRESH")
+    assert _deliver(db, T0) == 1  # the engine clock is frozen in March: the signature's timestamp is the wall clock's
+    [request] = fresh.requests
+    assert Webhook(secret).verify(request.body, request.headers) == ALERT
+    stamp = int(request.headers["webhook-timestamp"])
+    assert abs(stamp - time.time()) < 60 and request.headers["webhook-id"] == fresh_id
+    assert request.headers["webhook-signature"].startswith("v1,")
+    # The signature covers id, timestamp and body: changing any of them breaks it.
+    for changed in ({"webhook-id": "other"}, {"webhook-timestamp": str(stamp - 1)}):
+        with pytest.raises(WebhookVerificationError, match="No matching signature"):
+            Webhook(secret).verify(request.body, {**request.headers, **changed})
+    with pytest.raises(WebhookVerificationError, match="No matching signature"):
+        Webhook(secret).verify(request.body.replace(b"125000.50", b"1.00"), request.headers)
+
+    # The same delivery sent with a timestamp ten minutes old (as a captured one replayed then would be):
+    # correctly signed, and refused for its age.
+    ten_minutes_ago = clock.wall_now() - timedelta(minutes=10)
+    monkeypatch.setattr(clock, "wall_now", lambda: ten_minutes_ago)
+    _enqueue(db, "STALE")
+    assert _deliver(db, T0) == 1
+    [old] = replayed.requests
+    assert int(old.headers["webhook-timestamp"]) == int(ten_minutes_ago.timestamp())
+    assert old.headers["webhook-signature"] == Webhook(secret).sign(
+        old.headers["webhook-id"], ten_minutes_ago, old.body)
+    with pytest.raises(WebhookVerificationError, match="too old"):
+        Webhook(secret).verify(old.body, old.headers)
+    # Lvyue's own verifier (the issuer callbacks') agrees with the package on both.
+    assert webhooks.verify_standard(secret, request.body, request.headers, datetime.now(timezone.utc))
+    assert not webhooks.verify_standard(secret, old.body, old.headers, datetime.now(timezone.utc))
+    assert webhooks.verify_standard(secret, old.body, old.headers, ten_minutes_ago + timedelta(minutes=4))
+
+
+def test_a_malformed_whsec_secret_is_refused_when_configured(db):
+    for bad, why in (("whsec_not*base64", "base64"), ("whsec_" + base64.b64encode(b"short").decode(), "24 to 64")):
+        with pytest.raises(Invalid) as refused, db.transaction() as s:
+            directory.add_department(s, "BAD", "bad", webhook_url="http://127.0.0.1:9/hook", webhook_secret=bad)
+        assert why in refused.value.errors["webhook_secret"][0]
 
 
 def test_failing_receiver_gets_the_delivery_on_the_fourth_attempt_after_backoff(db, receivers):

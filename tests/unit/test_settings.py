@@ -109,7 +109,7 @@ def test_the_defaults_are_the_modules_own_constants():
     assert (s.sweep_seconds, s.delivery_seconds, s.audit_anchor_seconds) == (
         scheduler.SWEEP_SECONDS, scheduler.DELIVERY_SECONDS, scheduler.ANCHOR_SECONDS)
     assert (timedelta(seconds=s.timer_lease_seconds), s.timer_fire_group) == (timers.LEASE, timers.FIRE_GROUP)
-    assert s.ocid_prefix == ocds.DEFAULT_PREFIX
+    assert s.ocid_prefix == ocds.DEFAULT_PREFIX == "ocds-xxxxxx-"  # a placeholder of the registered form
     assert s.anchor_path == DEFAULT_INSTANCE_PATH / anchor.FILENAME
 
 
@@ -146,6 +146,8 @@ def test_an_empty_variable_is_unset():
     ("LVYUE_TIMER_FIRE_GROUP", "0"), ("LVYUE_TIMER_FIRE_GROUP", "2.5"), ("LVYUE_TIMER_FIRE_GROUP", "２０"),
     ("LVYUE_STREAMS_MAX", "-3"), ("LVYUE_STREAMS_PER_TOKEN", "two"), ("LVYUE_STREAM_MAX_SECONDS", "0"),
     ("DATABASE_URL", "   "), ("LVYUE_OCID_PREFIX", " "),
+    # not of the form the Open Contracting Partnership registers (ocds- and six characters), or no hyphen after it
+    ("LVYUE_OCID_PREFIX", "ocds-lvyue-"), ("LVYUE_OCID_PREFIX", "ocds-a1b2c3"), ("LVYUE_OCID_PREFIX", "ocds-A1B2C3-"),
 ])
 def test_a_bad_value_is_refused_naming_the_variable(variable, value):
     with pytest.raises(SettingsError) as refused:
