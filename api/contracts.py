@@ -82,6 +82,9 @@ class LedgerMilestone(Schema):
 
 
 class LedgerPayment(Schema):
+    kind = fields.String(metadata={"description": "what it pays: milestone, advance, progress or settlement"})
+    reference = fields.String(allow_none=True, metadata={
+        "description": "the application (its document hash) a progress or settlement payment pays"})
     milestone_no = fields.Integer(allow_none=True)
     paid_at = fields.Date()
     amount = fields.String(metadata=MONEY)
@@ -101,6 +104,35 @@ class LedgerInvoice(Schema):
     recorded_at = fields.DateTime()
 
 
+class LedgerWorksEntry(Schema):
+    """Where one works obligation stands today (engine/supervision/works_payments.py obligations)."""
+
+    kind = fields.String(metadata={"description": "advance, progress or settlement"})
+    period = fields.String(allow_none=True)
+    applied_at = fields.Date(allow_none=True)
+    amount = fields.String(allow_none=True, metadata=MONEY)
+    document_sha256 = fields.String(allow_none=True)
+    percent = fields.String(allow_none=True, metadata={"description": "the advance: % of the contract amount"})
+    review_rule = fields.String(allow_none=True, metadata={"description": "C02, or the C04 tier by the report's amount"})
+    review_last_day = fields.Date(allow_none=True)
+    deemed = fields.Boolean(allow_none=True, metadata={"description": "confirmed by silence past review_last_day"})
+    confirmed_amount = fields.String(allow_none=True, metadata=MONEY)
+    confirmed_on = fields.Date(allow_none=True)
+    payable = fields.String(allow_none=True, metadata=MONEY)
+    paid = fields.String(allow_none=True, metadata=MONEY)
+    outstanding = fields.String(allow_none=True, metadata=MONEY)
+    payment_last_day = fields.Date(allow_none=True)
+    retention = fields.String(allow_none=True, metadata=MONEY)
+    interest_accrued = fields.String(allow_none=True, metadata=MONEY)
+
+
+class LedgerWorks(Schema):
+    terms = fields.Dict(metadata={"description": "the payment_terms fixed at the start"})
+    advance = fields.Nested(LedgerWorksEntry, allow_none=True)
+    applications = fields.List(fields.Nested(LedgerWorksEntry))
+    settlement = fields.Nested(LedgerWorksEntry, allow_none=True)
+
+
 class ContractLedger(Schema):
     """The supervision ledger (监管台账) of one contract (engine/supervision/ledger.py)."""
 
@@ -111,6 +143,7 @@ class ContractLedger(Schema):
     project_name = fields.String(allow_none=True)
     track = fields.String(allow_none=True)
     category = fields.String(allow_none=True)
+    funding_source = fields.String(allow_none=True, metadata={"description": "资金来源 declared at the start"})
     department = fields.Nested(LedgerDepartment, allow_none=True)
     parties = fields.List(fields.Nested(LedgerParty))
     amounts = fields.Nested(LedgerAmounts)
@@ -118,6 +151,8 @@ class ContractLedger(Schema):
     payment_basis = fields.Dict(allow_none=True, metadata={
         "description": "fixed at the start: the employer's kind, the contractor's SME status, the payment rule"})
     milestones = fields.List(fields.Nested(LedgerMilestone))
+    works = fields.Nested(LedgerWorks, allow_none=True, metadata={
+        "description": "a works contract paid on measurement: its advance, applications and settlement; null otherwise"})
     payments = fields.List(fields.Nested(LedgerPayment))
     invoices = fields.List(fields.Nested(LedgerInvoice))
     guarantees = fields.List(fields.Dict(), metadata={"description": "the guarantee rows: kind, form, amount, status …"})

@@ -95,14 +95,26 @@ def test_every_response_has_a_description_and_its_body_a_schema(client):
     assert complete["409"]["content"]["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
 
 
-def test_the_ledger_answers_as_its_schema_says(api):
+def test_the_ledger_answers_as_its_schema_says(api, app):
     """The ledger's schema is the ledger's shape: a contract's real ledger validates against it (nullable fields
-    as OpenAPI 3.0 writes them)."""
+    as OpenAPI 3.0 writes them), a goods contract's and a works contract's paid on measurement."""
     from jsonschema import Draft4Validator
     from tests.e2e.test_post_award import Contract, at, procurement_goods
+    from engine.access import directory
+    from tests.integration.test_works_payments import APPLICATION_1, _sign_and_file, works_data
 
     Contract(api, "OAS-1", procurement_goods()).run()
-    ledger = api.call("GET", "/api/v1/contracts/OAS-1", "admin", at(10, 1))
+    ledgers = [api.call("GET", "/api/v1/contracts/OAS-1", "admin", at(10, 1))]
+    with app.extensions["lvyue"].db.transaction() as s:
+        directory.add_organisation(s, "PUB", "市第一中学", public_body=True)
+        s.flush()
+        _, api.people.tokens["pub"] = directory.add_user(s, "pub", "party", "PUB")
+    iid = api.start("OAS-W", works_data(), at(8, 4))["id"]
+    _sign_and_file(api, iid)
+    api.act(iid, "submit_payment_application", "con2", at(9, 30),
+            {"period": "2026-09", "applied_at": "2026-09-30", "value": "1000000.00", "document_sha256": APPLICATION_1})
+    ledgers.append(api.call("GET", "/api/v1/contracts/OAS-W", "admin", at(10, 20)))
+    assert ledgers[1]["works"]["applications"][0]["deemed"] is True
     spec = api.client.get("/openapi.json").get_json()
 
     def plain(schema):  # OpenAPI 3.0's nullable and $ref → JSON Schema
@@ -119,8 +131,9 @@ def test_the_ledger_answers_as_its_schema_says(api):
         return out
 
     validator = Draft4Validator(plain(spec["components"]["schemas"]["ContractLedger"]))
-    errors = [f"{list(e.path)}: {e.message}" for e in validator.iter_errors(ledger)]
+    errors = [f"{list(e.path)}: {e.message}" for ledger in ledgers for e in validator.iter_errors(ledger)]
     assert errors == []
+    ledger = ledgers[0]
     assert ledger["milestones"] and ledger["payments"] and ledger["parties"]
     assert list(validator.iter_errors({**ledger, "milestones": [{"no": "one"}]}))
 
