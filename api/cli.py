@@ -12,7 +12,7 @@ from engine import bootstrap
 from engine.runtime import definitions, spiff
 from engine.access import directory
 from engine.storage import migrate
-from engine.supervision import intake
+from engine.supervision import intake, risk
 from engine.storage.db import Database
 from engine.errors import Invalid, LvyueError
 from engine.settings import Settings, SettingsError
@@ -90,6 +90,20 @@ def departments_add(code, name, parent, escalates_to, webhook_url, webhook_secre
     except LvyueError as exc:
         _fail(exc)
     click.echo(f"department {code} added")
+
+
+@departments.command("route", help="Send a department's risk leads of one type to another department "
+                     "(e.g. bid_rigging to the public security bureau); without a route they go to its escalation target.")
+@click.argument("code")
+@click.option("--lead-type", required=True, help="bid_rigging, abnormal_win_rate or expert_scoring")
+@click.option("--to", "to", required=True, help="the receiving department's code")
+def departments_route(code, lead_type, to) -> None:
+    try:
+        with _db().transaction() as session:
+            risk.set_route(session, code, lead_type, to)
+    except LvyueError as exc:
+        _fail(exc)
+    click.echo(f"{code}: {lead_type} leads go to {to}")
 
 
 @main.group(help="Organisations (employers, contractors, guarantors).")

@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from engine.runtime import forms
-from engine.supervision import intake
+from engine.supervision import intake, risk
 from engine.usecases import instances
 
 from . import schemas
@@ -26,7 +26,9 @@ import_blp = Blueprint("ocds_import", __name__, url_prefix="/api/v1/ocds",
 tenders_blp = Blueprint("tenders", __name__, url_prefix="/api/v1/tenders", description="Imported tenders")
 awards_blp = Blueprint("awards", __name__, url_prefix="/api/v1/awards",
                        description="Imported awards and the contracts they start")
-BLUEPRINTS = [import_blp, tenders_blp, awards_blp]
+risk_blp = Blueprint("risk", __name__, url_prefix="/api/v1/risk",
+                     description="Risk indicators of bid rigging and fraud, and the leads they raise")
+BLUEPRINTS = [import_blp, tenders_blp, awards_blp, risk_blp]
 
 
 class ImportOut(Schema):
@@ -60,6 +62,7 @@ class AwardOut(Schema):
 class AwardDetail(AwardOut):
     tender = fields.Dict()
     contract = fields.Dict(allow_none=True, metadata={"description": "the started contract and the signed-vs-award check"})
+    risk = fields.List(fields.Dict(), metadata={"description": "the risk indicator hits on its tender (GET /tenders/{ocid}/risk)"})
 
 
 class AwardListArgs(PageArgs):
@@ -78,6 +81,50 @@ class AwardStartIn(Strict):
 AwardPage = page_of(AwardOut, "AwardPage")
 
 
+class HitOut(Schema):
+    indicator = fields.String(metadata={"description": "K01…K07 (GET /risk/definitions)"})
+    name = fields.String()
+    title = fields.String()
+    subjects = fields.List(fields.String(), metadata={"description": "bidder keys scheme:id (an expert: expert:ID)"})
+    ocids = fields.List(fields.String())
+    evidence = fields.Dict()
+    lead_type = fields.String(allow_none=True)
+    legal_basis = fields.String()
+
+
+class HitsOut(Schema):
+    rules_version = fields.String()
+    ocid = fields.String()
+    hits = fields.List(fields.Nested(HitOut))
+
+
+class HitArgs(Strict):
+    indicator = fields.String(load_default=None, validate=validate.Length(1, 10))
+
+
+class RiskLeadOut(Schema):
+    id = fields.String()
+    kind = fields.String(metadata={"description": "always `risk`"})
+    lead_type = fields.String(metadata={"description": "bid_rigging | abnormal_win_rate | expert_scoring"})
+    indicators = fields.List(fields.String())
+    subjects = fields.List(fields.Dict())
+    ocids = fields.List(fields.String())
+    department = fields.String(allow_none=True)
+    to_department = fields.String(allow_none=True, metadata={"description": "the department's route for the type, "
+                                                                            "else its escalation target"})
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    evidence = fields.Dict(metadata={"description": "which tenders, which fields (docs/intake.md)"})
+
+
+class RiskLeadArgs(PageArgs):
+    month = fields.String(load_default=None, validate=MONTH, metadata={"description": "leads written in this month"})
+    type = fields.String(load_default=None, validate=validate.Length(1, 40))
+
+
+RiskLeadPage = page_of(RiskLeadOut, "RiskLeadPage")
+
+
 @import_blp.route("/import", methods=["POST"])
 @import_blp.doc(requestBody={"content": JSON_OBJECT, "description": "an OCDS 1.1 release package"})
 @import_blp.response(200, ImportOut)
@@ -85,6 +132,13 @@ def import_package():
     """Import an OCDS 1.1 release package (operators, admins); idempotent by release id."""
     package = intake.load(request.get_data())
     return intake.import_package(db(), principal(), package, settings().ocds_schema_dir)
+
+
+@tenders_blp.route("/<path:ocid>/risk", methods=["GET"])
+@tenders_blp.response(200, HitsOut)
+def tender_risk(ocid):
+    """The risk indicators that flag this tender (operators, admins; supervisors: their department's)."""
+    return risk.tender_hits(db(), principal(), ocid)
 
 
 @tenders_blp.route("/<path:ocid>", methods=["GET"])
@@ -117,3 +171,28 @@ def start_contract(body, award_id):
     data = intake.contract_start_data(db(), principal(), award_id, body["data"])
     return instances.start(db(), principal(), "post_award", body["version"], body["business_key"], data,
                            within=intake.link_award(award_id, principal()))
+
+
+@risk_blp.route("/definitions", methods=["GET"])
+@risk_blp.doc(responses={"200": {"description": "risk_rules.json: indicators with definitions, thresholds, legal "
+                                                "bases, and the lead types", "content": JSON_OBJECT}})
+def risk_definitions():
+    """The risk indicators' definitions and thresholds (data: engine/supervision/risk_rules.json)."""
+    principal()
+    return jsonify(risk.definitions())
+
+
+@risk_blp.route("/indicators", methods=["GET"])
+@risk_blp.arguments(HitArgs, location="query")
+@risk_blp.response(200, HitsOut)
+def risk_indicators(args):
+    """Every indicator hit over the imported tenders (supervisors: those touching their department's tenders)."""
+    return risk.all_hits(db(), principal(), args["indicator"])
+
+
+@risk_blp.route("/leads", methods=["GET"])
+@risk_blp.arguments(RiskLeadArgs, location="query")
+@risk_blp.response(200, RiskLeadPage)
+def risk_leads(args):
+    """Risk leads with their evidence, oldest first: the month's transfer list of the risk monitoring."""
+    return risk.list_leads(db(), principal(), args["limit"], args["cursor"], args["month"], args["type"])

@@ -46,6 +46,7 @@ from engine.storage.db import Database
 from engine.storage.models import (Department, Instance, Organisation, OrgIdentifier, Tender, TenderAward, TenderBid,
                                   TenderParty, TradeRelease)
 from engine.storage.pagination import page
+from engine.supervision import risk
 
 MAX_PACKAGE_BYTES = 16 * 1024 * 1024
 MAX_RELEASES = 2000
@@ -453,9 +454,11 @@ def _in_chunks(session: Session, column, keys: list[str], query) -> list:
 
 
 def import_package(db: Database, principal: Principal, package: Any, folder: Path = DEFAULT_SCHEMA_DIR,
-                   now: datetime | None = None) -> dict[str, Any]:
+                   now: datetime | None = None, scan: bool = True) -> dict[str, Any]:
     """Import an OCDS release package (operators, admins). Returns {releases, created, updated, unchanged,
-    tenders, awards}: the release ids by outcome, the number of tenders touched and awards stored."""
+    tenders, awards, leads}: the release ids by outcome, the number of tenders touched and awards stored, and
+    the risk leads the scan after it wrote (engine/supervision/risk.py; `scan=False` leaves it to the caller,
+    e.g. a bulk load that scans once at the end)."""
     authz.require_role(principal, "operator")
     now = now or clock.now()
     ocids = sorted({r.get("ocid") for r in (package.get("releases") or []) if isinstance(r, dict)
@@ -496,8 +499,9 @@ def import_package(db: Database, principal: Principal, package: Any, folder: Pat
                 bucket = "created" if release.ocid in new_ocids else "updated"
                 applied.discard(release.release_id)
             outcome[bucket].append(release.release_id)
+    leads = risk.scan(db, now) if scan and fresh else {"created": 0, "updated": 0}
     return {"releases": len(releases), **outcome, "tenders": len(fresh_ocids),
-            "awards": sum(len(r.awards or []) for r in fresh)}
+            "awards": sum(len(r.awards or []) for r in fresh), "leads": leads}
 
 
 def _apply(session: Session, release: Release, tenders: dict, parties: dict, bids: dict, awards: dict,
@@ -716,7 +720,11 @@ def get_award(db: Database, principal: Principal, award_id: str) -> dict[str, An
         award, tender = _award_and_tender(session, award_id)
         if not _visible(principal, tender):
             raise NotFound(f"no award {award_id}")
-        return award_view(session, award)
+        out = award_view(session, award)
+        market = risk.load_market(session)
+    rules = risk.rules()
+    out["risk"] = [h.view(rules) for h in risk.indicators(market, rules) if award.ocid in h.ocids]
+    return out
 
 
 def list_awards(db: Database, principal: Principal, limit: int | None, cursor: str | None,
