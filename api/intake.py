@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from engine.runtime import forms
-from engine.supervision import intake, risk
+from engine.supervision import bulletin, intake, risk
 from engine.usecases import instances
 
 from . import schemas
@@ -28,7 +28,9 @@ awards_blp = Blueprint("awards", __name__, url_prefix="/api/v1/awards",
                        description="Imported awards and the contracts they start")
 risk_blp = Blueprint("risk", __name__, url_prefix="/api/v1/risk",
                      description="Risk indicators of bid rigging and fraud, and the leads they raise")
-BLUEPRINTS = [import_blp, tenders_blp, awards_blp, risk_blp]
+bulletin_blp = Blueprint("bulletin", __name__, url_prefix="/api/v1/bulletin",
+                         description="The monthly market bulletin over the imported tenders")
+BLUEPRINTS = [import_blp, tenders_blp, awards_blp, risk_blp, bulletin_blp]
 
 
 class ImportOut(Schema):
@@ -196,3 +198,23 @@ def risk_indicators(args):
 def risk_leads(args):
     """Risk leads with their evidence, oldest first: the month's transfer list of the risk monitoring."""
     return risk.list_leads(db(), principal(), args["limit"], args["cursor"], args["month"], args["type"])
+
+
+class BulletinArgs(Strict):
+    month = fields.String(required=True, validate=MONTH, metadata={"description": "YYYY-MM, China time"})
+    format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
+
+
+@bulletin_blp.route("/monthly", methods=["GET"])
+@bulletin_blp.arguments(BulletinArgs, location="query")
+@bulletin_blp.doc(responses={"200": {"description": "the bulletin; every figure is defined under `definitions` "
+                                                   "(docs/intake.md). format=csv: rows section,figure,value",
+                                    "content": {**JSON_OBJECT, "text/csv": {"schema": {"type": "string"}}}}})
+def monthly_bulletin(args):
+    """The monthly market bulletin (交易大数据月报): amounts and counts by sector, procedure and department, trend,
+    size, competition, bidders and new entrants, openness, concentration (operators, supervisors, admins)."""
+    out = bulletin.monthly(db(), principal(), args["month"])
+    if args["format"] == "csv":
+        return Response(bulletin.to_csv(out), mimetype="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="lvyue-bulletin-{args["month"]}.csv"'})
+    return jsonify(out)
