@@ -516,6 +516,32 @@ def list_leads(db: Database, principal: Principal, limit: int | None, cursor: st
         return page(session, query, [RiskLead.created_at, RiskLead.id], limit, cursor, lead_view)
 
 
+def transfer_rows(session: Session, principal: Principal, window: tuple[datetime, datetime] | None,
+                  wanted: tuple[str, ...]) -> list[tuple[datetime, str, dict[str, Any]]]:
+    """The risk leads in the monthly transfer list (`GET /leads`, engine/supervision/credit.py `list_leads`):
+    written in `window` (all when None), visible to `principal`, shaped as a lead of that list (`kind: risk`,
+    status `pending`: written by the indicators, awaiting the receiving department)."""
+    if "pending" not in wanted:
+        return []
+    query = select(RiskLead)
+    if principal.role == "supervisor":
+        depts = sorted(principal.departments)
+        query = query.where(or_(RiskLead.department_code.in_(depts), RiskLead.to_department.in_(depts)))
+    if window is not None:
+        query = query.where(RiskLead.created_at >= window[0], RiskLead.created_at < window[1])
+    out = []
+    for lead in session.scalars(query):
+        view = {"id": lead.id, "kind": "risk", "status": "pending", "alert_id": None, "instance_id": None,
+                "business_key": None, "department": lead.department_code, "to_department": lead.to_department,
+                "responsible_org": None, "code": lead.lead_type,
+                "legal_basis": "；".join(lead.evidence.get("legal_basis", [])) or None,
+                "escalated_at": lead.created_at, "confirmed_at": None, "confirmed_by": None, "note": None,
+                "evidence": lead.evidence, "lead_type": lead.lead_type, "indicators": lead.indicators,
+                "subjects": lead.subjects, "ocids": lead.ocids}
+        out.append((lead.created_at, lead.id, view))
+    return out
+
+
 def set_route(session: Session, department: str, lead_type: str, to: str) -> None:
     """Send `department`'s risk leads of `lead_type` to `to` (e.g. bid_rigging → the public security bureau)."""
     if lead_type not in rules().leads:

@@ -122,6 +122,13 @@ def test_planted_collusion_is_flagged_exactly_and_a_lead_carries_the_evidence(ap
     api.call("GET", "/api/v1/risk/leads", "con", expect=403)
     api.call("GET", "/api/v1/risk/leads", "operator", expect=403)
     assert api.call("GET", "/api/v1/risk/leads?month=2026-11", "admin")["items"] == []
+    # The same lead in the month's transfer list beside the alerts' leads (GET /leads), to its receiver.
+    [listed] = api.call("GET", "/api/v1/leads?month=2026-10", "police", at(10, 29))["items"]
+    assert (listed["kind"], listed["status"], listed["id"], listed["to_department"]) == ("risk", "pending", lead["id"], "GA")
+    assert listed["code"] == "bid_rigging" and listed["ocids"] == t and listed["evidence"] == lead["evidence"]
+    assert [x["id"] for x in api.call("GET", "/api/v1/leads?kind=risk", "admin")["items"]] == [lead["id"]]
+    assert api.call("GET", "/api/v1/leads?kind=alert", "admin")["items"] == []
+    assert api.call("GET", "/api/v1/leads?status=confirmed", "admin")["items"] == []
 
     # Importing again writes nothing; a fourth tender of the pair extends the same lead.
     assert post(api, package(*PLANTED))["leads"] == {"created": 0, "updated": 0}
