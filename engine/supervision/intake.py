@@ -35,6 +35,7 @@ from jsonschema import Draft4Validator, FormatChecker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine import clock
@@ -466,6 +467,18 @@ def import_package(db: Database, principal: Principal, package: Any, folder: Pat
     with db.read() as session:
         known = _known_parties(session, ocids[:MAX_RELEASES])
     releases = parse(package, folder, known)
+    try:
+        outcome, fresh, fresh_ocids = _store(db, principal, releases, now)
+    except IntegrityError:
+        # Another import stored some of these releases (or tenders) between our read and our write.
+        raise Conflict("a concurrent import stored some of these releases first; import the package again "
+                       "(what is stored then counts as unchanged)", {"releases": ["stored concurrently"]}) from None
+    leads = risk.scan(db, now) if scan and fresh else {"created": 0, "updated": 0}
+    return {"releases": len(releases), **outcome, "tenders": len(fresh_ocids),
+            "awards": sum(len(r.awards or []) for r in fresh), "leads": leads}
+
+
+def _store(db: Database, principal: Principal, releases: list[Release], now: datetime):
     outcome: dict[str, list[str]] = {"created": [], "updated": [], "unchanged": []}
     with db.transaction() as session:
         ids = sorted({r.release_id for r in releases})
@@ -499,9 +512,7 @@ def import_package(db: Database, principal: Principal, package: Any, folder: Pat
                 bucket = "created" if release.ocid in new_ocids else "updated"
                 applied.discard(release.release_id)
             outcome[bucket].append(release.release_id)
-    leads = risk.scan(db, now) if scan and fresh else {"created": 0, "updated": 0}
-    return {"releases": len(releases), **outcome, "tenders": len(fresh_ocids),
-            "awards": sum(len(r.awards or []) for r in fresh), "leads": leads}
+    return outcome, fresh, fresh_ocids
 
 
 def _apply(session: Session, release: Release, tenders: dict, parties: dict, bids: dict, awards: dict,
@@ -511,8 +522,7 @@ def _apply(session: Session, release: Release, tenders: dict, parties: dict, bid
     if tender is None:
         tender = Tender(ocid=ocid, released_at=release.date)
         session.add(tender)
-        tenders[ocid] = tender
-        session.flush()  # the parent row before its parties, bids and awards (foreign keys)
+        tenders[ocid] = tender  # inserted before its parties, bids and awards: the flush orders tables by their foreign keys
     tender.released_at = max(tender.released_at, release.date)
     if release.tender is not None:
         t = release.tender
@@ -652,6 +662,19 @@ def contract_start_data(db: Database, principal: Principal, award_id: str, given
     authz.require_role(principal, "operator")
     if not isinstance(given, dict):
         raise Invalid("data must be an object", {"data": ["must be a JSON object"]})
+    try:
+        filled = _filled(db, award_id)
+    except IntegrityError:  # a concurrent start created the same organisation first: it is matched now
+        filled = _filled(db, award_id)
+    errors = {f"data.{k}": [f"comes from the award: {filled[k]!r}"] for k in FROM_AWARD
+              if filled[k] is not None and k in given and given[k] != filled[k]}
+    if errors:
+        raise Invalid("the start data departs from the award", errors)
+    return {**given, **{k: v for k, v in filled.items() if v is not None}}
+
+
+def _filled(db: Database, award_id: str) -> dict[str, Any]:
+    """The start data the award gives, its parties' organisations matched or created."""
     with db.transaction() as session:
         award, tender = _award_and_tender(session, award_id)
         if award.instance_id is not None:
@@ -662,7 +685,7 @@ def contract_start_data(db: Database, principal: Principal, award_id: str, given
         parties = {p.party_id: p for p in session.scalars(select(TenderParty).where(TenderParty.ocid == award.ocid))}
         buyer = next((p for p in parties.values() if p.key and p.key == tender.buyer_key), None)
         supplier = parties.get(award.supplier_party) if award.supplier_party else None
-        filled: dict[str, Any] = {
+        return {
             "project_code": tender.tender_id if tender.tender_id and _CODE.fullmatch(tender.tender_id) else None,
             "project_name": (tender.title or award.title or "")[:200] or None,
             "category": tender.sector,
@@ -672,11 +695,6 @@ def contract_start_data(db: Database, principal: Principal, award_id: str, given
             "contractor": match_org(session, supplier) if supplier is not None and supplier.key else None,
             "department": tender.department_code,
         }
-    errors = {f"data.{k}": [f"comes from the award: {filled[k]!r}"] for k in FROM_AWARD
-              if filled[k] is not None and k in given and given[k] != filled[k]}
-    if errors:
-        raise Invalid("the start data departs from the award", errors)
-    return {**given, **{k: v for k, v in filled.items() if v is not None}}
 
 
 def link_award(award_id: str, principal: Principal):

@@ -31,11 +31,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine import clock
 from engine.access.directory import Principal
-from engine.errors import Forbidden, Invalid, NotFound
+from engine.errors import Conflict, Forbidden, Invalid, NotFound
 from engine.runtime import values
 from engine.storage.db import Database
 from engine.storage.models import Department, LeadRoute, RiskLead, Tender, TenderAward, TenderBid, TenderParty
@@ -439,9 +440,15 @@ def write_leads(session: Session, market: Market, hits: list[Hit], now: datetime
 def scan(db: Database, now: datetime | None = None) -> dict[str, int]:
     """Compute every indicator over the stored market and write the leads (after each import)."""
     now = now or clock.now()
-    with db.transaction() as session:
-        market = load_market(session)
-        return write_leads(session, market, indicators(market), now)
+    for attempt in (1, 2):
+        try:
+            with db.transaction() as session:
+                market = load_market(session)
+                return write_leads(session, market, indicators(market), now)
+        except IntegrityError:
+            if attempt == 2:  # a concurrent scan wrote the same leads twice in a row: theirs stand
+                raise Conflict("a concurrent risk scan wrote these leads; they stand as it wrote them") from None
+    raise AssertionError("unreachable")
 
 
 # ---------------------------------------------------------------- use cases (read)

@@ -201,3 +201,57 @@ def test_the_demo_imports_the_sample_tenders_once(db):
     lines = list(demo.seed(db, ROOT / "bpmn"))
     assert "sample tenders (tenders-2026-09-10.json): 0 releases imported, 8 unchanged" in lines
     assert counts(db)["tenders"] == 7
+
+
+def test_concurrent_imports_and_starts_on_postgresql(pg_migrated, tmp_path):
+    """Two imports of the same package at once: each either imports or is 409, never 500, and the rows are
+    those of one import; two starts of the same award at once: one contract."""
+    import threading
+
+    from engine import clock
+    from engine.access.directory import Principal
+    from engine.errors import Conflict
+    from engine.runtime import definitions
+    from engine.usecases import instances
+    from tests.conftest import _truncate_pg, seed_people
+
+    _truncate_pg(pg_migrated)
+    db = Database(pg_migrated)
+    seed_people(db)
+    operator = Principal(0, "operator", "operator")
+    outcomes: list = []
+
+    def run(fn):
+        try:
+            outcomes.append(fn())
+        except Conflict as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=run, args=(lambda: intake.import_package(db, operator, sample()),)) for _ in range(2)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert len(outcomes) == 2 and any(isinstance(o, dict) and len(o["created"]) == 8 for o in outcomes), outcomes
+    assert counts(db)["tenders"] == 7 and counts(db)["tender_bids"] == 21
+    assert len(intake.import_package(db, operator, sample())["unchanged"]) == 8
+
+    definitions.deploy(db, Principal(0, "designer", "designer"),
+                       (Path(__file__).resolve().parents[2] / "bpmn" / "post_award.bpmn").read_bytes())
+    with db.read() as s:
+        award = s.query(TenderAward).filter_by(ocid="ocds-sample-ZZ2026-T3").one()
+    outcomes.clear()
+
+    def start(key):
+        with clock.frozen_at(at(10, 12)):
+            data = intake.contract_start_data(db, operator, award.id, rest_of_start())
+            return instances.start(db, operator, "post_award", None, key, data, within=intake.link_award(award.id, operator))
+
+    threads = [threading.Thread(target=run, args=(lambda k=k: start(k),)) for k in ("RACE-1", "RACE-2")]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    started = [o for o in outcomes if isinstance(o, dict)]
+    assert len(started) == 1 and sum(isinstance(o, Conflict) for o in outcomes) == 1, outcomes
+    with db.read() as s:
+        assert s.get(TenderAward, award.id).instance_id == started[0]["id"]
+        from engine.storage.models import Instance
+        assert s.query(Instance).count() == 1
+    db.dispose()
