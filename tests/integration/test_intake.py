@@ -255,3 +255,17 @@ def test_concurrent_imports_and_starts_on_postgresql(pg_migrated, tmp_path):
         from engine.storage.models import Instance
         assert s.query(Instance).count() == 1
     db.dispose()
+
+
+def test_hostile_bodies_are_refused_before_anything_is_read(api):
+    def raw(body: bytes, expect: int) -> dict:
+        return api.call("POST", "/api/v1/ocds/import", "operator", at(11, 1), expect, data=body,
+                        headers={"Content-Type": "application/json"})
+
+    raw(b"{not json", 400)
+    assert "body" in raw(b"[" * 40 + b"]" * 40, 400)["errors"]        # deeper than strictjson allows
+    big = raw(b'{"releases": [' + b" " * intake.MAX_PACKAGE_BYTES + b"]}", 413)
+    assert "body" in big["errors"]
+    assert "releases.0.date" in raw(json.dumps({**sample(), "releases": [{**sample()["releases"][0], "date": 5}]}).encode(), 422)["errors"]
+    assert raw(b'"a string"', 422)["errors"] == {"body": ["must be a JSON object"]}
+    assert counts(api.db)["trade_releases"] == 0
