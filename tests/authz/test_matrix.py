@@ -617,6 +617,7 @@ CASES += [
     Case("ocds: contract unknown", "contract_ocds.contract_release", "GET", NOT_FOUND,
          _path("/api/v1/contracts/NO-SUCH/ocds")),
     Case("pages: dashboard", "pages.dashboard", "GET", PUBLIC, _path("/dashboard"), page=True),
+    Case("pages: bulletin", "pages.bulletin", "GET", PUBLIC, _path("/bulletin?month=2026-10"), page=True),
 ]
 
 
