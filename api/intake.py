@@ -70,6 +70,8 @@ class AwardDetail(AwardOut):
 class AwardListArgs(PageArgs):
     ocid = fields.String(load_default=None, validate=validate.Length(1, 200))
     started = fields.Boolean(load_default=None)
+    instance_id = fields.String(load_default=None, validate=validate.Length(1, 36),
+                                metadata={"description": "the award that started this contract"})
 
 
 class AwardStartIn(Strict):
@@ -155,7 +157,8 @@ def get_tender(ocid):
 @awards_blp.response(200, AwardPage)
 def list_awards(args):
     """Imported awards, by ocid (operators, admins; supervisors: their department's)."""
-    return intake.list_awards(db(), principal(), args["limit"], args["cursor"], args["ocid"], args["started"])
+    return intake.list_awards(db(), principal(), args["limit"], args["cursor"], args["ocid"], args["started"],
+                              args["instance_id"])
 
 
 @awards_blp.route("/<string:award_id>", methods=["GET"])

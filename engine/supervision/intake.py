@@ -739,14 +739,13 @@ def get_award(db: Database, principal: Principal, award_id: str) -> dict[str, An
         if not _visible(principal, tender):
             raise NotFound(f"no award {award_id}")
         out = award_view(session, award)
-        market = risk.load_market(session)
     rules = risk.rules()
-    out["risk"] = [h.view(rules) for h in risk.indicators(market, rules) if award.ocid in h.ocids]
+    out["risk"] = [h.view(rules) for h in risk.current_hits(db) if award.ocid in h.ocids]
     return out
 
 
 def list_awards(db: Database, principal: Principal, limit: int | None, cursor: str | None,
-                ocid: str | None = None, started: bool | None = None) -> dict[str, Any]:
+                ocid: str | None = None, started: bool | None = None, instance_id: str | None = None) -> dict[str, Any]:
     _can_read(principal)
     with db.read() as session:
         query = select(TenderAward).join(Tender, Tender.ocid == TenderAward.ocid)
@@ -756,4 +755,6 @@ def list_awards(db: Database, principal: Principal, limit: int | None, cursor: s
             query = query.where(TenderAward.ocid == ocid)
         if started is not None:
             query = query.where(TenderAward.instance_id.is_not(None) if started else TenderAward.instance_id.is_(None))
+        if instance_id:
+            query = query.where(TenderAward.instance_id == instance_id)
         return page(session, query, [TenderAward.ocid, TenderAward.award_id], limit, cursor, award_summary)

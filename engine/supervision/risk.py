@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -39,7 +40,8 @@ from engine.access.directory import Principal
 from engine.errors import Conflict, Forbidden, Invalid, NotFound
 from engine.runtime import values
 from engine.storage.db import Database
-from engine.storage.models import Department, LeadRoute, RiskLead, Tender, TenderAward, TenderBid, TenderParty
+from engine.storage.models import (Department, LeadRoute, RiskLead, Tender, TenderAward, TenderBid, TenderParty,
+                                  TradeRelease)
 from engine.storage.pagination import page
 from engine.supervision import credit
 
@@ -451,6 +453,33 @@ def scan(db: Database, now: datetime | None = None) -> dict[str, int]:
     raise AssertionError("unreachable")
 
 
+# ---------------------------------------------------------------- the hits as of the last import
+_CACHE: dict[str, tuple[tuple, Market, list[Hit]]] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def current_hits(db: Database) -> list[Hit]:
+    """Every hit over the stored market, computed again only when an import added releases since (keyed by the
+    number of stored releases, the latest import instant and the greatest release id), so a page showing one
+    tender's indicators does not recompute the market each time. The market stays in memory (about 50 MB at
+    10,000 tenders)."""
+    return _current(db)[1]
+
+
+def _current(db: Database) -> tuple[Market, list[Hit]]:
+    with db.read() as session:
+        key = tuple(session.execute(select(func.count(TradeRelease.release_id), func.max(TradeRelease.imported_at),
+                                           func.max(TradeRelease.release_id))).one())
+        cached = _CACHE.get(db.url)
+        if cached is not None and cached[0] == key:
+            return cached[1], cached[2]
+        market = load_market(session)
+    hits = indicators(market)
+    with _CACHE_LOCK:
+        _CACHE[db.url] = (key, market, hits)
+    return market, hits
+
+
 # ---------------------------------------------------------------- use cases (read)
 def _reader(principal: Principal) -> None:
     if principal.role not in ("admin", "operator", "supervisor"):
@@ -464,10 +493,8 @@ def tender_hits(db: Database, principal: Principal, ocid: str) -> dict[str, Any]
         tender = session.get(Tender, ocid)
         if tender is None or (principal.role == "supervisor" and tender.department_code not in principal.departments):
             raise NotFound(f"no tender {ocid}")
-        market = load_market(session)
     r = rules()
-    return {"ocid": ocid, "rules_version": r.version,
-            "hits": [h.view(r) for h in indicators(market, r) if ocid in h.ocids]}
+    return {"ocid": ocid, "rules_version": r.version, "hits": [h.view(r) for h in current_hits(db) if ocid in h.ocids]}
 
 
 def all_hits(db: Database, principal: Principal, indicator: str | None = None) -> dict[str, Any]:
@@ -475,9 +502,8 @@ def all_hits(db: Database, principal: Principal, indicator: str | None = None) -
     r = rules()
     if indicator is not None and indicator not in r.indicators:
         raise Invalid("unknown indicator", {"indicator": [f"one of {', '.join(sorted(r.indicators))}"]})
-    with db.read() as session:
-        market = load_market(session)
-    hits = [h for h in indicators(market, r) if indicator is None or h.indicator == indicator]
+    market, hits = _current(db)
+    hits = [h for h in hits if indicator is None or h.indicator == indicator]
     if principal.role == "supervisor":
         hits = [h for h in hits if any(market.tenders[o].department in principal.departments for o in h.ocids)]
     return {"rules_version": r.version, "hits": [h.view(r) for h in hits]}

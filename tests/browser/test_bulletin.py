@@ -62,3 +62,37 @@ def test_a_party_is_not_shown_the_bulletin(page, live, imported):
     sign_in(page, live.people.tokens["emp"])
     expect(page.locator("#token-error")).to_contain_text("403")
     expect(page.locator("#app")).to_be_hidden()
+
+
+def test_a_contract_started_from_an_award_shows_its_tenders_risk_indicators(page, live, imported):
+    """Issue 21: a tender's indicators are in view on its contract's page (the planted collusion of
+    tests/integration/test_risk.py, T2 won by B)."""
+    import json
+
+    from tests.integration.test_risk import PLANTED, package
+
+    def call(method, path, who, body=None, raw=None, headers=None):
+        r = http.request(method, live.base + "/api/v1" + path, body=body, raw=raw,
+                         headers={**live.people.auth(who), **(headers or {})})
+        assert r.status < 300, (method, path, r.status, r.body[:500])
+        return r.json()
+
+    call("POST", "/ocds/import", "operator", raw=json.dumps(package(*PLANTED)).encode(),
+         headers={"Content-Type": "application/json"})
+    call("POST", "/definitions", "designer", raw=(Path(__file__).resolve().parents[2] / "bpmn" / "post_award.bpmn").read_bytes(),
+         headers={"Content-Type": "application/xml"})
+    [award] = call("GET", "/awards?ocid=ocds-test-T2", "operator")["items"]
+    started = call("POST", f"/awards/{award['id']}/contract", "operator", body={"business_key": "RISK-T2", "data": {
+        "track": "tendering", "bid_bond": {"amount": "20000.00", "form": "cash"}, "performance_guarantee_rate": "0",
+        "retention_rate": "3", "defect_liability_months": 2, "payment_term_days": 30, "acceptance_days": 14,
+        "milestones": [{"name": "全部工程", "amount": "2000000.00", "planned_date": "2027-06-30"}]}})
+    assert started["data"]["contract_amount"] == "2000000.00"
+
+    page.goto(f"{live.base}/instances/{started['id']}/view")
+    sign_in(page, live.people.tokens["zj"])
+    expect(page.locator("body[data-ready=true]")).to_have_count(1)
+    expect(page.locator("#award-section")).to_be_visible()
+    expect(page.locator("#award")).to_contain_text("2,000,000.00")
+    for indicator in ("K01", "K02", "K06"):
+        expect(page.locator(f'#risk li[data-indicator="{indicator}"]')).to_contain_text("ocds-test-T2")
+    expect(page.locator("#risk li")).to_have_count(3)
