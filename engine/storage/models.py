@@ -567,6 +567,8 @@ class TenderBid(Base):
     status: Mapped[str | None] = mapped_column(String(20))
     amount: Mapped[Decimal | None] = mapped_column(Money)
     document_hashes: Mapped[list[str]] = mapped_column(JSON)
+    # What the bid files say of who made them (local fields): {"author": [...], "machine": [...]}.
+    document_marks: Mapped[dict[str, list[str]]] = mapped_column(JSON)
     scores: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
 
 

@@ -62,7 +62,7 @@ USCC = "CN-USCC"
 IDENTIFIED_ROLES = ("buyer", "tenderer", "supplier")
 DEPT_PREFIX = "dept-"  # a reviewBody party `dept-CODE` names Lvyue's supervising department CODE (as ocds.py exports it)
 LENGTHS = {"id": 200, "name": 500, "title": 500, "phone": 64, "address": 500, "legal_representative": 200,
-           "procedure_details": 200, "scheme": 32, "identifier": 80, "expert": 100}
+           "procedure_details": 200, "scheme": 32, "identifier": 80, "expert": 100, "mark": 200}
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC = re.compile(r"[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}")
@@ -173,6 +173,7 @@ class Bid:
     status: str | None
     amount: Decimal | None
     document_hashes: list[str]
+    document_marks: dict[str, list[str]]
     scores: list[dict[str, Any]]
 
 
@@ -301,10 +302,15 @@ def _bid(r: _Reader, i: int, b: Any, party_ids: set[str]) -> Bid | None:
             r.bad(f"{path}.tenderers.0.id", f"no party {tenderer!r} in this release or an earlier one of the process")
     documents = b.get("documents") or []
     hashes = []
+    marks: dict[str, list[str]] = {"author": [], "machine": []}
     if not isinstance(documents, list) or len(documents) > MAX_DOCUMENTS:
         r.bad(f"{path}.documents", f"a list of at most {MAX_DOCUMENTS} documents")
     else:
         for j, d in enumerate(documents):
+            for mark, key in (("author", "author"), ("machine", "machineCode")):
+                value = r.text(d.get(key) if isinstance(d, dict) else None, f"{path}.documents.{j}.{key}", "mark")
+                if value and value not in marks[mark]:
+                    marks[mark].append(value)
             h = d.get("hash") if isinstance(d, dict) else None
             if h is None:
                 continue
@@ -326,7 +332,7 @@ def _bid(r: _Reader, i: int, b: Any, party_ids: set[str]) -> Bid | None:
                 scores.append({"expert": expert, "score": str(score)})
     status = b.get("status") if isinstance(b.get("status"), str) else None
     return Bid(bid_id or "", tenderer, status[:20] if status else None, r.money(b.get("value"), f"{path}.value"),
-               hashes, scores) if bid_id else None
+               hashes, marks, scores) if bid_id else None
 
 
 def _award(r: _Reader, i: int, a: dict[str, Any], party_ids: set[str]) -> Award | None:
@@ -557,6 +563,7 @@ def _apply(session: Session, release: Release, tenders: dict, parties: dict, bid
         row.tenderer_key = tenderer.key if tenderer is not None else None
         row.tenderer_name = tenderer.name if tenderer is not None else None
         row.status, row.amount, row.document_hashes, row.scores = b.status, b.amount, b.document_hashes, b.scores
+        row.document_marks = b.document_marks
     for a in release.awards or []:
         row = awards.get((ocid, a.award_id))
         if row is None:

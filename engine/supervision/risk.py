@@ -121,6 +121,7 @@ class BidFacts:
     amount: Decimal | None
     hashes: tuple[str, ...]
     scores: tuple[tuple[str, Decimal], ...]
+    marks: tuple[tuple[str, tuple[str, ...]], ...] = ()   # (("author", (...)), ("machine", (...)))
 
 
 @dataclass(frozen=True)
@@ -151,12 +152,13 @@ def load_market(session: Session) -> Market:
     for ocid, title, sector, dept, ceiling in session.execute(
             select(Tender.ocid, Tender.title, Tender.sector, Tender.department_code, Tender.ceiling)):
         market.tenders[ocid] = TenderFacts(ocid, title, sector, dept, ceiling)
-    for ocid, key, amount, hashes, scores in session.execute(
-            select(TenderBid.ocid, TenderBid.tenderer_key, TenderBid.amount, TenderBid.document_hashes, TenderBid.scores)
-            .order_by(TenderBid.ocid, TenderBid.bid_id)):
+    for ocid, key, amount, hashes, scores, marks in session.execute(
+            select(TenderBid.ocid, TenderBid.tenderer_key, TenderBid.amount, TenderBid.document_hashes, TenderBid.scores,
+                   TenderBid.document_marks).order_by(TenderBid.ocid, TenderBid.bid_id)):
         if key:
             market.bids[ocid].append(BidFacts(key, amount, tuple(hashes or ()),
-                                              tuple((s["expert"], Decimal(s["score"])) for s in scores or ())))
+                                              tuple((s["expert"], Decimal(s["score"])) for s in scores or ()),
+                                              tuple((k, tuple(v)) for k, v in sorted((marks or {}).items()) if v)))
     for ocid, key, name, phone, address, rep in session.execute(
             select(TenderParty.ocid, TenderParty.key, TenderParty.name, TenderParty.phone, TenderParty.address,
                    TenderParty.legal_representative)):
@@ -194,15 +196,33 @@ def _bidders(market: Market, ocid: str) -> list[str]:
     return sorted({b.key for b in market.bids.get(ocid, [])})
 
 
+DOCUMENT_FIELDS = {"document_author": "author", "document_machine": "machine"}
+
+
+def _document_marks(market: Market, ocid: str) -> dict[str, dict[str, set[str]]]:
+    """bidder → mark kind → the values its bid files carry in this tender."""
+    out: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for b in market.bids.get(ocid, []):
+        for kind, found in b.marks:
+            out[b.key][kind].update(found)
+    return out
+
+
 def shared_identifier(market: Market, ind: Indicator) -> list[Hit]:
     fields_, least = ind.thresholds["fields"], int(ind.thresholds["min_shared"])
+    party_fields = [f for f in fields_ if f not in DOCUMENT_FIELDS]
     hits = []
     for ocid in sorted(market.bids):
         parties = market.parties.get(ocid, {})
         keys = [k for k in _bidders(market, ocid) if k in parties]
+        marks = _document_marks(market, ocid)
         for a, b in combinations(keys, 2):
-            shared = {f: {a: getattr(parties[a], f), b: getattr(parties[b], f)} for f in fields_
+            shared = {f: {a: getattr(parties[a], f), b: getattr(parties[b], f)} for f in party_fields
                       if _norm(getattr(parties[a], f)) and _norm(getattr(parties[a], f)) == _norm(getattr(parties[b], f))}
+            for f, kind in DOCUMENT_FIELDS.items():
+                common = sorted(marks[a][kind] & marks[b][kind]) if f in fields_ else []
+                if common:
+                    shared[f] = {a: common, b: common}
             if len(shared) >= least:
                 hits.append(Hit(ind.id, (a, b), (ocid,), {"shared": shared}))
     return hits

@@ -77,6 +77,7 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=20), nullable=True),
     sa.Column('amount', engine.storage.db.Money(), nullable=True),
     sa.Column('document_hashes', sa.JSON(), nullable=False),
+    sa.Column('document_marks', sa.JSON(), nullable=False),
     sa.Column('scores', sa.JSON(), nullable=False),
     sa.ForeignKeyConstraint(['ocid'], ['tenders.ocid'], ),
     sa.PrimaryKeyConstraint('ocid', 'bid_id')

@@ -146,3 +146,15 @@ def test_without_a_route_a_lead_goes_to_the_escalation_target(api):
     assert [i["id"] for i in defs["indicators"]] == ["K01", "K02", "K03", "K04", "K05", "K06", "K07"]
     api.call("GET", "/api/v1/risk/indicators?indicator=K99", "operator", expect=422)
     api.call("GET", "/api/v1/risk/indicators", "con", expect=403)
+
+
+def test_bid_files_from_one_machine_flag_the_pair_through_the_import(api):
+    clean = release("T9", "CZ", 1_000_000, "2026-10-20", {"C": 900_000, "D": 940_000, "E": 975_000}, "C")
+    for bid, machine in zip(clean["bids"]["details"], ("MAC-1", "MAC-2", "MAC-1")):
+        bid["documents"] = [{"id": "f", "title": "投标文件", "author": f"author-{bid['id']}", "machineCode": machine}]
+    post(api, package(clean))
+    [hit] = api.call("GET", "/api/v1/risk/indicators", "operator")["hits"]
+    assert (hit["indicator"], hit["subjects"], hit["ocids"]) == ("K01", sorted([KEYS["C"], KEYS["E"]]), ["ocds-test-T9"])
+    assert hit["evidence"]["shared"] == {"document_machine": {KEYS["C"]: ["MAC-1"], KEYS["E"]: ["MAC-1"]}}
+    # One tender only: below bid rigging's two tenders, so no lead yet.
+    assert api.call("GET", "/api/v1/risk/leads", "admin")["items"] == []

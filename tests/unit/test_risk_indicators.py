@@ -95,3 +95,12 @@ def test_bad_rules_are_refused():
         assert "nowhere" in str(exc)
     else:
         raise AssertionError("accepted a lead type without a definition")
+
+
+def test_bid_files_made_by_the_same_author_or_machine():
+    m = market({"T": {"bids": {"a": "100", "b": "200", "c": "300"}}})
+    m.bids["T"] = [BidFacts("a", D(100), (), (), (("author", ("张三",)), ("machine", ("MAC-01",)))),
+                   BidFacts("b", D(200), (), (), (("machine", ("MAC-01", "MAC-02")),)),
+                   BidFacts("c", D(300), (), (), (("author", ("李四",)),))]
+    [hit] = risk.shared_identifier(m, RULES.by_name("shared_identifier"))
+    assert hit.subjects == ("a", "b") and hit.evidence["shared"] == {"document_machine": {"a": ["MAC-01"], "b": ["MAC-01"]}}
