@@ -49,7 +49,11 @@ USERS = [
 ]
 
 
-SAMPLE = Path(__file__).resolve().parent / "samples" / "tenders-2026-09-10.json"
+SAMPLES = Path(__file__).resolve().parent / "samples"
+SAMPLE = SAMPLES / "tenders-2026-09-10.json"
+# Three November tenders with a planted bid-rigging pair (shared phone, prices within 0.1 %, winning in turn):
+# the risk indicators flag it and a lead goes to discipline inspection (JW).
+COLLUSION = SAMPLES / "collusion-2026-11.json"
 
 
 def seed(db: Database, bpmn_folder: Path, schema_dir: Path = intake.DEFAULT_SCHEMA_DIR) -> Iterator[str]:
@@ -75,12 +79,13 @@ def seed(db: Database, bpmn_folder: Path, schema_dir: Path = intake.DEFAULT_SCHE
     for path in sorted(bpmn_folder.glob("*.bpmn")):
         out, created = definitions.deploy(db, admin, path.read_bytes())
         yield f"definition {out['key']} v{out['version']} {'deployed' if created else 'unchanged'}"
-    try:
-        out = intake.import_package(db, admin, intake.load(SAMPLE.read_bytes()), schema_dir)
-        yield (f"sample tenders ({SAMPLE.name}): {len(out['created']) + len(out['updated'])} releases imported, "
-               f"{len(out['unchanged'])} unchanged")
-    except intake.SchemasMissing as exc:
-        yield f"sample tenders not imported: {exc.detail}"
+    for sample in (SAMPLE, COLLUSION):
+        try:
+            out = intake.import_package(db, admin, intake.load(sample.read_bytes()), schema_dir)
+            yield (f"sample tenders ({sample.name}): {len(out['created']) + len(out['updated'])} releases imported, "
+                   f"{len(out['unchanged'])} unchanged; {out['leads']['created']} risk leads")
+        except intake.SchemasMissing as exc:
+            yield f"sample tenders not imported: {exc.detail}"
     yield ""
     yield "Demo tokens (Authorization: Bearer <token>):"
     for name, role, where, token in tokens:

@@ -13,7 +13,7 @@ from api import cli
 from engine.access import directory
 from engine.settings import Settings
 from engine.storage.db import Database
-from engine.storage.models import Organisation, OrgIdentifier, Tender, TenderAward, TenderBid, TenderParty, TradeRelease
+from engine.storage.models import Organisation, OrgIdentifier, RiskLead, Tender, TenderAward, TenderBid, TenderParty, TradeRelease
 from engine.supervision import intake
 from tests.e2e.test_post_award import at, tendering_works
 
@@ -197,10 +197,17 @@ def test_the_demo_imports_the_sample_tenders_once(db):
     from tests.conftest import ROOT
 
     lines = list(demo.seed(db, ROOT / "bpmn"))
-    assert "sample tenders (tenders-2026-09-10.json): 8 releases imported, 0 unchanged" in lines
+    assert "sample tenders (tenders-2026-09-10.json): 8 releases imported, 0 unchanged; 0 risk leads" in lines
+    # The planted pair of the November sample: one bid-rigging lead to the demo's discipline inspection.
+    assert "sample tenders (collusion-2026-11.json): 3 releases imported, 0 unchanged; 1 risk leads" in lines
     lines = list(demo.seed(db, ROOT / "bpmn"))
-    assert "sample tenders (tenders-2026-09-10.json): 0 releases imported, 8 unchanged" in lines
-    assert counts(db)["tenders"] == 7
+    assert "sample tenders (tenders-2026-09-10.json): 0 releases imported, 8 unchanged; 0 risk leads" in lines
+    assert "sample tenders (collusion-2026-11.json): 0 releases imported, 3 unchanged; 0 risk leads" in lines
+    assert counts(db)["tenders"] == 10
+    with db.read() as s:
+        [lead] = s.query(RiskLead).all()
+    assert (lead.lead_type, lead.department_code, lead.to_department) == ("bid_rigging", "ZJ", "JW")
+    assert lead.ocids == [f"ocds-sample-ZZ2026-C{n}" for n in (1, 2, 3)] and lead.indicators == ["K01", "K02", "K06"]
 
 
 def test_concurrent_imports_and_starts_on_postgresql(pg_migrated, tmp_path):
