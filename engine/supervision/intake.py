@@ -218,6 +218,7 @@ class _Reader:
 
     def __init__(self, prefix: str, errors: dict[str, list[str]]):
         self.prefix, self.errors = prefix, errors
+        self.unidentified: set[str] = set()  # ids of this release's parties without scheme and id
 
     def bad(self, path: str, message: str) -> None:
         self.errors.setdefault(f"{self.prefix}.{path}", []).append(message)
@@ -300,6 +301,8 @@ def _bid(r: _Reader, i: int, b: Any, party_ids: set[str]) -> Bid | None:
         tenderer = r.text(tenderers[0].get("id"), f"{path}.tenderers.0.id", "id", required=True)
         if tenderer is not None and tenderer not in party_ids:
             r.bad(f"{path}.tenderers.0.id", f"no party {tenderer!r} in this release or an earlier one of the process")
+        elif tenderer in r.unidentified:
+            r.bad(f"{path}.tenderers.0.id", f"party {tenderer!r} bids but has no identifier (scheme and id)")
     documents = b.get("documents") or []
     hashes = []
     marks: dict[str, list[str]] = {"author": [], "machine": []}
@@ -344,6 +347,8 @@ def _award(r: _Reader, i: int, a: dict[str, Any], party_ids: set[str]) -> Award 
         supplier = r.text(suppliers[0].get("id"), f"{path}.suppliers.0.id", "id", required=True)
         if supplier is not None and supplier not in party_ids:
             r.bad(f"{path}.suppliers.0.id", f"no party {supplier!r} in this release or an earlier one of the process")
+        elif supplier in r.unidentified:
+            r.bad(f"{path}.suppliers.0.id", f"party {supplier!r} wins but has no identifier (scheme and id)")
     elif a.get("status") == "active":
         r.bad(f"{path}.suppliers", "an active award names its supplier")
     period = a.get("contractPeriod") or {}
@@ -413,6 +418,7 @@ def parse(package: Any, folder: Path = DEFAULT_SCHEMA_DIR,
         if len(set(ids)) != len(ids):
             r.bad("parties", "party ids repeat within the release")
         party_ids = set(ids) | (known_parties or {}).get(ocid or "", set())
+        r.unidentified = {p.party_id for p in parties if p.key is None}
         release = Release(i, release_id or "", ocid or "", datetime.fromisoformat(raw["date"].replace("Z", "+00:00")),
                           _canonical_sha(raw), None, parties)
         if isinstance(raw.get("tender"), dict):

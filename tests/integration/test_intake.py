@@ -109,6 +109,9 @@ def test_bad_packages_are_refused_naming_the_field_and_change_nothing(api):
         "releases.4.bids.details.1.tenderers.0.id": lambda rs: rs[4]["bids"]["details"][1]["tenderers"][0].update(id="org-X"),
         "releases.4.parties.0.identifier": lambda rs: rs[4]["parties"][0].pop("identifier"),
         "releases.5.bids.details.0.documents.0.hash": lambda rs: rs[5]["bids"]["details"][0]["documents"][0].update(hash="abc"),
+        # a bidder named only by roles that need no identifier is still a bidder: it needs one
+        "releases.6.bids.details.0.tenderers.0.id": lambda rs: (rs[6]["parties"][1].pop("identifier"),
+                                                                rs[6]["parties"][1].update(roles=["interestedParty"])),
     }
     for field, mutate in cases.items():
         body = post_package(api, _broken(mutate), expect=422)
