@@ -279,3 +279,11 @@ def test_hostile_bodies_are_refused_before_anything_is_read(api):
     assert "releases.0.date" in raw(json.dumps({**sample(), "releases": [{**sample()["releases"][0], "date": 5}]}).encode(), 422)["errors"]
     assert raw(b'"a string"', 422)["errors"] == {"body": ["must be a JSON object"]}
     assert counts(api.db)["trade_releases"] == 0
+
+
+def test_without_the_official_schemas_the_import_is_503_and_changes_nothing(api, app, tmp_path):
+    state = app.extensions["lvyue"]
+    state.settings = state.settings.override({"LVYUE_OCDS_SCHEMA_DIR": str(tmp_path / "nowhere")})
+    body = post_package(api, sample(), expect=503)
+    assert "LVYUE_OCDS_SCHEMA_DIR" in body["detail"]
+    assert counts(api.db)["trade_releases"] == 0
