@@ -88,7 +88,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     spiff.set_step_budget(settings.step_budget())
     app = Flask(__name__, instance_path=str(settings.instance_path))
     app.config.from_mapping(
-        MAX_CONTENT_LENGTH=bodies.MAX_DIAGRAM_BODY,  # the largest any endpoint takes; api/bodies.py narrows it
+        MAX_CONTENT_LENGTH=bodies.MAX_BODY,  # the largest any endpoint takes; api/bodies.py narrows it
         # Each alert stream (SSE) holds a request thread; see api/streams.py and README "Resource limits".
         LVYUE_REQUEST_THREADS=streams.DEFAULT_THREADS,  # `lvyue serve --threads` sets its own
         # ASCII: generators derive the client's package name from it (openapi-python-client: lvyue-api-client,
@@ -127,6 +127,10 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     from . import reports  # supervisor insight: reports, credit records, leads, OCDS
 
     for blueprint in reports.BLUEPRINTS:
+        api.register_blueprint(blueprint)
+    from . import intake  # the trading platform's awards: import, tenders, contract start, bulletin, risk
+
+    for blueprint in intake.BLUEPRINTS:
         api.register_blueprint(blueprint)
     app.register_blueprint(ops.bp)
     app.register_blueprint(pages.bp)

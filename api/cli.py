@@ -12,8 +12,9 @@ from engine import bootstrap
 from engine.runtime import definitions, spiff
 from engine.access import directory, signing
 from engine.storage import migrate
+from engine.supervision import intake, risk
 from engine.storage.db import Database
-from engine.errors import LvyueError
+from engine.errors import Invalid, LvyueError
 from engine.settings import Settings, SettingsError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,6 +91,20 @@ def departments_add(code, name, parent, escalates_to, webhook_url, webhook_secre
     except LvyueError as exc:
         _fail(exc)
     click.echo(f"department {code} added")
+
+
+@departments.command("route", help="Send a department's risk leads of one type to another department "
+                     "(e.g. bid_rigging to the public security bureau); without a route they go to its escalation target.")
+@click.argument("code")
+@click.option("--lead-type", required=True, help="bid_rigging, abnormal_win_rate or expert_scoring")
+@click.option("--to", "to", required=True, help="the receiving department's code")
+def departments_route(code, lead_type, to) -> None:
+    try:
+        with _db().transaction() as session:
+            risk.set_route(session, code, lead_type, to)
+    except LvyueError as exc:
+        _fail(exc)
+    click.echo(f"{code}: {lead_type} leads go to {to}")
 
 
 @main.group(help="Organisations (employers, contractors, guarantors).")
@@ -223,7 +238,7 @@ def serve(host, port, threads) -> None:
     # Connections cost waitress a file descriptor, not a thread; at its default limit (100) a party holding
     # a hundred keep-alive connections (refused streams included) would stop it accepting anyone else.
     waitress.serve(app, host=host, port=port, threads=threads, ident="lvyue", _quiet=True,
-                   max_request_body_size=WAITRESS_BODY_FACTOR * bodies.MAX_DIAGRAM_BODY,
+                   max_request_body_size=WAITRESS_BODY_FACTOR * bodies.MAX_BODY,
                    connection_limit=_connection_limit())
 
 
@@ -346,12 +361,32 @@ def audit_verify(instance_id, path) -> None:
     click.echo("audit trail intact" + (f" (anchored {log.last_at}, entry {log.entries})" if log.entries else ""))
 
 
+@main.group(help="The trading platform's OCDS 1.1 release packages (docs/intake.md).")
+def ocds() -> None:
+    pass
+
+
+@ocds.command("import", help="Import an OCDS 1.1 release package (tenders, bids, awards); idempotent by release id. "
+              "Prints how many releases were created, updated and unchanged.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def ocds_import(file) -> None:
+    try:
+        if file.stat().st_size > intake.MAX_PACKAGE_BYTES:
+            raise Invalid(f"{file} is larger than {intake.MAX_PACKAGE_BYTES} bytes",
+                                 {"file": [f"at most {intake.MAX_PACKAGE_BYTES} bytes; split the package"]})
+        result = intake.import_package(_db(), ADMIN, intake.load(file.read_bytes()), _settings().ocds_schema_dir)
+    except LvyueError as exc:
+        _fail(exc)
+    click.echo(f"{result['releases']} releases: {len(result['created'])} created, {len(result['updated'])} updated, "
+               f"{len(result['unchanged'])} unchanged; {result['tenders']} tenders, {result['awards']} awards")
+
+
 @main.command(help="Set up a demo directory and deploy the bundled diagrams; prints the demo tokens.")
 def demo() -> None:
     from engine.supervision import demo as demo_data
 
     migrate.upgrade(_url())
-    for line in demo_data.seed(_db(), ROOT / "bpmn"):
+    for line in demo_data.seed(_db(), ROOT / "bpmn", _settings().ocds_schema_dir):
         click.echo(line)
 
 

@@ -47,3 +47,9 @@ def instance_view(instance_id: str):
 def dashboard():
     """The supervisors' dashboard: open alerts by severity and age, arrears by employer, contracts at risk."""
     return _page("dashboard.html", "dashboard")
+
+
+@bp.get("/bulletin")
+def bulletin():
+    """The monthly market bulletin over the imported tenders (?month=YYYY-MM), with charts."""
+    return _page("bulletin.html", "bulletin")

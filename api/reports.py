@@ -10,7 +10,7 @@ from flask import Response, jsonify, request
 from flask_smorest import Blueprint
 from marshmallow import INCLUDE, Schema, fields, validate
 
-from engine.supervision import credit, ocds, reports
+from engine.supervision import credit, ocds, reports, risk
 from engine.runtime import forms
 
 from .auth import db, principal, settings
@@ -46,6 +46,9 @@ class LeadListArgs(PageArgs):
                           metadata={"description": "leads whose alert turned red in this month (China time)"})
     status = fields.String(load_default=None, validate=validate.OneOf(list(credit.LEAD_STATUSES)),
                            metadata={"description": "default: pending and confirmed"})
+    kind = fields.String(load_default="all", validate=validate.OneOf(["all", "alert", "risk"]),
+                         metadata={"description": "alert (confirmed red alerts), risk (the risk indicators of imported "
+                                                  "tenders, docs/intake.md), or all (default)"})
 
 
 class PackageArgs(Strict):
@@ -88,6 +91,12 @@ class CreditRecordOut(Schema):
 
 class LeadOut(Schema):
     id = fields.String(allow_none=True, metadata={"description": "null while pending"})
+    kind = fields.String(metadata={"enum": ["alert", "risk"], "description": "alert: a red alert's lead; risk: a lead "
+                                                                              "of the risk indicators (docs/intake.md)"})
+    lead_type = fields.String(metadata={"description": "risk leads: bid_rigging | abnormal_win_rate | expert_scoring"})
+    indicators = fields.List(fields.String(), metadata={"description": "risk leads: the indicators that raised it"})
+    subjects = fields.List(fields.Dict(), metadata={"description": "risk leads: the bidders (key, name)"})
+    ocids = fields.List(fields.String(), metadata={"description": "risk leads: the tenders"})
     status = fields.String(metadata={"enum": list(credit.LEAD_STATUSES)})
     alert_id = fields.String()
     instance_id = fields.String()
@@ -254,7 +263,9 @@ def list_credit_records(args):
 @leads_blp.response(200, LeadPage)
 def list_leads(args):
     """Escalated red alerts as leads to discipline inspection, with their evidence trail."""
-    return credit.list_leads(db(), principal(), args["limit"], args["cursor"], args["month"], args["status"])
+    extra = risk.transfer_rows if args["kind"] in ("all", "risk") else None
+    return credit.list_leads(db(), principal(), args["limit"], args["cursor"], args["month"], args["status"], extra,
+                             alerts=args["kind"] != "risk")
 
 
 # ---------------------------------------------------------------- OCDS

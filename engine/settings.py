@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from engine.runtime import anchor, scheduler, spiff, timers
-from engine.supervision import ocds
+from engine.supervision import intake, ocds
 from engine.storage.db import default_url
 
 # The instance folder of a source checkout (as `create_app` has always used): the embedded database and
@@ -118,6 +118,9 @@ class Settings:
         "the default is a PLACEHOLDER for demos")
     ocds_publisher: str = _setting(
         "LVYUE_OCDS_PUBLISHER", _text, DEFAULT_OCDS_PUBLISHER, "the publisher name in OCDS packages")
+    ocds_schema_dir: Path = _setting(
+        "LVYUE_OCDS_SCHEMA_DIR", _path, intake.DEFAULT_SCHEMA_DIR,
+        "the folder of the official OCDS 1.1 release and release-package schemas the award intake validates against")
     streams_max: int | None = _setting(
         "LVYUE_STREAMS_MAX", _positive_int, None, "alert streams one process serves; None: half its request threads")
     streams_per_token: int | None = _setting(

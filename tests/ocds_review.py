@@ -2,7 +2,7 @@
 
 libcoveocds reads the standard through ocdsextensionregistry's ProfileBuilder, from a ZIP of the standard's
 repository (its `standard_zip` option, which also takes the ZIP's bytes): that ZIP is built here from the 1.1.5
-release and package schemas in shared/ocds (beside the clone) and the rest of the release's schema/ folder shipped
+release and package schemas and the rest of the release's schema/ folder shipped
 in docs/ocds/standard-1__1__5 (codelists, versioned-release validation and record package schemas). Extensions
 are read by their official URLs, which the package declares; the session ocdsextensionregistry fetches with is
 given an adapter that answers them from docs/ocds/extensions and refuses every other URL, so a review never
@@ -21,7 +21,6 @@ from requests.structures import CaseInsensitiveDict
 from urllib3.response import HTTPResponse
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "ocds"
 STANDARD = ROOT / "docs" / "ocds" / "standard-1__1__5"
 EXTENSIONS = ROOT / "docs" / "ocds" / "extensions"
 MIRRORED_HOST = "raw.githubusercontent.com"
@@ -32,8 +31,6 @@ def standard_zip() -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as z:
         z.writestr("standard-1__1__5/", "")
-        for name in ("release-schema.json", "release-package-schema.json"):
-            z.write(SHARED / name, f"standard-1__1__5/schema/{name}")
         for path in sorted((STANDARD / "schema").rglob("*")):
             if path.is_file():
                 z.write(path, f"standard-1__1__5/schema/{path.relative_to(STANDARD / 'schema').as_posix()}")

@@ -10,7 +10,8 @@ const outdir = join(root, 'api', 'static', 'build');
 rmSync(outdir, { recursive: true, force: true });
 await build({
   absWorkingDir: root,
-  entryPoints: { modeler: 'web/modeler.js', instance: 'web/instance.js', dashboard: 'web/dashboard.js' },
+  entryPoints: { modeler: 'web/modeler.js', instance: 'web/instance.js', dashboard: 'web/dashboard.js',
+    bulletin: 'web/bulletin.js' },
   bundle: true,
   format: 'esm',
   target: ['es2020'],

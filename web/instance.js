@@ -71,6 +71,29 @@ function render(instance, diagram, firstTime) {
 
 let shownXml = null;
 
+const yuan = (text) => (text === null || text === undefined ? '' : Number(text).toLocaleString('zh-CN', { minimumFractionDigits: 2 }));
+
+/** The award this contract started from (an imported OCDS award) and its tender's risk indicators, for the
+ * callers the award API serves (operators, supervisors, admins); for anyone else the section stays hidden. */
+async function loadAward() {
+  let award = null;
+  try {
+    const [found] = (await api(`/awards?instance_id=${encodeURIComponent(instanceId)}`)).items;
+    if (found) award = await api(`/awards/${encodeURIComponent(found.id)}`);
+  } catch (e) {
+    if (!(e.status === 403 || e.status === 404)) throw e;
+  }
+  $('award-section').hidden = !award;
+  if (!award) return;
+  const check = award.contract && award.contract.signed_vs_award;
+  $('award').replaceChildren(`${award.ocid} · ${award.award_id} · ¥${yuan(award.amount)} · ${award.date || ''}`,
+    check ? el('span', { id: 'signed-vs-award', class: check.matches ? '' : 'lvyue-error' },
+      ` · signed 签约 ¥${yuan(check.signed)} (${check.matches ? 'matches the award 与中标一致' : `differs by 差额 ¥${yuan(check.difference)}`})`) : '');
+  $('risk').replaceChildren(...(award.risk.length ? award.risk.map((h) => el('li', { class: 'lvyue-alert', 'data-indicator': h.indicator },
+    el('strong', {}, h.indicator), ` · ${h.title} · ${h.ocids.join(', ')}`, el('div', { class: 'lvyue-basis' }, h.legal_basis)))
+    : [el('li', { class: 'lvyue-muted' }, 'no indicator flags its tender 无风险指标')]));
+}
+
 async function load() {
   const [instance, diagram] = await Promise.all([
     api(`/instances/${encodeURIComponent(instanceId)}`),
@@ -82,6 +105,7 @@ async function load() {
     shownXml = diagram.xml;
   }
   render(instance, diagram, firstTime);
+  await loadAward();
   status(`Loaded ${new Date().toLocaleTimeString('zh-CN', { hour12: false })}. 已加载。`);
   document.body.dataset.ready = 'true';
 }

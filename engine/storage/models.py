@@ -530,3 +530,128 @@ class GuarantorEndpoint(Base):
     callback_secret: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# ---------------------------------------------------------------- the trading platform's data (OCDS intake)
+class TradeRelease(Base):
+    """An OCDS release imported from the trading platform (engine/supervision/intake.py): once per release id,
+    with the hash of its canonical JSON (the same id with other content is refused)."""
+
+    __tablename__ = "trade_releases"
+    release_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    ocid: Mapped[str] = mapped_column(String(200), index=True)
+    date: Mapped[datetime] = mapped_column(UTCDateTime)
+    sha256: Mapped[str] = mapped_column(String(64))
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    imported_by: Mapped[str] = mapped_column(String(200))
+
+
+class Tender(Base):
+    """One contracting process of the trading platform (its ocid): the tender as its latest release says."""
+
+    __tablename__ = "tenders"
+    ocid: Mapped[str] = mapped_column(String(200), primary_key=True)
+    tender_id: Mapped[str | None] = mapped_column(String(200))
+    title: Mapped[str | None] = mapped_column(String(500))
+    sector: Mapped[str | None] = mapped_column(String(20))
+    procedure: Mapped[str | None] = mapped_column(String(20))
+    procedure_details: Mapped[str | None] = mapped_column(String(200))
+    department_code: Mapped[str | None] = mapped_column(String(64), index=True)
+    department_name: Mapped[str | None] = mapped_column(String(200))
+    buyer_key: Mapped[str | None] = mapped_column(String(120))
+    ceiling: Mapped[Decimal | None] = mapped_column(Money)
+    opened_on: Mapped[date | None] = mapped_column(Date)
+    released_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class TenderParty(Base):
+    """A party of a tender (buyer, tenderer, supplier, review body) with the identifying fields the risk
+    indicators compare. `key` is `scheme:identifier`, the same across tenders for one legal entity."""
+
+    __tablename__ = "tender_parties"
+    __table_args__ = (Index("ix_tender_parties_key", "key"),)
+    ocid: Mapped[str] = mapped_column(ForeignKey("tenders.ocid"), primary_key=True)
+    party_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str | None] = mapped_column(String(120))
+    name: Mapped[str] = mapped_column(String(500))
+    roles: Mapped[list[str]] = mapped_column(JSON)
+    phone: Mapped[str | None] = mapped_column(String(64))
+    address: Mapped[str | None] = mapped_column(String(500))
+    legal_representative: Mapped[str | None] = mapped_column(String(200))
+    region: Mapped[str | None] = mapped_column(String(6))
+    scale: Mapped[str | None] = mapped_column(String(20))
+
+
+class TenderBid(Base):
+    """A bid (the OCDS bids extension's bids.details): its tenderer, price, document hashes, expert scores."""
+
+    __tablename__ = "tender_bids"
+    ocid: Mapped[str] = mapped_column(ForeignKey("tenders.ocid"), primary_key=True)
+    bid_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    tenderer_key: Mapped[str | None] = mapped_column(String(120), index=True)
+    tenderer_name: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str | None] = mapped_column(String(20))
+    amount: Mapped[Decimal | None] = mapped_column(Money)
+    document_hashes: Mapped[list[str]] = mapped_column(JSON)
+    # What the bid files say of who made them (local fields): {"author": [...], "machine": [...]}.
+    document_marks: Mapped[dict[str, list[str]]] = mapped_column(JSON)
+    scores: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+
+class TenderAward(Base):
+    """An award of a tender; it may start one post_award contract (`instance_id`), and keeps its value for
+    the signed-vs-award check."""
+
+    __tablename__ = "tender_awards"
+    __table_args__ = (UniqueConstraint("ocid", "award_id"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    ocid: Mapped[str] = mapped_column(ForeignKey("tenders.ocid"), index=True)
+    award_id: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str | None] = mapped_column(String(20))
+    amount: Mapped[Decimal | None] = mapped_column(Money)
+    awarded_on: Mapped[date | None] = mapped_column(Date, index=True)
+    supplier_key: Mapped[str | None] = mapped_column(String(120), index=True)
+    supplier_party: Mapped[str | None] = mapped_column(String(200))
+    period_start: Mapped[date | None] = mapped_column(Date)
+    period_end: Mapped[date | None] = mapped_column(Date)
+    instance_id: Mapped[str | None] = mapped_column(ForeignKey("instances.id"), unique=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    started_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class OrgIdentifier(Base):
+    """A legal entity identifier (OCDS identifier: scheme + id, e.g. CN-USCC + the unified social credit code)
+    of a directory organisation: how an imported party is matched to its organisation."""
+
+    __tablename__ = "org_identifiers"
+    scheme: Mapped[str] = mapped_column(String(32), primary_key=True)
+    identifier: Mapped[str] = mapped_column(String(80), primary_key=True)
+    org_code: Mapped[str] = mapped_column(ForeignKey("organisations.code"), index=True)
+
+
+class LeadRoute(Base):
+    """Where a department sends the risk leads of one type (e.g. bid_rigging → the public security bureau)."""
+
+    __tablename__ = "lead_routes"
+    department_code: Mapped[str] = mapped_column(ForeignKey("departments.code"), primary_key=True)
+    lead_type: Mapped[str] = mapped_column(String(40), primary_key=True)
+    to_department: Mapped[str] = mapped_column(ForeignKey("departments.code"))
+
+
+class RiskLead(Base):
+    """A lead from the risk indicators of imported tenders, with its evidence; one per fingerprint (the
+    indicator type and the subjects), written again only when new evidence adds tenders."""
+
+    __tablename__ = "risk_leads"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    lead_type: Mapped[str] = mapped_column(String(40))
+    indicators: Mapped[list[str]] = mapped_column(JSON)
+    subjects: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    ocids: Mapped[list[str]] = mapped_column(JSON)
+    department_code: Mapped[str | None] = mapped_column(String(64))
+    to_department: Mapped[str | None] = mapped_column(String(64), index=True)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -18,7 +18,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -177,7 +177,7 @@ def decision_view(d: AlertDecision | None) -> dict[str, Any] | None:
 
 def lead_view(lead: Lead) -> dict[str, Any]:
     return {
-        "id": lead.id, "status": "confirmed", "alert_id": lead.alert_id, "instance_id": lead.instance_id,
+        "id": lead.id, "kind": "alert", "status": "confirmed", "alert_id": lead.alert_id, "instance_id": lead.instance_id,
         "business_key": lead.business_key, "department": lead.department_code, "to_department": lead.to_department,
         "responsible_org": lead.responsible_org, "code": lead.code, "legal_basis": lead.legal_basis,
         "escalated_at": lead.escalated_at, "confirmed_at": lead.created_at, "confirmed_by": lead.created_by,
@@ -187,7 +187,7 @@ def lead_view(lead: Lead) -> dict[str, Any]:
 
 def _pending_view(session: Session, alert: Alert, decision: AlertDecision | None, at: datetime) -> dict[str, Any]:
     return {
-        "id": None, "status": decision.decision if decision is not None else "pending", "alert_id": alert.id,
+        "id": None, "kind": "alert", "status": decision.decision if decision is not None else "pending", "alert_id": alert.id,
         "instance_id": alert.instance_id, "business_key": alert.business_key, "department": alert.department_code,
         "to_department": alert.escalated_to, "responsible_org": alert.responsible_org, "code": alert.code,
         "legal_basis": alert.legal_basis, "escalated_at": at, "confirmed_at": None, "confirmed_by": None,
@@ -247,12 +247,17 @@ def _lead_visible(principal: Principal):
 
 
 def list_leads(db: Database, principal: Principal, limit: int | None, cursor: str | None, month: str | None = None,
-               status: str | None = None) -> dict[str, Any]:
+               status: str | None = None, extra: Callable[..., list[tuple[datetime, str, dict[str, Any]]]] | None = None,
+               alerts: bool = True) -> dict[str, Any]:
     """Leads to discipline inspection, oldest escalation first: every red alert that reached its escalation
     target — `pending` until its department decides, `confirmed` (a lead written, evidence frozen) or
     `dismissed` (listed only when asked for). `month` selects by the instant the alert turned red, China time.
 
-    Seen by admins and by supervisors of the alert's department subtree or of its escalation target."""
+    Seen by admins and by supervisors of the alert's department subtree or of its escalation target.
+
+    `extra(session, principal, window, wanted)`, when given, adds other leads to the same list as (instant, id,
+    view) — the risk leads of the imported tenders (engine/supervision/risk.py `transfer_rows`), so the month's
+    transfer list is one list; `alerts=False` lists those alone."""
     if principal.role == "supervisor" and not principal.departments:
         raise Forbidden("a supervisor without a department sees no leads")
     if principal.role not in ("supervisor", "admin"):
@@ -276,7 +281,7 @@ def list_leads(db: Database, principal: Principal, limit: int | None, cursor: st
             # An alert that turned red at T was raised at or before T and last updated at or after it.
             query = query.where(Alert.raised_at < window[1], Alert.updated_at >= window[0])
         rows = []
-        for alert, lead, decision in session.execute(query):
+        for alert, lead, decision in (session.execute(query) if alerts else ()):
             state = "confirmed" if lead is not None else (decision.decision if decision is not None else "pending")
             if state not in wanted:
                 continue
@@ -284,14 +289,16 @@ def list_leads(db: Database, principal: Principal, limit: int | None, cursor: st
             if window is not None and not window[0] <= at < window[1]:
                 continue
             rows.append((at, alert.id, alert, lead, decision))
+        if extra is not None:
+            rows.extend((at, key, None, None, view) for at, key, view in extra(session, principal, window, wanted))
         rows.sort(key=lambda r: (r[0], r[1]))
         if cursor:
             after = _decode_cursor(cursor)
             rows = [r for r in rows if (r[0], r[1]) > after]
         more = len(rows) > limit
         rows = rows[:limit]
-        items = [lead_view(lead) if lead is not None else _pending_view(session, alert, decision, at)
-                 for at, _, alert, lead, decision in rows]
+        items = [decision if alert is None else lead_view(lead) if lead is not None
+                 else _pending_view(session, alert, decision, at) for at, _, alert, lead, decision in rows]
         next_cursor = _encode_cursor(rows[-1][0], rows[-1][1]) if more and rows else None
         return {"items": items, "next_cursor": next_cursor}
 

@@ -1,4 +1,5 @@
-"""A demo directory for a fresh machine: departments, organisations, users, the bundled diagrams.
+"""A demo directory for a fresh machine: departments, organisations, users, the bundled diagrams, and the
+sample package of invented tenders of the trading platform (samples/tenders-2026-09-10.json, docs/intake.md).
 
 Idempotent: running it again keeps what exists and prints fresh tokens for the demo users.
 """
@@ -11,6 +12,7 @@ from sqlalchemy import select
 
 from engine.runtime import definitions
 from engine.access import directory
+from engine.supervision import intake
 from engine.storage.db import Database
 from engine.storage.models import Department, Organisation, User
 
@@ -47,7 +49,14 @@ USERS = [
 ]
 
 
-def seed(db: Database, bpmn_folder: Path) -> Iterator[str]:
+SAMPLES = Path(__file__).resolve().parent / "samples"
+SAMPLE = SAMPLES / "tenders-2026-09-10.json"
+# Three November tenders with a planted bid-rigging pair (shared phone, prices within 0.1 %, winning in turn):
+# the risk indicators flag it and a lead goes to discipline inspection (JW).
+COLLUSION = SAMPLES / "collusion-2026-11.json"
+
+
+def seed(db: Database, bpmn_folder: Path, schema_dir: Path = intake.DEFAULT_SCHEMA_DIR) -> Iterator[str]:
     """Create what is missing and yield lines to print (tokens included)."""
     with db.transaction() as session:
         for code, name, parent, escalates in DEPARTMENTS:
@@ -70,6 +79,13 @@ def seed(db: Database, bpmn_folder: Path) -> Iterator[str]:
     for path in sorted(bpmn_folder.glob("*.bpmn")):
         out, created = definitions.deploy(db, admin, path.read_bytes())
         yield f"definition {out['key']} v{out['version']} {'deployed' if created else 'unchanged'}"
+    for sample in (SAMPLE, COLLUSION):
+        try:
+            out = intake.import_package(db, admin, intake.load(sample.read_bytes()), schema_dir)
+            yield (f"sample tenders ({sample.name}): {len(out['created']) + len(out['updated'])} releases imported, "
+                   f"{len(out['unchanged'])} unchanged; {out['leads']['created']} risk leads")
+        except intake.SchemasMissing as exc:
+            yield f"sample tenders not imported: {exc.detail}"
     yield ""
     yield "Demo tokens (Authorization: Bearer <token>):"
     for name, role, where, token in tokens:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -52,7 +52,9 @@ def _bind_roles(session, model: dict[str, Any], data: dict[str, Any],
 
 
 def start(db: Database, principal: Principal, definition_key: str, version: int | None, business_key: str,
-          data: dict[str, Any]) -> dict[str, Any]:
+          data: dict[str, Any], within: Callable[[Any, Instance], None] | None = None) -> dict[str, Any]:
+    """Start an instance. `within(session, instance)`, when given, runs inside the start's transaction once the
+    instance is stored (e.g. tying an imported award to its contract); what it raises undoes the start."""
     authz.require_role(principal, "operator")
     if not isinstance(business_key, str) or not BUSINESS_KEY.fullmatch(business_key):
         raise Invalid("invalid business key", {"business_key": [BUSINESS_KEY_RULE]})
@@ -91,6 +93,8 @@ def start(db: Database, principal: Principal, definition_key: str, version: int 
                 steps.finish(step)  # may run more: buffered messages, partitions
             except spiff.EngineError as exc:
                 raise runner.engine_invalid(exc) from None
+            if within is not None:
+                within(session, step.instance)
             return runner.detail(session, step.instance, principal)
     except IntegrityError:
         raise Conflict(f"business key {business_key} is already in use") from None

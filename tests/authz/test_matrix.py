@@ -48,6 +48,7 @@ from engine.storage.models import Incident, Token, User
 from tests.conftest import _truncate_pg, fixture_bytes, seed_people
 
 HERE = Path(__file__).resolve().parent
+SAMPLE = HERE.parents[1] / "engine" / "supervision" / "samples" / "tenders-2026-09-10.json"
 XML = {"Content-Type": "application/xml"}
 CN = timezone(timedelta(hours=8))
 
@@ -99,6 +100,11 @@ class World:
             self.alerts[a["business_key"]] = a["id"]
         assert set(self.alerts) == {"A-SIGN", "A-YEL", "B-SIGN"}, self.alerts
         self.incidents = {bk: self.incident(self.instances[bk]["id"]) for bk in ("A-SIGN", "B-SIGN")}
+        # The trading platform's sample tenders (issue 21): T1 is ZJ's, T2 CZ's.
+        r = self.client.post("/api/v1/ocds/import", data=SAMPLE.read_bytes(),
+                             headers={**self.people.auth("operator"), "Content-Type": "application/json"})
+        assert r.status_code == 200 and len(r.get_json()["created"]) == 8, r.get_json()
+        self.awards = {a["ocid"]: a["id"] for a in self.get("/api/v1/awards?limit=500", "admin").get_json()["items"]}
         self.writes = 0  # write rows run after the list checks; they add rows
 
     # ---- plumbing
@@ -611,6 +617,52 @@ CASES += [
     Case("ocds: contract unknown", "contract_ocds.contract_release", "GET", NOT_FOUND,
          _path("/api/v1/contracts/NO-SUCH/ocds")),
     Case("pages: dashboard", "pages.dashboard", "GET", PUBLIC, _path("/dashboard"), page=True),
+    Case("pages: bulletin", "pages.bulletin", "GET", PUBLIC, _path("/bulletin?month=2026-10"), page=True),
+]
+
+
+# ---------------------------------------------------------------- issue 21: OCDS intake, tenders, awards, risk, bulletin
+def b_import(w: World, role: str) -> Req:
+    """A one-release package of a new contracting process (a copy of the sample's T7 under a fresh ocid)."""
+    package = json.loads(SAMPLE.read_text(encoding="utf-8"))
+    [t7] = [r for r in package["releases"] if r["ocid"].endswith("-T7")]
+    ocid = f"ocds-authz-{w.fresh_key()}"
+    package["releases"] = [{**t7, "ocid": ocid, "id": f"{ocid}-1"}]
+    return Req("/api/v1/ocds/import", data=json.dumps(package).encode(), headers={"Content-Type": "application/json"},
+               ctx={"ocid": ocid})
+
+
+def _tender_exists(w: World, req: Req):
+    return w.get(f"/api/v1/tenders/{req.ctx['ocid']}", "admin").status_code
+
+
+T1, T2 = "ocds-sample-ZZ2026-T1", "ocds-sample-ZZ2026-T2"
+SEES_ZJ_TENDER = row("200 200 403 403 403 403 404 200 404 401")   # zj (ZJ) sees ZJ's tenders; zjd (ZJ-D) not
+MARKET = row("200 200 403 403 403 403 200 200 200 401")
+
+CASES += [
+    Case("ocds: import", "ocds_import.import_package", "POST", row("200 200 403 403 403 403 403 403 403 401"),
+         b_import, write=True, snapshot=_tender_exists),
+    Case("tenders: ZJ's", "tenders.get_tender", "GET", SEES_ZJ_TENDER, _path(f"/api/v1/tenders/{T1}")),
+    Case("tenders: CZ's", "tenders.get_tender", "GET", row("200 200 403 403 403 403 404 404 200 401"),
+         _path(f"/api/v1/tenders/{T2}")),
+    Case("tenders: unknown", "tenders.get_tender", "GET", row("404 404 403 403 403 403 404 404 404 401"),
+         _path("/api/v1/tenders/ocds-nope")),
+    Case("tenders: risk of ZJ's", "tenders.tender_risk", "GET", SEES_ZJ_TENDER, _path(f"/api/v1/tenders/{T1}/risk")),
+    Case("awards: list", "awards.list_awards", "GET", MARKET, _path("/api/v1/awards")),
+    Case("awards: ZJ's", "awards.get_award", "GET", SEES_ZJ_TENDER, lambda w, r: Req(f"/api/v1/awards/{w.awards[T1]}")),
+    Case("awards: unknown", "awards.get_award", "GET", row("404 404 403 403 403 403 404 404 404 401"),
+         _path(f"/api/v1/awards/{UNKNOWN}")),
+    # A start's success (post_award with the award's parties) is tests/integration/test_intake.py; here who reaches it.
+    Case("awards: start, unknown award", "awards.start_contract", "POST", row("404 404 403 403 403 403 403 403 403 401"),
+         lambda w, r: Req(f"/api/v1/awards/{UNKNOWN}/contract", json={"business_key": "AW-1", "data": {}})),
+    Case("risk: definitions", "risk.risk_definitions", "GET", ALL_200, _path("/api/v1/risk/definitions")),
+    Case("risk: indicators", "risk.risk_indicators", "GET", MARKET, _path("/api/v1/risk/indicators")),
+    Case("risk: leads", "risk.risk_leads", "GET", row("200 403 403 403 403 403 200 200 200 401"),
+         _path("/api/v1/risk/leads")),
+    Case("bulletin: monthly", "bulletin.monthly_bulletin", "GET", MARKET, _path("/api/v1/bulletin/monthly?month=2026-10")),
+    Case("bulletin: monthly csv", "bulletin.monthly_bulletin", "GET", MARKET,
+         _path("/api/v1/bulletin/monthly?month=2026-10&format=csv")),
 ]
 
 

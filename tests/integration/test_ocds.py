@@ -1,5 +1,5 @@
 """Issue 7: OCDS 1.1 export. Every release this suite produces is validated against the official 1.1.5
-release schema, every package against the release package schema (shared/ocds, beside the clone).
+release schema, every package against the release package schema (docs/ocds/standard-1__1__5/schema).
 
 Contracts are driven through the API along the on-time baseline of tests/e2e/test_post_award.py and its
 deviations; each release is read at a frozen instant, so milestone statuses are those of that day.
@@ -18,8 +18,8 @@ from referencing.jsonschema import DRAFT4
 from engine.supervision import ocds
 from tests.e2e.test_post_award import Api, Contract, at, just_after_midnight, one_milestone, procurement_goods, tendering_works
 
-# The official OCDS schemas sit in the project's shared folder, beside the clone.
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "ocds"
+# The official OCDS 1.1.5 schemas, shipped with the repository (docs/ocds/README.md).
+SHARED = Path(__file__).resolve().parents[2] / "docs" / "ocds" / "standard-1__1__5" / "schema"
 
 FORMATS = FormatChecker()
 P = ocds.DEFAULT_PREFIX

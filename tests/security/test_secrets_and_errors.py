@@ -155,7 +155,8 @@ def test_webhook_secrets_never_appear_in_api_responses(app, client, people):
     assert incidents, "the failed delivery should have opened an incident"
 
     values = {"key": "red_alert", "version": 1, "instance_id": instance["id"], "task_id": instance["tasks"][0]["id"],
-              "alert_id": alert["id"], "business_key": "WH-1", "filename": "x", "guarantee_id": "x"}
+              "alert_id": alert["id"], "business_key": "WH-1", "filename": "x", "guarantee_id": "x",
+              "ocid": "ocds-x", "award_id": "x"}
     urls, unfilled = _get_urls(app, values)
     if unfilled:  # a new route with a new parameter name: give it a value above to have it crawled
         warnings.warn(f"GET routes not crawled for webhook secrets: {sorted(unfilled)}")

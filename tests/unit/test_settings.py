@@ -118,7 +118,7 @@ def test_every_documented_variable_is_read():
                "LVYUE_SWEEP_SECONDS": "0.2", "LVYUE_DELIVERY_SECONDS": "0.5", "LVYUE_TIMER_LEASE_SECONDS": "5",
                "LVYUE_TIMER_FIRE_GROUP": "7", "LVYUE_AUDIT_ANCHOR": "/worm/anchor.jsonl",
                "LVYUE_AUDIT_ANCHOR_SECONDS": "0", "LVYUE_OCID_PREFIX": "ocds-a1b2c3-",
-               "LVYUE_OCDS_PUBLISHER": "浙江省财政厅", "LVYUE_STREAMS_MAX": "3", "LVYUE_STREAMS_PER_TOKEN": "1",
+               "LVYUE_OCDS_PUBLISHER": "浙江省财政厅", "LVYUE_OCDS_SCHEMA_DIR": "/srv/ocds", "LVYUE_STREAMS_MAX": "3", "LVYUE_STREAMS_PER_TOKEN": "1",
                "LVYUE_STREAM_MAX_SECONDS": "60", "LVYUE_STEP_MAX_TASKS": "50", "LVYUE_STEP_MAX_SECONDS": "0.5",
                "PATH": "/usr/bin", "LVYUE_UNKNOWN": "x"}
     s = Settings.from_env(environ)
@@ -126,7 +126,8 @@ def test_every_documented_variable_is_read():
     assert s == Settings(database_url="postgresql://lvyue@db/lvyue", instance_path=Path("/srv/lvyue"),
                          sweep_seconds=0.2, delivery_seconds=0.5, timer_lease_seconds=5.0, timer_fire_group=7,
                          audit_anchor=Path("/worm/anchor.jsonl"), audit_anchor_seconds=0.0,
-                         ocid_prefix="ocds-a1b2c3-", ocds_publisher="浙江省财政厅", streams_max=3,
+                         ocid_prefix="ocds-a1b2c3-", ocds_publisher="浙江省财政厅", ocds_schema_dir=Path("/srv/ocds"),
+                         streams_max=3,
                          streams_per_token=1, stream_max_seconds=60.0, step_max_tasks=50, step_max_seconds=0.5)
     assert s.database_url_or_default() == "postgresql://lvyue@db/lvyue"
     assert s.schedule() == scheduler.Schedule(sweep_seconds=0.2, delivery_seconds=0.5, anchor_seconds=0.0,
