@@ -700,19 +700,23 @@ def _arrears_by_employer(employers: dict[str, Decimal], names: dict[str, str]) -
             for code, amount in sorted(employers.items(), key=lambda kv: (-kv[1], kv[0])) if amount > 0]
 
 
-def _arrears_by_age(rows: list[Alert], names: dict[str, str], now: datetime) -> dict[str, Any]:
-    """The open arrears alerts' amount_overdue and count by days overdue now (interest.AGE_BUCKETS), in total and
-    per responsible employer."""
+def _arrears_by_age(rows: list[Alert], names: dict[str, str], now: datetime,
+                    instances: dict[str, Instance] | None = None) -> dict[str, Any]:
+    """The open arrears alerts' amount_overdue and count by days overdue now (interest.AGE_BUCKETS), in total, per
+    responsible employer and per the contract's funding source (`unknown` where it declared none)."""
     def empty() -> dict[str, dict[str, Any]]:
         return {label: {"amount": Decimal(0), "alerts": 0} for label, _ in interest.AGE_BUCKETS}
 
-    total, by_emp = empty(), defaultdict(empty)
+    total, by_emp, by_fund = empty(), defaultdict(empty), defaultdict(empty)
+    instances = instances or {}
     for a in rows:
         days = alerts.days_overdue(a, now)
         if a.kind != "arrears" or a.amount_overdue is None or days < 1:
             continue
         label = interest.age_bucket(days)
-        for b in (total, by_emp[a.responsible_org or ""]):
+        inst = instances.get(a.instance_id)
+        fund = ((inst.data or {}).get("funding_source") if inst is not None else None) or "unknown"
+        for b in (total, by_emp[a.responsible_org or ""], by_fund[fund]):
             b[label]["amount"] += a.amount_overdue
             b[label]["alerts"] += 1
 
@@ -720,7 +724,8 @@ def _arrears_by_age(rows: list[Alert], names: dict[str, str], now: datetime) -> 
         return {label: {"amount": money(v["amount"]), "alerts": v["alerts"]} for label, v in b.items()}
 
     return {"buckets": [label for label, _ in interest.AGE_BUCKETS], "total": out(total),
-            "by_employer": [{"org": code, "name": names.get(code), "by_age": out(b)} for code, b in sorted(by_emp.items())]}
+            "by_employer": [{"org": code, "name": names.get(code), "by_age": out(b)} for code, b in sorted(by_emp.items())],
+            "by_funding_source": [{"funding_source": code, "by_age": out(b)} for code, b in sorted(by_fund.items())]}
 
 
 def dashboard(db: Database, principal: Principal, limit: int = 200) -> dict[str, Any]:
@@ -743,7 +748,7 @@ def dashboard(db: Database, principal: Principal, limit: int = 200) -> dict[str,
         "generated_at": now,
         "open_alerts": panel,
         "arrears_by_employer": _arrears_by_employer(employers, names),
-        "arrears_by_age": _arrears_by_age(rows, names, now),
+        "arrears_by_age": _arrears_by_age(rows, names, now, instances),
         "contracts_at_risk": _at_risk(contracts, names)[:limit],
     }
 

@@ -169,6 +169,11 @@ def test_the_monthly_report_counts_works_arrears_by_age_with_interest(works):
     def arrears(month: str, when) -> dict:
         return api.call("GET", f"/api/v1/reports/monthly?month={month}", "zj", when=when)["arrears"]
 
+    dash = api.call("GET", "/api/v1/reports/dashboard", "zj", at(12, 3))["arrears_by_age"]
+    # Now (12-03): the advance 80 days overdue (31–90), the progress payment 2 days (0–30), both from special bonds.
+    assert dash["by_funding_source"] == [{"funding_source": "special_bonds", "by_age": {
+        **{label: {"amount": "0.00", "alerts": 0} for label in dash["buckets"]},
+        "0-30": {"amount": "840000.00", "alerts": 1}, "31-90": {"amount": "480000.00", "alerts": 1}}}]
     november = arrears("2026-11", at(12, 3))
     assert (november["amount"], november["milestones"], november["interest_accrued"]) == ("480000.00", 1, "18480.00")
     assert november["by_age"]["31-90"] == {"amount": "480000.00", "milestones": 1}
