@@ -8,13 +8,14 @@ from pathlib import Path
 
 import click
 
-from engine import bootstrap
+from engine import bootstrap, clock
 from engine.runtime import definitions, spiff
 from engine.access import directory, signing
 from engine.storage import migrate
 from engine.supervision import intake, risk
+from engine.usecases import instances
 from engine.storage.db import Database
-from engine.errors import Invalid, LvyueError
+from engine.errors import Conflict, Invalid, LvyueError
 from engine.settings import Settings, SettingsError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -386,7 +387,17 @@ def demo() -> None:
     from engine.supervision import demo as demo_data
 
     migrate.upgrade(_url())
-    for line in demo_data.seed(_db(), ROOT / "bpmn", _settings().ocds_schema_dir):
+    db = _db()
+    lines = list(demo_data.seed(db, ROOT / "bpmn", _settings().ocds_schema_dir))
+    operator = directory.Principal(0, "demo", "operator")
+    today = clock.now().astimezone(clock.SHANGHAI).date()
+    for key, data in demo_data.contracts(today):
+        try:
+            instances.start(db, operator, "post_award", None, key, data)
+            click.echo(f"demo contract {key} started")
+        except Conflict:
+            click.echo(f"demo contract {key} exists")
+    for line in lines:
         click.echo(line)
 
 

@@ -5,8 +5,9 @@ Idempotent: running it again keeps what exists and prints fresh tokens for the d
 """
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from sqlalchemy import select
 
@@ -54,6 +55,21 @@ SAMPLE = SAMPLES / "tenders-2026-09-10.json"
 # Three November tenders with a planted bid-rigging pair (shared phone, prices within 0.1 %, winning in turn):
 # the risk indicators flag it and a lead goes to discipline inspection (JW).
 COLLUSION = SAMPLES / "collusion-2026-11.json"
+
+
+def contracts(today: date) -> list[tuple[str, dict[str, Any]]]:
+    """(business key, post_award start data) of the demo's contracts, dated from `today` so that their clocks run
+    now: a works contract of the public school with the SME builder, paid on measurement (advance 10 %, progress
+    payments of 80 %, settlement, retention 3 %: bpmn/README.md "Payment terms") and funded by special bonds."""
+    award = today - timedelta(days=20)
+    return [("DEMO-WORKS-1", {
+        "project_code": "ZZ-JS-DEMO-001", "project_name": "市第一中学体育馆建设（演示）", "track": "tendering",
+        "category": "works", "award_notice_date": award.isoformat(), "contract_amount": "4800000.00",
+        "employer": "EMP-SCHOOL", "contractor": "CON-SME", "department": "ZJ",
+        "bid_bond": {"amount": "20000.00", "form": "cash"}, "performance_guarantee_rate": "0",
+        "retention_rate": "3", "acceptance_days": 14, "funding_source": "special_bonds",
+        "payment_terms": {"advance": {"percent": "10"}, "works_start_date": (award + timedelta(days=40)).isoformat(),
+                          "progress": {"percent": "80"}, "settlement": True}})]
 
 
 def seed(db: Database, bpmn_folder: Path, schema_dir: Path = intake.DEFAULT_SCHEMA_DIR) -> Iterator[str]:
