@@ -43,9 +43,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+import databases  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 
 from engine import bootstrap  # noqa: E402
 from engine.access import directory  # noqa: E402
@@ -128,22 +129,7 @@ def database(server_url: str | None, name: str, folder: Path) -> str:
         return url
     if not re.fullmatch(r"bench_[a-z0-9_]{1,50}", name):
         raise SystemExit(f"--bench-db {name!r}: bench_ followed by lower-case letters, digits and _")
-    url = make_url(server_url)
-    if url.drivername == "postgresql":
-        url = url.set(drivername="postgresql+psycopg")
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        if conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}) is None:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    bench_url = url.set(database=name).render_as_string(hide_password=False)
-    engine = create_engine(bench_url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    migrate.upgrade(bench_url)
-    return bench_url
+    return databases.fresh_postgres(server_url, name)
 
 
 def timed(fn):

@@ -58,10 +58,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
+from sqlalchemy import func, insert, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+import databases  # noqa: E402
 from engine import bootstrap, clock
 from engine.runtime import definitions, timers
 from engine.usecases import instances
@@ -125,24 +127,9 @@ def prepare_database(server_url: str, name: str) -> str:
     """Create `name` on the server if missing, reset its schema, migrate it; its URL."""
     if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
         raise SystemExit(f"--bench-db {name!r}: lower-case letters, digits and _ only")
-    url = make_url(server_url)
-    if not url.drivername.startswith("postgresql"):
+    if not make_url(server_url).drivername.startswith("postgresql"):
         raise SystemExit("this bench measures PostgreSQL (FOR UPDATE SKIP LOCKED, several workers)")
-    if url.drivername == "postgresql":
-        url = url.set(drivername="postgresql+psycopg")
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        if conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}) is None:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    bench_url = url.set(database=name).render_as_string(hide_password=False)
-    engine = create_engine(bench_url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    migrate.upgrade(bench_url)
-    return bench_url
+    return databases.fresh_postgres(server_url, name)
 
 
 def seed(db: Database) -> None:
