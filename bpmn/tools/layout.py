@@ -1085,8 +1085,10 @@ def post_award() -> None:
                        occurrence="'C02 ' + application_document_sha256[:56]",
                        resolve_when=PROGRESS_PAID_IN_FULL, met_date="progress_paid_at")
     wk.gateway("gw_measured", None, WE_, 1160, WP)
-    wk.gateway("gw_progress_loop", None, WE_, 1240, WP)
-    wk.task("pay_progress", "Pay the progress payment (支付进度款)", WE_, 1300, WP,
+    wk.gateway("gw_progress_payable", "Anything payable? (有应付款?)", WE_, 1240, WP, label="below", width=110)
+    wk.event("nothing_payable", "Nothing payable (无应付款)", WE_, 1240, WP - 140, "endEvent", label="right")
+    wk.gateway("gw_progress_loop", None, WE_, 1320, WP)
+    wk.task("pay_progress", "Pay the progress payment (支付进度款)", WE_, 1380, WP,
             doc="Pay the agreed percentage of the confirmed value, less the advance recovered in the same proportion "
                 "(progress_due), within 14 days of the measurement's confirmation (C03, 《建设工程价款结算暂行办法》第十三条"
                 "第（二）项; ≥ 80 % for a public employer's contract from 2022-08-01, 财建〔2022〕183号).",
@@ -1095,19 +1097,24 @@ def post_award() -> None:
                kind="arrears", responsible="employer", due=PROGRESS_DUE, severities=("orange", "red"),
                amount=f"{PROGRESS_OWED} - progress_paid_total", rule="C03", occurrence="application_document_sha256",
                resolve_when=PROGRESS_PAID_IN_FULL, met_date="progress_paid_at", escalations=esc)
-    wk.gateway("gw_progress_paid", "Paid in full? (已足额支付?)", WE_, 1760, WP, width=110)
-    wk.event("application_paid", "Application paid (本期进度款付清)", WE_, 1860, WP, "endEvent")
+    wk.gateway("gw_progress_paid", "Paid in full? (已足额支付?)", WE_, 1840, WP, width=110)
+    wk.event("application_paid", "Application paid (本期进度款付清)", WE_, 1940, WP, "endEvent")
     wk.flow("fork_application", "verify_measurement", (760, WP), start="top")
     wk.flow("verify_measurement", "gw_measured")
     wk.flow("measurement_deemed", "measurement_overdue", start="bottom", end="top")
     wk.flow("measurement_overdue", "gw_measured", (1160, WP + 140), end="bottom")
-    wk.flow("gw_measured", "gw_progress_loop")
+    wk.flow("gw_measured", "gw_progress_payable")
+    wk.flow("gw_progress_payable", "gw_progress_loop", id="flow_progress_payable", name="yes (是)",
+            cond=f"{PROGRESS_OWED} > 0", label=(1262, WP - 22, 50, 20))
+    f = wk.flow("gw_progress_payable", "nothing_payable", id="flow_nothing_payable", name="no (否)", start="top",
+                end="bottom", label=(1246, WP - 70, 40, 20))
+    wk.default("gw_progress_payable", f)
     wk.flow("gw_progress_loop", "pay_progress")
     wk.flow("pay_progress", "gw_progress_paid")
     wk.flow("gw_progress_paid", "application_paid", id="flow_progress_paid", name="yes (是)",
-            cond=PROGRESS_PAID_IN_FULL, label=(1780, WP - 22, 50, 20))
-    f = wk.flow("gw_progress_paid", "gw_progress_loop", (1760, WP - 80), (1240, WP - 80), id="flow_progress_partly_paid",
-                name="no: pay the rest (未付清)", start="top", end="top", label=(1400, WP - 102, 160, 20))
+            cond=PROGRESS_PAID_IN_FULL, label=(1860, WP - 22, 50, 20))
+    f = wk.flow("gw_progress_paid", "gw_progress_loop", (1840, WP - 80), (1320, WP - 80), id="flow_progress_partly_paid",
+                name="no: pay the rest (未付清)", start="top", end="top", label=(1480, WP - 102, 160, 20))
     wk.default("gw_progress_paid", f)
 
     # the final settlement (C04)
@@ -1143,8 +1150,12 @@ def post_award() -> None:
                        awaits="pay_settlement", occurrence="'C04 ' + settlement_document_sha256[:56]",
                        resolve_when=SETTLEMENT_PAID_IN_FULL, met_date="settlement_paid_at")
     wk.gateway("gw_settled", None, WE_, 1620, WS)
-    wk.gateway("gw_settlement_loop", None, WE_, 1700, WS)
-    wk.task("pay_settlement", "Pay the settlement (支付竣工结算款)", WE_, 1760, WS,
+    wk.gateway("gw_settlement_payable", "Anything owed? (有应付结算款?)", WE_, 1700, WS, label="below", width=120)
+    wk.event("nothing_owed", "Nothing owed (无应付结算款)", WE_, 1700, WS - 140, "endEvent", label="right",
+             doc="Everything paid before covers the settled price less the retention; an overpayment is returned "
+                 "after the settlement (369号 art 13), which the engine does not track.")
+    wk.gateway("gw_settlement_loop", None, WE_, 1780, WS)
+    wk.task("pay_settlement", "Pay the settlement (支付竣工结算款)", WE_, 1840, WS,
             doc="Pay the settled price less the quality retention (retention_rate of the settlement price, ≤ 3 %) and "
                 "everything already paid on the contract (contract_paid_total), within 15 days of the settlement's "
                 "confirmation (C04P, 《建设工程价款结算暂行办法》第十四条).",
@@ -1154,8 +1165,8 @@ def post_award() -> None:
                severities=("orange", "red"), amount=f"{SETTLEMENT_OWED} - contract_paid_total", rule="C04P",
                occurrence="settlement_document_sha256", resolve_when=SETTLEMENT_PAID_IN_FULL,
                met_date="settlement_paid_at", escalations=esc)
-    wk.gateway("gw_settlement_paid", "Paid in full? (已足额支付?)", WE_, 2220, WS, width=110)
-    wk.event("settlement_paid", "Settlement paid (结算款付清)", WE_, 2320, WS, "endEvent")
+    wk.gateway("gw_settlement_paid", "Paid in full? (已足额支付?)", WE_, 2300, WS, width=110)
+    wk.event("settlement_paid", "Settlement paid (结算款付清)", WE_, 2400, WS, "endEvent")
     wk.flow("fork_works", "gw_settlement", (290, WS2), start="bottom")
     wk.flow("gw_settlement", "submit_settlement", id="flow_settlement_agreed", name="yes (是)",
             cond="works.settlement == True", label=(420, WS2 - 22, 50, 20))
@@ -1167,14 +1178,19 @@ def post_award() -> None:
     wk.flow("review_settlement", "gw_settled")
     wk.flow("settlement_deemed", "settlement_review_overdue", start="bottom", end="top")
     wk.flow("settlement_review_overdue", "gw_settled", (1620, WS + 140), end="bottom")
-    wk.flow("gw_settled", "gw_settlement_loop")
+    wk.flow("gw_settled", "gw_settlement_payable")
+    wk.flow("gw_settlement_payable", "gw_settlement_loop", id="flow_settlement_owed", name="yes (是)",
+            cond=f"{SETTLEMENT_OWED} > contract_paid_total", label=(1722, WS - 22, 50, 20))
+    f = wk.flow("gw_settlement_payable", "nothing_owed", id="flow_nothing_owed", name="no (否)", start="top",
+                end="bottom", label=(1706, WS - 70, 40, 20))
+    wk.default("gw_settlement_payable", f)
     wk.flow("gw_settlement_loop", "pay_settlement")
     wk.flow("pay_settlement", "gw_settlement_paid")
     wk.flow("gw_settlement_paid", "settlement_paid", id="flow_settlement_paid", name="yes (是)",
-            cond=SETTLEMENT_PAID_IN_FULL, label=(2240, WS - 22, 50, 20))
-    f = wk.flow("gw_settlement_paid", "gw_settlement_loop", (2220, WS - 80), (1700, WS - 80),
+            cond=SETTLEMENT_PAID_IN_FULL, label=(2320, WS - 22, 50, 20))
+    f = wk.flow("gw_settlement_paid", "gw_settlement_loop", (2300, WS - 80), (1780, WS - 80),
                 id="flow_settlement_partly_paid", name="no: pay the rest (未付清)", start="top", end="top",
-                label=(1850, WS - 102, 160, 20))
+                label=(1930, WS - 102, 160, 20))
     wk.default("gw_settlement_paid", f)
 
     recv = main.nodes["milestones"]

@@ -296,3 +296,18 @@ def test_a_works_payment_entered_wrongly_is_corrected_and_its_warning_recomputed
     [correction] = ledger["corrections"]
     assert (correction["before"]["amount"], correction["after"]["amount"]) == ("84000.00", "840000.00")
     assert paid is not None
+
+
+def test_a_measurement_confirmed_at_nothing_owes_nothing_and_leaves_no_payment_task(works):
+    api = works
+    iid = api.start("WORKS-Z", works_data(), at(8, 4))["id"]
+    _sign_and_file(api, iid)
+    api.act(iid, "submit_payment_application", "con2", at(9, 30),
+            {"period": "2026-09", "applied_at": "2026-09-30", "value": "1000000.00", "document_sha256": APPLICATION_1})
+    api.act(iid, "verify_measurement", "pub", at(10, 5), {"verified_at": "2026-10-05", "confirmed_value": "0.00",
+                                                          "note": "本期无合格工程量"})
+    assert not api.call("GET", f"/api/v1/tasks?instance_id={iid}&element_id=pay_progress", "pub")["items"]
+    [entry] = api.call("GET", "/api/v1/contracts/WORKS-Z", "admin", when=at(10, 6))["works"]["applications"]
+    assert (entry["confirmed_amount"], entry["payable"], entry["outstanding"]) == ("0.00", "0.00", "0.00")
+    api.tick(just_after_midnight(10, 25))
+    assert [a["code"] for a in api.alerts(status="open")] == ["ADVANCE_OVERDUE"]  # the advance, due 09-14, only
