@@ -10,8 +10,8 @@ from flask import Response, jsonify, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from engine.supervision import credit, ocds, reports
-from engine.runtime import forms
+from engine.supervision import credit, ocds, reports, rules
+from engine.runtime import forms, values
 
 from .auth import db, principal, settings
 from .schemas import AlertOut, PageArgs, Strict, page_of
@@ -64,27 +64,64 @@ class CreditRuleOut(Schema):
 
 
 class PublicityOut(Schema):
-    rule = fields.String(metadata={"description": "S02 (tendering, 6 months) or S03 (Henan, at most 5 years)"})
+    rule = fields.String(allow_none=True, metadata={
+        "description": "the registry entries that set the period, joined by '+': CP01 (warnings, not published), "
+                       "CP02 (general), CP03 (serious), S02 (tendering, 6 months), S03 (Henan's 5-year cap); "
+                       "null until the decision"})
+    legal_basis = fields.String(allow_none=True)
+    verified = fields.String(allow_none=True, metadata={"description": "the entries' DOMAIN.md marks, e.g. 'U/L'"})
+    published = fields.Boolean(metadata={"description": "decided and of a class that is published"})
+    months = fields.Integer(allow_none=True)
+    from_ = fields.String(allow_none=True, data_key="from", attribute="from",
+                          metadata={"description": "the first day of publicity (the decision's date)"})
+    until = fields.String(allow_none=True, metadata={"description": "the last day of publicity, YYYY-MM-DD"})
+    repair_after = fields.String(allow_none=True, metadata={"description": "from this day credit repair may end "
+                                                                           "publication early (null: it may not)"})
+    in_publicity = fields.Boolean(metadata={"description": "in the public library today"})
+
+
+class RecordDecisionOut(Schema):
+    document_no = fields.String()
+    date = fields.String()
     legal_basis = fields.String()
-    until = fields.String(metadata={"description": "the last day of publicity, YYYY-MM-DD"})
-    in_publicity = fields.Boolean()
+    severity = fields.String(metadata={"enum": list(rules.SEVERITIES)})
+    decided_at = fields.DateTime()
+    decided_by = fields.String()
+
+
+class RemovalOut(Schema):
+    at = fields.DateTime()
+    reason = fields.String(metadata={"enum": list(credit.REMOVAL_REASONS)})
+    due = fields.String(allow_none=True, metadata={"description": "the last day S03C/S03D allowed"})
+    note = fields.String(allow_none=True)
 
 
 class CreditRecordOut(Schema):
     id = fields.String()
     org = fields.String()
     org_name = fields.String(allow_none=True)
-    alert_id = fields.String()
+    alert_id = fields.String(allow_none=True)
     instance_id = fields.String()
     business_key = fields.String()
     department = fields.String(allow_none=True)
     track = fields.String(allow_none=True)
     rule = fields.Nested(CreditRuleOut)
     date = fields.String(metadata={"description": "the day the red alert was confirmed, YYYY-MM-DD (China time)"})
+    status = fields.String(metadata={"enum": list(credit.RECORD_STATUSES)})
+    decision = fields.Nested(RecordDecisionOut, allow_none=True)
     publicity = fields.Nested(PublicityOut)
+    removal = fields.Nested(RemovalOut, allow_none=True)
     note = fields.String(allow_none=True)
     created_at = fields.DateTime()
     created_by = fields.String()
+
+
+class RecordDecisionIn(Strict):
+    document_no = fields.String(required=True, validate=validate.Length(1, 100),
+                                metadata={"description": "the decision's document number (文号)"})
+    date = values.BusinessDate(required=True, metadata={"description": "the decision's date; not after today"})
+    legal_basis = fields.String(required=True, validate=validate.Length(1, 500))
+    severity = fields.String(required=True, validate=validate.OneOf(list(rules.SEVERITIES)))
 
 
 class LeadOut(Schema):
@@ -158,6 +195,22 @@ def dashboard_data():
 def list_credit_records(args):
     """Credit records, newest first (supervisors, admins; a party: its own organisation's)."""
     return credit.list_records(db(), principal(), args["limit"], args["cursor"], args["org"], args["month"])
+
+
+@credit_blp.route("/<string:record_id>", methods=["GET"])
+@credit_blp.response(200, CreditRecordOut)
+def get_credit_record(record_id):
+    """One credit record (supervisors, admins; a party: its own organisation's)."""
+    return credit.get_record(db(), principal(), record_id)
+
+
+@credit_blp.route("/<string:record_id>/decision", methods=["POST"])
+@credit_blp.arguments(RecordDecisionIn)
+@credit_blp.response(200, CreditRecordOut)
+def decide_credit_record(body, record_id):
+    """The department's administrative decision on a record awaiting one; publishes it for the registry's period."""
+    return credit.decide(db(), principal(), record_id, body["document_no"], body["date"], body["legal_basis"],
+                         body["severity"])
 
 
 @leads_blp.route("", methods=["GET"])

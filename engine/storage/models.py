@@ -41,6 +41,8 @@ class Organisation(Base):
     public_body: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     # 大型企业 (e.g. an SOE): paying an SME it has 60 days unless agreed (P02).
     large_enterprise: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # 统一社会信用代码 (GB 32100-2015), shown and searched in the public credit library.
+    uscc: Mapped[str | None] = mapped_column(String(18), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -365,16 +367,20 @@ class AlertDecision(Base):
 
 
 class CreditRecord(Base):
-    """A record of a confirmed violation in the responsible organisation's credit file (不良行为记录 / 失信信息).
+    """A record in the responsible organisation's credit file (不良行为记录 / 失信信息).
 
-    `code` and `legal_basis` are the alert's rule; `publicity_rule` (S02 or S03, engine/credit.py) sets how
-    long it is published: `publicity_until` is the last day of publicity.
+    Written `awaiting_decision` when a red alert is confirmed (`alert_id`) or a supervision case escalates
+    (`case_id`); published only once the department records its administrative decision (`status`
+    `decided`): document number, date, legal basis and severity class, from which the registry gives the
+    publicity period (`publicity_rule`, `publicity_from` .. `publicity_until`, `repair_after`; nothing for a
+    warning). `code` and `legal_basis` are the breached rule. `removed_at` ends publication early (an
+    objection upheld, the decision revoked, credit repair), with its reason and the day S03C allowed.
     """
 
     __tablename__ = "credit_records"
     __table_args__ = (Index("ix_credit_records_date", "record_date"),)
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id"), unique=True)
+    alert_id: Mapped[str | None] = mapped_column(ForeignKey("alerts.id"), unique=True)
     org_code: Mapped[str] = mapped_column(ForeignKey("organisations.code"), index=True)
     instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), index=True)
     business_key: Mapped[str] = mapped_column(String(200))
@@ -383,12 +389,54 @@ class CreditRecord(Base):
     code: Mapped[str] = mapped_column(String(64))
     legal_basis: Mapped[str | None] = mapped_column(String(500))
     record_date: Mapped[date] = mapped_column(Date)
-    publicity_rule: Mapped[str] = mapped_column(String(16))
-    publicity_basis: Mapped[str] = mapped_column(String(500))
-    publicity_until: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="awaiting_decision", server_default="awaiting_decision")
+    document_no: Mapped[str | None] = mapped_column(String(100))
+    decided_on: Mapped[date | None] = mapped_column(Date)
+    decision_basis: Mapped[str | None] = mapped_column(String(500))
+    severity: Mapped[str | None] = mapped_column(String(20))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    publicity_rule: Mapped[str | None] = mapped_column(String(16))
+    publicity_basis: Mapped[str | None] = mapped_column(String(500))
+    publicity_verified: Mapped[str | None] = mapped_column(String(16))
+    publicity_months: Mapped[int | None] = mapped_column(Integer)
+    publicity_from: Mapped[date | None] = mapped_column(Date)
+    publicity_until: Mapped[date | None] = mapped_column(Date)
+    repair_after: Mapped[date | None] = mapped_column(Date)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    removal_reason: Mapped[str | None] = mapped_column(String(40))
+    removal_due: Mapped[date | None] = mapped_column(Date)
+    removal_note: Mapped[str | None] = mapped_column(Text)
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_by: Mapped[str] = mapped_column(String(200))
+
+
+class CreditObjection(Base):
+    """A party's objection (异议) to a published credit record, and the department's answer.
+
+    `due_on` is the last day of the department's period (S03A: 3 working days in-house; S03B: 7 when the
+    provider must check, `check` = "provider"), counted from the day it was filed; `late` records an answer
+    after it. `outcome`: upheld (the record leaves the library), corrected, rejected, revoked (the decision).
+    """
+
+    __tablename__ = "credit_objections"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    record_id: Mapped[str] = mapped_column(ForeignKey("credit_records.id"), index=True)
+    org_code: Mapped[str] = mapped_column(String(64))
+    department_code: Mapped[str | None] = mapped_column(String(64), index=True)
+    grounds: Mapped[str] = mapped_column(Text)
+    filed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    filed_by: Mapped[str] = mapped_column(String(200))
+    check: Mapped[str] = mapped_column(String(20))
+    due_rule: Mapped[str] = mapped_column(String(16))
+    due_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20))
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_by: Mapped[str | None] = mapped_column(String(200))
+    late: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class Lead(Base):

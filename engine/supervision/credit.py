@@ -6,9 +6,14 @@ record, in the file of the organisation responsible for the obligation, and exac
 the department's escalation target (纪检监察, DOMAIN.md S05) with the evidence trail: the excerpt of the
 contract's hash-chained audit trail about that obligation, each event with its hash.
 
-How long a record is published depends on the track (DOMAIN.md §1F): tendering records for 6 months
-(S02), everything else under Henan's credit regulation, for at most 5 years (S03). Periods in months
-end on the corresponding day of the last month, or its last day when it has none (Civil Code art 202).
+A record is not published on a confirmation alone: it waits (`awaiting_decision`) until the department
+records its administrative decision (`decide`: document number, date, legal basis, severity class).
+How long it is then published comes from the rule registry (rules.json, kind "publicity"), by the
+decision's severity class and the contract's track: warnings and 通报批评 not at all (CP01), general and
+serious decisions for their national periods (CP02, CP03), tendering records for 6 months (S02), never
+more than Henan's 5 years (S03, a cap). Periods in months end on the corresponding day of the last month,
+or its last day when it has none (Civil Code art 202). Objections, revocation and credit repair end
+publication early (engine/supervision/objections.py); the public library reads `published_filter`.
 """
 from __future__ import annotations
 
@@ -20,51 +25,28 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from engine.runtime import audit
+from engine.runtime import audit, values
 from engine import clock
-from engine.supervision import deadlines
+from engine.supervision import deadlines, rules, timing
 from engine.storage.db import Database
 from engine.access.directory import Principal
-from engine.errors import Forbidden, Invalid
+from engine.errors import Conflict, Forbidden, Invalid, NotFound
 from engine.storage.models import Alert, AlertDecision, AuditEvent, CreditRecord, Instance, Lead, Organisation
 from engine.storage.pagination import DEFAULT_LIMIT, MAX_LIMIT, page
 
 
-@dataclass(frozen=True)
-class Publicity:
-    """How long a credit record is published (公示期), with its legal basis and DOMAIN.md verification mark."""
-
-    id: str
-    title: str
-    months: int
-    legal_basis: str
-    verified: str
-    note: str
-
-
-# Each statutory number once, next to its legal basis (STYLE.md). The rule registry (engine/rules.json)
-# counts periods in days only; these run in months and years, so they are kept here.
-PUBLICITY = {
-    "S02": Publicity(
-        "S02", "Publicity of violation records in tendering (招标投标违法行为记录公告期)", 6,
-        "《中华人民共和国招标投标法实施条例》第七十八条；《招标投标违法行为记录公告暂行办法》（发改法规〔2008〕1531号）第九条",
-        "P (art 78); S (6 months)",
-        "6 months, or as long as a qualification restriction imposed with it, whichever is longer; then back-end storage."),
-    "S03": Publicity(
-        "S03", "Disclosure of dishonesty information in Henan (河南省失信信息披露期限)", 60,
-        "《河南省社会信用条例》（2019）",
-        "P/L",
-        "At most 5 years (DOMAIN.md S03 cites arts 19, 41–43, 17 of the regulation); a local rule (L)."),
-}
 DECISIONS = ("confirmed", "dismissed")
+RECORD_STATUSES = ("awaiting_decision", "decided")
+# Why a record left publication before its period ended.
+REMOVAL_REASONS = ("objection_upheld", "revoked", "repaired", "corrected")
 
 
-def publicity_for(track: str | None) -> Publicity:
-    """S02 for tendering contracts (招投标), S03 (Henan) for government procurement and anything else."""
-    return PUBLICITY["S02"] if track == "tendering" else PUBLICITY["S03"]
+def publicity_for(severity: str, track: str | None, on: date) -> rules.PublicityTerm:
+    """How long a decision of `severity` on a contract of `track`, dated `on`, is published (the registry)."""
+    return timing.registry().publicity_for(severity, track, on)
 
 
 def add_months(day: date, months: int) -> date:
@@ -119,22 +101,53 @@ def evidence(session: Session, alert: Alert) -> dict[str, Any]:
 
 
 def write_record(session: Session, alert: Alert, decided_at: datetime, decided_by: str, note: str | None) -> CreditRecord:
-    """The credit record of a confirmed alert, written once (an existing one is returned)."""
+    """The credit record of a confirmed alert, written once (an existing one is returned). It waits for the
+    department's administrative decision (`decide`) before anything is published."""
     existing = session.scalar(select(CreditRecord).where(CreditRecord.alert_id == alert.id))
     if existing is not None:
         return existing
     instance = session.get(Instance, alert.instance_id)
     track = (instance.data or {}).get("track") if instance is not None else None
-    rule = publicity_for(track)
-    day = china_date(decided_at)
     record = CreditRecord(id=str(uuid.uuid4()), alert_id=alert.id, org_code=alert.responsible_org,
                           instance_id=alert.instance_id, business_key=alert.business_key,
                           department_code=alert.department_code, track=track, code=alert.code,
-                          legal_basis=alert.legal_basis, record_date=day, publicity_rule=rule.id,
-                          publicity_basis=rule.legal_basis, publicity_until=add_months(day, rule.months),
-                          note=note, created_at=decided_at, created_by=decided_by)
+                          legal_basis=alert.legal_basis, record_date=china_date(decided_at),
+                          status="awaiting_decision", note=note, created_at=decided_at, created_by=decided_by)
     session.add(record)
     return record
+
+
+def apply_decision(record: CreditRecord, document_no: str, decided_on: date, decision_basis: str, severity: str,
+                   at: datetime, by: str) -> None:
+    """Record the administrative decision on `record` and its publicity period from the registry."""
+    term = publicity_for(severity, record.track, decided_on)
+    record.status, record.document_no, record.decided_on = "decided", document_no, decided_on
+    record.decision_basis, record.severity, record.decided_at, record.decided_by = decision_basis, severity, at, by
+    _set_publicity(record, term, decided_on)
+
+
+def _set_publicity(record: CreditRecord, term: rules.PublicityTerm, decided_on: date) -> None:
+    record.publicity_rule, record.publicity_basis, record.publicity_verified = term.rule_id, term.legal_basis, term.verified
+    if term.published:
+        record.publicity_months, record.publicity_from = term.months, decided_on
+        record.publicity_until = add_months(decided_on, term.months)
+        record.repair_after = (add_months(decided_on, term.repair_after_months)
+                               if term.repair_after_months is not None else None)
+    else:
+        record.publicity_months = record.publicity_from = record.publicity_until = record.repair_after = None
+
+
+def is_published(record: CreditRecord, today: date) -> bool:
+    """In the public library on `today`: decided, of a class that is published, within its period, not removed."""
+    return (record.status == "decided" and record.publicity_from is not None and record.removed_at is None
+            and record.publicity_from <= today <= record.publicity_until)
+
+
+def published_filter(today: date):
+    """The SQL condition of `is_published`."""
+    return and_(CreditRecord.status == "decided", CreditRecord.publicity_from.is_not(None),
+                CreditRecord.removed_at.is_(None), CreditRecord.publicity_from <= today,
+                CreditRecord.publicity_until >= today)
 
 
 def write_lead(session: Session, alert: Alert, decided_at: datetime, decided_by: str, note: str | None) -> Lead:
@@ -154,12 +167,24 @@ def write_lead(session: Session, alert: Alert, decided_at: datetime, decided_by:
 # ---------------------------------------------------------------- views
 def record_view(r: CreditRecord, org_name: str | None = None) -> dict[str, Any]:
     today = china_date(clock.now())
+    decision = None if r.status != "decided" else {
+        "document_no": r.document_no, "date": r.decided_on.isoformat(), "legal_basis": r.decision_basis,
+        "severity": r.severity, "decided_at": r.decided_at, "decided_by": r.decided_by}
     return {
         "id": r.id, "org": r.org_code, "org_name": org_name, "alert_id": r.alert_id, "instance_id": r.instance_id,
         "business_key": r.business_key, "department": r.department_code, "track": r.track,
         "rule": {"code": r.code, "legal_basis": r.legal_basis}, "date": r.record_date.isoformat(),
-        "publicity": {"rule": r.publicity_rule, "legal_basis": r.publicity_basis, "until": r.publicity_until.isoformat(),
-                      "in_publicity": r.publicity_until >= today},
+        "status": r.status, "decision": decision,
+        "publicity": {"rule": r.publicity_rule, "legal_basis": r.publicity_basis, "verified": r.publicity_verified,
+                      "published": bool(r.status == "decided" and r.publicity_from is not None),
+                      "months": r.publicity_months,
+                      "from": r.publicity_from.isoformat() if r.publicity_from else None,
+                      "until": r.publicity_until.isoformat() if r.publicity_until else None,
+                      "repair_after": r.repair_after.isoformat() if r.repair_after else None,
+                      "in_publicity": is_published(r, today)},
+        "removal": None if r.removed_at is None else {
+            "at": r.removed_at, "reason": r.removal_reason, "due": r.removal_due.isoformat() if r.removal_due else None,
+            "note": r.removal_note},
         "note": r.note, "created_at": r.created_at, "created_by": r.created_by,
     }
 
@@ -225,6 +250,82 @@ def list_records(db: Database, principal: Principal, limit: int | None, cursor: 
         names = _org_names(session, [r.org_code for r in result["items"]])
         result["items"] = [record_view(r, names.get(r.org_code)) for r in result["items"]]
         return result
+
+
+def _record_for_department(session: Session, principal: Principal, record_id: str, lock: bool = False) -> CreditRecord:
+    """The record a supervisor of its department (or an admin) acts on; 404 for one it may not see."""
+    if principal.role not in ("supervisor", "admin"):
+        raise Forbidden("only the supervising department decides on credit records")
+    query = select(CreditRecord).where(CreditRecord.id == record_id)
+    record = session.scalar(query.with_for_update() if lock else query)
+    if record is None:
+        raise NotFound("no such credit record")
+    if principal.role == "supervisor" and record.department_code not in principal.departments:
+        raise Forbidden("only the record's supervising department acts on it")
+    return record
+
+
+def get_record(db: Database, principal: Principal, record_id: str) -> dict[str, Any]:
+    """One credit record: supervisors and admins, or the party it concerns."""
+    if principal.role not in ("supervisor", "admin", "party"):
+        raise Forbidden("credit records are for the supervising departments and the parties they concern")
+    with db.read() as session:
+        record = session.get(CreditRecord, record_id)
+        if record is None or (principal.role == "party" and principal.org_code != record.org_code):
+            raise NotFound("no such credit record")
+        return record_out(session, record)
+
+
+def _text_field(value: Any, name: str, max_length: int, errors: dict[str, list[str]]) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        errors[name] = ["required: a non-empty string"]
+        return None
+    if len(value) > max_length:
+        errors[name] = [f"at most {max_length} characters"]
+        return None
+    return value.strip()
+
+
+def decide(db: Database, principal: Principal, record_id: str, document_no: Any, decided_on: Any,
+           legal_basis: Any, severity: Any) -> dict[str, Any]:
+    """The department's administrative decision (行政处理决定) on a record awaiting one: its document number
+    (文号), its date (not after today, not before the finding it rests on), its legal basis and its severity
+    class. The record is published from that date for the period the registry gives the class (none for a
+    warning). A record is decided once (409 after); a correction goes through an objection."""
+    errors: dict[str, list[str]] = {}
+    document_no = _text_field(document_no, "document_no", 100, errors)
+    legal_basis = _text_field(legal_basis, "legal_basis", 500, errors)
+    if severity not in rules.SEVERITIES:
+        errors["severity"] = [f"one of {', '.join(rules.SEVERITIES)}"]
+    day = None
+    try:
+        day = values.parse_date(decided_on)
+    except values.BadValue as exc:
+        errors["date"] = [str(exc)]
+    with db.transaction() as session:
+        record = _record_for_department(session, principal, record_id, lock=True)
+        if record.status != "awaiting_decision":
+            raise Conflict(f"the record was decided already ({record.document_no})")
+        today = china_date(clock.now())
+        if day is not None and "date" not in errors:
+            if day > today:
+                errors["date"] = [f"{day.isoformat()} is after today ({today.isoformat()})"]
+            elif day < record.record_date:
+                errors["date"] = [f"{day.isoformat()} is before the finding it rests on ({record.record_date.isoformat()})"]
+        if errors:
+            raise Invalid("the decision is incomplete or invalid", errors)
+        now = clock.now()
+        try:
+            apply_decision(record, document_no, day, legal_basis, severity, now, principal.name)
+        except rules.UnknownRule as exc:
+            raise Invalid(str(exc), {"severity": [str(exc)]}) from None
+        session.get(Instance, record.instance_id).updated_at = now
+        session.flush()
+        audit.append(session, record.instance_id, now, principal.name, [("credit_decision", None, {
+            "credit_record_id": record.id, "document_no": document_no, "date": day.isoformat(), "severity": severity,
+            "legal_basis": legal_basis, "publicity_rule": record.publicity_rule,
+            "publicity_until": record.publicity_until.isoformat() if record.publicity_until else None})])
+        return record_out(session, record)
 
 
 def month_days(month: str) -> tuple[date, date]:

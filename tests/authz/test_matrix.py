@@ -577,6 +577,42 @@ def v_confirmed(w: World, role: str, req: Req, body) -> None:
     assert [r["id"] for r in records if r["alert_id"] == req.ctx["alert_id"]] == [body["credit_record"]["id"]]
 
 
+def _confirmed_record(w: World) -> str:
+    """A fresh contract A (ZJ-D) with its red alert confirmed: the id of its credit record awaiting a decision."""
+    [alert] = w.fresh("signing_deadline")["alerts"]
+    r = w.client.post(f"/api/v1/alerts/{alert['id']}/confirm", json={"decision": "confirmed"}, headers=w.headers("admin"))
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()["credit_record"]["id"]
+
+
+def _record(w: World) -> str:
+    """One credit record of EMP in contract A, written once per world (read rows only)."""
+    if not hasattr(w, "record_id"):
+        w.record_id = _confirmed_record(w)
+    return w.record_id
+
+
+def _today_cn() -> str:
+    return clock.now().astimezone(CN).date().isoformat()
+
+
+def b_decision(before: bool = False):
+    def build(w: World, role: str) -> Req:
+        record_id = _confirmed_record(w)
+        body = {"document_no": f"郑建罚〔2026〕{next(w.counter)}号", "date": _today_cn(),
+                "legal_basis": "《中华人民共和国招标投标法》第五十九条", "severity": "general"}
+        if before:
+            r = w.client.post(f"/api/v1/credit-records/{record_id}/decision", json=body, headers=w.headers("admin"))
+            assert r.status_code == 200, r.get_json()
+        return Req(f"/api/v1/credit-records/{record_id}/decision", json=body, ctx={"record_id": record_id})
+    return build
+
+
+def _record_state(w: World, req: Req):
+    r = w.get(f"/api/v1/credit-records/{req.ctx['record_id']}", "admin").get_json()
+    return r["status"], r["decision"], r["publicity"], r["removal"]
+
+
 REPORTS_ROLES = row("200 200 403 403 403 403 200 200 200 401")
 
 CASES += [
@@ -602,6 +638,14 @@ CASES += [
          _path("/api/v1/credit-records")),
     Case("credit records: another organisation's", "credit_records.list_credit_records", "GET",
          row("200 403 403 403 200 403 200 200 200 401"), _path("/api/v1/credit-records?org=CON")),
+    Case("credit records: one", "credit_records.get_credit_record", "GET", row("200 403 403 200 404 404 200 200 200 401"),
+         lambda w, r: Req(f"/api/v1/credit-records/{_record(w)}")),
+    Case("credit records: one unknown", "credit_records.get_credit_record", "GET",
+         row("404 403 403 404 404 404 404 404 404 401"), _path(f"/api/v1/credit-records/{UNKNOWN}")),
+    Case("credit records: decision", "credit_records.decide_credit_record", "POST",
+         row("200 403 403 403 403 403 200 200 403 401"), b_decision(), write=True, snapshot=_record_state),
+    Case("credit records: decision twice", "credit_records.decide_credit_record", "POST",
+         row("409 403 403 403 403 403 409 409 403 401"), b_decision(before=True), write=True, snapshot=_record_state),
     Case("leads: list", "leads.list_leads", "GET", row("200 403 403 403 403 403 200 200 200 401"), _path("/api/v1/leads")),
     Case("ocds: package", "ocds.release_package", "GET", row("200 200 403 200 200 200 200 200 200 401"),
          _path("/api/v1/ocds/releases?month=2026-09")),

@@ -1,0 +1,95 @@
+"""credit decisions, objections and the public credit library (issue 18)
+
+A credit record now rests on an administrative decision (document number, date, legal basis, severity
+class) and is published for the period the rule registry gives that class (engine/supervision/rules.json,
+kind "publicity"), not for a fixed 60 months; records written before keep their rows but wait for a
+decision (status `awaiting_decision`) and are not public until one is recorded. Objections by the party,
+with the department's period and outcome; removal from publication; organisations' unified social
+credit code (统一社会信用代码) for the public library.
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-12-06 11:00:00
+"""
+from alembic import op
+import sqlalchemy as sa
+import engine.storage.db
+
+
+revision = '0010'
+down_revision = '0009'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('organisations', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('uscc', sa.String(length=18), nullable=True))
+        batch_op.create_index(batch_op.f('ix_organisations_uscc'), ['uscc'], unique=False)
+
+    with op.batch_alter_table('credit_records', schema=None) as batch_op:
+        batch_op.alter_column('alert_id', existing_type=sa.String(length=36), nullable=True)
+        batch_op.alter_column('publicity_rule', existing_type=sa.String(length=16), nullable=True)
+        batch_op.alter_column('publicity_basis', existing_type=sa.String(length=500), nullable=True)
+        batch_op.alter_column('publicity_until', existing_type=sa.Date(), nullable=True)
+        batch_op.add_column(sa.Column('status', sa.String(length=20), server_default='awaiting_decision', nullable=False))
+        batch_op.add_column(sa.Column('document_no', sa.String(length=100), nullable=True))
+        batch_op.add_column(sa.Column('decided_on', sa.Date(), nullable=True))
+        batch_op.add_column(sa.Column('decision_basis', sa.String(length=500), nullable=True))
+        batch_op.add_column(sa.Column('severity', sa.String(length=20), nullable=True))
+        batch_op.add_column(sa.Column('decided_at', engine.storage.db.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('decided_by', sa.String(length=200), nullable=True))
+        batch_op.add_column(sa.Column('publicity_verified', sa.String(length=16), nullable=True))
+        batch_op.add_column(sa.Column('publicity_months', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('publicity_from', sa.Date(), nullable=True))
+        batch_op.add_column(sa.Column('repair_after', sa.Date(), nullable=True))
+        batch_op.add_column(sa.Column('removed_at', engine.storage.db.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('removal_reason', sa.String(length=40), nullable=True))
+        batch_op.add_column(sa.Column('removal_due', sa.Date(), nullable=True))
+        batch_op.add_column(sa.Column('removal_note', sa.Text(), nullable=True))
+
+    op.create_table('credit_objections',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('record_id', sa.String(length=36), nullable=False),
+    sa.Column('org_code', sa.String(length=64), nullable=False),
+    sa.Column('department_code', sa.String(length=64), nullable=True),
+    sa.Column('grounds', sa.Text(), nullable=False),
+    sa.Column('filed_at', engine.storage.db.UTCDateTime(), nullable=False),
+    sa.Column('filed_by', sa.String(length=200), nullable=False),
+    sa.Column('check', sa.String(length=20), nullable=False),
+    sa.Column('due_rule', sa.String(length=16), nullable=False),
+    sa.Column('due_on', sa.Date(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('outcome', sa.String(length=20), nullable=True),
+    sa.Column('answer', sa.Text(), nullable=True),
+    sa.Column('answered_at', engine.storage.db.UTCDateTime(), nullable=True),
+    sa.Column('answered_by', sa.String(length=200), nullable=True),
+    sa.Column('late', sa.Boolean(), nullable=True),
+    sa.ForeignKeyConstraint(['record_id'], ['credit_records.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('credit_objections', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_credit_objections_department_code'), ['department_code'], unique=False)
+        batch_op.create_index(batch_op.f('ix_credit_objections_record_id'), ['record_id'], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('credit_objections', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_credit_objections_record_id'))
+        batch_op.drop_index(batch_op.f('ix_credit_objections_department_code'))
+    op.drop_table('credit_objections')
+
+    with op.batch_alter_table('credit_records', schema=None) as batch_op:
+        for column in ('removal_note', 'removal_due', 'removal_reason', 'removed_at', 'repair_after', 'publicity_from',
+                       'publicity_months', 'publicity_verified', 'decided_by', 'decided_at', 'severity',
+                       'decision_basis', 'decided_on', 'document_no', 'status'):
+            batch_op.drop_column(column)
+        # A record without a decision had no publicity: the previous release cannot hold it without one.
+        batch_op.alter_column('publicity_until', existing_type=sa.Date(), nullable=False)
+        batch_op.alter_column('publicity_basis', existing_type=sa.String(length=500), nullable=False)
+        batch_op.alter_column('publicity_rule', existing_type=sa.String(length=16), nullable=False)
+        batch_op.alter_column('alert_id', existing_type=sa.String(length=36), nullable=False)
+
+    with op.batch_alter_table('organisations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_organisations_uscc'))
+        batch_op.drop_column('uscc')
