@@ -238,3 +238,8 @@ def release_package(args):
 def contract_release(business_key):
     """The OCDS 1.1 release of one contract: parties, award, contract milestones, payments as transactions."""
     return jsonify(ocds.contract_release(db(), principal(), business_key, _ocid_prefix()))
+
+
+from . import credit_process  # noqa: E402  (objections, revocation and repair add routes to credit_blp)
+
+BLUEPRINTS = BLUEPRINTS + (credit_process.objections_blp,)

@@ -610,7 +610,47 @@ def b_decision(before: bool = False):
 
 def _record_state(w: World, req: Req):
     r = w.get(f"/api/v1/credit-records/{req.ctx['record_id']}", "admin").get_json()
-    return r["status"], r["decision"], r["publicity"], r["removal"]
+    objections = w.get(f"/api/v1/objections?limit=500&record_id={req.ctx['record_id']}", "admin").get_json()["items"]
+    return r["status"], r["decision"], r["publicity"], r["removal"], objections
+
+
+def _published_record(w: World) -> str:
+    record_id = _confirmed_record(w)
+    body = {"document_no": f"郑建罚〔2026〕{next(w.counter)}号", "date": _today_cn(),
+            "legal_basis": "《中华人民共和国招标投标法》第五十九条", "severity": "general"}
+    r = w.client.post(f"/api/v1/credit-records/{record_id}/decision", json=body, headers=w.headers("admin"))
+    assert r.status_code == 200, r.get_json()
+    return record_id
+
+
+def _filed_objection(w: World, record_id: str) -> str:
+    r = w.client.post(f"/api/v1/credit-records/{record_id}/objections", json={"grounds": "记录有误"},
+                      headers=w.headers("employer"))
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()["id"]
+
+
+def _objection(w: World) -> str:
+    """One open objection of EMP in contract A, filed once per world (read rows only)."""
+    if not hasattr(w, "objection_id"):
+        w.objection_id = _filed_objection(w, _published_record(w))
+    return w.objection_id
+
+
+def b_record_action(action: str, body: dict):
+    def build(w: World, role: str) -> Req:
+        record_id = _published_record(w)
+        sent = {k: (_today_cn() if v == "TODAY" else v) for k, v in body.items()}
+        return Req(f"/api/v1/credit-records/{record_id}/{action}", json=sent, ctx={"record_id": record_id})
+    return build
+
+
+def b_objection_action(action: str, body: dict | None):
+    def build(w: World, role: str) -> Req:
+        record_id = _published_record(w)
+        objection_id = _filed_objection(w, record_id)
+        return Req(f"/api/v1/objections/{objection_id}/{action}", json=body, ctx={"record_id": record_id})
+    return build
 
 
 REPORTS_ROLES = row("200 200 403 403 403 403 200 200 200 401")
@@ -646,6 +686,21 @@ CASES += [
          row("200 403 403 403 403 403 200 200 403 401"), b_decision(), write=True, snapshot=_record_state),
     Case("credit records: decision twice", "credit_records.decide_credit_record", "POST",
          row("409 403 403 403 403 403 409 409 403 401"), b_decision(before=True), write=True, snapshot=_record_state),
+    Case("objections: file", "credit_records.object_to", "POST", row("201 403 403 201 404 404 403 403 403 401"),
+         b_record_action("objections", {"grounds": "记录有误"}), write=True, snapshot=_record_state),
+    Case("credit records: revocation", "credit_records.revoke", "POST", row("200 403 403 403 403 403 200 200 403 401"),
+         b_record_action("revocation", {"note": "决定撤销"}), write=True, snapshot=_record_state),
+    Case("credit records: repair too early", "credit_records.repair", "POST",
+         row("422 403 403 403 403 403 422 422 403 401"),
+         b_record_action("repair", {"applied_on": "TODAY", "note": "已整改"}), write=True, snapshot=_record_state),
+    Case("objections: answer", "objections.answer", "POST", row("200 403 403 403 403 403 200 200 403 401"),
+         b_objection_action("answer", {"outcome": "upheld", "answer": "经复核"}), write=True, snapshot=_record_state),
+    Case("objections: refer", "objections.refer", "POST", row("200 403 403 403 403 403 200 200 403 401"),
+         b_objection_action("refer", None), write=True, snapshot=_record_state),
+    Case("objections: list", "objections.list_objections", "GET", row("200 403 403 200 200 200 200 200 200 401"),
+         _path("/api/v1/objections")),
+    Case("objections: one", "objections.get_objection", "GET", row("200 403 403 200 404 404 200 200 404 401"),
+         lambda w, r: Req(f"/api/v1/objections/{_objection(w)}")),
     Case("leads: list", "leads.list_leads", "GET", row("200 403 403 403 403 403 200 200 200 401"), _path("/api/v1/leads")),
     Case("ocds: package", "ocds.release_package", "GET", row("200 200 403 200 200 200 200 200 200 401"),
          _path("/api/v1/ocds/releases?month=2026-09")),

@@ -62,3 +62,119 @@ def test_a_serious_procurement_decision_is_published_three_years_and_repairable_
     assert decided["publicity"]["rule"] == "CP03+S03" and decided["publicity"]["months"] == 36
     assert decided["publicity"]["until"] == "2029-10-14" and decided["publicity"]["repair_after"] == "2027-10-14"
     assert decided["publicity"]["in_publicity"] is True
+
+
+# ---------------------------------------------------------------- objections
+def published(api: Api, key: str, track: str = "tendering", severity: str = "general") -> dict:
+    record = awaiting(api, key, track)
+    return decide(api, record["id"], "zj" if track == "tendering" else "cz", severity=severity)
+
+
+def object_to(api: Api, record_id: str, who: str = "emp", expect: int = 201, when=None, grounds="合同已于当日签订，记录有误"):
+    return api.call("POST", f"/api/v1/credit-records/{record_id}/objections", who, when or at(10, 15), expect,
+                    json={"grounds": grounds})
+
+
+def answer(api: Api, objection_id: str, outcome: str, who: str = "zj", when=None, expect: int = 200, **more):
+    return api.call("POST", f"/api/v1/objections/{objection_id}/answer", who, when or at(10, 16), expect,
+                    json={"outcome": outcome, "answer": "经复核", **more})
+
+
+def test_an_upheld_objection_removes_the_record_at_once_and_records_henans_periods(api):
+    record = published(api, "OBJ-UP")
+    assert record["publicity"]["in_publicity"] is True
+    objection = object_to(api, record["id"])                      # Thursday 2026-10-15
+    assert objection["status"] == "open" and objection["check"] == "in_house"
+    assert objection["due"] == {"rule": "S03A", "last_day": "2026-10-20",   # 3 working days: Fri, Mon, Tue
+                                "legal_basis": objection["due"]["legal_basis"]}
+    object_to(api, record["id"], expect=409)                      # one open objection at a time
+    answered = answer(api, objection["id"], "upheld", when=at(10, 16))
+    assert answered["outcome"] == "upheld" and answered["late"] is False and answered["status"] == "answered"
+    removed = answered["record"]
+    assert removed["removal"]["reason"] == "objection_upheld" and removed["removal"]["due"] == "2026-10-19"
+    assert removed["publicity"]["in_publicity"] is False
+    got = api.call("GET", f"/api/v1/credit-records/{record['id']}", "zj", at(10, 16))
+    assert got["publicity"]["in_publicity"] is False
+    answer(api, objection["id"], "rejected", expect=409)           # answered once
+    object_to(api, record["id"], expect=409, when=at(10, 17))      # no longer published: nothing to object to
+
+
+def test_an_answer_after_three_working_days_is_late_and_an_open_one_is_listed_overdue(api):
+    record = published(api, "OBJ-LATE")
+    objection = object_to(api, record["id"])
+    overdue = lambda when: [o["id"] for o in api.call("GET", "/api/v1/objections?overdue=true", "zj", when)["items"]]
+    assert overdue(at(10, 20, 23)) == []                          # the last day, 2026-10-20
+    assert overdue(at(10, 21)) == [objection["id"]]               # past it: the warning
+    assert api.call("GET", f"/api/v1/objections/{objection['id']}", "zj", at(10, 21))["overdue"] is True
+    answered = answer(api, objection["id"], "rejected", when=at(10, 21))
+    assert answered["late"] is True and answered["record"]["publicity"]["in_publicity"] is True
+    assert answered["record"]["removal"] is None
+    assert overdue(at(10, 22)) == []
+
+
+def test_referred_to_the_provider_the_department_has_seven_working_days(api):
+    record = published(api, "OBJ-REF")
+    objection = object_to(api, record["id"])
+    api.call("POST", f"/api/v1/objections/{objection['id']}/refer", "cz", at(10, 15), 403)   # not its department
+    referred = api.call("POST", f"/api/v1/objections/{objection['id']}/refer", "zj", at(10, 15))
+    assert referred["check"] == "provider" and referred["due"]["rule"] == "S03B"
+    assert referred["due"]["last_day"] == "2026-10-26"            # 7 working days from Thursday 10-15
+    api.call("POST", f"/api/v1/objections/{objection['id']}/refer", "zj", at(10, 15), 409)
+    assert answer(api, objection["id"], "rejected", when=at(10, 26))["late"] is False
+
+
+def test_a_correction_takes_the_period_again_from_the_registry(api):
+    record = published(api, "OBJ-COR", "gov_procurement", severity="serious")
+    assert record["publicity"]["until"] == "2029-10-14"
+    objection = object_to(api, record["id"])
+    body = answer(api, objection["id"], "corrected", who="cz", expect=422)
+    assert list(body["errors"]) == ["severity"]
+    answer(api, objection["id"], "upheld", who="cz", expect=422, severity="general")
+    corrected = answer(api, objection["id"], "corrected", who="cz", severity="general")["record"]
+    assert corrected["decision"]["severity"] == "general" and corrected["publicity"]["rule"] == "CP02+S03"
+    assert corrected["publicity"]["until"] == "2027-10-14" and corrected["publicity"]["in_publicity"] is True
+    second = object_to(api, record["id"], who="con2", expect=404)  # another organisation's record
+    second = object_to(api, record["id"], when=at(10, 19))
+    warned = answer(api, second["id"], "corrected", who="cz", when=at(10, 19), severity="warning")["record"]
+    assert warned["publicity"]["published"] is False and warned["publicity"]["in_publicity"] is False
+
+
+def test_who_objects_and_who_answers(api):
+    record = published(api, "OBJ-WHO")
+    for who, status in (("con", 404), ("zj", 403), ("operator", 403), ("designer", 403)):
+        object_to(api, record["id"], who=who, expect=status)
+    body = object_to(api, record["id"], expect=422, grounds="")
+    assert list(body["errors"]) == ["grounds"]
+    objection = object_to(api, record["id"])
+    for who, status in (("emp", 403), ("cz", 403), ("operator", 403)):
+        answer(api, objection["id"], "upheld", who=who, expect=status)
+    body = answer(api, objection["id"], "maybe", expect=422)
+    assert list(body["errors"]) == ["outcome"]
+    assert [o["id"] for o in api.call("GET", "/api/v1/objections", "emp")["items"]] == [objection["id"]]
+    assert api.call("GET", "/api/v1/objections", "con")["items"] == []
+    assert api.call("GET", "/api/v1/objections", "cz")["items"] == []
+    api.call("GET", "/api/v1/objections", "operator", expect=403)
+    api.call("GET", f"/api/v1/objections/{objection['id']}", "con", expect=404)
+
+
+def test_revocation_and_repair_end_publication_early(api):
+    record = published(api, "REV")
+    api.call("POST", f"/api/v1/credit-records/{record['id']}/revocation", "emp", at(10, 15), 403, json={"note": "x"})
+    revoked = api.call("POST", f"/api/v1/credit-records/{record['id']}/revocation", "zj", at(10, 15),
+                       json={"note": "决定撤销"})
+    assert revoked["removal"]["reason"] == "revoked" and revoked["removal"]["due"] == "2026-10-16"
+    api.call("POST", f"/api/v1/credit-records/{record['id']}/revocation", "zj", at(10, 15), 409, json={"note": "again"})
+
+    tendering = published(api, "REP-T")                               # S02: no early end by repair
+    body = api.call("POST", f"/api/v1/credit-records/{tendering['id']}/repair", "zj", at(10, 15), 409,
+                    json={"applied_on": "2026-10-15", "note": "已整改"})
+    assert "no early end" in body["detail"]
+    serious = published(api, "REP-S", "gov_procurement", severity="serious")
+    assert serious["publicity"]["repair_after"] == "2027-10-14"
+    body = api.call("POST", f"/api/v1/credit-records/{serious['id']}/repair", "cz", at(10, 15, year=2027), 422,
+                    json={"applied_on": "2027-10-13", "note": "已整改"})
+    assert list(body["errors"]) == ["applied_on"]
+    repaired = api.call("POST", f"/api/v1/credit-records/{serious['id']}/repair", "cz", at(10, 15, year=2027),
+                        json={"applied_on": "2027-10-14", "note": "已整改，准予修复"})
+    assert repaired["removal"]["reason"] == "repaired" and repaired["removal"]["due"] == "2027-10-15"
+    assert repaired["publicity"]["in_publicity"] is False
