@@ -103,10 +103,11 @@ def orgs() -> None:
 @click.option("--sme", is_flag=True, help="a small or medium-sized enterprise (保障中小企业款项支付条例)")
 @click.option("--public-body", is_flag=True, help="a government body or public institution (机关、事业单位)")
 @click.option("--large-enterprise", is_flag=True, help="a large enterprise, e.g. an SOE (大型企业; P02)")
-def orgs_add(code, name, credit_rating, sme, public_body, large_enterprise) -> None:
+@click.option("--uscc", help="the unified social credit code (统一社会信用代码, 18 characters, GB 32100-2015)")
+def orgs_add(code, name, credit_rating, sme, public_body, large_enterprise, uscc) -> None:
     try:
         with _db().transaction() as session:
-            directory.add_organisation(session, code, name, credit_rating, sme, public_body, large_enterprise)
+            directory.add_organisation(session, code, name, credit_rating, sme, public_body, large_enterprise, uscc)
     except LvyueError as exc:
         _fail(exc)
     click.echo(f"organisation {code} added")

@@ -710,6 +710,13 @@ CASES += [
     Case("ocds: contract unknown", "contract_ocds.contract_release", "GET", NOT_FOUND,
          _path("/api/v1/contracts/NO-SUCH/ocds")),
     Case("pages: dashboard", "pages.dashboard", "GET", PUBLIC, _path("/dashboard"), page=True),
+    # issue 18: the public credit library, no token needed (a bad token is not even looked at)
+    Case("public: credit records", "public.list_public_records", "GET", PUBLIC, _path("/api/v1/public/credit-records")),
+    Case("public: credit records, search", "public.list_public_records", "GET", PUBLIC,
+         _path("/api/v1/public/credit-records?q=org%20EMP")),
+    Case("public: export", "public.export_public_records", "GET", PUBLIC,
+         _path("/api/v1/public/credit-records/export?format=csv")),
+    Case("pages: credit library", "pages.credit_library", "GET", PUBLIC, _path("/credit?q=<img src=x>"), page=True),
 ]
 
 

@@ -178,3 +178,97 @@ def test_revocation_and_repair_end_publication_early(api):
                         json={"applied_on": "2027-10-14", "note": "已整改，准予修复"})
     assert repaired["removal"]["reason"] == "repaired" and repaired["removal"]["due"] == "2027-10-15"
     assert repaired["publicity"]["in_publicity"] is False
+
+
+# ---------------------------------------------------------------- the public library
+USCC_EMP = "91410100MA4AB1234L"   # GB 32100-2015 check character L
+
+
+def public(api: Api, when, expect: int = 200, **query) -> dict:
+    from engine import clock
+    with clock.frozen_at(when):
+        r = api.client.get("/api/v1/public/credit-records", query_string=query)   # no token
+    assert r.status_code == expect, r.get_json()
+    return r.get_json()
+
+
+def set_uscc(api: Api, code: str, uscc: str) -> None:
+    from engine.storage.models import Organisation
+    with api.db.transaction() as s:
+        s.get(Organisation, code).uscc = uscc
+
+
+PUBLIC_KEYS = {"id", "organisation", "decision", "violation", "publicity"}
+
+
+def test_the_public_library_shows_exactly_the_records_within_their_period_and_nothing_else(api):
+    set_uscc(api, "EMP", USCC_EMP)
+    shown = published(api, "PUB-SHOWN")                                   # tendering: 10-14 .. 2027-04-14
+    awaiting(api, "PUB-WAIT")                                            # no decision yet
+    warned = awaiting(api, "PUB-WARN")
+    decide(api, warned["id"], "zj", severity="warning")                  # never published
+    gone = published(api, "PUB-GONE")
+    objection = object_to(api, gone["id"])
+    answer(api, objection["id"], "upheld", when=at(10, 15, 15))          # removed at once
+
+    body = public(api, at(10, 15, 16))
+    assert [r["id"] for r in body["items"]] == [shown["id"]] and body["next_cursor"] is None
+    [item] = body["items"]
+    assert set(item) == PUBLIC_KEYS
+    assert item["organisation"] == {"name": "org EMP", "uscc": USCC_EMP}
+    assert item["decision"] == {"document_no": "郑建罚〔2026〕17号", "date": "2026-10-14",
+                                "legal_basis": "《中华人民共和国招标投标法》第五十九条", "severity": "general",
+                                "department": "住建局"}
+    assert item["publicity"]["from"] == "2026-10-14" and item["publicity"]["until"] == "2027-04-14"
+    assert item["publicity"]["rule"] == "S02+S03" and "第四十六条" in item["violation"]["legal_basis"]
+    text = str(body)
+    for secret in ("PUB-SHOWN", shown["instance_id"], "note", "business_key", "经核查", "alert", "CON"):
+        assert secret not in text, secret
+
+    assert public(api, at(10, 13))["items"] == []                        # before the decision's date
+    assert [r["id"] for r in public(api, at(4, 14, 23, year=2027))["items"]] == [shown["id"]]   # its last day
+    assert public(api, at(4, 15, year=2027))["items"] == []              # the period is over
+
+
+def test_the_public_library_is_searched_by_name_or_credit_code_and_paginated(api):
+    set_uscc(api, "EMP", USCC_EMP)
+    first = published(api, "PUB-S1")
+    second = decide(api, awaiting(api, "PUB-S2")["id"], "zj", when=at(10, 14, 11))   # decided later: listed first
+    when = at(10, 20)
+    ids = lambda **q: [r["id"] for r in public(api, when, **q)["items"]]   # noqa: E731
+    assert ids(q="org EMP") == ids(q="EMP") == ids(q=USCC_EMP) == ids(q=USCC_EMP.lower()) == [second["id"], first["id"]]
+    assert ids(q="CON") == [] and ids(q="91410100MA4AB1234X") == [] and ids(q="%") == [] and ids(q="_") == []
+    page1 = public(api, when, limit=1)
+    page2 = public(api, when, limit=1, cursor=page1["next_cursor"])
+    assert [r["id"] for r in page1["items"] + page2["items"]] == [second["id"], first["id"]]
+    assert page2["next_cursor"] is None
+    assert list(public(api, when, 422, q="x" * 101)["errors"]) == ["q"]
+    assert list(public(api, when, 422, cursor="forged")["errors"]) == ["cursor"]
+
+
+def test_the_export_for_the_provincial_platform(api):
+    set_uscc(api, "EMP", USCC_EMP)
+    record = published(api, "PUB-EXP")
+    from engine import clock
+    with clock.frozen_at(at(10, 20)):
+        package = api.client.get("/api/v1/public/credit-records/export").get_json()
+        r = api.client.get("/api/v1/public/credit-records/export?format=csv")
+    assert package["format"] == "lvyue-credit-records/1" and package["as_of"] == "2026-10-20"
+    assert package["count"] == 1 and package["records"][0]["id"] == record["id"]
+    assert set(package["records"][0]) == PUBLIC_KEYS
+    assert r.status_code == 200 and r.mimetype == "text/csv"
+    lines = r.get_data(as_text=True).lstrip("\ufeff").splitlines()
+    assert lines[0].startswith("id,org_name,uscc,document_no,decision_date,severity") and len(lines) == 2
+    assert lines[1].startswith(f"{record['id']},org EMP,{USCC_EMP},郑建罚〔2026〕17号,2026-10-14,general")
+
+
+def test_the_credit_page_lists_the_library_without_a_token(api):
+    published(api, "PUB-PAGE")
+    from engine import clock
+    with clock.frozen_at(at(10, 20)):
+        r = api.client.get("/credit?q=EMP")
+        bad = api.client.get("/credit?q=" + "x" * 101)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and "郑建罚〔2026〕17号" in html and "org EMP" in html and "PUB-PAGE" not in html
+    assert r.headers["X-Frame-Options"] == "DENY"
+    assert bad.status_code == 400 and "1 to 100 characters" in bad.get_data(as_text=True)

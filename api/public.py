@@ -1,0 +1,85 @@
+"""/api/v1/public — what anyone may read without a token: the public credit library (engine/supervision/library.py)."""
+from __future__ import annotations
+
+from flask import Response, jsonify
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from engine.supervision import library, rules
+
+from .auth import db
+from .schemas import PageArgs, Strict, page_of
+
+blp = Blueprint("public", __name__, url_prefix="/api/v1/public",
+                description="The public credit library (市场主体诚信库), no token needed")
+# Endpoints of this blueprint that skip authentication (api/__init__.py PUBLIC_ENDPOINTS).
+ENDPOINTS = ("public.list_public_records", "public.export_public_records")
+
+
+class PublicArgs(PageArgs):
+    q = fields.String(load_default=None, validate=validate.Length(1, library.MAX_QUERY),
+                      metadata={"description": "organisation name (contains) or unified social credit code (exact)"})
+
+
+class ExportArgs(Strict):
+    format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
+
+
+class PublicOrgOut(Schema):
+    name = fields.String(allow_none=True)
+    uscc = fields.String(allow_none=True, metadata={"description": "统一社会信用代码"})
+
+
+class PublicDecisionOut(Schema):
+    document_no = fields.String()
+    date = fields.String()
+    legal_basis = fields.String()
+    severity = fields.String(metadata={"enum": list(rules.SEVERITIES)})
+    department = fields.String(allow_none=True, metadata={"description": "the deciding department's name"})
+
+
+class PublicViolationOut(Schema):
+    legal_basis = fields.String(allow_none=True, metadata={"description": "the breached rule"})
+
+
+class PublicPublicityOut(Schema):
+    from_ = fields.String(data_key="from", attribute="from")
+    until = fields.String()
+    rule = fields.String()
+    legal_basis = fields.String()
+
+
+class PublicRecordOut(Schema):
+    id = fields.String()
+    organisation = fields.Nested(PublicOrgOut)
+    decision = fields.Nested(PublicDecisionOut)
+    violation = fields.Nested(PublicViolationOut)
+    publicity = fields.Nested(PublicPublicityOut)
+
+
+PublicRecordPage = page_of(PublicRecordOut, "PublicRecordPage")
+
+
+@blp.route("/credit-records", methods=["GET"])
+@blp.arguments(PublicArgs, location="query")
+@blp.response(200, PublicRecordPage)
+@blp.doc(security=[])
+def list_public_records(args):
+    """Credit records within their publicity period, newest decision first: the decision and its legal basis only."""
+    return library.list_public(db(), args["q"], args["limit"], args["cursor"])
+
+
+@blp.route("/credit-records/export", methods=["GET"])
+@blp.arguments(ExportArgs, location="query")
+@blp.doc(security=[], responses={"200": {"description": f"format=json: {{format: '{library.EXPORT_FORMAT}', as_of, "
+                                                          "generated_at, count, records: [PublicRecord]}; format=csv: "
+                                                          "one row per record, columns " + ", ".join(library.CSV_HEADER),
+                                         "content": {"application/json": {"schema": {"type": "object"}},
+                                                     "text/csv": {"schema": {"type": "string"}}}}})
+def export_public_records(args):
+    """Every record in the public library today, for the provincial credit platform (documented in docs/api.md)."""
+    kind, body = library.export(db(), args["format"])
+    if kind == "csv":
+        return Response(body, mimetype="text/csv", headers={
+            "Content-Disposition": 'attachment; filename="lvyue-credit-records.csv"'})
+    return jsonify(body)
