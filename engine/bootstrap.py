@@ -15,8 +15,8 @@ from __future__ import annotations
 from engine.runtime import expressions, hooks
 from engine.storage import migrate
 from engine.storage.models import Guarantee, GuaranteeClaim, Invoice, Payment
-from engine.supervision import (alerts, bindings, completion, guarantees, holidays, ledger, ocds, plausibility, reports,
-                                timing)
+from engine.supervision import (alerts, bindings, cases, completion, guarantees, holidays, ledger, ocds, plausibility,
+                                reports, timing)
 
 
 def _ledger_task(step, element_id, data, actor, task_id) -> None:
@@ -27,9 +27,11 @@ def bootstrap() -> hooks.Registry:
     """Register the domain with the runtime (again, from empty: idempotent). Returns the registry."""
     registry = hooks.reset()
     registry.instance_started.append(guarantees.on_start)
+    registry.instance_started.append(cases.on_start)  # a supervision case's row and the alerts it was opened from
     # Plausibility first (it refuses before anything is written), then the ledger, then guarantees: the order
     # the task-completion use case has always kept.
     registry.task_completed.extend([plausibility.check_task, completion.check_task, _ledger_task, guarantees.record_task])
+    registry.task_completed.append(cases.on_task)  # a case's order and verification (escalation → credit record)
     registry.task_settled.append(alerts.on_task_settled)
     registry.task_due.append(alerts.task_due)
     registry.thrown.append(alerts.on_thrown)
@@ -41,6 +43,9 @@ def bootstrap() -> hooks.Registry:
     registry.start_terms.update(bindings.START_TERMS)
     registry.optional_roles.update(bindings.OPTIONAL_ROLES)
     registry.bindings.extend(bindings.BINDINGS)
+    registry.bindings.append(cases.BINDING)
+    # A case binds only the party it is against; the other party lane stays unbound.
+    registry.optional_roles[cases.PROCESS] = frozenset(cases.PARTY_ROLES)
     # The ledger tables whose rows the audit chain reproduces; each row is keyed by its `id`.
     registry.audited_tables.update({"payments": Payment, "invoices": Invoice, "guarantees": Guarantee,
                                     "guarantee_claims": GuaranteeClaim})

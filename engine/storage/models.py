@@ -407,6 +407,7 @@ class CreditRecord(Base):
     removal_reason: Mapped[str | None] = mapped_column(String(40))
     removal_due: Mapped[date | None] = mapped_column(Date)
     removal_note: Mapped[str | None] = mapped_column(Text)
+    case_id: Mapped[str | None] = mapped_column(String(36), index=True)
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_by: Mapped[str] = mapped_column(String(200))
@@ -437,6 +438,43 @@ class CreditObjection(Base):
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     answered_by: Mapped[str | None] = mapped_column(String(200))
     late: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class SupervisionCase(Base):
+    """A supervision case (监管督办案件): the department's own process on a warning (bpmn/supervision_case.bpmn),
+    run as an instance of its own (`case_instance_id`) against the party whose obligation it is (`org_code`,
+    `party_role`) in a contract (`contract_instance_id`). `status`: open, closed (rectified) or escalated (a credit
+    record awaiting the department's decision, `credit_record_id`). The rectification order is copied here
+    when it is issued, so lists and reports need not read the workflow."""
+
+    __tablename__ = "supervision_cases"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    case_instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), unique=True)
+    contract_instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), index=True)
+    business_key: Mapped[str] = mapped_column(String(200))
+    department_code: Mapped[str | None] = mapped_column(String(64), index=True)
+    org_code: Mapped[str] = mapped_column(String(64), index=True)
+    party_role: Mapped[str] = mapped_column(String(20))
+    track: Mapped[str | None] = mapped_column(String(20))
+    source: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    opened_by: Mapped[str] = mapped_column(String(200))
+    order_no: Mapped[str | None] = mapped_column(String(200))
+    ordered_at: Mapped[date | None] = mapped_column(Date)
+    rectification_due: Mapped[date | None] = mapped_column(Date)
+    order_basis: Mapped[str | None] = mapped_column(String(500))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    credit_record_id: Mapped[str | None] = mapped_column(String(36))
+
+
+class CaseAlert(Base):
+    """An alert a supervision case was opened from; an alert belongs to one case at most."""
+
+    __tablename__ = "case_alerts"
+    alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id"), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("supervision_cases.id"), index=True)
 
 
 class Lead(Base):

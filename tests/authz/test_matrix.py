@@ -48,6 +48,7 @@ from engine.storage.models import Incident, Token, User
 from tests.conftest import _truncate_pg, fixture_bytes, seed_people
 
 HERE = Path(__file__).resolve().parent
+ROOT_DIR = HERE.parent.parent
 XML = {"Content-Type": "application/xml"}
 CN = timezone(timedelta(hours=8))
 
@@ -653,6 +654,35 @@ def b_objection_action(action: str, body: dict | None):
     return build
 
 
+def _deploy_cases(w: World) -> None:
+    w.deploy((ROOT_DIR / "bpmn" / "supervision_case.bpmn").read_bytes())  # the same bytes again: the same version
+
+
+def b_case():
+    def build(w: World, role: str) -> Req:
+        _deploy_cases(w)
+        key = w.fresh("signing_deadline")["business_key"]
+        return Req("/api/v1/cases", json={"business_key": key, "party_role": "employer", "reason": "逾期未签约"},
+                   ctx={"business_key": key})
+    return build
+
+
+def _cases_state(w: World, req: Req):
+    return w.get(f"/api/v1/cases?business_key={req.ctx['business_key']}", "admin").get_json()["items"]
+
+
+def _case(w: World) -> str:
+    """One supervision case against EMP in contract A, opened once per world (read rows only)."""
+    if not hasattr(w, "case_id"):
+        _deploy_cases(w)
+        key = w.fresh("signing_deadline")["business_key"]
+        r = w.client.post("/api/v1/cases", json={"business_key": key, "party_role": "employer", "reason": "逾期"},
+                          headers=w.headers("admin"))
+        assert r.status_code == 201, r.get_json()
+        w.case_id = r.get_json()["id"]
+    return w.case_id
+
+
 REPORTS_ROLES = row("200 200 403 403 403 403 200 200 200 401")
 
 CASES += [
@@ -701,6 +731,13 @@ CASES += [
          _path("/api/v1/objections")),
     Case("objections: one", "objections.get_objection", "GET", row("200 403 403 200 404 404 200 200 404 401"),
          lambda w, r: Req(f"/api/v1/objections/{_objection(w)}")),
+    Case("cases: open by hand", "cases.open_case", "POST", row("201 403 403 403 403 403 201 201 404 401"),
+         b_case(), write=True, snapshot=_cases_state),
+    Case("cases: list", "cases.list_cases", "GET", row("200 403 403 200 200 200 200 200 200 401"), _path("/api/v1/cases")),
+    Case("cases: one", "cases.get_case", "GET", row("200 403 403 200 404 404 200 200 404 401"),
+         lambda w, r: Req(f"/api/v1/cases/{_case(w)}")),
+    Case("cases: one unknown", "cases.get_case", "GET", row("404 403 403 404 404 404 404 404 404 401"),
+         _path(f"/api/v1/cases/{UNKNOWN}")),
     Case("leads: list", "leads.list_leads", "GET", row("200 403 403 403 403 403 200 200 200 401"), _path("/api/v1/leads")),
     Case("ocds: package", "ocds.release_package", "GET", row("200 200 403 200 200 200 200 200 200 401"),
          _path("/api/v1/ocds/releases?month=2026-09")),
