@@ -599,7 +599,7 @@ def _entry(item: object) -> Rule | Limit | Publicity:
             return Rule.from_dict({k: v for k, v in item.items() if k != "kind"})
         if kind in LIMIT_KINDS:
             return Limit.from_dict(item)
-        raise ValueError(f"rule {item.get('id')!r}: kind must be 'period', 'publicity' or one of {LIMIT_KINDS}, "
+        raise ValueError(f"rule {item.get('id')!r}: kind must be 'period' or one of {LIMIT_KINDS} or 'publicity', "
                          f"got {kind!r}")
     return Rule.from_dict(item)
 
