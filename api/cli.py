@@ -91,6 +91,23 @@ def departments_add(code, name, parent, escalates_to, webhook_url, webhook_secre
     click.echo(f"department {code} added")
 
 
+@departments.command("route", help="Send a department's leads of one type to a receiving body: official_interference "
+                     "→ discipline inspection, bid_rigging → the police, late_payment → the SME complaint channel.")
+@click.argument("code")
+@click.option("--type", "lead_type", required=True,
+              type=click.Choice(["official_interference", "bid_rigging", "late_payment", "non_performance"]))
+@click.option("--to", "to_department", required=True, help="the receiving body's department code")
+def departments_route(code, lead_type, to_department) -> None:
+    from engine.supervision import leads  # local import: the CLI loads the domain only for the commands that use it
+
+    try:
+        with _db().transaction() as session:
+            leads.set_route(session, code, lead_type, to_department)
+    except LvyueError as exc:
+        _fail(exc)
+    click.echo(f"{lead_type} leads of {code} go to {to_department}")
+
+
 @main.group(help="Organisations (employers, contractors, guarantors).")
 def orgs() -> None:
     pass

@@ -1,15 +1,17 @@
 """Due process on credit records: decisions live in api/reports.py; here the party's objections, the
-department's answers, revocation and credit repair (engine/supervision/objections.py)."""
+department's answers, revocation and credit repair (engine/supervision/objections.py); leads reported by hand,
+acknowledged and answered by the receiving body, and the monthly transfer list (engine/supervision/leads.py)."""
 from __future__ import annotations
 
+from flask import Response, jsonify
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from engine.runtime import values
-from engine.supervision import objections, rules
+from engine.runtime import forms, values
+from engine.supervision import credit, leads, objections, rules
 
 from .auth import db, principal
-from .reports import CreditRecordOut, credit_blp
+from .reports import JSON_OBJECT, MONTH, CreditRecordOut, LeadOut, credit_blp, leads_blp, reports_blp
 from .schemas import PageArgs, Strict, page_of
 
 objections_blp = Blueprint("objections", __name__, url_prefix="/api/v1/objections",
@@ -129,3 +131,65 @@ def answer(body, objection_id):
     """The department's answer: upheld (removed at once), corrected, rejected, or revoked (removed at once)."""
     return objections.answer(db(), principal(), objection_id, body["outcome"], body["answer"], body["severity"],
                              body["legal_basis"])
+
+
+# ---------------------------------------------------------------- leads by type
+class LeadIn(Strict):
+    type = fields.String(required=True, validate=validate.OneOf(list(credit.LEAD_TYPES)))
+    business_key = fields.String(required=True, validate=validate.Length(1, 200))
+    description = fields.String(required=True, validate=validate.Length(1, 4000))
+    responsible_org = fields.String(load_default=None, validate=validate.Length(1, 64))
+
+
+class LeadNoteIn(Strict):
+    note = fields.String(load_default=None, validate=validate.Length(max=4000))
+
+
+class LeadOutcomeIn(Strict):
+    outcome = fields.String(required=True, validate=validate.OneOf(list(leads.OUTCOMES)))
+    note = fields.String(required=True, validate=validate.Length(1, 4000))
+
+
+class TransferArgs(Strict):
+    month = fields.String(required=True, validate=MONTH)
+    format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
+
+
+@leads_blp.route("", methods=["POST"])
+@leads_blp.arguments(LeadIn)
+@leads_blp.response(201, LeadOut)
+def report_lead(body):
+    """A department reports a lead about one of its contracts (an official interfering, bid rigging …): routed by type."""
+    return leads.report(db(), principal(), body["business_key"], body["type"], body["description"],
+                        body["responsible_org"])
+
+
+@leads_blp.route("/<string:lead_id>/acknowledge", methods=["POST"])
+@leads_blp.arguments(LeadNoteIn)
+@leads_blp.response(200, LeadOut)
+def acknowledge_lead(body, lead_id):
+    """The receiving body confirms it received the lead (回执)."""
+    return leads.acknowledge(db(), principal(), lead_id, body["note"])
+
+
+@leads_blp.route("/<string:lead_id>/outcome", methods=["POST"])
+@leads_blp.arguments(LeadOutcomeIn)
+@leads_blp.response(200, LeadOut)
+def lead_outcome(body, lead_id):
+    """The receiving body's outcome (处理结果): case_filed, no_case, transferred, concluded."""
+    return leads.record_outcome(db(), principal(), lead_id, body["outcome"], body["note"])
+
+
+@reports_blp.route("/transfers", methods=["GET"])
+@reports_blp.arguments(TransferArgs, location="query")
+@reports_blp.doc(responses={"200": {"description": "{month, total, acknowledged, by_type: {type: {count, acknowledged, "
+                                                   "outcome_recorded}}, by_receiver, items}; format=csv: one row per lead, "
+                                                   "columns " + ", ".join(leads.TRANSFER_CSV_HEADER),
+                                    "content": {**JSON_OBJECT, "text/csv": {"schema": {"type": "string"}}}}})
+def transfers(args):
+    """The monthly transfer list (每月移送清单): leads transferred in the month, by type and receiving body."""
+    report = leads.transfers(db(), principal(), args["month"])
+    if args["format"] == "csv":
+        return Response(leads.transfers_csv(report), mimetype="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="lvyue-transfers-{args["month"]}.csv"'})
+    return jsonify(forms.to_json(report))

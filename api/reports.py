@@ -47,6 +47,7 @@ class LeadListArgs(PageArgs):
                           metadata={"description": "leads whose alert turned red in this month (China time)"})
     status = fields.String(load_default=None, validate=validate.OneOf(list(credit.LEAD_STATUSES)),
                            metadata={"description": "default: pending and confirmed"})
+    type = fields.String(load_default=None, validate=validate.OneOf(list(credit.LEAD_TYPES)))
 
 
 class PackageArgs(Strict):
@@ -124,10 +125,17 @@ class RecordDecisionIn(Strict):
     severity = fields.String(required=True, validate=validate.OneOf(list(rules.SEVERITIES)))
 
 
+class LeadOutcomeOut(Schema):
+    result = fields.String()
+    note = fields.String(allow_none=True)
+    at = fields.DateTime()
+    by = fields.String()
+
+
 class LeadOut(Schema):
     id = fields.String(allow_none=True, metadata={"description": "null while pending"})
     status = fields.String(metadata={"enum": list(credit.LEAD_STATUSES)})
-    alert_id = fields.String()
+    alert_id = fields.String(allow_none=True, metadata={"description": "null for a lead reported by hand"})
     instance_id = fields.String()
     business_key = fields.String()
     department = fields.String(allow_none=True)
@@ -141,6 +149,12 @@ class LeadOut(Schema):
     note = fields.String(allow_none=True)
     evidence = fields.Dict(metadata={"description": "the audit-trail excerpt about the obligation, with hashes, "
                                                     "and the chain head (frozen when confirmed)"})
+    type = fields.String(metadata={"enum": list(credit.LEAD_TYPES)})
+    route = fields.String(allow_none=True, metadata={"description": "configured (a route for the type) or escalation "
+                                                                    "(the department's escalation target); null while pending"})
+    acknowledged_at = fields.DateTime(allow_none=True)
+    acknowledged_by = fields.String(allow_none=True)
+    outcome = fields.Nested(LeadOutcomeOut, allow_none=True)
 
 
 class DecisionOut(Schema):
@@ -218,7 +232,8 @@ def decide_credit_record(body, record_id):
 @leads_blp.response(200, LeadPage)
 def list_leads(args):
     """Escalated red alerts as leads to discipline inspection, with their evidence trail."""
-    return credit.list_leads(db(), principal(), args["limit"], args["cursor"], args["month"], args["status"])
+    return credit.list_leads(db(), principal(), args["limit"], args["cursor"], args["month"], args["status"],
+                             args["type"])
 
 
 # ---------------------------------------------------------------- OCDS

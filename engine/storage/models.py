@@ -478,8 +478,13 @@ class CaseAlert(Base):
 
 
 class Lead(Base):
-    """A problem lead (问题线索) handed to discipline inspection: a confirmed red alert with its evidence.
+    """A problem lead (问题线索) handed to a receiving body: a confirmed red alert with its evidence, or a lead a
+    department reports by hand (an official interfering, bid rigging).
 
+    `lead_type` routes it (engine/supervision/leads.py): official_interference → discipline inspection (纪检监察),
+    bid_rigging → the police, late_payment → the SME complaint channel, non_performance → the department's
+    escalation target; `to_department` is the body it went to and `route` how it was chosen (a configured
+    `LeadRoute`, or the escalation target). The receiving body records its acknowledgement and its outcome.
     `evidence` is frozen when the lead is written: the excerpt of the contract's hash-chained audit trail
     about the obligation, with each event's hash, and the chain head it belongs to.
     """
@@ -487,7 +492,7 @@ class Lead(Base):
     __tablename__ = "leads"
     __table_args__ = (Index("ix_leads_escalated_at", "escalated_at"),)
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id"), unique=True)
+    alert_id: Mapped[str | None] = mapped_column(ForeignKey("alerts.id"), unique=True)
     instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), index=True)
     business_key: Mapped[str] = mapped_column(String(200))
     department_code: Mapped[str | None] = mapped_column(String(64))
@@ -500,6 +505,24 @@ class Lead(Base):
     created_by: Mapped[str] = mapped_column(String(200))
     note: Mapped[str | None] = mapped_column(Text)
     evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
+    lead_type: Mapped[str] = mapped_column(String(30), default="non_performance", server_default="non_performance")
+    route: Mapped[str | None] = mapped_column(String(20))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+    outcome: Mapped[str | None] = mapped_column(String(30))
+    outcome_note: Mapped[str | None] = mapped_column(Text)
+    outcome_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class LeadRoute(Base):
+    """Where a department's leads of one type go (线索移送): e.g. bid_rigging → the police body's department code.
+    Looked up from the department up its parents; without one a lead goes to the escalation target."""
+
+    __tablename__ = "lead_routes"
+    department_code: Mapped[str] = mapped_column(ForeignKey("departments.code"), primary_key=True)
+    lead_type: Mapped[str] = mapped_column(String(30), primary_key=True)
+    to_department: Mapped[str] = mapped_column(ForeignKey("departments.code"))
 
 
 class Guarantee(Base):

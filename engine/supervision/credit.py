@@ -34,7 +34,8 @@ from engine.supervision import deadlines, rules, timing
 from engine.storage.db import Database
 from engine.access.directory import Principal
 from engine.errors import Conflict, Forbidden, Invalid, NotFound
-from engine.storage.models import Alert, AlertDecision, AuditEvent, CreditRecord, Instance, Lead, Organisation
+from engine.storage.models import (Alert, AlertDecision, AuditEvent, CreditRecord, Department, Instance, Lead, LeadRoute,
+                                   Organisation)
 from engine.storage.pagination import DEFAULT_LIMIT, MAX_LIMIT, page
 
 
@@ -150,16 +151,60 @@ def published_filter(today: date):
                 CreditRecord.publicity_until >= today)
 
 
+# The types of lead and who receives each (DOMAIN.md S05, S06; the seed's routing). `receiver` describes the body a
+# department's route (`LeadRoute`, `lvyue departments route`) should point to; without a route a lead goes to the
+# department's escalation target.
+LEAD_TYPES = {
+    "official_interference": {
+        "receiver": "discipline inspection and supervision (纪检监察)",
+        "legal_basis": "《中华人民共和国招标投标法实施条例》第七十九条、第八十条（DOMAIN.md S05）"},
+    "bid_rigging": {
+        "receiver": "the police (公安机关): bid rigging, fraud",
+        "legal_basis": "《中华人民共和国招标投标法》第五十三条、第五十四条；《中华人民共和国刑法》第二百二十三条（串通投标罪）"},
+    "late_payment": {
+        "receiver": "the SME complaint and business-environment channel (中小企业款项支付投诉、营商环境投诉)",
+        "legal_basis": "《保障中小企业款项支付条例》（国务院令第802号）；《优化营商环境条例》第三十二条；"
+                       "《河南省优化营商环境条例》（DOMAIN.md S06）"},
+    "non_performance": {
+        "receiver": "the department's escalation target",
+        "legal_basis": "the breached rule (the alert's legal basis)"},
+}
+
+
+def lead_type_of(alert: Alert) -> str:
+    """A confirmed alert's lead type: arrears are late payment (the SME complaint channel), the rest non-performance."""
+    return "late_payment" if alert.kind == "arrears" else "non_performance"
+
+
+def route_for(session: Session, department_code: str | None, lead_type: str) -> tuple[str | None, str | None]:
+    """(receiving department, "configured" | "escalation") for a lead of `lead_type` from `department_code`: the route
+    configured for it or its nearest parent; else the department's escalation target (as before routes existed)."""
+    code, seen = department_code, set()
+    while code and code not in seen:
+        seen.add(code)
+        route = session.get(LeadRoute, (code, lead_type))
+        if route is not None:
+            return route.to_department, "configured"
+        dept = session.get(Department, code)
+        code = dept.parent_code if dept is not None else None
+    dept = session.get(Department, department_code) if department_code else None
+    return (dept.escalates_to, "escalation") if dept is not None and dept.escalates_to else (None, None)
+
+
 def write_lead(session: Session, alert: Alert, decided_at: datetime, decided_by: str, note: str | None) -> Lead:
-    """The lead of a confirmed alert to discipline inspection, with its evidence frozen; written once."""
+    """The lead of a confirmed alert, routed by its type, with its evidence frozen; written once."""
     existing = session.scalar(select(Lead).where(Lead.alert_id == alert.id))
     if existing is not None:
         return existing
+    lead_type = lead_type_of(alert)
+    to_department, route = route_for(session, alert.department_code, lead_type)
+    if route == "escalation" or to_department is None:
+        to_department = alert.escalated_to or to_department
     lead = Lead(id=str(uuid.uuid4()), alert_id=alert.id, instance_id=alert.instance_id, business_key=alert.business_key,
-                department_code=alert.department_code, to_department=alert.escalated_to,
+                department_code=alert.department_code, to_department=to_department,
                 responsible_org=alert.responsible_org, code=alert.code, legal_basis=alert.legal_basis,
                 escalated_at=escalated_at(session, alert), created_at=decided_at, created_by=decided_by, note=note,
-                evidence=evidence(session, alert))
+                evidence=evidence(session, alert), lead_type=lead_type, route=route)
     session.add(lead)
     return lead
 
@@ -206,7 +251,10 @@ def lead_view(lead: Lead) -> dict[str, Any]:
         "business_key": lead.business_key, "department": lead.department_code, "to_department": lead.to_department,
         "responsible_org": lead.responsible_org, "code": lead.code, "legal_basis": lead.legal_basis,
         "escalated_at": lead.escalated_at, "confirmed_at": lead.created_at, "confirmed_by": lead.created_by,
-        "note": lead.note, "evidence": lead.evidence,
+        "note": lead.note, "evidence": lead.evidence, "type": lead.lead_type, "route": lead.route,
+        "acknowledged_at": lead.acknowledged_at, "acknowledged_by": lead.acknowledged_by,
+        "outcome": None if lead.outcome is None else {"result": lead.outcome, "note": lead.outcome_note,
+                                                      "at": lead.outcome_at, "by": lead.outcome_by},
     }
 
 
@@ -217,6 +265,7 @@ def _pending_view(session: Session, alert: Alert, decision: AlertDecision | None
         "to_department": alert.escalated_to, "responsible_org": alert.responsible_org, "code": alert.code,
         "legal_basis": alert.legal_basis, "escalated_at": at, "confirmed_at": None, "confirmed_by": None,
         "note": decision.note if decision is not None else None, "evidence": evidence(session, alert),
+        "type": lead_type_of(alert), "route": None, "acknowledged_at": None, "acknowledged_by": None, "outcome": None,
     }
 
 
@@ -344,16 +393,19 @@ LEAD_STATUSES = ("pending", "confirmed", "dismissed")
 
 def _lead_visible(principal: Principal):
     depts = sorted(principal.departments)
-    return or_(Alert.department_code.in_(depts), Alert.escalated_to.in_(depts))
+    return or_(Alert.department_code.in_(depts), Alert.escalated_to.in_(depts), Lead.to_department.in_(depts))
 
 
 def list_leads(db: Database, principal: Principal, limit: int | None, cursor: str | None, month: str | None = None,
-               status: str | None = None) -> dict[str, Any]:
+               status: str | None = None, lead_type: str | None = None) -> dict[str, Any]:
     """Leads to discipline inspection, oldest escalation first: every red alert that reached its escalation
     target — `pending` until its department decides, `confirmed` (a lead written, evidence frozen) or
     `dismissed` (listed only when asked for). `month` selects by the instant the alert turned red, China time.
+    Leads a department reported by hand (engine/supervision/leads.py) are listed `confirmed`, by when reported;
+    `lead_type` selects one type.
 
-    Seen by admins and by supervisors of the alert's department subtree or of its escalation target."""
+    Seen by admins and by supervisors of the alert's department subtree, of its escalation target, or of the
+    body the lead was routed to."""
     if principal.role == "supervisor" and not principal.departments:
         raise Forbidden("a supervisor without a department sees no leads")
     if principal.role not in ("supervisor", "admin"):
@@ -384,7 +436,19 @@ def list_leads(db: Database, principal: Principal, limit: int | None, cursor: st
             at = lead.escalated_at if lead is not None else escalated_at(session, alert)
             if window is not None and not window[0] <= at < window[1]:
                 continue
+            if lead_type and (lead.lead_type if lead is not None else lead_type_of(alert)) != lead_type:
+                continue
             rows.append((at, alert.id, alert, lead, decision))
+        if "confirmed" in wanted:
+            manual = select(Lead).where(Lead.alert_id.is_(None))
+            if principal.role == "supervisor":
+                depts = sorted(principal.departments)
+                manual = manual.where(or_(Lead.department_code.in_(depts), Lead.to_department.in_(depts)))
+            if lead_type:
+                manual = manual.where(Lead.lead_type == lead_type)
+            for lead in session.scalars(manual):
+                if window is None or window[0] <= lead.escalated_at < window[1]:
+                    rows.append((lead.escalated_at, lead.id, None, lead, None))
         rows.sort(key=lambda r: (r[0], r[1]))
         if cursor:
             after = _decode_cursor(cursor)

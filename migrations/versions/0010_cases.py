@@ -6,7 +6,8 @@ kind "publicity"), not for a fixed 60 months; records written before keep their 
 decision (status `awaiting_decision`) and are not public until one is recorded. Objections by the party,
 with the department's period and outcome; removal from publication; organisations' unified social
 credit code (统一社会信用代码) for the public library; supervision cases (bpmn/supervision_case.bpmn) with the
-alerts they were opened from.
+alerts they were opened from; leads by type with their receiving body's acknowledgement and outcome, and
+the routes that pick the receiving body.
 
 Revision ID: 0010
 Revises: 0009
@@ -115,8 +116,34 @@ def upgrade() -> None:
     with op.batch_alter_table('case_alerts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_case_alerts_case_id'), ['case_id'], unique=False)
 
+    with op.batch_alter_table('leads', schema=None) as batch_op:
+        batch_op.alter_column('alert_id', existing_type=sa.String(length=36), nullable=True)
+        batch_op.add_column(sa.Column('lead_type', sa.String(length=30), server_default='non_performance', nullable=False))
+        batch_op.add_column(sa.Column('route', sa.String(length=20), nullable=True))
+        batch_op.add_column(sa.Column('acknowledged_at', engine.storage.db.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('acknowledged_by', sa.String(length=200), nullable=True))
+        batch_op.add_column(sa.Column('outcome', sa.String(length=30), nullable=True))
+        batch_op.add_column(sa.Column('outcome_note', sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column('outcome_at', engine.storage.db.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('outcome_by', sa.String(length=200), nullable=True))
+
+    op.create_table('lead_routes',
+    sa.Column('department_code', sa.String(length=64), nullable=False),
+    sa.Column('lead_type', sa.String(length=30), nullable=False),
+    sa.Column('to_department', sa.String(length=64), nullable=False),
+    sa.ForeignKeyConstraint(['department_code'], ['departments.code'], ),
+    sa.ForeignKeyConstraint(['to_department'], ['departments.code'], ),
+    sa.PrimaryKeyConstraint('department_code', 'lead_type')
+    )
+
 
 def downgrade() -> None:
+    op.drop_table('lead_routes')
+    with op.batch_alter_table('leads', schema=None) as batch_op:
+        for column in ('outcome_by', 'outcome_at', 'outcome_note', 'outcome', 'acknowledged_by', 'acknowledged_at',
+                       'route', 'lead_type'):
+            batch_op.drop_column(column)
+        batch_op.alter_column('alert_id', existing_type=sa.String(length=36), nullable=False)
     with op.batch_alter_table('case_alerts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_case_alerts_case_id'))
     op.drop_table('case_alerts')

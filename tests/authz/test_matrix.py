@@ -654,6 +654,33 @@ def b_objection_action(action: str, body: dict | None):
     return build
 
 
+def b_lead():
+    def build(w: World, role: str) -> Req:
+        key = w.fresh("signing_deadline")["business_key"]
+        return Req("/api/v1/leads", json={"type": "official_interference", "business_key": key, "description": "干预"},
+                   ctx={"business_key": key})
+    return build
+
+
+def _leads_state(w: World, req: Req):
+    items = w.get("/api/v1/leads?limit=500", "admin").get_json()["items"]
+    return [(x["id"], x["acknowledged_at"], x["outcome"]) for x in items if x["business_key"] == req.ctx["business_key"]]
+
+
+def b_lead_action(action: str, body: dict, acknowledged: bool = False):
+    def build(w: World, role: str) -> Req:
+        key = w.fresh("signing_deadline")["business_key"]
+        r = w.client.post("/api/v1/leads", json={"type": "bid_rigging", "business_key": key, "description": "串标"},
+                          headers=w.headers("admin"))
+        assert r.status_code == 201, r.get_json()
+        lead_id = r.get_json()["id"]
+        if acknowledged:
+            r = w.client.post(f"/api/v1/leads/{lead_id}/acknowledge", json={}, headers=w.headers("admin"))
+            assert r.status_code == 200, r.get_json()
+        return Req(f"/api/v1/leads/{lead_id}/{action}", json=body, ctx={"business_key": key})
+    return build
+
+
 def _deploy_cases(w: World) -> None:
     w.deploy((ROOT_DIR / "bpmn" / "supervision_case.bpmn").read_bytes())  # the same bytes again: the same version
 
@@ -738,6 +765,15 @@ CASES += [
          lambda w, r: Req(f"/api/v1/cases/{_case(w)}")),
     Case("cases: one unknown", "cases.get_case", "GET", row("404 403 403 404 404 404 404 404 404 401"),
          _path(f"/api/v1/cases/{UNKNOWN}")),
+    Case("leads: report", "leads.report_lead", "POST", row("201 403 403 403 403 403 201 201 404 401"),
+         b_lead(), write=True, snapshot=_leads_state),
+    Case("leads: acknowledge", "leads.acknowledge_lead", "POST", row("200 403 403 403 403 403 403 403 404 401"),
+         b_lead_action("acknowledge", {}), write=True, snapshot=_leads_state),
+    Case("leads: outcome", "leads.lead_outcome", "POST", row("200 403 403 403 403 403 403 403 404 401"),
+         b_lead_action("outcome", {"outcome": "case_filed", "note": "立案"}, acknowledged=True), write=True,
+         snapshot=_leads_state),
+    Case("reports: transfers", "reports.transfers", "GET", row("200 403 403 403 403 403 200 200 200 401"),
+         _path("/api/v1/reports/transfers?month=2026-10")),
     Case("leads: list", "leads.list_leads", "GET", row("200 403 403 403 403 403 200 200 200 401"), _path("/api/v1/leads")),
     Case("ocds: package", "ocds.release_package", "GET", row("200 200 403 200 200 200 200 200 200 401"),
          _path("/api/v1/ocds/releases?month=2026-09")),
