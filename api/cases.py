@@ -73,6 +73,20 @@ class CaseOut(Schema):
 CasePage = page_of(CaseOut, "CasePage")
 
 
+def start_case(who, data: dict) -> dict:
+    """Start a case instance on the department's behalf (the generic start use case is the operators'); its actor is
+    the supervisor."""
+    started = instances.start(db(), dataclasses.replace(who, role="operator"), cases.PROCESS, None, cases.case_key(), data)
+    return cases.view_by_instance(db(), who, started["id"])
+
+
+def open_for_broken_commitment(who, business_key: str, refused_at: str) -> dict:
+    """The contractor broke its bid commitment letter (refused to sign): a case against it (source commitment)."""
+    data = cases.start_data(db(), who, f"拒不签订合同，违背投标信用承诺（{refused_at}）", None, business_key,
+                            "contractor", source="commitment")
+    return start_case(who, data)
+
+
 @blp.route("", methods=["POST"])
 @blp.arguments(CaseIn)
 @blp.response(201, CaseOut)
@@ -80,9 +94,7 @@ def open_case(body):
     """Open a supervision case from alerts of one contract (or by hand): its process starts at the notice."""
     who = principal()
     data = cases.start_data(db(), who, body["reason"], body["alert_ids"], body["business_key"], body["party_role"])
-    # The department starts its own process (the generic start use case is the operators'); its actor is the supervisor.
-    started = instances.start(db(), dataclasses.replace(who, role="operator"), cases.PROCESS, None, cases.case_key(), data)
-    return cases.view_by_instance(db(), who, started["id"])
+    return start_case(who, data)
 
 
 @blp.route("", methods=["GET"])

@@ -527,7 +527,8 @@ def post_award() -> None:
                    fld("contract_amount", "decimal", "合同金额（元）", True, min="0"),
                    fld("bid_bond", "object", "投标保证金", False,
                        fld("amount", "decimal", "金额（元）"),
-                       fld("form", "enum", "形式（现金/电子保函/免交）", values="cash,e_guarantee,exempt")),
+                       fld("form", "enum", "形式（现金/电子保函/免交/信用承诺函/不收取）",
+                           values="cash,e_guarantee,exempt,commitment_letter,not_required")),
                    fld("performance_guarantee_rate", "decimal", "履约保证金比例（%）", min="0"),
                    fld("retention_rate", "decimal", "质量保证金比例（%）", min="0"),
                    fld("defect_liability_months", "integer", "缺陷责任期（月）"),
@@ -718,9 +719,9 @@ def post_award() -> None:
     main.gateway("gw_bid_bond_merge", None, E, 1720, B)
     main.flow("fork_after_signing", "gw_bid_bond", (1140, M), (1140, B))
     main.flow("gw_bid_bond", "release_bid_bond", id="flow_bid_bond_to_refund", name="yes (是)",
-              cond="bid_bond.form != 'exempt'", label=(1220, B - 22, 50, 20))
+              cond="bid_bond.form in ('cash', 'e_guarantee')", label=(1220, B - 22, 50, 20))
     f = main.flow("gw_bid_bond", "gw_bid_bond_merge", (1190, B - 70), (1720, B - 70), id="flow_bid_bond_exempt",
-                  name="exempt (免交)", start="top", end="top", label=(1200, B - 92, 90, 20))
+                  name="no money posted (免交/承诺函/不收取)", start="top", end="top", label=(1200, B - 92, 200, 20))
     main.default("gw_bid_bond", f)
     main.flow("release_bid_bond", "gw_bid_bond_merge")
     main.flow("gw_bid_bond_merge", "join_payments", (2250, B), end="top")

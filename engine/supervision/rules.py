@@ -36,7 +36,10 @@ VERIFICATION_MARKS = ("P", "S", "U", "L", "D")
 DEFAULT_RULES_PATH = Path(__file__).with_name("rules.json")
 
 # The kinds of limit entry; an entry without "kind" (or with "period") is a period Rule.
-LIMIT_KINDS = ("cap", "exemption", "prohibition", "interest")
+LIMIT_KINDS = ("cap", "exemption", "prohibition", "interest", "form")
+
+# The bid-bond forms that post no money, which a "form" limit may allow for its tracks and categories.
+MONEYLESS_BOND_FORMS = ("commitment_letter", "not_required")
 
 # The contract terms a limit bounds (its `subject`, and a prohibition's `together_with`).
 LIMIT_SUBJECTS = ("bid_bond", "performance_guarantee", "retention", "defect_liability", "supplementary_contracts",
@@ -164,7 +167,9 @@ class Limit:
       a local rule halving the bond; None means 100, the whole term);
     * "prohibition": the term may not be agreed together with `together_with`;
     * "interest": the late-payment interest the law gives when the contract agrees no rate,
-      `percent_per_day` (a percentage, 0.05 means 万分之五 a day) of the amount overdue (P05).
+      `percent_per_day` (a percentage, 0.05 means 万分之五 a day) of the amount overdue (P05);
+    * "form": the bid bond may take one of `forms` (MONEYLESS_BOND_FORMS: a credit commitment letter
+      投标信用承诺函, or no bond at all) on the contracts it covers.
 
     `tracks` and `categories` narrow the limit to procurement tracks and object categories (None:
     every one). `verified` is the DOMAIN.md mark; the version is in force from `effective_from` to
@@ -188,6 +193,7 @@ class Limit:
     exempt_percent: Decimal | None = None
     together_with: str | None = None
     percent_per_day: Decimal | None = None
+    forms: tuple[str, ...] | None = None
     tracks: tuple[str, ...] | None = None
     categories: tuple[str, ...] | None = None
     note: str | None = None
@@ -227,9 +233,10 @@ class Limit:
             "exemption": {"exempt_ratings", "exempt_percent"},
             "prohibition": {"together_with"},
             "interest": {"percent_per_day"},
+            "form": {"forms"},
         }[self.kind]
         kind_fields = ("max_percent", "of", "max_amount", "max_months", "default_months", "exempt_ratings", "exempt_percent",
-                       "together_with", "percent_per_day")
+                       "together_with", "percent_per_day", "forms")
         if stray := [name for name in kind_fields if getattr(self, name) is not None and name not in allowed]:
             raise ValueError(f"{where}: a {self.kind} does not take {stray}")
         if self.kind == "cap":
@@ -262,6 +269,10 @@ class Limit:
         elif self.kind == "interest":
             if not (_decimal(self.percent_per_day) and 0 < self.percent_per_day <= 100):
                 raise ValueError(f"{where}: percent_per_day must be a decimal in (0, 100], got {self.percent_per_day!r}")
+        elif self.kind == "form":
+            if self.subject != "bid_bond" or not _distinct_from(self.forms, MONEYLESS_BOND_FORMS):
+                raise ValueError(f"{where}: a form limit is on bid_bond, with forms a non-empty list of distinct "
+                                 f"values from {MONEYLESS_BOND_FORMS}")
         elif self.together_with not in LIMIT_SUBJECTS or self.together_with == self.subject:
             raise ValueError(f"{where}: together_with must be another subject from {LIMIT_SUBJECTS}")
 
@@ -300,7 +311,7 @@ class Limit:
         for name in ("max_percent", "max_amount", "exempt_percent", "percent_per_day"):
             if values.get(name) is not None:
                 values[name] = _parse_decimal(values[name], f"{where}: {name}")
-        for name in ("exempt_ratings", "tracks", "categories"):
+        for name in ("exempt_ratings", "forms", "tracks", "categories"):
             if values.get(name) is not None:
                 if not isinstance(values[name], list):
                     raise ValueError(f"{where}: {name} must be a list")
