@@ -55,6 +55,8 @@ def bootstrap() -> hooks.Registry:
         expressions.register_function(name)(function)
     if holidays.ensure_seeded not in migrate.SEEDERS:
         migrate.SEEDERS.append(holidays.ensure_seeded)
+    reports.unregister_section("due_process")
+    reports.register_section("due_process", cases.report_section, cases.REPORT_DEFINITIONS)
     reports.unregister_section("guarantees")
     reports.register_section("guarantees", reports.guarantee_indicators, reports.GUARANTEE_INDICATORS)
     ocds.unregister_extension(ocds.guarantees_extension)

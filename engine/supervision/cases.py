@@ -18,7 +18,7 @@ import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine import clock
@@ -26,7 +26,8 @@ from engine.access.directory import Principal
 from engine.errors import Conflict, Forbidden, Invalid, NotFound
 from engine.runtime import hooks
 from engine.storage.db import Database
-from engine.storage.models import Alert, CaseAlert, CreditRecord, Definition, Instance, SupervisionCase, TaskRow
+from engine.storage.models import (Alert, CaseAlert, CreditObjection, CreditRecord, Definition, Instance,
+                                   SupervisionCase, TaskRow)
 from engine.storage.pagination import page
 from engine.supervision import credit, deadlines, timing
 
@@ -248,3 +249,111 @@ def start_data(db: Database, principal: Principal, reason: Any, alert_ids: Any =
 def case_key() -> str:
     """A new case instance's business key."""
     return f"SC-{uuid.uuid4().hex[:16]}"
+
+
+# ---------------------------------------------------------------- the monthly report's section and the dashboard
+REPORT_DEFINITIONS = {
+    "cases.opened": "Supervision cases opened in the month (China time) by a department in scope.",
+    "cases.closed": "Cases closed in the month: the department verified the rectification.",
+    "cases.escalated": "Cases escalated in the month to a decision (a credit record awaiting one was written).",
+    "cases.open_at_month_end": "Cases opened before the month ended and neither closed nor escalated by then.",
+    "cases.overdue_rectifications": "Of those, cases whose rectification period ended before the month's last day and "
+                                    "whose party had not submitted its evidence by the month's end.",
+    "objections.filed": "Objections to credit records of departments in scope filed in the month.",
+    "objections.answered": "Objections answered in the month, by outcome (upheld, corrected, rejected, revoked).",
+    "objections.answered_late": "Of those, answered after the department's last day (S03A 3 / S03B 7 working days).",
+    "objections.open_past_due_at_month_end": "Objections filed before the month ended, unanswered at its end, whose "
+                                             "last day was before the month's last day.",
+    "credit_records.decided": "Credit records whose administrative decision was recorded in the month, by severity class.",
+    "credit_records.published_at_month_end": "Records in the public library on the month's last day (decided, of a "
+                                             "published class, within their publicity period, not removed by then).",
+    "credit_records.removed": "Records taken out of publication in the month, by reason (objection_upheld, revoked, "
+                              "repaired).",
+}
+
+
+def _in(column, scope) -> Any:
+    return column.in_(sorted(scope.departments))
+
+
+def report_section(session: Session, scope) -> dict[str, Any]:
+    """The monthly report's section `due_process` (engine/bootstrap.py registers it): supervision cases,
+    objections and credit records of the departments in `scope` (reports.ReportScope), each defined in
+    REPORT_DEFINITIONS."""
+    from_, to = scope.start, scope.end
+    rows = list(session.scalars(select(SupervisionCase).where(_in(SupervisionCase.department_code, scope),
+                                                              SupervisionCase.opened_at < to)))
+    submitted = {i for (i,) in session.execute(select(TaskRow.instance_id).where(
+        TaskRow.instance_id.in_([c.case_instance_id for c in rows] or [""]), TaskRow.element_id.in_(EVIDENCE),
+        TaskRow.state == "completed", TaskRow.completed_at < to))}
+    open_at_end = [c for c in rows if c.closed_at is None or c.closed_at >= to]
+    objections = list(session.scalars(select(CreditObjection).where(_in(CreditObjection.department_code, scope),
+                                                                    CreditObjection.filed_at < to)))
+    answered = [o for o in objections if o.answered_at is not None and from_ <= o.answered_at < to]
+    records = list(session.scalars(select(CreditRecord).where(_in(CreditRecord.department_code, scope),
+                                                              CreditRecord.created_at < to)))
+    decided = [r for r in records if r.decided_at is not None and from_ <= r.decided_at < to]
+    removed = [r for r in records if r.removed_at is not None and from_ <= r.removed_at < to]
+
+    def published_at_end(r: CreditRecord) -> bool:
+        return (r.decided_at is not None and r.decided_at < to and r.publicity_from is not None
+                and r.publicity_from <= scope.last_day <= r.publicity_until
+                and (r.removed_at is None or r.removed_at >= to))
+
+    def count_by(items, key) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for item in items:
+            out[key(item)] = out.get(key(item), 0) + 1
+        return dict(sorted(out.items()))
+
+    return {
+        "cases": {
+            "opened": sum(1 for c in rows if from_ <= c.opened_at < to),
+            "closed": sum(1 for c in rows if c.status == "closed" and c.closed_at and from_ <= c.closed_at < to),
+            "escalated": sum(1 for c in rows if c.status == "escalated" and c.closed_at and from_ <= c.closed_at < to),
+            "open_at_month_end": len(open_at_end),
+            "overdue_rectifications": sum(1 for c in open_at_end if c.rectification_due is not None
+                                          and c.rectification_due < scope.last_day
+                                          and c.case_instance_id not in submitted),
+        },
+        "objections": {
+            "filed": sum(1 for o in objections if from_ <= o.filed_at < to),
+            "answered": count_by(answered, lambda o: o.outcome),
+            "answered_late": sum(1 for o in answered if o.late),
+            "open_past_due_at_month_end": sum(1 for o in objections if (o.answered_at is None or o.answered_at >= to)
+                                              and o.due_on < scope.last_day),
+        },
+        "credit_records": {
+            "decided": count_by(decided, lambda r: r.severity),
+            "published_at_month_end": sum(1 for r in records if published_at_end(r)),
+            "removed": count_by(removed, lambda r: r.removal_reason),
+        },
+    }
+
+
+def dashboard_figures(session: Session, principal: Principal) -> dict[str, Any]:
+    """Now, for the caller's departments (all for admins and operators): open cases by stage, overdue
+    rectifications, open and overdue objections, records in the public library."""
+    today = credit.china_date(clock.now())
+    depts = None if principal.role in ("admin", "operator") else sorted(principal.departments)
+
+    def scoped(query, column):
+        return query if depts is None else query.where(column.in_(depts))
+
+    open_cases = list(session.scalars(scoped(select(SupervisionCase).where(SupervisionCase.status == "open"),
+                                             SupervisionCase.department_code)))
+    by_stage: dict[str, int] = {}
+    overdue = 0
+    for case in open_cases:
+        view = _view(session, case, today)
+        by_stage[view["stage"]] = by_stage.get(view["stage"], 0) + 1
+        overdue += bool(view["rectification"] and view["rectification"]["overdue"])
+    open_objections = list(session.scalars(scoped(select(CreditObjection).where(CreditObjection.status == "open"),
+                                                  CreditObjection.department_code)))
+    published = session.scalar(scoped(select(func.count()).select_from(CreditRecord)
+                                       .where(credit.published_filter(today)), CreditRecord.department_code))
+    return {"cases": {"open": len(open_cases), "by_stage": dict(sorted(by_stage.items())),
+                      "overdue_rectifications": overdue},
+            "objections": {"open": len(open_objections),
+                           "overdue": sum(1 for o in open_objections if today > o.due_on)},
+            "published_credit_records": published or 0}

@@ -136,3 +136,41 @@ def test_opening_a_case_is_refused_field_by_field(api):
     for who in ("emp", "operator", "designer"):
         open_case(api, who=who, expect=403, business_key="CASE-3", party_role="employer")
     assert api.call("GET", "/api/v1/cases", "admin")["items"] == []
+
+
+def test_the_monthly_report_and_the_dashboard_count_cases_objections_and_published_records(api):
+    deploy_cases(api)
+    alert = red_contract(api, "CASE-R")
+    opened = open_case(api, alert_ids=[alert["id"]])
+    instance_id = opened["case_instance_id"]
+    api.act(instance_id, "issue_notice", "zj", at(10, 13), {"notice_no": "N", "issued_at": "2026-10-13", "admonition": False})
+    api.act(instance_id, "order_rectification", "zj", at(10, 14), {
+        "order_no": "O", "ordered_at": "2026-10-14", "rectification_days": 5, "requirements": "签约",
+        "legal_basis": "《中华人民共和国招标投标法》第四十六条"})
+    board = api.call("GET", "/api/v1/reports/dashboard", "zj", at(10, 30))
+    assert board["cases"] == {"open": 1, "by_stage": {"evidence": 1}, "overdue_rectifications": 1}
+    october = api.call("GET", "/api/v1/reports/monthly?month=2026-10", "zj", at(11, 2))["due_process"]
+    assert october["cases"] == {"opened": 1, "closed": 0, "escalated": 0, "open_at_month_end": 1,
+                                "overdue_rectifications": 1}
+
+    api.act(instance_id, "submit_evidence_employer", "emp", at(11, 2), {
+        "submitted_at": "2026-11-02", "evidence_sha256": "f" * 64, "description": "已签订"})
+    api.act(instance_id, "verify_rectification", "zj", at(11, 3), {"result": "not_rectified", "verified_at": "2026-11-03"})
+    record_id = case(api, opened["id"])["credit_record_id"]
+    decide(api, record_id, "zj", when=at(11, 4), date="2026-11-04")
+    objection = api.call("POST", f"/api/v1/credit-records/{record_id}/objections", "emp", at(11, 5), 201,
+                         json={"grounds": "有误"})
+    board = api.call("GET", "/api/v1/reports/dashboard", "zj", at(11, 12))
+    assert board["cases"]["open"] == 0 and board["published_credit_records"] == 1
+    assert board["objections"] == {"open": 1, "overdue": 1}                 # 3 working days from 11-05 passed
+    api.call("POST", f"/api/v1/objections/{objection['id']}/answer", "zj", at(11, 12),
+             json={"outcome": "rejected", "answer": "维持"})
+    november = api.call("GET", "/api/v1/reports/monthly?month=2026-11", "zj", at(12, 1))
+    section = november["due_process"]
+    assert section["cases"] == {"opened": 0, "closed": 0, "escalated": 1, "open_at_month_end": 0,
+                                "overdue_rectifications": 0}
+    assert section["objections"] == {"filed": 1, "answered": {"rejected": 1}, "answered_late": 1,
+                                     "open_past_due_at_month_end": 0}
+    assert section["credit_records"] == {"decided": {"general": 1}, "published_at_month_end": 1, "removed": {}}
+    assert "due_process.cases.opened" in november["definitions"]
+    assert api.call("GET", "/api/v1/reports/monthly?month=2026-11", "cz", at(12, 1))["due_process"]["cases"]["escalated"] == 0
