@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from engine.runtime import audit, values
+from engine.runtime import audit, forms, values, webhooks
 from engine import clock
 from engine.supervision import deadlines, rules, timing
 from engine.storage.db import Database
@@ -206,7 +206,14 @@ def write_lead(session: Session, alert: Alert, decided_at: datetime, decided_by:
                 escalated_at=escalated_at(session, alert), created_at=decided_at, created_by=decided_by, note=note,
                 evidence=evidence(session, alert), lead_type=lead_type, route=route)
     session.add(lead)
+    notify_transfer(session, lead)
     return lead
+
+
+def notify_transfer(session: Session, lead: Lead) -> None:
+    """A webhook delivery `lead.transferred` (the lead with its evidence) to the receiving body, when it has one."""
+    if lead.to_department:
+        webhooks.enqueue(session, lead.to_department, "lead.transferred", forms.to_json(lead_view(lead)))
 
 
 # ---------------------------------------------------------------- views

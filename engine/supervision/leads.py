@@ -72,6 +72,7 @@ def report(db: Database, principal: Principal, business_key: Any, lead_type: Any
                     evidence={"instance_id": contract.id, "business_key": contract.business_key,
                               "chain": {"length": contract.audit_seq, "head": contract.audit_head}})
         session.add(lead)
+        credit.notify_transfer(session, lead)
         session.flush()
         audit.append(session, contract.id, now, principal.name, [("lead_reported", None, {
             "lead_id": lead.id, "type": lead_type, "to_department": to_department})])

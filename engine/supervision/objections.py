@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from engine import clock
 from engine.access.directory import Principal
 from engine.errors import Conflict, Forbidden, Invalid, NotFound
-from engine.runtime import audit, values
+from engine.runtime import audit, forms, values, webhooks
 from engine.storage.db import Database
 from engine.storage.models import CreditObjection, CreditRecord, Instance
 from engine.storage.pagination import page
@@ -102,7 +102,10 @@ def file(db: Database, principal: Principal, record_id: str, grounds: Any) -> di
         session.add(objection)
         _touch(session, record, now, principal.name, "credit_objection_filed",
                {"objection_id": objection.id, "due_on": objection.due_on.isoformat()})
-        return view(objection, today)
+        out = view(objection, today)
+        if record.department_code:  # the department's systems learn of it at once (its period runs)
+            webhooks.enqueue(session, record.department_code, "objection.filed", forms.to_json(out))
+        return out
 
 
 # ---------------------------------------------------------------- the department

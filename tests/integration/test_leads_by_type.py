@@ -90,3 +90,18 @@ def test_arrears_become_late_payment_leads_and_an_unrouted_type_is_refused(api):
         assert credit.lead_type_of(stored) == "non_performance"
         stored.kind = "arrears"
         assert credit.lead_type_of(stored) == "late_payment"
+
+
+def test_the_receiving_body_is_sent_the_lead_by_webhook(api):
+    from sqlalchemy import select
+
+    from engine.storage.models import Department, Outbox
+    bodies(api)
+    with api.db.transaction() as s:
+        ga = s.get(Department, "GA")
+        ga.webhook_url, ga.webhook_secret = "https://ga.example/hook", "s" * 32
+    red_contract(api, "LEAD-1")
+    lead = report(api, "bid_rigging")
+    with api.db.read() as s:
+        [row] = s.scalars(select(Outbox).where(Outbox.department_code == "GA")).all()
+        assert row.event == "lead.transferred" and lead["id"] in row.body and "bid_rigging" in row.body
