@@ -272,3 +272,48 @@ def test_the_credit_page_lists_the_library_without_a_token(api):
     assert r.status_code == 200 and "郑建罚〔2026〕17号" in html and "org EMP" in html and "PUB-PAGE" not in html
     assert r.headers["X-Frame-Options"] == "DENY"
     assert bad.status_code == 400 and "1 to 100 characters" in bad.get_data(as_text=True)
+
+
+# ---------------------------------------------------------------- concurrency (both databases; PostgreSQL the real test)
+def _race(app, api: Api, calls: list[tuple[str, str, dict]]) -> list[int]:
+    import threading
+
+    barrier, results = threading.Barrier(len(calls)), []
+
+    def go(who: str, path: str, body: dict):
+        client = app.test_client()
+        barrier.wait()
+        results.append(client.post(path, headers=api.people.auth(who), json=body).status_code)
+
+    threads = [threading.Thread(target=go, args=call) for call in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return sorted(results)
+
+
+def test_a_decision_an_objection_and_an_answer_are_each_recorded_once_when_sent_twice_at_once(api, app):
+    from engine import clock
+    alert = red_contract(api, "RACE-1")
+    record = api.call("POST", f"/api/v1/alerts/{alert['id']}/confirm", "zj", json={"decision": "confirmed"})["credit_record"]
+    today = clock.now().astimezone(credit_tz()).date().isoformat()
+    body = {"document_no": "郑建罚〔2026〕1号", "date": today, "legal_basis": "《招标投标法》第五十九条", "severity": "general"}
+    path = f"/api/v1/credit-records/{record['id']}/decision"
+    assert _race(app, api, [("zj", path, body), ("admin", path, {**body, "document_no": "郑建罚〔2026〕2号"})]) == [200, 409]
+    path = f"/api/v1/credit-records/{record['id']}/objections"
+    assert _race(app, api, [("emp", path, {"grounds": "一"}), ("admin", path, {"grounds": "二"})]) == [201, 409]
+    [objection] = api.call("GET", f"/api/v1/objections?record_id={record['id']}", "zj")["items"]
+    path = f"/api/v1/objections/{objection['id']}/answer"
+    assert _race(app, api, [("zj", path, {"outcome": "upheld", "answer": "成立"}),
+                            ("admin", path, {"outcome": "rejected", "answer": "维持"})]) == [200, 409]
+    trail = [e["action"] for e in api.call("GET", f"/api/v1/instances/{record['instance_id']}/history?limit=500", "admin")["items"]]
+    assert trail.count("credit_decision") == 1 and trail.count("credit_objection_filed") == 1
+    assert trail.count("credit_objection_answered") == 1
+    with api.db.read() as s:
+        assert list(audit.verify(s, record["instance_id"])) == []
+
+
+def credit_tz():
+    from engine.supervision import deadlines
+    return deadlines.SHANGHAI
