@@ -80,6 +80,11 @@ def start_case(who, data: dict) -> dict:
     return cases.view_by_instance(db(), who, started["id"])
 
 
+def require_deployed() -> None:
+    """409 unless the supervision_case process is deployed."""
+    cases.require_deployed(db())
+
+
 def open_for_broken_commitment(who, business_key: str, refused_at: str) -> dict:
     """The contractor broke its bid commitment letter (refused to sign): a case against it (source commitment)."""
     data = cases.start_data(db(), who, f"拒不签订合同，违背投标信用承诺（{refused_at}）", None, business_key,

@@ -8,7 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from engine.runtime import forms, strictjson, values
 from engine.supervision import guarantee_lifecycle as lifecycle, guarantee_views, guarantees
 from engine.usecases import instances
-from engine.errors import Invalid
+from engine.errors import Invalid, LvyueError
 
 from . import cases as case_routes, schemas
 from .auth import db, principal
@@ -189,6 +189,12 @@ def confirm_refusal(body, guarantee_id):
     """The supervising department confirms the contractor's refusal to sign inside the signing period: the
     beneficiary may then claim the bid guarantee (refused_to_sign) before the period ends. Under a bid commitment
     letter the refusal ends the signing and opens a supervision case against the contractor."""
+    try:
+        commitment = guarantee_views.get(db(), principal(), guarantee_id).get("form") == "commitment_letter"
+    except LvyueError:
+        commitment = False  # the confirmation answers for an unknown or invisible guarantee
+    if commitment:
+        case_routes.require_deployed()  # 409 before anything is recorded, not after
     out = guarantees.confirm_refusal(db(), principal(), guarantee_id, body)
     out["case"] = None
     if out.get("form") == "commitment_letter":

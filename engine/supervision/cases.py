@@ -175,13 +175,18 @@ def view_by_instance(db: Database, principal: Principal, case_instance_id: str) 
 MAX_ALERTS = 20
 
 
+def require_deployed(db: Database) -> None:
+    """409 unless a version of the supervision_case process is deployed."""
+    with db.read() as session:
+        if session.scalar(select(Definition.id).where(Definition.key == PROCESS)) is None:
+            raise Conflict(f"the {PROCESS} process is not deployed (lvyue definitions deploy bpmn/{PROCESS}.bpmn)")
+
+
 def _check(db: Database, principal: Principal, alert_ids: list[str] | None, business_key: str | None,
            party_role: str | None) -> tuple[Instance, str, str]:
     """(contract, party role, organisation) of a case the caller may open; 4xx naming the field otherwise."""
+    require_deployed(db)
     with db.read() as session:
-        if session.scalar(select(Definition.id).where(Definition.key == PROCESS)) is None:
-            raise Conflict(f"the {PROCESS} process is not deployed (lvyue definitions deploy "
-                           f"bpmn/{PROCESS}.bpmn)")
         if alert_ids:
             found = [session.get(Alert, a) for a in alert_ids]
             visible = [a for a in found if a is not None and (principal.role == "admin"

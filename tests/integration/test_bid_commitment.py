@@ -18,13 +18,17 @@ def design(**over) -> dict:
 
 
 def test_a_design_contract_under_a_commitment_letter_starts_and_a_refusal_opens_a_case(api):
-    deploy_cases(api)
     contract = api.start("DESIGN-1", design(award_notice_date="2026-10-08"), at(10, 9))
     ledger = api.ledger("DESIGN-1")
     [bond] = [g for g in ledger["guarantees"] if g["kind"] == "bid"]
     assert bond["form"] == "commitment_letter" and bond["status"] == "exempt" and bond["amount"] == "0.00"
     [listed] = api.call("GET", "/api/v1/guarantees?business_key=DESIGN-1&kind=bid", "zj")["items"]
     guarantee_id = listed["id"]
+    refusal = {"refused_at": "2026-10-19", "note": "中标人书面表示放弃中标、拒绝签订合同"}
+    api.call("POST", f"/api/v1/guarantees/{guarantee_id}/refusal-confirmation", "zj", at(10, 20), 409, json=refusal)
+    assert "refusal_confirmed" not in [e["action"] for e in api.call(
+        "GET", f"/api/v1/instances/{contract['id']}/history?limit=500", "admin")["items"]]   # nothing recorded
+    deploy_cases(api)
 
     body = api.call("POST", f"/api/v1/guarantees/{guarantee_id}/refusal-confirmation", "zj", at(10, 20), json={
         "refused_at": "2026-10-19", "note": "中标人书面表示放弃中标、拒绝签订合同"})
