@@ -5,7 +5,8 @@ from flask import Response, jsonify
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from engine.supervision import library, rules
+from engine import clock
+from engine.supervision import deadlines, library, rules, timing
 
 from .auth import db
 from .schemas import PageArgs, Strict, page_of
@@ -13,7 +14,7 @@ from .schemas import PageArgs, Strict, page_of
 blp = Blueprint("public", __name__, url_prefix="/api/v1/public",
                 description="The public credit library (市场主体诚信库), no token needed")
 # Endpoints of this blueprint that skip authentication (api/__init__.py PUBLIC_ENDPOINTS).
-ENDPOINTS = ("public.list_public_records", "public.export_public_records")
+ENDPOINTS = ("public.list_public_records", "public.export_public_records", "public.publicity_rules")
 
 
 class PublicArgs(PageArgs):
@@ -83,3 +84,43 @@ def export_public_records(args):
         return Response(body, mimetype="text/csv", headers={
             "Content-Disposition": 'attachment; filename="lvyue-credit-records.csv"'})
     return jsonify(body)
+
+
+class PublicityRuleOut(Schema):
+    id = fields.String()
+    title = fields.String()
+    severities = fields.List(fields.String(), metadata={"description": "the decisions' severity classes it covers"})
+    tracks = fields.List(fields.String(), allow_none=True, metadata={"description": "null: every track"})
+    published = fields.Boolean(allow_none=True, metadata={"description": "false: such decisions are not published; "
+                                                                        "null for a cap"})
+    months = fields.Integer(allow_none=True)
+    repair_after_months = fields.Integer(allow_none=True, metadata={"description": "credit repair may end publication "
+                                                                                   "from this month on"})
+    cap_months = fields.Integer(allow_none=True, metadata={"description": "a cap: no record longer than this"})
+    legal_basis = fields.String()
+    verified = fields.String(metadata={"description": "DOMAIN.md mark: P primary text, S secondary, U unchecked, "
+                                                      "L local, D derived"})
+    effective_from = fields.String()
+    effective_to = fields.String(allow_none=True)
+    in_force = fields.Boolean()
+    note = fields.String(allow_none=True)
+
+
+class PublicityRuleList(Schema):
+    items = fields.List(fields.Nested(PublicityRuleOut))
+
+
+@blp.route("/publicity-rules", methods=["GET"])
+@blp.response(200, PublicityRuleList)
+@blp.doc(security=[])
+def publicity_rules():
+    """The publicity periods of credit records by severity class and track, with their legal basis and how well
+    each was verified (the rule registry, kind publicity): what the public library applies."""
+    today = clock.now().astimezone(deadlines.SHANGHAI).date()
+    items = []
+    for entry in timing.registry().publicity():
+        item = {"tracks": None, "published": None, "months": None, "repair_after_months": None, "cap_months": None,
+                "note": None, **entry.to_dict(), "in_force": entry.in_force_on(today)}
+        item.pop("kind", None)
+        items.append(item)
+    return {"items": items}

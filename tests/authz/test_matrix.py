@@ -787,6 +787,7 @@ CASES += [
     Case("public: credit records", "public.list_public_records", "GET", PUBLIC, _path("/api/v1/public/credit-records")),
     Case("public: credit records, search", "public.list_public_records", "GET", PUBLIC,
          _path("/api/v1/public/credit-records?q=org%20EMP")),
+    Case("public: publicity rules", "public.publicity_rules", "GET", PUBLIC, _path("/api/v1/public/publicity-rules")),
     Case("public: export", "public.export_public_records", "GET", PUBLIC,
          _path("/api/v1/public/credit-records/export?format=csv")),
     Case("pages: credit library", "pages.credit_library", "GET", PUBLIC, _path("/credit?q=<img src=x>"), page=True),

@@ -262,6 +262,16 @@ def test_the_export_for_the_provincial_platform(api):
     assert lines[1].startswith(f"{record['id']},org EMP,{USCC_EMP},郑建罚〔2026〕17号,2026-10-14,general")
 
 
+def test_the_publicity_rules_are_served_to_anyone(api):
+    r = api.client.get("/api/v1/public/publicity-rules")                 # no token
+    assert r.status_code == 200
+    items = {i["id"]: i for i in r.get_json()["items"]}
+    assert items["CP01"]["published"] is False and items["CP01"]["verified"] == "U"
+    assert items["CP03"]["months"] == 36 and items["CP03"]["repair_after_months"] == 12
+    assert items["S03"]["cap_months"] == 60 and items["S02"]["tracks"] == ["tendering"]
+    assert all(i["in_force"] for i in items.values())
+
+
 def test_the_credit_page_lists_the_library_without_a_token(api):
     published(api, "PUB-PAGE")
     from engine import clock

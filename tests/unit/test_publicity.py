@@ -74,3 +74,4 @@ def test_before_the_national_rule_no_period_is_guessed(registry):
         registry.publicity_for("general", "gov_procurement", date(2023, 4, 30))
     with pytest.raises(ValueError):
         registry.publicity_for("fatal", "gov_procurement", ON)
+
