@@ -45,6 +45,8 @@ class ObjectionOut(Schema):
     answered_at = fields.DateTime(allow_none=True)
     answered_by = fields.String(allow_none=True)
     late = fields.Boolean(allow_none=True, metadata={"description": "answered after its last day"})
+    warned_at = fields.DateTime(allow_none=True, metadata={"description": "when the department was warned "
+                                                                          "(objection.overdue) that its period passed"})
 
 
 class AnsweredOut(ObjectionOut):

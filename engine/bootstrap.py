@@ -15,8 +15,8 @@ from __future__ import annotations
 from engine.runtime import expressions, hooks
 from engine.storage import migrate
 from engine.storage.models import Guarantee, GuaranteeClaim, Invoice, Payment
-from engine.supervision import (alerts, bindings, cases, completion, guarantees, holidays, ledger, ocds, plausibility,
-                                reports, timing)
+from engine.supervision import (alerts, bindings, cases, completion, guarantees, holidays, ledger, objections, ocds,
+                                plausibility, reports, timing)
 
 
 def _ledger_task(step, element_id, data, actor, task_id) -> None:
@@ -51,6 +51,8 @@ def bootstrap() -> hooks.Registry:
                                     "guarantee_claims": GuaranteeClaim})
     registry.rule_ids = timing.rule_ids
     registry.periodic.append(("calendar", holidays.install, holidays.REFRESH_SECONDS, True))
+    # Objections past the department's period (S03A/S03B) unanswered: one webhook warning each.
+    registry.periodic.append(("objections_overdue", objections.warn_overdue, objections.WARN_SECONDS, False))
     for name, function in timing.expression_functions().items():
         expressions.register_function(name)(function)
     if holidays.ensure_seeded not in migrate.SEEDERS:

@@ -438,6 +438,8 @@ class CreditObjection(Base):
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     answered_by: Mapped[str | None] = mapped_column(String(200))
     late: Mapped[bool | None] = mapped_column(Boolean)
+    # When the department was warned that its period ended unanswered (objection.overdue, once).
+    warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class SupervisionCase(Base):

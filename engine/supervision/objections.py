@@ -54,7 +54,7 @@ def view(o: CreditObjection, today: date | None = None) -> dict[str, Any]:
                 "legal_basis": timing.registry().get(o.due_rule, credit.china_date(o.filed_at)).legal_basis},
         "status": o.status, "overdue": o.status == "open" and today > o.due_on,
         "outcome": o.outcome, "answer": o.answer, "answered_at": o.answered_at, "answered_by": o.answered_by,
-        "late": o.late,
+        "late": o.late, "warned_at": o.warned_at,
     }
 
 
@@ -221,6 +221,29 @@ def repair(db: Database, principal: Principal, record_id: str, applied_on: Any, 
         _remove(record, "repaired", now, "S03D", applied, note)
         _touch(session, record, now, principal.name, "credit_repaired", {"applied_on": applied.isoformat(), "note": note})
         return credit.record_out(session, record)
+
+
+# ---------------------------------------------------------------- the warning (a periodic job of every scheduler)
+WARN_SECONDS = 600
+
+
+def warn_overdue(db: Database) -> int:
+    """Warn the department once of each objection its period passed unanswered: `objection.overdue` (the
+    Objection) to its webhook, and `warned_at` set. Rows are taken with SKIP LOCKED on PostgreSQL, so two
+    schedulers never warn twice. Returns how many were warned."""
+    today = credit.china_date(clock.now())
+    with db.transaction() as session:
+        query = (select(CreditObjection).where(CreditObjection.status == "open", CreditObjection.warned_at.is_(None),
+                                               CreditObjection.due_on < today)
+                 .order_by(CreditObjection.filed_at).limit(200).with_for_update(skip_locked=True))
+        rows = list(session.scalars(query))
+        now = clock.now()
+        for objection in rows:
+            objection.warned_at = now
+            if objection.department_code:
+                webhooks.enqueue(session, objection.department_code, "objection.overdue",
+                                 forms.to_json(view(objection, today)))
+        return len(rows)
 
 
 # ---------------------------------------------------------------- reading

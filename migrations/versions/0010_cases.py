@@ -69,6 +69,7 @@ def upgrade() -> None:
     sa.Column('answered_at', engine.storage.db.UTCDateTime(), nullable=True),
     sa.Column('answered_by', sa.String(length=200), nullable=True),
     sa.Column('late', sa.Boolean(), nullable=True),
+    sa.Column('warned_at', engine.storage.db.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['record_id'], ['credit_records.id'], ),
     sa.PrimaryKeyConstraint('id')
     )

@@ -112,6 +112,28 @@ def test_an_answer_after_three_working_days_is_late_and_an_open_one_is_listed_ov
     assert overdue(at(10, 22)) == []
 
 
+def test_an_objection_past_its_period_warns_the_department_once(api):
+    from sqlalchemy import select
+
+    from engine import clock
+    from engine.storage.models import Department, Outbox
+    from engine.supervision import objections
+    with api.db.transaction() as s:
+        zj = s.get(Department, "ZJ")
+        zj.webhook_url, zj.webhook_secret = "https://zj.example/hook", "s" * 32
+    record = published(api, "OBJ-WARN")
+    objection = object_to(api, record["id"])                      # last day 2026-10-20
+    with clock.frozen_at(at(10, 20, 23)):
+        assert objections.warn_overdue(api.db) == 0
+    with clock.frozen_at(at(10, 21)):
+        assert objections.warn_overdue(api.db) == 1
+        assert objections.warn_overdue(api.db) == 0               # once
+    with api.db.read() as s:
+        events = [r.event for r in s.scalars(select(Outbox).where(Outbox.department_code == "ZJ"))]
+    assert events.count("objection.filed") == 1 and events.count("objection.overdue") == 1
+    assert api.call("GET", f"/api/v1/objections/{objection['id']}", "zj")["warned_at"] is not None
+
+
 def test_referred_to_the_provider_the_department_has_seven_working_days(api):
     record = published(api, "OBJ-REF")
     objection = object_to(api, record["id"])
