@@ -94,18 +94,28 @@ def departments_add(code, name, parent, escalates_to, webhook_url, webhook_secre
     click.echo(f"department {code} added")
 
 
-@departments.command("route", help="Send a department's risk leads of one type to another department "
-                     "(e.g. bid_rigging to the public security bureau); without a route they go to its escalation target.")
+@departments.command("route", help="Send a department's leads of one type to a receiving body: official_interference "
+                     "→ discipline inspection, bid_rigging → the police, late_payment → the SME complaint channel; the "
+                     "risk indicators' types (abnormal_win_rate, expert_scoring …) too. Without a route a lead goes to "
+                     "the department's escalation target.")
 @click.argument("code")
-@click.option("--lead-type", required=True, help="bid_rigging, abnormal_win_rate or expert_scoring")
-@click.option("--to", "to", required=True, help="the receiving department's code")
-def departments_route(code, lead_type, to) -> None:
+@click.option("--type", "--lead-type", "lead_type", required=True, help="the lead type (see above)")
+@click.option("--to", "to_department", required=True, help="the receiving body's department code")
+def departments_route(code, lead_type, to_department) -> None:
+    from engine.supervision import credit, leads  # local import: the CLI loads the domain only for the commands that use it
+
     try:
         with _db().transaction() as session:
-            risk.set_route(session, code, lead_type, to)
+            known = (*credit.LEAD_TYPES, *sorted(set(risk.rules().leads) - set(credit.LEAD_TYPES)))
+            if lead_type not in known:
+                raise Invalid("unknown lead type", {"type": [f"one of {', '.join(known)}"]})
+            if lead_type in credit.LEAD_TYPES:
+                leads.set_route(session, code, lead_type, to_department)
+            else:
+                risk.set_route(session, code, lead_type, to_department)
     except LvyueError as exc:
         _fail(exc)
-    click.echo(f"{code}: {lead_type} leads go to {to}")
+    click.echo(f"{lead_type} leads of {code} go to {to_department}")
 
 
 @main.group(help="Organisations (employers, contractors, guarantors).")
@@ -120,10 +130,11 @@ def orgs() -> None:
 @click.option("--sme", is_flag=True, help="a small or medium-sized enterprise (保障中小企业款项支付条例)")
 @click.option("--public-body", is_flag=True, help="a government body or public institution (机关、事业单位)")
 @click.option("--large-enterprise", is_flag=True, help="a large enterprise, e.g. an SOE (大型企业; P02)")
-def orgs_add(code, name, credit_rating, sme, public_body, large_enterprise) -> None:
+@click.option("--uscc", help="the unified social credit code (统一社会信用代码, 18 characters, GB 32100-2015)")
+def orgs_add(code, name, credit_rating, sme, public_body, large_enterprise, uscc) -> None:
     try:
         with _db().transaction() as session:
-            directory.add_organisation(session, code, name, credit_rating, sme, public_body, large_enterprise)
+            directory.add_organisation(session, code, name, credit_rating, sme, public_body, large_enterprise, uscc)
     except LvyueError as exc:
         _fail(exc)
     click.echo(f"organisation {code} added")

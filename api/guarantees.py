@@ -8,9 +8,9 @@ from marshmallow import Schema, ValidationError, fields, validate
 from engine.runtime import forms, strictjson, values
 from engine.supervision import guarantee_lifecycle as lifecycle, guarantee_views, guarantees
 from engine.usecases import instances
-from engine.errors import Invalid
+from engine.errors import Invalid, LvyueError
 
-from . import schemas
+from . import cases as case_routes, schemas
 from .auth import db, principal
 
 blp = Blueprint("guarantees", __name__, url_prefix="/api/v1",
@@ -177,17 +177,35 @@ def claim(body, guarantee_id):
     return guarantees.file_claim(db(), principal(), guarantee_id, body)
 
 
+class RefusalOut(GuaranteeDetail):
+    case = fields.Dict(allow_none=True, metadata={
+        "description": "under a bid commitment letter: the supervision case opened against the contractor (Case, "
+                       "docs/api.md); else null"})
+
+
 @blp.route("/guarantees/<string:guarantee_id>/refusal-confirmation", methods=["POST"])
 @blp.doc(operationId="confirm_refusal_to_sign")
 @blp.arguments(RefusalConfirmationIn)
-@blp.response(200, GuaranteeDetail)
+@blp.response(200, RefusalOut)
 @blp.alt_response(403, description="only the contract's supervising department confirms a refusal")
 @blp.alt_response(409, description="not a bid guarantee, or the contract no longer waits to be signed")
 @blp.alt_response(422, description="a refusal date after today or before the award notice, or no note")
 def confirm_refusal(body, guarantee_id):
     """The supervising department confirms the contractor's refusal to sign inside the signing period: the
-    beneficiary may then claim the bid guarantee (refused_to_sign) before the period ends."""
-    return guarantees.confirm_refusal(db(), principal(), guarantee_id, body)
+    beneficiary may then claim the bid guarantee (refused_to_sign) before the period ends. Under a bid commitment
+    letter the refusal ends the signing and opens a supervision case against the contractor."""
+    try:
+        commitment = guarantee_views.get(db(), principal(), guarantee_id).get("form") == "commitment_letter"
+    except LvyueError:
+        commitment = False  # the confirmation answers for an unknown or invisible guarantee
+    if commitment:
+        case_routes.require_deployed()  # 409 before anything is recorded, not after
+    out = guarantees.confirm_refusal(db(), principal(), guarantee_id, body)
+    out["case"] = None
+    if out.get("form") == "commitment_letter":
+        out["case"] = forms.to_json(case_routes.open_for_broken_commitment(principal(), out["business_key"],
+                                                                     body["refused_at"].isoformat()))
+    return out
 
 
 _CALLBACK_DOC = {

@@ -16,10 +16,9 @@ from engine.usecases import instances
 
 from . import schemas
 from .auth import db, principal, settings
-from .schemas import PageArgs, Strict, page_of
+from .schemas import JSON_OBJECT, PageArgs, Strict, json_object, page_of
 
 MONTH = validate.Regexp(r"^[0-9]{4}-(0[1-9]|1[0-2])$", error="a month written YYYY-MM, e.g. 2026-10")
-JSON_OBJECT = {"application/json": {"schema": {"type": "object"}}}
 
 import_blp = Blueprint("ocds_import", __name__, url_prefix="/api/v1/ocds",
                        description="Import of the trading platform's OCDS 1.1 release packages")
@@ -130,6 +129,7 @@ RiskLeadPage = page_of(RiskLeadOut, "RiskLeadPage")
 
 
 @import_blp.route("/import", methods=["POST"])
+@import_blp.doc(operationId="import_ocds_package")
 @import_blp.doc(requestBody={"content": JSON_OBJECT, "description": "an OCDS 1.1 release package"})
 @import_blp.response(200, ImportOut)
 def import_package():
@@ -139,6 +139,7 @@ def import_package():
 
 
 @tenders_blp.route("/<path:ocid>/risk", methods=["GET"])
+@tenders_blp.doc(operationId="get_tender_risk")
 @tenders_blp.response(200, HitsOut)
 def tender_risk(ocid):
     """The risk indicators that flag this tender (operators, admins; supervisors: their department's)."""
@@ -146,13 +147,18 @@ def tender_risk(ocid):
 
 
 @tenders_blp.route("/<path:ocid>", methods=["GET"])
-@tenders_blp.doc(responses={"200": {"description": "the tender, its parties, bids and awards", "content": JSON_OBJECT}})
+@tenders_blp.doc(operationId="get_tender")
+@tenders_blp.doc(responses={"200": {"description": "the tender, its parties, bids and awards", "content": json_object(
+    ocid="string", tender_id="string", title="string", sector="string", procedure="string", procedure_details="string",
+    department="string", department_name="string", buyer="string", ceiling="string", opened_on="string",
+    released_at="string", parties="array", bids="array", awards="array")}})
 def get_tender(ocid):
     """One imported tender (operators, admins; supervisors: their department's)."""
     return jsonify(forms.to_json(intake.get_tender(db(), principal(), ocid)))
 
 
 @awards_blp.route("", methods=["GET"])
+@awards_blp.doc(operationId="list_awards")
 @awards_blp.arguments(AwardListArgs, location="query")
 @awards_blp.response(200, AwardPage)
 def list_awards(args):
@@ -162,6 +168,7 @@ def list_awards(args):
 
 
 @awards_blp.route("/<string:award_id>", methods=["GET"])
+@awards_blp.doc(operationId="get_award")
 @awards_blp.response(200, AwardDetail)
 def get_award(award_id):
     """An award, its contract and the signed-vs-award check."""
@@ -169,6 +176,7 @@ def get_award(award_id):
 
 
 @awards_blp.route("/<string:award_id>/contract", methods=["POST"])
+@awards_blp.doc(operationId="start_award_contract")
 @awards_blp.arguments(AwardStartIn)
 @awards_blp.response(201, schemas.InstanceOut)
 def start_contract(body, award_id):
@@ -179,8 +187,11 @@ def start_contract(body, award_id):
 
 
 @risk_blp.route("/definitions", methods=["GET"])
+@risk_blp.doc(operationId="get_risk_definitions")
 @risk_blp.doc(responses={"200": {"description": "risk_rules.json: indicators with definitions, thresholds, legal "
-                                                "bases, and the lead types", "content": JSON_OBJECT}})
+                                                "bases, and the lead types",
+                                                "content": json_object(version="string", indicators="array",
+                                                                       leads="object")}})
 def risk_definitions():
     """The risk indicators' definitions and thresholds (data: engine/supervision/risk_rules.json)."""
     principal()
@@ -188,6 +199,7 @@ def risk_definitions():
 
 
 @risk_blp.route("/indicators", methods=["GET"])
+@risk_blp.doc(operationId="list_risk_indicators")
 @risk_blp.arguments(HitArgs, location="query")
 @risk_blp.response(200, HitsOut)
 def risk_indicators(args):
@@ -196,6 +208,7 @@ def risk_indicators(args):
 
 
 @risk_blp.route("/leads", methods=["GET"])
+@risk_blp.doc(operationId="list_risk_leads")
 @risk_blp.arguments(RiskLeadArgs, location="query")
 @risk_blp.response(200, RiskLeadPage)
 def risk_leads(args):
@@ -209,10 +222,16 @@ class BulletinArgs(Strict):
 
 
 @bulletin_blp.route("/monthly", methods=["GET"])
+@bulletin_blp.doc(operationId="get_monthly_bulletin")
 @bulletin_blp.arguments(BulletinArgs, location="query")
 @bulletin_blp.doc(responses={"200": {"description": "the bulletin; every figure is defined under `definitions` "
                                                    "(docs/intake.md). format=csv: rows section,figure,value",
-                                    "content": {**JSON_OBJECT, "text/csv": {"schema": {"type": "string"}}}}})
+                                    "content": {**json_object(
+                                        month="string", tenders="object", by_sector="array", by_procedure="array",
+                                        by_department="array", trend="object", size="array", competition="object",
+                                        bidders="object", openness="object", concentration="object",
+                                        contracts="object", definitions="object"),
+                                        "text/csv": {"schema": {"type": "string"}}}}})
 def monthly_bulletin(args):
     """The monthly market bulletin (交易大数据月报): amounts and counts by sector, procedure and department, trend,
     size, competition, bidders and new entrants, openness, concentration (operators, supervisors, admins)."""

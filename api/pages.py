@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, request
+
+from engine.errors import Invalid
+from engine.supervision import library
+
+from .auth import db
 
 bp = Blueprint("pages", __name__)
 BUILD = Path(__file__).resolve().parent / "static" / "build"
@@ -53,3 +58,26 @@ def dashboard():
 def bulletin():
     """The monthly market bulletin over the imported tenders (?month=YYYY-MM), with charts."""
     return _page("bulletin.html", "bulletin")
+
+
+PUBLIC_PAGE_SIZE = 20
+
+
+@bp.get("/credit")
+def credit_library():
+    """The public credit library (市场主体诚信库), rendered on the server: no token, no script. The records within
+    their publicity period, searchable by organisation name or unified social credit code (?q=), 20 a page."""
+    q = request.args.get("q") or None
+    cursor = request.args.get("cursor") or None
+    error, status = None, 200
+    try:
+        result = library.list_public(db(), q, PUBLIC_PAGE_SIZE, cursor)
+    except Invalid as exc:
+        result, status = {"items": [], "next_cursor": None}, 400
+        error = "; ".join(m for messages in exc.errors.values() for m in messages) or exc.detail
+    html = render_template("credit.html", q=q or "", records=result["items"], next_cursor=result["next_cursor"],
+                           error=error, severity_names=SEVERITY_NAMES)
+    return html, status, SECURITY_HEADERS
+
+
+SEVERITY_NAMES = {"general": "一般失信 general", "serious": "严重失信 serious", "warning": "警告 warning"}

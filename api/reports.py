@@ -10,8 +10,8 @@ from flask import Response, jsonify, request
 from flask_smorest import Blueprint
 from marshmallow import INCLUDE, Schema, fields, validate
 
-from engine.supervision import credit, ocds, reports, risk
-from engine.runtime import forms
+from engine.supervision import credit, ocds, reports, risk, rules
+from engine.runtime import forms, values
 
 from .auth import db, principal, settings
 from .schemas import AlertOut, PageArgs, Strict, page_of
@@ -47,8 +47,10 @@ class LeadListArgs(PageArgs):
     status = fields.String(load_default=None, validate=validate.OneOf(list(credit.LEAD_STATUSES)),
                            metadata={"description": "default: pending and confirmed"})
     kind = fields.String(load_default="all", validate=validate.OneOf(["all", "alert", "risk"]),
-                         metadata={"description": "alert (confirmed red alerts), risk (the risk indicators of imported "
-                                                  "tenders, docs/intake.md), or all (default)"})
+                         metadata={"description": "alert (red alerts and leads reported by hand), risk (the risk "
+                                                  "indicators of imported tenders, docs/intake.md), or all (default)"})
+    type = fields.String(load_default=None, validate=validate.OneOf(list(credit.LEAD_TYPES)),
+                         metadata={"description": "the supervision leads of one type (alert leads only)"})
 
 
 class PackageArgs(Strict):
@@ -66,27 +68,71 @@ class CreditRuleOut(Schema):
 
 
 class PublicityOut(Schema):
-    rule = fields.String(metadata={"description": "S02 (tendering, 6 months) or S03 (Henan, at most 5 years)"})
+    rule = fields.String(allow_none=True, metadata={
+        "description": "the registry entries that set the period, joined by '+': CP01 (warnings, not published), "
+                       "CP02 (general), CP03 (serious), S02 (tendering, 6 months), S03 (Henan's 5-year cap); "
+                       "null until the decision"})
+    legal_basis = fields.String(allow_none=True)
+    verified = fields.String(allow_none=True, metadata={"description": "the entries' DOMAIN.md marks, e.g. 'U/L'"})
+    published = fields.Boolean(metadata={"description": "decided and of a class that is published"})
+    months = fields.Integer(allow_none=True)
+    from_ = fields.String(allow_none=True, data_key="from", attribute="from",
+                          metadata={"description": "the first day of publicity (the decision's date)"})
+    until = fields.String(allow_none=True, metadata={"description": "the last day of publicity, YYYY-MM-DD"})
+    repair_after = fields.String(allow_none=True, metadata={"description": "from this day credit repair may end "
+                                                                           "publication early (null: it may not)"})
+    in_publicity = fields.Boolean(metadata={"description": "in the public library today"})
+
+
+class RecordDecisionOut(Schema):
+    document_no = fields.String()
+    date = fields.String()
     legal_basis = fields.String()
-    until = fields.String(metadata={"description": "the last day of publicity, YYYY-MM-DD"})
-    in_publicity = fields.Boolean()
+    severity = fields.String(metadata={"enum": list(rules.SEVERITIES)})
+    decided_at = fields.DateTime()
+    decided_by = fields.String()
+
+
+class RemovalOut(Schema):
+    at = fields.DateTime()
+    reason = fields.String(metadata={"enum": list(credit.REMOVAL_REASONS)})
+    due = fields.String(allow_none=True, metadata={"description": "the last day S03C/S03D allowed"})
+    note = fields.String(allow_none=True)
 
 
 class CreditRecordOut(Schema):
     id = fields.String()
     org = fields.String()
     org_name = fields.String(allow_none=True)
-    alert_id = fields.String()
+    alert_id = fields.String(allow_none=True)
     instance_id = fields.String()
     business_key = fields.String()
     department = fields.String(allow_none=True)
     track = fields.String(allow_none=True)
     rule = fields.Nested(CreditRuleOut)
     date = fields.String(metadata={"description": "the day the red alert was confirmed, YYYY-MM-DD (China time)"})
+    status = fields.String(metadata={"enum": list(credit.RECORD_STATUSES)})
+    decision = fields.Nested(RecordDecisionOut, allow_none=True)
     publicity = fields.Nested(PublicityOut)
+    removal = fields.Nested(RemovalOut, allow_none=True)
     note = fields.String(allow_none=True)
     created_at = fields.DateTime()
     created_by = fields.String()
+
+
+class RecordDecisionIn(Strict):
+    document_no = fields.String(required=True, validate=validate.Length(1, 100),
+                                metadata={"description": "the decision's document number (文号)"})
+    date = values.BusinessDate(required=True, metadata={"description": "the decision's date; not after today"})
+    legal_basis = fields.String(required=True, validate=validate.Length(1, 500))
+    severity = fields.String(required=True, validate=validate.OneOf(list(rules.SEVERITIES)))
+
+
+class LeadOutcomeOut(Schema):
+    result = fields.String()
+    note = fields.String(allow_none=True)
+    at = fields.DateTime()
+    by = fields.String()
 
 
 class LeadOut(Schema):
@@ -98,7 +144,7 @@ class LeadOut(Schema):
     subjects = fields.List(fields.Dict(), metadata={"description": "risk leads: the bidders (key, name)"})
     ocids = fields.List(fields.String(), metadata={"description": "risk leads: the tenders"})
     status = fields.String(metadata={"enum": list(credit.LEAD_STATUSES)})
-    alert_id = fields.String()
+    alert_id = fields.String(allow_none=True, metadata={"description": "null for a lead reported by hand"})
     instance_id = fields.String()
     business_key = fields.String()
     department = fields.String(allow_none=True)
@@ -112,6 +158,12 @@ class LeadOut(Schema):
     note = fields.String(allow_none=True)
     evidence = fields.Dict(metadata={"description": "the audit-trail excerpt about the obligation, with hashes, "
                                                     "and the chain head (frozen when confirmed)"})
+    type = fields.String(metadata={"enum": list(credit.LEAD_TYPES)})
+    route = fields.String(allow_none=True, metadata={"description": "configured (a route for the type) or escalation "
+                                                                    "(the department's escalation target); null while pending"})
+    acknowledged_at = fields.DateTime(allow_none=True)
+    acknowledged_by = fields.String(allow_none=True)
+    outcome = fields.Nested(LeadOutcomeOut, allow_none=True)
 
 
 class DecisionOut(Schema):
@@ -257,15 +309,33 @@ def list_credit_records(args):
     return credit.list_records(db(), principal(), args["limit"], args["cursor"], args["org"], args["month"])
 
 
+@credit_blp.route("/<string:record_id>", methods=["GET"])
+@credit_blp.doc(operationId="get_credit_record")
+@credit_blp.response(200, CreditRecordOut)
+def get_credit_record(record_id):
+    """One credit record (supervisors, admins; a party: its own organisation's)."""
+    return credit.get_record(db(), principal(), record_id)
+
+
+@credit_blp.route("/<string:record_id>/decision", methods=["POST"])
+@credit_blp.doc(operationId="decide_credit_record")
+@credit_blp.arguments(RecordDecisionIn)
+@credit_blp.response(200, CreditRecordOut)
+def decide_credit_record(body, record_id):
+    """The department's administrative decision on a record awaiting one; publishes it for the registry's period."""
+    return credit.decide(db(), principal(), record_id, body["document_no"], body["date"], body["legal_basis"],
+                         body["severity"])
+
+
 @leads_blp.route("", methods=["GET"])
 @leads_blp.doc(operationId="list_leads")
 @leads_blp.arguments(LeadListArgs, location="query")
 @leads_blp.response(200, LeadPage)
 def list_leads(args):
     """Escalated red alerts as leads to discipline inspection, with their evidence trail."""
-    extra = risk.transfer_rows if args["kind"] in ("all", "risk") else None
-    return credit.list_leads(db(), principal(), args["limit"], args["cursor"], args["month"], args["status"], extra,
-                             alerts=args["kind"] != "risk")
+    extra = risk.transfer_rows if args["kind"] in ("all", "risk") and not args["type"] else None
+    return credit.list_leads(db(), principal(), args["limit"], args["cursor"], args["month"], args["status"],
+                             args["type"], extra, alerts=args["kind"] != "risk")
 
 
 # ---------------------------------------------------------------- OCDS
@@ -287,3 +357,8 @@ def release_package(args):
 def contract_release(business_key):
     """The OCDS 1.1 release of one contract: parties, award, contract milestones, payments as transactions."""
     return jsonify(ocds.contract_release(db(), principal(), business_key, _ocid_prefix()))
+
+
+from . import credit_process  # noqa: E402  (objections, revocation and repair add routes to credit_blp)
+
+BLUEPRINTS = BLUEPRINTS + (credit_process.objections_blp,)

@@ -241,3 +241,14 @@ class IncidentListArgs(PageArgs):
 
 AlertPage = page_of(AlertOut, "AlertPage")
 IncidentPage = page_of(IncidentOut, "IncidentPage")
+
+
+# A JSON object request body whose fields its endpoint's documentation lists (an OCDS package, a form's data).
+JSON_OBJECT = {"application/json": {"schema": {"type": "object"}}}
+
+
+def json_object(**properties: str) -> dict:
+    """The `content` of a JSON object response with its top-level fields typed (`name="string"`, "integer",
+    "number", "boolean", "array", "object"); what nests inside is described by the endpoint's documentation."""
+    return {"application/json": {"schema": {"type": "object", "properties": {
+        name: {"type": kind, "nullable": True} for name, kind in properties.items()}}}}

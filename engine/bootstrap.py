@@ -15,8 +15,8 @@ from __future__ import annotations
 from engine.runtime import expressions, hooks
 from engine.storage import migrate
 from engine.storage.models import Guarantee, GuaranteeClaim, Invoice, Payment, PaymentApplication
-from engine.supervision import (alerts, bindings, completion, guarantees, holidays, ledger, ocds, plausibility, reports,
-                                timing)
+from engine.supervision import (alerts, bindings, cases, completion, guarantees, holidays, ledger, objections, ocds,
+                                plausibility, reports, timing)
 
 
 def _ledger_task(step, element_id, data, actor, task_id) -> None:
@@ -27,9 +27,11 @@ def bootstrap() -> hooks.Registry:
     """Register the domain with the runtime (again, from empty: idempotent). Returns the registry."""
     registry = hooks.reset()
     registry.instance_started.append(guarantees.on_start)
+    registry.instance_started.append(cases.on_start)  # a supervision case's row and the alerts it was opened from
     # Plausibility first (it refuses before anything is written), then the ledger, then guarantees: the order
     # the task-completion use case has always kept.
     registry.task_completed.extend([plausibility.check_task, completion.check_task, _ledger_task, guarantees.record_task])
+    registry.task_completed.append(cases.on_task)  # a case's order and verification (escalation → credit record)
     registry.task_settled.append(alerts.on_task_settled)
     registry.task_due.append(alerts.task_due)
     registry.thrown.append(alerts.on_thrown)
@@ -41,16 +43,23 @@ def bootstrap() -> hooks.Registry:
     registry.start_terms.update(bindings.START_TERMS)
     registry.optional_roles.update(bindings.OPTIONAL_ROLES)
     registry.bindings.extend(bindings.BINDINGS)
+    registry.bindings.append(cases.BINDING)
+    # A case binds only the party it is against; the other party lane stays unbound.
+    registry.optional_roles[cases.PROCESS] = frozenset(cases.PARTY_ROLES)
     # The ledger tables whose rows the audit chain reproduces; each row is keyed by its `id`.
     registry.audited_tables.update({"payments": Payment, "payment_applications": PaymentApplication, "invoices": Invoice,
                                     "guarantees": Guarantee,
                                     "guarantee_claims": GuaranteeClaim})
     registry.rule_ids = timing.rule_ids
     registry.periodic.append(("calendar", holidays.install, holidays.REFRESH_SECONDS, True))
+    # Objections past the department's period (S03A/S03B) unanswered: one webhook warning each.
+    registry.periodic.append(("objections_overdue", objections.warn_overdue, objections.WARN_SECONDS, False))
     for name, function in timing.expression_functions().items():
         expressions.register_function(name)(function)
     if holidays.ensure_seeded not in migrate.SEEDERS:
         migrate.SEEDERS.append(holidays.ensure_seeded)
+    reports.unregister_section("due_process")
+    reports.register_section("due_process", cases.report_section, cases.REPORT_DEFINITIONS)
     reports.unregister_section("guarantees")
     reports.register_section("guarantees", reports.guarantee_indicators, reports.GUARANTEE_INDICATORS)
     ocds.unregister_extension(ocds.guarantees_extension)

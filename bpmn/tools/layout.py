@@ -1,6 +1,7 @@
-"""Writes bpmn/post_award.bpmn and bpmn/supplementary_contract.bpmn, semantics and diagram (BPMNDI).
+"""Writes bpmn/post_award.bpmn, bpmn/supplementary_contract.bpmn and bpmn/supervision_case.bpmn, semantics
+and diagram (BPMNDI).
 
-    .venv/bin/python bpmn/tools/layout.py        # rewrites both files in place
+    .venv/bin/python bpmn/tools/layout.py        # rewrites the files in place
 
 The diagrams carry many repeated pieces, such as the three-level warning construct of bpmn/README.md on
 each awaited task. Many coordinates must also agree with each other. So the files are generated
@@ -536,7 +537,8 @@ def post_award() -> None:
                    fld("contract_amount", "decimal", "合同金额（元）", True, min="0.01"),
                    fld("bid_bond", "object", "投标保证金", True,
                        fld("amount", "decimal", "金额（元）"),
-                       fld("form", "enum", "形式（现金/电子保函/免交）", True, values="cash,e_guarantee,exempt")),
+                       fld("form", "enum", "形式（现金/电子保函/免交/信用承诺函/不收取）", True,
+                           values="cash,e_guarantee,exempt,commitment_letter,not_required")),
                    fld("performance_guarantee_rate", "number", "履约保证金比例（%，无则 0）", True, min="0", max="100"),
                    fld("retention_rate", "number", "质量保证金比例（%，无则 0）", True, min="0", max="100"),
                    fld("defect_liability_months", "integer", "缺陷责任期（月）"),
@@ -740,9 +742,9 @@ def post_award() -> None:
     main.gateway("gw_bid_bond_merge", None, E, 1720, B)
     main.flow("fork_after_signing", "gw_bid_bond", (1140, M), (1140, B))
     main.flow("gw_bid_bond", "release_bid_bond", id="flow_bid_bond_to_refund", name="yes (是)",
-              cond="bid_bond.form != 'exempt'", label=(1220, B - 22, 50, 20))
+              cond="bid_bond.form in ('cash', 'e_guarantee')", label=(1220, B - 22, 50, 20))
     f = main.flow("gw_bid_bond", "gw_bid_bond_merge", (1190, B - 70), (1720, B - 70), id="flow_bid_bond_exempt",
-                  name="exempt (免交)", start="top", end="top", label=(1200, B - 92, 90, 20))
+                  name="no money posted (免交/承诺函/不收取)", start="top", end="top", label=(1200, B - 92, 200, 20))
     main.default("gw_bid_bond", f)
     main.flow("release_bid_bond", "gw_bid_bond_merge")
     main.flow("gw_bid_bond_merge", "join_payments", (2250, B), end="top")
@@ -1304,6 +1306,112 @@ def supplementary_contract() -> None:
           "http://lvyue.org/bpmn/supplementary_contract", "collab_supplementary_contract", [p], esc)
 
 
+# ------------------------------------------------------------------------------------ supervision_case
+RECTIFICATION_DUE = "add_days(ordered_at, rectification_days)"
+
+
+def supervision_case() -> None:
+    """A supervising department acting on a warning (督办 → 约谈 → 整改 → 核查): opened from one or more alerts of a
+    contract, or by hand (POST /api/v1/cases), against the party whose obligation it is, bound in its own lane
+    (the other party lane stays unbound)."""
+    esc: dict = {}
+    YS, YE, YC = 190, 410, 890
+    p = Process(
+        "supervision_case", "Supervision case (监管督办案件)",
+        "The supervising department's own process on a warning: a supervision notice (督办通知), an optional "
+        "admonition talk (约谈), a rectification order with its deadline (整改通知), the party's evidence, "
+        "verification; closed when rectified, else escalated to an administrative decision (a credit record "
+        "awaiting the department's decision, engine/supervision/cases.py). The evidence is awaited with the "
+        "contract's warnings: yellow 3 days before the deadline, orange at it, red 30 days after.",
+        "pool_supervision_case", "Supervision case (监管督办案件)", 100, 60, 2000)
+    p.lanes = [Lane("lane_supervisor", "supervisor", 60, 260), Lane("lane_employer", "employer", 320, 480),
+               Lane("lane_contractor", "contractor", 800, 480)]
+    S, E, C = "lane_supervisor", "lane_employer", "lane_contractor"
+    p.event("case_opened", "Case opened (立案)", S, 200, YS, "startEvent",
+            doc="Opened by the supervising department (POST /api/v1/cases): the contract, whose obligation "
+                "(party_role) and why; the party's organisation is bound to its lane.",
+            ext=form(
+                fld("contract_business_key", "string", "合同业务编号", True),
+                fld("party_role", "enum", "被督办主体（招标人/中标人）", True, values="employer,contractor"),
+                fld("reason", "text", "立案事由", True),
+                fld("track", "enum", "交易类型", False, values="tendering,gov_procurement"),
+                fld("alert_ids", "text", "所依据的预警（逗号分隔）"),
+                fld("source", "enum", "来源（预警/人工/违背承诺）", False, values="alerts,manual,commitment")))
+    p.task("issue_notice", "Issue the supervision notice (发出督办通知)", S, 280, YS,
+           doc="The department's notice to the party (督办通知书); admonition = true holds an admonition talk first.",
+           ext=form(
+               fld("notice_no", "string", "督办通知文号", True),
+               fld("issued_at", "date", "通知日期", True),
+               fld("admonition", "boolean", "约谈（是/否）", True)))
+    p.gateway("gw_admonition", "Admonition? (约谈?)", S, 500, YS, label="below", width=100)
+    p.task("hold_admonition", "Hold the admonition talk (约谈)", S, 580, YS,
+           ext=form(
+               fld("held_at", "date", "约谈日期", True),
+               fld("minutes_sha256", "sha256", "约谈记录哈希"),
+               fld("note", "text", "约谈情况")))
+    p.gateway("gw_admonition_merge", None, S, 780, YS)
+    p.task("order_rectification", "Order rectification (下达整改通知)", S, 860, YS,
+           doc="The rectification order: what to put right, by when (rectification_days calendar days from ordered_at, "
+               "counted under the Civil Code arts 200–204), on which legal basis.",
+           ext=form(
+               fld("order_no", "string", "整改通知文号", True),
+               fld("ordered_at", "date", "整改通知日期", True),
+               fld("rectification_days", "integer", "整改期限（日）", True, min="1", max="180"),
+               fld("requirements", "text", "整改要求", True),
+               fld("legal_basis", "string", "依据", True)))
+    p.gateway("gw_party", "Whose rectification? (整改主体)", S, 1080, YS, label="above", width=140)
+    evidence = form(
+        fld("submitted_at", "date", "整改完成日期", True),
+        fld("evidence_sha256", "sha256", "整改证明材料哈希", True),
+        fld("description", "text", "整改情况说明", True))
+    for lane, y, role in ((E, YE, "employer"), (C, YC, "contractor")):
+        task_id = f"submit_evidence_{role}"
+        p.task(task_id, "Submit rectification evidence (提交整改材料)", lane, 1150, y,
+               doc="The party's evidence that it put right what the order names, by its deadline.", ext=evidence)
+        p.warning(task_id, f"rectification_{role}", "RECTIFICATION_OVERDUE", "Rectification overdue (逾期未整改)",
+                  kind="non_performance", responsible=role, due=RECTIFICATION_DUE, met_date="submitted_at",
+                  legal_basis="整改通知书（order_no）：逾期未按要求整改", escalations=esc)
+    p.gateway("gw_evidence_merge", None, S, 1600, YS)
+    p.task("verify_rectification", "Verify the rectification (核查整改)", S, 1680, YS,
+           doc="rectified: the case is closed; not_rectified: it is escalated to an administrative decision "
+               "(a credit record awaiting the department's decision is written against the party).",
+           ext=form(
+               fld("result", "enum", "核查结论（已整改/未整改）", True, values="rectified,not_rectified"),
+               fld("verified_at", "date", "核查日期", True),
+               fld("note", "text", "核查意见")))
+    p.gateway("gw_verified", "Rectified? (整改到位?)", S, 1900, YS, label="above", width=110)
+    p.event("case_closed", "Case closed (结案)", S, 2020, YS, "endEvent")
+    p.event("case_escalated", "Escalated to a decision (移送处理)", S, 2020, YS + 90, "endEvent", label="right")
+
+    p.flow("case_opened", "issue_notice")
+    p.flow("issue_notice", "gw_admonition")
+    p.flow("gw_admonition", "hold_admonition", id="flow_admonition", name="yes (是)", cond="admonition == True",
+           label=(528, YS - 22, 40, 20))
+    f = p.flow("gw_admonition", "gw_admonition_merge", (500, YS - 80), (780, YS - 80), id="flow_no_admonition",
+               name="no (否)", start="top", end="top", label=(620, YS - 102, 40, 20))
+    p.default("gw_admonition", f)
+    p.flow("hold_admonition", "gw_admonition_merge")
+    p.flow("gw_admonition_merge", "order_rectification")
+    p.flow("order_rectification", "gw_party")
+    p.flow("gw_party", "submit_evidence_employer", (1210, YS), id="flow_party_employer", name="employer (招标人)",
+           cond="party_role == 'employer'", end="top", label=(1216, YS + 6, 110, 20))
+    f = p.flow("gw_party", "submit_evidence_contractor", (1080, YC), id="flow_party_contractor",
+               name="contractor (中标人)", start="bottom", label=(1086, YC - 200, 110, 20))
+    p.default("gw_party", f)
+    p.flow("submit_evidence_employer", "gw_evidence_merge", (1330, YE), (1330, YS))
+    p.flow("submit_evidence_contractor", "gw_evidence_merge", (1600, YC), end="bottom")
+    p.flow("gw_evidence_merge", "verify_rectification")
+    p.flow("verify_rectification", "gw_verified")
+    p.flow("gw_verified", "case_closed", id="flow_rectified", name="yes (是)", cond="result == 'rectified'",
+           label=(1940, YS - 22, 40, 20))
+    f = p.flow("gw_verified", "case_escalated", (1900, YS + 90), id="flow_not_rectified", name="no: escalate (否)",
+               start="bottom", label=(1906, YS + 40, 110, 20))
+    p.default("gw_verified", f)
+    write(BPMN_DIR / "supervision_case.bpmn", "defs_supervision_case", "http://lvyue.org/bpmn/supervision_case",
+          "collab_supervision_case", [p], esc)
+
+
 if __name__ == "__main__":
     post_award()
     supplementary_contract()
+    supervision_case()

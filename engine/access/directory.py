@@ -56,17 +56,37 @@ def add_department(session: Session, code: str, name: str, parent: str | None = 
     return dept
 
 
+# 统一社会信用代码 (GB 32100-2015): 18 characters of this alphabet (no I, O, Z, S, V), the last a check character.
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+
+def uscc_check_char(first17: str) -> str:
+    """The check character of a unified social credit code's first 17 characters (GB 32100-2015 §5)."""
+    total = sum(USCC_ALPHABET.index(c) * w for c, w in zip(first17, USCC_WEIGHTS))
+    return USCC_ALPHABET[(31 - total % 31) % 31]
+
+
+def valid_uscc(value: object) -> bool:
+    return (isinstance(value, str) and len(value) == 18 and all(c in USCC_ALPHABET for c in value)
+            and uscc_check_char(value[:17]) == value[17])
+
+
 def add_organisation(session: Session, code: str, name: str, credit_rating: str | None = None,
-                     sme: bool = False, public_body: bool = False, large_enterprise: bool = False) -> Organisation:
+                     sme: bool = False, public_body: bool = False, large_enterprise: bool = False,
+                     uscc: str | None = None) -> Organisation:
     if session.get(Organisation, code) is not None:
         raise Conflict(f"organisation {code} exists already")
+    if uscc is not None and not valid_uscc(uscc):
+        raise Invalid("not a unified social credit code", {"uscc": [
+            "18 characters of 0-9 and A-Y without I, O, Z, S, V, the last one the GB 32100-2015 check character"]})
     if credit_rating is not None and credit_rating not in CREDIT_RATINGS:
         raise Invalid("unknown credit rating", {"credit_rating": [f"one of {', '.join(CREDIT_RATINGS)}"]})
     if large_enterprise and (sme or public_body):
         raise Invalid("a large enterprise is neither an SME nor a public body",
                       {"large_enterprise": ["cannot be combined with sme or public_body"]})
     org = Organisation(code=code, name=name, credit_rating=credit_rating, sme=sme, public_body=public_body,
-                       large_enterprise=large_enterprise, created_at=clock.now())
+                       large_enterprise=large_enterprise, uscc=uscc, created_at=clock.now())
     session.add(org)
     return org
 

@@ -41,6 +41,8 @@ class Organisation(Base):
     public_body: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     # 大型企业 (e.g. an SOE): paying an SME it has 60 days unless agreed (P02).
     large_enterprise: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # 统一社会信用代码 (GB 32100-2015), shown and searched in the public credit library.
+    uscc: Mapped[str | None] = mapped_column(String(18), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -391,16 +393,20 @@ class AlertDecision(Base):
 
 
 class CreditRecord(Base):
-    """A record of a confirmed violation in the responsible organisation's credit file (不良行为记录 / 失信信息).
+    """A record in the responsible organisation's credit file (不良行为记录 / 失信信息).
 
-    `code` and `legal_basis` are the alert's rule; `publicity_rule` (S02 or S03, engine/credit.py) sets how
-    long it is published: `publicity_until` is the last day of publicity.
+    Written `awaiting_decision` when a red alert is confirmed (`alert_id`) or a supervision case escalates
+    (`case_id`); published only once the department records its administrative decision (`status`
+    `decided`): document number, date, legal basis and severity class, from which the registry gives the
+    publicity period (`publicity_rule`, `publicity_from` .. `publicity_until`, `repair_after`; nothing for a
+    warning). `code` and `legal_basis` are the breached rule. `removed_at` ends publication early (an
+    objection upheld, the decision revoked, credit repair), with its reason and the day S03C allowed.
     """
 
     __tablename__ = "credit_records"
     __table_args__ = (Index("ix_credit_records_date", "record_date"),)
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id"), unique=True)
+    alert_id: Mapped[str | None] = mapped_column(ForeignKey("alerts.id"), unique=True)
     org_code: Mapped[str] = mapped_column(ForeignKey("organisations.code"), index=True)
     instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), index=True)
     business_key: Mapped[str] = mapped_column(String(200))
@@ -409,17 +415,104 @@ class CreditRecord(Base):
     code: Mapped[str] = mapped_column(String(64))
     legal_basis: Mapped[str | None] = mapped_column(String(500))
     record_date: Mapped[date] = mapped_column(Date)
-    publicity_rule: Mapped[str] = mapped_column(String(16))
-    publicity_basis: Mapped[str] = mapped_column(String(500))
-    publicity_until: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="awaiting_decision", server_default="awaiting_decision")
+    document_no: Mapped[str | None] = mapped_column(String(100))
+    decided_on: Mapped[date | None] = mapped_column(Date)
+    decision_basis: Mapped[str | None] = mapped_column(String(500))
+    severity: Mapped[str | None] = mapped_column(String(20))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    publicity_rule: Mapped[str | None] = mapped_column(String(16))
+    publicity_basis: Mapped[str | None] = mapped_column(String(500))
+    publicity_verified: Mapped[str | None] = mapped_column(String(16))
+    publicity_months: Mapped[int | None] = mapped_column(Integer)
+    publicity_from: Mapped[date | None] = mapped_column(Date)
+    publicity_until: Mapped[date | None] = mapped_column(Date)
+    repair_after: Mapped[date | None] = mapped_column(Date)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    removal_reason: Mapped[str | None] = mapped_column(String(40))
+    removal_due: Mapped[date | None] = mapped_column(Date)
+    removal_note: Mapped[str | None] = mapped_column(Text)
+    case_id: Mapped[str | None] = mapped_column(String(36), index=True)
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_by: Mapped[str] = mapped_column(String(200))
 
 
-class Lead(Base):
-    """A problem lead (问题线索) handed to discipline inspection: a confirmed red alert with its evidence.
+class CreditObjection(Base):
+    """A party's objection (异议) to a published credit record, and the department's answer.
 
+    `due_on` is the last day of the department's period (S03A: 3 working days in-house; S03B: 7 when the
+    provider must check, `check` = "provider"), counted from the day it was filed; `late` records an answer
+    after it. `outcome`: upheld (the record leaves the library), corrected, rejected, revoked (the decision).
+    """
+
+    __tablename__ = "credit_objections"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    record_id: Mapped[str] = mapped_column(ForeignKey("credit_records.id"), index=True)
+    org_code: Mapped[str] = mapped_column(String(64))
+    department_code: Mapped[str | None] = mapped_column(String(64), index=True)
+    grounds: Mapped[str] = mapped_column(Text)
+    filed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    filed_by: Mapped[str] = mapped_column(String(200))
+    check: Mapped[str] = mapped_column(String(20))
+    due_rule: Mapped[str] = mapped_column(String(16))
+    due_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20))
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_by: Mapped[str | None] = mapped_column(String(200))
+    late: Mapped[bool | None] = mapped_column(Boolean)
+    # When the department was warned that its period ended unanswered (objection.overdue, once).
+    warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SupervisionCase(Base):
+    """A supervision case (监管督办案件): the department's own process on a warning (bpmn/supervision_case.bpmn),
+    run as an instance of its own (`case_instance_id`) against the party whose obligation it is (`org_code`,
+    `party_role`) in a contract (`contract_instance_id`). `status`: open, closed (rectified) or escalated (a credit
+    record awaiting the department's decision, `credit_record_id`). The rectification order is copied here
+    when it is issued, so lists and reports need not read the workflow."""
+
+    __tablename__ = "supervision_cases"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    case_instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), unique=True)
+    contract_instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), index=True)
+    business_key: Mapped[str] = mapped_column(String(200))
+    department_code: Mapped[str | None] = mapped_column(String(64), index=True)
+    org_code: Mapped[str] = mapped_column(String(64), index=True)
+    party_role: Mapped[str] = mapped_column(String(20))
+    track: Mapped[str | None] = mapped_column(String(20))
+    source: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    opened_by: Mapped[str] = mapped_column(String(200))
+    order_no: Mapped[str | None] = mapped_column(String(200))
+    ordered_at: Mapped[date | None] = mapped_column(Date)
+    rectification_due: Mapped[date | None] = mapped_column(Date)
+    order_basis: Mapped[str | None] = mapped_column(String(500))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    credit_record_id: Mapped[str | None] = mapped_column(String(36))
+
+
+class CaseAlert(Base):
+    """An alert a supervision case was opened from; an alert belongs to one case at most."""
+
+    __tablename__ = "case_alerts"
+    alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id"), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("supervision_cases.id"), index=True)
+
+
+class Lead(Base):
+    """A problem lead (问题线索) handed to a receiving body: a confirmed red alert with its evidence, or a lead a
+    department reports by hand (an official interfering, bid rigging).
+
+    `lead_type` routes it (engine/supervision/leads.py): official_interference → discipline inspection (纪检监察),
+    bid_rigging → the police, late_payment → the SME complaint channel, non_performance → the department's
+    escalation target; `to_department` is the body it went to and `route` how it was chosen (a configured
+    `LeadRoute`, or the escalation target). The receiving body records its acknowledgement and its outcome.
     `evidence` is frozen when the lead is written: the excerpt of the contract's hash-chained audit trail
     about the obligation, with each event's hash, and the chain head it belongs to.
     """
@@ -427,7 +520,7 @@ class Lead(Base):
     __tablename__ = "leads"
     __table_args__ = (Index("ix_leads_escalated_at", "escalated_at"),)
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id"), unique=True)
+    alert_id: Mapped[str | None] = mapped_column(ForeignKey("alerts.id"), unique=True)
     instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), index=True)
     business_key: Mapped[str] = mapped_column(String(200))
     department_code: Mapped[str | None] = mapped_column(String(64))
@@ -440,6 +533,25 @@ class Lead(Base):
     created_by: Mapped[str] = mapped_column(String(200))
     note: Mapped[str | None] = mapped_column(Text)
     evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
+    lead_type: Mapped[str] = mapped_column(String(30), default="non_performance", server_default="non_performance")
+    route: Mapped[str | None] = mapped_column(String(20))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+    outcome: Mapped[str | None] = mapped_column(String(30))
+    outcome_note: Mapped[str | None] = mapped_column(Text)
+    outcome_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class LeadRoute(Base):
+    """Where a department's leads of one type go (线索移送): e.g. bid_rigging → the police body's department code.
+    Looked up from the department up its parents; without one a lead goes to the escalation target. Both the
+    supervision leads (engine/supervision/leads.py) and the risk leads (engine/supervision/risk.py) route here."""
+
+    __tablename__ = "lead_routes"
+    department_code: Mapped[str] = mapped_column(ForeignKey("departments.code"), primary_key=True)
+    lead_type: Mapped[str] = mapped_column(String(40), primary_key=True)
+    to_department: Mapped[str] = mapped_column(ForeignKey("departments.code"))
 
 
 class Guarantee(Base):
@@ -628,15 +740,6 @@ class OrgIdentifier(Base):
     scheme: Mapped[str] = mapped_column(String(32), primary_key=True)
     identifier: Mapped[str] = mapped_column(String(80), primary_key=True)
     org_code: Mapped[str] = mapped_column(ForeignKey("organisations.code"), index=True)
-
-
-class LeadRoute(Base):
-    """Where a department sends the risk leads of one type (e.g. bid_rigging → the public security bureau)."""
-
-    __tablename__ = "lead_routes"
-    department_code: Mapped[str] = mapped_column(ForeignKey("departments.code"), primary_key=True)
-    lead_type: Mapped[str] = mapped_column(String(40), primary_key=True)
-    to_department: Mapped[str] = mapped_column(ForeignKey("departments.code"))
 
 
 class RiskLead(Base):

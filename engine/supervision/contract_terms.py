@@ -34,12 +34,12 @@ from typing import TYPE_CHECKING, Any
 from engine.runtime import values
 from engine.errors import Invalid
 from engine.supervision import works_payments
-from engine.supervision.rules import CATEGORIES, TRACKS, Limit, RuleRegistry
+from engine.supervision.rules import CATEGORIES, MONEYLESS_BOND_FORMS, TRACKS, Limit, RuleRegistry
 
 if TYPE_CHECKING:
     from engine.storage.models import Organisation
 
-BID_BOND_FORMS = ("cash", "e_guarantee", "exempt")
+BID_BOND_FORMS = ("cash", "e_guarantee", "exempt", "commitment_letter", "not_required")
 MAX_MILESTONES = 500
 MAX_NAME_LENGTH = 200
 MAX_CODE_LENGTH = 64  # organisations.code and departments.code columns
@@ -355,9 +355,15 @@ def _bid_bond(value: object, errors) -> dict | None:
         if key not in ("amount", "form"):
             _add(errors, f"data.bid_bond.{key}", "unknown field; known: amount, form")
     form = _choice(value.get("form"), "data.bid_bond.form", BID_BOND_FORMS, errors)
+    if form in MONEYLESS_BOND_FORMS:
+        # A commitment letter, or no bond at all, posts no money (allowed per track and category: _check_limits).
+        amount: Decimal | None = _money(value.get("amount", "0"), "data.bid_bond.amount", errors, allow_zero=True)
+        if amount:
+            _add(errors, "data.bid_bond.amount", f"a bid bond of form {form} posts no money: leave amount out")
+            return None
     # An exempted bidder posts nothing; the amount, when given, is the bond the tender required.
-    if form == "exempt" and value.get("amount") is None:
-        amount: Decimal | None = Decimal("0.00")
+    elif form == "exempt" and value.get("amount") is None:
+        amount = Decimal("0.00")
     else:
         amount = _money(value.get("amount"), "data.bid_bond.amount", errors, allow_zero=form == "exempt")
     if form is None or amount is None:
@@ -464,6 +470,11 @@ def _check_limits(out: dict, contractor, registry: RuleRegistry, on: date, error
                 _add(errors, f"data.{path}",
                      f"no {_NOUNS[subject]} beside a {_NOUNS[rule.together_with]} on {category}: "
                      f"{label} {_shown_measure(measure)} and {other_label} {_shown_measure(other)} {_cite(rule)}")
+    if bond and bond["form"] in MONEYLESS_BOND_FORMS:
+        allowing = registry.limits_for("bid_bond", track, category, on, kind="form")
+        if not any(bond["form"] in rule.forms for rule in allowing):
+            _add(errors, "data.bid_bond.form", f"no rule in force on {on.isoformat()} allows a bid bond of form "
+                                               f"{bond['form']} for {track} {category}")
     if bond and bond["form"] == "exempt":
         # Only a whole exemption lets a bidder post nothing; a partial one (CR02) reduces the bond posted.
         whole = tuple(rule for rule in registry.limits_for("bid_bond", track, category, on, kind="exemption")

@@ -6,9 +6,14 @@ record, in the file of the organisation responsible for the obligation, and exac
 the department's escalation target (纪检监察, DOMAIN.md S05) with the evidence trail: the excerpt of the
 contract's hash-chained audit trail about that obligation, each event with its hash.
 
-How long a record is published depends on the track (DOMAIN.md §1F): tendering records for 6 months
-(S02), everything else under Henan's credit regulation, for at most 5 years (S03). Periods in months
-end on the corresponding day of the last month, or its last day when it has none (Civil Code art 202).
+A record is not published on a confirmation alone: it waits (`awaiting_decision`) until the department
+records its administrative decision (`decide`: document number, date, legal basis, severity class).
+How long it is then published comes from the rule registry (rules.json, kind "publicity"), by the
+decision's severity class and the contract's track: warnings and 通报批评 not at all (CP01), general and
+serious decisions for their national periods (CP02, CP03), tendering records for 6 months (S02), never
+more than Henan's 5 years (S03, a cap). Periods in months end on the corresponding day of the last month,
+or its last day when it has none (Civil Code art 202). Objections, revocation and credit repair end
+publication early (engine/supervision/objections.py); the public library reads `published_filter`.
 """
 from __future__ import annotations
 
@@ -20,51 +25,29 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Callable
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from engine.runtime import audit
+from engine.runtime import audit, forms, values, webhooks
 from engine import clock
-from engine.supervision import deadlines
+from engine.supervision import deadlines, rules, timing
 from engine.storage.db import Database
 from engine.access.directory import Principal
-from engine.errors import Forbidden, Invalid
-from engine.storage.models import Alert, AlertDecision, AuditEvent, CreditRecord, Instance, Lead, Organisation
+from engine.errors import Conflict, Forbidden, Invalid, NotFound
+from engine.storage.models import (Alert, AlertDecision, AuditEvent, CreditRecord, Department, Instance, Lead, LeadRoute,
+                                   Organisation)
 from engine.storage.pagination import DEFAULT_LIMIT, MAX_LIMIT, page
 
 
-@dataclass(frozen=True)
-class Publicity:
-    """How long a credit record is published (公示期), with its legal basis and DOMAIN.md verification mark."""
-
-    id: str
-    title: str
-    months: int
-    legal_basis: str
-    verified: str
-    note: str
-
-
-# Each statutory number once, next to its legal basis (STYLE.md). The rule registry (engine/rules.json)
-# counts periods in days only; these run in months and years, so they are kept here.
-PUBLICITY = {
-    "S02": Publicity(
-        "S02", "Publicity of violation records in tendering (招标投标违法行为记录公告期)", 6,
-        "《中华人民共和国招标投标法实施条例》第七十八条；《招标投标违法行为记录公告暂行办法》（发改法规〔2008〕1531号）第九条",
-        "P (art 78); S (6 months)",
-        "6 months, or as long as a qualification restriction imposed with it, whichever is longer; then back-end storage."),
-    "S03": Publicity(
-        "S03", "Disclosure of dishonesty information in Henan (河南省失信信息披露期限)", 60,
-        "《河南省社会信用条例》（2019）",
-        "P/L",
-        "At most 5 years (DOMAIN.md S03 cites arts 19, 41–43, 17 of the regulation); a local rule (L)."),
-}
 DECISIONS = ("confirmed", "dismissed")
+RECORD_STATUSES = ("awaiting_decision", "decided")
+# Why a record left publication before its period ended.
+REMOVAL_REASONS = ("objection_upheld", "revoked", "repaired", "corrected")
 
 
-def publicity_for(track: str | None) -> Publicity:
-    """S02 for tendering contracts (招投标), S03 (Henan) for government procurement and anything else."""
-    return PUBLICITY["S02"] if track == "tendering" else PUBLICITY["S03"]
+def publicity_for(severity: str, track: str | None, on: date) -> rules.PublicityTerm:
+    """How long a decision of `severity` on a contract of `track`, dated `on`, is published (the registry)."""
+    return timing.registry().publicity_for(severity, track, on)
 
 
 def add_months(day: date, months: int) -> date:
@@ -119,47 +102,141 @@ def evidence(session: Session, alert: Alert) -> dict[str, Any]:
 
 
 def write_record(session: Session, alert: Alert, decided_at: datetime, decided_by: str, note: str | None) -> CreditRecord:
-    """The credit record of a confirmed alert, written once (an existing one is returned)."""
+    """The credit record of a confirmed alert, written once (an existing one is returned). It waits for the
+    department's administrative decision (`decide`) before anything is published."""
     existing = session.scalar(select(CreditRecord).where(CreditRecord.alert_id == alert.id))
     if existing is not None:
         return existing
     instance = session.get(Instance, alert.instance_id)
     track = (instance.data or {}).get("track") if instance is not None else None
-    rule = publicity_for(track)
-    day = china_date(decided_at)
     record = CreditRecord(id=str(uuid.uuid4()), alert_id=alert.id, org_code=alert.responsible_org,
                           instance_id=alert.instance_id, business_key=alert.business_key,
                           department_code=alert.department_code, track=track, code=alert.code,
-                          legal_basis=alert.legal_basis, record_date=day, publicity_rule=rule.id,
-                          publicity_basis=rule.legal_basis, publicity_until=add_months(day, rule.months),
-                          note=note, created_at=decided_at, created_by=decided_by)
+                          legal_basis=alert.legal_basis, record_date=china_date(decided_at),
+                          status="awaiting_decision", note=note, created_at=decided_at, created_by=decided_by)
     session.add(record)
     return record
 
 
+def apply_decision(record: CreditRecord, document_no: str, decided_on: date, decision_basis: str, severity: str,
+                   at: datetime, by: str) -> None:
+    """Record the administrative decision on `record` and its publicity period from the registry."""
+    term = publicity_for(severity, record.track, decided_on)
+    record.status, record.document_no, record.decided_on = "decided", document_no, decided_on
+    record.decision_basis, record.severity, record.decided_at, record.decided_by = decision_basis, severity, at, by
+    _set_publicity(record, term, decided_on)
+
+
+def _set_publicity(record: CreditRecord, term: rules.PublicityTerm, decided_on: date) -> None:
+    record.publicity_rule, record.publicity_basis, record.publicity_verified = term.rule_id, term.legal_basis, term.verified
+    if term.published:
+        record.publicity_months, record.publicity_from = term.months, decided_on
+        record.publicity_until = add_months(decided_on, term.months)
+        record.repair_after = (add_months(decided_on, term.repair_after_months)
+                               if term.repair_after_months is not None else None)
+    else:
+        record.publicity_months = record.publicity_from = record.publicity_until = record.repair_after = None
+
+
+def is_published(record: CreditRecord, today: date) -> bool:
+    """In the public library on `today`: decided, of a class that is published, within its period, not removed."""
+    return (record.status == "decided" and record.publicity_from is not None and record.removed_at is None
+            and record.publicity_from <= today <= record.publicity_until)
+
+
+def published_filter(today: date):
+    """The SQL condition of `is_published`."""
+    return and_(CreditRecord.status == "decided", CreditRecord.publicity_from.is_not(None),
+                CreditRecord.removed_at.is_(None), CreditRecord.publicity_from <= today,
+                CreditRecord.publicity_until >= today)
+
+
+# The types of lead and who receives each (DOMAIN.md S05, S06; the seed's routing). `receiver` describes the body a
+# department's route (`LeadRoute`, `lvyue departments route`) should point to; without a route a lead goes to the
+# department's escalation target.
+LEAD_TYPES = {
+    "official_interference": {
+        "receiver": "discipline inspection and supervision (纪检监察)",
+        "legal_basis": "《中华人民共和国招标投标法实施条例》第七十九条、第八十条（DOMAIN.md S05）"},
+    "bid_rigging": {
+        "receiver": "the police (公安机关): bid rigging, fraud",
+        "legal_basis": "《中华人民共和国招标投标法》第五十三条、第五十四条；《中华人民共和国刑法》第二百二十三条（串通投标罪）"},
+    "late_payment": {
+        "receiver": "the SME complaint and business-environment channel (中小企业款项支付投诉、营商环境投诉)",
+        "legal_basis": "《保障中小企业款项支付条例》（国务院令第802号）；《优化营商环境条例》第三十二条；"
+                       "《河南省优化营商环境条例》（DOMAIN.md S06）"},
+    "non_performance": {
+        "receiver": "the department's escalation target",
+        "legal_basis": "the breached rule (the alert's legal basis)"},
+}
+
+
+def lead_type_of(alert: Alert) -> str:
+    """A confirmed alert's lead type: arrears are late payment (the SME complaint channel), the rest non-performance."""
+    return "late_payment" if alert.kind == "arrears" else "non_performance"
+
+
+def route_for(session: Session, department_code: str | None, lead_type: str) -> tuple[str | None, str | None]:
+    """(receiving department, "configured" | "escalation") for a lead of `lead_type` from `department_code`: the route
+    configured for it or its nearest parent; else the department's escalation target (as before routes existed)."""
+    code, seen = department_code, set()
+    while code and code not in seen:
+        seen.add(code)
+        route = session.get(LeadRoute, (code, lead_type))
+        if route is not None:
+            return route.to_department, "configured"
+        dept = session.get(Department, code)
+        code = dept.parent_code if dept is not None else None
+    dept = session.get(Department, department_code) if department_code else None
+    return (dept.escalates_to, "escalation") if dept is not None and dept.escalates_to else (None, None)
+
+
 def write_lead(session: Session, alert: Alert, decided_at: datetime, decided_by: str, note: str | None) -> Lead:
-    """The lead of a confirmed alert to discipline inspection, with its evidence frozen; written once."""
+    """The lead of a confirmed alert, routed by its type, with its evidence frozen; written once."""
     existing = session.scalar(select(Lead).where(Lead.alert_id == alert.id))
     if existing is not None:
         return existing
+    lead_type = lead_type_of(alert)
+    to_department, route = route_for(session, alert.department_code, lead_type)
+    if route == "escalation" or to_department is None:
+        to_department = alert.escalated_to or to_department
     lead = Lead(id=str(uuid.uuid4()), alert_id=alert.id, instance_id=alert.instance_id, business_key=alert.business_key,
-                department_code=alert.department_code, to_department=alert.escalated_to,
+                department_code=alert.department_code, to_department=to_department,
                 responsible_org=alert.responsible_org, code=alert.code, legal_basis=alert.legal_basis,
                 escalated_at=escalated_at(session, alert), created_at=decided_at, created_by=decided_by, note=note,
-                evidence=evidence(session, alert))
+                evidence=evidence(session, alert), lead_type=lead_type, route=route)
     session.add(lead)
+    notify_transfer(session, lead)
     return lead
+
+
+def notify_transfer(session: Session, lead: Lead) -> None:
+    """A webhook delivery `lead.transferred` (the lead with its evidence) to the receiving body, when it has one."""
+    if lead.to_department:
+        webhooks.enqueue(session, lead.to_department, "lead.transferred", forms.to_json(lead_view(lead)))
 
 
 # ---------------------------------------------------------------- views
 def record_view(r: CreditRecord, org_name: str | None = None) -> dict[str, Any]:
     today = china_date(clock.now())
+    decision = None if r.status != "decided" else {
+        "document_no": r.document_no, "date": r.decided_on.isoformat(), "legal_basis": r.decision_basis,
+        "severity": r.severity, "decided_at": r.decided_at, "decided_by": r.decided_by}
     return {
         "id": r.id, "org": r.org_code, "org_name": org_name, "alert_id": r.alert_id, "instance_id": r.instance_id,
         "business_key": r.business_key, "department": r.department_code, "track": r.track,
         "rule": {"code": r.code, "legal_basis": r.legal_basis}, "date": r.record_date.isoformat(),
-        "publicity": {"rule": r.publicity_rule, "legal_basis": r.publicity_basis, "until": r.publicity_until.isoformat(),
-                      "in_publicity": r.publicity_until >= today},
+        "status": r.status, "decision": decision,
+        "publicity": {"rule": r.publicity_rule, "legal_basis": r.publicity_basis, "verified": r.publicity_verified,
+                      "published": bool(r.status == "decided" and r.publicity_from is not None),
+                      "months": r.publicity_months,
+                      "from": r.publicity_from.isoformat() if r.publicity_from else None,
+                      "until": r.publicity_until.isoformat() if r.publicity_until else None,
+                      "repair_after": r.repair_after.isoformat() if r.repair_after else None,
+                      "in_publicity": is_published(r, today)},
+        "removal": None if r.removed_at is None else {
+            "at": r.removed_at, "reason": r.removal_reason, "due": r.removal_due.isoformat() if r.removal_due else None,
+            "note": r.removal_note},
         "note": r.note, "created_at": r.created_at, "created_by": r.created_by,
     }
 
@@ -181,7 +258,10 @@ def lead_view(lead: Lead) -> dict[str, Any]:
         "business_key": lead.business_key, "department": lead.department_code, "to_department": lead.to_department,
         "responsible_org": lead.responsible_org, "code": lead.code, "legal_basis": lead.legal_basis,
         "escalated_at": lead.escalated_at, "confirmed_at": lead.created_at, "confirmed_by": lead.created_by,
-        "note": lead.note, "evidence": lead.evidence,
+        "note": lead.note, "evidence": lead.evidence, "type": lead.lead_type, "route": lead.route,
+        "acknowledged_at": lead.acknowledged_at, "acknowledged_by": lead.acknowledged_by,
+        "outcome": None if lead.outcome is None else {"result": lead.outcome, "note": lead.outcome_note,
+                                                      "at": lead.outcome_at, "by": lead.outcome_by},
     }
 
 
@@ -192,6 +272,7 @@ def _pending_view(session: Session, alert: Alert, decision: AlertDecision | None
         "to_department": alert.escalated_to, "responsible_org": alert.responsible_org, "code": alert.code,
         "legal_basis": alert.legal_basis, "escalated_at": at, "confirmed_at": None, "confirmed_by": None,
         "note": decision.note if decision is not None else None, "evidence": evidence(session, alert),
+        "type": lead_type_of(alert), "route": None, "acknowledged_at": None, "acknowledged_by": None, "outcome": None,
     }
 
 
@@ -227,6 +308,82 @@ def list_records(db: Database, principal: Principal, limit: int | None, cursor: 
         return result
 
 
+def _record_for_department(session: Session, principal: Principal, record_id: str, lock: bool = False) -> CreditRecord:
+    """The record a supervisor of its department (or an admin) acts on; 404 for one it may not see."""
+    if principal.role not in ("supervisor", "admin"):
+        raise Forbidden("only the supervising department decides on credit records")
+    query = select(CreditRecord).where(CreditRecord.id == record_id)
+    record = session.scalar(query.with_for_update() if lock else query)
+    if record is None:
+        raise NotFound("no such credit record")
+    if principal.role == "supervisor" and record.department_code not in principal.departments:
+        raise Forbidden("only the record's supervising department acts on it")
+    return record
+
+
+def get_record(db: Database, principal: Principal, record_id: str) -> dict[str, Any]:
+    """One credit record: supervisors and admins, or the party it concerns."""
+    if principal.role not in ("supervisor", "admin", "party"):
+        raise Forbidden("credit records are for the supervising departments and the parties they concern")
+    with db.read() as session:
+        record = session.get(CreditRecord, record_id)
+        if record is None or (principal.role == "party" and principal.org_code != record.org_code):
+            raise NotFound("no such credit record")
+        return record_out(session, record)
+
+
+def _text_field(value: Any, name: str, max_length: int, errors: dict[str, list[str]]) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        errors[name] = ["required: a non-empty string"]
+        return None
+    if len(value) > max_length:
+        errors[name] = [f"at most {max_length} characters"]
+        return None
+    return value.strip()
+
+
+def decide(db: Database, principal: Principal, record_id: str, document_no: Any, decided_on: Any,
+           legal_basis: Any, severity: Any) -> dict[str, Any]:
+    """The department's administrative decision (行政处理决定) on a record awaiting one: its document number
+    (文号), its date (not after today, not before the finding it rests on), its legal basis and its severity
+    class. The record is published from that date for the period the registry gives the class (none for a
+    warning). A record is decided once (409 after); a correction goes through an objection."""
+    errors: dict[str, list[str]] = {}
+    document_no = _text_field(document_no, "document_no", 100, errors)
+    legal_basis = _text_field(legal_basis, "legal_basis", 500, errors)
+    if severity not in rules.SEVERITIES:
+        errors["severity"] = [f"one of {', '.join(rules.SEVERITIES)}"]
+    day = None
+    try:
+        day = values.parse_date(decided_on)
+    except values.BadValue as exc:
+        errors["date"] = [str(exc)]
+    with db.transaction() as session:
+        record = _record_for_department(session, principal, record_id, lock=True)
+        if record.status != "awaiting_decision":
+            raise Conflict(f"the record was decided already ({record.document_no})")
+        today = china_date(clock.now())
+        if day is not None and "date" not in errors:
+            if day > today:
+                errors["date"] = [f"{day.isoformat()} is after today ({today.isoformat()})"]
+            elif day < record.record_date:
+                errors["date"] = [f"{day.isoformat()} is before the finding it rests on ({record.record_date.isoformat()})"]
+        if errors:
+            raise Invalid("the decision is incomplete or invalid", errors)
+        now = clock.now()
+        try:
+            apply_decision(record, document_no, day, legal_basis, severity, now, principal.name)
+        except rules.UnknownRule as exc:
+            raise Invalid(str(exc), {"severity": [str(exc)]}) from None
+        session.get(Instance, record.instance_id).updated_at = now
+        session.flush()
+        audit.append(session, record.instance_id, now, principal.name, [("credit_decision", None, {
+            "credit_record_id": record.id, "document_no": document_no, "date": day.isoformat(), "severity": severity,
+            "legal_basis": legal_basis, "publicity_rule": record.publicity_rule,
+            "publicity_until": record.publicity_until.isoformat() if record.publicity_until else None})])
+        return record_out(session, record)
+
+
 def month_days(month: str) -> tuple[date, date]:
     """The first and last day of a month written YYYY-MM; Invalid naming `month` otherwise."""
     try:
@@ -243,21 +400,25 @@ LEAD_STATUSES = ("pending", "confirmed", "dismissed")
 
 def _lead_visible(principal: Principal):
     depts = sorted(principal.departments)
-    return or_(Alert.department_code.in_(depts), Alert.escalated_to.in_(depts))
+    return or_(Alert.department_code.in_(depts), Alert.escalated_to.in_(depts), Lead.to_department.in_(depts))
 
 
 def list_leads(db: Database, principal: Principal, limit: int | None, cursor: str | None, month: str | None = None,
-               status: str | None = None, extra: Callable[..., list[tuple[datetime, str, dict[str, Any]]]] | None = None,
+               status: str | None = None, lead_type: str | None = None,
+               extra: Callable[..., list[tuple[datetime, str, dict[str, Any]]]] | None = None,
                alerts: bool = True) -> dict[str, Any]:
     """Leads to discipline inspection, oldest escalation first: every red alert that reached its escalation
     target — `pending` until its department decides, `confirmed` (a lead written, evidence frozen) or
     `dismissed` (listed only when asked for). `month` selects by the instant the alert turned red, China time.
+    Leads a department reported by hand (engine/supervision/leads.py) are listed `confirmed`, by when reported;
+    `lead_type` selects one type.
 
-    Seen by admins and by supervisors of the alert's department subtree or of its escalation target.
+    Seen by admins and by supervisors of the alert's department subtree, of its escalation target, or of the
+    body the lead was routed to.
 
     `extra(session, principal, window, wanted)`, when given, adds other leads to the same list as (instant, id,
     view) — the risk leads of the imported tenders (engine/supervision/risk.py `transfer_rows`), so the month's
-    transfer list is one list; `alerts=False` lists those alone."""
+    transfer list is one list; `alerts=False` lists those alone (no alert leads, no leads reported by hand)."""
     if principal.role == "supervisor" and not principal.departments:
         raise Forbidden("a supervisor without a department sees no leads")
     if principal.role not in ("supervisor", "admin"):
@@ -288,16 +449,29 @@ def list_leads(db: Database, principal: Principal, limit: int | None, cursor: st
             at = lead.escalated_at if lead is not None else escalated_at(session, alert)
             if window is not None and not window[0] <= at < window[1]:
                 continue
+            if lead_type and (lead.lead_type if lead is not None else lead_type_of(alert)) != lead_type:
+                continue
             rows.append((at, alert.id, alert, lead, decision))
         if extra is not None:
             rows.extend((at, key, None, None, view) for at, key, view in extra(session, principal, window, wanted))
+        if alerts and "confirmed" in wanted:
+            manual = select(Lead).where(Lead.alert_id.is_(None))
+            if principal.role == "supervisor":
+                depts = sorted(principal.departments)
+                manual = manual.where(or_(Lead.department_code.in_(depts), Lead.to_department.in_(depts)))
+            if lead_type:
+                manual = manual.where(Lead.lead_type == lead_type)
+            for lead in session.scalars(manual):
+                if window is None or window[0] <= lead.escalated_at < window[1]:
+                    rows.append((lead.escalated_at, lead.id, None, lead, None))
         rows.sort(key=lambda r: (r[0], r[1]))
         if cursor:
             after = _decode_cursor(cursor)
             rows = [r for r in rows if (r[0], r[1]) > after]
         more = len(rows) > limit
         rows = rows[:limit]
-        items = [decision if alert is None else lead_view(lead) if lead is not None
+        # A risk lead (`extra`) comes as its view in the decision's place; a lead reported by hand has no alert.
+        items = [lead_view(lead) if lead is not None else decision if alert is None
                  else _pending_view(session, alert, decision, at) for at, _, alert, lead, decision in rows]
         next_cursor = _encode_cursor(rows[-1][0], rows[-1][1]) if more and rows else None
         return {"items": items, "next_cursor": next_cursor}

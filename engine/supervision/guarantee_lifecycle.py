@@ -45,8 +45,11 @@ class Status(str, Enum):
 STATUSES = tuple(s.value for s in Status)
 KINDS = ("bid", "performance", "advance_payment", "quality", "payment")
 # How a security is given. `e_guarantee`: an electronic guarantee whose issuer type the start data does not
-# say (bid bonds posted before the award); `retention`: quality money withheld from payments (质保金预留).
-FORMS = ("cash", "bank_guarantee", "insurance_policy", "guarantee_company", "e_guarantee", "retention", "exempt")
+# say (bid bonds posted before the award); `retention`: quality money withheld from payments (质保金预留);
+# `commitment_letter`: a bid credit commitment letter (投标信用承诺函) in place of a bid bond; `not_required`: no bid
+# bond collected (Henan government procurement); neither has anything to refund.
+FORMS = ("cash", "bank_guarantee", "insurance_policy", "guarantee_company", "e_guarantee", "retention", "exempt",
+         "commitment_letter", "not_required")
 ISSUED_FORMS = ("bank_guarantee", "insurance_policy", "guarantee_company", "e_guarantee")
 CLAIM_REASONS = ("refused_to_sign", "non_performance")
 # Held: a security the contract still holds (a second quality security is refused beside one of these).

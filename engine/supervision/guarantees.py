@@ -165,7 +165,12 @@ def on_start(step: steps.Step, data: Mapping[str, Any]) -> None:
     amount = _dec(data.get("contract_amount"))
     award = _day(data.get("award_notice_date"))
     bond = data.get("bid_bond") or {}
-    if bond:
+    if bond.get("form") in ("commitment_letter", "not_required"):
+        # No money posted: a credit commitment in place of the bond (what a refusal to sign breaks), or no bond at
+        # all; recorded as nothing to refund.
+        session.flush()  # the new instance's row first: the guarantee refers to it
+        _new(session, instance, "bid", Decimal("0.00"), "exempt", actor, form=bond["form"], activated_on=award)
+    elif bond:
         _record_bid_bond(step, data, bond, award)
     rate = _dec(data.get("performance_guarantee_rate"))
     if rate > 0:
@@ -542,7 +547,10 @@ def confirm_refusal(db: Database, principal: Principal, guarantee_id: str, body:
 
     `body`: refused_at (date of the refusal, not after today nor before the award notice), note (the evidence,
     required). Only a supervisor of the contract's department (or its parents) or an admin; the bid guarantee
-    of a contract still waiting to be signed (409 otherwise). Returns the guarantee with its history."""
+    of a contract still waiting to be signed (409 otherwise). Returns the guarantee with its history.
+
+    Under a bid commitment letter (form commitment_letter) there is nothing to claim: the refusal itself ends the
+    signing (award_refused), and the caller opens a supervision case against the contractor."""
     instance_id = _instance_of_visible(db, principal, guarantee_id)
 
     def apply(step: steps.Step):
@@ -577,6 +585,12 @@ def confirm_refusal(db: Database, principal: Principal, guarantee_id: str, body:
         data = {"refused_at": day.isoformat(), "note": note, "department": instance.department_code}
         _event(session, g, principal.name, "refusal_confirmed", data)
         step.record("refusal_confirmed", None, {"guarantee_id": g.id, **data})
+        if g.form == "commitment_letter":
+            # No bond to claim: the broken commitment ends the signing here; its consequence is a supervision case
+            # against the contractor (api/guarantees.py opens it, engine/supervision/cases.py).
+            spiff.deliver_message(step.wf, REFUSAL_MESSAGE, {"award_refused_at": day.isoformat()})
+            _settle_refused_signing(session, instance, day)
+            step.record("award_refused", None, {"guarantee_id": g.id, "commitment_letter": True})
 
     return run_step(db, principal, instance_id, apply,
                     after=lambda step, _: view(step.session, step.session.get(Guarantee, guarantee_id), principal, full=True))

@@ -23,7 +23,7 @@ from typing import Any, Callable, Mapping
 from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session, load_only
 
-from engine.supervision import alerts, bindings, credit, csv_export, deadlines, interest, timing, works_payments
+from engine.supervision import alerts, bindings, cases, credit, csv_export, deadlines, interest, timing, works_payments
 from engine import clock
 from engine.access import directory
 from engine.runtime import values
@@ -741,6 +741,7 @@ def dashboard(db: Database, principal: Principal, limit: int = 200) -> dict[str,
         arrears = _open_arrears(session, open_alerts)
         instances = _instances_of(session, rows)
         names = _org_names(session, rows, instances)
+        extra = cases.dashboard_figures(session, principal)
     panel = _open_alerts_panel(rows, names, now, limit)
     contracts = _contracts_with_alerts(rows, instances, now)
     employers = _add_arrears(contracts, arrears)
@@ -750,6 +751,8 @@ def dashboard(db: Database, principal: Principal, limit: int = 200) -> dict[str,
         "arrears_by_employer": _arrears_by_employer(employers, names),
         "arrears_by_age": _arrears_by_age(rows, names, now, instances),
         "contracts_at_risk": _at_risk(contracts, names)[:limit],
+        # Supervision cases by stage, overdue rectifications, objections, records in the public library (issue 18).
+        **extra,
     }
 
 

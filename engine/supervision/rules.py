@@ -12,6 +12,11 @@ terms a contract may agree (or, "interest", give the late-payment rate when it a
 with `RuleRegistry.limit` and `RuleRegistry.limits_for`. The two kinds keep separate id spaces,
 because one DOMAIN.md rule may set both a period and a cap: D07 caps the government procurement
 bid bond at 2 % and sets its refund period.
+
+A third kind, publicity (`Publicity`, "kind": "publicity"), says how long a credit record (失信信息) is
+published by the severity class of its decision: not at all (warnings, 通报批评), for a number of months,
+with the earliest month from which credit repair may end it; or, as a cap ("cap_months"), at most how
+long any record is published (Henan's 5 years). Read with `RuleRegistry.publicity_for`.
 """
 from __future__ import annotations
 
@@ -31,7 +36,10 @@ VERIFICATION_MARKS = ("P", "S", "U", "L", "D")
 DEFAULT_RULES_PATH = Path(__file__).with_name("rules.json")
 
 # The kinds of limit entry; an entry without "kind" (or with "period") is a period Rule.
-LIMIT_KINDS = ("cap", "floor", "exemption", "prohibition", "interest")
+LIMIT_KINDS = ("cap", "floor", "exemption", "prohibition", "interest", "form")
+
+# The bid-bond forms that post no money, which a "form" limit may allow for its tracks and categories.
+MONEYLESS_BOND_FORMS = ("commitment_letter", "not_required")
 
 # The contract terms a limit bounds (its `subject`, and a prohibition's `together_with`).
 LIMIT_SUBJECTS = ("bid_bond", "performance_guarantee", "retention", "defect_liability", "supplementary_contracts",
@@ -46,6 +54,9 @@ CATEGORIES = ("works", "goods", "services")
 
 # Organisation.credit_rating values, best first.
 CREDIT_RATINGS = ("AAA", "AA", "A", "B", "C")
+
+# The severity classes of an administrative decision behind a credit record (DOMAIN.md S03, §7).
+SEVERITIES = ("warning", "general", "serious")
 
 _RULE_ID = re.compile(r"[A-Z][A-Z0-9_-]*")
 _EVENT = re.compile(r"[a-z][a-z0-9_]*")
@@ -169,7 +180,9 @@ class Limit:
       at least 80 % of the measured value (C03);
     * "prohibition": the term may not be agreed together with `together_with`;
     * "interest": the late-payment interest the law gives when the contract agrees no rate,
-      `percent_per_day` (a percentage, 0.05 means 万分之五 a day) of the amount overdue (P05).
+      `percent_per_day` (a percentage, 0.05 means 万分之五 a day) of the amount overdue (P05);
+    * "form": the bid bond may take one of `forms` (MONEYLESS_BOND_FORMS: a credit commitment letter
+      投标信用承诺函, or no bond at all) on the contracts it covers.
 
     `tracks` and `categories` narrow the limit to procurement tracks and object categories (None:
     every one). `verified` is the DOMAIN.md mark; the version is in force from `effective_from` to
@@ -194,6 +207,7 @@ class Limit:
     exempt_percent: Decimal | None = None
     together_with: str | None = None
     percent_per_day: Decimal | None = None
+    forms: tuple[str, ...] | None = None
     tracks: tuple[str, ...] | None = None
     categories: tuple[str, ...] | None = None
     note: str | None = None
@@ -234,9 +248,10 @@ class Limit:
             "exemption": {"exempt_ratings", "exempt_percent"},
             "prohibition": {"together_with"},
             "interest": {"percent_per_day"},
+            "form": {"forms"},
         }[self.kind]
-        kind_fields = ("max_percent", "min_percent", "of", "max_amount", "max_months", "default_months", "exempt_ratings", "exempt_percent",
-                       "together_with", "percent_per_day")
+        kind_fields = ("max_percent", "min_percent", "of", "max_amount", "max_months", "default_months", "exempt_ratings",
+                       "exempt_percent", "together_with", "percent_per_day", "forms")
         if stray := [name for name in kind_fields if getattr(self, name) is not None and name not in allowed]:
             raise ValueError(f"{where}: a {self.kind} does not take {stray}")
         if self.kind == "cap":
@@ -274,6 +289,10 @@ class Limit:
         elif self.kind == "interest":
             if not (_decimal(self.percent_per_day) and 0 < self.percent_per_day <= 100):
                 raise ValueError(f"{where}: percent_per_day must be a decimal in (0, 100], got {self.percent_per_day!r}")
+        elif self.kind == "form":
+            if self.subject != "bid_bond" or not _distinct_from(self.forms, MONEYLESS_BOND_FORMS):
+                raise ValueError(f"{where}: a form limit is on bid_bond, with forms a non-empty list of distinct "
+                                 f"values from {MONEYLESS_BOND_FORMS}")
         elif self.together_with not in LIMIT_SUBJECTS or self.together_with == self.subject:
             raise ValueError(f"{where}: together_with must be another subject from {LIMIT_SUBJECTS}")
 
@@ -312,7 +331,7 @@ class Limit:
         for name in ("max_percent", "min_percent", "max_amount", "exempt_percent", "percent_per_day"):
             if values.get(name) is not None:
                 values[name] = _parse_decimal(values[name], f"{where}: {name}")
-        for name in ("exempt_ratings", "tracks", "categories"):
+        for name in ("exempt_ratings", "forms", "tracks", "categories"):
             if values.get(name) is not None:
                 if not isinstance(values[name], list):
                     raise ValueError(f"{where}: {name} must be a list")
@@ -336,6 +355,134 @@ class Limit:
         return data
 
 
+@dataclass(frozen=True)
+class Publicity:
+    """One version of a publicity rule for credit records (公示期), with its legal basis.
+
+    A period entry covers the decisions of `severities` (on contracts of `tracks`, None: every track):
+    `published` False means such a decision is not published at all; otherwise it is published for
+    `months`, and credit repair may end it early from `repair_after_months` on (None: no early end).
+    A cap entry (`cap_months`, no `months`) bounds every period it covers. `verified` is the DOMAIN.md mark.
+    """
+
+    id: str
+    title: str
+    legal_basis: str
+    verified: str
+    effective_from: date
+    severities: tuple[str, ...]
+    effective_to: date | None = None
+    tracks: tuple[str, ...] | None = None
+    published: bool | None = None
+    months: int | None = None
+    repair_after_months: int | None = None
+    cap_months: int | None = None
+    note: str | None = None
+
+    def __post_init__(self) -> None:
+        where = f"publicity {self.id!r}"
+        if not isinstance(self.id, str) or not _RULE_ID.fullmatch(self.id):
+            raise ValueError(f"{where}: id must be upper-case letters and digits, e.g. 'S02'")
+        for name in ("title", "legal_basis"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"{where}: {name} must be a non-empty string")
+        if self.verified not in VERIFICATION_MARKS:
+            raise ValueError(f"{where}: verified must be one of {VERIFICATION_MARKS}, got {self.verified!r}")
+        if not _plain_date(self.effective_from):
+            raise ValueError(f"{where}: effective_from must be a date")
+        if self.effective_to is not None and not (_plain_date(self.effective_to) and self.effective_to >= self.effective_from):
+            raise ValueError(f"{where}: effective_to must be a date on or after effective_from")
+        if not _distinct_from(self.severities, SEVERITIES):
+            raise ValueError(f"{where}: severities must be a non-empty list of distinct values from {SEVERITIES}")
+        if self.tracks is not None and not _distinct_from(self.tracks, TRACKS):
+            raise ValueError(f"{where}: tracks must be a non-empty list of distinct values from {TRACKS}")
+        if self.note is not None and (not isinstance(self.note, str) or not self.note.strip()):
+            raise ValueError(f"{where}: note must be a non-empty string when present")
+        if self.cap_months is not None:
+            if not _positive_int(self.cap_months):
+                raise ValueError(f"{where}: cap_months must be a positive integer")
+            if any(v is not None for v in (self.published, self.months, self.repair_after_months)):
+                raise ValueError(f"{where}: a cap takes cap_months only, not published, months or repair_after_months")
+            return
+        if not isinstance(self.published, bool):
+            raise ValueError(f"{where}: published must be true or false (or give cap_months)")
+        if not self.published:
+            if self.months is not None or self.repair_after_months is not None:
+                raise ValueError(f"{where}: an entry that publishes nothing takes no months")
+            return
+        if not _positive_int(self.months):
+            raise ValueError(f"{where}: months must be a positive integer when published")
+        if self.repair_after_months is not None and not (
+                _positive_int(self.repair_after_months) and self.repair_after_months <= self.months):
+            raise ValueError(f"{where}: repair_after_months must be a positive integer no larger than months")
+
+    @property
+    def is_cap(self) -> bool:
+        return self.cap_months is not None
+
+    def in_force_on(self, day: date) -> bool:
+        return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)
+
+    def covers(self, severity: str, track: str | None) -> bool:
+        return severity in self.severities and (self.tracks is None or track in self.tracks)
+
+    def window(self) -> str:
+        end = self.effective_to.isoformat() if self.effective_to else ""
+        return f"{self.effective_from.isoformat()}..{end}"
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> Publicity:
+        where = f"publicity {data.get('id')!r}"
+        values = {k: v for k, v in data.items() if k != "kind"}
+        known = {f.name for f in fields(cls)}
+        required = {"id", "title", "legal_basis", "verified", "effective_from", "severities"}
+        if missing := required - set(values):
+            raise ValueError(f"{where}: missing {sorted(missing)}")
+        if unknown := set(values) - known:
+            raise ValueError(f"{where}: unknown fields {sorted(unknown)}")
+        for name in ("effective_from", "effective_to"):
+            if values.get(name) is not None:
+                values[name] = _parse_date(values[name], f"{where}: {name}")
+        for name in ("severities", "tracks"):
+            if values.get(name) is not None:
+                if not isinstance(values[name], list):
+                    raise ValueError(f"{where}: {name} must be a list")
+                values[name] = tuple(values[name])
+        return cls(**values)
+
+    def to_dict(self) -> dict:
+        data: dict = {"kind": "publicity"}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None and f.name != "effective_to":
+                continue
+            if isinstance(value, date):
+                value = value.isoformat()
+            elif isinstance(value, tuple):
+                value = list(value)
+            data[f.name] = value
+        return data
+
+
+@dataclass(frozen=True)
+class PublicityTerm:
+    """How long one decision's record is published, resolved from the registry: the period entry that
+    applies (the track's own before a national one), shortened by every cap in force over it."""
+
+    severity: str
+    published: bool
+    months: int | None
+    repair_after_months: int | None
+    rule_ids: tuple[str, ...]
+    legal_basis: str
+    verified: str
+
+    @property
+    def rule_id(self) -> str:
+        return "+".join(self.rule_ids)
+
+
 class RuleRegistry:
     """An immutable set of rule versions — periods and limits, each kind with its own ids — at
     most one version per id and kind in force on any date."""
@@ -343,15 +490,19 @@ class RuleRegistry:
     def __init__(self, rules: Iterable[Rule | Limit]):
         periods: dict[str, list[Rule]] = {}
         limits: dict[str, list[Limit]] = {}
+        publicity: dict[str, list[Publicity]] = {}
         for rule in rules:
             if isinstance(rule, Rule):
                 periods.setdefault(rule.id, []).append(rule)
             elif isinstance(rule, Limit):
                 limits.setdefault(rule.id, []).append(rule)
+            elif isinstance(rule, Publicity):
+                publicity.setdefault(rule.id, []).append(rule)
             else:
-                raise TypeError(f"expected Rule or Limit, got {type(rule).__name__}")
+                raise TypeError(f"expected Rule, Limit or Publicity, got {type(rule).__name__}")
         self._versions = _without_overlaps(periods, "rule")
         self._limits = _without_overlaps(limits, "limit")
+        self._publicity = _without_overlaps(publicity, "publicity")
 
     def get(self, rule_id: str, on: date) -> Rule:
         """The version of period `rule_id` in force on `on`; UnknownRule when there is none."""
@@ -399,6 +550,34 @@ class RuleRegistry:
             and limit.applies_to(track, category)
         )
 
+    def publicity(self) -> tuple[Publicity, ...]:
+        """Every version of every publicity entry, by id and then by effective date."""
+        return tuple(entry for found in self._publicity.values() for entry in found)
+
+    def publicity_for(self, severity: str, track: str | None, on: date) -> PublicityTerm:
+        """How long a decision of `severity` on a contract of `track`, dated `on`, is published. The period
+        entry covering it for that track wins over one for every track; every cap in force that covers it
+        shortens it. UnknownRule when no period entry applies; ValueError for an unknown severity."""
+        if severity not in SEVERITIES:
+            raise ValueError(f"severity must be one of {SEVERITIES}, got {severity!r}")
+        if not _plain_date(on):
+            raise TypeError(f"'on' must be a datetime.date, got {type(on).__name__}")
+        in_force = [e for e in self.publicity() if e.in_force_on(on) and e.covers(severity, track)]
+        periods = sorted((e for e in in_force if not e.is_cap), key=lambda e: (e.tracks is None, e.id))
+        if not periods:
+            raise UnknownRule(f"no publicity rule for a {severity} decision on {track or 'any'} contracts "
+                              f"in force on {on.isoformat()}")
+        period = periods[0]
+        if not period.published:
+            return PublicityTerm(severity, False, None, None, (period.id,), period.legal_basis, period.verified)
+        months, used = period.months, [period]
+        for cap in sorted((e for e in in_force if e.is_cap), key=lambda e: e.id):
+            used.append(cap)
+            months = min(months, cap.cap_months)
+        repair = None if period.repair_after_months is None else min(period.repair_after_months, months)
+        return PublicityTerm(severity, True, months, repair, tuple(e.id for e in used),
+                             "；".join(e.legal_basis for e in used), "/".join(e.verified for e in used))
+
     def layered(self, overrides: Iterable[Rule | Limit]) -> RuleRegistry:
         """A new registry in which the versions given replace every version of their ids (of the
         same kind: a Limit replaces limits, a Rule periods), and add new ids: how a jurisdiction's
@@ -406,7 +585,9 @@ class RuleRegistry:
         overrides = list(overrides)
         periods = {rule.id for rule in overrides if isinstance(rule, Rule)}
         limits = {rule.id for rule in overrides if isinstance(rule, Limit)}
-        kept = [r for r in self.all() if r.id not in periods] + [lim for lim in self.limits() if lim.id not in limits]
+        publicity = {rule.id for rule in overrides if isinstance(rule, Publicity)}
+        kept = ([r for r in self.all() if r.id not in periods] + [lim for lim in self.limits() if lim.id not in limits]
+                + [p for p in self.publicity() if p.id not in publicity])
         return RuleRegistry(kept + overrides)
 
     @classmethod
@@ -440,14 +621,17 @@ def load_default() -> RuleRegistry:
     return RuleRegistry.load_default()
 
 
-def _entry(item: object) -> Rule | Limit:
+def _entry(item: object) -> Rule | Limit | Publicity:
     if isinstance(item, Mapping) and "kind" in item:
         kind = item["kind"]
+        if kind == "publicity":
+            return Publicity.from_dict(item)
         if kind == "period":
             return Rule.from_dict({k: v for k, v in item.items() if k != "kind"})
         if kind in LIMIT_KINDS:
             return Limit.from_dict(item)
-        raise ValueError(f"rule {item.get('id')!r}: kind must be 'period' or one of {LIMIT_KINDS}, got {kind!r}")
+        raise ValueError(f"rule {item.get('id')!r}: kind must be 'period' or one of {LIMIT_KINDS} or 'publicity', "
+                         f"got {kind!r}")
     return Rule.from_dict(item)
 
 

@@ -49,6 +49,7 @@ from tests.conftest import _truncate_pg, fixture_bytes, seed_people
 
 HERE = Path(__file__).resolve().parent
 SAMPLE = HERE.parents[1] / "engine" / "supervision" / "samples" / "tenders-2026-09-10.json"
+ROOT_DIR = HERE.parent.parent
 XML = {"Content-Type": "application/xml"}
 CN = timezone(timedelta(hours=8))
 
@@ -583,6 +584,138 @@ def v_confirmed(w: World, role: str, req: Req, body) -> None:
     assert [r["id"] for r in records if r["alert_id"] == req.ctx["alert_id"]] == [body["credit_record"]["id"]]
 
 
+def _confirmed_record(w: World) -> str:
+    """A fresh contract A (ZJ-D) with its red alert confirmed: the id of its credit record awaiting a decision."""
+    [alert] = w.fresh("signing_deadline")["alerts"]
+    r = w.client.post(f"/api/v1/alerts/{alert['id']}/confirm", json={"decision": "confirmed"}, headers=w.headers("admin"))
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()["credit_record"]["id"]
+
+
+def _record(w: World) -> str:
+    """One credit record of EMP in contract A, written once per world (read rows only)."""
+    if not hasattr(w, "record_id"):
+        w.record_id = _confirmed_record(w)
+    return w.record_id
+
+
+def _today_cn() -> str:
+    return clock.now().astimezone(CN).date().isoformat()
+
+
+def b_decision(before: bool = False):
+    def build(w: World, role: str) -> Req:
+        record_id = _confirmed_record(w)
+        body = {"document_no": f"郑建罚〔2026〕{next(w.counter)}号", "date": _today_cn(),
+                "legal_basis": "《中华人民共和国招标投标法》第五十九条", "severity": "general"}
+        if before:
+            r = w.client.post(f"/api/v1/credit-records/{record_id}/decision", json=body, headers=w.headers("admin"))
+            assert r.status_code == 200, r.get_json()
+        return Req(f"/api/v1/credit-records/{record_id}/decision", json=body, ctx={"record_id": record_id})
+    return build
+
+
+def _record_state(w: World, req: Req):
+    r = w.get(f"/api/v1/credit-records/{req.ctx['record_id']}", "admin").get_json()
+    objections = w.get(f"/api/v1/objections?limit=500&record_id={req.ctx['record_id']}", "admin").get_json()["items"]
+    return r["status"], r["decision"], r["publicity"], r["removal"], objections
+
+
+def _published_record(w: World) -> str:
+    record_id = _confirmed_record(w)
+    body = {"document_no": f"郑建罚〔2026〕{next(w.counter)}号", "date": _today_cn(),
+            "legal_basis": "《中华人民共和国招标投标法》第五十九条", "severity": "general"}
+    r = w.client.post(f"/api/v1/credit-records/{record_id}/decision", json=body, headers=w.headers("admin"))
+    assert r.status_code == 200, r.get_json()
+    return record_id
+
+
+def _filed_objection(w: World, record_id: str) -> str:
+    r = w.client.post(f"/api/v1/credit-records/{record_id}/objections", json={"grounds": "记录有误"},
+                      headers=w.headers("employer"))
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()["id"]
+
+
+def _objection(w: World) -> str:
+    """One open objection of EMP in contract A, filed once per world (read rows only)."""
+    if not hasattr(w, "objection_id"):
+        w.objection_id = _filed_objection(w, _published_record(w))
+    return w.objection_id
+
+
+def b_record_action(action: str, body: dict):
+    def build(w: World, role: str) -> Req:
+        record_id = _published_record(w)
+        sent = {k: (_today_cn() if v == "TODAY" else v) for k, v in body.items()}
+        return Req(f"/api/v1/credit-records/{record_id}/{action}", json=sent, ctx={"record_id": record_id})
+    return build
+
+
+def b_objection_action(action: str, body: dict | None):
+    def build(w: World, role: str) -> Req:
+        record_id = _published_record(w)
+        objection_id = _filed_objection(w, record_id)
+        return Req(f"/api/v1/objections/{objection_id}/{action}", json=body, ctx={"record_id": record_id})
+    return build
+
+
+def b_lead():
+    def build(w: World, role: str) -> Req:
+        key = w.fresh("signing_deadline")["business_key"]
+        return Req("/api/v1/leads", json={"type": "official_interference", "business_key": key, "description": "干预"},
+                   ctx={"business_key": key})
+    return build
+
+
+def _leads_state(w: World, req: Req):
+    items = w.get("/api/v1/leads?limit=500", "admin").get_json()["items"]
+    return [(x["id"], x["acknowledged_at"], x["outcome"]) for x in items if x["business_key"] == req.ctx["business_key"]]
+
+
+def b_lead_action(action: str, body: dict, acknowledged: bool = False):
+    def build(w: World, role: str) -> Req:
+        key = w.fresh("signing_deadline")["business_key"]
+        r = w.client.post("/api/v1/leads", json={"type": "bid_rigging", "business_key": key, "description": "串标"},
+                          headers=w.headers("admin"))
+        assert r.status_code == 201, r.get_json()
+        lead_id = r.get_json()["id"]
+        if acknowledged:
+            r = w.client.post(f"/api/v1/leads/{lead_id}/acknowledge", json={}, headers=w.headers("admin"))
+            assert r.status_code == 200, r.get_json()
+        return Req(f"/api/v1/leads/{lead_id}/{action}", json=body, ctx={"business_key": key})
+    return build
+
+
+def _deploy_cases(w: World) -> None:
+    w.deploy((ROOT_DIR / "bpmn" / "supervision_case.bpmn").read_bytes())  # the same bytes again: the same version
+
+
+def b_case():
+    def build(w: World, role: str) -> Req:
+        _deploy_cases(w)
+        key = w.fresh("signing_deadline")["business_key"]
+        return Req("/api/v1/cases", json={"business_key": key, "party_role": "employer", "reason": "逾期未签约"},
+                   ctx={"business_key": key})
+    return build
+
+
+def _cases_state(w: World, req: Req):
+    return w.get(f"/api/v1/cases?business_key={req.ctx['business_key']}", "admin").get_json()["items"]
+
+
+def _case(w: World) -> str:
+    """One supervision case against EMP in contract A, opened once per world (read rows only)."""
+    if not hasattr(w, "case_id"):
+        _deploy_cases(w)
+        key = w.fresh("signing_deadline")["business_key"]
+        r = w.client.post("/api/v1/cases", json={"business_key": key, "party_role": "employer", "reason": "逾期"},
+                          headers=w.headers("admin"))
+        assert r.status_code == 201, r.get_json()
+        w.case_id = r.get_json()["id"]
+    return w.case_id
+
+
 REPORTS_ROLES = row("200 200 403 403 403 403 200 200 200 401")
 
 CASES += [
@@ -608,6 +741,45 @@ CASES += [
          _path("/api/v1/credit-records")),
     Case("credit records: another organisation's", "credit_records.list_credit_records", "GET",
          row("200 403 403 403 200 403 200 200 200 401"), _path("/api/v1/credit-records?org=CON")),
+    Case("credit records: one", "credit_records.get_credit_record", "GET", row("200 403 403 200 404 404 200 200 200 401"),
+         lambda w, r: Req(f"/api/v1/credit-records/{_record(w)}")),
+    Case("credit records: one unknown", "credit_records.get_credit_record", "GET",
+         row("404 403 403 404 404 404 404 404 404 401"), _path(f"/api/v1/credit-records/{UNKNOWN}")),
+    Case("credit records: decision", "credit_records.decide_credit_record", "POST",
+         row("200 403 403 403 403 403 200 200 403 401"), b_decision(), write=True, snapshot=_record_state),
+    Case("credit records: decision twice", "credit_records.decide_credit_record", "POST",
+         row("409 403 403 403 403 403 409 409 403 401"), b_decision(before=True), write=True, snapshot=_record_state),
+    Case("objections: file", "credit_records.object_to", "POST", row("201 403 403 201 404 404 403 403 403 401"),
+         b_record_action("objections", {"grounds": "记录有误"}), write=True, snapshot=_record_state),
+    Case("credit records: revocation", "credit_records.revoke", "POST", row("200 403 403 403 403 403 200 200 403 401"),
+         b_record_action("revocation", {"note": "决定撤销"}), write=True, snapshot=_record_state),
+    Case("credit records: repair too early", "credit_records.repair", "POST",
+         row("422 403 403 403 403 403 422 422 403 401"),
+         b_record_action("repair", {"applied_on": "TODAY", "note": "已整改"}), write=True, snapshot=_record_state),
+    Case("objections: answer", "objections.answer", "POST", row("200 403 403 403 403 403 200 200 403 401"),
+         b_objection_action("answer", {"outcome": "upheld", "answer": "经复核"}), write=True, snapshot=_record_state),
+    Case("objections: refer", "objections.refer", "POST", row("200 403 403 403 403 403 200 200 403 401"),
+         b_objection_action("refer", None), write=True, snapshot=_record_state),
+    Case("objections: list", "objections.list_objections", "GET", row("200 403 403 200 200 200 200 200 200 401"),
+         _path("/api/v1/objections")),
+    Case("objections: one", "objections.get_objection", "GET", row("200 403 403 200 404 404 200 200 404 401"),
+         lambda w, r: Req(f"/api/v1/objections/{_objection(w)}")),
+    Case("cases: open by hand", "cases.open_case", "POST", row("201 403 403 403 403 403 201 201 404 401"),
+         b_case(), write=True, snapshot=_cases_state),
+    Case("cases: list", "cases.list_cases", "GET", row("200 403 403 200 200 200 200 200 200 401"), _path("/api/v1/cases")),
+    Case("cases: one", "cases.get_case", "GET", row("200 403 403 200 404 404 200 200 404 401"),
+         lambda w, r: Req(f"/api/v1/cases/{_case(w)}")),
+    Case("cases: one unknown", "cases.get_case", "GET", row("404 403 403 404 404 404 404 404 404 401"),
+         _path(f"/api/v1/cases/{UNKNOWN}")),
+    Case("leads: report", "leads.report_lead", "POST", row("201 403 403 403 403 403 201 201 404 401"),
+         b_lead(), write=True, snapshot=_leads_state),
+    Case("leads: acknowledge", "leads.acknowledge_lead", "POST", row("200 403 403 403 403 403 403 403 404 401"),
+         b_lead_action("acknowledge", {}), write=True, snapshot=_leads_state),
+    Case("leads: outcome", "leads.lead_outcome", "POST", row("200 403 403 403 403 403 403 403 404 401"),
+         b_lead_action("outcome", {"outcome": "case_filed", "note": "立案"}, acknowledged=True), write=True,
+         snapshot=_leads_state),
+    Case("reports: transfers", "reports.transfers", "GET", row("200 403 403 403 403 403 200 200 200 401"),
+         _path("/api/v1/reports/transfers?month=2026-10")),
     Case("leads: list", "leads.list_leads", "GET", row("200 403 403 403 403 403 200 200 200 401"), _path("/api/v1/leads")),
     Case("ocds: package", "ocds.release_package", "GET", row("200 200 403 200 200 200 200 200 200 401"),
          _path("/api/v1/ocds/releases?month=2026-09")),
@@ -617,6 +789,14 @@ CASES += [
     Case("ocds: contract unknown", "contract_ocds.contract_release", "GET", NOT_FOUND,
          _path("/api/v1/contracts/NO-SUCH/ocds")),
     Case("pages: dashboard", "pages.dashboard", "GET", PUBLIC, _path("/dashboard"), page=True),
+    # issue 18: the public credit library, no token needed (a bad token is not even looked at)
+    Case("public: credit records", "public.list_public_records", "GET", PUBLIC, _path("/api/v1/public/credit-records")),
+    Case("public: credit records, search", "public.list_public_records", "GET", PUBLIC,
+         _path("/api/v1/public/credit-records?q=org%20EMP")),
+    Case("public: publicity rules", "public.publicity_rules", "GET", PUBLIC, _path("/api/v1/public/publicity-rules")),
+    Case("public: export", "public.export_public_records", "GET", PUBLIC,
+         _path("/api/v1/public/credit-records/export?format=csv")),
+    Case("pages: credit library", "pages.credit_library", "GET", PUBLIC, _path("/credit?q=<img src=x>"), page=True),
     Case("pages: bulletin", "pages.bulletin", "GET", PUBLIC, _path("/bulletin?month=2026-10"), page=True),
 ]
 

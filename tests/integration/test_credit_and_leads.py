@@ -46,8 +46,14 @@ def history(api: Api, instance_id: str) -> list[dict]:
     return api.call("GET", f"/api/v1/instances/{instance_id}/history?limit=500", "admin")["items"]
 
 
-@pytest.mark.parametrize("track, rule, until", [("tendering", "S02", "2027-04-13"),        # 6 months from 10-13
-                                                ("gov_procurement", "S03", "2031-10-13")])  # 5 years (Henan)
+def decide(api: Api, record_id: str, who: str, expect: int = 200, when=None, **over) -> dict:
+    body = {"document_no": "郑建罚〔2026〕17号", "date": "2026-10-14", "legal_basis": "《中华人民共和国招标投标法》第五十九条",
+            "severity": "general", **over}
+    return api.call("POST", f"/api/v1/credit-records/{record_id}/decision", who, when or at(10, 14), expect, json=body)
+
+
+@pytest.mark.parametrize("track, rule, until", [("tendering", "S02+S03", "2027-04-14"),         # 6 months (S02)
+                                                ("gov_procurement", "CP02+S03", "2027-10-14")])  # 1 year (58号)
 def test_a_confirmed_red_alert_writes_exactly_one_credit_record_and_one_lead(api, track, rule, until):
     alert = red_contract(api, f"RED-{track}", track)
     [pending] = leads(api, "zj" if track == "tendering" else "cz")
@@ -62,8 +68,15 @@ def test_a_confirmed_red_alert_writes_exactly_one_credit_record_and_one_lead(api
     assert record["rule"]["code"] == "SIGNING_OVERDUE" and record["rule"]["legal_basis"] == alert["legal_basis"]
     assert ("第四十六条" in record["rule"]["legal_basis"])
     assert record["date"] == "2026-10-13" and record["track"] == track
-    assert record["publicity"]["rule"] == rule and record["publicity"]["until"] == until
-    assert record["publicity"]["legal_basis"] == credit.PUBLICITY[rule].legal_basis
+    # Nothing is published on a confirmation: the record waits for the department's decision.
+    assert record["status"] == "awaiting_decision" and record["decision"] is None
+    assert record["publicity"]["rule"] is None and record["publicity"]["in_publicity"] is False
+    decided = decide(api, record["id"], "zj" if track == "tendering" else "cz")
+    assert decided["status"] == "decided" and decided["decision"]["document_no"] == "郑建罚〔2026〕17号"
+    assert decided["decision"]["date"] == "2026-10-14" and decided["decision"]["severity"] == "general"
+    assert decided["publicity"]["rule"] == rule and decided["publicity"]["until"] == until
+    assert decided["publicity"]["from"] == "2026-10-14" and decided["publicity"]["published"] is True
+    assert decided["publicity"]["legal_basis"] == credit.publicity_for("general", track, date(2026, 10, 14)).legal_basis
     lead = body["lead"]
     assert lead["status"] == "confirmed" and lead["alert_id"] == alert["id"] and lead["to_department"] == "JW"
     assert lead["responsible_org"] == "EMP" and lead["code"] == "SIGNING_OVERDUE"
@@ -85,7 +98,7 @@ def test_a_confirmed_red_alert_writes_exactly_one_credit_record_and_one_lead(api
     confirm(api, alert["id"], "admin", expect=409)
     confirm(api, alert["id"], "admin", decision="dismissed", expect=409)
     [listed] = records(api, "admin")
-    assert listed["id"] == record["id"]
+    assert listed["id"] == record["id"] and listed["status"] == "decided"
     [only] = leads(api, "admin")
     assert only["id"] == lead["id"] and only["status"] == "confirmed" and only["evidence"] == evidence
     assert [e["action"] for e in history(api, alert["instance_id"])].count("alert_confirmed") == 1

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from api import cli, create_app
 from engine.runtime import scheduler, spiff
-from engine.supervision import holidays
+from engine.supervision import holidays, objections
 from engine.settings import Settings, SettingsError
 from tests.conftest import seed_people
 from tests.security.test_runaway_diagrams import XML, multi_instance
@@ -85,7 +85,8 @@ def test_the_scheduler_runs_its_jobs_at_the_configured_intervals(tmp_path):
     jobs = scheduler.configure(BackgroundScheduler(), database, "w1", settings.schedule())
     assert {j.id: j.trigger.interval for j in jobs.get_jobs()} == {
         "sweep": timedelta(seconds=0.2), "deliver": timedelta(seconds=0.5),
-        "calendar": timedelta(seconds=holidays.REFRESH_SECONDS), "anchor": timedelta(seconds=30)}
+        "calendar": timedelta(seconds=holidays.REFRESH_SECONDS), "anchor": timedelta(seconds=30),
+        "objections_overdue": timedelta(seconds=objections.WARN_SECONDS)}
     schedule = jobs.get_job("sweep").args[2]
     assert (schedule.timer_lease, schedule.fire_group) == (timedelta(seconds=5), 3)
     assert jobs.get_job("anchor").args[1] == tmp_path / "a.jsonl"

@@ -506,8 +506,8 @@ def test_ensure_returns_the_normalised_data_when_valid(registry):
 def test_default_registry_holds_the_caps_with_legal_basis_and_verification_mark(registry):
     marks = {limit.id: limit.verified for limit in registry.limits()}
 
-    assert marks == {"CR01": "D", "CR02": "L", "D01": "P", "D02": "S", "D05": "P", "D07": "P", "D09": "P", "G07": "P", "P05": "P",
-                     "Q01": "S", "Q02": "S", "Q03": "S", "C01": "S", "C03": "S", "C03A": "S"}
+    assert marks == {"BB01": "U", "CR01": "D", "CR02": "L", "D01": "P", "D02": "S", "D05": "P", "D07": "P", "D09": "P", "D13": "L",
+                     "G07": "P", "P05": "P", "Q01": "S", "Q02": "S", "Q03": "S", "C01": "S", "C03": "S", "C03A": "S"}
     assert registry.limit("D05", ON).max_percent == Decimal("10")
     assert registry.limit("D02", ON).max_amount == Decimal("800000")
     assert (registry.limit("Q03", ON).max_months, registry.limit("Q03", ON).default_months) == (24, 12)
