@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import http
+import json
 import logging
 import os
 import re
+import time
 import uuid
 from pathlib import Path
 
@@ -138,6 +140,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
 
     @app.before_request
     def _request_id():
+        g.started = time.perf_counter()
         given = request.headers.get("X-Request-Id", "")
         # A caller's id is echoed into logs: only a plain token is accepted, never log-injection text.
         g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
@@ -154,8 +157,15 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     @app.after_request
     def _log(response):
         response.headers["X-Request-Id"] = g.get("request_id", "")
-        # Bodies are never logged: they carry tokens, webhook secrets and business data.
-        log.info("%s %s %s %s", g.get("request_id", "-"), request.method, request.path, response.status_code)
+        # One access line per request, key=value (README "Console and logs"). Bodies and query strings are
+        # never logged: they carry tokens, webhook secrets and business data; the path is quoted by %r so a
+        # hostile path cannot forge a second line.
+        who = g.principal.name if "principal" in g else "-"
+        ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+        log.info("access request_id=%s method=%s path=%s status=%s ms=%.1f user=%s bytes=%s",
+                 g.get("request_id", "-"), request.method, json.dumps(request.path, ensure_ascii=False),
+                 response.status_code, ms, json.dumps(who, ensure_ascii=False),
+                 response.calculate_content_length() if not response.is_streamed else "-")
         return response
 
     return app
