@@ -120,10 +120,10 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     app.json.ensure_ascii = False
 
     api = LvyueApi(app, spec_kwargs={"extra_plugins": [ProblemBodies()]})
-    from . import alerts, contracts, definitions, guarantees, incidents, instances, ops, pages, tasks, versions
+    from . import alerts, contracts, definitions, guarantees, incidents, instances, me, ops, pages, tasks, versions
 
     for blueprint in (definitions.blp, instances.blp, tasks.blp, alerts.blp, incidents.blp, contracts.blp,
-                      versions.blp, versions.rules_blp, guarantees.blp):
+                      versions.blp, versions.rules_blp, guarantees.blp, me.blp):
         api.register_blueprint(blueprint)
     PUBLIC_ENDPOINTS.add("guarantees.guarantee_issued")  # signed by the issuer's platform, or a bearer token
     from . import reports  # supervisor insight: reports, credit records, leads, OCDS

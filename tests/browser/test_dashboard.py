@@ -115,7 +115,7 @@ def test_the_dashboard_shows_the_seeded_alerts_and_drills_down_to_a_contract(pag
     page.locator('#risk button[data-business-key="LH-DASH-ARR"]').click()
     expect(page.locator("#ledger")).to_be_visible()
     expect(page.locator("#ledger-key")).to_have_text("LH-DASH-ARR")
-    expect(page.locator("#ledger-arrears")).to_have_text("1,000,000.00")
+    expect(page.locator("#ledger-arrears")).to_have_text("¥1,000,000.00")  # one money format on every page
     expect(page.locator('#ledger-milestones tr[data-no="1"]')).to_contain_text("主体结构")
     expect(page.locator("#ledger-alerts")).to_contain_text("PAYMENT_OVERDUE")
     page.locator("#ledger-view").click()
