@@ -118,7 +118,7 @@ function renderAlerts(items, decisions) {
   const mayDecide = who && ['supervisor', 'admin'].includes(who.role);
   const open = items.filter((a) => a.status !== 'resolved');
   const resolved = items.filter((a) => a.status === 'resolved');
-  const label = (a) => [codeLabel(a.code, names), a.kind === 'arrears' ? ' · 欠款' : ''];
+  const label = (a) => el('span', {}, codeLabel(a.code, names), a.kind === 'arrears' ? ' · 欠款 arrears' : '');
   $('open-alerts').tBodies[0].replaceChildren(...(open.length ? open.map((a) => {
     const action = el('td', { class: 'lvyue-action' });
     if (decisions[a.id]) action.append(decisionText(decisions[a.id]));
