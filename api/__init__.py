@@ -104,7 +104,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
         OPENAPI_SWAGGER_UI_URL="/vendor/swagger-ui-dist/",
         API_SPEC_OPTIONS={
             "info": {"description": "Lvyue (履约): post-award contract supervision: definitions, contracts, tasks, "
-                                    "alerts. See API.md for the contract; errors are application/problem+json. "
+                                    "alerts. The contract is docs/api.md in the repository; errors are application/problem+json. "
                                     "Every operation has an operationId naming what it does (list_tasks, "
                                     "complete_task, start_instance …); a client generated with openapi-python-client "
                                     "is the package lvyue-api-client (import lvyue_api_client)."},

@@ -1,4 +1,4 @@
-"""The `lvyue` command line (API.md "CLI")."""
+"""The `lvyue` command line (docs/api.md "CLI", README "Command line")."""
 from __future__ import annotations
 
 import os
