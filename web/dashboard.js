@@ -5,7 +5,8 @@ import './dashboard.css';
 
 import { BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, Tooltip } from 'chart.js';
 
-import { api, chinaTime, deadline, el, problemText, signIn, status, token, yuan } from './common.js';
+import { api, chinaTime, deadline, el, me, problemText, signIn, status, token, yuan } from './common.js';
+import { decide } from './decide.js';
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, Legend, Tooltip);
 
@@ -67,12 +68,17 @@ function renderTables(data) {
     cell(yuan(c.arrears), 'num'), cell(el('a', { href: viewUrl(c.instance_id), class: 'lvyue-instance-link' }, 'view 查看'), ' · ',
       el('a', { href: `/contracts/${encodeURIComponent(c.business_key)}`, class: 'lvyue-contract-link' }, 'contract 合同'))))
     : [el('tr', {}, el('td', { colspan: 8, class: 'lvyue-muted' }, 'No contract at risk. 暂无风险合同。'))]));
-  $('alerts').tBodies[0].replaceChildren(...(open.items.length ? open.items.map((a) => el('tr',
-    { class: `severity-${a.severity}`, 'data-alert-id': a.id, 'data-code': a.code },
-    cell(SEVERITY[a.severity]), cell(el('strong', {}, a.code)), cell(contractButton(a.business_key)),
-    cell(a.responsible_name || a.responsible_org || ''), cell(a.age_days, 'num'), cell(a.days_overdue, 'num'),
-    cell(yuan(a.amount_overdue), 'num'), cell(a.status)))
-    : [el('tr', {}, el('td', { colspan: 8, class: 'lvyue-muted' }, 'No open alert. 暂无未处理预警。'))]));
+  // A supervisor of the alert's department (or an admin) decides a red alert here or on the contract's page.
+  const mayDecide = (a) => a.severity === 'red' && who && (who.role === 'admin'
+    || (who.role === 'supervisor' && who.departments.includes(a.department)));
+  $('alerts').tBodies[0].replaceChildren(...(open.items.length ? open.items.map((a) => {
+    const action = el('td', { class: 'lvyue-action' });
+    if (mayDecide(a)) action.append(decide(a, action));
+    return el('tr', { class: `severity-${a.severity}`, 'data-alert-id': a.id, 'data-code': a.code },
+      cell(SEVERITY[a.severity]), cell(el('strong', {}, a.code)), cell(contractButton(a.business_key)),
+      cell(a.responsible_name || a.responsible_org || ''), cell(a.age_days, 'num'), cell(a.days_overdue, 'num'),
+      cell(yuan(a.amount_overdue), 'num'), cell(a.status), action);
+  }) : [el('tr', {}, el('td', { colspan: 9, class: 'lvyue-muted' }, 'No open alert. 暂无未处理预警。'))]));
   $('generated').replaceChildren('As of 截至 ', chinaTime(data.generated_at));
 }
 
@@ -124,8 +130,11 @@ async function load() {
   document.body.dataset.ready = 'true';
 }
 
+let who = null;
+
 async function main() {
   await signIn(() => api('/reports/dashboard'));
+  who = await me();
   const now = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit' }).format(new Date());
   $('report-month').value = now.slice(0, 7);
   await load();
