@@ -188,7 +188,14 @@ export async function decorate() {
     link.hidden = !link.dataset.roles.split(' ').includes(who.role);
   }
   const nav = document.getElementById('nav');
-  if (nav) nav.hidden = false;
+  if (nav) {
+    nav.hidden = false;
+    const here = window.location.pathname;
+    for (const link of nav.querySelectorAll('a')) {
+      const path = link.getAttribute('href');
+      if (path === here || (path !== '/' && here.startsWith(`${path}/`))) link.setAttribute('aria-current', 'page');
+    }
+  }
   const session = document.getElementById('session');
   if (session && !session.dataset.decorated) {
     session.dataset.decorated = 'true';

@@ -7,7 +7,7 @@
 import { el } from './common.js';
 
 const MONEY_HINT = '如 1200000.00 · e.g. 1200000.00 (at most 2 decimals, no commas)';
-const DATE_HINT = 'YYYY-MM-DD';
+const DATE_HINT = '日期，以 YYYY-MM-DD 提交 · a date, sent as YYYY-MM-DD';
 
 /** "signed_at" → "Signed at". */
 export function english(name) {
@@ -68,18 +68,28 @@ function input(name, prop, path, required) {
     el('span', { class: 'lvyue-field-error', 'data-error-for': path, role: 'alert' }));
 }
 
-function group(schema, path) {
+/** The properties in the diagram's order: the API's JSON sorts an object's keys, the task's `form` list does not. */
+function ordered(schema, form) {
+  const props = Object.entries(schema.properties || {});
+  if (!Array.isArray(form) || !form.length) return props;
+  const rank = new Map(form.map((f, i) => [f.name, i]));
+  return props.sort(([a], [b]) => (rank.get(a) ?? 1e9) - (rank.get(b) ?? 1e9));
+}
+
+const childrenOf = (form, name) => (Array.isArray(form) ? (form.find((f) => f.name === name) || {}).fields : undefined);
+
+function group(schema, path, form) {
   const required = new Set(schema.required || []);
   const nodes = [];
-  for (const [name, prop] of Object.entries(schema.properties || {})) {
+  for (const [name, prop] of ordered(schema, form)) {
     const at = `${path}.${name}`;
     const kind = kindOf(prop);
     if (kind === 'object') {
       nodes.push(el('fieldset', { 'data-field': at, 'data-kind': 'object' },
         el('legend', {}, prop.title ? el('span', { lang: 'zh-CN' }, prop.title) : null, el('span', { class: 'lvyue-en' }, english(name))),
-        ...group(prop, at), el('span', { class: 'lvyue-field-error', 'data-error-for': at, role: 'alert' })));
+        ...group(prop, at, childrenOf(form, name)), el('span', { class: 'lvyue-field-error', 'data-error-for': at, role: 'alert' })));
     } else if (kind === 'array') {
-      nodes.push(repeated(name, prop, at, required.has(name)));
+      nodes.push(repeated(name, prop, at, required.has(name), childrenOf(form, name)));
     } else {
       nodes.push(input(name, prop, at, required.has(name)));
     }
@@ -87,7 +97,7 @@ function group(schema, path) {
   return nodes;
 }
 
-function repeated(name, prop, path, required) {
+function repeated(name, prop, path, required, form) {
   const rows = el('div', { class: 'lvyue-rows' });
   const box = el('fieldset', { 'data-field': path, 'data-kind': 'array' },
     el('legend', {}, prop.title ? el('span', { lang: 'zh-CN' }, prop.title) : null, el('span', { class: 'lvyue-en' }, english(name)),
@@ -108,7 +118,7 @@ function repeated(name, prop, path, required) {
   };
   const add = () => {
     const at = `${path}.${rows.children.length}`;
-    const row = el('fieldset', { class: 'lvyue-row-item', 'data-field': at }, el('legend', {}, ''), ...group(prop.items || {}, at),
+    const row = el('fieldset', { class: 'lvyue-row-item', 'data-field': at }, el('legend', {}, ''), ...group(prop.items || {}, at, form),
       el('button', { type: 'button', class: 'lvyue-remove', onclick: () => { row.remove(); renumber(); } }, 'Remove 删除'));
     rows.append(row);
     renumber();
@@ -119,9 +129,10 @@ function repeated(name, prop, path, required) {
   return box;
 }
 
-/** The form's fields for a schema (the root path is "data", as the API names errors). */
-export function buildFields(schema) {
-  return group(schema || {}, 'data');
+/** The form's fields for a schema (the root path is "data", as the API names errors), in the order of `form`
+ *  (the task's field list, GET /tasks/{id} "form") where given. */
+export function buildFields(schema, form) {
+  return group(schema || {}, 'data', form);
 }
 
 function readValue(control) {

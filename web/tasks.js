@@ -48,7 +48,7 @@ async function open(taskId) {
     ...(task.milestone_no ? row('Milestone 履约节点', `#${task.milestone_no}`) : []),
     ...(task.due_at ? row('Last day 最后期限', deadline(task.due_at)) : []),
   );
-  $('task-fields').replaceChildren(...buildFields(task.schema));
+  $('task-fields').replaceChildren(...buildFields(task.schema, task.form));
   $('task-error').textContent = '';
   const first = $('task-fields').querySelector('input, select');
   if (first) first.focus();

@@ -50,7 +50,7 @@ def test_the_landing_page_signs_in_once_and_links_what_the_role_may_use(page, li
     expect(page.locator("#app")).to_be_hidden()
 
 
-def test_signed_in_once_every_linked_page_opens_without_asking_again_and_loads_nothing_foreign(page, live):
+def test_signed_in_once_every_linked_page_opens_without_asking_again_and_loads_nothing_foreign(page, live, screenshots):
     """Admin (all links): sign in on `/`, follow every link in the same tab; each page is served, opens signed in,
     and only 127.0.0.1 is ever contacted (asserted by the fixture for the whole browser context)."""
     designer = live.people.auth("designer")
@@ -62,6 +62,7 @@ def test_signed_in_once_every_linked_page_opens_without_asking_again_and_loads_n
     page.goto(f"{live.base}/")
     sign_in(page, live.people.tokens["admin"])
     expect(page.locator("body[data-ready=true]")).to_have_count(1)
+    page.screenshot(path=str(screenshots / "home.png"))
     for path in ALL + ["/contracts/LH-HOME-1", f"/instances/{started['id']}/view"]:
         if path in ALL:
             page.locator(f'#nav a[href="{path}"]').click()
@@ -76,5 +77,7 @@ def test_signed_in_once_every_linked_page_opens_without_asking_again_and_loads_n
         expect(page.locator("body[data-ready=true]"), f"{path}: {page.locator('#status').text_content()}").to_have_count(1, timeout=20_000)
         expect(page.get_by_label("API token")).to_be_hidden()  # the tab's token came along
         expect(page.locator("#nav")).to_be_visible()
+        if path in ALL:
+            expect(page.locator(f'#nav a[href="{path}"]')).to_have_attribute("aria-current", "page")
         page.wait_for_load_state("networkidle")
     assert any(u.endswith("/api/v1/me") for u in page.requests.urls)

@@ -58,6 +58,9 @@ def test_a_party_completes_a_task_through_the_generated_form(page, live, contrac
     page.locator(f'#inbox li[data-task-id="{sign["id"]}"] button').click()
     expect(page.locator("#task")).to_have_attribute("data-task-id", sign["id"])
     form = page.locator("#task-fields")
+    # In the diagram's order (the API's JSON sorts the schema's keys; the task's form list keeps the order).
+    order = [f.get_attribute("data-field") for f in form.locator(":scope > [data-field]").all()]
+    assert order == ["data.signed_at", "data.contract_no", "data.document_sha256", "data.amount"]
     # Labels in Chinese (the diagram's) and English (the field's name); inputs by kind.
     expect(form.locator('[data-field="data.amount"] label')).to_contain_text("签约金额")
     expect(form.locator('[data-field="data.amount"] label')).to_contain_text("Amount")
@@ -101,6 +104,8 @@ def test_enums_objects_and_repeated_groups_are_generated_and_errors_land_on_the_
     expect(page.locator("#task")).to_have_attribute("data-task-id", report["id"])
     mark_no_reload(page)
     form = page.locator("#task-fields")
+    order = [f.get_attribute("data-field") for f in form.locator(":scope > [data-field]").all()]
+    assert order == [f"data.{n}" for n in ("stage", "reported_on", "amount", "on_schedule", "site", "items", "remarks")]
     stage = form.locator('[data-path="data.stage"]')
     assert stage.evaluate("s => [...s.options].map(o => o.value)") == ["", "design", "construction", "handover"]
     expect(form.locator('fieldset[data-field="data.site"] legend')).to_contain_text("现场")
