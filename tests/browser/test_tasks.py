@@ -94,7 +94,6 @@ def test_a_party_completes_a_task_through_the_generated_form(page, live, contrac
     expect(page.locator(f'#inbox li[data-task-id="{filing["id"]}"]')).to_have_class("selected")
     expect(page.locator("#inbox li")).to_have_count(len(now))
     assert_no_reload(page)
-    page.screenshot(path=str(screenshots / "tasks.png"), full_page=True)
 
 
 def test_enums_objects_and_repeated_groups_are_generated_and_errors_land_on_the_row(page, live, contracts):
