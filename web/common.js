@@ -166,6 +166,19 @@ export function codeNames(xml) {
   return names;
 }
 
+/** Alert codes → names over the latest version of every deployed definition (for pages listing alerts of many
+ *  contracts); an unreadable diagram only leaves its codes unnamed. */
+export async function deployedCodeNames() {
+  const names = {};
+  try {
+    const { items } = await api('/definitions?limit=500');
+    const xmls = await Promise.all(items.map((d) => api(
+      `/definitions/${encodeURIComponent(d.key)}/versions/${d.version}/xml`, { raw: true }).catch(() => '')));
+    for (const xml of xmls) Object.assign(names, codeNames(xml));
+  } catch (e) { /* names are a courtesy: the codes stay */ }
+  return names;
+}
+
 /** An alert code with its name when the diagram gives one, the raw code kept in a tooltip. */
 export function codeLabel(code, names = {}) {
   return names[code] ? el('span', { class: 'lvyue-code', 'data-code': code }, el('strong', {}, names[code]), ' ',

@@ -5,7 +5,7 @@ import './dashboard.css';
 
 import { BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, Tooltip } from 'chart.js';
 
-import { api, chinaTime, deadline, el, me, problemText, signIn, status, token, yuan } from './common.js';
+import { api, chinaTime, codeLabel, deadline, deployedCodeNames, el, me, problemText, signIn, status, token, yuan } from './common.js';
 import { decide } from './decide.js';
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, Legend, Tooltip);
@@ -75,7 +75,7 @@ function renderTables(data) {
     const action = el('td', { class: 'lvyue-action' });
     if (mayDecide(a)) action.append(decide(a, action));
     return el('tr', { class: `severity-${a.severity}`, 'data-alert-id': a.id, 'data-code': a.code },
-      cell(SEVERITY[a.severity]), cell(el('strong', {}, a.code)), cell(contractButton(a.business_key)),
+      cell(SEVERITY[a.severity]), cell(codeLabel(a.code, names)), cell(contractButton(a.business_key)),
       cell(a.responsible_name || a.responsible_org || ''), cell(a.age_days, 'num'), cell(a.days_overdue, 'num'),
       cell(yuan(a.amount_overdue), 'num'), cell(a.status), action);
   }) : [el('tr', {}, el('td', { colspan: 9, class: 'lvyue-muted' }, 'No open alert. 暂无未处理预警。'))]));
@@ -101,7 +101,7 @@ async function showLedger(businessKey) {
     cell(m.delivered_at || ''), cell(m.accepted_at || ''), cell(deadline(m.payment_due_at)),
     cell(yuan(m.paid_amount), 'num'), cell(yuan(m.outstanding), 'num'), cell(m.status))));
   $('ledger-alerts').replaceChildren(...(ledger.alerts.length ? ledger.alerts.map((a) => el('li',
-    { class: `lvyue-alert severity-${a.severity}` }, el('strong', {}, a.code), ` · ${SEVERITY[a.severity]} · last day 最后期限 `,
+    { class: `lvyue-alert severity-${a.severity}` }, codeLabel(a.code, names), ` · ${SEVERITY[a.severity]} · last day 最后期限 `,
     deadline(a.due_at), a.amount_overdue ? ` · ${yuan(a.amount_overdue)}` : '',
     a.legal_basis ? el('div', { class: 'lvyue-basis' }, a.legal_basis) : null))
     : [el('li', { class: 'lvyue-muted' }, 'no open alerts 无未处理预警')]));
@@ -131,10 +131,12 @@ async function load() {
 }
 
 let who = null;
+let names = {};
 
 async function main() {
   await signIn(() => api('/reports/dashboard'));
   who = await me();
+  names = await deployedCodeNames();
   const now = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit' }).format(new Date());
   $('report-month').value = now.slice(0, 7);
   await load();

@@ -84,6 +84,8 @@ def test_the_dashboard_shows_the_seeded_alerts_and_drills_down_to_a_contract(pag
         expect(page.locator(f"#count-{severity}")).to_have_text(str(expected["open_alerts"]["by_severity"][severity]))
     assert expected["open_alerts"]["by_severity"]["red"] >= 1 and expected["open_alerts"]["by_severity"]["orange"] >= 1
     expect(page.locator('#alerts tr.severity-red[data-code="SIGNING_OVERDUE"]')).to_contain_text("LH-DASH-RED")
+    # Named as the diagram names the code (issue 19), the code kept beside the name.
+    expect(page.locator('#alerts tr[data-code="SIGNING_OVERDUE"]')).to_contain_text("签约逾期")
     expect(page.locator('#alerts tr.severity-orange[data-code="PAYMENT_OVERDUE"]')).to_contain_text("LH-DASH-ARR")
     expect(page.locator('#alerts tr[data-code="PAYMENT_OVERDUE"]')).to_contain_text("1,000,000.00")
     expect(page.locator("#alerts tbody tr")).to_have_count(expected["open_alerts"]["total"])
