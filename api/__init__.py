@@ -158,8 +158,8 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     def _log(response):
         response.headers["X-Request-Id"] = g.get("request_id", "")
         # One access line per request, key=value (README "Console and logs"). Bodies and query strings are
-        # never logged: they carry tokens, webhook secrets and business data; the path is quoted by %r so a
-        # hostile path cannot forge a second line.
+        # never logged: they carry tokens, webhook secrets and business data; path and user are JSON-quoted so
+        # that a hostile path cannot forge a second line or another field.
         who = g.principal.name if "principal" in g else "-"
         ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
         log.info("access request_id=%s method=%s path=%s status=%s ms=%.1f user=%s bytes=%s",

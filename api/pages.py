@@ -1,4 +1,6 @@
-"""HTML pages served at the root: the BPMN modeler for designers and the live view of one contract.
+"""HTML pages served at the root: the landing page `/`, the task inbox `/tasks`, the contracts `/contracts` and
+`/contracts/{business_key}`, the supervisors' dashboard, the market bulletin, the BPMN modeler for designers and
+the live view of one contract (README "Pages").
 
 The pages hold no data: each is a template plus one ES module bundled by esbuild from `web/` into
 `api/static/build/` (`npm run build`, run by `./dev`). In the browser the module asks for an API
