@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import http
+import json
 import logging
 import os
 import re
+import time
 import uuid
 from pathlib import Path
 
@@ -102,7 +104,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
         OPENAPI_SWAGGER_UI_URL="/vendor/swagger-ui-dist/",
         API_SPEC_OPTIONS={
             "info": {"description": "Lvyue (履约): post-award contract supervision: definitions, contracts, tasks, "
-                                    "alerts. See API.md for the contract; errors are application/problem+json. "
+                                    "alerts. The contract is docs/api.md in the repository; errors are application/problem+json. "
                                     "Every operation has an operationId naming what it does (list_tasks, "
                                     "complete_task, start_instance …); a client generated with openapi-python-client "
                                     "is the package lvyue-api-client (import lvyue_api_client)."},
@@ -118,11 +120,11 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     app.json.ensure_ascii = False
 
     api = LvyueApi(app, spec_kwargs={"extra_plugins": [ProblemBodies()]})
-    from . import (alerts, cases, contracts, definitions, guarantees, incidents, instances, ops, pages, public, tasks,
-                   versions)
+    from . import (alerts, cases, contracts, definitions, guarantees, incidents, instances, me, ops, pages, public,
+                   tasks, versions)
 
     for blueprint in (definitions.blp, instances.blp, tasks.blp, alerts.blp, incidents.blp, contracts.blp,
-                      versions.blp, versions.rules_blp, guarantees.blp, public.blp, cases.blp):
+                      versions.blp, versions.rules_blp, guarantees.blp, public.blp, cases.blp, me.blp):
         api.register_blueprint(blueprint)
     PUBLIC_ENDPOINTS.add("guarantees.guarantee_issued")  # signed by the issuer's platform, or a bearer token
     PUBLIC_ENDPOINTS.update(public.ENDPOINTS)  # the public credit library: no token at all
@@ -140,6 +142,7 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
 
     @app.before_request
     def _request_id():
+        g.started = time.perf_counter()
         given = request.headers.get("X-Request-Id", "")
         # A caller's id is echoed into logs: only a plain token is accepted, never log-injection text.
         g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
@@ -156,8 +159,15 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
     @app.after_request
     def _log(response):
         response.headers["X-Request-Id"] = g.get("request_id", "")
-        # Bodies are never logged: they carry tokens, webhook secrets and business data.
-        log.info("%s %s %s %s", g.get("request_id", "-"), request.method, request.path, response.status_code)
+        # One access line per request, key=value (README "Console and logs"). Bodies and query strings are
+        # never logged: they carry tokens, webhook secrets and business data; path and user are JSON-quoted so
+        # that a hostile path cannot forge a second line or another field.
+        who = g.principal.name if "principal" in g else "-"
+        ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+        log.info("access request_id=%s method=%s path=%s status=%s ms=%.1f user=%s bytes=%s",
+                 g.get("request_id", "-"), request.method, json.dumps(request.path, ensure_ascii=False),
+                 response.status_code, ms, json.dumps(who, ensure_ascii=False),
+                 response.calculate_content_length() if not response.is_streamed else "-")
         return response
 
     return app

@@ -1,4 +1,4 @@
-"""The `lvyue` command line (API.md "CLI")."""
+"""The `lvyue` command line (docs/api.md "CLI", README "Command line")."""
 from __future__ import annotations
 
 import os
@@ -221,29 +221,77 @@ def definitions_deploy(files) -> None:
 
 
 # ---------------------------------------------------------------- running
+# The libraries' loggers that `--log-level` sets: at INFO, APScheduler logs every job run (four lines a second)
+# and SpiffWorkflow every state change, which buries the start-up block in seconds.
+LIBRARY_LOGGERS = ("apscheduler", "spiff", "SpiffWorkflow", "waitress")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# The pages a browser opens, in the order the start-up block lists them (api/pages.py).
+PAGES = (("/", "home: sign in, links to the pages your role may use"), ("/tasks", "task inbox (parties)"),
+         ("/contracts", "contracts and their ledgers (supervisors, parties)"),
+         ("/dashboard", "supervision dashboard"), ("/bulletin", "monthly market bulletin"),
+         ("/modeler", "BPMN modeler (designers)"), ("/docs", "API docs (Swagger UI); the contract: docs/api.md"))
+
+
+def configure_logging(level: str) -> None:
+    """Lvyue's own loggers at INFO (the access log, sweeps that fired something, warnings); the libraries' at
+    `level`. One line per record, UTC timestamps, key=value fields where Lvyue writes them."""
+    import logging
+    import time as _time
+
+    handler = logging.StreamHandler()
+    formatter = logging.Formatter("%(asctime)sZ %(levelname)s %(name)s %(message)s", "%Y-%m-%dT%H:%M:%S")
+    formatter.converter = _time.gmtime
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    for name in LIBRARY_LOGGERS:
+        logging.getLogger(name).setLevel(level)
+
+
+def startup_block(base: str, api_line: str, tokens: str | None) -> list[str]:
+    """The lines `lvyue serve` prints last at start-up: where the pages are, then the demo tokens if given."""
+    width = max(len(path) for path, _ in PAGES)
+    lines = ["", "=" * 72, f"Lvyue 履约 is ready at {base}/", api_line, "", "Pages:"]
+    lines += [f"  {base + path:<{len(base) + width}}  {what}" for path, what in PAGES]
+    lines.append(f"  {base + '/api/v1':<{len(base) + width}}  the API (bearer tokens)")
+    if tokens:
+        lines += ["", *tokens.rstrip("\n").splitlines()]
+    lines.append("=" * 72)
+    return lines
+
+
 @main.command(help="Run the API, the pages and the embedded scheduler in one process.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--threads", default=32, show_default=True, type=click.IntRange(2, 512),
               help="request threads; each open alert stream (SSE) holds one, and streams get at most half "
                    "(LVYUE_STREAMS_MAX overrides)")
-def serve(host, port, threads) -> None:
-    import logging
-
+@click.option("--log-level", default="WARNING", show_default=True, type=click.Choice(LOG_LEVELS, case_sensitive=False),
+              help="level of the libraries' loggers (APScheduler, SpiffWorkflow, waitress); Lvyue's own access log "
+                   "and warnings are always written")
+@click.option("--demo-tokens", "demo_tokens", type=click.Path(dir_okay=False, path_type=Path),
+              help="print this file (written by `lvyue demo`) in the start-up block; ./dev serve passes it")
+def serve(host, port, threads, log_level, demo_tokens) -> None:
     import waitress
 
     from engine.runtime import scheduler
 
     from . import bodies, create_app
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(log_level.upper())
     app = create_app({"LVYUE_REQUEST_THREADS": threads}, _settings())
     state = app.extensions["lvyue"]
     schedule = state.settings.schedule()
     scheduler.start_background(state.db, schedule)
     streams = state.streams
-    click.echo(f"Lvyue on http://{host}:{port}  (API /api/v1, docs /docs); timer sweep every {schedule.sweep_seconds}s; "
-               f"{threads} request threads, at most {streams.total} alert streams ({streams.per_token} per token)")
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    tokens = demo_tokens.read_text(encoding="utf-8") if demo_tokens and demo_tokens.is_file() else None
+    api_line = (f"API /api/v1; timer sweep every {schedule.sweep_seconds}s; {threads} request threads, at most "
+                f"{streams.total} alert streams ({streams.per_token} per token); libraries log at {log_level.upper()}")
+    for line in startup_block(f"http://{shown}:{port}", api_line, tokens):
+        click.echo(line)
+    sys.stdout.flush()
     # waitress, not werkzeug's development server: keep-alive, a bounded thread pool, production-grade parsing.
     # waitress buffers a whole body before the app sees it (by default up to 1 GB): it stops at
     # WAITRESS_BODY_FACTOR × the largest body the app takes; below that the app answers 413 as problem+json.
@@ -267,12 +315,12 @@ def _connection_limit() -> int:
 
 
 @main.command(help="Run the scheduler only: timer sweeps and webhook deliveries (any number of workers).")
-def worker() -> None:
-    import logging
-
+@click.option("--log-level", default="WARNING", show_default=True, type=click.Choice(LOG_LEVELS, case_sensitive=False),
+              help="level of the libraries' loggers (APScheduler, SpiffWorkflow)")
+def worker(log_level) -> None:
     from engine.runtime import scheduler
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    configure_logging(log_level.upper())
     scheduler.run_forever(_db(), _settings().schedule())
 
 
@@ -394,12 +442,14 @@ def ocds_import(file) -> None:
 
 
 @main.command(help="Set up a demo directory and deploy the bundled diagrams; prints the demo tokens.")
-def demo() -> None:
+@click.option("--tokens-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="also write the token block to this file (mode 0600), for `lvyue serve --demo-tokens`")
+def demo(tokens_file) -> None:
     from engine.supervision import demo as demo_data
 
     migrate.upgrade(_url())
     db = _db()
-    lines = list(demo_data.seed(db, ROOT / "bpmn", _settings().ocds_schema_dir))
+    seeded = list(demo_data.seed(db, ROOT / "bpmn", _settings().ocds_schema_dir))
     operator = directory.Principal(0, "demo", "operator")
     today = clock.now().astimezone(clock.SHANGHAI).date()
     for key, data in demo_data.contracts(today):
@@ -408,8 +458,17 @@ def demo() -> None:
             click.echo(f"demo contract {key} started")
         except Conflict:
             click.echo(f"demo contract {key} exists")
-    for line in lines:
+    lines = []
+    for line in seeded:
         click.echo(line)
+        lines.append(line)
+    if tokens_file is not None:
+        # The token block, for `lvyue serve --demo-tokens` to repeat last at start-up (./dev serve); owner-only.
+        start = lines.index("Demo tokens (Authorization: Bearer <token>):")
+        tokens_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tokens_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write("\n".join(lines[start:]) + "\n")
 
 
 def _parse_at(value: str | None) -> datetime | None:

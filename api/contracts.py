@@ -162,6 +162,60 @@ class ContractLedger(Schema):
     interest_accrued = fields.String(allow_none=True, metadata=MONEY)
 
 
+class ContractListArgs(schemas.PageArgs):
+    status = fields.String(load_default=None, validate=validate.OneOf(list(ledger.CONTRACT_STATUSES)))
+    department = fields.String(load_default=None, validate=validate.Length(max=64),
+                               metadata={"description": "the supervising department's code"})
+    employer = fields.String(load_default=None, validate=validate.Length(max=64),
+                             metadata={"description": "the employer's organisation code"})
+    severity = fields.String(load_default=None, validate=validate.OneOf(list(ledger.SEVERITIES)),
+                             metadata={"description": "contracts with at least one open alert of this severity"})
+
+
+class ContractSummaryParty(Schema):
+    role = fields.String()
+    org_code = fields.String()
+    name = fields.String(allow_none=True)
+
+
+class OpenAlertCounts(Schema):
+    red = fields.Integer()
+    orange = fields.Integer()
+    yellow = fields.Integer()
+
+
+class ContractSummary(Schema):
+    business_key = fields.String()
+    instance_id = fields.String()
+    status = fields.String()
+    definition = fields.Nested(schemas.DefinitionRef)
+    project_code = fields.String(allow_none=True)
+    project_name = fields.String(allow_none=True)
+    category = fields.String(allow_none=True)
+    contract_amount = fields.String(allow_none=True, metadata=MONEY)
+    department = fields.Nested(LedgerDepartment, allow_none=True)
+    parties = fields.List(fields.Nested(ContractSummaryParty))
+    open_alerts = fields.Nested(OpenAlertCounts, metadata={"description": "the caller's visible unresolved alerts"})
+    worst_severity = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class ContractPage(Schema):
+    items = fields.List(fields.Nested(ContractSummary))
+    next_cursor = fields.String(allow_none=True)
+
+
+@blp.route("", methods=["GET"])
+@blp.doc(operationId="list_contracts")
+@blp.arguments(ContractListArgs, location="query")
+@blp.response(200, ContractPage)
+def list_contracts(args):
+    """The contracts the caller may see, newest first, with their open alerts counted by severity."""
+    return ledger.contracts(db(), principal(), args["limit"], args["cursor"], args["status"], args["department"],
+                            args["employer"], args["severity"])
+
+
 @blp.route("/<path:business_key>", methods=["GET"])
 @blp.doc(operationId="get_contract_ledger")
 @blp.response(200, ContractLedger, description="parties, department, amounts, milestones (due/accepted/invoiced/paid), "

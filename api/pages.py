@@ -1,4 +1,6 @@
-"""HTML pages served at the root: the BPMN modeler for designers and the live view of one contract.
+"""HTML pages served at the root: the landing page `/`, the task inbox `/tasks`, the contracts `/contracts` and
+`/contracts/{business_key}`, the supervisors' dashboard, the market bulletin, the BPMN modeler for designers and
+the live view of one contract (README "Pages").
 
 The pages hold no data: each is a template plus one ES module bundled by esbuild from `web/` into
 `api/static/build/` (`npm run build`, run by `./dev`). In the browser the module asks for an API
@@ -9,7 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, current_app, render_template, request
+from werkzeug.exceptions import HTTPException
 
 from engine.errors import Invalid
 from engine.supervision import library
@@ -18,6 +21,35 @@ from .auth import db
 
 bp = Blueprint("pages", __name__)
 BUILD = Path(__file__).resolve().parent / "static" / "build"
+
+ALL_ROLES = ("admin", "operator", "designer", "party", "supervisor")
+# The pages a signed-in user may go to: path, English and Chinese names, what it is for, and the roles whose
+# API calls it needs (a link for another role would open on a 403). The header of every page and the landing
+# page list them; a path this server does not route (e.g. a page another version adds) is left out.
+NAV = (
+    ("/tasks", "Tasks", "待办任务", "your READY tasks, each with its form", ("party", "supervisor", "operator", "admin")),
+    ("/contracts", "Contracts", "合同", "contracts, ledgers, timelines and alerts", ("party", "supervisor", "operator", "admin")),
+    ("/dashboard", "Dashboard", "监管看板", "open alerts, arrears, contracts at risk", ("supervisor", "operator", "admin")),
+    ("/bulletin", "Market bulletin", "市场月报", "the monthly market bulletin of the tenders", ("supervisor", "operator", "admin")),
+    ("/credit", "Credit library", "信用库", "credit records of confirmed breaches", ("supervisor", "operator", "admin")),
+    ("/modeler", "Modeler", "流程建模", "draw, validate and deploy diagrams", ("designer", "admin")),
+    ("/docs", "API docs", "接口文档", "the API (Swagger UI); the contract is docs/api.md", ALL_ROLES),
+)
+
+
+def _routed(path: str) -> bool:
+    adapter = current_app.url_map.bind("localhost")
+    try:
+        adapter.match(path, method="GET")
+        return True
+    except HTTPException:
+        return False
+
+
+@bp.app_context_processor
+def _navigation():
+    return {"nav": [{"path": path, "en": en, "zh": zh, "what": what, "roles": " ".join(roles)}
+                    for path, en, zh, what, roles in NAV if _routed(path)]}
 
 # Pages are never framed by another site, and load scripts, styles and fonts from Lvyue only.
 SECURITY_HEADERS = {
@@ -34,6 +66,30 @@ def _page(template: str, script: str, **context):
     built = (BUILD / f"{script}.js").is_file()
     response = render_template(template, script=script, built=built, **context)
     return response, 200, SECURITY_HEADERS
+
+
+@bp.get("/")
+def home():
+    """The landing page: sign in with a token once (kept in the tab), then the pages the role may use."""
+    return _page("home.html", "home")
+
+
+@bp.get("/tasks")
+def tasks():
+    """The task inbox: the caller's READY tasks, each opening a form generated from the task's JSON Schema."""
+    return _page("tasks.html", "tasks")
+
+
+@bp.get("/contracts")
+def contracts():
+    """The contracts the caller may see, filtered by status, department, employer and alert severity."""
+    return _page("contracts.html", "contracts")
+
+
+@bp.get("/contracts/<path:business_key>")
+def contract(business_key: str):
+    """One contract: its ledger, documents, timeline, open and resolved alerts; supervisors decide red alerts."""
+    return _page("contract.html", "contract", business_key=business_key)
 
 
 @bp.get("/modeler")

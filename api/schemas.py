@@ -41,6 +41,10 @@ class DefinitionTask(Schema):
 class DefinitionDetail(DefinitionOut):
     roles = fields.List(fields.String())
     user_tasks = fields.List(fields.Nested(DefinitionTask))
+    start_form = fields.List(fields.Nested("FormField"), metadata={
+        "description": "the start event's form as the diagram declares it (lvyue:form), as tasks list theirs"})
+    start_schema = fields.Dict(metadata={
+        "description": "JSON Schema of POST /instances `data`: the start form plus the role bindings the lanes need"})
 
 
 class LintProblem(Schema):

@@ -11,7 +11,8 @@ rmSync(outdir, { recursive: true, force: true });
 await build({
   absWorkingDir: root,
   entryPoints: { modeler: 'web/modeler.js', instance: 'web/instance.js', dashboard: 'web/dashboard.js',
-    bulletin: 'web/bulletin.js' },
+    bulletin: 'web/bulletin.js', home: 'web/home.js', tasks: 'web/tasks.js', contracts: 'web/contracts.js',
+    contract: 'web/contract.js' },
   bundle: true,
   format: 'esm',
   target: ['es2020'],

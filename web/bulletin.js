@@ -5,7 +5,7 @@ import './dashboard.css';
 
 import { BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, Tooltip } from 'chart.js';
 
-import { api, el, problemText, signIn, status, token } from './common.js';
+import { api, ApiError, el, problemText, signIn, status, token } from './common.js';
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, Legend, Tooltip);
 
@@ -54,8 +54,13 @@ function render(b) {
 
 async function load() {
   const month = $('bulletin-month').value;
-  render(await api(`/bulletin/monthly?month=${encodeURIComponent(month)}`));
-  status(`Bulletin of ${month}. ${month} 月报。`);
+  try {
+    render(await api(`/bulletin/monthly?month=${encodeURIComponent(month)}`));
+    status(`Bulletin of ${month}. ${month} 月报。`);
+  } catch (e) {
+    if (!(e instanceof ApiError && e.status === 404)) throw e;
+    status(`${problemText(e)} — no tender imported yet 尚未导入招标数据`, true);
+  }
   document.body.dataset.ready = 'true';
 }
 
@@ -76,7 +81,11 @@ async function main() {
   const given = new URLSearchParams(window.location.search).get('month');
   const now = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit' }).format(new Date());
   $('bulletin-month').value = /^[0-9]{4}-[0-9]{2}$/.test(given || '') ? given : now.slice(0, 7);
-  await signIn(() => api(`/bulletin/monthly?month=${encodeURIComponent($('bulletin-month').value)}`));
+  // 404 is "nothing imported yet", not a bad token: a signed-in caller gets the page with that said.
+  await signIn(() => api(`/bulletin/monthly?month=${encodeURIComponent($('bulletin-month').value)}`).catch((e) => {
+    if (e instanceof ApiError && e.status === 404) return api('/me');
+    throw e;
+  }));
   await load();
   $('show').addEventListener('click', () => load().catch((e) => status(problemText(e), true)));
   $('download-bulletin').addEventListener('click', () => download().catch((e) => status(problemText(e), true)));

@@ -52,6 +52,7 @@ export function signIn(check) {
     const attempt = async (typed) => {
       try {
         const result = await check();
+        await decorate();
         form.hidden = true;
         app.hidden = false;
         error.textContent = '';
@@ -122,4 +123,99 @@ export function problemText(e) {
     return Object.entries(e.body.errors).map(([k, v]) => `${k}: ${v.join('; ')}`).join(' · ');
   }
   return e.message;
+}
+
+/** Money as every page shows it: the API's decimal string grouped by thousands, two decimals, "¥" prefix.
+ *  Done on the string (never through a float), so 15-digit amounts keep every cent. */
+export function yuan(text) {
+  if (text === null || text === undefined || text === '') return '';
+  const m = /^(-?)(\d+)(?:\.(\d{1,2}))?$/.exec(String(text));
+  if (!m) return String(text);
+  const whole = m[2].replace(/^0+(?=\d)/, '').replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return `${m[1]}¥${whole}.${(m[3] || '').padEnd(2, '0')}`;
+}
+
+/** A deadline instant as the last day a party may act: an instant at 00:00 China time ends the day before
+ *  (a due_at of 2026-07-30T00:00+08:00 is shown "2026-07-29 24:00", its last day 07-29), any other keeps its time. */
+export function deadline(iso) {
+  if (!iso) return '';
+  const parts = Object.fromEntries(new Intl.DateTimeFormat('en-CA', {
+    timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit',
+    hourCycle: 'h23',
+  }).formatToParts(new Date(iso)).map((p) => [p.type, p.value]));
+  let text;
+  if (parts.hour === '00' && parts.minute === '00') {
+    const day = new Date(Date.UTC(Number(parts.year), Number(parts.month) - 1, Number(parts.day) - 1));
+    text = `${day.toISOString().slice(0, 10)} 24:00`;
+  } else {
+    text = `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}`;
+  }
+  return el('time', { datetime: iso, title: `${iso} (the instant the deadline passes 期限届满时刻)`, class: 'lvyue-deadline' },
+    `${text} (UTC+8)`);
+}
+
+/** Alert codes → their names in a diagram: the escalations' names ("Filing overdue (合同备案逾期)"). */
+export function codeNames(xml) {
+  const names = {};
+  if (!xml) return names;
+  const doc = new DOMParser().parseFromString(xml, 'application/xml');
+  for (const node of doc.getElementsByTagNameNS('http://www.omg.org/spec/BPMN/20100524/MODEL', 'escalation')) {
+    const code = node.getAttribute('escalationCode');
+    if (code && node.getAttribute('name')) names[code] = node.getAttribute('name');
+  }
+  return names;
+}
+
+/** Alert codes → names over the latest version of every deployed definition (for pages listing alerts of many
+ *  contracts); an unreadable diagram only leaves its codes unnamed. */
+export async function deployedCodeNames() {
+  const names = {};
+  try {
+    const { items } = await api('/definitions?limit=500');
+    const xmls = await Promise.all(items.map((d) => api(
+      `/definitions/${encodeURIComponent(d.key)}/versions/${d.version}/xml`, { raw: true }).catch(() => '')));
+    for (const xml of xmls) Object.assign(names, codeNames(xml));
+  } catch (e) { /* names are a courtesy: the codes stay */ }
+  return names;
+}
+
+/** An alert code with its name when the diagram gives one, the raw code kept in a tooltip. */
+export function codeLabel(code, names = {}) {
+  return names[code] ? el('span', { class: 'lvyue-code', 'data-code': code }, el('strong', {}, names[code]), ' ',
+    el('code', { class: 'lvyue-muted' }, code)) : el('code', { class: 'lvyue-code', 'data-code': code }, code);
+}
+
+let meCache = null;
+
+/** Who the token belongs to (GET /api/v1/me), once per page. */
+export async function me() {
+  if (!meCache) meCache = await api('/me');
+  return meCache;
+}
+
+/** Show the navigation links the caller's role may use (each link lists its roles in data-roles), the caller's
+ *  name and a sign-out button. */
+export async function decorate() {
+  const who = await me();
+  for (const link of document.querySelectorAll('[data-roles]')) {
+    link.hidden = !link.dataset.roles.split(' ').includes(who.role);
+  }
+  const nav = document.getElementById('nav');
+  if (nav) {
+    nav.hidden = false;
+    const here = window.location.pathname;
+    for (const link of nav.querySelectorAll('a')) {
+      const path = link.getAttribute('href');
+      if (path === here || (path !== '/' && here.startsWith(`${path}/`))) link.setAttribute('aria-current', 'page');
+    }
+  }
+  const session = document.getElementById('session');
+  if (session && !session.dataset.decorated) {
+    session.dataset.decorated = 'true';
+    const where = who.org || who.department || '';
+    session.replaceChildren(el('span', { id: 'whoami' }, `${who.name} · ${who.role}${where ? ` · ${where}` : ''}`), ' ',
+      el('button', { type: 'button', id: 'sign-out', onclick: () => { forgetToken(); window.location.assign('/'); } },
+        'Sign out 退出'));
+  }
+  return who;
 }

@@ -5,7 +5,8 @@ import './dashboard.css';
 
 import { BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, Tooltip } from 'chart.js';
 
-import { api, chinaTime, el, problemText, signIn, status, token } from './common.js';
+import { api, chinaTime, codeLabel, deadline, deployedCodeNames, el, me, problemText, signIn, status, token, yuan } from './common.js';
+import { decide } from './decide.js';
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, Legend, Tooltip);
 
@@ -16,7 +17,6 @@ const SEVERITY = { yellow: '黄色 yellow', orange: '橙色 orange', red: '红�
 const charts = {};
 window.lvyueCharts = charts;
 
-const yuan = (text) => (text === null || text === undefined ? '' : Number(text).toLocaleString('zh-CN', { minimumFractionDigits: 2 }));
 const viewUrl = (instanceId) => `/instances/${encodeURIComponent(instanceId)}/view`;
 
 function cell(content, cls) {
@@ -65,14 +65,20 @@ function renderTables(data) {
     { class: `severity-${c.worst_severity}`, 'data-business-key': c.business_key },
     cell(contractButton(c.business_key)), cell(c.project_name || ''), cell(c.employer_name || c.employer || ''),
     cell(SEVERITY[c.worst_severity]), cell(c.open_alerts, 'num'), cell(c.max_days_overdue, 'num'),
-    cell(yuan(c.arrears), 'num'), cell(el('a', { href: viewUrl(c.instance_id), class: 'lvyue-instance-link' }, 'view 查看'))))
+    cell(yuan(c.arrears), 'num'), cell(el('a', { href: viewUrl(c.instance_id), class: 'lvyue-instance-link' }, 'view 查看'), ' · ',
+      el('a', { href: `/contracts/${encodeURIComponent(c.business_key)}`, class: 'lvyue-contract-link' }, 'contract 合同'))))
     : [el('tr', {}, el('td', { colspan: 8, class: 'lvyue-muted' }, 'No contract at risk. 暂无风险合同。'))]));
-  $('alerts').tBodies[0].replaceChildren(...(open.items.length ? open.items.map((a) => el('tr',
-    { class: `severity-${a.severity}`, 'data-alert-id': a.id, 'data-code': a.code },
-    cell(SEVERITY[a.severity]), cell(el('strong', {}, a.code)), cell(contractButton(a.business_key)),
-    cell(a.responsible_name || a.responsible_org || ''), cell(a.age_days, 'num'), cell(a.days_overdue, 'num'),
-    cell(yuan(a.amount_overdue), 'num'), cell(a.status)))
-    : [el('tr', {}, el('td', { colspan: 8, class: 'lvyue-muted' }, 'No open alert. 暂无未处理预警。'))]));
+  // A supervisor of the alert's department (or an admin) decides a red alert here or on the contract's page.
+  const mayDecide = (a) => a.severity === 'red' && who && (who.role === 'admin'
+    || (who.role === 'supervisor' && who.departments.includes(a.department)));
+  $('alerts').tBodies[0].replaceChildren(...(open.items.length ? open.items.map((a) => {
+    const action = el('td', { class: 'lvyue-action' });
+    if (mayDecide(a)) action.append(decide(a, action));
+    return el('tr', { class: `severity-${a.severity}`, 'data-alert-id': a.id, 'data-code': a.code },
+      cell(SEVERITY[a.severity]), cell(codeLabel(a.code, names)), cell(contractButton(a.business_key)),
+      cell(a.responsible_name || a.responsible_org || ''), cell(a.age_days, 'num'), cell(a.days_overdue, 'num'),
+      cell(yuan(a.amount_overdue), 'num'), cell(a.status), action);
+  }) : [el('tr', {}, el('td', { colspan: 9, class: 'lvyue-muted' }, 'No open alert. 暂无未处理预警。'))]));
   $('generated').replaceChildren('As of 截至 ', chinaTime(data.generated_at));
 }
 
@@ -92,11 +98,11 @@ async function showLedger(businessKey) {
   );
   $('ledger-milestones').tBodies[0].replaceChildren(...ledger.milestones.map((m) => el('tr', { 'data-no': m.no },
     cell(m.no, 'num'), cell(m.name || ''), cell(yuan(m.amount), 'num'), cell(m.planned_date || ''),
-    cell(m.delivered_at || ''), cell(m.accepted_at || ''), cell(m.payment_due_at ? chinaTime(m.payment_due_at) : ''),
+    cell(m.delivered_at || ''), cell(m.accepted_at || ''), cell(deadline(m.payment_due_at)),
     cell(yuan(m.paid_amount), 'num'), cell(yuan(m.outstanding), 'num'), cell(m.status))));
   $('ledger-alerts').replaceChildren(...(ledger.alerts.length ? ledger.alerts.map((a) => el('li',
-    { class: `lvyue-alert severity-${a.severity}` }, el('strong', {}, a.code), ` · ${SEVERITY[a.severity]} · due 到期 `,
-    chinaTime(a.due_at), a.amount_overdue ? ` · ¥${a.amount_overdue}` : '',
+    { class: `lvyue-alert severity-${a.severity}` }, codeLabel(a.code, names), ` · ${SEVERITY[a.severity]} · last day 最后期限 `,
+    deadline(a.due_at), a.amount_overdue ? ` · ${yuan(a.amount_overdue)}` : '',
     a.legal_basis ? el('div', { class: 'lvyue-basis' }, a.legal_basis) : null))
     : [el('li', { class: 'lvyue-muted' }, 'no open alerts 无未处理预警')]));
   $('ledger').hidden = false;
@@ -124,8 +130,13 @@ async function load() {
   document.body.dataset.ready = 'true';
 }
 
+let who = null;
+let names = {};
+
 async function main() {
   await signIn(() => api('/reports/dashboard'));
+  who = await me();
+  names = await deployedCodeNames();
   const now = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit' }).format(new Date());
   $('report-month').value = now.slice(0, 7);
   await load();

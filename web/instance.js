@@ -8,7 +8,7 @@ import './lvyue.css';
 import NavigatedViewer from 'bpmn-js/lib/NavigatedViewer';
 
 import lvyueModdle from './lvyue-moddle.json';
-import { api, chinaTime, el, problemText, signIn, status } from './common.js';
+import { api, chinaTime, codeLabel, codeNames, deadline, el, problemText, signIn, status, yuan } from './common.js';
 
 const $ = (id) => document.getElementById(id);
 const instanceId = $('instance-root').dataset.instanceId;
@@ -54,7 +54,7 @@ function render(instance, diagram, firstTime) {
   );
   $('tasks').replaceChildren(...(instance.tasks.length ? instance.tasks.map((t) => el('li', { 'data-element-id': t.element_id },
     itemButton(t.element_id, t.name || t.element_id), ` · ${t.lane || ''}`,
-    t.due_at ? el('span', { class: 'lvyue-due' }, ' · due 到期 ', chinaTime(t.due_at)) : null))
+    t.due_at ? el('span', { class: 'lvyue-due' }, ' · last day 最后期限 ', deadline(t.due_at)) : null))
     : [el('li', { class: 'lvyue-muted' }, 'none 无')]));
   const timers = instance.timers.filter((t) => ['waiting', 'leased'].includes(t.status));
   $('timers').replaceChildren(...(timers.length ? timers.map((t) => el('li', { 'data-element-id': t.element_id },
@@ -62,16 +62,16 @@ function render(instance, diagram, firstTime) {
     : [el('li', { class: 'lvyue-muted' }, 'none waiting 无')]));
   const alerts = instance.alerts.filter((a) => a.status !== 'resolved');
   $('alerts').replaceChildren(...(alerts.length ? alerts.map((a) => el('li', { class: `lvyue-alert severity-${a.severity}`, 'data-alert-id': a.id },
-    el('strong', {}, a.code), ` · ${SEVERITY[a.severity] || a.severity} · ${a.status} · due 到期 `, chinaTime(a.due_at),
+    codeLabel(a.code, codeNames(diagram.xml)), ` · ${SEVERITY[a.severity] || a.severity} · ${a.status} · last day 最后期限 `,
+    deadline(a.due_at),
     a.days_overdue ? ` · ${a.days_overdue} days overdue 逾期${a.days_overdue}日` : '',
-    a.amount_overdue ? ` · ¥${a.amount_overdue}` : '',
+    a.amount_overdue ? ` · ${yuan(a.amount_overdue)}` : '',
     a.legal_basis ? el('div', { class: 'lvyue-basis' }, a.legal_basis) : null))
     : [el('li', { class: 'lvyue-muted' }, 'no open alerts 无未处理预警')]));
 }
 
 let shownXml = null;
 
-const yuan = (text) => (text === null || text === undefined ? '' : Number(text).toLocaleString('zh-CN', { minimumFractionDigits: 2 }));
 
 /** The award this contract started from (an imported OCDS award) and its tender's risk indicators, for the
  * callers the award API serves (operators, supervisors, admins); for anyone else the section stays hidden. */
@@ -86,9 +86,9 @@ async function loadAward() {
   $('award-section').hidden = !award;
   if (!award) return;
   const check = award.contract && award.contract.signed_vs_award;
-  $('award').replaceChildren(`${award.ocid} · ${award.award_id} · ¥${yuan(award.amount)} · ${award.date || ''}`,
+  $('award').replaceChildren(`${award.ocid} · ${award.award_id} · ${yuan(award.amount)} · ${award.date || ''}`,
     check ? el('span', { id: 'signed-vs-award', class: check.matches ? '' : 'lvyue-error' },
-      ` · signed 签约 ¥${yuan(check.signed)} (${check.matches ? 'matches the award 与中标一致' : `differs by 差额 ¥${yuan(check.difference)}`})`) : '');
+      ` · signed 签约 ${yuan(check.signed)} (${check.matches ? 'matches the award 与中标一致' : `differs by 差额 ${yuan(check.difference)}`})`) : '');
   $('risk').replaceChildren(...(award.risk.length ? award.risk.map((h) => el('li', { class: 'lvyue-alert', 'data-indicator': h.indicator },
     el('strong', {}, h.indicator), ` · ${h.title} · ${h.ocids.join(', ')}`, el('div', { class: 'lvyue-basis' }, h.legal_basis)))
     : [el('li', { class: 'lvyue-muted' }, 'no indicator flags its tender 无风险指标')]));

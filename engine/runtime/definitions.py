@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from engine import clock
-from engine.runtime import diagrams, spiff
+from engine.runtime import diagrams, forms, hooks, spiff
 from engine.access.authz import require_role
 from engine.storage.db import Database
 from engine.access.directory import Principal
@@ -99,7 +99,33 @@ def get(db: Database, principal: Principal, key: str, version: int | None = None
         out = view(d)
         out["roles"] = d.model.get("roles", [])
         out["user_tasks"] = [{"element_id": k, "name": v["name"], "lane": v["lane"]} for k, v in d.model.get("user_tasks", {}).items()]
+        out["start_form"] = d.model.get("start_form", [])
+        out["start_schema"] = start_schema(d.key, d.model)
         return out
+
+
+PARTY_LANES = ("employer", "contractor", "guarantor")
+
+
+def start_schema(key: str, model: dict[str, Any]) -> dict[str, Any]:
+    """The JSON Schema of `POST /instances` `data` for this definition: the start form's fields plus the role
+    bindings its lanes need (an organisation code per party lane, the department for a supervisor lane)."""
+    schema = forms.json_schema(model.get("start_form", []))
+    schema.setdefault("properties", {})
+    schema["type"] = "object"
+    required = list(schema.get("required", []))
+    optional = hooks.REGISTRY.optional_roles.get(key, frozenset())
+    roles = set(model.get("roles", []))
+    bindings = [(r, f"the organisation code of the {r} lane") for r in PARTY_LANES if r in roles]
+    if "supervisor" in roles:
+        bindings.append(("department", "the supervising department's code"))
+    for name, description in bindings:
+        schema["properties"][name] = {"type": "string", "maxLength": 64, "description": description}
+        lane = "supervisor" if name == "department" else name
+        if lane not in optional and name not in optional:
+            required.append(name)
+    schema["required"] = required
+    return schema
 
 
 def get_xml(db: Database, principal: Principal, key: str, version: int) -> str:

@@ -20,10 +20,11 @@ from engine.access import authz
 from engine import clock
 from engine.runtime import spiff, steps, values
 from engine.storage.db import Database
+from engine.storage.pagination import page
 from engine.access.directory import Principal
 from engine.errors import Invalid, NotFound
-from engine.storage.models import (Alert, Department, Instance, InstancePart, Invoice, Organisation, Payment,
-                                   PaymentApplication, TaskRow)
+from engine.storage.models import (Alert, Definition, Department, Instance, InstancePart, Invoice, Organisation, Party,
+                                   Payment, PaymentApplication, TaskRow)
 
 
 def money(value: Any) -> str | None:
@@ -288,3 +289,75 @@ def contract(db: Database, principal: Principal, business_key: str) -> dict[str,
             # None when no rate applies to the contract (a large contractor without an agreed rate).
             "interest_accrued": _total_interest(data, milestones, works),
         }
+
+
+SEVERITIES = ("red", "orange", "yellow")
+CONTRACT_STATUSES = ("running", "completed", "cancelled", "error")
+
+
+def contracts(db: Database, principal: Principal, limit: int | None, cursor: str | None, status: str | None = None,
+              department: str | None = None, employer: str | None = None, severity: str | None = None
+              ) -> dict[str, Any]:
+    """The contracts the caller may see, newest first, each with its project, department, parties and the open
+    alerts the caller may see counted by severity. Filters: `status`, `department` (its code, exactly),
+    `employer` (organisation code), `severity` (has at least one open — not resolved — alert of it)."""
+    if status is not None and status not in CONTRACT_STATUSES:
+        raise Invalid("unknown status", {"status": [f"one of {', '.join(CONTRACT_STATUSES)}"]})
+    if severity is not None and severity not in SEVERITIES:
+        raise Invalid("unknown severity", {"severity": [f"one of {', '.join(SEVERITIES)}"]})
+    with db.read() as session:
+        query = select(Instance).where(authz.instance_filter(principal))
+        if status:
+            query = query.where(Instance.status == status)
+        if department:
+            query = query.where(Instance.department_code == department)
+        if employer:
+            query = query.where(Instance.id.in_(select(Party.instance_id).where(Party.role == "employer",
+                                                                                  Party.org_code == employer)))
+        if severity:
+            query = query.where(Instance.id.in_(select(Alert.instance_id).where(
+                Alert.severity == severity, Alert.status != "resolved", alerts.visible_filter(principal))))
+        counts: dict[str, dict[str, int]] = {}
+        names: dict[str, str] = {}
+        departments: dict[str, str] = {}
+        definition_refs: dict[int, tuple[str, int]] = {}
+
+        def prepare(rows: list[Instance]) -> None:
+            ids = [r.id for r in rows]
+            if not ids:
+                return
+            for instance_id, sev, n in session.execute(
+                    select(Alert.instance_id, Alert.severity, func.count()).where(
+                        Alert.instance_id.in_(ids), Alert.status != "resolved", alerts.visible_filter(principal))
+                    .group_by(Alert.instance_id, Alert.severity)):
+                counts.setdefault(instance_id, {})[sev] = n
+            orgs = {code for r in rows for code in authz.parties(r).values()}
+            names.update(session.execute(select(Organisation.code, Organisation.name)
+                                         .where(Organisation.code.in_(sorted(orgs)))).all())
+            codes = {r.department_code for r in rows if r.department_code}
+            departments.update(session.execute(select(Department.code, Department.name)
+                                               .where(Department.code.in_(sorted(codes)))).all())
+            definition_refs.update({i: (k, v) for i, k, v in session.execute(
+                select(Definition.id, Definition.key, Definition.version)
+                .where(Definition.id.in_({r.definition_id for r in rows})))})
+
+        def render(instance: Instance) -> dict[str, Any]:
+            open_counts = {s: counts.get(instance.id, {}).get(s, 0) for s in SEVERITIES}
+            data = instance.data or {}
+            key, version = definition_refs.get(instance.definition_id, (None, None))
+            code = instance.department_code
+            return {
+                "business_key": instance.business_key, "instance_id": instance.id, "status": instance.status,
+                "definition": {"key": key, "version": version},
+                "project_code": data.get("project_code"), "project_name": data.get("project_name"),
+                "category": data.get("category"), "contract_amount": money(data.get("contract_amount")),
+                "department": {"code": code, "name": departments.get(code)} if code else None,
+                "parties": [{"role": role, "org_code": org, "name": names.get(org)}
+                            for role, org in sorted(authz.parties(instance).items())],
+                "open_alerts": open_counts,
+                "worst_severity": next((s for s in SEVERITIES if open_counts[s]), None),
+                "created_at": instance.created_at, "updated_at": instance.updated_at,
+            }
+
+        return page(session, query, [Instance.created_at, Instance.id], limit, cursor, render, descending=True,
+                    prepare=prepare)

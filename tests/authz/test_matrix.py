@@ -514,6 +514,9 @@ CASES: list[Case] = [
     Case("contracts: ledger B", "contracts.get", "GET", row("200 200 404 404 404 200 404 404 200 401"),
          _path("/api/v1/contracts/B-SIGN")),
     Case("contracts: ledger unknown", "contracts.get", "GET", NOT_FOUND, _path("/api/v1/contracts/NO-SUCH/KEY")),
+    # The list behind the /contracts page: everyone signed in gets 200 with what it may see (test_contracts_list_exact).
+    Case("contracts: list", "contracts.list_contracts", "GET", ALL_200, _path("/api/v1/contracts")),
+    Case("me", "me.me", "GET", ALL_200, _path("/api/v1/me")),
     # A correction's success (a post_award payment) is tests/integration/test_corrections.py; here who reaches it.
     Case("contracts: correct, task not completed", "contracts.correct", "POST",
          row("409 403 404 409 403 404 403 403 404 401"), b_correct("signing_deadline"), write=True, snapshot=_task_state),
@@ -797,6 +800,13 @@ CASES += [
     Case("public: export", "public.export_public_records", "GET", PUBLIC,
          _path("/api/v1/public/credit-records/export?format=csv")),
     Case("pages: credit library", "pages.credit_library", "GET", PUBLIC, _path("/credit?q=<img src=x>"), page=True),
+    # Issue 19's pages: shells without data (the API decides what each token sees).
+    Case("pages: home", "pages.home", "GET", PUBLIC, _path("/"), page=True),
+    Case("pages: tasks", "pages.tasks", "GET", PUBLIC, _path("/tasks"), page=True),
+    Case("pages: contracts", "pages.contracts", "GET", PUBLIC, _path("/contracts"), page=True),
+    Case("pages: contract", "pages.contract", "GET", PUBLIC, _path("/contracts/A-SIGN"), page=True),
+    Case("pages: contract, hostile key", "pages.contract", "GET", PUBLIC,
+         _path("/contracts/%22%3E%3Cimg%20src=x%20onerror=alert(1)%3E"), page=True),
     Case("pages: bulletin", "pages.bulletin", "GET", PUBLIC, _path("/bulletin?month=2026-10"), page=True),
 ]
 
@@ -956,6 +966,19 @@ def test_instances_list_exact(world, who):
         assert keys_of(world, got) == {bk} & SEE_INSTANCES[who]
     for definition in DEFINITION_KEYS:
         got = world.get("/api/v1/instances", who, query_string={"definition": definition}).get_json()["items"]
+        assert keys_of(world, got) <= SEE_INSTANCES[who]
+
+
+@pytest.mark.parametrize("who", VIEWERS)
+def test_contracts_list_exact(world, who):
+    """GET /api/v1/contracts lists exactly the contracts GET /api/v1/instances does; its filters only narrow."""
+    _pristine(world)
+    full = world.get("/api/v1/contracts?limit=500", who).get_json()
+    assert full["next_cursor"] is None
+    assert keys_of(world, full["items"]) == SEE_INSTANCES[who]
+    for query in ({"department": "ZJ"}, {"department": "CZ"}, {"employer": "EMP"}, {"severity": "red"},
+                  {"status": "running"}):
+        got = world.get("/api/v1/contracts", who, query_string=query).get_json()["items"]
         assert keys_of(world, got) <= SEE_INSTANCES[who]
 
 

@@ -84,6 +84,8 @@ def test_the_dashboard_shows_the_seeded_alerts_and_drills_down_to_a_contract(pag
         expect(page.locator(f"#count-{severity}")).to_have_text(str(expected["open_alerts"]["by_severity"][severity]))
     assert expected["open_alerts"]["by_severity"]["red"] >= 1 and expected["open_alerts"]["by_severity"]["orange"] >= 1
     expect(page.locator('#alerts tr.severity-red[data-code="SIGNING_OVERDUE"]')).to_contain_text("LH-DASH-RED")
+    # Named as the diagram names the code (issue 19), the code kept beside the name.
+    expect(page.locator('#alerts tr[data-code="SIGNING_OVERDUE"]')).to_contain_text("签约逾期")
     expect(page.locator('#alerts tr.severity-orange[data-code="PAYMENT_OVERDUE"]')).to_contain_text("LH-DASH-ARR")
     expect(page.locator('#alerts tr[data-code="PAYMENT_OVERDUE"]')).to_contain_text("1,000,000.00")
     expect(page.locator("#alerts tbody tr")).to_have_count(expected["open_alerts"]["total"])
@@ -115,7 +117,7 @@ def test_the_dashboard_shows_the_seeded_alerts_and_drills_down_to_a_contract(pag
     page.locator('#risk button[data-business-key="LH-DASH-ARR"]').click()
     expect(page.locator("#ledger")).to_be_visible()
     expect(page.locator("#ledger-key")).to_have_text("LH-DASH-ARR")
-    expect(page.locator("#ledger-arrears")).to_have_text("1,000,000.00")
+    expect(page.locator("#ledger-arrears")).to_have_text("¥1,000,000.00")  # one money format on every page
     expect(page.locator('#ledger-milestones tr[data-no="1"]')).to_contain_text("主体结构")
     expect(page.locator("#ledger-alerts")).to_contain_text("PAYMENT_OVERDUE")
     page.locator("#ledger-view").click()
@@ -134,3 +136,27 @@ def test_a_party_is_not_shown_the_dashboard(page, live, seeded):
     expect(page.locator("body[data-ready=true]")).to_have_count(1)
     expect(page.locator("#count-red")).to_have_text("0")
     expect(page.locator("#alerts tbody")).to_contain_text("No open alert")
+
+
+def test_a_supervisor_decides_a_red_alert_from_the_dashboard(page, live, seeded):
+    """Issue 19: the dashboard's red alerts carry Confirm / Dismiss for the alert's department; the decision is
+    the API's (made once: a second is 409)."""
+    [red] = [a for a in call(live, "GET", "/alerts?business_key=LH-DASH-RED&severity=red&limit=500", "zj")["items"]
+             if a["code"] == "SIGNING_OVERDUE"]
+    page.goto(f"{live.base}/dashboard")
+    sign_in(page, live.people.tokens["zj"])
+    expect(page.locator("body[data-ready=true]")).to_have_count(1)
+    orange = page.locator('#alerts tr.severity-orange[data-code="PAYMENT_OVERDUE"]')
+    expect(orange.get_by_role("button", name="Confirm")).to_have_count(0)  # only red alerts are decided
+    row = page.locator(f'#alerts tr[data-alert-id="{red["id"]}"]')
+    row.get_by_placeholder("Note").fill("已签订，系登记延误")
+    row.get_by_role("button", name="Dismiss").click()
+    expect(row.locator(".lvyue-decision")).to_contain_text("dismissed")
+    r = http.request("POST", f"{live.base}/api/v1/alerts/{red['id']}/confirm", body={"decision": "confirmed"},
+                     headers=live.people.auth("zj"))
+    assert r.status == 409 and "dismissed" in r.json()["detail"]
+    # Another department's supervisor is offered no buttons.
+    page.evaluate("t => sessionStorage.setItem('lvyue.token', t)", live.people.tokens["cz"])
+    page.reload()
+    expect(page.locator("body[data-ready=true]")).to_have_count(1)
+    expect(page.get_by_role("button", name="Confirm")).to_have_count(0)

@@ -251,8 +251,11 @@ def test_request_log_lines_carry_the_request_id_and_no_body(app, client, people,
     assert r.status_code == 422 and r.headers["X-Request-Id"] == "rid-sec-1" and r.get_json()["request_id"] == "rid-sec-1"
     r2 = client.get("/api/v1/tasks", headers=people.auth("con"))
     lines = [rec.getMessage() for rec in caplog.records if rec.name == "lvyue.requests"]
-    assert any(line.startswith("rid-sec-1 POST /api/v1/instances 422") for line in lines), lines
-    assert any(line.startswith(f"{r2.headers['X-Request-Id']} GET /api/v1/tasks 200") for line in lines), lines
+    # One key=value access line per request (README "Console and logs").
+    assert any(line.startswith('access request_id=rid-sec-1 method=POST path="/api/v1/instances" status=422 ')
+               for line in lines), lines
+    assert any(line.startswith(f'access request_id={r2.headers["X-Request-Id"]} method=GET path="/api/v1/tasks" '
+                               'status=200 ') and 'user="con"' in line for line in lines), lines
     assert all(marker not in line and people.tokens["operator"] not in line for line in lines)
     assert marker not in caplog.text
 
