@@ -31,7 +31,7 @@ NAV = (
     ("/contracts", "Contracts", "合同", "contracts, ledgers, timelines and alerts", ("party", "supervisor", "operator", "admin")),
     ("/dashboard", "Dashboard", "监管看板", "open alerts, arrears, contracts at risk", ("supervisor", "operator", "admin")),
     ("/bulletin", "Market bulletin", "市场月报", "the monthly market bulletin of the tenders", ("supervisor", "operator", "admin")),
-    ("/credit", "Credit library", "信用库", "credit records of confirmed breaches", ("supervisor", "operator", "admin")),
+    ("/credit", "Credit library", "信用库", "the public credit library: published records (no token needed)", ALL_ROLES),
     ("/modeler", "Modeler", "流程建模", "draw, validate and deploy diagrams", ("designer", "admin")),
     ("/docs", "API docs", "接口文档", "the API (Swagger UI); the contract is docs/api.md", ALL_ROLES),
 )
