@@ -59,7 +59,11 @@ class LedgerAmounts(Schema):
 
 class LedgerDates(Schema):
     award_notice_date = fields.Date(allow_none=True)
-    signed_at = fields.Date(allow_none=True)
+    signed_at = fields.Date(allow_none=True, metadata={"description": "the employer's signing date (sign_contract)"})
+    signature_confirmed_at = fields.Date(allow_none=True, metadata={
+        "description": "the contractor's confirmation of the same text (confirm_signature): signed by both from then"})
+    contract_published_at = fields.Date(allow_none=True, metadata={
+        "description": "publication of a government procurement contract (publish_contract, G04)"})
     filed_at = fields.Date(allow_none=True)
     completed_at = fields.Date(allow_none=True)
 
@@ -148,6 +152,8 @@ class ContractLedger(Schema):
     parties = fields.List(fields.Nested(LedgerParty))
     amounts = fields.Nested(LedgerAmounts)
     dates = fields.Nested(LedgerDates)
+    signed = fields.Boolean(metadata={"description": "signed by both parties (the contractor confirmed the employer's "
+                                                     "text); a contract signed by the employer alone is not"})
     payment_basis = fields.Dict(allow_none=True, metadata={
         "description": "fixed at the start: the employer's kind, the contractor's SME status, the payment rule"})
     milestones = fields.List(fields.Nested(LedgerMilestone))

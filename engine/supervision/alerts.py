@@ -209,6 +209,11 @@ def raise_from_throw(session: Session, instance, spec: dict[str, Any], thrown: h
         return alert
     else:
         alert.awaited_task_id = awaited_task_id or alert.awaited_task_id
+        if alert.severity == "yellow" and spec["responsible"] != alert.responsible_role:
+            # A pre-warning is no breach: the obligation passed to another party before its deadline (the employer
+            # signed in time, the contractor has not confirmed), and the party the deadline finds is responsible.
+            alert.responsible_role = spec["responsible"]
+            alert.responsible_org = instance.roles.get(spec["responsible"])
         alert.severity, alert.updated_at = severity, now
         event = "alert.escalated"
     if amount is not None:
@@ -336,9 +341,10 @@ def task_due(step, element_id: str, task_data: dict[str, Any]) -> list[datetime]
     """A READY task's deadline: the deadline of the obligation its warnings watch (not a pre-warning)."""
     dues = []
     for spec in step.definition.model.get("alerts", {}).values():
-        if spec.get("awaited") != element_id:
+        timer_here = spec.get("awaits") and spec.get("attached") == element_id
+        if spec.get("awaited") != element_id and not timer_here:
             continue
-        if spec.get("awaits"):
+        if spec.get("awaits") and not timer_here:
             # An at-once warning sets a deadline only once it was raised: its due is the alert's.
             open_due = step.session.scalar(select(Alert.due_at).where(
                 Alert.instance_id == step.instance.id, Alert.code == spec["code"], Alert.status != "resolved"))

@@ -1,0 +1,132 @@
+"""Issue 17: the contract as signed by both parties, compared with the award, and published (GP).
+
+Driven through the API alone on the frozen clock of tests/e2e/test_post_award.py (its `Api`, `Contract` and
+baseline: the employer signs on 08-12, the contractor confirms the same text that afternoon, a GP contract is
+published on 08-13).
+"""
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.test_post_award import (ALTERED, CONFIRMED, SIGNED, Contract, at, just_after_midnight, one_milestone,
+                                       procurement_goods, tendering_works)
+
+
+def ready(api, contract) -> set[str]:
+    return {t["element_id"] for t in api.instance(contract.id)["tasks"]}
+
+
+def test_a_contract_signed_by_the_employer_alone_is_not_signed_until_the_contractor_confirms(api):
+    c = Contract(api, "BOTH-SIGN", one_milestone(tendering_works(), "2026-12-15"))
+    c.step("sign")
+    ledger = api.ledger(c.key, "zj")
+    assert ledger["signed"] is False and ledger["dates"]["signed_at"] == "2026-08-12"
+    assert ledger["dates"]["signature_confirmed_at"] is None
+    # Nothing of a signed contract starts yet: no bid bond refund, no filing.
+    assert ready(api, c) == {"confirm_signature"}
+    task = api.task(c.id, "confirm_signature", "con")
+    assert task["due_at"].startswith("2026-09-02T16:00:00")  # R04, 30 days from the award notice 08-03
+    # The contractor's lane: the employer cannot confirm its own text for the other party.
+    api.call("POST", f"/api/v1/tasks/{task['id']}/complete", "emp", at(8, 12, hour=15), expect=403,
+             json={"data": CONFIRMED})
+
+    # Another text than the one the employer signed: refused, naming the field; nothing changes.
+    body = api.call("POST", f"/api/v1/tasks/{task['id']}/complete", "con", at(8, 12, hour=15), expect=422,
+                    json={"data": {**CONFIRMED, "document_sha256": ALTERED}})
+    assert list(body["errors"]) == ["data.document_sha256"] and SIGNED in body["errors"]["data.document_sha256"][0]
+    # A refusal needs its reason.
+    body = api.call("POST", f"/api/v1/tasks/{task['id']}/complete", "con", at(8, 12, hour=15), expect=422,
+                    json={"data": {**CONFIRMED, "confirmed": False}})
+    assert list(body["errors"]) == ["data.reason"]
+    # A confirmation dated before the employer's signing is not plausible.
+    body = api.call("POST", f"/api/v1/tasks/{task['id']}/complete", "con", at(8, 12, hour=15), expect=422,
+                    json={"data": {**CONFIRMED, "confirmed_at": "2026-08-11"}})
+    assert list(body["errors"]) == ["data.confirmed_at"]
+    assert ready(api, c) == {"confirm_signature"}
+
+    # The contractor refuses the text: back to the employer, who signs again.
+    c.step("confirm", confirmed=False, reason="付款条款与招标文件不一致")
+    assert ready(api, c) == {"sign_contract"} and api.ledger(c.key, "zj")["signed"] is False
+    c.step("sign", at(8, 13), signed_at="2026-08-13")
+    c.step("confirm", at(8, 13, hour=15), confirmed_at="2026-08-13")
+    ledger = api.ledger(c.key, "zj")
+    assert ledger["signed"] is True and ledger["dates"]["signature_confirmed_at"] == "2026-08-13"
+    assert {"release_bid_bond", "file_contract"} <= ready(api, c)
+    assert "publish_contract" not in ready(api, c)  # a tendering contract has no G04 publication
+    assert api.alerts("admin") == []
+
+
+def test_the_signing_warning_runs_until_the_contractor_confirms(api):
+    """The employer signs on time (08-31, due 09-02 24:00); the contractor confirms late: the contractor is warned."""
+    c = Contract(api, "LATE-CONFIRM", one_milestone(tendering_works(), "2026-12-15"))
+    c.step("sign", at(8, 31), signed_at="2026-08-31")
+    api.tick(just_after_midnight(9, 3))
+    [alert] = api.alerts("zj")
+    assert (alert["code"], alert["severity"], alert["element_id"]) == ("SIGNING_OVERDUE", "orange", "confirm_signature")
+    assert alert["responsible_org"] == "CON" and alert["due_at"].startswith("2026-09-02T16:00:00")
+    assert [a["id"] for a in api.alerts("con")] == [alert["id"]] and api.alerts("emp") == []
+    c.step("confirm", at(9, 4), confirmed_at="2026-09-04")
+    done = api.alert(alert["id"], "zj")
+    assert done["status"] == "resolved" and done["resolution"] == "obligation met on 2026-09-04, 2 days late"
+
+
+def test_a_late_employer_keeps_the_signing_alert_open_until_the_contractor_confirms(api):
+    c = Contract(api, "LATE-SIGN-BOTH", one_milestone(tendering_works(), "2026-12-15"))
+    api.tick(just_after_midnight(9, 3))
+    [alert] = api.alerts("zj")
+    assert alert["responsible_org"] == "EMP" and alert["severity"] == "orange"
+    c.step("sign", at(9, 4), signed_at="2026-09-04")
+    assert api.alert(alert["id"], "zj")["status"] == "open"  # signed by the employer alone
+    c.step("confirm", at(9, 5), confirmed_at="2026-09-05")
+    done = api.alert(alert["id"], "zj")
+    assert done["status"] == "resolved" and done["resolution"] == "obligation met on 2026-09-05, 3 days late"
+    assert len(api.alerts("admin")) == 1  # the contractor's timers raised nothing of their own
+
+
+@pytest.mark.parametrize("track", ["tendering", "gov_procurement"])
+def test_a_signed_price_different_from_the_award_raises_the_mismatch_warning(api, track):
+    data = one_milestone(tendering_works() if track == "tendering" else procurement_goods(), "2026-12-15")
+    c = Contract(api, f"DIFFER-{track}", data)
+    award = data["contract_amount"]
+    signed = "1150000.00" if track == "tendering" else "760000.00"
+    c.run(until="sign")
+    c.step("sign", amount=signed)
+    assert api.alerts("admin") == []  # signed by the employer alone: nothing to compare yet
+    c.step("confirm")
+    [alert] = api.alerts(c.who["supervisor"])
+    assert (alert["code"], alert["severity"], alert["kind"]) == ("SIGNED_TERMS_DIFFER", "red", "non_performance")
+    assert alert["responsible_org"] == "EMP" and alert["escalated_to"] == "JW"
+    basis = alert["legal_basis"]
+    assert f"signed_amount {signed}" in basis and f"contract_amount {award}" in basis, basis
+    if track == "tendering":
+        assert basis.startswith("R04 ") and "《中华人民共和国招标投标法实施条例》第五十七条第一款" in basis
+    else:
+        assert basis.startswith("G03 ") and "《中华人民共和国政府采购法》第四十六条第一款" in basis
+    ledger = api.ledger(c.key, c.who["supervisor"])
+    assert ledger["signed"] is True and ledger["amounts"]["signed_amount"] == signed
+    assert ledger["amounts"]["contract_amount"] == award
+
+
+def test_a_price_signed_as_awarded_raises_nothing(api):
+    c = Contract(api, "AS-AWARDED", one_milestone(tendering_works(), "2026-12-15"))
+    c.run(until="bid_bond")
+    assert api.ledger(c.key, "zj")["signed"] is True and api.alerts("admin") == []
+
+
+def test_a_gp_contract_signed_and_not_published_raises_g04_two_working_days_later(api):
+    c = Contract(api, "NOT-PUBLISHED", one_milestone(procurement_goods(), "2026-12-15"))
+    c.run(until="publish")
+    task = api.task(c.id, "publish_contract", "emp")
+    # G04: 2 working days from the signing 08-12 (Wed) → 08-13, 08-14 → 08-14 (Fri) 24:00 = 16:00Z.
+    assert task["due_at"].startswith("2026-08-14T16:00:00")
+    api.tick(at(8, 14, hour=23))
+    assert api.alerts("admin") == []
+    api.tick(just_after_midnight(8, 15))
+    [alert] = api.alerts("cz")
+    assert (alert["code"], alert["severity"], alert["element_id"]) == \
+        ("CONTRACT_PUBLICATION_OVERDUE", "orange", "publish_contract")
+    assert "第五十条" in alert["legal_basis"] and alert["due_at"].startswith("2026-08-14T16:00:00")
+    c.step("publish", at(8, 17), published_at="2026-08-17")
+    done = api.alert(alert["id"], "cz")
+    assert done["status"] == "resolved" and done["resolution"] == "obligation met on 2026-08-17, 3 days late"
+    assert api.ledger(c.key, "cz")["dates"]["contract_published_at"] == "2026-08-17"
