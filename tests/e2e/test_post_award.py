@@ -151,6 +151,17 @@ class Api:
         task = self.task(instance_id, element_id, who, milestone)
         return self.call("POST", f"/api/v1/tasks/{task['id']}/complete", who, when, json={"data": data})
 
+    def confirm(self, instance_id: str, who: str, when: datetime, confirmed_at: str | None = None,
+                document_sha256: str = SIGNED) -> dict:
+        """The contractor (`who`) confirms the text the employer signed: signed by both from then."""
+        return self.act(instance_id, "confirm_signature", who, when, {
+            **CONFIRMED, "confirmed_at": confirmed_at or when.date().isoformat(), "document_sha256": document_sha256})
+
+    def publish(self, instance_id: str, when: datetime) -> dict:
+        """A GP contract's publication (G04)."""
+        return self.act(instance_id, "publish_contract", "emp", when,
+                        {**PUBLISHED, "published_at": when.date().isoformat()})
+
     def alerts(self, who: str = "admin", when: datetime | None = None, **query) -> list[dict]:
         q = "&".join(f"{k}={v}" for k, v in query.items())
         return self.call("GET", f"/api/v1/alerts?limit=500&{q}", who, when)["items"]
