@@ -16,7 +16,7 @@ from engine.runtime import expressions, hooks
 from engine.storage import migrate
 from engine.storage.models import Guarantee, GuaranteeClaim, Invoice, Payment, PaymentApplication
 from engine.supervision import (alerts, bindings, completion, guarantees, holidays, ledger, ocds, plausibility, reports,
-                                timing)
+                                supplements, timing)
 
 
 def _ledger_task(step, element_id, data, actor, task_id) -> None:
@@ -27,6 +27,7 @@ def bootstrap() -> hooks.Registry:
     """Register the domain with the runtime (again, from empty: idempotent). Returns the registry."""
     registry = hooks.reset()
     registry.instance_started.append(guarantees.on_start)
+    registry.instance_started.append(supplements.on_start)
     # Plausibility first (it refuses before anything is written), then the ledger, then guarantees: the order
     # the task-completion use case has always kept.
     registry.task_completed.extend([plausibility.check_task, completion.check_task, _ledger_task, guarantees.record_task])

@@ -473,7 +473,9 @@ DLP_END = (
     f"        {_D}),\n"
     f"  str({_Y} + ({_M} + defect_liability_months) // 12)\n"
     f"  + '-' + ('0' + str(({_M} + defect_liability_months) % 12 + 1))[-2:] + '-01T00:00:00+08:00')")
-OVER_CAP = "track == 'gov_procurement' and change_amount > original_amount * Decimal('0.1')"
+# G07 caps all the supplements of a contract together: supplements_before is the total of the contract's earlier
+# supplements, fixed at the start by engine/supervision/supplements.py (which refuses a proposal beyond the cap).
+OVER_CAP = "track == 'gov_procurement' and supplements_before + change_amount > original_amount * Decimal('0.1')"
 # G06 counts from the signing of the supplement (supplement_signed_at), not of the original contract
 # (signed_at, from the start data).
 CHANGE_PUBLICATION_DUE = "deadline('G06', supplement_signed_at)"
@@ -1302,9 +1304,10 @@ def supplementary_contract() -> None:
     Y, S = 170, 610
     p = Process(
         "supplementary_contract", "Supplementary contract (补充合同)",
-        "A change to a signed contract: the supplement is signed, kept within 10% of the original amount in "
-        "government procurement (《政府采购法》第四十九条), published within 2 working days (财办库〔2023〕243号, G06) "
-        "and reviewed by the supervising department.",
+        "A change to a signed contract: the supplement is signed, kept (with the contract's earlier supplements) within "
+        "10% of the original amount in government procurement (《政府采购法》第四十九条, G07), published within 2 working "
+        "days when it changes a government procurement contract (财办库〔2023〕243号, G06) and reviewed by the "
+        "supervising department.",
         "pool_supplementary_contract", "Supplementary contract (补充合同)", 100, 60, 1540)
     p.lanes = [Lane("lane_employer", "employer", 60, 450), Lane("lane_supervisor", "supervisor", 510, 220)]
     E, V = "lane_employer", "lane_supervisor"
@@ -1340,7 +1343,9 @@ def supplementary_contract() -> None:
                       due="end_of_day(supplement_signed_at)", awaits="sign_supplement",
                       resolve_when=f"not ({OVER_CAP})", met_date="supplement_signed_at")
     p.gateway("gw_over_cap_merge", None, E, 760, Y)
-    p.task("publish_change", "Publish the change (发布合同变更公告)", E, 840, Y,
+    p.gateway("gw_change_publication", "GP contract? (政府采购合同?)", E, 840, Y, label="below", width=110)
+    p.gateway("gw_change_publication_merge", None, E, 1420, Y)
+    p.task("publish_change", "Publish the change (发布合同变更公告)", E, 920, Y,
            doc="Publish the change within 2 working days with the original contract number, the changed clauses "
                "and the supplement (财办库〔2023〕243号第一条, G06).",
            ext=form(
@@ -1367,8 +1372,15 @@ def supplementary_contract() -> None:
                label=(615, Y - 22, 80, 20))
     p.default("gw_over_cap", f)
     p.flow("supplement_over_cap", "gw_over_cap_merge", (760, Y + 100), end="bottom")
-    p.flow("gw_over_cap_merge", "publish_change")
-    p.flow("publish_change", "review_supplement", (1300, Y), end="top")
+    p.flow("gw_over_cap_merge", "gw_change_publication")
+    # G06 is a government procurement rule (财办库〔2023〕243号): a tendering contract's change has no publication timer.
+    p.flow("gw_change_publication", "publish_change", id="flow_change_publication_required", name="yes (是)",
+           cond="track == 'gov_procurement'", label=(866, Y - 22, 50, 20))
+    f = p.flow("gw_change_publication", "gw_change_publication_merge", (840, Y - 80), (1420, Y - 80),
+               id="flow_no_change_publication", name="no (否)", start="top", end="top", label=(850, Y - 102, 50, 20))
+    p.default("gw_change_publication", f)
+    p.flow("publish_change", "gw_change_publication_merge")
+    p.flow("gw_change_publication_merge", "review_supplement", (1420, S - 80), (1300, S - 80), start="bottom", end="top")
     p.flow("review_supplement", "gw_supplement_review")
     p.flow("gw_supplement_review", "supplement_accepted", id="flow_supplement_accepted", name="accepted (通过)",
            cond="decision == 'accepted'", label=(1478, S - 24, 90, 20))
