@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from engine.runtime import forms
-from engine.supervision import corrections, ledger
+from engine.supervision import corrections, ledger, suspensions
 
 from . import schemas
 from .auth import db, principal
@@ -152,6 +152,8 @@ class ContractLedger(Schema):
     parties = fields.List(fields.Nested(LedgerParty))
     amounts = fields.Nested(LedgerAmounts)
     dates = fields.Nested(LedgerDates)
+    suspensions = fields.List(fields.Dict(), metadata={
+        "description": "suspensions, oldest first: no, suspended_at, days, reason, by, resumed_at, days_suspended"})
     signed = fields.Boolean(metadata={"description": "signed by both parties (the contractor confirmed the employer's "
                                                      "text); a contract signed by the employer alone is not"})
     payment_basis = fields.Dict(allow_none=True, metadata={
@@ -190,3 +192,58 @@ def correct(body, business_key):
     """Correct a payment or invoice entry: the ledger and the open alerts are recomputed, the original stays in
     the history, and an `entry_corrected` event records before, after and the reason."""
     return corrections.correct(db(), principal(), business_key, body["task_id"], body["data"], body["reason"])
+
+
+class SuspensionIn(schemas.Strict):
+    suspended_at = fields.String(required=True, metadata={"description": "date (YYYY-MM-DD), not in the future"})
+    days = fields.Raw(required=True, metadata={"description": "the period ordered, whole days 1–365"})
+    reason = fields.String(required=True, validate=validate.Length(max=2000),
+                           metadata={"description": "the ground: a complaint (政府采购法 art 57), an order, …"})
+
+
+class ResumptionIn(schemas.Strict):
+    resumed_at = fields.String(required=True, metadata={"description": "date (YYYY-MM-DD), not before the "
+                                                                       "suspension nor in the future"})
+
+
+class SuspensionOut(Schema):
+    business_key = fields.String()
+    no = fields.Integer()
+    suspended_at = fields.String()
+    days = fields.Integer(metadata={"description": "the period ordered"})
+    reason = fields.String()
+    by = fields.String()
+    resumed_at = fields.String(allow_none=True)
+    resumed_by = fields.String()
+    days_suspended = fields.Integer(allow_none=True, metadata={"description": "resumed_at − suspended_at"})
+    timers_moved = fields.Integer()
+    alerts_moved = fields.Integer()
+    tasks_moved = fields.Integer()
+
+
+@blp.route("/<path:business_key>/suspensions", methods=["POST"])
+@blp.doc(operationId="suspend_contract")
+@blp.arguments(SuspensionIn)
+@blp.response(201, SuspensionOut)
+@blp.alt_response(403, description="only the contract's supervising department (or a parent) or an admin")
+@blp.alt_response(404, description="no such contract")
+@blp.alt_response(409, description="the contract is not running, or is suspended already")
+@blp.alt_response(422, description="days, reason or suspended_at invalid; errors names each field")
+def suspend(body, business_key):
+    """Suspend a contract: every pending deadline (timers of the contract and its parts, open alerts, ready tasks)
+    moves by `days` at once; the history records it."""
+    return suspensions.suspend(db(), principal(), business_key, body)
+
+
+@blp.route("/<path:business_key>/resumption", methods=["POST"])
+@blp.doc(operationId="resume_contract")
+@blp.arguments(ResumptionIn)
+@blp.response(200, SuspensionOut)
+@blp.alt_response(403, description="only the contract's supervising department (or a parent) or an admin")
+@blp.alt_response(404, description="no such contract")
+@blp.alt_response(409, description="the contract is not suspended")
+@blp.alt_response(422, description="resumed_at invalid; errors names it")
+def resume(body, business_key):
+    """Resume a suspended contract: the deadlines move again by the difference between the days suspended and the
+    days ordered, so in total by exactly the days suspended."""
+    return suspensions.resume(db(), principal(), business_key, body)

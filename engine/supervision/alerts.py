@@ -180,7 +180,9 @@ def raise_from_throw(session: Session, instance, spec: dict[str, Any], thrown: h
     if spec.get("amount") and SETTLED_PRICE in expressions.compile_expression(spec["amount"]).names:
         data = {**data, SETTLED_PRICE: settled_price(session, instance, now)}
     occurrence = str(forms.to_json(_evaluate(spec["occurrence"], data))) if spec.get("occurrence") else (awaited_task_id or "process")
-    due_at = due_instant(spec["due"], data)
+    # A timer a suspension moved (suspensions.py) raises its warning for the moved deadline.
+    shift = timedelta(seconds=thrown.shift) if getattr(thrown, "shift", 0) else timedelta(0)
+    due_at = due_instant(spec["due"], data) + shift
     amount = _evaluate(spec.get("amount"), data)
     legal_basis = spec.get("legal_basis")
     basis = _evaluate(spec.get("basis"), data)
@@ -199,7 +201,8 @@ def raise_from_throw(session: Session, instance, spec: dict[str, Any], thrown: h
                       responsible_org=instance.roles.get(spec["responsible"]), due_at=due_at, raised_at=now,
                       updated_at=now, legal_basis=legal_basis, status="open", awaited_task_id=awaited_task_id,
                       due_rule={"expression": spec["due"], "data": forms.to_json({n: data.get(n) for n in
-                                expressions.compile_expression(spec["due"]).names})})
+                                expressions.compile_expression(spec["due"]).names}),
+                                "shift_seconds": shift.total_seconds()})
         event = "alert.raised"
         session.add(alert)
     elif alert.status == "resolved":
@@ -391,12 +394,25 @@ def _met_date(data: dict[str, Any], field: str | None, now: datetime) -> date:
     return now.astimezone(deadlines.SHANGHAI).date()
 
 
+def shift_open(session: Session, instance_id: str, delta: timedelta, now: datetime) -> list[Alert]:
+    """Move the deadline of every open alert of the instance by `delta` (a suspension): its due_at, and the shift
+    its due_rule keeps for a recomputation. Returns the alerts moved."""
+    moved = []
+    for alert in session.scalars(select(Alert).where(Alert.instance_id == instance_id, Alert.status != "resolved")):
+        rule = dict(alert.due_rule or {})
+        rule["shift_seconds"] = (rule.get("shift_seconds") or 0) + delta.total_seconds()
+        alert.due_rule, alert.due_at, alert.updated_at = rule, alert.due_at + delta, now
+        _notify(session, alert, "alert.updated")
+        moved.append(alert)
+    return moved
+
+
 def recompute_due(session: Session, alert: Alert) -> bool:
     """Re-evaluate an open alert's deadline (after a calendar import); True when it moved."""
     rule = alert.due_rule or {}
     if alert.status == "resolved" or not rule.get("expression"):
         return False
-    due_at = due_instant(rule["expression"], rule.get("data", {}))
+    due_at = due_instant(rule["expression"], rule.get("data", {})) + timedelta(seconds=rule.get("shift_seconds") or 0)
     if due_at == alert.due_at:
         return False
     alert.due_at, alert.updated_at = due_at, clock.now()

@@ -130,3 +130,91 @@ def test_a_gp_contract_signed_and_not_published_raises_g04_two_working_days_late
     done = api.alert(alert["id"], "cz")
     assert done["status"] == "resolved" and done["resolution"] == "obligation met on 2026-08-17, 3 days late"
     assert api.ledger(c.key, "cz")["dates"]["contract_published_at"] == "2026-08-17"
+
+
+# ------------------------------------------------------------------------------------ suspension and resumption
+def _pending(api, instance_id):
+    """(waiting timers {id: due_at}, open alerts {id: due_at}, ready tasks {id: due_at}) from the database."""
+    from sqlalchemy import select
+    from engine.storage.models import Alert, TaskRow, Timer
+    with api.db.read() as s:
+        timers_ = {t.id: t.due_at for t in s.scalars(select(Timer).where(Timer.instance_id == instance_id,
+                                                                         Timer.status == "waiting"))}
+        alerts_ = {a.id: a.due_at for a in s.scalars(select(Alert).where(Alert.instance_id == instance_id,
+                                                                         Alert.status != "resolved"))}
+        tasks_ = {t.id: t.due_at for t in s.scalars(select(TaskRow).where(TaskRow.instance_id == instance_id,
+                                                                          TaskRow.state == "ready"))}
+    return timers_, alerts_, tasks_
+
+
+def _suspended_contract(api, key):
+    """Signed and filed 08-12/08-14, the bid bond not refunded (BID_BOND_REFUND_OVERDUE orange since 08-18 00:00,
+    due 08-17 24:00), the one milestone (planned 08-31) not delivered yet."""
+    c = Contract(api, key, one_milestone(tendering_works()))
+    c.run(until="bid_bond")
+    c.step("file"), c.step("review")
+    api.tick(just_after_midnight(8, 18))
+    return c
+
+
+def test_a_10_day_suspension_moves_every_pending_deadline_by_10_days_and_resumption_is_recorded(api):
+    from datetime import timedelta
+    c = _suspended_contract(api, "SUSPEND-10")
+    timers_before, alerts_before, tasks_before = _pending(api, c.id)
+    assert len(timers_before) >= 3 and len(alerts_before) == 1  # the bond's red, the delivery's orange and red, …
+    path = f"/api/v1/contracts/{c.key}/suspensions"
+    body = {"suspended_at": "2026-08-18", "days": 10, "reason": "投诉处理期间暂停（政府采购法第五十七条）"}
+    # Only the contract's department (or an admin): the parties are 403, another department does not see it.
+    api.call("POST", path, "emp", at(8, 18), 403, json=body)
+    api.call("POST", path, "con", at(8, 18), 403, json=body)
+    api.call("POST", path, "cz", at(8, 18), 404, json=body)
+    bad = api.call("POST", path, "zj", at(8, 18), 422, json={**body, "days": 0, "reason": " "})
+    assert set(bad["errors"]) == {"days", "reason"}
+    assert api.call("POST", path, "zj", at(8, 18), 422, json={**body, "suspended_at": "2026-08-19"})["errors"]
+    assert _pending(api, c.id) == (timers_before, alerts_before, tasks_before)  # nothing moved by a refusal
+
+    done = api.call("POST", path, "zj", at(8, 18, hour=11), 201, json=body)
+    assert (done["no"], done["days"], done["resumed_at"]) == (1, 10, None)
+    assert done["timers_moved"] == len(timers_before) and done["alerts_moved"] == 1
+    timers_after, alerts_after, tasks_after = _pending(api, c.id)
+    ten = timedelta(days=10)
+    assert timers_after == {k: v + ten for k, v in timers_before.items()}
+    assert alerts_after == {k: v + ten for k, v in alerts_before.items()}
+    assert tasks_after == {k: (v + ten if v is not None else None) for k, v in tasks_before.items()}
+    [bond] = api.alerts("zj", at(8, 18, hour=12))
+    assert bond["due_at"].startswith("2026-08-27T16:00:00") and bond["days_overdue"] == 0
+    api.call("POST", path, "zj", at(8, 19), 409, json={**body, "suspended_at": "2026-08-19"})  # suspended already
+
+    # The delivery's deadline, 08-31 24:00, is now 09-10 24:00: nothing at 09-01, DELIVERY_LATE at 09-11.
+    api.tick(just_after_midnight(9, 1))
+    assert [a["code"] for a in api.alerts("zj")] == ["BID_BOND_REFUND_OVERDUE"]
+    resumed = api.call("POST", f"/api/v1/contracts/{c.key}/resumption", "zj", at(9, 1, hour=11), 200,
+                       json={"resumed_at": "2026-08-28"})
+    assert (resumed["days_suspended"], resumed["timers_moved"]) == (10, 0)  # resumed after exactly the days ordered
+    api.tick(just_after_midnight(9, 11))
+    late = [a for a in api.alerts("zj", just_after_midnight(9, 11)) if a["code"] == "DELIVERY_LATE"]
+    assert len(late) == 1 and late[0]["due_at"].startswith("2026-09-10T16:00:00") and late[0]["days_overdue"] == 1
+
+    history = api.call("GET", f"/api/v1/instances/{c.id}/history?limit=500", "admin")["items"]
+    actions = [e["action"] for e in history]
+    assert actions.count("contract_suspended") == 1 and actions.count("contract_resumed") == 1
+    moves = [e for e in history if e["action"] == "timer_moved"]
+    assert len(moves) == len(timers_before) and {m["data"]["days"] for m in moves} == {10}
+    assert [s["days_suspended"] for s in api.ledger(c.key, "zj")["suspensions"]] == [10]
+
+
+def test_a_resumption_earlier_than_ordered_moves_the_deadlines_back_by_the_difference(api):
+    from datetime import timedelta
+    c = _suspended_contract(api, "SUSPEND-EARLY")
+    timers_before, alerts_before, _ = _pending(api, c.id)
+    api.call("POST", f"/api/v1/contracts/{c.key}/suspensions", "zj", at(8, 18, hour=11), 201,
+             json={"suspended_at": "2026-08-18", "days": 10, "reason": "停工令"})
+    api.call("POST", f"/api/v1/contracts/{c.key}/resumption", "zj", at(8, 22), 422, json={"resumed_at": "2026-08-17"})
+    done = api.call("POST", f"/api/v1/contracts/{c.key}/resumption", "zj", at(8, 22), 200,
+                    json={"resumed_at": "2026-08-22"})
+    assert done["days_suspended"] == 4 and done["timers_moved"] == len(timers_before)
+    timers_after, alerts_after, _ = _pending(api, c.id)
+    four = timedelta(days=4)
+    assert timers_after == {k: v + four for k, v in timers_before.items()}
+    assert alerts_after == {k: v + four for k, v in alerts_before.items()}
+    api.call("POST", f"/api/v1/contracts/{c.key}/resumption", "zj", at(8, 22), 409, json={"resumed_at": "2026-08-22"})
