@@ -796,13 +796,18 @@ def reset_timer(wf: Workflow, task_id: str) -> None:
 SHIFT = "lvyue_shift_seconds"
 
 
-def shift_timers(wf: Workflow, delta) -> list[tuple[str, str, datetime, datetime]]:
-    """Move every waiting one-off timer (date or duration; a cycle keeps its rhythm) by `delta`; (task id, element
-    id, from, to) of each. The shift stays with the timer's task (`timer_shift` of what it leads to)."""
+def shift_timers(wf: Workflow, delta, activities: frozenset[str] | None = None) -> list[tuple[str, str, datetime, datetime]]:
+    """Move every waiting one-off timer (date or duration; a cycle keeps its rhythm) by `delta` — with `activities`,
+    only the boundary timers of those elements; (task id, element id, from, to) of each. The shift stays with the
+    timer's task (`timer_shift` of what it leads to)."""
     out = []
     for timer in waiting_timers(wf):
         if timer.kind == "cycle":
             continue
+        if activities is not None:
+            holder = get_task(wf, timer.attached_to) if timer.attached_to else None
+            if holder is None or element_of(holder) not in activities:
+                continue
         task = get_task(wf, timer.task_id)
         moved = timer.due_at + delta
         task.internal_data["event_value"] = moved.isoformat()

@@ -247,18 +247,19 @@ def retry_incident(db: Database, principal: Principal, incident_id: str) -> dict
 
 
 # ---------------------------------------------------------------- moving the deadlines of one instance
-def shift_instance(session, instance: Instance, actor: str, delta: timedelta, reason: dict[str, Any]) -> list[dict[str, Any]]:
+def shift_instance(session, instance: Instance, actor: str, delta: timedelta, reason: dict[str, Any],
+                   activities: frozenset[str] | None = None) -> list[dict[str, Any]]:
     """Move every pending timer of `instance` — its main workflow and each running part — by `delta`, as steps of
     `actor` in the caller's transaction; each moved timer is recorded (`timer_moved`, with `reason`). The domain
-    decides when and by how much (a suspension, an extension of time); what the timers raise later carries the shift
-    (hooks.Thrown.shift). Returns the moves."""
+    decides when and by how much (a suspension, an extension of time) and, with `activities`, which: only the timers
+    on those elements move. What the timers raise later carries the shift (hooks.Thrown.shift). Returns the moves."""
     parts = [p.id for p in session.scalars(select(InstancePart).where(InstancePart.instance_id == instance.id,
                                                                       InstancePart.status == "running")
                                            .order_by(InstancePart.item_no))]
     moved = []
     for part_id in [None, *parts]:
         step = steps.open_step(session, instance, actor, part_id)
-        for task_id, element_id, before, after in spiff.shift_timers(step.wf, delta):
+        for task_id, element_id, before, after in spiff.shift_timers(step.wf, delta, activities):
             move = {"timer_id": task_id, "from": before.isoformat(), "to": after.isoformat(), **reason}
             step.record("timer_moved", element_id, move)
             moved.append({"element_id": element_id, "part_id": part_id, **move})

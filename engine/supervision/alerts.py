@@ -394,11 +394,16 @@ def _met_date(data: dict[str, Any], field: str | None, now: datetime) -> date:
     return now.astimezone(deadlines.SHANGHAI).date()
 
 
-def shift_open(session: Session, instance_id: str, delta: timedelta, now: datetime) -> list[Alert]:
-    """Move the deadline of every open alert of the instance by `delta` (a suspension): its due_at, and the shift
-    its due_rule keeps for a recomputation. Returns the alerts moved."""
+def shift_open(session: Session, instance_id: str, delta: timedelta, now: datetime,
+               responsible: str | None = None) -> list[Alert]:
+    """Move the deadline of every open alert of the instance (with `responsible`, only those owed by that role) by
+    `delta` (a suspension, an extension of time): its due_at, and the shift its due_rule keeps for a recomputation.
+    Returns the alerts moved."""
     moved = []
-    for alert in session.scalars(select(Alert).where(Alert.instance_id == instance_id, Alert.status != "resolved")):
+    query = select(Alert).where(Alert.instance_id == instance_id, Alert.status != "resolved")
+    if responsible is not None:
+        query = query.where(Alert.responsible_role == responsible)
+    for alert in session.scalars(query):
         rule = dict(alert.due_rule or {})
         rule["shift_seconds"] = (rule.get("shift_seconds") or 0) + delta.total_seconds()
         alert.due_rule, alert.due_at, alert.updated_at = rule, alert.due_at + delta, now

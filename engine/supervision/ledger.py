@@ -283,6 +283,8 @@ def contract(db: Database, principal: Principal, business_key: str) -> dict[str,
             # Signed by both parties: the contractor confirmed the employer's text (a version without confirm_signature:
             # the employer's signing).
             "signed": _signed(session, instance, data),
+            # The change ledger (engine/supervision/changes.py), oldest first.
+            "changes": list(data.get("changes") or []),
             # Suspensions and resumptions (engine/supervision/suspensions.py), oldest first.
             "suspensions": list(data.get("suspensions") or []),
             # Fixed at the start (支付条例 art 3): the parties' status then and the payment rule that governs.

@@ -218,3 +218,56 @@ def test_a_resumption_earlier_than_ordered_moves_the_deadlines_back_by_the_diffe
     assert timers_after == {k: v + four for k, v in timers_before.items()}
     assert alerts_after == {k: v + four for k, v in alerts_before.items()}
     api.call("POST", f"/api/v1/contracts/{c.key}/resumption", "zj", at(8, 22), 409, json={"resumed_at": "2026-08-22"})
+
+
+# ------------------------------------------------------------------------------------ the change ledger
+def test_an_extension_of_time_of_20_days_moves_the_contractors_deadlines_exactly_with_both_confirmations(api):
+    from datetime import timedelta
+    from engine.storage.models import Timer
+    c = _suspended_contract(api, "EOT-20")  # the bond unrefunded (employer), the delivery due 08-31 24:00
+    api.tick(just_after_midnight(9, 1))  # DELIVERY_LATE orange (contractor)
+    by_code = {a["code"]: a for a in api.alerts("zj", just_after_midnight(9, 1))}
+    assert set(by_code) == {"BID_BOND_REFUND_OVERDUE", "DELIVERY_LATE"}
+    timers_before, alerts_before, tasks_before = _pending(api, c.id)
+    with api.db.read() as s:
+        elements = {t.id: t.element_id for t in s.query(Timer).filter(Timer.instance_id == c.id)}
+    doc = "e" * 64
+    body = {"kind": "extension_of_time", "days": 20, "reason": "设计变更导致工期顺延", "document_sha256": doc,
+            "proposed_at": "2026-09-02"}
+    path = f"/api/v1/contracts/{c.key}/changes"
+    api.call("POST", path, "con", at(9, 2), 403, json=body)  # the employer proposes
+    assert set(api.call("POST", path, "emp", at(9, 2), 422, json={**body, "days": 0, "document_sha256": "x"})["errors"]) \
+        == {"days", "document_sha256"}
+    proposed = api.call("POST", path, "emp", at(9, 2), 201, json=body)
+    assert proposed["no"] == 1 and proposed["status"] == "proposed" and proposed["contractor_confirmation"] is None
+    assert _pending(api, c.id) == (timers_before, alerts_before, tasks_before)  # nothing moves before both signed
+
+    confirm = f"{path}/1/confirmation"
+    answer = {"confirmed": True, "confirmed_at": "2026-09-03", "document_sha256": doc}
+    api.call("POST", confirm, "emp", at(9, 3), 403, json=answer)
+    assert list(api.call("POST", confirm, "con", at(9, 3), 422, json={**answer, "document_sha256": "f" * 64})["errors"]) \
+        == ["document_sha256"]
+    done = api.call("POST", confirm, "con", at(9, 3), 200, json=answer)
+    assert done["status"] == "accepted" and done["contractor_confirmation"]["confirmed"] is True
+    api.call("POST", confirm, "con", at(9, 3), 409, json=answer)  # decided once
+
+    timers_after, alerts_after, tasks_after = _pending(api, c.id)
+    twenty = timedelta(days=20)
+    for timer_id, due in timers_before.items():
+        moved = elements[timer_id].startswith("delivery_timer")  # the contractor's delivery; the bond stays
+        assert timers_after[timer_id] == (due + twenty if moved else due), elements[timer_id]
+    assert done["timers_moved"] == sum(1 for t in timers_before if elements[t].startswith("delivery_timer")) >= 1
+    assert alerts_after[by_code["DELIVERY_LATE"]["id"]] == alerts_before[by_code["DELIVERY_LATE"]["id"]] + twenty
+    assert alerts_after[by_code["BID_BOND_REFUND_OVERDUE"]["id"]] == alerts_before[by_code["BID_BOND_REFUND_OVERDUE"]["id"]]
+    late = api.alert(by_code["DELIVERY_LATE"]["id"], "zj")
+    assert late["due_at"].startswith("2026-09-20T16:00:00")  # 08-31 24:00 + 20 days
+    [delivery] = [t for t in api.instance(c.id)["tasks"] if t["element_id"] == "report_delivery"]
+    assert delivery["due_at"].startswith("2026-09-20T16:00:00")
+
+    history = api.call("GET", f"/api/v1/instances/{c.id}/history?limit=500", "admin")["items"]
+    [accepted] = [e for e in history if e["action"] == "change_accepted"]
+    assert accepted["data"]["employer_confirmation"]["at"] == "2026-09-02"
+    assert accepted["data"]["contractor_confirmation"]["at"] == "2026-09-03"
+    assert [m["data"]["days"] for m in history if m["action"] == "timer_moved"] == [20] * done["timers_moved"]
+    [change] = api.ledger(c.key, "zj")["changes"]
+    assert change["status"] == "accepted" and change["days"] == 20
