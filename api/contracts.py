@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from engine.runtime import forms
-from engine.supervision import corrections, ledger
+from engine.supervision import changes, corrections, ledger, suspensions
 
 from . import schemas
 from .auth import db, principal
@@ -59,7 +59,11 @@ class LedgerAmounts(Schema):
 
 class LedgerDates(Schema):
     award_notice_date = fields.Date(allow_none=True)
-    signed_at = fields.Date(allow_none=True)
+    signed_at = fields.Date(allow_none=True, metadata={"description": "the employer's signing date (sign_contract)"})
+    signature_confirmed_at = fields.Date(allow_none=True, metadata={
+        "description": "the contractor's confirmation of the same text (confirm_signature): signed by both from then"})
+    contract_published_at = fields.Date(allow_none=True, metadata={
+        "description": "publication of a government procurement contract (publish_contract, G04)"})
     filed_at = fields.Date(allow_none=True)
     completed_at = fields.Date(allow_none=True)
 
@@ -148,6 +152,13 @@ class ContractLedger(Schema):
     parties = fields.List(fields.Nested(LedgerParty))
     amounts = fields.Nested(LedgerAmounts)
     dates = fields.Nested(LedgerDates)
+    changes = fields.List(fields.Dict(), metadata={
+        "description": "the change ledger, oldest first: no, kind, days, reason, document_sha256, status, "
+                       "employer_confirmation, contractor_confirmation"})
+    suspensions = fields.List(fields.Dict(), metadata={
+        "description": "suspensions, oldest first: no, suspended_at, days, reason, by, resumed_at, days_suspended"})
+    signed = fields.Boolean(metadata={"description": "signed by both parties (the contractor confirmed the employer's "
+                                                     "text); a contract signed by the employer alone is not"})
     payment_basis = fields.Dict(allow_none=True, metadata={
         "description": "fixed at the start: the employer's kind, the contractor's SME status, the payment rule"})
     milestones = fields.List(fields.Nested(LedgerMilestone))
@@ -238,3 +249,115 @@ def correct(body, business_key):
     """Correct a payment or invoice entry: the ledger and the open alerts are recomputed, the original stays in
     the history, and an `entry_corrected` event records before, after and the reason."""
     return corrections.correct(db(), principal(), business_key, body["task_id"], body["data"], body["reason"])
+
+
+class SuspensionIn(schemas.Strict):
+    suspended_at = fields.String(required=True, metadata={"description": "date (YYYY-MM-DD), not in the future"})
+    days = fields.Raw(required=True, metadata={"description": "the period ordered, whole days 1–365"})
+    reason = fields.String(required=True, validate=validate.Length(max=2000),
+                           metadata={"description": "the ground: a complaint (政府采购法 art 57), an order, …"})
+
+
+class ResumptionIn(schemas.Strict):
+    resumed_at = fields.String(required=True, metadata={"description": "date (YYYY-MM-DD), not before the "
+                                                                       "suspension nor in the future"})
+
+
+class SuspensionOut(Schema):
+    business_key = fields.String()
+    no = fields.Integer()
+    suspended_at = fields.String()
+    days = fields.Integer(metadata={"description": "the period ordered"})
+    reason = fields.String()
+    by = fields.String()
+    resumed_at = fields.String(allow_none=True)
+    resumed_by = fields.String()
+    days_suspended = fields.Integer(allow_none=True, metadata={"description": "resumed_at − suspended_at"})
+    timers_moved = fields.Integer()
+    alerts_moved = fields.Integer()
+    tasks_moved = fields.Integer()
+
+
+@blp.route("/<path:business_key>/suspensions", methods=["POST"])
+@blp.doc(operationId="suspend_contract")
+@blp.arguments(SuspensionIn)
+@blp.response(201, SuspensionOut)
+@blp.alt_response(403, description="only the contract's supervising department (or a parent) or an admin")
+@blp.alt_response(404, description="no such contract")
+@blp.alt_response(409, description="the contract is not running, or is suspended already")
+@blp.alt_response(422, description="days, reason or suspended_at invalid; errors names each field")
+def suspend(body, business_key):
+    """Suspend a contract: every pending deadline (timers of the contract and its parts, open alerts, ready tasks)
+    moves by `days` at once; the history records it."""
+    return suspensions.suspend(db(), principal(), business_key, body)
+
+
+@blp.route("/<path:business_key>/resumption", methods=["POST"])
+@blp.doc(operationId="resume_contract")
+@blp.arguments(ResumptionIn)
+@blp.response(200, SuspensionOut)
+@blp.alt_response(403, description="only the contract's supervising department (or a parent) or an admin")
+@blp.alt_response(404, description="no such contract")
+@blp.alt_response(409, description="the contract is not suspended")
+@blp.alt_response(422, description="resumed_at invalid; errors names it")
+def resume(body, business_key):
+    """Resume a suspended contract: the deadlines move again by the difference between the days suspended and the
+    days ordered, so in total by exactly the days suspended."""
+    return suspensions.resume(db(), principal(), business_key, body)
+
+
+class ChangeIn(schemas.Strict):
+    kind = fields.String(required=True, metadata={"description": "extension_of_time"})
+    days = fields.Raw(required=True, metadata={"description": "whole days, 1–3650"})
+    reason = fields.String(required=True, validate=validate.Length(max=2000))
+    document_sha256 = fields.String(required=True, metadata={"description": "the change document's SHA-256"})
+    proposed_at = fields.String(required=True, metadata={"description": "date (YYYY-MM-DD), not in the future"})
+
+
+class ChangeConfirmationIn(schemas.Strict):
+    confirmed = fields.Raw(required=True, metadata={"description": "true: the contractor signs it; false: refuses it"})
+    confirmed_at = fields.String(required=True, metadata={"description": "date, not before the proposal nor in the "
+                                                                         "future"})
+    document_sha256 = fields.String(required=True, metadata={"description": "must be the proposed document's"})
+
+
+class ChangeOut(Schema):
+    business_key = fields.String()
+    no = fields.Integer()
+    kind = fields.String()
+    days = fields.Integer()
+    reason = fields.String()
+    document_sha256 = fields.String()
+    status = fields.String(metadata={"description": "proposed | accepted | refused"})
+    employer_confirmation = fields.Dict(metadata={"description": "{by, at}"})
+    contractor_confirmation = fields.Dict(allow_none=True, metadata={"description": "{by, at, confirmed}"})
+    timers_moved = fields.Integer()
+    alerts_moved = fields.Integer()
+    tasks_moved = fields.Integer()
+
+
+@blp.route("/<path:business_key>/changes", methods=["POST"])
+@blp.doc(operationId="propose_contract_change")
+@blp.arguments(ChangeIn)
+@blp.response(201, ChangeOut)
+@blp.alt_response(403, description="only the contract's employer or an admin")
+@blp.alt_response(404, description="no such contract")
+@blp.alt_response(409, description="the contract is not running")
+@blp.alt_response(422, description="kind, days, reason, document_sha256 or proposed_at invalid; errors names each")
+def propose_change(body, business_key):
+    """The employer proposes a change (an extension of time of `days`): nothing moves until the contractor confirms."""
+    return changes.propose(db(), principal(), business_key, body)
+
+
+@blp.route("/<path:business_key>/changes/<int:no>/confirmation", methods=["POST"])
+@blp.doc(operationId="confirm_contract_change")
+@blp.arguments(ChangeConfirmationIn)
+@blp.response(200, ChangeOut)
+@blp.alt_response(403, description="only the contract's contractor or an admin")
+@blp.alt_response(404, description="no such contract or change")
+@blp.alt_response(409, description="the change is decided already, or the contract is not running")
+@blp.alt_response(422, description="confirmed, confirmed_at or document_sha256 invalid; errors names each")
+def confirm_change(body, business_key, no):
+    """The contractor confirms (or refuses) the change: accepted, an extension of time moves the contractor's pending
+    deadlines (timers on its tasks, the alerts it owes, its ready tasks) by exactly its days."""
+    return changes.confirm(db(), principal(), business_key, no, body)

@@ -16,7 +16,7 @@ from engine.runtime import expressions, hooks
 from engine.storage import migrate
 from engine.storage.models import Guarantee, GuaranteeClaim, Invoice, Payment, PaymentApplication
 from engine.supervision import (alerts, bindings, cases, completion, guarantees, holidays, ledger, objections, ocds,
-                                plausibility, reports, timing)
+                                plausibility, reports, supplements, timing)
 
 
 def _ledger_task(step, element_id, data, actor, task_id) -> None:
@@ -28,6 +28,7 @@ def bootstrap() -> hooks.Registry:
     registry = hooks.reset()
     registry.instance_started.append(guarantees.on_start)
     registry.instance_started.append(cases.on_start)  # a supervision case's row and the alerts it was opened from
+    registry.instance_started.append(supplements.on_start)
     # Plausibility first (it refuses before anything is written), then the ledger, then guarantees: the order
     # the task-completion use case has always kept.
     registry.task_completed.extend([plausibility.check_task, completion.check_task, _ledger_task, guarantees.record_task])

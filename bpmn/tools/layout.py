@@ -173,7 +173,10 @@ class Process:
     def warning(self, task_id: str, prefix: str, code: str, title: str, *, kind: str, responsible: str,
                 due: str, severities=("yellow", "orange", "red"), amount: str | None = None,
                 met_date: str | None = None, rule: str | None = None, legal_basis: str | None = None,
-                basis: str | None = None, occurrence: str | None = None, resolve_when: str | None = None, escalations: dict) -> None:
+                basis: str | None = None, occurrence: str | None = None, resolve_when: str | None = None,
+                awaits: str | None = None, escalations: dict) -> None:
+        """`awaits`: the user task whose completion meets the obligation, when it is not the one the timers sit on
+        (the signing: the employer's task raises it, the contractor's confirmation meets it)."""
         task = self.nodes[task_id]
         esc_id = f"esc_{code.lower()}"
         escalations[esc_id] = (code, title)
@@ -200,7 +203,7 @@ class Process:
                 alert_attrs["basis"] = basis
             alert_attrs["due"] = due
             for key, value in (("amount", amount), ("occurrence", occurrence), ("resolve_when", resolve_when),
-                               ("met_date", met_date)):
+                               ("met_date", met_date), ("awaits", awaits)):
                 if value:
                     alert_attrs[key] = value
             throw = self.event(
@@ -432,6 +435,17 @@ BID_BOND_DUE = "deadline('D03', signed_at) if track == 'tendering' else deadline
 # (DOMAIN.md R06). L01 is the local setting of the jurisdiction (7 days by default, rule registry, verified L),
 # applied under tendering whatever the category: a jurisdiction that requires no filing (or only for works)
 # replaces or ends L01 in engine/rules.json rather than in this diagram.
+# Both parties signed: the contractor confirmed the employer's text (post_award confirm_signature).
+SIGNATURE_CONFIRMED = "signature_confirmed == True"
+# The award's price (the start's contract_amount) against the signed one; the alert's basis names the field, both
+# values and the article of the contract's track.
+SIGNED_TERMS_DIFFER = "Decimal(str(signed_amount)) != Decimal(str(contract_amount))"
+SIGNED_TERMS_BASIS = (
+    "{'rule': 'R04' if track == 'tendering' else 'G03', 'legal_basis': 'signed_amount ' + str(signed_amount) "
+    "+ ' ≠ award contract_amount ' + str(contract_amount) + ': ' + ('《中华人民共和国招标投标法》第四十六条第一款、"
+    "《中华人民共和国招标投标法实施条例》第五十七条第一款' if track == 'tendering' else "
+    "'《中华人民共和国政府采购法》第四十六条第一款')}")
+CONTRACT_PUBLICATION_DUE = "deadline('G04', signed_at)"
 FILING_DUE = "deadline('G05', signed_at) if track == 'gov_procurement' else deadline('L01', signed_at)"
 GUARANTEE_RELEASE_DUE = "deadline('Q07', completed_at)"
 RETENTION_RELEASE_DUE = "deadline('Q04', requested_at)"
@@ -460,7 +474,9 @@ DLP_END = (
     f"        {_D}),\n"
     f"  str({_Y} + ({_M} + defect_liability_months) // 12)\n"
     f"  + '-' + ('0' + str(({_M} + defect_liability_months) % 12 + 1))[-2:] + '-01T00:00:00+08:00')")
-OVER_CAP = "track == 'gov_procurement' and change_amount > original_amount * Decimal('0.1')"
+# G07 caps all the supplements of a contract together: supplements_before is the total of the contract's earlier
+# supplements, fixed at the start by engine/supervision/supplements.py (which refuses a proposal beyond the cap).
+OVER_CAP = "track == 'gov_procurement' and supplements_before + change_amount > original_amount * Decimal('0.1')"
 # G06 counts from the signing of the supplement (supplement_signed_at), not of the original contract
 # (signed_at, from the start data).
 CHANGE_PUBLICATION_DUE = "deadline('G06', supplement_signed_at)"
@@ -608,9 +624,11 @@ def post_award() -> None:
                   fld("contract_no", "string", "合同编号", True),
                   fld("document_sha256", "sha256", "合同文本哈希", True, as_="signed_document_sha256"),
                   fld("amount", "decimal", "签约金额（元）", True, min="0", as_="signed_amount")))
+    # The obligation is a contract signed by both parties: the employer's timers raise it, the contractor's
+    # confirmation meets it (awaits confirm_signature), so completing sign_contract alone resolves nothing.
     main.warning("sign_contract", "signing", "SIGNING_OVERDUE", "Signing overdue (签约逾期)", kind="non_performance",
-                 responsible="employer", due=SIGNING_DUE, legal_basis=BASIS_SIGNING, met_date="signed_at",
-                 escalations=esc)
+                 responsible="employer", due=SIGNING_DUE, legal_basis=BASIS_SIGNING, met_date="signature_confirmed_at",
+                 awaits="confirm_signature", resolve_when=SIGNATURE_CONFIRMED, escalations=esc)
     main.event("signing_refused", None, E, 700, M - 40, "boundaryEvent", attrs={"attachedToRef": "sign_contract"},
                tail='<bpmn:messageEventDefinition messageRef="msg_award_refused"/>')
     main.event("award_forfeited", "Award forfeited (取消中标资格)", E, 700, M - 120, "endEvent", label="right",
@@ -643,13 +661,89 @@ def post_award() -> None:
     main.flow("gw_guarantee_merge", "sign_contract")
     main.flow("signing_refused", "award_forfeited", start="top", end="bottom")
 
+    # -- the contractor confirms the text the employer signed (contractor lane, row C2): both signatures make the
+    # contract; a refusal (e.g. the text departs from the award) sends it back to the employer to sign again.
+    main.task("confirm_signature", "Confirm the signature (中标人确认签订)", K, 800, C2,
+              doc="The contractor signs the same text: it confirms the document hash the employer entered (the engine "
+                  "refuses another hash, 422 on data.document_sha256) or refuses with a reason, which returns the "
+                  "contract to the employer. The contract is signed only when both have signed (《民法典》第四百九十条; "
+                  "《招标投标法》第四十六条 / 《政府采购法》第四十六条); SIGNING_OVERDUE runs until then.",
+              ext=form(
+                  fld("confirmed", "boolean", "确认签订（否：拒绝并说明理由）", True, as_="signature_confirmed"),
+                  fld("confirmed_at", "date", "签订（确认）日期", True, as_="signature_confirmed_at"),
+                  fld("document_sha256", "sha256", "合同文本哈希（须与发包方签订文本一致）", True,
+                      as_="contractor_document_sha256"),
+                  fld("reason", "text", "拒绝理由", as_="signature_refusal_reason")))
+    main.warning("confirm_signature", "confirmation", "SIGNING_OVERDUE", "Signing overdue (签约逾期)",
+                 kind="non_performance", responsible="contractor", due=SIGNING_DUE, severities=("orange", "red"),
+                 legal_basis=BASIS_SIGNING, met_date="signature_confirmed_at", awaits="confirm_signature",
+                 resolve_when=SIGNATURE_CONFIRMED, escalations=esc)
+    main.event("confirmation_refused", None, K, 860, C2 - 40, "boundaryEvent", attrs={"attachedToRef": "confirm_signature"},
+               tail='<bpmn:messageEventDefinition messageRef="msg_award_refused"/>')
+    main.event("award_forfeited_unconfirmed", "Award forfeited (取消中标资格)", K, 860, C2 - 140, "endEvent", label="right",
+               doc="The contractor refused to sign (" + BASIS_REFUSAL + "), established as at sign_contract.")
+    main.gateway("gw_signature_confirmed", "Confirmed? (中标人确认?)", K, 980, C2, label="below", width=110)
+    main.flow("sign_contract", "confirm_signature", (790, M), (790, C2))
+    main.flow("confirm_signature", "gw_signature_confirmed")
+    main.flow("confirmation_refused", "award_forfeited_unconfirmed", start="top", end="bottom")
+    f = main.flow("gw_signature_confirmed", "gw_guarantee_merge", (980, C2 - 60), (627, C2 - 60), (627, M - 70),
+                  (590, M - 70), id="flow_signature_refused", name="refused: sign again (拒绝，重新签订)", start="top",
+                  end="top", label=(640, C2 - 82, 200, 20))
+    main.default("gw_signature_confirmed", f)
+
     # -- after signing: branches in parallel. Completion (confirm_completion) waits for the filing only; the
     # payments (bid bond refund, every milestone paid) join the completion branch at the very end, so the
     # employer's arrears never hold up the defect liability period and the guarantee releases.
     main.gateway("fork_after_signing", None, E, 1090, M, tag="parallelGateway")
     main.gateway("join_payments", None, E, 2250, MS, tag="parallelGateway")
     main.gateway("join_contract_end", None, E, 3670, M, tag="parallelGateway")
-    main.flow("sign_contract", "fork_after_signing")
+    main.flow("gw_signature_confirmed", "fork_after_signing", (1050, C2), (1050, M), id="flow_signature_confirmed",
+              name="yes (是)", cond=SIGNATURE_CONFIRMED, label=(1056, C2 - 40, 50, 20))
+
+    # the signed terms against the award, then publication (GP, G04): a branch of its own, along the lane's top row T
+    T = 345
+    main.gateway("gw_signed_terms", "Signed as awarded? (签约条款与中标一致?)", E, 2480, T, label="below-right", width=150)
+    main.event("signed_terms_differ", "Signed terms differ from the award (签约条款与中标不一致)", E, 2580, T + 100,
+               "intermediateThrowEvent",
+               doc="The contract must be signed on the terms of the tender and the winning bid: price, period, quality "
+                   "and scope (《招标投标法》第四十六条、《招标投标法实施条例》第五十七条第一款 / 《政府采购法》第四十六条). "
+                   "The award's price is the start's contract_amount; the signed one sign_contract's amount. Raised at "
+                   "once (red), naming the field and both values in the alert's legal basis; it stays open until the "
+                   "department resolves or confirms it (a contract is not signed again once both parties signed).")
+    main.nodes["signed_terms_differ"].label = (2580 + 24, T + 84, 170, 40)
+    main.at_once_warning("signed_terms_differ", "SIGNED_TERMS_DIFFER",
+                         "Signed terms differ from the award (签约条款与中标不一致)", esc,
+                         kind="non_performance", severity="red", responsible="employer", basis=SIGNED_TERMS_BASIS,
+                         due=SIGNING_DUE, awaits="sign_contract", resolve_when=f"not ({SIGNED_TERMS_DIFFER})",
+                         met_date="signed_at")
+    main.gateway("gw_signed_terms_merge", None, E, 2780, T)
+    main.gateway("gw_publication", "GP contract? (政府采购合同?)", E, 2860, T, label="below-right", width=120)
+    main.event("no_publication", None, E, 2860, T + 110, "endEvent")
+    main.task("publish_contract", "Publish the contract (合同公告)", E, 3000, T,
+              doc="A government procurement contract is published on the designated media within 2 working days of "
+                  "signing (《政府采购法实施条例》第五十条, G04); CONTRACT_PUBLICATION_OVERDUE otherwise.",
+              ext=form(
+                  fld("published_at", "date", "公告日期", True, as_="contract_published_at"),
+                  fld("url", "string", "公告网址", True, as_="contract_publication_url")))
+    main.warning("publish_contract", "contract_publication", "CONTRACT_PUBLICATION_OVERDUE",
+                 "Contract publication overdue (合同公告逾期)", kind="non_performance", responsible="employer",
+                 due=CONTRACT_PUBLICATION_DUE, severities=("orange", "red"), rule="G04",
+                 met_date="contract_published_at", escalations=esc)
+    main.event("contract_published", "Contract published (合同已公告)", E, 3200, T, "endEvent", label="right")
+    main.flow("fork_after_signing", "gw_signed_terms", (1090, T), start="top")
+    main.flow("gw_signed_terms", "signed_terms_differ", (2480, T + 100), id="flow_signed_terms_differ",
+              name="no (不一致)", cond=SIGNED_TERMS_DIFFER, start="bottom", label=(2420, T + 60, 60, 20))
+    f = main.flow("gw_signed_terms", "gw_signed_terms_merge", id="flow_signed_as_awarded", name="yes (一致)",
+                  label=(2600, T - 22, 70, 20))
+    main.default("gw_signed_terms", f)
+    main.flow("signed_terms_differ", "gw_signed_terms_merge", (2780, T + 100), end="bottom")
+    main.flow("gw_signed_terms_merge", "gw_publication")
+    main.flow("gw_publication", "publish_contract", id="flow_publication_required", name="yes (是)",
+              cond="track == 'gov_procurement'", label=(2890, T - 22, 50, 20))
+    f = main.flow("gw_publication", "no_publication", id="flow_no_publication", name="no (否)", start="bottom",
+                  end="top", label=(2866, T + 40, 40, 20))
+    main.default("gw_publication", f)
+    main.flow("publish_contract", "contract_published")
 
     # the validity of the performance e-guarantee while the contract is performed (contractor lane, row C)
     main.gateway("gw_guarantee_watch", "E-guarantee in force? (电子保函在保?)", K, 1180, C, label="above", width=140)
@@ -1228,9 +1322,10 @@ def supplementary_contract() -> None:
     Y, S = 170, 610
     p = Process(
         "supplementary_contract", "Supplementary contract (补充合同)",
-        "A change to a signed contract: the supplement is signed, kept within 10% of the original amount in "
-        "government procurement (《政府采购法》第四十九条), published within 2 working days (财办库〔2023〕243号, G06) "
-        "and reviewed by the supervising department.",
+        "A change to a signed contract: the supplement is signed, kept (with the contract's earlier supplements) within "
+        "10% of the original amount in government procurement (《政府采购法》第四十九条, G07), published within 2 working "
+        "days when it changes a government procurement contract (财办库〔2023〕243号, G06) and reviewed by the "
+        "supervising department.",
         "pool_supplementary_contract", "Supplementary contract (补充合同)", 100, 60, 1540)
     p.lanes = [Lane("lane_employer", "employer", 60, 450), Lane("lane_supervisor", "supervisor", 510, 220)]
     E, V = "lane_employer", "lane_supervisor"
@@ -1266,7 +1361,9 @@ def supplementary_contract() -> None:
                       due="end_of_day(supplement_signed_at)", awaits="sign_supplement",
                       resolve_when=f"not ({OVER_CAP})", met_date="supplement_signed_at")
     p.gateway("gw_over_cap_merge", None, E, 760, Y)
-    p.task("publish_change", "Publish the change (发布合同变更公告)", E, 840, Y,
+    p.gateway("gw_change_publication", "GP contract? (政府采购合同?)", E, 840, Y, label="below", width=110)
+    p.gateway("gw_change_publication_merge", None, E, 1420, Y)
+    p.task("publish_change", "Publish the change (发布合同变更公告)", E, 920, Y,
            doc="Publish the change within 2 working days with the original contract number, the changed clauses "
                "and the supplement (财办库〔2023〕243号第一条, G06).",
            ext=form(
@@ -1293,8 +1390,15 @@ def supplementary_contract() -> None:
                label=(615, Y - 22, 80, 20))
     p.default("gw_over_cap", f)
     p.flow("supplement_over_cap", "gw_over_cap_merge", (760, Y + 100), end="bottom")
-    p.flow("gw_over_cap_merge", "publish_change")
-    p.flow("publish_change", "review_supplement", (1300, Y), end="top")
+    p.flow("gw_over_cap_merge", "gw_change_publication")
+    # G06 is a government procurement rule (财办库〔2023〕243号): a tendering contract's change has no publication timer.
+    p.flow("gw_change_publication", "publish_change", id="flow_change_publication_required", name="yes (是)",
+           cond="track == 'gov_procurement'", label=(866, Y - 22, 50, 20))
+    f = p.flow("gw_change_publication", "gw_change_publication_merge", (840, Y - 80), (1420, Y - 80),
+               id="flow_no_change_publication", name="no (否)", start="top", end="top", label=(850, Y - 102, 50, 20))
+    p.default("gw_change_publication", f)
+    p.flow("publish_change", "gw_change_publication_merge")
+    p.flow("gw_change_publication_merge", "review_supplement", (1420, S - 80), (1300, S - 80), start="bottom", end="top")
     p.flow("review_supplement", "gw_supplement_review")
     p.flow("gw_supplement_review", "supplement_accepted", id="flow_supplement_accepted", name="accepted (通过)",
            cond="decision == 'accepted'", label=(1478, S - 24, 90, 20))

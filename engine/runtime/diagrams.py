@@ -392,6 +392,9 @@ def _read_alerts(root, problems: list[Problem]) -> dict[str, Any]:
             problems.append(Problem("lvyue:alert met_date names the task field that holds the date the obligation was met",
                                     eid, line))
         entry["awaited"] = entry["awaits"] or _awaited_activity(root, event)
+        # The activity whose non-interrupting timer raises it (the warning construct), even where the warning awaits
+        # another task: that activity shows the warning's due as its deadline.
+        entry["attached"] = _awaited_activity(root, event, timers_only=True)
         if entry["awaits"] and not any(t.get("id") == entry["awaits"] for t in root.iter(_q("userTask"))):
             problems.append(Problem(f"lvyue:alert awaits='{entry['awaits']}' must name a user task", eid, line))
         alerts[eid] = entry
@@ -401,8 +404,9 @@ def _read_alerts(root, problems: list[Problem]) -> dict[str, Any]:
     return alerts
 
 
-def _awaited_activity(root, event) -> str | None:
-    """The activity whose boundary timer leads (through plain flow nodes) to this throw event."""
+def _awaited_activity(root, event, timers_only: bool = False) -> str | None:
+    """The activity whose boundary timer leads (through plain flow nodes) to this throw event. `timers_only`: only a
+    non-interrupting timer's (the warning construct), else None."""
     flows = {f.get("targetRef"): f.get("sourceRef") for f in root.iter(_q("sequenceFlow"))}
     by_id = {e.get("id"): e for e in root.iter() if isinstance(e.tag, str) and e.get("id")}
     current, seen = event.get("id"), set()
@@ -410,6 +414,9 @@ def _awaited_activity(root, event) -> str | None:
         seen.add(current)
         element = by_id.get(current)
         if element is not None and element.tag == _q("boundaryEvent"):
+            if timers_only and (element.get("cancelActivity") != "false"
+                                or element.find(_q("timerEventDefinition")) is None):
+                return None
             return element.get("attachedToRef")
         current = flows.get(current)
     return None

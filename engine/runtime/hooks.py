@@ -27,6 +27,7 @@ class Thrown:
     spec: Mapping[str, Any]
     data: dict[str, Any]
     awaited: tuple[str, str] | None = None
+    shift: float = 0.0  # seconds the timer that raised it was moved by (a suspension: timers.shift_instance)
 
 
 @dataclass(frozen=True)

@@ -785,10 +785,45 @@ def element_of(task) -> str:
 
 
 def reset_timer(wf: Workflow, task_id: str) -> None:
-    """Forget a waiting timer's computed due instant so the next refresh evaluates it again."""
+    """Forget a waiting timer's computed due instant so the next refresh evaluates it again. A timer moved by
+    `shift_timers` keeps its instant: it was counted on the calendar of its day, then moved by a decision."""
     task = get_task(wf, task_id)
-    if task is not None and task.state == TaskState.WAITING:
+    if task is not None and task.state == TaskState.WAITING and not task.internal_data.get(SHIFT):
         task.internal_data.pop("event_value", None)
+
+
+# The seconds a timer was moved by (`shift_timers`), kept with its task.
+SHIFT = "lvyue_shift_seconds"
+
+
+def shift_timers(wf: Workflow, delta, activities: frozenset[str] | None = None) -> list[tuple[str, str, datetime, datetime]]:
+    """Move every waiting one-off timer (date or duration; a cycle keeps its rhythm) by `delta` — with `activities`,
+    only the boundary timers of those elements; (task id, element id, from, to) of each. The shift stays with the
+    timer's task (`timer_shift` of what it leads to)."""
+    out = []
+    for timer in waiting_timers(wf):
+        if timer.kind == "cycle":
+            continue
+        if activities is not None:
+            holder = get_task(wf, timer.attached_to) if timer.attached_to else None
+            if holder is None or element_of(holder) not in activities:
+                continue
+        task = get_task(wf, timer.task_id)
+        moved = timer.due_at + delta
+        task.internal_data["event_value"] = moved.isoformat()
+        task.internal_data[SHIFT] = task.internal_data.get(SHIFT, 0) + delta.total_seconds()
+        out.append((timer.task_id, timer.element_id, timer.due_at, moved))
+    return out
+
+
+def timer_shift(task) -> float:
+    """The seconds the boundary timer that led to `task` was moved by (0 when none did)."""
+    current = task
+    while current is not None:
+        if isinstance(current.task_spec, BoundaryEvent):
+            return float(current.internal_data.get(SHIFT, 0))
+        current = current.parent
+    return 0.0
 
 
 

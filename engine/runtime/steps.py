@@ -284,7 +284,7 @@ def _raise_alerts(step: Step, now) -> None:
             continue
         element_id = spiff.element_of(task)
         thrown.append(hooks.Thrown(element_id, str(tid), specs[element_id], spiff.visible_data(task),
-                                   spiff.awaited_activity(task)))
+                                   spiff.awaited_activity(task), spiff.timer_shift(task)))
     if thrown:
         step.events.extend(hooks.fire(hooks.REGISTRY.thrown, step, thrown, now))
 

@@ -26,7 +26,7 @@ from engine.runtime import hooks, spiff, steps
 from engine.storage.db import Database
 from engine.access.directory import Principal
 from engine.errors import Conflict, Forbidden, NotFound
-from engine.storage.models import Incident, Instance, Outbox, Timer
+from engine.storage.models import Incident, Instance, InstancePart, Outbox, Timer
 from engine.storage.pagination import page
 
 log = logging.getLogger("lvyue.timers")
@@ -244,6 +244,27 @@ def retry_incident(db: Database, principal: Principal, incident_id: str) -> dict
                 row.status, row.attempts, row.next_attempt_at = "pending", 0, now
         incident.status, incident.resolved_at = "retried", now
         return incident_view(incident)
+
+
+# ---------------------------------------------------------------- moving the deadlines of one instance
+def shift_instance(session, instance: Instance, actor: str, delta: timedelta, reason: dict[str, Any],
+                   activities: frozenset[str] | None = None) -> list[dict[str, Any]]:
+    """Move every pending timer of `instance` — its main workflow and each running part — by `delta`, as steps of
+    `actor` in the caller's transaction; each moved timer is recorded (`timer_moved`, with `reason`). The domain
+    decides when and by how much (a suspension, an extension of time) and, with `activities`, which: only the timers
+    on those elements move. What the timers raise later carries the shift (hooks.Thrown.shift). Returns the moves."""
+    parts = [p.id for p in session.scalars(select(InstancePart).where(InstancePart.instance_id == instance.id,
+                                                                      InstancePart.status == "running")
+                                           .order_by(InstancePart.item_no))]
+    moved = []
+    for part_id in [None, *parts]:
+        step = steps.open_step(session, instance, actor, part_id)
+        for task_id, element_id, before, after in spiff.shift_timers(step.wf, delta, activities):
+            move = {"timer_id": task_id, "from": before.isoformat(), "to": after.isoformat(), **reason}
+            step.record("timer_moved", element_id, move)
+            moved.append({"element_id": element_id, "part_id": part_id, **move})
+        steps.finish(step)
+    return moved
 
 
 # ---------------------------------------------------------------- calendar changes

@@ -180,7 +180,9 @@ def raise_from_throw(session: Session, instance, spec: dict[str, Any], thrown: h
     if spec.get("amount") and SETTLED_PRICE in expressions.compile_expression(spec["amount"]).names:
         data = {**data, SETTLED_PRICE: settled_price(session, instance, now)}
     occurrence = str(forms.to_json(_evaluate(spec["occurrence"], data))) if spec.get("occurrence") else (awaited_task_id or "process")
-    due_at = due_instant(spec["due"], data)
+    # A timer a suspension moved (suspensions.py) raises its warning for the moved deadline.
+    shift = timedelta(seconds=thrown.shift) if getattr(thrown, "shift", 0) else timedelta(0)
+    due_at = due_instant(spec["due"], data) + shift
     amount = _evaluate(spec.get("amount"), data)
     legal_basis = spec.get("legal_basis")
     basis = _evaluate(spec.get("basis"), data)
@@ -199,7 +201,8 @@ def raise_from_throw(session: Session, instance, spec: dict[str, Any], thrown: h
                       responsible_org=instance.roles.get(spec["responsible"]), due_at=due_at, raised_at=now,
                       updated_at=now, legal_basis=legal_basis, status="open", awaited_task_id=awaited_task_id,
                       due_rule={"expression": spec["due"], "data": forms.to_json({n: data.get(n) for n in
-                                expressions.compile_expression(spec["due"]).names})})
+                                expressions.compile_expression(spec["due"]).names}),
+                                "shift_seconds": shift.total_seconds()})
         event = "alert.raised"
         session.add(alert)
     elif alert.status == "resolved":
@@ -209,6 +212,11 @@ def raise_from_throw(session: Session, instance, spec: dict[str, Any], thrown: h
         return alert
     else:
         alert.awaited_task_id = awaited_task_id or alert.awaited_task_id
+        if alert.severity == "yellow" and spec["responsible"] != alert.responsible_role:
+            # A pre-warning is no breach: the obligation passed to another party before its deadline (the employer
+            # signed in time, the contractor has not confirmed), and the party the deadline finds is responsible.
+            alert.responsible_role = spec["responsible"]
+            alert.responsible_org = instance.roles.get(spec["responsible"])
         alert.severity, alert.updated_at = severity, now
         event = "alert.escalated"
     if amount is not None:
@@ -336,9 +344,10 @@ def task_due(step, element_id: str, task_data: dict[str, Any]) -> list[datetime]
     """A READY task's deadline: the deadline of the obligation its warnings watch (not a pre-warning)."""
     dues = []
     for spec in step.definition.model.get("alerts", {}).values():
-        if spec.get("awaited") != element_id:
+        timer_here = spec.get("awaits") and spec.get("attached") == element_id
+        if spec.get("awaited") != element_id and not timer_here:
             continue
-        if spec.get("awaits"):
+        if spec.get("awaits") and not timer_here:
             # An at-once warning sets a deadline only once it was raised: its due is the alert's.
             open_due = step.session.scalar(select(Alert.due_at).where(
                 Alert.instance_id == step.instance.id, Alert.code == spec["code"], Alert.status != "resolved"))
@@ -385,12 +394,30 @@ def _met_date(data: dict[str, Any], field: str | None, now: datetime) -> date:
     return now.astimezone(deadlines.SHANGHAI).date()
 
 
+def shift_open(session: Session, instance_id: str, delta: timedelta, now: datetime,
+               responsible: str | None = None) -> list[Alert]:
+    """Move the deadline of every open alert of the instance (with `responsible`, only those owed by that role) by
+    `delta` (a suspension, an extension of time): its due_at, and the shift its due_rule keeps for a recomputation.
+    Returns the alerts moved."""
+    moved = []
+    query = select(Alert).where(Alert.instance_id == instance_id, Alert.status != "resolved")
+    if responsible is not None:
+        query = query.where(Alert.responsible_role == responsible)
+    for alert in session.scalars(query):
+        rule = dict(alert.due_rule or {})
+        rule["shift_seconds"] = (rule.get("shift_seconds") or 0) + delta.total_seconds()
+        alert.due_rule, alert.due_at, alert.updated_at = rule, alert.due_at + delta, now
+        _notify(session, alert, "alert.updated")
+        moved.append(alert)
+    return moved
+
+
 def recompute_due(session: Session, alert: Alert) -> bool:
     """Re-evaluate an open alert's deadline (after a calendar import); True when it moved."""
     rule = alert.due_rule or {}
     if alert.status == "resolved" or not rule.get("expression"):
         return False
-    due_at = due_instant(rule["expression"], rule.get("data", {}))
+    due_at = due_instant(rule["expression"], rule.get("data", {})) + timedelta(seconds=rule.get("shift_seconds") or 0)
     if due_at == alert.due_at:
         return False
     alert.due_at, alert.updated_at = due_at, clock.now()

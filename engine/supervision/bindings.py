@@ -28,6 +28,8 @@ RECORD_PAYMENT, SUBMIT_INVOICE = "record_payment", "submit_invoice"
 # only read these tasks' due dates (a version without one shows none), so they bind nothing at deploy: the
 # migration tests deploy post_award without sign_contract on purpose.
 SIGN_CONTRACT, FILE_CONTRACT = "sign_contract", "file_contract"
+# The contractor's side of the signing and the GP contract's publication (G04): checked by plausibility.py when present.
+CONFIRM_SIGNATURE, PUBLISH_CONTRACT = "confirm_signature", "publish_contract"
 # The milestone's delivery and acceptance, whose dates engine/supervision/plausibility.py checks; like the two
 # above they are read only when present, so they bind nothing.
 REPORT_DELIVERY, ACCEPT_DELIVERY = "report_delivery", "accept_delivery"

@@ -75,7 +75,7 @@ SUBMIT, VERIFY, RENEW, PAY_CLAIM = (bindings.SUBMIT_GUARANTEE, bindings.VERIFY_G
 RELEASES = {bindings.RELEASE_BID_BOND: "bid", bindings.RELEASE_PERFORMANCE: "performance",
             bindings.RELEASE_RETENTION: "quality"}
 CLAIM_MESSAGE, REFUSAL_MESSAGE = "guarantee_claimed", "award_refused"
-REFUSABLE_TASKS = (bindings.SIGN_CONTRACT, SUBMIT)
+REFUSABLE_TASKS = (bindings.SIGN_CONTRACT, bindings.CONFIRM_SIGNATURE, SUBMIT)
 BASIS_REFUSAL = "《中华人民共和国招标投标法实施条例》第七十四条"
 # Where the rule registry caps each kind on entry (its `subject`).
 CAP_SUBJECTS = {"bid": "bid_bond", "performance": "performance_guarantee", "quality": "retention"}

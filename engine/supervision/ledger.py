@@ -237,6 +237,15 @@ def _guarantees(session, instance: Instance) -> list[dict[str, Any]]:
     return out
 
 
+def _signed(session, instance: Instance, data: dict[str, Any]) -> bool:
+    if not data.get("signed_at"):
+        return False
+    if data.get("signature_confirmed") is True:
+        return True
+    definition = session.get(Definition, instance.definition_id)
+    return bindings.CONFIRM_SIGNATURE not in ((definition.model or {}).get("elements") or ()) if definition else True
+
+
 def contract(db: Database, principal: Principal, business_key: str) -> dict[str, Any]:
     """The ledger of one contract, for whoever may see the contract."""
     with db.read() as session:
@@ -270,7 +279,15 @@ def contract(db: Database, principal: Principal, business_key: str) -> dict[str,
             "amounts": {"contract_amount": money(data.get("contract_amount")), "signed_amount": money(data.get("signed_amount")),
                         "milestones_total": money(sum((values.amount_of(m["amount"]) for m in milestones), Decimal(0))),
                         "invoiced": money(sum((i.amount for i in invoices), Decimal(0))), "paid": money(paid)},
-            "dates": {k: data.get(k) for k in ("award_notice_date", "signed_at", "filed_at", "completed_at")},
+            "dates": {k: data.get(k) for k in ("award_notice_date", "signed_at", "signature_confirmed_at",
+                                                "contract_published_at", "filed_at", "completed_at")},
+            # Signed by both parties: the contractor confirmed the employer's text (a version without confirm_signature:
+            # the employer's signing).
+            "signed": _signed(session, instance, data),
+            # The change ledger (engine/supervision/changes.py), oldest first.
+            "changes": list(data.get("changes") or []),
+            # Suspensions and resumptions (engine/supervision/suspensions.py), oldest first.
+            "suspensions": list(data.get("suspensions") or []),
             # Fixed at the start (支付条例 art 3): the parties' status then and the payment rule that governs.
             "payment_basis": data.get("payment_basis"),
             "milestones": milestones,

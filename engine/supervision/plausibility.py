@@ -31,6 +31,8 @@ from engine.supervision import bindings, timing
 # element id → (the date field of its form, [(the contract's date it may not precede, what that date is)]).
 DATE_ORDER: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
     bindings.SIGN_CONTRACT: ("signed_at", (("award_notice_date", "the award notice"),)),
+    bindings.CONFIRM_SIGNATURE: ("confirmed_at", (("signed_at", "the employer's signing"),)),
+    bindings.PUBLISH_CONTRACT: ("published_at", (("signed_at", "the signing"),)),
     bindings.FILE_CONTRACT: ("filed_at", (("signed_at", "the signing"),)),
     bindings.REPORT_DELIVERY: ("delivered_at", (("signed_at", "the signing"),)),
     bindings.ACCEPT_DELIVERY: ("accepted_at", (("delivered_at", "the delivery"),)),
@@ -84,6 +86,8 @@ def check_task(step: steps.Step, element_id: str, data: dict[str, Any], actor: s
             "(《建设工程价款结算暂行办法》第十四条; confirm_completion first)")
     if element_id in CONFIRMED:
         _check_confirmed(element_id, data, contract, errors)
+    if element_id == bindings.CONFIRM_SIGNATURE:
+        _check_signature(data, contract, errors)
     if element_id in (bindings.SUBMIT_PAYMENT_APPLICATION, bindings.SUBMIT_SETTLEMENT):
         _check_new_document(step, element_id, data, errors)
     if errors:
@@ -180,6 +184,20 @@ def _check_confirmed(element_id: str, data: dict[str, Any], contract: dict[str, 
         errors.setdefault(f"data.{name}", []).append(
             f"{values.format_money(confirmed)} is more than {what} ({values.format_money(applied)}): "
             "the employer confirms at most what was applied for")
+
+
+def _check_signature(data: dict[str, Any], contract: dict[str, Any], errors) -> None:
+    """The contractor signs the text the employer signed, or refuses it with a reason."""
+    signed = contract.get("signed_document_sha256")
+    if data.get("confirmed") is True:
+        if isinstance(signed, str) and data.get("document_sha256") not in (None, signed):
+            errors.setdefault("data.document_sha256", []).append(
+                f"is not the text the employer signed ({signed}): both parties sign the same document; "
+                "refuse (confirmed = false) with a reason if the text is not the one agreed")
+    elif data.get("confirmed") is False:
+        reason = data.get("reason")
+        if not isinstance(reason, str) or not reason.strip():
+            errors.setdefault("data.reason", []).append("required when the contractor refuses to sign the text")
 
 
 def _check_new_document(step: steps.Step, element_id: str, data: dict[str, Any], errors) -> None:

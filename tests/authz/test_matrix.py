@@ -309,6 +309,39 @@ def b_correct(definition: str, completed_by: str | None = None):
     return build
 
 
+def b_suspension(op: str):
+    """A suspension (op "suspensions") or a resumption (op "resumption", of a contract not suspended) of a fresh A."""
+    def build(w: World, role: str) -> Req:
+        i = w.fresh("signing_deadline")
+        body = {"suspended_at": "2026-01-05", "days": 10, "reason": "停工令"} if op == "suspensions" else \
+            {"resumed_at": "2026-01-05"}
+        return Req(f"/api/v1/contracts/{i['business_key']}/{op}", json=body,
+                   ctx={"instance_id": i["id"], "business_key": i["business_key"]})
+    return build
+
+
+def b_change(op: str):
+    """A change proposed on a fresh A (op "propose"), or the confirmation of a change it does not have ("confirm")."""
+    def build(w: World, role: str) -> Req:
+        i = w.fresh("signing_deadline")
+        if op == "propose":
+            return Req(f"/api/v1/contracts/{i['business_key']}/changes",
+                       json={"kind": "extension_of_time", "days": 20, "reason": "工期顺延", "document_sha256": "e" * 64,
+                             "proposed_at": "2026-01-05"}, ctx={"instance_id": i["id"], "business_key": i["business_key"]})
+        return Req(f"/api/v1/contracts/{i['business_key']}/changes/1/confirmation",
+                   json={"confirmed": True, "confirmed_at": "2026-01-05", "document_sha256": "e" * 64},
+                   ctx={"instance_id": i["id"], "business_key": i["business_key"]})
+    return build
+
+
+def _changes_state(w: World, req: Req):
+    return w.get(f"/api/v1/contracts/{req.ctx['business_key']}", "admin").get_json()["changes"]
+
+
+def _suspensions_state(w: World, req: Req):
+    return w.get(f"/api/v1/contracts/{req.ctx['business_key']}", "admin").get_json()["suspensions"]
+
+
 def b_complete(definition: str, data: dict, completed_by: str | None = None, contract: str = "A"):
     def build(w: World, role: str) -> Req:
         i = w.fresh(definition, contract)
@@ -526,6 +559,17 @@ CASES: list[Case] = [
     Case("contracts: correct, unknown contract", "contracts.correct", "POST", NOT_FOUND,
          lambda w, r: Req("/api/v1/contracts/NO-SUCH/corrections",
                           json={"task_id": UNKNOWN, "data": {"amount": "1.00"}, "reason": "typo"})),
+    # Suspension and resumption (tests/e2e/test_contract_signing.py shows what they move): the department or an admin.
+    Case("contracts: suspend", "contracts.suspend", "POST", row("201 403 404 403 403 404 201 201 404 401"),
+         b_suspension("suspensions"), write=True, snapshot=_suspensions_state),
+    Case("contracts: resume, not suspended", "contracts.resume", "POST", row("409 403 404 403 403 404 409 409 404 401"),
+         b_suspension("resumption"), write=True, snapshot=_suspensions_state),
+    # The change ledger (tests/e2e/test_contract_signing.py shows what an accepted change moves): the employer
+    # proposes, the contractor confirms.
+    Case("contracts: propose a change", "contracts.propose_change", "POST", row("201 403 404 201 403 404 403 403 404 401"),
+         b_change("propose"), write=True, snapshot=_changes_state),
+    Case("contracts: confirm a change it does not have", "contracts.confirm_change", "POST",
+         row("404 403 404 403 404 404 403 403 404 401"), b_change("confirm"), write=True, snapshot=_changes_state),
     # ---------------------------------------------------------------- versions and rules
     Case("rules: list", "rules.list_rules", "GET", ALL_200, _path("/api/v1/rules")),
     Case("versions: diff", "versions.definition_diff", "GET", ALL_200, b_diff),

@@ -55,6 +55,7 @@ def seeded(live):
     day = lambda n: (today - timedelta(days=n)).isoformat()  # noqa: E731
     act(live, arr["id"], "sign_contract", "emp", {"signed_at": day(55), "contract_no": "HT-D-1",
                                                   "document_sha256": SIGNED, "amount": "1000000.00"})
+    act(live, arr["id"], "confirm_signature", "con", {"confirmed": True, "confirmed_at": day(55), "document_sha256": SIGNED})
     act(live, arr["id"], "file_contract", "emp", {"filed_at": day(54), "document_sha256": SIGNED})
     act(live, arr["id"], "review_filing", "zj", {"decision": "accepted"})
     act(live, arr["id"], "report_delivery", "con", {"delivered_at": day(45)})

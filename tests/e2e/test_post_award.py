@@ -41,6 +41,9 @@ DIAGRAM = ROOT / "bpmn" / "post_award.bpmn"
 SIGNED = "a" * 64     # sha256 of the signed contract text
 ALTERED = "b" * 64    # sha256 of a filed text that departs from it
 GUARANTEE_DOC = "c" * 64
+# The contractor's confirmation of the signed text, and a GP contract's publication (G04).
+CONFIRMED = {"confirmed": True, "confirmed_at": "2026-08-12", "document_sha256": SIGNED}
+PUBLISHED = {"published_at": "2026-08-13", "url": "https://www.ccgp.gov.cn/cggg/htgg/2026/HT-2026-001.html"}
 
 
 def at(month: int, day: int, hour: int = 10, year: int = 2026, second: int = 0) -> datetime:
@@ -148,6 +151,17 @@ class Api:
         task = self.task(instance_id, element_id, who, milestone)
         return self.call("POST", f"/api/v1/tasks/{task['id']}/complete", who, when, json={"data": data})
 
+    def confirm(self, instance_id: str, who: str, when: datetime, confirmed_at: str | None = None,
+                document_sha256: str = SIGNED) -> dict:
+        """The contractor (`who`) confirms the text the employer signed: signed by both from then."""
+        return self.act(instance_id, "confirm_signature", who, when, {
+            **CONFIRMED, "confirmed_at": confirmed_at or when.date().isoformat(), "document_sha256": document_sha256})
+
+    def publish(self, instance_id: str, when: datetime) -> dict:
+        """A GP contract's publication (G04)."""
+        return self.act(instance_id, "publish_contract", "emp", when,
+                        {**PUBLISHED, "published_at": when.date().isoformat()})
+
     def alerts(self, who: str = "admin", when: datetime | None = None, **query) -> list[dict]:
         q = "&".join(f"{k}={v}" for k, v in query.items())
         return self.call("GET", f"/api/v1/alerts?limit=500&{q}", who, when)["items"]
@@ -184,6 +198,11 @@ def baseline(data: dict) -> list[tuple]:
             "document_sha256": GUARANTEE_DOC}, None))
     steps.append(("sign", "sign_contract", "employer", at(8, 12), {
         "signed_at": "2026-08-12", "contract_no": "HT-2026-001", "document_sha256": SIGNED, "amount": amount}, None))
+    # Both parties sign: the contractor confirms the same text the same afternoon.
+    steps.append(("confirm", "confirm_signature", "contractor", at(8, 12, hour=15), CONFIRMED, None))
+    if data["track"] == "gov_procurement":
+        # G04: published within 2 working days of the signing (08-12 Wed → 08-14 Fri 24:00).
+        steps.append(("publish", "publish_contract", "employer", at(8, 13), PUBLISHED, None))
     if bond["form"] != "exempt":
         steps.append(("bid_bond", "release_bid_bond", "employer", at(8, 13), {
             "released_at": "2026-08-13", "amount": bond["amount"], "interest": "8.20"}, None))
@@ -294,13 +313,17 @@ def _signing(api: Api, track: str):
     instance = api.start(f"LATE-SIGN-{track}", data, at(10, 12))
     expected = {"now": at(10, 12), "code": "SIGNING_OVERDUE",
                 "kind": "non_performance", "severity": "red", "due": "2026-09-02T16:00:00",
-                "department": data["department"], "responsible": "EMP", "amount": None, "element": "sign_contract",
-                "basis": "第四十六条"}
+                "department": data["department"], "responsible": "EMP", "amount": None,
+                # The obligation is a contract signed by both: the contractor's confirmation meets it.
+                "element": "confirm_signature", "basis": "第四十六条"}
     def resolve():
         api.act(instance["id"], "sign_contract", "emp", at(10, 12, hour=16), {
             "signed_at": "2026-10-12", "contract_no": "HT-1", "document_sha256": SIGNED,
             "amount": data["contract_amount"]})
-        return "obligation met on 2026-10-12, 40 days late"  # 09-02 → 10-12
+        assert api.alerts("admin", status="open"), "signed by the employer alone: still not signed"
+        api.act(instance["id"], "confirm_signature", who_of(data)["contractor"], at(10, 13, hour=9),
+                {**CONFIRMED, "confirmed_at": "2026-10-13"})
+        return "obligation met on 2026-10-13, 41 days late"  # 09-02 → 10-13
     return instance["id"], expected, resolve
 
 
@@ -734,6 +757,9 @@ def test_on_time_through_the_real_server(db_url, tmp_path):
 
         act("sign_contract", "emp", {"signed_at": t, "contract_no": "HT-9", "document_sha256": SIGNED,
                                      "amount": "1200000.00"})
+        assert call("GET", "/contracts/HTTP-1", "zj")["signed"] is False  # the employer alone
+        act("confirm_signature", "con", {"confirmed": True, "confirmed_at": t, "document_sha256": SIGNED})
+        assert call("GET", "/contracts/HTTP-1", "zj")["signed"] is True
         act("release_bid_bond", "emp", {"released_at": t, "amount": "20000.00"})
         act("file_contract", "emp", {"filed_at": t, "document_sha256": SIGNED})
         act("review_filing", "zj", {"decision": "accepted"})

@@ -26,19 +26,20 @@ def at(month: int, day: int, hour: int = 10) -> datetime:
 
 
 class Supplement:
-    def __init__(self, client, people, app, key: str, track: str, change_amount: str):
+    def __init__(self, client, people, app, key: str, track: str, change_amount: str, expect: int = 201,
+                 when: datetime | None = None, original_amount: str = "1000000.00", contract_no: str = "HT-2026-001"):
         self.client, self.people, self.db = client, people, app.extensions["lvyue"].db
         self.supervisor = "cz" if track == "gov_procurement" else "zj"
         r = client.post("/api/v1/definitions", data=DIAGRAM.read_bytes(),
                         headers={**people.auth("designer"), "Content-Type": "application/xml"})
         assert r.status_code in (200, 201), r.get_json()
-        self.instance = self.call("POST", "/api/v1/instances", "operator", at(9, 9), expect=201, json={
+        self.instance = self.call("POST", "/api/v1/instances", "operator", when or at(9, 9), expect=expect, json={
             "definition": "supplementary_contract", "business_key": key,
             "data": {"employer": "EMP", "department": "CZ" if track == "gov_procurement" else "ZJ",
-                     "project_code": "ZZ-CG-2026-017", "original_contract_no": "HT-2026-001",
-                     "original_amount": "1000000.00", "change_amount": change_amount, "track": track,
+                     "project_code": "ZZ-CG-2026-017", "original_contract_no": contract_no,
+                     "original_amount": original_amount, "change_amount": change_amount, "track": track,
                      "signed_at": "2026-03-02"}})  # the original contract's signing: G06 must not count from it
-        self.id = self.instance["id"]
+        self.id = self.instance.get("id")
 
     def call(self, method, path, who, when=None, expect=200, **kw):
         frozen = clock.frozen_at(when) if when is not None else contextlib.nullcontext()
@@ -73,7 +74,8 @@ class Supplement:
 def test_a_supplement_within_the_cap_published_on_time_raises_nothing(client, people, app, track, change):
     s = Supplement(client, people, app, f"SUP-OK-{track}", track, change)
     s.sign(at(9, 10))
-    s.publish(at(9, 11))
+    if track == "gov_procurement":
+        s.publish(at(9, 11))
     done = s.review(at(9, 14), "accepted")
     assert done["instance"]["status"] == "completed"
     timers.tick(s.db, at(12, 31))
@@ -81,8 +83,8 @@ def test_a_supplement_within_the_cap_published_on_time_raises_nothing(client, pe
 
 
 def test_a_supplement_over_the_cap_raises_at_once_and_resolves_when_signed_again_within_it(client, people, app):
-    s = Supplement(client, people, app, "SUP-OVER", "gov_procurement", "150000.00")  # 15 % of 1 000 000.00
-    s.sign(at(9, 10))
+    s = Supplement(client, people, app, "SUP-OVER", "gov_procurement", "50000.00")  # proposed within the cap
+    s.sign(at(9, 10), change_amount="150000.00")  # signed at 15 % of 1 000 000.00
     # Raised when the supplement is signed, red at once; due at the end of that day: 09-10 24:00 China time.
     [alert] = s.alerts("cz", at(9, 11))
     assert alert["code"] == "SUPPLEMENT_OVER_CAP" and alert["kind"] == "non_performance"
@@ -106,8 +108,8 @@ def test_a_supplement_over_the_cap_raises_at_once_and_resolves_when_signed_again
 
 
 def test_a_supplement_signed_again_still_over_the_cap_keeps_the_alert_open(client, people, app):
-    s = Supplement(client, people, app, "SUP-OVER-2", "gov_procurement", "150000.00")
-    s.sign(at(9, 10))
+    s = Supplement(client, people, app, "SUP-OVER-2", "gov_procurement", "50000.00")
+    s.sign(at(9, 10), change_amount="150000.00")
     s.publish(at(9, 11))
     s.review(at(9, 14), "returned")
     s.sign(at(9, 15), change_amount="120000.00")  # 12 %: still over
@@ -145,3 +147,55 @@ def test_signing_again_a_supplement_returned_within_the_cap_has_no_deadline(clie
     assert s.alerts() == []
     [task] = s.call("GET", f"/api/v1/tasks?instance_id={s.id}&element_id=sign_supplement", "emp")["items"]
     assert task["due_at"] is None  # signing has no deadline; shown: 2026-09-10T16:00:00Z
+
+
+# ------------------------------------------------------------------------------------ issue 17: G07 in total, G06 GP only
+def test_two_gp_supplements_of_6_percent_the_second_is_refused_naming_g07(client, people, app):
+    first = Supplement(client, people, app, "SUP-6A", "gov_procurement", "60000.00")  # 6 % of 1 000 000.00
+    first.sign(at(9, 10))
+    body = Supplement(client, people, app, "SUP-6B", "gov_procurement", "60000.00", expect=422, when=at(9, 20)).instance
+    assert list(body["errors"]) == ["data.change_amount"]
+    [message] = body["errors"]["data.change_amount"]
+    assert "(G07, " in message and "第四十九条" in message, message
+    assert "120000.00" in message and "SUP-6A 60000.00" in message and "100000.00" in message, message
+    found = first.call("GET", "/api/v1/instances?business_key=SUP-6B", "admin")["items"]
+    assert found == []  # nothing created
+    # Within what is left (4 %) the second one starts; signed at 5 % it passes the cap together with the first.
+    second = Supplement(client, people, app, "SUP-6C", "gov_procurement", "40000.00", when=at(9, 20))
+    second.sign(at(9, 21), change_amount="50000.00")
+    [alert] = second.alerts("cz", instance_id=second.id)  # (the first one's publication is overdue by now)
+    assert alert["code"] == "SUPPLEMENT_OVER_CAP"
+    history = second.call("GET", f"/api/v1/instances/{second.id}/history?limit=100", "admin")["items"]
+    [counted] = [e for e in history if e["action"] == "supplements_counted"]
+    assert counted["data"]["before"] == "60000.00" and counted["data"]["supplements"] == ["SUP-6A"]
+
+
+def test_supplements_of_another_contract_or_of_tendering_are_not_counted(client, people, app):
+    Supplement(client, people, app, "SUP-OTHER", "gov_procurement", "60000.00", contract_no="HT-2026-999")
+    Supplement(client, people, app, "SUP-MINE", "gov_procurement", "60000.00")
+    Supplement(client, people, app, "SUP-T1", "tendering", "150000.00", contract_no="HT-T-1")
+    Supplement(client, people, app, "SUP-T2", "tendering", "150000.00", contract_no="HT-T-1")
+
+
+def test_a_tendering_supplement_never_raises_g06(client, people, app):
+    s = Supplement(client, people, app, "SUP-T-G06", "tendering", "50000.00")
+    s.sign(at(9, 10))
+    # No publication task: G06 is a government procurement rule (财办库〔2023〕243号).
+    assert s.call("GET", f"/api/v1/tasks?instance_id={s.id}&element_id=publish_change", "emp")["items"] == []
+    timers.tick(s.db, at(12, 31))
+    assert s.alerts() == []
+    assert s.review(at(12, 31), "accepted")["instance"]["status"] == "completed"
+    assert s.alerts() == []
+
+
+def test_the_original_amount_is_the_contracts_own_when_lvyue_holds_it(api, client, people, app):
+    from tests.e2e.test_post_award import Contract, one_milestone, procurement_goods
+    c = Contract(api, "SUP-ORIGINAL", one_milestone(procurement_goods(), "2026-12-15"))  # HT-2026-001, 800 000.00
+    c.run(until="file")
+    body = Supplement(client, people, app, "SUP-WRONG-ORIGINAL", "gov_procurement", "60000.00", expect=422).instance
+    assert list(body["errors"]) == ["data.original_amount"] and "800000.00" in body["errors"]["data.original_amount"][0]
+    # On the contract's own amount the cap is 80 000.00: 90 000.00 is refused, 80 000.00 starts.
+    body = Supplement(client, people, app, "SUP-OVER-ORIGINAL", "gov_procurement", "90000.00", expect=422,
+                      original_amount="800000.00").instance
+    assert list(body["errors"]) == ["data.change_amount"] and "80000.00" in body["errors"]["data.change_amount"][0]
+    Supplement(client, people, app, "SUP-ON-ORIGINAL", "gov_procurement", "80000.00", original_amount="800000.00")

@@ -243,6 +243,9 @@ def _seed_august(api: Api, app) -> None:
                                  "amount": amount}
     api.act(m1, "sign_contract", "emp", at(8, 12), sign("2026-08-12", "800000.00"))
     api.act(m2, "sign_contract", "emp", at(8, 12), sign("2026-08-12", "1200000.00"))
+    api.confirm(m1, "con2", at(8, 12, hour=15))
+    api.confirm(m2, "con", at(8, 12, hour=15))
+    api.publish(m1, at(8, 13))
     api.act(m1, "release_bid_bond", "emp", at(8, 13), {"released_at": "2026-08-13", "amount": "10000.00"})
     for m in (m1, m2):
         api.act(m, "file_contract", "emp", at(8, 13), {"filed_at": "2026-08-13", "document_sha256": SIGNED})
@@ -253,6 +256,7 @@ def _seed_august(api: Api, app) -> None:
     api.act(m2, "submit_invoice", "con", at(8, 19, hour=15), {"invoice_no": "INV-M2", "amount": "1200000.00",
                                                               "issued_at": "2026-08-19"})
     api.act(m3, "sign_contract", "emp", at(8, 20), sign("2026-08-20", "1200000.00"))
+    api.confirm(m3, "con2", at(8, 20, hour=15))
     # Backdated: awarded 07-01, so the signing is overdue at once (orange), red after 08-30 24:00.
     m4 = api.start("AUG-M4", one_milestone(tendering_works(award_notice_date="2026-07-01"), "2026-12-15"),
                    at(8, 20))["id"]
@@ -398,6 +402,7 @@ def test_the_release_warnings_are_linked_to_their_guarantee(api):
     instance = api.start("GS-LATE-BOND", one_milestone(tendering_works(), "2026-12-15"), at(8, 4))
     api.act(instance["id"], "sign_contract", "emp", at(8, 12), {
         "signed_at": "2026-08-12", "contract_no": "HT-L", "document_sha256": SIGNED, "amount": "1200000.00"})
+    api.confirm(instance["id"], "con", at(8, 12, hour=15))
     api.tick(just_after_midnight(8, 18))  # D03: 5 days from 08-12 → 08-17 24:00
     bid = guarantee_of(api, "GS-LATE-BOND", "bid", "emp")
     assert [(a["code"], a["severity"]) for a in bid["alerts"]] == [("BID_BOND_REFUND_OVERDUE", "orange")]

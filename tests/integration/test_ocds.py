@@ -285,7 +285,7 @@ def test_a_signed_supplementary_contract_is_an_amendment_of_its_contracts_releas
     Contract(api, "OCDS-OTHER", one_milestone(procurement_goods(project_code="ZZ-CG-2026-999"))).run(until="deliver1")
     before = release_of(api, "OCDS-AM", at(9, 1))
     assert "amendments" not in before["contracts"][0] and "contractAmendment" not in before["tag"]
-    s = Supplement(client, people, app, "SUP-AM", "gov_procurement", "50000.00")
+    s = Supplement(client, people, app, "SUP-AM", "gov_procurement", "50000.00", original_amount="800000.00")
     assert "amendments" not in release_of(api, "OCDS-AM", at(9, 9))["contracts"][0]  # proposed, not signed yet
     s.sign(at(9, 10))
     s.publish(at(9, 11))

@@ -61,7 +61,7 @@ def october(api: Api) -> dict[str, Deal]:
         {"name": "主体结构", "amount": "600000.00", "planned_date": "2026-08-31"},
         {"name": "竣工验收", "amount": "600000.00", "planned_date": "2026-09-15"}]), at(8, 3), employer="other",
         supervisor="zj")
-    for name in ("sign", "file", "review", "deliver1", "accept1", "invoice1"):
+    for name in ("sign", "confirm", "file", "review", "deliver1", "accept1", "invoice1"):
         k3.step(name)
     k3.step("pay1", paid_at="2026-09-04", amount="200000.00")
     for name in ("deliver2", "accept2", "invoice2"):
@@ -78,9 +78,12 @@ def october(api: Api) -> dict[str, Deal]:
                                                              bid_bond={"amount": "20000.00", "form": "cash"}),
                                              "2026-12-15"), at(10, 9))
     k4.step("sign", at(10, 10), signed_at="2026-10-10")
+    k4.step("confirm", at(10, 10, hour=15), confirmed_at="2026-10-10")
     k1.step("sign", at(10, 12), signed_at="2026-10-12")
+    k1.step("confirm", at(10, 12, hour=10, second=30), confirmed_at="2026-10-12")
     k4.step("file", at(10, 12, hour=11), filed_at="2026-10-12")
     k2.step("sign", at(10, 13), signed_at="2026-10-13")  # fires K4's bid bond yellow (D03 10-15 24:00, less 3 days)
+    k2.step("confirm", at(10, 13, hour=10, second=30), confirmed_at="2026-10-13")
     k4.step("review", at(10, 13, hour=11))
     k1.step("file", at(10, 14), filed_at="2026-10-14")
     k1.step("review", at(10, 14, hour=15))

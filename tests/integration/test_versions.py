@@ -53,6 +53,16 @@ def start(client, people, key="LH-V-1", **changes) -> dict:
     return r.get_json()
 
 
+def confirm(client, people, instance_id: str, day: str, sha: str) -> None:
+    """The contractor confirms the text the employer signed: signed by both."""
+    [task] = client.get(f"/api/v1/tasks?instance_id={instance_id}&element_id=confirm_signature",
+                        headers=people.auth("con")).get_json()["items"]
+    with clock.frozen_at(datetime.fromisoformat(day + "T15:00:00+08:00")):
+        r = client.post(f"/api/v1/tasks/{task['id']}/complete", headers=people.auth("con"), json={"data": {
+            "confirmed": True, "confirmed_at": day, "document_sha256": sha}})
+    assert r.status_code == 200, r.get_json()
+
+
 def waiting(instance: dict) -> dict[str, dict]:
     return {t["element_id"]: t for t in instance["timers"] if t["status"] == "waiting"}
 
@@ -80,7 +90,8 @@ def test_diff_names_elements_added_removed_and_changed_between_versions(client, 
     diff = r.get_json()
     assert diff["added"] == [] and diff["removed"] == []
     changed = {c["element_id"]: c for c in diff["changed"]}
-    assert set(changed) == {"sign_contract", "signing_timer_orange", "delivery_timer_orange"}
+    # (the contractor's confirmation counts the same signing deadline: its orange timer changes with it)
+    assert set(changed) == {"sign_contract", "signing_timer_orange", "confirmation_timer_orange", "delivery_timer_orange"}
     assert changed["sign_contract"]["changes"] == ["name"]
     assert changed["sign_contract"]["details"]["name"]["to"] == "Sign the written contract (签订书面合同)"
     assert changed["signing_timer_orange"]["changes"] == ["timerEventDefinition"]
@@ -155,6 +166,7 @@ def test_a_running_instance_moves_to_v2_and_its_timers_follow_the_new_definition
     r = client.post(f"/api/v1/tasks/{task['id']}/complete", headers=people.auth("emp"), json={"data": {
         "signed_at": "2026-03-25", "contract_no": "HT-1", "document_sha256": "a" * 64, "amount": "1000000.00"}})
     assert r.status_code == 200, r.get_json()
+    confirm(client, people, inst["id"], "2026-03-25", "a" * 64)
     assert client.get("/api/v1/alerts?status=resolved", headers=people.auth("zj")).get_json()["items"][0]["id"] == alert["id"]
     # a second migration to the same version is refused: it is not newer
     r = client.post(f"/api/v1/instances/{inst['id']}/migrate", json={"version": 2}, headers=people.auth("operator"))
@@ -169,6 +181,7 @@ def test_part_workflows_move_too_and_their_timers_follow(client, people):
         r = client.post(f"/api/v1/tasks/{task['id']}/complete", headers=people.auth("emp"), json={"data": {
             "signed_at": "2026-03-10", "contract_no": "HT-2", "document_sha256": "b" * 64, "amount": "1000000.00"}})
     assert r.status_code == 200, r.get_json()
+    confirm(client, people, inst["id"], "2026-03-10", "b" * 64)
     before = client.get(f"/api/v1/instances/{inst['id']}", headers=people.auth("operator")).get_json()
     assert waiting(before)["delivery_timer_orange"]["due_at"] == "2026-09-30T16:00:00+00:00"
     deploy(client, people, v2_xml())

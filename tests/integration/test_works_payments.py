@@ -43,6 +43,7 @@ def works_data(**over) -> dict:
 def _sign_and_file(api, iid):
     api.act(iid, "sign_contract", "pub", at(8, 12), {"signed_at": "2026-08-12", "contract_no": "HT-W-001",
                                                       "document_sha256": SIGNED, "amount": "4800000.00"})
+    api.confirm(iid, "con2", at(8, 12, hour=15))
     api.act(iid, "release_bid_bond", "pub", at(8, 13), {"released_at": "2026-08-13", "amount": "20000.00",
                                                         "interest": "0.00"})
     api.act(iid, "file_contract", "pub", at(8, 13), {"filed_at": "2026-08-13", "document_sha256": SIGNED})
@@ -198,6 +199,7 @@ def test_a_settlement_left_unreviewed_is_deemed_accepted_at_its_tier(works):
     iid = api.start("WORKS-S", data, at(8, 4))["id"]
     api.act(iid, "sign_contract", "pub", at(8, 12), {"signed_at": "2026-08-12", "contract_no": "HT-W-002",
                                                       "document_sha256": SIGNED, "amount": "5800000.00"})
+    api.confirm(iid, "con2", at(8, 12, hour=15))
     api.act(iid, "release_bid_bond", "pub", at(8, 13), {"released_at": "2026-08-13", "amount": "20000.00",
                                                         "interest": "0.00"})
     api.act(iid, "file_contract", "pub", at(8, 13), {"filed_at": "2026-08-13", "document_sha256": SIGNED})
