@@ -217,8 +217,11 @@ class Dashboard(Schema):
     generated_at = fields.DateTime()
     open_alerts = fields.Dict(metadata={"description": "total, by_severity, by_age, age_buckets, items"})
     arrears_by_employer = fields.List(fields.Dict(), metadata={"description": "{org, name, amount}"})
-    arrears_by_age = fields.Dict(metadata={"description": "buckets, total, by_employer"})
+    arrears_by_age = fields.Dict(metadata={"description": "buckets, total, by_employer, by_funding_source"})
     contracts_at_risk = fields.List(fields.Dict())
+    cases = fields.Dict(metadata={"description": "supervision cases by stage, overdue rectifications (issue 18)"})
+    objections = fields.Dict(metadata={"description": "objections open, overdue and answered by outcome"})
+    published_credit_records = fields.Dict(metadata={"description": "records in the public library today"})
 
 
 OCDS_SCHEMA = "https://standard.open-contracting.org/1.1/en/schema/"

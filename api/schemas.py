@@ -253,6 +253,8 @@ JSON_OBJECT = {"application/json": {"schema": {"type": "object"}}}
 
 def json_object(**properties: str) -> dict:
     """The `content` of a JSON object response with its top-level fields typed (`name="string"`, "integer",
-    "number", "boolean", "array", "object"); what nests inside is described by the endpoint's documentation."""
+    "number", "boolean", "array" of objects, "object"); what nests inside is described by the endpoint's
+    documentation."""
     return {"application/json": {"schema": {"type": "object", "properties": {
-        name: {"type": kind, "nullable": True} for name, kind in properties.items()}}}}
+        name: {"type": kind, "nullable": True, **({"items": {"type": "object"}} if kind == "array" else {})}
+        for name, kind in properties.items()}}}}

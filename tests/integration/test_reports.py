@@ -150,6 +150,8 @@ EXPECTED_ALL = {
                                            "interest_accrued": "9150.00"}},
                 "by_employer": {"OTHER": {"name": "org OTHER", "amount": "900000.00", "milestones": 2, "contracts": 1,
                                           "interest_accrued": "9150.00", "by_age": K3_AGES}},
+                "by_funding_source": {"unknown": {"amount": "900000.00", "milestones": 2, "contracts": 1,
+                                                  "interest_accrued": "9150.00", "by_age": K3_AGES}},
                 "top_employers": [{"org": "OTHER", "name": "org OTHER", "amount": "900000.00", "milestones": 2,
                                    "contracts": 1, "interest_accrued": "9150.00"}]},
     "held_past_release": {"count": 1, "amount": "20000.00",  # K4's cash bid bond, due 10-15 24:00
