@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Callable, Mapping
@@ -48,8 +48,9 @@ class ReportScope:
 
     `start` and `end` are aware UTC instants (00:00 Asia/Shanghai of the month's first day and of the next
     month's first day; `end` is excluded); `first_day` and `last_day` are the month's calendar days;
-    `departments` the department codes in scope; `instance_ids` the contracts (instances) of those
-    departments — every contract, whatever its status."""
+    `departments` the department codes in scope; the contracts in scope are the instances of those
+    departments — every contract, whatever its status (every instance when `every_department`): `contains`
+    selects them in SQL, `contracts` counts them, `instance_ids` lists them (read when first asked)."""
 
     month: str
     start: datetime
@@ -57,7 +58,25 @@ class ReportScope:
     first_day: date
     last_day: date
     departments: frozenset[str]
-    instance_ids: frozenset[str]
+    every_department: bool = False
+    contracts: int = 0
+    _load_ids: Callable[[], frozenset[str]] | None = field(default=None, compare=False, repr=False)
+
+    def contains(self, column):
+        """A WHERE clause: `column` (an instance id) names a contract in scope — a subquery, never a list."""
+        if self.every_department:
+            return true()
+        depts = Instance.department_code.in_(sorted(self.departments))
+        return depts if column is Instance.id else column.in_(select(Instance.id).where(depts))
+
+    @property
+    def instance_ids(self) -> frozenset[str]:
+        """The ids of the contracts in scope (a section that needs them; the built-in ones do not)."""
+        ids = self.__dict__.get("_ids")
+        if ids is None:
+            ids = self._load_ids() if self._load_ids is not None else frozenset()
+            object.__setattr__(self, "_ids", ids)
+        return ids
 
     def in_month(self, day: date | None) -> bool:
         return day is not None and self.first_day <= day <= self.last_day
@@ -173,10 +192,12 @@ def last_day(due_at: datetime | None) -> date | None:
     return alerts.last_day(due_at) if due_at is not None else None
 
 
-def scope_for(month: str, departments: frozenset[str], instance_ids: frozenset[str]) -> ReportScope:
+def scope_for(month: str, departments: frozenset[str], every_department: bool = False, contracts: int = 0,
+              load_ids: Callable[[], frozenset[str]] | None = None) -> ReportScope:
     first, last = credit.month_days(month)
     start = deadlines.end_of_day(first - timedelta(days=1))
-    return ReportScope(month, start, deadlines.end_of_day(last), first, last, departments, instance_ids)
+    return ReportScope(month, start, deadlines.end_of_day(last), first, last, departments, every_department, contracts,
+                       load_ids)
 
 
 def resolve_scope(session: Session, principal: Principal, month: str, department: str | None) -> ReportScope:
@@ -196,31 +217,43 @@ def resolve_scope(session: Session, principal: Principal, month: str, department
         depts = principal.departments
     else:
         depts = None
-    clause = Instance.department_code.in_(sorted(depts)) if depts is not None else true()
-    ids = frozenset(session.scalars(select(Instance.id).where(clause)))
-    if depts is None:
+    every = depts is None
+    if every:
         depts = frozenset(session.scalars(select(Department.code)))
-    return scope_for(month, frozenset(depts), ids)
+    clause = true() if every else Instance.department_code.in_(sorted(depts))
+    count = session.scalar(select(func.count()).select_from(Instance).where(clause)) or 0
+    return scope_for(month, frozenset(depts), every, count,
+                     lambda: frozenset(session.scalars(select(Instance.id).where(clause))))
 
 
-def _chunks(ids: frozenset[str], size: int = 500):
+def _chunks(ids, size: int = 500):
     ordered = sorted(ids)
     for i in range(0, len(ordered), size):
         yield ordered[i:i + size]
 
 
-def _rows(session: Session, model, column, scope: ReportScope, *where, options=None) -> list:
-    """Every row of `model` whose `column` names a contract in scope (in chunks: bound-parameter limits)."""
-    out = []
-    for chunk in _chunks(scope.instance_ids):
-        query = select(model).where(column.in_(chunk), *where)
-        out.extend(session.scalars(query.options(options) if options is not None else query))
+def _rows(session: Session, columns: tuple, column, scope: ReportScope, *where) -> list:
+    """(the named `columns` of) every row whose `column` names a contract in scope: one statement, the scope a
+    subquery; plain rows, no ORM entities (the figures only read them)."""
+    return list(session.execute(select(*columns).where(scope.contains(column), *where)))
+
+
+def _names(session: Session, codes) -> dict[str, str]:
+    """code → name of these organisations (in chunks: bound-parameter limits)."""
+    out: dict[str, str] = {}
+    for chunk in _chunks({c for c in codes if c}):
+        out.update(session.execute(select(Organisation.code, Organisation.name).where(Organisation.code.in_(chunk))).all())
     return out
 
 
 # What the figures read of a contract: never its serialized workflow state.
 INSTANCE_COLUMNS = load_only(Instance.id, Instance.business_key, Instance.status, Instance.data, Instance.roles,
                              Instance.department_code)
+INSTANCE_FIELDS = (Instance.id, Instance.business_key, Instance.status, Instance.data, Instance.roles,
+                   Instance.department_code)
+TASK_FIELDS = (TaskRow.instance_id, TaskRow.element_id, TaskRow.item_no, TaskRow.due_at)
+ALERT_FIELDS = (Alert.id, Alert.instance_id, Alert.code, Alert.kind, Alert.severity, Alert.status, Alert.raised_at,
+                Alert.resolved_at, Alert.updated_at, Alert.escalated_to)
 
 
 def _due_by(tasks: list[TaskRow]) -> dict[tuple[str, str, int | None], datetime]:
@@ -279,12 +312,11 @@ def _paid_so_far(session: Session, scope: ReportScope) -> dict[tuple[str, int], 
     paid_so_far = func.sum(Payment.amount).over(partition_by=(Payment.instance_id, Payment.milestone_no),
                                                 order_by=(Payment.paid_at, Payment.recorded_at, Payment.id))
     out: dict[tuple[str, int], list[tuple[date, Decimal]]] = defaultdict(list)
-    for chunk in _chunks(scope.instance_ids):
-        query = (select(Payment.instance_id, Payment.milestone_no, Payment.paid_at, paid_so_far)
-                 .where(Payment.instance_id.in_(chunk), Payment.milestone_no.is_not(None))
-                 .order_by(Payment.instance_id, Payment.milestone_no, Payment.paid_at, Payment.recorded_at, Payment.id))
-        for instance_id, no, paid_at, total in session.execute(query):
-            out[(instance_id, no)].append((paid_at, total))
+    query = (select(Payment.instance_id, Payment.milestone_no, Payment.paid_at, paid_so_far)
+             .where(scope.contains(Payment.instance_id), Payment.milestone_no.is_not(None))
+             .order_by(Payment.instance_id, Payment.milestone_no, Payment.paid_at, Payment.recorded_at, Payment.id))
+    for instance_id, no, paid_at, total in session.execute(query):
+        out[(instance_id, no)].append((paid_at, total))
     return out
 
 
@@ -393,12 +425,19 @@ def _works_owed(session: Session, instances: list[Instance], scope: ReportScope)
         return []
     applications: dict[str, list[dict]] = defaultdict(list)
     paid: dict[str, list[dict]] = defaultdict(list)
-    for chunk in _chunks(sorted(works)):
-        for row in session.scalars(select(PaymentApplication).where(PaymentApplication.instance_id.in_(chunk))):
+    # In scope, then kept for the works contracts: one statement each (a list of ids could pass the
+    # bound-parameter limit).
+    for row in session.execute(select(PaymentApplication.instance_id, PaymentApplication.kind, PaymentApplication.reference,
+                                      PaymentApplication.period, PaymentApplication.applied_at, PaymentApplication.amount,
+                                      PaymentApplication.confirmed_amount, PaymentApplication.confirmed_at)
+                               .where(scope.contains(PaymentApplication.instance_id))):
+        if row.instance_id in works:
             applications[row.instance_id].append({
                 "kind": row.kind, "reference": row.reference, "period": row.period, "applied_at": row.applied_at,
                 "amount": row.amount, "confirmed_amount": row.confirmed_amount, "confirmed_at": row.confirmed_at})
-        for p in session.scalars(select(Payment).where(Payment.instance_id.in_(chunk), Payment.kind != "milestone")):
+    for p in session.execute(select(Payment.instance_id, Payment.kind, Payment.reference, Payment.paid_at, Payment.amount)
+                             .where(scope.contains(Payment.instance_id), Payment.kind != "milestone")):
+        if p.instance_id in works:
             paid[p.instance_id].append({"kind": p.kind, "reference": p.reference, "paid_at": p.paid_at,
                                         "amount": p.amount})
     owed = []
@@ -464,8 +503,8 @@ def _held_past_release(instances: list[Instance], due: dict, scope: ReportScope)
 def _alert_events(session: Session, scope: ReportScope) -> dict[str, list[tuple[datetime, str]]]:
     """alert id → [(instant, severity)] of its alert_yellow/orange/red audit events, in chain order."""
     out: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
-    rows = _rows(session, AuditEvent, AuditEvent.instance_id, scope,
-                 AuditEvent.action.in_([f"alert_{s}" for s in SEVERITIES]))
+    rows = _rows(session, (AuditEvent.instance_id, AuditEvent.seq, AuditEvent.at, AuditEvent.action, AuditEvent.data),
+                 AuditEvent.instance_id, scope, AuditEvent.action.in_([f"alert_{s}" for s in SEVERITIES]))
     for e in sorted(rows, key=lambda e: (e.instance_id, e.seq)):
         alert_id = (e.data or {}).get("alert_id")
         if alert_id:
@@ -510,9 +549,10 @@ def _credit_records(records: list[CreditRecord], scope: ReportScope) -> dict:
 
 def _leads(session: Session, alert_rows: list[Alert], events: dict[str, list[tuple[datetime, str]]],
            scope: ReportScope) -> dict:
-    leads = {lead.alert_id: lead for lead in _rows(session, Lead, Lead.instance_id, scope)}
-    decisions = {d.alert_id: d for d in session.scalars(select(AlertDecision).where(
-        AlertDecision.alert_id.in_([a.id for a in alert_rows if a.severity == "red"] or [""])))}
+    leads = {lead.alert_id: lead for lead in _rows(session, (Lead.alert_id, Lead.escalated_at), Lead.instance_id, scope)}
+    red = select(Alert.id).where(scope.contains(Alert.instance_id), Alert.severity == "red")
+    decisions = {d.alert_id: d for d in session.execute(select(AlertDecision.alert_id, AlertDecision.decision)
+                                                        .where(AlertDecision.alert_id.in_(red)))}
     out = {"total": 0, "pending": 0, "confirmed": 0, "dismissed": 0}
     for a in alert_rows:
         lead = leads.get(a.id)
@@ -531,29 +571,29 @@ def _leads(session: Session, alert_rows: list[Alert], events: dict[str, list[tup
 
 def build(session: Session, scope: ReportScope) -> dict[str, Any]:
     """The report of `scope`, every section, with the definitions of its figures."""
-    instances = _rows(session, Instance, Instance.id, scope, options=INSTANCE_COLUMNS)
-    tasks = _rows(session, TaskRow, TaskRow.instance_id, scope,
+    instances = _rows(session, INSTANCE_FIELDS, Instance.id, scope)
+    tasks = _rows(session, TASK_FIELDS, TaskRow.instance_id, scope,
                   TaskRow.element_id.in_([SIGN, FILE, PAY, *RELEASES.values()]))
     due = _due_by(tasks)
     payments = _paid_so_far(session, scope)
-    employers = {(i.roles or {}).get("employer") for i in instances}
-    names = dict(session.execute(select(Organisation.code, Organisation.name)
-                                 .where(Organisation.code.in_(sorted(c for c in employers if c) or [""]))).all())
-    alert_rows = _rows(session, Alert, Alert.instance_id, scope)
+    names = _names(session, {(i.roles or {}).get("employer") for i in instances})
+    alert_rows = _rows(session, ALERT_FIELDS, Alert.instance_id, scope)
     events = _alert_events(session, scope)
     contracts, filings = _contracts_and_filings(instances, due, scope)
     milestones, arrears = _milestones_and_arrears(session, instances, due, payments, names, scope)
     report: dict[str, Any] = {
         "report": {"month": scope.month, "timezone": "Asia/Shanghai", "start": scope.start.isoformat(),
                    "end": scope.end.isoformat(), "departments": sorted(scope.departments),
-                   "contracts_in_scope": len(scope.instance_ids)},
+                   "contracts_in_scope": scope.contracts},
         "contracts": contracts,
         "filings": filings,
         "milestones": milestones,
         "arrears": arrears,
         "held_past_release": _held_past_release(instances, due, scope),
         "alerts": _alerts(alert_rows, events, scope),
-        "credit_records": _credit_records(_rows(session, CreditRecord, CreditRecord.instance_id, scope), scope),
+        "credit_records": _credit_records(_rows(session, (CreditRecord.record_date, CreditRecord.code),
+                                                CreditRecord.instance_id, scope, CreditRecord.record_date >= scope.first_day,
+                                                CreditRecord.record_date <= scope.last_day), scope),
         "leads": _leads(session, alert_rows, events, scope),
     }
     definitions = dict(DEFINITIONS)
@@ -605,21 +645,24 @@ def _open_arrears(session: Session, open_alerts: tuple) -> list:
                            .group_by(Alert.instance_id, Alert.responsible_org)).all()
 
 
-def _instances_of(session: Session, rows: list[Alert]) -> dict[str, Instance]:
-    """The contracts the alerts concern, by id (their figures' columns only, in chunks)."""
-    instances = {}
-    for chunk in _chunks(frozenset(a.instance_id for a in rows)):
-        instances.update({i.id: i for i in session.scalars(select(Instance).where(Instance.id.in_(chunk))
-                                                           .options(INSTANCE_COLUMNS))})
-    return instances
+def _instances_of(session: Session, open_alerts: tuple) -> dict[str, Any]:
+    """The contracts the open alerts concern, by id (the columns the panels show, one statement)."""
+    concerned = select(Alert.instance_id).where(*open_alerts)
+    return {i.id: i for i in session.execute(select(Instance.id, Instance.data, Instance.roles)
+                                             .where(Instance.id.in_(concerned)))}
 
 
-def _org_names(session: Session, rows: list[Alert], instances: dict[str, Instance]) -> dict[str, str]:
+def _org_names(session: Session, rows: list, instances: dict[str, Any]) -> dict[str, str]:
     """The names of the organisations the dashboard shows: responsible for an alert, employer or contractor."""
     orgs = {a.responsible_org for a in rows} | {(i.roles or {}).get(r) for i in instances.values()
                                                  for r in ("employer", "contractor")}
-    return dict(session.execute(select(Organisation.code, Organisation.name)
-                                .where(Organisation.code.in_(sorted(c for c in orgs if c) or [""]))).all())
+    return _names(session, orgs)
+
+
+# What the dashboard reads of an open alert (plain rows, no ORM entities).
+DASHBOARD_ALERT = (Alert.id, Alert.code, Alert.kind, Alert.severity, Alert.status, Alert.business_key,
+                   Alert.instance_id, Alert.department_code, Alert.responsible_org, Alert.raised_at, Alert.due_at,
+                   Alert.resolved_at, Alert.amount_overdue)
 
 
 def _age_bucket(age: int) -> str:
@@ -732,9 +775,9 @@ def dashboard(db: Database, principal: Principal, limit: int = 200) -> dict[str,
     now = clock.now()
     with db.read() as session:
         open_alerts = (alerts.visible_filter(principal), Alert.status != "resolved")
-        rows = list(session.scalars(select(Alert).where(*open_alerts)))
+        rows = list(session.execute(select(*DASHBOARD_ALERT).where(*open_alerts)))
         arrears = _open_arrears(session, open_alerts)
-        instances = _instances_of(session, rows)
+        instances = _instances_of(session, open_alerts)
         names = _org_names(session, rows, instances)
     panel = _open_alerts_panel(rows, names, now, limit)
     contracts = _contracts_with_alerts(rows, instances, now)
@@ -812,17 +855,15 @@ def guarantee_indicators(session: Session, scope: Any) -> dict[str, Any]:
       (written when a department confirmed a red alert).
     Money as decimal strings."""
     first, last, depts = _indicator_scope(scope)
-    ids = getattr(scope, "instance_ids", None)
-    if ids is not None:  # ReportScope: exactly the contracts of the report
-        depts = set(ids)
-        dept_of = lambda column_instance, column_dept: column_instance  # noqa: E731
+    if isinstance(scope, ReportScope):  # exactly the contracts of the report (a subquery)
+        in_scope = lambda column_instance, column_dept: scope.contains(column_instance)  # noqa: E731
     else:
-        dept_of = lambda column_instance, column_dept: column_dept  # noqa: E731
+        in_scope = lambda column_instance, column_dept: _in_scope(column_dept, depts)  # noqa: E731
     lo, hi = first.isoformat(), last.isoformat()
     start = deadlines.end_of_day(first - timedelta(days=1))
     end = deadlines.end_of_day(last)
     guarantees_in_month = (Guarantee.activated_on >= first, Guarantee.activated_on <= last,
-                           _in_scope(dept_of(Guarantee.instance_id, Guarantee.department_code), depts))
+                           in_scope(Guarantee.instance_id, Guarantee.department_code))
 
     by_kind: dict[str, dict[str, Any]] = {}
     for kind, n, amount in session.execute(select(Guarantee.kind, func.count(), _summoney(Guarantee.amount)).where(
@@ -839,16 +880,14 @@ def guarantee_indicators(session: Session, scope: Any) -> dict[str, Any]:
         entry["count"] += n
         entry["freed"] += freed
 
-    signed = filed = 0
-    instances = select(Instance.id, Instance.data).where(_in_scope(dept_of(Instance.id, Instance.department_code), depts))
-    for _, data in session.execute(instances):
-        data = data or {}
-        if lo <= str(data.get("signed_at") or "")[:10] <= hi:
-            signed += 1
-        if lo <= str(data.get("filed_at") or "")[:10] <= hi:
-            filed += 1
+    # The business dates' first ten characters (YYYY-MM-DD) compared as text, counted in SQL.
+    def dated(key: str):
+        return func.count().filter(func.substr(Instance.data[key].as_string(), 1, 10).between(lo, hi))
 
-    in_depts = select(Instance.id).where(_in_scope(dept_of(Instance.id, Instance.department_code), depts))
+    signed, filed = session.execute(select(dated("signed_at"), dated("filed_at"))
+                                    .where(in_scope(Instance.id, Instance.department_code))).one()
+
+    in_depts = select(Instance.id).where(in_scope(Instance.id, Instance.department_code))
     invoiced = select(Invoice.id).where(Invoice.instance_id == Payment.instance_id,
                                         Invoice.milestone_no == Payment.milestone_no).exists()
     paid, paid_invoiced = (session.execute(select(func.count(), _summoney(Payment.amount)).where(
@@ -858,9 +897,9 @@ def guarantee_indicators(session: Session, scope: Any) -> dict[str, Any]:
     raised: dict[str, int] = {}
     for kind, n in session.execute(select(Alert.kind, func.count()).where(
             Alert.raised_at >= start, Alert.raised_at < end,
-            _in_scope(dept_of(Alert.instance_id, Alert.department_code), depts)).group_by(Alert.kind)):
+            in_scope(Alert.instance_id, Alert.department_code)).group_by(Alert.kind)):
         raised[kind] = n
-    leads = _leads_transferred(session, start, end, depts, ids is not None)
+    leads = _leads_transferred(session, start, end, in_scope(Lead.instance_id, Lead.department_code))
 
     return {
         "month": first.strftime("%Y-%m"),
@@ -876,7 +915,6 @@ def guarantee_indicators(session: Session, scope: Any) -> dict[str, Any]:
     }
 
 
-def _leads_transferred(session: Session, start: datetime, end: datetime, depts: set[str] | None, by_instance: bool) -> int:
-    column = Lead.instance_id if by_instance else Lead.department_code
+def _leads_transferred(session: Session, start: datetime, end: datetime, in_scope) -> int:
     return session.scalar(select(func.count()).select_from(Lead).where(
-        Lead.created_at >= start, Lead.created_at < end, _in_scope(column, depts))) or 0
+        Lead.created_at >= start, Lead.created_at < end, in_scope)) or 0
