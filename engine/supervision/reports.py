@@ -20,14 +20,14 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Callable, Mapping
 
-from sqlalchemy import func, select, true
+from sqlalchemy import BigInteger, and_, case, func, select, true, type_coerce
 from sqlalchemy.orm import Session, load_only
 
 from engine.supervision import alerts, bindings, credit, csv_export, deadlines, interest, timing, works_payments
 from engine import clock
 from engine.access import directory
 from engine.runtime import values
-from engine.storage.db import Database
+from engine.storage.db import Database, Money
 from engine.access.directory import Principal
 from engine.errors import Forbidden, Invalid, NotFound
 from engine.storage.models import (Alert, AlertDecision, AuditEvent, CreditRecord, Department, Guarantee, Instance, Invoice, Lead,
@@ -638,38 +638,36 @@ def to_csv(report: dict[str, Any]) -> str:
 AGE_BUCKETS = (("0-7", 0, 7), ("8-30", 8, 30), ("31-90", 31, 90), (">90", 91, math.inf))
 
 
-def _open_arrears(session: Session, open_alerts: tuple) -> list:
-    """(contract, responsible employer, amount) of the open arrears alerts, summed in SQL over the fen column."""
-    return session.execute(select(Alert.instance_id, Alert.responsible_org, func.sum(Alert.amount_overdue))
-                           .where(*open_alerts, Alert.kind == "arrears")
-                           .group_by(Alert.instance_id, Alert.responsible_org)).all()
-
-
-def _instances_of(session: Session, open_alerts: tuple) -> dict[str, Any]:
-    """The contracts the open alerts concern, by id (the columns the panels show, one statement)."""
-    concerned = select(Alert.instance_id).where(*open_alerts)
-    return {i.id: i for i in session.execute(select(Instance.id, Instance.data, Instance.roles)
-                                             .where(Instance.id.in_(concerned)))}
-
-
-def _org_names(session: Session, rows: list, instances: dict[str, Any]) -> dict[str, str]:
-    """The names of the organisations the dashboard shows: responsible for an alert, employer or contractor."""
-    orgs = {a.responsible_org for a in rows} | {(i.roles or {}).get(r) for i in instances.values()
-                                                 for r in ("employer", "contractor")}
-    return _names(session, orgs)
-
-
-# What the dashboard reads of an open alert (plain rows, no ORM entities).
+# The dashboard is computed in SQL over the open alerts (counts, sums, top-N), never row by row in Python: an
+# alert not resolved has no resolved_at (alerts.py sets both together), so its days overdue are counted to now;
+# ages and days overdue become bounds on raised_at and due_at worked out here, exact on every backend.
+_RANK = case((Alert.severity == "red", 3), (Alert.severity == "orange", 2), else_=1)
+# What the dashboard reads of a listed alert (plain rows, no ORM entities).
 DASHBOARD_ALERT = (Alert.id, Alert.code, Alert.kind, Alert.severity, Alert.status, Alert.business_key,
                    Alert.instance_id, Alert.department_code, Alert.responsible_org, Alert.raised_at, Alert.due_at,
                    Alert.resolved_at, Alert.amount_overdue)
 
 
-def _age_bucket(age: int) -> str:
-    return next(label for label, lo, hi in AGE_BUCKETS if lo <= age <= hi)
+def _days_window(now: datetime, days: int) -> tuple:
+    """WHERE clauses: an open alert is exactly `days` days overdue now (alerts.days_overdue: whole days, rounded up)."""
+    if days == 0:
+        return (Alert.due_at >= now,)
+    return (Alert.due_at >= now - timedelta(days=days), Alert.due_at < now - timedelta(days=days - 1))
 
 
-def _alert_item(a: Alert, age: int, names: dict[str, str], now: datetime) -> dict[str, Any]:
+def _age_case(now: datetime):
+    """The AGE_BUCKETS label of an open alert's age now (whole days since raised, rounded down, at least 0)."""
+    whens = [(Alert.raised_at > now - timedelta(days=hi + 1), label) for label, _, hi in AGE_BUCKETS if hi != math.inf]
+    return case(*whens, else_=AGE_BUCKETS[-1][0])
+
+
+def _overdue_case(now: datetime):
+    """The interest.AGE_BUCKETS label of an alert overdue now (days overdue ≥ 1)."""
+    whens = [(Alert.due_at >= now - timedelta(days=hi), label) for label, hi in interest.AGE_BUCKETS if hi is not None]
+    return case(*whens, else_=interest.AGE_BUCKETS[-1][0])
+
+
+def _alert_item(a, age: int, names: dict[str, str], now: datetime) -> dict[str, Any]:
     """One open alert as the dashboard lists it."""
     return {"id": a.id, "code": a.code, "kind": a.kind, "severity": a.severity, "status": a.status,
             "business_key": a.business_key, "instance_id": a.instance_id, "department": a.department_code,
@@ -680,114 +678,141 @@ def _alert_item(a: Alert, age: int, names: dict[str, str], now: datetime) -> dic
             else None}
 
 
-def _open_alerts_panel(rows: list[Alert], names: dict[str, str], now: datetime, limit: int) -> dict[str, Any]:
-    """The open alerts panel: counts by severity and by age in days (AGE_BUCKETS), and the first `limit`
-    alerts, most severe and most overdue first."""
+def _top_alerts(session: Session, open_alerts: tuple, now: datetime, limit: int) -> list:
+    """The first `limit` open alerts, most severe and most overdue first (then by business key and id): the SQL
+    order by due_at stands for days overdue, and the alerts tied with the last one on severity and days overdue
+    are all read so that their order by business key is exact."""
+    order = (_RANK.desc(), Alert.due_at, Alert.business_key, Alert.id)
+    rows = list(session.execute(select(*DASHBOARD_ALERT).where(*open_alerts).order_by(*order).limit(limit)))
+    if len(rows) == limit:
+        last = rows[-1]
+        days = alerts.days_overdue(last, now)
+        rank = alerts.SEVERITY_RANK[last.severity]
+        kept = [r for r in rows if (alerts.SEVERITY_RANK[r.severity], alerts.days_overdue(r, now)) > (rank, days)]
+        kept += session.execute(select(*DASHBOARD_ALERT).where(*open_alerts, Alert.severity == last.severity,
+                                                                *_days_window(now, days)))
+        rows = kept
+    rows.sort(key=lambda a: (-alerts.SEVERITY_RANK[a.severity], -alerts.days_overdue(a, now), a.business_key, a.id))
+    return rows[:limit]
+
+
+def _open_alerts_panel(session: Session, open_alerts: tuple, names: dict[str, str], now: datetime,
+                       top: list) -> dict[str, Any]:
+    """The open alerts panel: counts by severity and by age in days (AGE_BUCKETS), and the `top` alerts."""
     by_severity = _severity_counts()
     ages = {s: {label: 0 for label, _, _ in AGE_BUCKETS} for s in SEVERITIES}
-    items = []
-    for a in rows:
-        age = max(0, int((now - a.raised_at) / timedelta(days=1)))
-        by_severity[a.severity] += 1
-        ages[a.severity][_age_bucket(age)] += 1
-        items.append(_alert_item(a, age, names, now))
-    items.sort(key=lambda i: (-alerts.SEVERITY_RANK[i["severity"]], -i["days_overdue"], i["business_key"], i["id"]))
-    return {"total": len(items), "by_severity": by_severity, "by_age": ages,
-            "age_buckets": [label for label, _, _ in AGE_BUCKETS], "items": items[:limit]}
+    # Grouped on a subquery's column: PostgreSQL does not match a CASE with parameters in GROUP BY.
+    sub = select(Alert.severity.label("severity"), _age_case(now).label("bucket")).where(*open_alerts).subquery()
+    for severity, label, n in session.execute(select(sub.c.severity, sub.c.bucket, func.count())
+                                              .group_by(sub.c.severity, sub.c.bucket)):
+        by_severity[severity] += n
+        ages[severity][label] += n
+    items = [_alert_item(a, max(0, int((now - a.raised_at) / timedelta(days=1))), names, now) for a in top]
+    return {"total": sum(by_severity.values()), "by_severity": by_severity, "by_age": ages,
+            "age_buckets": [label for label, _, _ in AGE_BUCKETS], "items": items}
 
 
-def _contracts_with_alerts(rows: list[Alert], instances: dict[str, Instance], now: datetime) -> dict[str, dict[str, Any]]:
-    """Every contract with an open alert: its parties, worst severity, open alerts and most days overdue
-    (arrears still zero: `_add_arrears`)."""
-    contracts: dict[str, dict[str, Any]] = {}
-    for a in rows:
-        inst = instances.get(a.instance_id)
-        c = contracts.setdefault(a.instance_id, {
-            "business_key": a.business_key, "instance_id": a.instance_id, "department": a.department_code,
-            "project_name": (inst.data or {}).get("project_name") if inst else None,
-            "employer": (inst.roles or {}).get("employer") if inst else None,
-            "contractor": (inst.roles or {}).get("contractor") if inst else None,
-            "worst_severity": a.severity, "open_alerts": 0, "max_days_overdue": 0, "arrears": Decimal(0)})
-        c["open_alerts"] += 1
-        c["max_days_overdue"] = max(c["max_days_overdue"], alerts.days_overdue(a, now))
-        if alerts.SEVERITY_RANK[a.severity] > alerts.SEVERITY_RANK[c["worst_severity"]]:
-            c["worst_severity"] = a.severity
-    return contracts
+def _at_risk(session: Session, open_alerts: tuple, now: datetime, limit: int) -> list[dict[str, Any]]:
+    """The contracts at risk (with an open alert), worst severity, then largest open arrears, then most days
+    overdue first (then by business key): the first `limit`, grouped and ordered in SQL (ties on the days
+    overdue read whole, as in _top_alerts)."""
+    worst, first_due = func.max(_RANK), func.min(Alert.due_at)
+    arrears = func.coalesce(func.sum(case((Alert.kind == "arrears", type_coerce(Alert.amount_overdue, BigInteger)))), 0)
+    columns = (Alert.instance_id, func.min(Alert.business_key).label("business_key"),
+               func.min(Alert.department_code).label("department"), worst.label("worst"),
+               func.count().label("open_alerts"), first_due.label("first_due"), arrears.label("arrears_fen"))
+    grouped = select(*columns).where(*open_alerts).group_by(Alert.instance_id)
+
+    def days_of(r) -> int:
+        return 0 if now <= r.first_due else math.ceil((now - r.first_due) / timedelta(days=1))
+
+    rows = list(session.execute(grouped.order_by(worst.desc(), arrears.desc(), first_due,
+                                                 func.min(Alert.business_key)).limit(limit)))
+    if len(rows) == limit:
+        last = rows[-1]
+        days = days_of(last)
+        key = (last.worst, last.arrears_fen, days)
+        kept = [r for r in rows if (r.worst, r.arrears_fen, days_of(r)) != key]
+        window = (first_due >= now) if days == 0 else and_(first_due >= now - timedelta(days=days),
+                                                          first_due < now - timedelta(days=days - 1))
+        kept += session.execute(grouped.having(and_(worst == last.worst, arrears == last.arrears_fen, window)))
+        rows = kept
+    rows.sort(key=lambda r: (-r.worst, -r.arrears_fen, -days_of(r), r.business_key))
+    rows = rows[:limit]
+    instances = {i.id: i for i in session.execute(select(Instance.id, Instance.data, Instance.roles)
+                                                  .where(Instance.id.in_([r.instance_id for r in rows] or [""])))}
+    out = []
+    for r in rows:
+        inst = instances.get(r.instance_id)
+        out.append({"business_key": r.business_key, "instance_id": r.instance_id, "department": r.department,
+                    "project_name": (inst.data or {}).get("project_name") if inst else None,
+                    "employer": (inst.roles or {}).get("employer") if inst else None,
+                    "contractor": (inst.roles or {}).get("contractor") if inst else None,
+                    "worst_severity": SEVERITIES[r.worst - 1], "open_alerts": r.open_alerts,
+                    "max_days_overdue": days_of(r), "arrears": Money().process_result_value(int(r.arrears_fen), None)})
+    return out
 
 
-def _add_arrears(contracts: dict[str, dict[str, Any]], arrears: list) -> dict[str, Decimal]:
-    """Add the open arrears to the contracts they concern; the arrears by responsible employer."""
-    employers: dict[str, Decimal] = defaultdict(Decimal)
-    for instance_id, org, amount in arrears:
-        if amount is None or instance_id not in contracts:  # none stated, or raised after the rows were read
-            continue
-        contracts[instance_id]["arrears"] += amount
-        if org:
-            employers[org] += amount
-    return employers
+def _arrears_by_employer(session: Session, open_alerts: tuple) -> list[tuple[str, Decimal]]:
+    """(employer, open arrears) of the employers owing something, largest first (then by code)."""
+    total = func.sum(Alert.amount_overdue)
+    return list(session.execute(select(Alert.responsible_org, total)
+                                .where(*open_alerts, Alert.kind == "arrears", Alert.responsible_org.is_not(None),
+                                       Alert.responsible_org != "")
+                                .group_by(Alert.responsible_org).having(total > 0)
+                                .order_by(total.desc(), Alert.responsible_org)))
 
 
-def _at_risk(contracts: dict[str, dict[str, Any]], names: dict[str, str]) -> list[dict[str, Any]]:
-    """The contracts at risk panel: worst severity, then largest arrears, then most overdue first."""
-    at_risk = sorted(contracts.values(), key=lambda c: (-alerts.SEVERITY_RANK[c["worst_severity"]], -c["arrears"],
-                                                        -c["max_days_overdue"], c["business_key"]))
-    for c in at_risk:
-        c["arrears"] = money(c["arrears"])
-        c["employer_name"], c["contractor_name"] = names.get(c["employer"]), names.get(c["contractor"])
-    return at_risk
-
-
-def _arrears_by_employer(employers: dict[str, Decimal], names: dict[str, str]) -> list[dict[str, Any]]:
-    """The arrears panel: employers owing something, largest first."""
-    return [{"org": code, "name": names.get(code), "amount": money(amount)}
-            for code, amount in sorted(employers.items(), key=lambda kv: (-kv[1], kv[0])) if amount > 0]
-
-
-def _arrears_by_age(rows: list[Alert], names: dict[str, str], now: datetime) -> dict[str, Any]:
+def _arrears_by_age(session: Session, open_alerts: tuple, now: datetime) -> tuple[dict, dict]:
     """The open arrears alerts' amount_overdue and count by days overdue now (interest.AGE_BUCKETS), in total and
-    per responsible employer."""
+    per responsible employer ("" for none): summed in SQL."""
     def empty() -> dict[str, dict[str, Any]]:
         return {label: {"amount": Decimal(0), "alerts": 0} for label, _ in interest.AGE_BUCKETS}
 
     total, by_emp = empty(), defaultdict(empty)
-    for a in rows:
-        days = alerts.days_overdue(a, now)
-        if a.kind != "arrears" or a.amount_overdue is None or days < 1:
-            continue
-        label = interest.age_bucket(days)
-        for b in (total, by_emp[a.responsible_org or ""]):
-            b[label]["amount"] += a.amount_overdue
-            b[label]["alerts"] += 1
-
-    def out(b):
-        return {label: {"amount": money(v["amount"]), "alerts": v["alerts"]} for label, v in b.items()}
-
-    return {"buckets": [label for label, _ in interest.AGE_BUCKETS], "total": out(total),
-            "by_employer": [{"org": code, "name": names.get(code), "by_age": out(b)} for code, b in sorted(by_emp.items())]}
+    sub = (select(func.coalesce(Alert.responsible_org, "").label("org"), _overdue_case(now).label("bucket"),
+                  Alert.amount_overdue.label("amount"))
+           .where(*open_alerts, Alert.kind == "arrears", Alert.amount_overdue.is_not(None), Alert.due_at < now)
+           .subquery())
+    for code, label, amount, n in session.execute(select(sub.c.org, sub.c.bucket, func.sum(sub.c.amount), func.count())
+                                                  .group_by(sub.c.org, sub.c.bucket)):
+        for b in (total, by_emp[code]):
+            b[label]["amount"] += amount
+            b[label]["alerts"] += n
+    return total, by_emp
 
 
 def dashboard(db: Database, principal: Principal, limit: int = 200) -> dict[str, Any]:
     """What a supervisor's dashboard shows now: open alerts visible to the caller by severity and age, the
     arrears open by employer (the ledger's arrears_amount: open arrears alerts' amounts) and the contracts
-    at risk (with an open alert), worst first."""
+    at risk (with an open alert), worst first. Counted in SQL; only the listed alerts and contracts are read."""
     if principal.role not in ("admin", "operator", "supervisor"):
         raise Forbidden("the dashboard is for the supervising departments and the trading centre")
     now = clock.now()
     with db.read() as session:
         open_alerts = (alerts.visible_filter(principal), Alert.status != "resolved")
-        rows = list(session.execute(select(*DASHBOARD_ALERT).where(*open_alerts)))
-        arrears = _open_arrears(session, open_alerts)
-        instances = _instances_of(session, open_alerts)
-        names = _org_names(session, rows, instances)
-    panel = _open_alerts_panel(rows, names, now, limit)
-    contracts = _contracts_with_alerts(rows, instances, now)
-    employers = _add_arrears(contracts, arrears)
+        top = _top_alerts(session, open_alerts, now, limit)
+        at_risk = _at_risk(session, open_alerts, now, limit)
+        employers = _arrears_by_employer(session, open_alerts)
+        age_total, age_by_emp = _arrears_by_age(session, open_alerts, now)
+        names = _names(session, {a.responsible_org for a in top} | {code for code, _ in employers} | set(age_by_emp)
+                       | {c[role] for c in at_risk for role in ("employer", "contractor")})
+        panel = _open_alerts_panel(session, open_alerts, names, now, top)
+    for c in at_risk:
+        c["arrears"] = money(c["arrears"])
+        c["employer_name"], c["contractor_name"] = names.get(c["employer"]), names.get(c["contractor"])
+
+    def out(b):
+        return {label: {"amount": money(v["amount"]), "alerts": v["alerts"]} for label, v in b.items()}
+
     return {
         "generated_at": now,
         "open_alerts": panel,
-        "arrears_by_employer": _arrears_by_employer(employers, names),
-        "arrears_by_age": _arrears_by_age(rows, names, now),
-        "contracts_at_risk": _at_risk(contracts, names)[:limit],
+        "arrears_by_employer": [{"org": code, "name": names.get(code), "amount": money(amount)} for code, amount in employers],
+        "arrears_by_age": {"buckets": [label for label, _ in interest.AGE_BUCKETS], "total": out(age_total),
+                           "by_employer": [{"org": code, "name": names.get(code), "by_age": out(b)}
+                                           for code, b in sorted(age_by_emp.items())]},
+        "contracts_at_risk": at_risk,
     }
 
 
