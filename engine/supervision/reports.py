@@ -503,12 +503,13 @@ def _held_past_release(instances: list[Instance], due: dict, scope: ReportScope)
 def _alert_events(session: Session, scope: ReportScope) -> dict[str, list[tuple[datetime, str]]]:
     """alert id → [(instant, severity)] of its alert_yellow/orange/red audit events, in chain order."""
     out: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
-    rows = _rows(session, (AuditEvent.instance_id, AuditEvent.seq, AuditEvent.at, AuditEvent.action, AuditEvent.data),
-                 AuditEvent.instance_id, scope, AuditEvent.action.in_([f"alert_{s}" for s in SEVERITIES]))
-    for e in sorted(rows, key=lambda e: (e.instance_id, e.seq)):
-        alert_id = (e.data or {}).get("alert_id")
+    # The alert id is read out of the event's JSON in SQL, and the chain order is SQL's: no event is decoded here.
+    query = (select(AuditEvent.data["alert_id"].as_string(), AuditEvent.at, AuditEvent.action)
+             .where(scope.contains(AuditEvent.instance_id), AuditEvent.action.in_([f"alert_{s}" for s in SEVERITIES]))
+             .order_by(AuditEvent.instance_id, AuditEvent.seq))
+    for alert_id, at, action in session.execute(query):
         if alert_id:
-            out[alert_id].append((e.at, e.action.removeprefix("alert_")))
+            out[alert_id].append((at, action.removeprefix("alert_")))
     return out
 
 
