@@ -15,8 +15,9 @@ from tests.conftest import fixture_bytes, seed_people
 ADMIN = Principal(0, "test-admin", "admin")
 seen: list[str] = []  # the statements of the last count, for the failure message
 # Today's count (2026-12-06) of a completion that touches no alert and no timer (approval.bpmn: request → approve): 9
-# SELECTs (token-free: the task, instance with state, definition, READY tasks, timers, alerts awaiting the task …),
-# 2 UPDATEs (task, instance with its version check), 2 INSERTs (audit events, the next task); by
+# SELECTs (the task, the instance with its state, its definition, its tasks, the alerts awaiting the task, its
+# timers; then the reply's READY tasks, timers and alerts), 2 UPDATEs (the task; the instance with its version
+# check), 2 INSERTs (the next task; the audit events in one statement); by
 # backend: SQLite begins its write transaction with BEGIN IMMEDIATE (counted); PostgreSQL begins implicitly.
 PINNED = {"sqlite": 14, "postgresql": 13}
 
