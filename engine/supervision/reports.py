@@ -20,7 +20,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Callable, Mapping
 
-from sqlalchemy import BigInteger, and_, case, func, select, true, type_coerce
+from sqlalchemy import BigInteger, and_, case, func, or_, select, true, type_coerce
 from sqlalchemy.orm import Session, load_only
 
 from engine.supervision import alerts, bindings, credit, csv_export, deadlines, interest, timing, works_payments
@@ -500,12 +500,30 @@ def _held_past_release(instances: list[Instance], due: dict, scope: ReportScope)
             "by_kind": {kind: {"count": k["count"], "amount": money(k["amount"])} for kind, k in by_kind.items()}}
 
 
+ALERT_EVENTS = tuple(f"alert_{s}" for s in SEVERITIES)
+
+
+def _alerts_of_the_month(scope: ReportScope):
+    """SQL: the alerts in scope that a figure of the month can count — raised, resolved, escalated (an alert_*
+    event) or handed over as a lead in the month, or red and last changed in it (when a red alert has no alert_red
+    event, its escalation is dated by updated_at: credit.escalated_at). Every other alert counts in no figure."""
+    during = lambda column: and_(column >= scope.start, column < scope.end)  # noqa: E731
+    evented = select(AuditEvent.data["alert_id"].as_string()).where(AuditEvent.action.in_(ALERT_EVENTS),
+                                                                     during(AuditEvent.at))
+    leads = select(Lead.alert_id).where(during(Lead.escalated_at))
+    return and_(scope.contains(Alert.instance_id),
+                or_(during(Alert.raised_at), during(Alert.resolved_at), Alert.id.in_(evented), Alert.id.in_(leads),
+                    and_(Alert.severity == "red", during(Alert.updated_at))))
+
+
 def _alert_events(session: Session, scope: ReportScope) -> dict[str, list[tuple[datetime, str]]]:
-    """alert id → [(instant, severity)] of its alert_yellow/orange/red audit events, in chain order."""
+    """alert id → [(instant, severity)] of its alert_yellow/orange/red audit events, in chain order: every event
+    of the contracts with an alert of the month (the whole history of those alerts)."""
     out: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
     # The alert id is read out of the event's JSON in SQL, and the chain order is SQL's: no event is decoded here.
+    concerned = select(Alert.instance_id).where(_alerts_of_the_month(scope))
     query = (select(AuditEvent.data["alert_id"].as_string(), AuditEvent.at, AuditEvent.action)
-             .where(scope.contains(AuditEvent.instance_id), AuditEvent.action.in_([f"alert_{s}" for s in SEVERITIES]))
+             .where(AuditEvent.instance_id.in_(concerned), AuditEvent.action.in_(ALERT_EVENTS))
              .order_by(AuditEvent.instance_id, AuditEvent.seq))
     for alert_id, at, action in session.execute(query):
         if alert_id:
@@ -578,7 +596,7 @@ def build(session: Session, scope: ReportScope) -> dict[str, Any]:
     due = _due_by(tasks)
     payments = _paid_so_far(session, scope)
     names = _names(session, {(i.roles or {}).get("employer") for i in instances})
-    alert_rows = _rows(session, ALERT_FIELDS, Alert.instance_id, scope)
+    alert_rows = list(session.execute(select(*ALERT_FIELDS).where(_alerts_of_the_month(scope))))
     events = _alert_events(session, scope)
     contracts, filings = _contracts_and_filings(instances, due, scope)
     milestones, arrears = _milestones_and_arrears(session, instances, due, payments, names, scope)
