@@ -754,7 +754,10 @@ def _at_risk(session: Session, open_alerts: tuple, now: datetime, limit: int) ->
         kept = [r for r in rows if (r.worst, r.arrears_fen, days_of(r)) != key]
         window = (first_due >= now) if days == 0 else and_(first_due >= now - timedelta(days=days),
                                                           first_due < now - timedelta(days=days - 1))
-        kept += session.execute(grouped.having(and_(worst == last.worst, arrears == last.arrears_fen, window)))
+        # Only contracts with an open alert due in that day can have their earliest deadline in it: grouped alone.
+        tied = select(Alert.instance_id).where(*open_alerts, *_days_window(now, days))
+        kept += session.execute(grouped.where(Alert.instance_id.in_(tied))
+                                .having(and_(worst == last.worst, arrears == last.arrears_fen, window)))
         rows = kept
     rows.sort(key=lambda r: (-r.worst, -r.arrears_fen, -days_of(r), r.business_key))
     rows = rows[:limit]
