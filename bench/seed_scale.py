@@ -36,6 +36,7 @@ import hashlib
 import json
 import os
 import random
+import socket
 import statistics
 import subprocess
 import sys
@@ -399,6 +400,10 @@ def measure(url: str, tokens: dict, month: str, repeat: int, deep: int, port: in
         ledger_key = c.scalar(text("SELECT business_key FROM instances WHERE business_key LIKE 'SC-%' "
                                    "ORDER BY business_key OFFSET (SELECT count(*) / 2 FROM instances) LIMIT 1"))
     engine.dispose()
+    if not port:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
     folder = tempfile.mkdtemp(prefix="lvyue-scale-")
     env = dict(os.environ, DATABASE_URL=url, LVYUE_INSTANCE_PATH=folder, LVYUE_SWEEP_SECONDS="3600")
     log = open(Path(folder) / "server.log", "w")
@@ -463,7 +468,7 @@ def main() -> int:
     p.add_argument("--month", default="2026-11")
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--deep", type=int, default=5000, help="rows walked before the deep page")
-    p.add_argument("--port", type=int, default=5791)
+    p.add_argument("--port", type=int, default=0, help="the server's port (0: a free one)")
     p.add_argument("--measure-only", action="store_true", help="measure the database seeded by an earlier run")
     p.add_argument("--seed-only", action="store_true")
     p.add_argument("--quick", action="store_true")
