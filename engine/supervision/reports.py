@@ -18,7 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, NamedTuple
 
 from sqlalchemy import BigInteger, and_, case, func, or_, select, text, true, type_coerce
 from sqlalchemy.orm import Session, load_only
@@ -306,14 +306,14 @@ def _contracts_and_filings(instances: list[Instance], due: dict, scope: ReportSc
     return c, f
 
 
-def _paid_so_far(session: Session, scope: ReportScope) -> dict[tuple[str, int], list[tuple[date, Decimal]]]:
+def _paid_so_far(session: Session, scope: ReportScope, *where) -> dict[tuple[str, int], list[tuple[date, Decimal]]]:
     """(instance, milestone) → [(payment date, paid so far including it)] in payment order: the running total
     is summed in SQL (a window over the fen column), so no amount is read and added up here."""
     paid_so_far = func.sum(Payment.amount).over(partition_by=(Payment.instance_id, Payment.milestone_no),
                                                 order_by=(Payment.paid_at, Payment.recorded_at, Payment.id))
     out: dict[tuple[str, int], list[tuple[date, Decimal]]] = defaultdict(list)
     query = (select(Payment.instance_id, Payment.milestone_no, Payment.paid_at, paid_so_far)
-             .where(scope.contains(Payment.instance_id), Payment.milestone_no.is_not(None))
+             .where(scope.contains(Payment.instance_id), Payment.milestone_no.is_not(None), *where)
              .order_by(Payment.instance_id, Payment.milestone_no, Payment.paid_at, Payment.recorded_at, Payment.id))
     for instance_id, no, paid_at, total in session.execute(query):
         out[(instance_id, no)].append((paid_at, total))
@@ -341,6 +341,12 @@ def _milestone_figures(payable: list[tuple[Instance, int, Decimal]], due: dict, 
     month on time or late (with the mean days late)."""
     m = {"due": 0, "paid_on_time": 0, "paid_late": 0, "average_days_late": None}
     late_days: list[int] = []
+    _tally_milestones(payable, due, paid_rows, scope, m, late_days)
+    return _finish_milestones(m, late_days)
+
+
+def _tally_milestones(payable, due: dict, paid_rows: dict, scope: ReportScope, m: dict, late_days: list[int]) -> None:
+    """Add these milestones to the `milestones` counts `m` and their days late to `late_days`."""
     for inst, no, amount in payable:
         limit = last_day(due.get((inst.id, PAY, no)))
         if scope.in_month(limit):
@@ -353,6 +359,9 @@ def _milestone_figures(payable: list[tuple[Instance, int, Decimal]], due: dict, 
         else:
             m["paid_late"] += 1
             late_days.append((full - limit).days)
+
+
+def _finish_milestones(m: dict, late_days: list[int]) -> dict:
     if late_days:
         m["average_days_late"] = float((Decimal(sum(late_days)) / len(late_days)).quantize(Decimal("0.1")))
     return m
@@ -416,7 +425,8 @@ def _arrears(owed: list[tuple[Instance, Decimal, date]], names: dict[str, str], 
             "top_employers": [{"org": code, "name": names.get(code), **out(b)} for code, b in top]}
 
 
-def _works_owed(session: Session, instances: list[Instance], scope: ReportScope) -> list[tuple[Instance, Decimal, date]]:
+def _works_owed(session: Session, instances: list[Instance], scope: ReportScope,
+                span=None) -> list[tuple[Instance, Decimal, date]]:
     """(contract, amount unpaid, the payment's last day) of every works obligation (advance, progress application,
     settlement: works_payments.obligations) overdue at the end of the month, as it stood then."""
     works = {i.id: i for i in instances if i.status != "cancelled" and
@@ -430,13 +440,15 @@ def _works_owed(session: Session, instances: list[Instance], scope: ReportScope)
     for row in session.execute(select(PaymentApplication.instance_id, PaymentApplication.kind, PaymentApplication.reference,
                                       PaymentApplication.period, PaymentApplication.applied_at, PaymentApplication.amount,
                                       PaymentApplication.confirmed_amount, PaymentApplication.confirmed_at)
-                               .where(scope.contains(PaymentApplication.instance_id))):
+                               .where(scope.contains(PaymentApplication.instance_id),
+                                      *((span(PaymentApplication.instance_id),) if span else ()))):
         if row.instance_id in works:
             applications[row.instance_id].append({
                 "kind": row.kind, "reference": row.reference, "period": row.period, "applied_at": row.applied_at,
                 "amount": row.amount, "confirmed_amount": row.confirmed_amount, "confirmed_at": row.confirmed_at})
     for p in session.execute(select(Payment.instance_id, Payment.kind, Payment.reference, Payment.paid_at, Payment.amount)
-                             .where(scope.contains(Payment.instance_id), Payment.kind != "milestone")):
+                             .where(scope.contains(Payment.instance_id), Payment.kind != "milestone",
+                                    *((span(Payment.instance_id),) if span else ()))):
         if p.instance_id in works:
             paid[p.instance_id].append({"kind": p.kind, "reference": p.reference, "paid_at": p.paid_at,
                                         "amount": p.amount})
@@ -448,16 +460,6 @@ def _works_owed(session: Session, instances: list[Instance], scope: ReportScope)
             if last is not None and last < scope.last_day + timedelta(days=1) and entry["outstanding"] > 0:
                 owed.append((inst, entry["outstanding"], last))
     return owed
-
-
-def _milestones_and_arrears(session: Session, instances: list[Instance], due: dict,
-                            paid_rows: dict[tuple[str, int], list], names: dict[str, str],
-                            scope: ReportScope) -> tuple[dict, dict]:
-    """The `milestones` section over the contracts' payment milestones; the `arrears` section over those and the
-    works contracts' obligations (advance, progress payments, settlement)."""
-    payable = list(_payment_milestones(instances))
-    owed = _owed(payable, due, paid_rows, scope) + _works_owed(session, instances, scope)
-    return _milestone_figures(payable, due, paid_rows, scope), _arrears(owed, names, scope)
 
 
 def _guarantee_amount(kind: str, data: dict[str, Any]) -> Decimal:
@@ -480,6 +482,11 @@ def _released_on(kind: str, data: dict[str, Any]) -> date | None:
 
 def _held_past_release(instances: list[Instance], due: dict, scope: ReportScope) -> dict:
     by_kind = {kind: {"count": 0, "amount": Decimal(0)} for kind in RELEASES}
+    _tally_held(instances, due, scope, by_kind)
+    return _finish_held(by_kind)
+
+
+def _tally_held(instances, due: dict, scope: ReportScope, by_kind: dict) -> None:
     for inst in instances:
         if inst.status == "cancelled":
             continue
@@ -495,6 +502,9 @@ def _held_past_release(instances: list[Instance], due: dict, scope: ReportScope)
                 continue
             by_kind[kind]["count"] += 1
             by_kind[kind]["amount"] += _guarantee_amount(kind, data)
+
+
+def _finish_held(by_kind: dict) -> dict:
     return {"count": sum(k["count"] for k in by_kind.values()),
             "amount": money(sum((k["amount"] for k in by_kind.values()), Decimal(0))),
             "by_kind": {kind: {"count": k["count"], "amount": money(k["amount"])} for kind, k in by_kind.items()}}
@@ -588,18 +598,78 @@ def _leads(session: Session, alert_rows: list[Alert], events: dict[str, list[tup
     return out
 
 
+BATCH = 5000  # contracts read at a time by the contract sections
+
+
+def _batches(session: Session, scope: ReportScope):
+    """The contracts in scope, BATCH at a time in id order (keyset): a batch is done with before the next is read."""
+    after = None
+    while True:
+        query = select(*INSTANCE_FIELDS).where(scope.contains(Instance.id)).order_by(Instance.id).limit(BATCH)
+        if after is not None:
+            query = query.where(Instance.id > after)
+        rows = list(session.execute(query))
+        if rows:
+            yield rows
+        if len(rows) < BATCH:
+            return
+        after = rows[-1].id
+
+
+class _Owing(NamedTuple):
+    """What the arrears section reads of a contract that owes (not its whole data)."""
+    id: str
+    department_code: str | None
+    roles: dict
+    data: dict
+
+
+def _owing(inst) -> _Owing:
+    data, roles = inst.data or {}, inst.roles or {}
+    return _Owing(inst.id, inst.department_code, {"employer": roles.get("employer")},
+                  {"payment_basis": data.get("payment_basis"), "funding_source": data.get("funding_source")})
+
+
+def _contract_sections(session: Session, scope: ReportScope) -> tuple[dict, dict, dict, dict, dict]:
+    """The sections read from the contracts themselves — contracts, filings, milestones, arrears, held past
+    release — over the contracts BATCH at a time with their deadline tasks and payments (by id range), so that
+    memory holds one batch and what is owed, not the province."""
+    contracts = {"awarded": 0, "signed": 0, "signed_on_time": 0, "signed_late": 0}
+    filings = {"filed": 0, "on_time": 0, "late": 0}
+    m = {"due": 0, "paid_on_time": 0, "paid_late": 0, "average_days_late": None}
+    late_days: list[int] = []
+    held = {kind: {"count": 0, "amount": Decimal(0)} for kind in RELEASES}
+    owed: list[tuple[_Owing, Decimal, date]] = []
+    employers: set[str] = set()
+    for batch in _batches(session, scope):
+        lo, hi = batch[0].id, batch[-1].id
+
+        def span(column):
+            return column.between(lo, hi)
+
+        # Rows of contracts in the id range but not in scope only add keys no contract of the batch looks up.
+        due = _due_by(session.execute(select(*TASK_FIELDS).where(
+            span(TaskRow.instance_id), TaskRow.element_id.in_([SIGN, FILE, PAY, *RELEASES.values()]))))
+        paid_rows = _paid_so_far(session, scope, span(Payment.instance_id))
+        c, f = _contracts_and_filings(batch, due, scope)
+        for total, part in ((contracts, c), (filings, f)):
+            for key, n in part.items():
+                total[key] += n
+        payable = list(_payment_milestones(batch))
+        _tally_milestones(payable, due, paid_rows, scope, m, late_days)
+        owed.extend((_owing(inst), amount, day) for inst, amount, day in
+                    _owed(payable, due, paid_rows, scope) + _works_owed(session, batch, scope, span))
+        _tally_held(batch, due, scope, held)
+        employers |= {(i.roles or {}).get("employer") for i in batch}
+    names = _names(session, employers)
+    return contracts, filings, _finish_milestones(m, late_days), _arrears(owed, names, scope), _finish_held(held)
+
+
 def build(session: Session, scope: ReportScope) -> dict[str, Any]:
     """The report of `scope`, every section, with the definitions of its figures."""
-    instances = _rows(session, INSTANCE_FIELDS, Instance.id, scope)
-    tasks = _rows(session, TASK_FIELDS, TaskRow.instance_id, scope,
-                  TaskRow.element_id.in_([SIGN, FILE, PAY, *RELEASES.values()]))
-    due = _due_by(tasks)
-    payments = _paid_so_far(session, scope)
-    names = _names(session, {(i.roles or {}).get("employer") for i in instances})
+    contracts, filings, milestones, arrears, held = _contract_sections(session, scope)
     alert_rows = list(session.execute(select(*ALERT_FIELDS).where(_alerts_of_the_month(scope))))
     events = _alert_events(session, scope)
-    contracts, filings = _contracts_and_filings(instances, due, scope)
-    milestones, arrears = _milestones_and_arrears(session, instances, due, payments, names, scope)
     report: dict[str, Any] = {
         "report": {"month": scope.month, "timezone": "Asia/Shanghai", "start": scope.start.isoformat(),
                    "end": scope.end.isoformat(), "departments": sorted(scope.departments),
@@ -608,7 +678,7 @@ def build(session: Session, scope: ReportScope) -> dict[str, Any]:
         "filings": filings,
         "milestones": milestones,
         "arrears": arrears,
-        "held_past_release": _held_past_release(instances, due, scope),
+        "held_past_release": held,
         "alerts": _alerts(alert_rows, events, scope),
         "credit_records": _credit_records(_rows(session, (CreditRecord.record_date, CreditRecord.code),
                                                 CreditRecord.instance_id, scope, CreditRecord.record_date >= scope.first_day,
