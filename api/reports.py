@@ -6,6 +6,8 @@ The schemas of `POST /api/v1/alerts/{id}/confirm` (api/alerts.py) live here too.
 """
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from flask import Response, jsonify, request
 from flask_smorest import Blueprint
 from marshmallow import INCLUDE, Schema, fields, validate
@@ -55,6 +57,11 @@ class LeadListArgs(PageArgs):
 
 class PackageArgs(Strict):
     month = fields.String(required=True, validate=MONTH)
+    limit = fields.Integer(load_default=None, metadata={
+        "description": f"releases per package, 1–{ocds.PACKAGE_MAX} (default {ocds.PACKAGE_LIMIT}); the next package is "
+                       "at links.next"})
+    cursor = fields.String(load_default=None, validate=validate.Length(1, 1000),
+                           metadata={"description": "from links.next of the previous package"})
 
 
 class ConfirmIn(Strict):
@@ -265,6 +272,8 @@ class OcdsReleasePackage(Schema):
     publisher = fields.Nested(OcdsPublisher)
     extensions = fields.List(fields.String(), metadata={"description": "the extension.json of every extension used"})
     releases = fields.List(fields.Nested(OcdsRelease))
+    links = fields.Dict(keys=fields.String(), values=fields.String(), metadata={
+        "description": "present when more releases follow: {\"next\": the URL of the next package}"})
 
 
 CreditRecordPage = page_of(CreditRecordOut, "CreditRecordPage")
@@ -349,8 +358,14 @@ def list_leads(args):
 @ocds_blp.doc(externalDocs={"description": "OCDS 1.1 schema", "url": OCDS_SCHEMA})
 def release_package(args):
     """The releases of the contracts visible to the caller with implementation activity in the month."""
+    def next_uri(cursor: str) -> str:
+        query = {"month": args["month"], "cursor": cursor}
+        if args["limit"] is not None:
+            query["limit"] = args["limit"]
+        return request.base_url + "?" + urlencode(query)
+
     return jsonify(ocds.package(db(), principal(), args["month"], request.url, _ocid_prefix(),
-                                settings().ocds_publisher))
+                                settings().ocds_publisher, args["limit"], args["cursor"], next_uri))
 
 
 @contract_ocds_blp.route("/<path:business_key>/ocds", methods=["GET"])

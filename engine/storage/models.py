@@ -106,6 +106,7 @@ class Instance(Base):
     """A contract under supervision: one running process instance and its serialized state."""
 
     __tablename__ = "instances"
+    __table_args__ = (Index("ix_instances_created_at_id", "created_at", "id"),)
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     business_key: Mapped[str] = mapped_column(String(200), unique=True)
     definition_id: Mapped[int] = mapped_column(ForeignKey("definitions.id"), index=True)
@@ -132,7 +133,8 @@ class TaskRow(Base):
     """A user task of an instance as the API lists it (READY, then COMPLETED or CANCELLED)."""
 
     __tablename__ = "tasks"
-    __table_args__ = (Index("ix_tasks_state_org", "state", "assignee_org"), Index("ix_tasks_instance_state", "instance_id", "state"))
+    __table_args__ = (Index("ix_tasks_state_org", "state", "assignee_org"), Index("ix_tasks_instance_state", "instance_id", "state"),
+                      Index("ix_tasks_part_id", "part_id"), Index("ix_tasks_element_due", "element_id", "due_at"))
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"))
     part_id: Mapped[str | None] = mapped_column(String(36))
@@ -176,7 +178,7 @@ class AuditEvent(Base):
     """One entry of an instance's append-only, hash-chained audit trail."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (UniqueConstraint("instance_id", "seq"),)
+    __table_args__ = (UniqueConstraint("instance_id", "seq"), Index("ix_audit_events_action_at", "action", "at"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     instance_id: Mapped[str] = mapped_column(String(36), index=True)
     seq: Mapped[int] = mapped_column(Integer)
@@ -208,7 +210,8 @@ class Alert(Base):
     __tablename__ = "alerts"
     __table_args__ = (UniqueConstraint("instance_id", "element_id", "occurrence"),
                       Index("ix_alerts_dept_status", "department_code", "status"),
-                      Index("ix_alerts_org_status", "responsible_org", "status"))
+                      Index("ix_alerts_org_status", "responsible_org", "status"),
+                      Index("ix_alerts_raised_at_id", "raised_at", "id"), Index("ix_alerts_resolved_at", "resolved_at"))
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), index=True)
     business_key: Mapped[str] = mapped_column(String(200))
@@ -326,6 +329,7 @@ class Payment(Base):
     """A payment recorded by the employer against a milestone (付款)."""
 
     __tablename__ = "payments"
+    __table_args__ = (Index("ix_payments_paid_at", "paid_at"),)
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), index=True)
     part_id: Mapped[str | None] = mapped_column(String(36))

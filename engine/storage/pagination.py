@@ -31,6 +31,23 @@ def _decode(cursor: str, n: int) -> list[Any]:
         raise Invalid("the cursor is not one this server issued", {"cursor": ["invalid cursor"]}) from None
 
 
+def encode_cursor(values: list[Any]) -> str:
+    """An opaque cursor of these key values (for a page this module does not build itself)."""
+    return _encode(values)
+
+
+def decode_cursor(cursor: str, n: int) -> list[Any]:
+    """The `n` key values of a cursor encode_cursor issued; Invalid (422 naming `cursor`) for anything else."""
+    return _decode(cursor, n)
+
+
+def check_limit(limit: int | None, default: int = DEFAULT_LIMIT, maximum: int = MAX_LIMIT) -> int:
+    limit = default if limit is None else limit
+    if not 1 <= limit <= maximum:
+        raise Invalid("limit out of range", {"limit": [f"between 1 and {maximum}"]})
+    return limit
+
+
 def page(session: Session, query: Select, keys: list, limit: int | None, cursor: str | None,
          render: Callable[[Any], dict[str, Any]], descending: bool = False,
          prepare: Callable[[list[Any]], None] | None = None) -> dict[str, Any]:

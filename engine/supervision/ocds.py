@@ -40,9 +40,10 @@ from sqlalchemy.orm import Session, load_only
 from engine.access import authz
 from engine import clock
 from engine.supervision import bindings, credit, deadlines
+from engine.storage import pagination
 from engine.storage.db import Database
 from engine.access.directory import Principal
-from engine.errors import Forbidden, NotFound
+from engine.errors import Forbidden, Invalid, NotFound
 from engine.storage.models import (Definition, Department, Guarantee, Instance, InstancePart, Organisation, Payment,
                                    TaskRow)
 from engine.runtime.values import amount_of, format_money, money_number
@@ -486,30 +487,56 @@ def _active_in(session: Session, instances: list[Instance], first: date, last: d
     return [i for i in instances if i.id in active]
 
 
+PACKAGE_LIMIT, PACKAGE_MAX = 100, 500
+SCAN = 500  # contracts read at a time while looking for the next active ones
+
+
 def package(db: Database, principal: Principal, month: str, uri: str, prefix: str = DEFAULT_PREFIX,
-            publisher: str = "Lvyue 履约") -> dict[str, Any]:
+            publisher: str = "Lvyue 履约", limit: int | None = None, cursor: str | None = None,
+            next_uri: Callable[[str], str] | None = None) -> dict[str, Any]:
     """A release package of the contracts visible to the caller with implementation activity in `month`
     (a business date of it in the month, China time: award, signing, filing, delivery, acceptance, payment,
     completion, a release of a deposit, the signing of a supplementary contract — or the last day of an
     obligation's deadline, met or not). Supplementary contracts are amendments of their contract's release.
+
+    Paginated (OCDS package `links.next`): at most `limit` releases (default PACKAGE_LIMIT, at most
+    PACKAGE_MAX) in business key order, after the contract named by `cursor`; `links.next` = next_uri(cursor)
+    when more follow. The contracts are read SCAN at a time, so memory does not grow with their number.
     NotFound when there is none: a package holds at least one release."""
     if principal.role == "designer":
         raise Forbidden("designers do not read contracts")
     first, last = credit.month_days(month)
+    limit = pagination.check_limit(limit, PACKAGE_LIMIT, PACKAGE_MAX)
+    after = pagination.decode_cursor(cursor, 1)[0] if cursor else None
+    if after is not None and (not isinstance(after, str) or len(after) > 200):
+        raise Invalid("the cursor is not one this server issued", {"cursor": ["invalid cursor"]})
     now = clock.now()
     with db.read() as session:
         supplements = list(_supplements(session))
         ids = {s.id for s in supplements}
-        visible = [i for i in session.scalars(select(Instance).where(authz.instance_filter(principal))
-                                              .order_by(Instance.business_key).options(load_only(
-                                                  Instance.id, Instance.business_key, Instance.status, Instance.data,
-                                                  Instance.roles, Instance.department_code)))
-                   if i.id not in ids]  # a supplement is an amendment in its contract's release, not a release
-        active = {i.id for i in _active_in(session, visible, first, last)}
         # A contract is also active in the month one of its supplements was signed.
         signed = [s for s in supplements if (d := _day((s.data or {}).get("supplement_signed_at"))) and first <= d <= last]
-        active |= {i.id for i in visible if any(_amends(s, i.data or {}) for s in signed)}
-        releases = [release(session, instance, prefix, now, supplements) for instance in visible if instance.id in active]
+        chosen: list[Instance] = []
+        while len(chosen) <= limit:
+            query = (select(Instance).where(authz.instance_filter(principal))
+                     .order_by(Instance.business_key).limit(SCAN)
+                     .options(load_only(Instance.id, Instance.business_key, Instance.status, Instance.data,
+                                        Instance.roles, Instance.department_code)))
+            if after is not None:
+                query = query.where(Instance.business_key > after)
+            batch = list(session.scalars(query))
+            if not batch:
+                break
+            after = batch[-1].business_key
+            visible = [i for i in batch if i.id not in ids]  # a supplement is an amendment in its contract's release
+            active = {i.id for i in _active_in(session, visible, first, last)}
+            active |= {i.id for i in visible if any(_amends(s, i.data or {}) for s in signed)}
+            chosen.extend(i for i in visible if i.id in active)
+            if len(batch) < SCAN:
+                break
+        more = len(chosen) > limit
+        chosen = chosen[:limit]
+        releases = [release(session, instance, prefix, now, supplements) for instance in chosen]
     if not releases:
         raise NotFound(f"no contract you may see has implementation activity in {month}")
     extensions = [url for r in releases for url in extensions_used(r)] + [e.url for e in EXTENSIONS if e.url]
@@ -517,6 +544,8 @@ def package(db: Database, principal: Principal, month: str, uri: str, prefix: st
                            "publisher": {"name": publisher}, "releases": releases}
     if extensions:
         out["extensions"] = list(dict.fromkeys(extensions))
+    if more and next_uri is not None:
+        out["links"] = {"next": next_uri(pagination.encode_cursor([chosen[-1].business_key]))}
     return out
 
 

@@ -117,7 +117,15 @@ def list_(db: Database, principal: Principal, limit: int | None, cursor: str | N
             query = query.where(Instance.business_key == business_key)
         if definition:
             query = query.where(Instance.definition_id.in_(select(Definition.id).where(Definition.key == definition)))
-        return page(session, query, [Instance.created_at, Instance.id], limit, cursor, lambda i: runner.summary(session, i))
+        held: list[Definition] = []
+
+        def prepare(rows: list[Instance]) -> None:
+            # The page's definitions in one query, held so that each summary's session.get finds them in the
+            # (weak) identity map instead of selecting its definition again.
+            held.extend(session.scalars(select(Definition).where(Definition.id.in_({i.definition_id for i in rows}))))
+
+        return page(session, query, [Instance.created_at, Instance.id], limit, cursor, lambda i: runner.summary(session, i),
+                    prepare=prepare)
 
 
 def history(db: Database, principal: Principal, instance_id: str, limit: int | None, cursor: str | None) -> dict[str, Any]:

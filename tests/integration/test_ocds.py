@@ -194,7 +194,17 @@ def test_late_unpaid_partially_paid_and_future_milestones_carry_their_status(api
     package = package_of(api, "2026-09", just_after_midnight(10, 1))
     assert package["version"] == "1.1" and package["publisher"]["name"]
     assert package["uri"].endswith("/api/v1/ocds/releases?month=2026-09")
-    assert [r["ocid"] for r in package["releases"]] == [f"{P}OCDS-2", f"{P}OCDS-3"]
+    assert [r["ocid"] for r in package["releases"]] == [f"{P}OCDS-2", f"{P}OCDS-3"] and "links" not in package
+    # Paginated (issue 20): one release a package, the next one at links.next, the last without a next link.
+    first = api.call("GET", "/api/v1/ocds/releases?month=2026-09&limit=1", "admin", just_after_midnight(10, 1))
+    assert [r["ocid"] for r in valid_package(first)["releases"]] == [f"{P}OCDS-2"]
+    following = first["links"]["next"]
+    assert following.startswith("http://localhost/api/v1/ocds/releases?month=2026-09&cursor=")
+    second = api.call("GET", following.removeprefix("http://localhost"), "admin", just_after_midnight(10, 1))
+    assert [r["ocid"] for r in valid_package(second)["releases"]] == [f"{P}OCDS-3"] and "links" not in second
+    for bad in ("limit=0", "limit=501", "cursor=not-a-cursor"):
+        body = api.call("GET", f"/api/v1/ocds/releases?month=2026-09&{bad}", "admin", just_after_midnight(10, 1), 422)
+        assert bad.split("=")[0] in body["errors"]
     assert package_of(api, "2026-08", just_after_midnight(10, 1))["releases"][0]["ocid"] == f"{P}OCDS-2"
     body = package_of(api, "2025-01", just_after_midnight(10, 1), expect=404)
     assert "2025-01" in body["detail"]
