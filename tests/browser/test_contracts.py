@@ -55,6 +55,9 @@ def seeded(live):
     act(live, late["id"], "sign_contract", "emp", {"signed_at": (today - timedelta(days=60)).isoformat(),
                                                     "contract_no": "HT-L-1", "document_sha256": SIGNED,
                                                     "amount": "800000.00"})
+    # Signed by both: the contractor confirms the same text (issue 17), which ends the signing warning.
+    act(live, late["id"], "confirm_signature", "con", {"confirmed": True, "document_sha256": SIGNED,
+                                                        "confirmed_at": (today - timedelta(days=60)).isoformat()})
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         got = alerts_of(live, "LH-LIST-LATE")
@@ -113,7 +116,8 @@ def test_a_supervisor_lists_its_contracts_opens_one_and_confirms_a_red_alert(pag
     expect(page.locator("#documents")).to_contain_text(SIGNED)
     history = call(live, "GET", f"/instances/{seeded['late']['id']}/history?limit=500", "zj")["items"]
     expect(page.locator("#timeline li")).to_have_count(len(history))
-    expect(page.locator('#timeline li[data-action="task_completed"]')).to_contain_text("sign_contract")
+    expect(page.locator('#timeline li[data-action="task_completed"]').first).to_contain_text("sign_contract")
+    expect(page.locator('#timeline li[data-action="task_completed"]').nth(1)).to_contain_text("confirm_signature")
 
     api_alerts = alerts_of(live, "LH-LIST-LATE", "zj")
     open_ids = {a["id"] for a in api_alerts if a["status"] != "resolved"}

@@ -85,14 +85,20 @@ def test_a_party_completes_a_task_through_the_generated_form(page, live, contrac
     form.locator('[data-path="data.amount"]').fill("1000000.00")
     page.locator("#task-submit").click()
     expect(page.locator("#status")).to_contain_text("Completed")
+    assert sign["id"] not in ready(live, "emp")
+    # Signed by both only once the contractor confirms the same text (confirm_signature, issue 17); then the
+    # employer's filing follows: the inbox refreshes in the same document and opens it.
+    [confirm] = [t for t in ready(live, "con").values() if t["element_id"] == "confirm_signature"]
+    call(live, "POST", f"/tasks/{confirm['id']}/complete", "con",
+         body={"data": {"confirmed": True, "confirmed_at": signed_at, "document_sha256": HASH}})
     now = ready(live, "emp")
-    assert sign["id"] not in now
     [filing] = [t for t in now.values() if t["element_id"] == "file_contract"]
-    # The next task opened by itself, in the same document.
+    page.locator("#refresh").click()
+    expect(page.locator("#inbox li")).to_have_count(len(now))
+    page.locator(f'#inbox li[data-task-id="{filing["id"]}"] button').click()
     expect(page.locator("#task")).to_have_attribute("data-task-id", filing["id"])
     expect(page.locator("#task-title")).to_contain_text(filing["name"])
     expect(page.locator(f'#inbox li[data-task-id="{filing["id"]}"]')).to_have_class("selected")
-    expect(page.locator("#inbox li")).to_have_count(len(now))
     assert_no_reload(page)
 
 
