@@ -228,7 +228,7 @@ class Dashboard(Schema):
     contracts_at_risk = fields.List(fields.Dict())
     cases = fields.Dict(metadata={"description": "supervision cases by stage, overdue rectifications (issue 18)"})
     objections = fields.Dict(metadata={"description": "objections open, overdue and answered by outcome"})
-    published_credit_records = fields.Dict(metadata={"description": "records in the public library today"})
+    published_credit_records = fields.Integer(metadata={"description": "records in the public library today"})
 
 
 OCDS_SCHEMA = "https://standard.open-contracting.org/1.1/en/schema/"

@@ -142,6 +142,7 @@ def build(url: str, n: int) -> dict:
 
             complete_all("sign_contract", {"signed_at": "2026-08-12", "contract_no": f"HT-{n}",
                                            "document_sha256": "a" * 64, "amount": f"{n * 1000}.00"})
+            complete_all("confirm_signature", {"confirmed": True, "confirmed_at": "2026-08-12", "document_sha256": "a" * 64})
             complete_all("file_contract", {"filed_at": "2026-08-13", "document_sha256": "a" * 64})
             complete_all("review_filing", {"decision": "accepted"})
             complete_all("report_delivery", {"delivered_at": "2026-08-17"})

@@ -22,11 +22,11 @@ def _run(tmp_path, *extra: str) -> tuple[dict, str]:
 
 def _check_limit(result: dict) -> None:
     assert result["quick"] is True and result["params"]["milestones"] == 3
-    assert result["params"]["user_tasks_per_contract"] == 19
+    assert result["params"]["user_tasks_per_contract"] == 21  # 19 + confirm_signature and publish_contract (issue 17)
     one = result["limit"]["1 process"]
     assert ROW_KEYS <= one.keys() and one["runs"] == result["params"]["runs"] == len(one["samples"])
     assert one["contracts_per_second"] > 0
-    assert one["steps_per_contract"] == 20  # the start + 19 tasks, each one durable step
+    assert one["steps_per_contract"] == 22  # the start + 21 tasks, each one durable step
 
 
 @pytest.mark.slow
