@@ -26,11 +26,11 @@ from engine import clock
 from engine.access import authz
 from engine.access.directory import Principal
 from engine.errors import Conflict, Forbidden, Invalid, NotFound
-from engine.runtime import spiff, steps, timers, values
+from engine.runtime import spiff, steps, timers
 from engine.runtime.runner import step_transaction
 from engine.storage.db import Database
 from engine.storage.models import Instance, TaskRow
-from engine.supervision import alerts
+from engine.supervision import alerts, plausibility
 
 CHANGES = "changes"
 KINDS = ("extension_of_time",)
@@ -51,15 +51,7 @@ def _instance(session, principal: Principal, business_key: Any, role: str) -> In
 
 
 def _date(value: Any, field: str, errors: dict[str, list[str]]) -> date | None:
-    try:
-        day = values.parse_date(value)
-    except values.BadValue as exc:
-        errors[field] = [str(exc)]
-        return None
-    if day > values.today():
-        errors[field] = [f"{day.isoformat()} is in the future"]
-        return None
-    return day
+    return plausibility.business_date(value, field, errors)
 
 
 def _changes(wf) -> list[dict[str, Any]]:

@@ -94,6 +94,20 @@ def check_task(step: steps.Step, element_id: str, data: dict[str, Any], actor: s
         raise Invalid(f"the data for {element_id} is not plausible", errors)
 
 
+def business_date(value: Any, field: str, errors: dict[str, list[str]], why: str = "") -> date | None:
+    """A business date a party reports (YYYY-MM-DD, not after today in China), or None with the refusal recorded
+    under `field`; `why` is added to the "in the future" message."""
+    try:
+        day = values.parse_date(value)
+    except values.BadValue as exc:
+        errors[field] = [str(exc)]
+        return None
+    if day > values.today():
+        errors[field] = [f"{day.isoformat()} is in the future{why}"]
+        return None
+    return day
+
+
 def _parsed_date(value: Any) -> date | None:
     try:
         return values.parse_date(value) if value not in (None, "") else None

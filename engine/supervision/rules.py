@@ -62,6 +62,24 @@ _RULE_ID = re.compile(r"[A-Z][A-Z0-9_-]*")
 _EVENT = re.compile(r"[a-z][a-z0-9_]*")
 
 
+def _json_form(entry) -> dict:
+    """A registry entry's rules.json form: its fields with dates ISO, decimals as strings, tuples as lists; None
+    fields left out, except effective_to (null: still in force)."""
+    data = {}
+    for f in fields(entry):
+        value = getattr(entry, f.name)
+        if value is None and f.name != "effective_to":
+            continue
+        if isinstance(value, date):
+            value = value.isoformat()
+        elif isinstance(value, Decimal):
+            value = str(value)
+        elif isinstance(value, tuple):
+            value = list(value)
+        data[f.name] = value
+    return data
+
+
 class UnknownRule(KeyError):
     """No rule with this id, or no version of it in force on the requested date."""
 
@@ -340,19 +358,7 @@ class Limit:
 
     def to_dict(self) -> dict:
         """The rules.json form of this version (None fields left out, except effective_to)."""
-        data = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if value is None and f.name != "effective_to":
-                continue
-            if isinstance(value, date):
-                value = value.isoformat()
-            elif isinstance(value, Decimal):
-                value = str(value)
-            elif isinstance(value, tuple):
-                value = list(value)
-            data[f.name] = value
-        return data
+        return _json_form(self)
 
 
 @dataclass(frozen=True)
@@ -452,17 +458,8 @@ class Publicity:
         return cls(**values)
 
     def to_dict(self) -> dict:
-        data: dict = {"kind": "publicity"}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if value is None and f.name != "effective_to":
-                continue
-            if isinstance(value, date):
-                value = value.isoformat()
-            elif isinstance(value, tuple):
-                value = list(value)
-            data[f.name] = value
-        return data
+        """The rules.json form of this version (None fields left out, except effective_to)."""
+        return {"kind": "publicity", **_json_form(self)}
 
 
 @dataclass(frozen=True)
