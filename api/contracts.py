@@ -52,6 +52,10 @@ class LedgerParty(Schema):
 class LedgerAmounts(Schema):
     contract_amount = fields.String(allow_none=True, metadata=MONEY)
     signed_amount = fields.String(allow_none=True, metadata=MONEY)
+    changes_total = fields.String(allow_none=True, metadata={
+        "description": "the value of every accepted change of the ledger together (signed), e.g. \"-1200.00\""})
+    current_amount = fields.String(allow_none=True, metadata={
+        "description": "the contract's value today: signed_amount (else contract_amount) + changes_total"})
     milestones_total = fields.String(allow_none=True, metadata=MONEY)
     invoiced = fields.String(allow_none=True, metadata=MONEY)
     paid = fields.String(allow_none=True, metadata=MONEY)
@@ -307,10 +311,21 @@ def resume(body, business_key):
 
 
 class ChangeIn(schemas.Strict):
-    kind = fields.String(required=True, metadata={"description": "extension_of_time"})
-    days = fields.Raw(required=True, metadata={"description": "whole days, 1–3650"})
+    kind = fields.String(required=True, metadata={
+        "description": "extra_items (新增工程), variation (变更), site_instruction (现场签证), price_adjustment (价格调整), "
+                       "extension_of_time (工期顺延)"})
+    amount = fields.Raw(load_default=None, metadata={
+        "description": "the value change, a signed money string (\"-1200.00\" reduces): required for the value kinds, "
+                       "absent for an extension of time"})
+    days = fields.Raw(load_default=None, metadata={
+        "description": "whole days: 1–3650 for an extension of time; 0–3650 added by extra items, a variation or a "
+                       "site instruction; none for a price adjustment"})
+    milestone_no = fields.Raw(load_default=None, metadata={
+        "description": "a value change may name the milestone (1, 2, …) whose amount it changes"})
     reason = fields.String(required=True, validate=validate.Length(max=2000))
     document_sha256 = fields.String(required=True, metadata={"description": "the change document's SHA-256"})
+    attachments_sha256 = fields.Raw(load_default=None, metadata={
+        "description": "supporting documents' SHA-256 (at most 20), e.g. the site instruction and its measurement"})
     proposed_at = fields.String(required=True, metadata={"description": "date (YYYY-MM-DD), not in the future"})
 
 
@@ -321,13 +336,32 @@ class ChangeConfirmationIn(schemas.Strict):
     document_sha256 = fields.String(required=True, metadata={"description": "must be the proposed document's"})
 
 
+class ChangeCumulative(Schema):
+    increase = fields.String(metadata={"description": "every increase counted together: the ledger's (proposed or "
+                                                      "accepted) and the supplementary contracts', with this one"})
+    percent = fields.String(allow_none=True, metadata={"description": "increase as a percentage of `of`"})
+    of = fields.String(metadata={"description": "the original (signed) amount"})
+    cap_percent = fields.String(allow_none=True, metadata={"description": "10 (G07) for government procurement; "
+                                                                          "null: no statutory cap (tendering)"})
+    rule = fields.String(allow_none=True)
+
+
 class ChangeOut(Schema):
     business_key = fields.String()
     no = fields.Integer()
     kind = fields.String()
+    amount = fields.String(allow_none=True, metadata={"description": "the signed value change; null for an "
+                                                                     "extension of time"})
     days = fields.Integer()
+    milestone_no = fields.Integer(allow_none=True)
     reason = fields.String()
     document_sha256 = fields.String()
+    attachments_sha256 = fields.List(fields.String())
+    rules = fields.List(fields.String(), metadata={"description": "the rule ids of its legal basis (rules.json)"})
+    legal_basis = fields.String()
+    cumulative = fields.Nested(ChangeCumulative, metadata={"description": "value changes only"})
+    value_before = fields.String(metadata={"description": "accepted value changes: the contract's value before"})
+    value_after = fields.String(metadata={"description": "… and after it"})
     status = fields.String(metadata={"description": "proposed | accepted | refused"})
     employer_confirmation = fields.Dict(metadata={"description": "{by, at}"})
     contractor_confirmation = fields.Dict(allow_none=True, metadata={"description": "{by, at, confirmed}"})
@@ -342,10 +376,13 @@ class ChangeOut(Schema):
 @blp.response(201, ChangeOut)
 @blp.alt_response(403, description="only the contract's employer or an admin")
 @blp.alt_response(404, description="no such contract")
-@blp.alt_response(409, description="the contract is not running")
-@blp.alt_response(422, description="kind, days, reason, document_sha256 or proposed_at invalid; errors names each")
+@blp.alt_response(409, description="the contract is not running (completed, terminated), or the reduction takes its "
+                                   "value (or the milestone's amount) below what was paid; errors names the field")
+@blp.alt_response(422, description="kind, amount, days, milestone_no, reason, document_sha256, attachments_sha256 or "
+                                   "proposed_at invalid, or a GP increase over G07's cap; errors names each")
 def propose_change(body, business_key):
-    """The employer proposes a change (an extension of time of `days`): nothing moves until the contractor confirms."""
+    """The employer proposes a change — extra items, a variation, a site instruction, a price adjustment (a signed
+    amount) or an extension of time (days): nothing changes until the contractor confirms."""
     return changes.propose(db(), principal(), business_key, body)
 
 
@@ -355,9 +392,11 @@ def propose_change(body, business_key):
 @blp.response(200, ChangeOut)
 @blp.alt_response(403, description="only the contract's contractor or an admin")
 @blp.alt_response(404, description="no such contract or change")
-@blp.alt_response(409, description="the change is decided already, or the contract is not running")
+@blp.alt_response(409, description="the change is decided already, the contract is not running, or a payment since "
+                                   "the proposal leaves the reduction below what was paid; errors names the field")
 @blp.alt_response(422, description="confirmed, confirmed_at or document_sha256 invalid; errors names each")
 def confirm_change(body, business_key, no):
-    """The contractor confirms (or refuses) the change: accepted, an extension of time moves the contractor's pending
-    deadlines (timers on its tasks, the alerts it owes, its ready tasks) by exactly its days."""
+    """The contractor confirms (or refuses) the change: accepted, a value change updates the contract's value (and
+    the named milestone's amount); days move the contractor's pending deadlines (timers on its tasks, the alerts it
+    owes, its ready tasks) by exactly its days."""
     return changes.confirm(db(), principal(), business_key, no, body)

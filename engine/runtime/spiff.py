@@ -796,6 +796,18 @@ def reset_timer(wf: Workflow, task_id: str) -> None:
 SHIFT = "lvyue_shift_seconds"
 
 
+def replace_live(wf: Workflow, name: str, value: Any) -> int:
+    """Give `name` the value `value` from now on: in the workflow's shared data and in the data of every task not
+    finished yet that holds it (what is completed keeps the value it had when it ran). The number of tasks changed."""
+    changed = 0
+    for task in wf.get_tasks():
+        if task.state not in (TaskState.COMPLETED, TaskState.CANCELLED) and name in task.data:
+            task.data[name] = value
+            changed += 1
+    wf.data[name] = value
+    return changed
+
+
 def shift_timers(wf: Workflow, delta, activities: frozenset[str] | None = None) -> list[tuple[str, str, datetime, datetime]]:
     """Move every waiting one-off timer (date or duration; a cycle keeps its rhythm) by `delta` — with `activities`,
     only the boundary timers of those elements; (task id, element id, from, to) of each. The shift stays with the

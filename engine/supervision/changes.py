@@ -1,41 +1,77 @@
-"""The change ledger of a contract (合同变更台账), confirmed by both parties. This version knows one kind: an
-extension of time (工期顺延 / 延长履行期限) of N days.
+"""The change ledger of a contract (合同变更台账), confirmed by both parties.
+
+Kinds (`KINDS`):
+* `extra_items` (新增工程 / 追加), `variation` (变更), `site_instruction` (现场签证): a signed `amount` (the value
+  change, "-1200.00" for a reduction) and optional `days` (0–3650: the time the change adds);
+* `price_adjustment` (价格调整): a signed `amount`, no days;
+* `extension_of_time` (工期顺延): `days` (1–3650), no amount.
+A value change may name the milestone whose amount it changes (`milestone_no`). Every change carries its
+document's hash (`document_sha256`, and `attachments_sha256` for supporting documents) and keeps its legal
+basis (rules.json, kind "ground": CH01 for every change, CH02 for government procurement, CH03 for tendering;
+G07 for a GP value change).
 
 A change is made by agreement of both parties (《民法典》第五百四十三条; 《政府采购法》第五十条), never by one:
-* the employer proposes it: `POST /contracts/{key}/changes` {kind, days, reason, document_sha256, proposed_at} —
-  its proposal is its own confirmation;
+* the employer proposes it: `POST /contracts/{key}/changes` — its proposal is its own confirmation;
 * the contractor confirms the same document, or refuses: `POST /contracts/{key}/changes/{no}/confirmation`
-  {confirmed, confirmed_at, document_sha256}.
+  {confirmed, confirmed_at, document_sha256}. A second decision is refused (409).
 
-Accepted, an extension of time moves the contractor's pending deadlines by exactly `days`: the timers on the
-contractor lane's tasks (its main workflow and running parts, e.g. each milestone's delivery), the open alerts the
-contractor owes, and the deadlines of its ready tasks. The employer's deadlines (payments, refunds, filing) do not
-move. The history records `change_proposed` and `change_accepted` (or `change_refused`) with both confirmations, and
-a `timer_moved` for each timer. The changes are kept in the contract's process data (`changes`) and listed by the
-ledger.
+Accepted:
+* a value change updates the contract's value: the current amount = the signed amount (else the awarded one) +
+  every accepted change (`current_amount`, shown by the ledger and as the OCDS contract value). Named milestone:
+  its amount changes by the same amount, in the contract's data and in its part's live data (the payment and its
+  warnings count on the new amount from then on). What was fixed on the signed amount stays on it: the guarantees
+  given, the advance paid and its recovery; the works settlement and the retention are computed on the settled
+  price, not on the contract amount.
+* days (an extension of time, or a change that adds time) move the contractor's pending deadlines by exactly
+  `days`: the timers on the contractor lane's tasks (its main workflow and running parts, e.g. each milestone's
+  delivery), the open alerts the contractor owes, and the deadlines of its ready tasks. The employer's deadlines
+  (payments, refunds, filing) do not move. The history records a `timer_moved` for each timer.
+
+Refused (nothing changes): a change of a contract that is not running (completed, terminated: 409); a reduction
+that takes the contract's value (or the named milestone's amount) below what was paid on it (409 naming
+`amount`); a milestone whose part is completed (409 naming `milestone_no`); for government procurement, a value
+increase that takes every increase of the ledger (accepted or proposed) and every supplementary contract together
+above G07's 10 % of the signed amount (422 naming `amount` and G07). Increases only count: a reduction does not
+make room for a later addition (政府采购法 art 49 caps what is added). Tendering contracts have no statutory cap:
+each change records the cumulative increase and its percentage (`cumulative`) all the same.
+
+The history records `change_proposed` and `change_accepted` (or `change_refused`) with both confirmations. The
+changes are kept in the contract's process data (`changes`) and listed by the ledger and the OCDS release
+(`contracts[].amendments`).
 """
 from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any, Mapping
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from engine import clock
 from engine.access import authz
 from engine.access.directory import Principal
 from engine.errors import Conflict, Forbidden, Invalid, NotFound
-from engine.runtime import spiff, steps, timers
+from engine.runtime import spiff, steps, timers, values
 from engine.runtime.runner import step_transaction
 from engine.storage.db import Database
-from engine.storage.models import Instance, TaskRow
-from engine.supervision import alerts, plausibility
+from engine.storage.models import Instance, InstancePart, Payment, TaskRow
+from engine.supervision import alerts, plausibility, supplements, timing
 
 CHANGES = "changes"
-KINDS = ("extension_of_time",)
+VALUE_KINDS = ("extra_items", "variation", "site_instruction", "price_adjustment")
+TIMED_KINDS = ("extra_items", "variation", "site_instruction", "extension_of_time")
+KINDS = (*VALUE_KINDS, "extension_of_time")
 MAX_DAYS = 3650
+MAX_ATTACHMENTS = 20
 SHA256 = re.compile(r"[0-9a-f]{64}")
+SIGNED_MONEY = re.compile(r"-?[0-9]+(\.[0-9]{1,2})?")
+GP, TENDERING = "gov_procurement", "tendering"
+# The grounds each change keeps (rules.json, kind "ground"): every change, then its track's.
+BASIS = {None: "CH01", GP: "CH02", TENDERING: "CH03"}
+CAP = "G07"
+COUNTED = ("proposed", "accepted")
+MILESTONES = "milestones"
 
 
 def _instance(session, principal: Principal, business_key: Any, role: str) -> Instance:
@@ -58,32 +94,184 @@ def _changes(wf) -> list[dict[str, Any]]:
     return [dict(c) for c in (spiff.shared_value(wf, CHANGES) or [])]
 
 
-def propose(db: Database, principal: Principal, business_key: Any, body: Mapping[str, Any]) -> dict[str, Any]:
-    errors: dict[str, list[str]] = {}
-    if body.get("kind") not in KINDS:
+def signed_money(value: Any) -> Decimal:
+    """A signed amount of the money shape ("-1200.00", "35000.5"): the value change of a change; BadValue
+    otherwise (a JSON number, an exponent, more than 2 decimals …)."""
+    if isinstance(value, str) and value.startswith("-") and SIGNED_MONEY.fullmatch(value):
+        return -values.parse_money(value[1:])
+    return values.parse_money(value)
+
+
+def original_amount(data: Mapping[str, Any]) -> Decimal:
+    """The contract's amount as signed (else as awarded): what G07 caps a percentage of."""
+    signed = data.get("signed_amount")
+    return values.amount_of(signed if signed not in (None, "") else data.get("contract_amount"))
+
+
+def accepted_total(data: Mapping[str, Any]) -> Decimal:
+    """The value of every accepted change together (signed)."""
+    return sum((values.amount_of(c.get("amount")) for c in data.get(CHANGES) or []
+                if c.get("status") == "accepted" and c.get("amount") is not None), Decimal(0))
+
+
+def current_amount(data: Mapping[str, Any]) -> Decimal:
+    """The contract's value today: as signed (else as awarded) plus every accepted change."""
+    return original_amount(data) + accepted_total(data)
+
+
+def increases(data: Mapping[str, Any]) -> Decimal:
+    """The increases the ledger counts towards a cap: every proposed or accepted change that adds value."""
+    return sum((max(values.amount_of(c.get("amount")), Decimal(0)) for c in data.get(CHANGES) or []
+                if c.get("status") in COUNTED and c.get("amount") is not None), Decimal(0))
+
+
+def legal_basis(track: Any, value_change: bool, on: date) -> tuple[list[str], str]:
+    """The rule ids and the citation a change keeps."""
+    registry = timing.registry()
+    ids = [BASIS[None]] + ([BASIS[track]] if track in BASIS else [])
+    if track == GP and value_change:
+        ids.append(CAP)
+    return ids, "；".join(f"{rule_id} {registry.limit(rule_id, on).legal_basis}" for rule_id in ids)
+
+
+def _paid(session, instance: Instance, milestone_no: int | None = None) -> Decimal:
+    query = select(func.coalesce(func.sum(Payment.amount), 0)).where(Payment.instance_id == instance.id)
+    if milestone_no is not None:
+        query = query.where(Payment.milestone_no == milestone_no)
+    return values.amount_of(session.scalar(query))
+
+
+def _check_body(body: Mapping[str, Any], errors: dict[str, list[str]]) -> tuple[Decimal | None, int]:
+    """The kind's fields (amount, days, milestone_no, documents); (amount, days) as parsed."""
+    kind = body.get("kind")
+    if kind not in KINDS:
         errors["kind"] = [f"one of {', '.join(KINDS)}"]
+    amount = None
+    if kind in VALUE_KINDS:
+        try:
+            amount = signed_money(body.get("amount"))
+        except values.BadValue as exc:
+            errors["amount"] = [f"the value change, a signed decimal string (\"-1200.00\" reduces): {exc}"]
+    elif kind == "extension_of_time" and body.get("amount") is not None:
+        errors["amount"] = ["an extension of time changes no value: leave amount out (a variation changes both)"]
     days = body.get("days")
-    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
-        errors["days"] = [f"a whole number of days from 1 to {MAX_DAYS}"]
+    if kind == "extension_of_time":
+        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
+            errors["days"] = [f"a whole number of days from 1 to {MAX_DAYS}"]
+    elif kind in TIMED_KINDS:
+        if days is None:
+            days = 0
+        elif isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= MAX_DAYS:
+            errors["days"] = [f"the days the change adds, a whole number from 0 to {MAX_DAYS}"]
+    elif kind == "price_adjustment" and days not in (None, 0):
+        errors["days"] = ["a price adjustment adds no time: leave days out (a variation changes both)"]
+    if kind in VALUE_KINDS and amount is not None and amount == 0 and not (isinstance(days, int) and days > 0):
+        errors["amount"] = ["a change of nothing: the amount is 0.00 and no days are added"]
+    no = body.get("milestone_no")
+    if no is not None and (kind not in VALUE_KINDS or isinstance(no, bool) or not isinstance(no, int) or no < 1):
+        errors["milestone_no"] = ["the number (1, 2, …) of the milestone whose amount a value change changes"]
     reason = body.get("reason")
     if not isinstance(reason, str) or not reason.strip():
-        errors["reason"] = ["required: why the time is extended"]
+        errors["reason"] = ["required: why the contract is changed"]
     sha = body.get("document_sha256")
     if not isinstance(sha, str) or not SHA256.fullmatch(sha):
         errors["document_sha256"] = ["the change document's SHA-256, 64 lowercase hex digits"]
+    attachments = body.get("attachments_sha256")
+    if attachments is not None and (not isinstance(attachments, list) or len(attachments) > MAX_ATTACHMENTS
+                                    or not all(isinstance(a, str) and SHA256.fullmatch(a) for a in attachments)
+                                    or len(set(attachments)) != len(attachments)):
+        errors["attachments_sha256"] = [f"at most {MAX_ATTACHMENTS} distinct SHA-256 (64 lowercase hex digits)"]
+    return amount, days if isinstance(days, int) and not isinstance(days, bool) else 0
+
+
+def _check_value(session, instance: Instance, wf, data: Mapping[str, Any], record: Mapping[str, Any]) -> None:
+    """What a value change may not do to the figures as they stand: Conflict naming the field."""
+    amount = values.amount_of(record["amount"])
+    paid = _paid(session, instance)
+    after = current_amount(data) + amount
+    if after < paid:
+        raise Conflict("the change would take the contract's value below what was paid on it", {
+            "amount": [f"{values.format_money(amount)} takes the contract's value to {values.format_money(after)}, "
+                       f"below the {values.format_money(paid)} paid"]})
+    no = record.get("milestone_no")
+    if no is None:
+        return
+    planned = spiff.shared_value(wf, MILESTONES) or data.get(MILESTONES) or []
+    if not 1 <= no <= len(planned):
+        raise Conflict(f"the contract has no milestone {no}", {"milestone_no": [f"one of 1–{len(planned)}"]})
+    part = _part(session, instance, no)
+    if part is not None and part.status != "running":
+        raise Conflict(f"milestone {no} is {part.status}", {"milestone_no": [f"milestone {no} is {part.status}: "
+                                                                              "change the contract's value alone"]})
+    milestone_paid = _paid(session, instance, no)
+    new = values.amount_of(planned[no - 1].get("amount")) + amount
+    if new <= 0 or new < milestone_paid:
+        raise Conflict(f"the change would take milestone {no} below what was paid on it", {
+            "amount": [f"{values.format_money(amount)} takes milestone {no} to {values.format_money(new)}, "
+                       f"below the {values.format_money(milestone_paid)} paid on it (or not above 0)"]})
+
+
+def _part(session, instance: Instance, no: int) -> InstancePart | None:
+    return session.scalar(select(InstancePart).where(InstancePart.instance_id == instance.id,
+                                                     InstancePart.item_no == no,
+                                                     InstancePart.process_id.like("%milestone%")))
+
+
+def _cumulative(session, instance: Instance, data: Mapping[str, Any], amount: Decimal | None, day: date
+                ) -> dict[str, Any]:
+    """The increases counted together with this one: the ledger's and every supplementary contract's; over G07 for
+    a GP contract, Invalid naming amount."""
+    original = original_amount(data)
+    ledger = increases(data)
+    others = supplements.earlier(session, instance.id, data.get("project_code"), data.get("contract_no")) \
+        if data.get("contract_no") else []
+    supplemented = sum((max(values.amount_of((s.data or {}).get("change_amount")), Decimal(0)) for s in others),
+                       Decimal(0))
+    total = ledger + supplemented + max(amount or Decimal(0), Decimal(0))
+    percent = (total * 100 / original).quantize(Decimal("0.01")) if original > 0 else None
+    out = {"increase": values.format_money(total), "percent": None if percent is None else str(percent),
+           "of": values.format_money(original), "cap_percent": None, "rule": None}
+    if data.get("track") != GP:
+        return out
+    cap = timing.registry().limit(CAP, day)
+    limit = (original * cap.max_percent / 100).quantize(values.FEN)
+    out.update(cap_percent=str(cap.max_percent), rule=CAP)
+    if amount is not None and amount > 0 and total > limit:
+        listed = ", ".join(f"{s.business_key} {values.format_money(values.amount_of((s.data or {}).get('change_amount')))}"
+                           for s in others) or "none"
+        raise Invalid("the change is refused", {"amount": [
+            f"the increases of contract {data.get('contract_no') or instance.business_key} together would come to "
+            f"{values.format_money(total)} (the ledger's {values.format_money(ledger)}; supplementary contracts: "
+            f"{listed}; this change {values.format_money(amount)}), more than {cap.max_percent}% of the original "
+            f"amount {values.format_money(original)} = {values.format_money(limit)} ({CAP}, {cap.legal_basis})"]})
+    return out
+
+
+def propose(db: Database, principal: Principal, business_key: Any, body: Mapping[str, Any]) -> dict[str, Any]:
+    errors: dict[str, list[str]] = {}
+    amount, days = _check_body(body, errors)
     day = _date(body.get("proposed_at"), "proposed_at", errors)
     with step_transaction(db) as session:
         instance = _instance(session, principal, business_key, "employer")
         if instance.status != "running":
-            raise Conflict(f"the contract is {instance.status}: only a running contract is changed")
+            raise Conflict(f"the contract is {instance.status}: only a running contract is changed",
+                           {"business_key": [f"the contract is {instance.status}"]})
         if errors:
             raise Invalid("the change is invalid", errors)
         step = steps.open_step(session, instance, principal.name)
         earlier = _changes(step.wf)
-        record = {"no": len(earlier) + 1, "kind": body["kind"], "days": days, "reason": reason.strip(),
-                  "document_sha256": sha, "status": "proposed",
+        data = {**(instance.data or {}), CHANGES: earlier}
+        ids, basis = legal_basis(data.get("track"), amount is not None, day)
+        record = {"no": len(earlier) + 1, "kind": body["kind"],
+                  "amount": None if amount is None else values.format_money(amount), "days": days,
+                  "milestone_no": body.get("milestone_no"), "reason": body["reason"].strip(),
+                  "document_sha256": body["document_sha256"], "attachments_sha256": list(body.get("attachments_sha256") or []),
+                  "rules": ids, "legal_basis": basis, "status": "proposed",
                   "employer_confirmation": {"by": principal.name, "at": day.isoformat()},
                   "contractor_confirmation": None}
+        if amount is not None:
+            _check_value(session, instance, step.wf, data, record)
+            record["cumulative"] = _cumulative(session, instance, data, amount, day)
         spiff.set_shared(step.wf, CHANGES, [*earlier, record])
         step.record("change_proposed", None, record)
         steps.finish(step)
@@ -104,25 +292,54 @@ def confirm(db: Database, principal: Principal, business_key: Any, no: int, body
             raise NotFound(f"no change {no} of contract {business_key}")
         record = records[no - 1]
         if record["status"] != "proposed":
-            raise Conflict(f"change {no} is {record['status']} already")
+            raise Conflict(f"change {no} is {record['status']} already",
+                           {"confirmed": [f"change {no} was {record['status']} on "
+                                          f"{(record.get('contractor_confirmation') or {}).get('at')}"]})
+        if instance.status != "running":
+            raise Conflict(f"the contract is {instance.status}: only a running contract is changed",
+                           {"business_key": [f"the contract is {instance.status}"]})
         if body.get("document_sha256") != record["document_sha256"]:
             errors["document_sha256"] = [f"is not the change document the employer signed ({record['document_sha256']})"]
         if day is not None and day < date.fromisoformat(record["employer_confirmation"]["at"]):
             errors["confirmed_at"] = [f"{day.isoformat()} is before the proposal ({record['employer_confirmation']['at']})"]
-        if instance.status != "running":
-            raise Conflict(f"the contract is {instance.status}: only a running contract is changed")
         if errors:
             raise Invalid("the confirmation is invalid", errors)
+        data = {**(instance.data or {}), CHANGES: records}
+        if confirmed and record.get("amount") is not None:
+            _check_value(session, instance, step.wf, data, record)  # a payment may have come since the proposal
+            before = current_amount(data)
+            record["value_before"] = values.format_money(before)
+            record["value_after"] = values.format_money(before + values.amount_of(record["amount"]))
         record["status"] = "accepted" if confirmed else "refused"
         record["contractor_confirmation"] = {"by": principal.name, "at": day.isoformat(), "confirmed": confirmed}
         records[no - 1] = record
         spiff.set_shared(step.wf, CHANGES, records)
+        if confirmed and record.get("milestone_no") is not None:
+            _change_milestone(session, instance, step, principal.name, record)
         step.record("change_accepted" if confirmed else "change_refused", None, record)
         steps.finish(step)
         moves = {"timers_moved": 0, "alerts_moved": 0, "tasks_moved": 0}
-        if confirmed:
+        if confirmed and record.get("days"):
             moves = _extend(session, instance, step.definition, principal.name, timedelta(days=record["days"]), no)
         return {"business_key": instance.business_key, **record, **moves}
+
+
+def _change_milestone(session, instance: Instance, step, actor: str, record: Mapping[str, Any]) -> None:
+    """The named milestone's amount changes by the change's amount: in the contract's milestones and, once its part
+    runs, in the part's live data (its payment and warnings count on the new amount)."""
+    no, amount = record["milestone_no"], values.amount_of(record["amount"])
+    planned = [dict(m) for m in (spiff.shared_value(step.wf, MILESTONES) or (instance.data or {}).get(MILESTONES) or [])]
+    item = planned[no - 1]
+    item["amount"] = values.format_money(values.amount_of(item.get("amount")) + amount)
+    spiff.set_shared(step.wf, MILESTONES, planned)
+    part = _part(session, instance, no)
+    if part is not None and part.status == "running":
+        sub = steps.open_step(session, instance, actor, part.id)
+        current = dict(spiff.current_data(sub.wf).get("milestone") or {})
+        current["amount"] = item["amount"]
+        spiff.replace_live(sub.wf, "milestone", current)
+        sub.record("milestone_amount_changed", None, {"change": record["no"], "amount": item["amount"]})
+        steps.finish(sub)
 
 
 def _extend(session, instance: Instance, definition, actor: str, delta: timedelta, no: int) -> dict[str, int]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from engine.supervision import (alerts, bindings, corrections, deadlines, guarantee_views, interest, timing,
+from engine.supervision import (alerts, bindings, changes, corrections, deadlines, guarantee_views, interest, timing,
                                 works_payments)
 from engine.access import authz
 from engine import clock
@@ -277,6 +277,10 @@ def contract(db: Database, principal: Principal, business_key: str) -> dict[str,
                          "credit_rating": orgs[code].credit_rating if code in orgs else None,
                          "sme": orgs[code].sme if code in orgs else None} for role, code in sorted(parties.items())],
             "amounts": {"contract_amount": money(data.get("contract_amount")), "signed_amount": money(data.get("signed_amount")),
+                        # The value today (engine/supervision/changes.py): as signed, else as awarded, plus every
+                        # accepted change of the ledger.
+                        "changes_total": money(changes.accepted_total(data)),
+                        "current_amount": money(changes.current_amount(data)),
                         "milestones_total": money(sum((values.amount_of(m["amount"]) for m in milestones), Decimal(0))),
                         "invoiced": money(sum((i.amount for i in invoices), Decimal(0))), "paid": money(paid)},
             "dates": {k: data.get(k) for k in ("award_notice_date", "signed_at", "signature_confirmed_at",
@@ -286,6 +290,8 @@ def contract(db: Database, principal: Principal, business_key: str) -> dict[str,
             "signed": _signed(session, instance, data),
             # The change ledger (engine/supervision/changes.py), oldest first.
             "changes": list(data.get("changes") or []),
+            # The termination (engine/supervision/termination.py): notice, acknowledgement, settlement, guarantees.
+            "termination": data.get("termination"),
             # Suspensions and resumptions (engine/supervision/suspensions.py), oldest first.
             "suspensions": list(data.get("suspensions") or []),
             # Fixed at the start (支付条例 art 3): the parties' status then and the payment rule that governs.

@@ -36,14 +36,14 @@ VERIFICATION_MARKS = ("P", "S", "U", "L", "D")
 DEFAULT_RULES_PATH = Path(__file__).with_name("rules.json")
 
 # The kinds of limit entry; an entry without "kind" (or with "period") is a period Rule.
-LIMIT_KINDS = ("cap", "floor", "exemption", "prohibition", "interest", "form")
+LIMIT_KINDS = ("cap", "floor", "exemption", "prohibition", "interest", "form", "ground")
 
 # The bid-bond forms that post no money, which a "form" limit may allow for its tracks and categories.
 MONEYLESS_BOND_FORMS = ("commitment_letter", "not_required")
 
 # The contract terms a limit bounds (its `subject`, and a prohibition's `together_with`).
 LIMIT_SUBJECTS = ("bid_bond", "performance_guarantee", "retention", "defect_liability", "supplementary_contracts",
-                  "late_payment", "advance_payment", "progress_payment")
+                  "late_payment", "advance_payment", "progress_payment", "contract_changes", "termination")
 
 # What a percentage cap is a percentage of, in the words of the legal text.
 PERCENT_BASES = ("contract_amount", "estimated_price", "budget_amount", "settlement_price", "measured_value")
@@ -200,7 +200,10 @@ class Limit:
     * "interest": the late-payment interest the law gives when the contract agrees no rate,
       `percent_per_day` (a percentage, 0.05 means 万分之五 a day) of the amount overdue (P05);
     * "form": the bid bond may take one of `forms` (MONEYLESS_BOND_FORMS: a credit commitment letter
-      投标信用承诺函, or no bond at all) on the contracts it covers.
+      投标信用承诺函, or no bond at all) on the contracts it covers;
+    * "ground": no figure, the legal ground of an act on the contract (`subject` contract_changes or
+      termination): the basis a change of the ledger or a termination keeps (engine/supervision/changes.py,
+      termination.py name the ids).
 
     `tracks` and `categories` narrow the limit to procurement tracks and object categories (None:
     every one). `verified` is the DOMAIN.md mark; the version is in force from `effective_from` to
@@ -267,6 +270,7 @@ class Limit:
             "prohibition": {"together_with"},
             "interest": {"percent_per_day"},
             "form": {"forms"},
+            "ground": set(),
         }[self.kind]
         kind_fields = ("max_percent", "min_percent", "of", "max_amount", "max_months", "default_months", "exempt_ratings",
                        "exempt_percent", "together_with", "percent_per_day", "forms")
@@ -311,6 +315,9 @@ class Limit:
             if self.subject != "bid_bond" or not _distinct_from(self.forms, MONEYLESS_BOND_FORMS):
                 raise ValueError(f"{where}: a form limit is on bid_bond, with forms a non-empty list of distinct "
                                  f"values from {MONEYLESS_BOND_FORMS}")
+        elif self.kind == "ground":
+            if self.subject not in ("contract_changes", "termination"):
+                raise ValueError(f"{where}: a ground is on contract_changes or termination")
         elif self.together_with not in LIMIT_SUBJECTS or self.together_with == self.subject:
             raise ValueError(f"{where}: together_with must be another subject from {LIMIT_SUBJECTS}")
 

@@ -6,6 +6,9 @@ amount is `change_amount` as last signed (sign_supplement may replace the propos
 supplement cancelled (or failed) no longer counts. The original amount is the contract's own when Lvyue holds the
 contract: its signed amount, else its contract amount — a clerk's `original_amount` that departs from it is refused.
 
+The change ledger of the contract (engine/supervision/changes.py) counts with them: its value increases, proposed or
+accepted, are added to the earlier supplements' total (and a ledger change counts the supplements in turn).
+
 Two checks, both domain listeners (engine/bootstrap.py):
 * at the start (`on_start`): a GP proposal that brings the total of the contract's supplements above the cap is
   refused, 422 on `data.change_amount` naming G07 and the figures; the start's transaction locks the original
@@ -82,6 +85,8 @@ def on_start(step, typed: dict[str, Any]) -> None:
                 f"({values.format_money(held)})"]
     before = earlier(session, step.instance.id, project_code, contract_no)
     total_before = sum((_money((s.data or {}).get("change_amount")) for s in before), Decimal(0))
+    ledger = ledger_increases(contract.data or {}) if contract is not None else Decimal(0)
+    total_before += ledger
     change = _money(typed.get("change_amount"))
     if typed.get("track") == GP and not errors:
         cap = timing.registry().limit("G07", _today())
@@ -91,7 +96,8 @@ def on_start(step, typed: dict[str, Any]) -> None:
                                for s in before) or "none"
             errors["data.change_amount"] = [
                 f"all supplementary contracts of contract {contract_no} together would come to "
-                f"{values.format_money(total_before + change)} (earlier: {listed}; this one "
+                f"{values.format_money(total_before + change)} (earlier: {listed}; the contract's change ledger "
+                f"{values.format_money(ledger)}; this one "
                 f"{values.format_money(change)}), more than {cap.max_percent}% of the original amount "
                 f"{values.format_money(original)} = {values.format_money(limit)} (G07, {cap.legal_basis})"]
     if errors:
@@ -100,6 +106,12 @@ def on_start(step, typed: dict[str, Any]) -> None:
     step.record("supplements_counted", None, {"before": values.format_money(total_before),
                                                "supplements": [s.business_key for s in before],
                                                "original_contract": contract.id if contract is not None else None})
+
+
+def ledger_increases(data: dict[str, Any]) -> Decimal:
+    """The value increases of a contract's change ledger (proposed or accepted) that count towards G07."""
+    return sum((max(_money(c.get("amount")), Decimal(0)) for c in data.get("changes") or []
+                if c.get("status") in ("proposed", "accepted") and c.get("amount") is not None), Decimal(0))
 
 
 def _today():
