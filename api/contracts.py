@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from engine.runtime import forms
-from engine.supervision import changes, corrections, ledger, suspensions
+from engine.supervision import changes, corrections, ledger, suspensions, termination
 
 from . import schemas
 from .auth import db, principal
@@ -157,8 +157,12 @@ class ContractLedger(Schema):
     amounts = fields.Nested(LedgerAmounts)
     dates = fields.Nested(LedgerDates)
     changes = fields.List(fields.Dict(), metadata={
-        "description": "the change ledger, oldest first: no, kind, days, reason, document_sha256, status, "
-                       "employer_confirmation, contractor_confirmation"})
+        "description": "the change ledger, oldest first: no, kind, amount (signed), days, milestone_no, reason, "
+                       "document_sha256, attachments_sha256, rules, legal_basis, cumulative, status, value_before, "
+                       "value_after, employer_confirmation, contractor_confirmation"})
+    termination = fields.Dict(allow_none=True, metadata={
+        "description": "the termination: ground, party, notice, settlement, guarantees' outcome, successor, "
+                       "acknowledgement, effective_on (null while the contract was never noticed)"})
     suspensions = fields.List(fields.Dict(), metadata={
         "description": "suspensions, oldest first: no, suspended_at, days, reason, by, resumed_at, days_suspended"})
     signed = fields.Boolean(metadata={"description": "signed by both parties (the contractor confirmed the employer's "
@@ -400,3 +404,100 @@ def confirm_change(body, business_key, no):
     the named milestone's amount); days move the contractor's pending deadlines (timers on its tasks, the alerts it
     owes, its ready tasks) by exactly its days."""
     return changes.confirm(db(), principal(), business_key, no, body)
+
+
+class TerminationSettlementIn(schemas.Strict):
+    amount = fields.Raw(required=True, metadata={"description": "money: the value of the work done (民法典 art 566), "
+                                                               "at most the contract's current value"})
+    document_sha256 = fields.String(load_default=None, metadata={"description": "the settlement document's SHA-256"})
+
+
+class TerminationGuaranteeIn(schemas.Strict):
+    guarantee_id = fields.String(required=True, validate=validate.Length(max=36))
+    outcome = fields.String(required=True, metadata={"description": "release, or claim (a guarantee given by the "
+                                                                    "party in breach)"})
+    amount = fields.Raw(load_default=None, metadata={"description": "claim: money, at most what it still covers "
+                                                                    "(default: all of it)"})
+    note = fields.String(load_default=None, validate=validate.Length(max=2000))
+
+
+class TerminationSuccessorIn(schemas.Strict):
+    route = fields.String(required=True, metadata={"description": "next_candidate or re_tender (条例613 art 55)"})
+    candidate = fields.String(load_default=None, validate=validate.Length(max=64),
+                              metadata={"description": "next_candidate: the candidate's organisation code"})
+    rank = fields.Raw(load_default=None, metadata={"description": "next_candidate: its rank in the evaluation "
+                                                                  "committee's list (2, 3, …)"})
+
+
+class TerminationIn(schemas.Strict):
+    ground = fields.String(required=True, metadata={
+        "description": "mutual_agreement, force_majeure, breach_by_employer (noticed by the contractor), "
+                       "breach_by_contractor (noticed by the employer), public_interest (government procurement)"})
+    reason = fields.String(required=True, validate=validate.Length(max=2000))
+    noticed_at = fields.String(required=True, metadata={"description": "date (YYYY-MM-DD), not in the future"})
+    document_sha256 = fields.String(required=True, metadata={"description": "the notice's SHA-256"})
+    settlement = fields.Nested(TerminationSettlementIn, required=True)
+    guarantees = fields.List(fields.Nested(TerminationGuaranteeIn), load_default=None, metadata={
+        "description": "one outcome for every security the contract holds"})
+    successor = fields.Nested(TerminationSuccessorIn, load_default=None, metadata={
+        "description": "required for tendering: the next-ranked candidate or a new tender"})
+    party = fields.String(load_default=None, metadata={"description": "an admin names the party giving notice"})
+
+
+class TerminationAcknowledgementIn(schemas.Strict):
+    acknowledged_at = fields.String(required=True, metadata={"description": "date the notice reached the other "
+                                                                            "party; not before the notice"})
+    document_sha256 = fields.String(required=True, metadata={"description": "must be the notice's"})
+    note = fields.String(load_default=None, validate=validate.Length(max=2000))
+
+
+class TerminationOut(Schema):
+    business_key = fields.String()
+    status = fields.String(metadata={"description": "noticed | effective"})
+    ground = fields.String()
+    party = fields.String(metadata={"description": "the party that gave notice"})
+    by = fields.String()
+    reason = fields.String()
+    noticed_at = fields.String()
+    document_sha256 = fields.String()
+    settlement = fields.Dict(metadata={"description": "{amount, paid, balance, contract_value, document_sha256}: "
+                                                      "balance = amount − paid (negative: to be refunded)"})
+    guarantees = fields.List(fields.Dict(), metadata={"description": "{guarantee_id, kind, outcome, amount, status, "
+                                                                     "claim_id}"})
+    successor = fields.Dict(allow_none=True, metadata={"description": "{route, candidate, rank}"})
+    rules = fields.List(fields.String())
+    legal_basis = fields.String()
+    acknowledgement = fields.Dict(allow_none=True, metadata={"description": "{by, as (the party, department or "
+                                                                            "admin), at, note}"})
+    effective_on = fields.String(allow_none=True)
+    alerts_resolved = fields.Integer(metadata={"description": "open non-performance alerts resolved 'terminated'"})
+
+
+@blp.route("/<path:business_key>/termination", methods=["POST"])
+@blp.doc(operationId="notify_contract_termination")
+@blp.arguments(TerminationIn)
+@blp.response(201, TerminationOut)
+@blp.alt_response(403, description="only a party to the contract (or an admin naming the party)")
+@blp.alt_response(404, description="no such contract")
+@blp.alt_response(409, description="the contract is not running, or notice was given already")
+@blp.alt_response(422, description="ground (or who may give notice of it), reason, noticed_at, document_sha256, "
+                                   "settlement, guarantees or successor invalid; errors names each")
+def notify_termination(body, business_key):
+    """A party gives notice of termination with its ground, the settlement of the work done, the outcome of every
+    guarantee held and (tendering) the route to the next candidate: nothing ends until it is acknowledged."""
+    return termination.notify(db(), principal(), business_key, body)
+
+
+@blp.route("/<path:business_key>/termination/acknowledgement", methods=["POST"])
+@blp.doc(operationId="acknowledge_contract_termination")
+@blp.arguments(TerminationAcknowledgementIn)
+@blp.response(200, TerminationOut)
+@blp.alt_response(403, description="only the party notified, the supervising department, or an admin")
+@blp.alt_response(404, description="no such contract")
+@blp.alt_response(409, description="no notice to acknowledge, or the termination took effect already")
+@blp.alt_response(422, description="acknowledged_at or document_sha256 invalid; errors names each")
+def acknowledge_termination(body, business_key):
+    """The party notified acknowledges the notice, or the department records it: the termination takes effect —
+    guarantees released or claimed, open non-performance alerts resolved (arrears stay open until paid), the
+    contract's timers and tasks cancelled, the contract ended."""
+    return termination.acknowledge(db(), principal(), business_key, body)

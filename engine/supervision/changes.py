@@ -328,9 +328,11 @@ def _change_milestone(session, instance: Instance, step, actor: str, record: Map
     """The named milestone's amount changes by the change's amount: in the contract's milestones and, once its part
     runs, in the part's live data (its payment and warnings count on the new amount)."""
     no, amount = record["milestone_no"], values.amount_of(record["amount"])
-    planned = [dict(m) for m in (spiff.shared_value(step.wf, MILESTONES) or (instance.data or {}).get(MILESTONES) or [])]
+    planned = [dict(m) for m in (spiff.shared_value(step.wf, MILESTONES) or spiff.current_data(step.wf).get(MILESTONES)
+                                 or [])]
     item = planned[no - 1]
-    item["amount"] = values.format_money(values.amount_of(item.get("amount")) + amount)
+    # A Decimal, as the start form typed it: the part's expressions (milestone.amount - paid_total) compute with it.
+    item["amount"] = values.amount_of(item.get("amount")) + amount
     spiff.set_shared(step.wf, MILESTONES, planned)
     part = _part(session, instance, no)
     if part is not None and part.status == "running":
@@ -338,7 +340,8 @@ def _change_milestone(session, instance: Instance, step, actor: str, record: Map
         current = dict(spiff.current_data(sub.wf).get("milestone") or {})
         current["amount"] = item["amount"]
         spiff.replace_live(sub.wf, "milestone", current)
-        sub.record("milestone_amount_changed", None, {"change": record["no"], "amount": item["amount"]})
+        sub.record("milestone_amount_changed", None, {"change": record["no"],
+                                                      "amount": values.format_money(item["amount"])})
         steps.finish(sub)
 
 

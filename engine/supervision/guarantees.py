@@ -814,3 +814,69 @@ def _keep_notice(db: Database, principal: Principal, instance_id: str, payload: 
         return None
 
     run_step(db, principal, instance_id, apply)
+
+
+# ---------------------------------------------------------------------------- termination (engine/supervision/termination.py)
+TERMINATION_CLAIM = "termination"
+
+
+def held_on(session: Session, instance_id: str) -> list[Guarantee]:
+    """The securities a contract still holds (lifecycle.HELD), oldest first: each needs an outcome at termination."""
+    return list(session.scalars(select(Guarantee).where(Guarantee.instance_id == instance_id,
+                                                        Guarantee.status.in_(lifecycle.HELD))
+                                .order_by(Guarantee.created_at, Guarantee.id)))
+
+
+def check_termination_claim(session: Session, g: Guarantee, amount: Any, path: str,
+                            errors: dict[str, list[str]]) -> Decimal | None:
+    """The amount a termination claims on `g` (default: all it still covers); the refusal under `path` otherwise."""
+    try:
+        lifecycle.check_claimable(g.status, g.form)
+    except lifecycle.TransitionRefused as exc:
+        errors[f"{path}.outcome"] = [exc.detail]
+        return None
+    covered = lifecycle.covered(g.amount, [c.amount for c in claims_of(session, g.id)])
+    if amount is None:
+        return covered
+    try:
+        value = values.parse_money(amount)
+    except values.BadValue as exc:
+        errors[f"{path}.amount"] = [str(exc)]
+        return None
+    refused = lifecycle.check_claim_amount(value, covered)
+    if refused:
+        errors[f"{path}.amount"] = refused
+        return None
+    return value
+
+
+def settle_on_termination(session: Session, instance: Instance, actor: str, day: date,
+                          outcomes: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Apply the guarantees' outcomes of a termination that took effect on `day`: `release` (released, and an
+    e-guarantee's issuer asked to cancel it, 注销), or `claim` (a claim filed with the guarantor for `amount`, reason
+    `termination`: the guarantee is `claimed`; the contract's process has ended, so the guarantor's payment is
+    settled with it directly). Returns what was done, for the history and the ledger."""
+    done = []
+    for outcome in outcomes:
+        g = session.get(Guarantee, outcome["guarantee_id"])
+        if outcome["outcome"] == "release":
+            result = lifecycle.release(g.status, g.form, g.issuer_org, g.guarantee_no,
+                                       {"released_at": day, "amount": g.amount, "reason": "contract terminated"})
+            if result is not None:
+                g.released_at = day
+                _apply(session, g, actor, result)
+            done.append({"guarantee_id": g.id, "kind": g.kind, "outcome": "release", "status": g.status,
+                         "amount": _money(g.amount)})
+            continue
+        amount = _dec(outcome["amount"])
+        no = len(claims_of(session, g.id)) + 1
+        claim = GuaranteeClaim(id=str(uuid.uuid4()), guarantee_id=g.id, instance_id=instance.id, no=no,
+                               reason=TERMINATION_CLAIM, alert_id=None, amount=amount, claimed_at=day, status="filed",
+                               filed_at=clock.now(), filed_by=actor, note=outcome.get("note"))
+        session.add(claim)
+        session.flush()
+        _apply(session, g, actor, lifecycle.file_claim(g.status, g.form, {
+            "claim_no": no, "reason": TERMINATION_CLAIM, "amount": amount, "claimed_at": day}))
+        done.append({"guarantee_id": g.id, "kind": g.kind, "outcome": "claim", "status": g.status,
+                     "amount": _money(amount), "claim_id": claim.id})
+    return done

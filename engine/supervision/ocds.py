@@ -203,6 +203,36 @@ def _amends(supplement: Instance, data: dict[str, Any]) -> bool:
                  or sdata["project_code"] == data["project_code"]))
 
 
+CHANGE_KINDS = {"extra_items": "新增工程 extra items", "variation": "变更 variation",
+                "site_instruction": "现场签证 site instruction", "price_adjustment": "价格调整 price adjustment",
+                "extension_of_time": "工期顺延 extension of time"}
+
+
+def _ledger_amendments(key: str, data: dict[str, Any]) -> list[dict[str, Any]]:
+    """One amendment per accepted change of the contract's change ledger (engine/supervision/changes.py), dated on
+    the contractor's confirmation (the day both had signed it), with the value change in its description."""
+    out = []
+    for change in data.get("changes") or []:
+        if change.get("status") != "accepted":
+            continue
+        parts = []
+        if change.get("amount") is not None:
+            delta = _dec(change["amount"])
+            parts.append(f"value {format_money(_dec(change.get('value_before')))} → "
+                         f"{format_money(_dec(change.get('value_after')))} CNY ({'+' if delta >= 0 else ''}"
+                         f"{format_money(delta)} CNY)")
+            if change.get("milestone_no"):
+                parts.append(f"milestone {change['milestone_no']}")
+        if change.get("days"):
+            parts.append(f"{change['days']} days added")
+        parts.append(f"legal basis: {change.get('legal_basis')}")
+        out.append({"id": f"{key}-change-{change['no']}",
+                    "date": on_day((change.get("contractor_confirmation") or {}).get("at")),
+                    "rationale": f"{CHANGE_KINDS.get(change.get('kind'), change.get('kind'))}: {change.get('reason')}",
+                    "description": "; ".join(parts)})
+    return out
+
+
 def _amendments(facts: _Facts) -> list[dict[str, Any]]:
     """One amendment per signed supplementary contract (补充合同), dated on its signing."""
     out = []
@@ -276,6 +306,10 @@ def _contract(key: str, award_id: str, instance: Instance, facts: _Facts, now: d
     its implementation."""
     data = facts.data
     value = data.get("signed_amount") if data.get("signed_amount") not in (None, "") else data.get("contract_amount")
+    changed = sum((_dec(c.get("amount")) for c in data.get("changes") or []
+                   if c.get("status") == "accepted" and c.get("amount") is not None), Decimal(0))
+    if changed:
+        value = format_money(_dec(value) + changed)  # the value as the accepted changes of the ledger left it
     signed = data.get("signed_at")
     contract: dict[str, Any] = {"id": key, "awardID": award_id, "status": _contract_status(instance.status, signed),
                                 "value": _value(value)}
@@ -285,8 +319,9 @@ def _contract(key: str, award_id: str, instance: Instance, facts: _Facts, now: d
         contract["description"] = f"合同编号 contract no. {data['contract_no']}"
     if signed:
         contract["dateSigned"] = on_day(signed)
-    if facts.supplements:
-        contract["amendments"] = _amendments(facts)
+    amendments = sorted([*_amendments(facts), *_ledger_amendments(key, data)], key=lambda a: a["date"] or "")
+    if amendments:
+        contract["amendments"] = amendments
     contract["milestones"] = [
         _milestone(f"{key}-signing", "签订合同 Contract signed", "approval", "contractSigning",
                    facts.dues.get((bindings.SIGN_CONTRACT, None)), signed, now),
@@ -313,6 +348,11 @@ def _completion(facts: _Facts, contract_value: Any) -> dict[str, Any]:
                                     f"{format_money(_dec(contract_value))} CNY")
     if facts.data.get("completed_at"):
         out["endDate"] = on_day(facts.data["completed_at"])
+    termination = facts.data.get("termination") or {}
+    if termination.get("effective_on"):
+        out["endDate"] = on_day(termination["effective_on"])
+        out["endDateDetails"] = (f"terminated early ({termination.get('ground')}): {termination.get('reason')}; "
+                                 f"work done settled at {termination.get('settlement', {}).get('amount')} CNY")
     return out
 
 
@@ -471,6 +511,8 @@ def _active_in(session: Session, instances: list[Instance], first: date, last: d
         values = [data.get(k) for k in DATA_DATES]
         if "bid_bond_released_amount" in data:
             values.append(data.get("released_at"))
+        values += [(c.get("contractor_confirmation") or {}).get("at") for c in data.get("changes") or []]
+        values.append((data.get("termination") or {}).get("effective_on"))
         if any(d is not None and first <= d <= last for d in map(_day, values)):
             active.add(i.id)
     for chunk in (ids[n:n + 500] for n in range(0, len(ids), 500)):
