@@ -56,7 +56,7 @@ from engine.runtime import spiff, steps, timers, values
 from engine.runtime.runner import step_transaction
 from engine.storage.db import Database
 from engine.storage.models import Instance, InstancePart, Payment, TaskRow
-from engine.supervision import alerts, plausibility, supplements, timing
+from engine.supervision import alerts, plausibility, rules, supplements, timing
 
 CHANGES = "changes"
 VALUE_KINDS = ("extra_items", "variation", "site_instruction", "price_adjustment")
@@ -125,13 +125,22 @@ def increases(data: Mapping[str, Any]) -> Decimal:
                 if c.get("status") in COUNTED and c.get("amount") is not None), Decimal(0))
 
 
+def cite(rule_id: str, on: date):
+    """The version of a ground or limit in force on `on`; for a day before its first version (a change dated before
+    the Civil Code), the version in force today."""
+    registry = timing.registry()
+    try:
+        return registry.limit(rule_id, on)
+    except rules.UnknownRule:
+        return registry.limit(rule_id, values.today())
+
+
 def legal_basis(track: Any, value_change: bool, on: date) -> tuple[list[str], str]:
     """The rule ids and the citation a change keeps."""
-    registry = timing.registry()
-    ids = [BASIS[None]] + ([BASIS[track]] if track in BASIS else [])
+    ids = [BASIS[None]] + ([BASIS[track]] if track in (GP, TENDERING) else [])
     if track == GP and value_change:
         ids.append(CAP)
-    return ids, "；".join(f"{rule_id} {registry.limit(rule_id, on).legal_basis}" for rule_id in ids)
+    return ids, "；".join(f"{rule_id} {cite(rule_id, on).legal_basis}" for rule_id in ids)
 
 
 def _paid(session, instance: Instance, milestone_no: int | None = None) -> Decimal:
@@ -233,7 +242,7 @@ def _cumulative(session, instance: Instance, data: Mapping[str, Any], amount: De
            "of": values.format_money(original), "cap_percent": None, "rule": None}
     if data.get("track") != GP:
         return out
-    cap = timing.registry().limit(CAP, day)
+    cap = cite(CAP, day)
     limit = (original * cap.max_percent / 100).quantize(values.FEN)
     out.update(cap_percent=str(cap.max_percent), rule=CAP)
     if amount is not None and amount > 0 and total > limit:

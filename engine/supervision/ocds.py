@@ -11,7 +11,11 @@ milestoneStatus codelist as of the release date: `met` (with `dateMet`), `partia
 made), `notMet` (due date passed), else `scheduled`. A contract that came to a close has its final value
 (what was paid) and, when completed, its end date under `implementation`. A signed supplementary contract
 (补充合同, bindings.SUPPLEMENTARY_CONTRACT, naming the contract by contract number and project code) is one of
-its `amendments` (tag `contractAmendment`), not a release of its own. Empty arrays are left out.
+its `amendments` (tag `contractAmendment`), not a release of its own, and so is every accepted change of the
+contract's change ledger (engine/supervision/changes.py: id `{key}-change-{no}`, the value before → after in its
+description); the contract's value is the signed one plus the accepted changes. A terminated contract
+(engine/supervision/termination.py) ends on its effective date (`implementation.endDate`, `endDateDetails` with the
+ground and the settlement). Empty arrays are left out.
 
 The ocid is `LVYUE_OCID_PREFIX` + business key: the prefix is the publisher's, registered with the Open
 Contracting Partnership (`ocds-` + six characters); DEFAULT_PREFIX is a placeholder of that form for demos.

@@ -42,7 +42,7 @@ from engine.runtime import spiff, steps, values
 from engine.runtime.runner import step_transaction
 from engine.storage.models import Alert, Instance, InstancePart, Organisation, Payment
 from engine.storage.db import Database
-from engine.supervision import alerts, changes, guarantees, plausibility, timing
+from engine.supervision import alerts, changes, guarantees, plausibility
 
 TERMINATION = "termination"
 PARTIES = ("employer", "contractor")
@@ -90,13 +90,12 @@ def _sha(value: Any, field: str, errors: dict[str, list[str]]) -> None:
 
 
 def _basis(track: Any, ground: str, on: date) -> tuple[list[str], str]:
-    registry = timing.registry()
     ids = [GROUNDS[ground][0], "TM03", "TM04"]
     if track == TENDERING:
         ids.append("TM05")
     elif track == GP and "TM06" not in ids:
         ids.append("TM06")
-    return ids, "；".join(f"{i} {registry.limit(i, on).legal_basis}" for i in ids)
+    return ids, "；".join(f"{i} {changes.cite(i, on).legal_basis}" for i in ids)
 
 
 def _paid(session, instance: Instance) -> Decimal:
@@ -246,6 +245,16 @@ def acknowledge(db: Database, principal: Principal, business_key: Any, body: Map
     note = body.get("note")
     with step_transaction(db) as session:
         instance = _instance(session, principal, business_key)
+        roles = instance.roles or {}
+        if principal.role == "admin":
+            as_ = "admin"
+        elif principal.role == "supervisor" and instance.department_code in principal.departments:
+            as_ = "department"
+        elif principal.role == "party" and principal.org_code is not None and principal.org_code in \
+                {roles.get(p) for p in PARTIES}:
+            as_ = next(p for p in PARTIES if roles.get(p) == principal.org_code)
+        else:
+            raise Forbidden("the party notified or the supervising department acknowledges a notice of termination")
         step = steps.open_step(session, instance, principal.name)
         record = dict(spiff.shared_value(step.wf, TERMINATION) or {})
         if not record:
@@ -253,16 +262,8 @@ def acknowledge(db: Database, principal: Principal, business_key: Any, body: Map
         if record["status"] != "noticed" or instance.status != "running":
             raise Conflict(f"the termination took effect already on {record.get('effective_on')}",
                            {"acknowledged_at": [f"acknowledged on {record.get('effective_on')}"]})
-        other = "contractor" if record["party"] == "employer" else "employer"
-        roles = instance.roles or {}
-        if principal.role == "admin":
-            as_ = "admin"
-        elif principal.role == "party" and principal.org_code is not None and roles.get(other) == principal.org_code:
-            as_ = other
-        elif principal.role == "supervisor" and instance.department_code in principal.departments:
-            as_ = "department"
-        else:
-            raise Forbidden(f"the {other} (the party notified) or the supervising department acknowledges the notice")
+        if as_ == record["party"]:
+            raise Forbidden(f"the {as_} gave the notice: the other party (or the supervising department) acknowledges it")
         if body.get("document_sha256") != record["document_sha256"]:
             errors["document_sha256"] = [f"is not the notice's document ({record['document_sha256']})"]
         if day is not None and day < date.fromisoformat(record["noticed_at"]):

@@ -334,6 +334,31 @@ def b_change(op: str):
     return build
 
 
+def b_termination(op: str):
+    """A notice of termination of a fresh A (op "notify"), or the acknowledgement of one the employer gave
+    ("acknowledge"), or of a contract without notice ("acknowledge-none")."""
+    notice = {"ground": "mutual_agreement", "reason": "协商解除", "noticed_at": "2026-01-05", "document_sha256": "f" * 64,
+              "settlement": {"amount": "0.00"}, "party": "employer"}
+
+    def build(w: World, role: str) -> Req:
+        i = w.fresh("signing_deadline")
+        ctx = {"instance_id": i["id"], "business_key": i["business_key"]}
+        path = f"/api/v1/contracts/{i['business_key']}/termination"
+        if op == "notify":
+            return Req(path, json=notice, ctx=ctx)
+        if op == "acknowledge":
+            r = w.client.post(path, json=notice, headers=w.headers("employer"))
+            assert r.status_code == 201, r.get_json()
+        return Req(f"{path}/acknowledgement", json={"acknowledged_at": "2026-01-05", "document_sha256": "f" * 64},
+                   ctx=ctx)
+    return build
+
+
+def _termination_state(w: World, req: Req):
+    ledger = w.get(f"/api/v1/contracts/{req.ctx['business_key']}", "admin").get_json()
+    return ledger["status"], ledger["termination"]
+
+
 def _changes_state(w: World, req: Req):
     return w.get(f"/api/v1/contracts/{req.ctx['business_key']}", "admin").get_json()["changes"]
 
@@ -570,6 +595,17 @@ CASES: list[Case] = [
          b_change("propose"), write=True, snapshot=_changes_state),
     Case("contracts: confirm a change it does not have", "contracts.confirm_change", "POST",
          row("404 403 404 403 404 404 403 403 404 401"), b_change("confirm"), write=True, snapshot=_changes_state),
+    # Termination (tests/e2e/test_contract_changes.py shows what it ends): a party gives notice, the party notified
+    # or the department acknowledges it.
+    Case("contracts: notify termination", "contracts.notify_termination", "POST",
+         row("201 403 404 201 201 404 403 403 404 401"), b_termination("notify"), write=True,
+         snapshot=_termination_state),
+    Case("contracts: acknowledge a termination", "contracts.acknowledge_termination", "POST",
+         row("200 403 404 403 200 404 200 200 404 401"), b_termination("acknowledge"), write=True,
+         snapshot=_termination_state),
+    Case("contracts: acknowledge a termination never noticed", "contracts.acknowledge_termination", "POST",
+         row("409 403 404 409 409 404 409 409 404 401"), b_termination("acknowledge-none"), write=True,
+         snapshot=_termination_state),
     # ---------------------------------------------------------------- versions and rules
     Case("rules: list", "rules.list_rules", "GET", ALL_200, _path("/api/v1/rules")),
     Case("versions: diff", "versions.definition_diff", "GET", ALL_200, b_diff),
