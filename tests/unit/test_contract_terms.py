@@ -507,7 +507,11 @@ def test_default_registry_holds_the_caps_with_legal_basis_and_verification_mark(
     marks = {limit.id: limit.verified for limit in registry.limits()}
 
     assert marks == {"BB01": "U", "CR01": "D", "CR02": "L", "D01": "P", "D02": "S", "D05": "P", "D07": "P", "D09": "P", "D13": "L",
-                     "G07": "P", "P05": "P", "Q01": "S", "Q02": "S", "Q03": "S", "C01": "S", "C03": "S", "C03A": "S"}
+                     "G07": "P", "P05": "P", "Q01": "S", "Q02": "S", "Q03": "S", "C01": "S", "C03": "S", "C03A": "S",
+                     # the legal grounds a change or a termination keeps (kind "ground", no figure)
+                     "CH01": "P", "CH02": "P", "CH03": "P", "TM01": "P", "TM02": "P", "TM03": "P", "TM04": "P",
+                     "TM05": "P", "TM06": "P"}
+    assert {limit.kind for limit in registry.limits() if limit.id.startswith(("CH", "TM"))} == {"ground"}
     assert registry.limit("D05", ON).max_percent == Decimal("10")
     assert registry.limit("D02", ON).max_amount == Decimal("800000")
     assert (registry.limit("Q03", ON).max_months, registry.limit("Q03", ON).default_months) == (24, 12)
