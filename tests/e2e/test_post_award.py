@@ -590,6 +590,7 @@ def test_the_ledger_shows_parties_milestones_money_guarantees_and_open_arrears(a
         {"role": "contractor", "org_code": "CON", "name": "org CON", "credit_rating": "AAA", "sme": False},
         {"role": "employer", "org_code": "EMP", "name": "org EMP", "credit_rating": None, "sme": False}]
     assert ledger["amounts"] == {"contract_amount": "1200000.00", "signed_amount": "1200000.00",
+                                 "changes_total": "0.00", "current_amount": "1200000.00",
                                  "milestones_total": "1200000.00", "invoiced": "600000.00", "paid": "200000.00"}
     assert ledger["dates"]["award_notice_date"] == "2026-08-03" and ledger["dates"]["signed_at"] == "2026-08-12"
     assert ledger["dates"]["completed_at"] is None
