@@ -27,7 +27,8 @@ Accepted:
   delivery), the open alerts the contractor owes, and the deadlines of its ready tasks. The employer's deadlines
   (payments, refunds, filing) do not move. The history records a `timer_moved` for each timer.
 
-Refused (nothing changes): a change of a contract that is not running (completed, terminated: 409); a reduction
+Refused (nothing changes): a change of a contract that is not running (completed, terminated) or under notice of
+termination (409 naming business_key; a refusal of a proposed change is still recorded); a reduction
 that takes the contract's value (or the named milestone's amount) below what was paid on it (409 naming
 `amount`); a milestone whose part is completed (409 naming `milestone_no`); for government procurement, a value
 increase that takes every increase of the ledger (accepted or proposed) and every supplementary contract together
@@ -141,6 +142,14 @@ def legal_basis(track: Any, value_change: bool, on: date) -> tuple[list[str], st
     if track == GP and value_change:
         ids.append(CAP)
     return ids, "；".join(f"{rule_id} {cite(rule_id, on).legal_basis}" for rule_id in ids)
+
+
+def _check_not_noticed(wf) -> None:
+    """A contract under notice of termination (engine/supervision/termination.py) is changed no more."""
+    notice = spiff.shared_value(wf, "termination")
+    if notice:
+        raise Conflict("notice of termination was given: the contract is changed no more", {
+            "business_key": [f"the {notice.get('party')} gave notice of termination on {notice.get('noticed_at')}"]})
 
 
 def _paid(session, instance: Instance, milestone_no: int | None = None) -> Decimal:
@@ -268,6 +277,7 @@ def propose(db: Database, principal: Principal, business_key: Any, body: Mapping
         if errors:
             raise Invalid("the change is invalid", errors)
         step = steps.open_step(session, instance, principal.name)
+        _check_not_noticed(step.wf)
         earlier = _changes(step.wf)
         data = {**(instance.data or {}), CHANGES: earlier}
         ids, basis = legal_basis(data.get("track"), amount is not None, day)
@@ -313,6 +323,8 @@ def confirm(db: Database, principal: Principal, business_key: Any, no: int, body
             errors["confirmed_at"] = [f"{day.isoformat()} is before the proposal ({record['employer_confirmation']['at']})"]
         if errors:
             raise Invalid("the confirmation is invalid", errors)
+        if confirmed:
+            _check_not_noticed(step.wf)
         data = {**(instance.data or {}), CHANGES: records}
         if confirmed and record.get("amount") is not None:
             _check_value(session, instance, step.wf, data, record)  # a payment may have come since the proposal

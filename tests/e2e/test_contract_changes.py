@@ -197,6 +197,9 @@ def test_a_termination_ends_the_contract_with_its_settlement_and_guarantee_outco
                                      "contract_value": "800000.00", "document_sha256": DOC}
     assert api.instance(c.id)["status"] == "running" and _pending(api, c.id) == (timers_before, tasks_before)
     assert list(api.call("POST", path, "emp", at(10, 8), 409, json=body)["errors"]) == ["ground"]  # noticed once
+    body = api.call("POST", f"/api/v1/contracts/{c.key}/changes", "emp", at(10, 8), 409,
+                    json=change("variation", amount="1.00", proposed_at="2026-10-08"))
+    assert list(body["errors"]) == ["business_key"] and "notice of termination" in body["errors"]["business_key"][0]
 
     ack = f"{path}/acknowledgement"
     answer = {"acknowledged_at": "2026-10-09", "document_sha256": NOTICE}
