@@ -107,7 +107,7 @@ def _check_successor(session, track: Any, successor: Any, errors: dict[str, list
     if successor is None:
         if track == TENDERING:
             errors["successor"] = ["required for a tendering contract: next_candidate (with candidate and rank) or "
-                                   "re_tender (《招标投标法实施条例》第五十五条)"]
+                                   f"re_tender (TM05, {changes.cite('TM05', values.today()).legal_basis})"]
         return None
     if not isinstance(successor, Mapping):
         errors["successor"] = ["an object: {route, candidate, rank}"]
@@ -213,7 +213,8 @@ def notify(db: Database, principal: Principal, business_key: Any, body: Mapping[
             if noticer is not None and noticer != party:
                 errors["ground"] = [f"{ground} is noticed by the {noticer}, not the {party}"]
             if ground == "public_interest" and track != GP:
-                errors["ground"] = ["public_interest is a government procurement ground (《政府采购法》第五十条)"]
+                errors["ground"] = ["public_interest is a government procurement ground "
+                                    f"(TM06, {changes.cite('TM06', day or values.today()).legal_basis})"]
         value = changes.current_amount(data)
         if amount is not None and amount > value:
             errors["settlement.amount"] = [f"{values.format_money(amount)} is more than the contract's value "
@@ -296,12 +297,13 @@ def acknowledge(db: Database, principal: Principal, business_key: Any, body: Map
 def _close_alerts(session, instance: Instance, record: Mapping[str, Any]) -> int:
     """Every open non-performance alert ends with the obligation it watched; arrears stay open until paid."""
     now = clock.now()
+    basis = changes.cite("TM04", date.fromisoformat(record["effective_on"])).legal_basis
     n = 0
     for alert in session.scalars(select(Alert).where(Alert.instance_id == instance.id, Alert.status != "resolved",
                                                      Alert.kind == "non_performance")):
         alert.status, alert.resolved_at, alert.updated_at = "resolved", now, now
         alert.resolution = (f"terminated on {record['effective_on']} ({record['ground']}): the obligation ended with "
-                            f"the contract (《中华人民共和国民法典》第五百六十六条)")
+                            f"the contract (TM04, {basis})")
         alerts._notify(session, alert, "alert.resolved")
         n += 1
     return n
