@@ -10,7 +10,7 @@ import click
 
 from engine import bootstrap, clock
 from engine.runtime import definitions, spiff
-from engine.access import directory, signing
+from engine.access import directory, passwords, signing
 from engine.storage import migrate
 from engine.supervision import intake, risk
 from engine.usecases import instances
@@ -181,6 +181,22 @@ def users_add(name, role, org, department, expires_days) -> None:
         _fail(exc)
     click.echo(f"user {name} ({role}) added; token:")
     click.echo(token)
+
+
+@users.command("password", help="Set a user's password for signing in from a browser (read from standard input when "
+                                "it is not a terminal, else asked twice without echo); the user's browser sessions end.")
+@click.argument("name")
+def users_password(name) -> None:
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        with _db().transaction() as session:
+            passwords.set_password(session, name, password)
+    except LvyueError as exc:
+        _fail(exc)
+    click.echo(f"password of {name} set")
 
 
 @main.group(help="API tokens.")
@@ -464,7 +480,7 @@ def demo(tokens_file) -> None:
         lines.append(line)
     if tokens_file is not None:
         # The token block, for `lvyue serve --demo-tokens` to repeat last at start-up (./dev serve); owner-only.
-        start = lines.index("Demo tokens (Authorization: Bearer <token>):")
+        start = next(i for i, line in enumerate(lines) if line.startswith("Demo password"))
         tokens_file.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(tokens_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
