@@ -305,17 +305,19 @@ def serve(host, port, threads, log_level, demo_tokens) -> None:
     tokens = demo_tokens.read_text(encoding="utf-8") if demo_tokens and demo_tokens.is_file() else None
     api_line = (f"API /api/v1; timer sweep every {schedule.sweep_seconds}s; {threads} request threads, at most "
                 f"{streams.total} alert streams ({streams.per_token} per token); libraries log at {log_level.upper()}")
-    for line in startup_block(f"http://{shown}:{port}", api_line, tokens):
-        click.echo(line)
-    sys.stdout.flush()
     # waitress, not werkzeug's development server: keep-alive, a bounded thread pool, production-grade parsing.
     # waitress buffers a whole body before the app sees it (by default up to 1 GB): it stops at
     # WAITRESS_BODY_FACTOR × the largest body the app takes; below that the app answers 413 as problem+json.
     # Connections cost waitress a file descriptor, not a thread; at its default limit (100) a party holding
     # a hundred keep-alive connections (refused streams included) would stop it accepting anyone else.
-    waitress.serve(app, host=host, port=port, threads=threads, ident="lvyue", _quiet=True,
-                   max_request_body_size=WAITRESS_BODY_FACTOR * bodies.MAX_BODY,
-                   connection_limit=_connection_limit())
+    # The socket is bound before the start-up block is printed: "ready" is true when it is read.
+    server = waitress.create_server(app, host=host, port=port, threads=threads, ident="lvyue",
+                                    max_request_body_size=WAITRESS_BODY_FACTOR * bodies.MAX_BODY,
+                                    connection_limit=_connection_limit())
+    for line in startup_block(f"http://{shown}:{port}", api_line, tokens):
+        click.echo(line)
+    sys.stdout.flush()
+    server.run()
 
 
 WAITRESS_BODY_FACTOR = 4
