@@ -288,7 +288,10 @@ def startup_block(base: str, api_line: str, tokens: str | None) -> list[str]:
                    "and warnings are always written")
 @click.option("--demo-tokens", "demo_tokens", type=click.Path(dir_okay=False, path_type=Path),
               help="print this file (written by `lvyue demo`) in the start-up block; ./dev serve passes it")
-def serve(host, port, threads, log_level, demo_tokens) -> None:
+@click.option("--trusted-proxy", "trusted_proxy", metavar="IP",
+              help="the address of a TLS-terminating proxy whose X-Forwarded-Proto is believed (the sign-in "
+                   "cookies are then Secure for https requests); any other client's X-Forwarded-* headers are dropped")
+def serve(host, port, threads, log_level, demo_tokens, trusted_proxy) -> None:
     import waitress
 
     from engine.runtime import scheduler
@@ -313,7 +316,7 @@ def serve(host, port, threads, log_level, demo_tokens) -> None:
     # The socket is bound before the start-up block is printed: "ready" is true when it is read.
     server = waitress.create_server(app, host=host, port=port, threads=threads, ident="lvyue",
                                     max_request_body_size=WAITRESS_BODY_FACTOR * bodies.MAX_BODY,
-                                    connection_limit=_connection_limit())
+                                    connection_limit=_connection_limit(), **_proxy_options(trusted_proxy))
     for line in startup_block(f"http://{shown}:{port}", api_line, tokens):
         click.echo(line)
     sys.stdout.flush()
@@ -321,6 +324,15 @@ def serve(host, port, threads, log_level, demo_tokens) -> None:
 
 
 WAITRESS_BODY_FACTOR = 4
+
+
+def _proxy_options(trusted_proxy: str | None) -> dict:
+    """waitress' proxy settings: none by default (X-Forwarded-* ignored); with a trusted proxy, its
+    X-Forwarded-Proto sets the request's scheme and the header is cleared from anyone else's requests."""
+    if not trusted_proxy:
+        return {}
+    return {"trusted_proxy": trusted_proxy, "trusted_proxy_headers": {"x-forwarded-proto"},
+            "clear_untrusted_proxy_headers": True}
 MAX_CONNECTIONS = 1000
 
 
