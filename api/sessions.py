@@ -60,24 +60,32 @@ def sign_in(body):
     out = {"name": p.name, "role": p.role, "org": p.org_code, "department": p.department_code,
            "csrf_token": outcome.csrf, "expires_at": outcome.expires_at}
     response = make_response(jsonify(SessionOut().dump(out)), 201)
+    response.headers["Cache-Control"] = "no-store"  # it carries the CSRF token
     max_age = passwords.SESSION_HOURS * 3600
     response.set_cookie(SESSION_COOKIE, outcome.secret, max_age=max_age, httponly=True, **_cookie_options())
     response.set_cookie(CSRF_COOKIE, outcome.csrf, max_age=max_age, httponly=False, **_cookie_options())
     return response
 
 
+class SignOutOut(Schema):
+    ended = fields.Boolean(metadata={"description": "true when a browser session was ended (false with a bearer token)"})
+
+
 @blp.route("/current", methods=["DELETE"])
 @blp.doc(operationId="sign_out")
-@blp.response(204)
+@blp.response(200, SignOutOut)
+@blp.alt_response(401, description="no valid token or session")
+@blp.alt_response(403, description="by cookie without the session's X-CSRF-Token")
 def sign_out():
     """Sign out: ends the browser session of the cookie (with its CSRF token, 403 without) and clears the
     cookies; with a bearer token nothing is ended (revoke tokens with `lvyue tokens revoke`)."""
     principal()
-    secret = session_secret()
+    secret, ended = session_secret(), False
     if secret:
         with db().transaction() as session:
-            passwords.sign_out(session, secret)
-    response = make_response("", 204)
-    response.delete_cookie(SESSION_COOKIE, **_cookie_options())
-    response.delete_cookie(CSRF_COOKIE, **_cookie_options())
+            ended = passwords.sign_out(session, secret)
+    response = make_response(jsonify(SignOutOut().dump({"ended": ended})), 200)
+    if secret:  # a bearer call leaves a browser's cookies alone
+        response.delete_cookie(SESSION_COOKIE, **_cookie_options())
+        response.delete_cookie(CSRF_COOKIE, **_cookie_options())
     return response

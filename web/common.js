@@ -50,7 +50,6 @@ export async function api(path, { method = 'GET', json, body, headers = {}, raw 
     throw new ApiError(response.status, problem);
   }
   if (raw) return response.text();
-  if (response.status === 204) return null;
   return response.json();
 }
 
