@@ -12,7 +12,7 @@ from tests import requests_shim as http
 PASSWORD = "school finance 2026"
 
 
-def test_a_party_signs_in_with_a_password_works_and_signs_out(page, live):
+def test_a_party_signs_in_with_a_password_works_and_signs_out(page, live, screenshots):
     database = Database(live.db_url)
     with database.transaction() as s:
         passwords.set_password(s, "emp", PASSWORD)
@@ -20,6 +20,8 @@ def test_a_party_signs_in_with_a_password_works_and_signs_out(page, live):
 
     page.goto(f"{live.base}/")
     expect(page.get_by_label("API token")).to_be_visible()  # both ways are offered
+    expect(page.get_by_label("User name")).to_be_visible()
+    page.screenshot(path=str(screenshots / "sign-in.png"))
     page.get_by_label("User name").fill("emp")
     page.get_by_label("Password", exact=False).last.fill("not the password")
     page.get_by_role("button", name="Sign in with password").click()
