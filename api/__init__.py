@@ -121,13 +121,14 @@ def create_app(test_config: dict | None = None, settings: Settings | None = None
 
     api = LvyueApi(app, spec_kwargs={"extra_plugins": [ProblemBodies()]})
     from . import (alerts, cases, contracts, definitions, guarantees, incidents, instances, me, ops, pages, public,
-                   tasks, versions)
+                   sessions, tasks, versions)
 
     for blueprint in (definitions.blp, instances.blp, tasks.blp, alerts.blp, incidents.blp, contracts.blp,
-                      versions.blp, versions.rules_blp, guarantees.blp, public.blp, cases.blp, me.blp):
+                      versions.blp, versions.rules_blp, guarantees.blp, public.blp, cases.blp, me.blp, sessions.blp):
         api.register_blueprint(blueprint)
     PUBLIC_ENDPOINTS.add("guarantees.guarantee_issued")  # signed by the issuer's platform, or a bearer token
     PUBLIC_ENDPOINTS.update(public.ENDPOINTS)  # the public credit library: no token at all
+    PUBLIC_ENDPOINTS.update(sessions.ENDPOINTS)  # signing in with a password: no token yet
     from . import reports  # supervisor insight: reports, credit records, leads, OCDS
 
     for blueprint in reports.BLUEPRINTS:

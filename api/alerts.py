@@ -9,12 +9,12 @@ from flask import Response, current_app, request, stream_with_context
 from flask_smorest import Blueprint
 
 from engine.supervision import alerts
-from engine.access import directory
+from engine.access import directory, passwords
 from engine.runtime import forms
 from engine.errors import LvyueError
 
 from . import schemas, streams
-from .auth import bearer_token, db, principal, settings
+from .auth import credential, db, principal, session_secret, settings
 
 blp = Blueprint("alerts", __name__, url_prefix="/api/v1/alerts", description="Arrears and non-performance alerts")
 
@@ -49,12 +49,13 @@ def stream():
     """New and changed alerts visible to the caller, as Server-Sent Events."""
     who, database = principal(), db()
     token = request.headers.get("Authorization", "")
+    cookie = session_secret()  # a browser signed in with a password: its session is re-checked instead
     since, _ = _resume_point(request.headers.get("Last-Event-ID") or request.args.get("since"))
     poll = current_app.config.get("LVYUE_STREAM_POLL_SECONDS", STREAM_POLL_SECONDS)
     lifetime = settings().stream_max_seconds or streams.LIFETIME_SECONDS
     # Taken before the response starts: beyond a cap the caller gets 429 and no thread is held.
     # Keyed by the token as authenticated, so spelling the header differently does not earn another slot.
-    slot = current_app.extensions["lvyue"].streams.acquire(directory.hash_token(bearer_token() or ""))
+    slot = current_app.extensions["lvyue"].streams.acquire(credential())
 
     @stream_with_context
     def events():
@@ -72,7 +73,7 @@ def stream():
         while time.monotonic() - started < lifetime:
             if time.monotonic() - checked > TOKEN_RECHECK_SECONDS:
                 try:
-                    who = _reauthenticate(database, token)
+                    who = _reauthenticate(database, token, cookie)
                 except LvyueError:
                     yield "event: error\ndata: {\"detail\": \"the token is no longer valid\"}\n\n"
                     return
@@ -96,9 +97,11 @@ def stream():
     return response
 
 
-def _reauthenticate(database, header: str):
+def _reauthenticate(database, header: str, cookie: str | None = None):
     scheme, _, token = header.partition(" ")
     with database.read() as session:
+        if cookie:
+            return passwords.authenticate(session, cookie)
         return directory.authenticate(session, token.strip() if scheme.lower() == "bearer" else None)
 
 

@@ -10,7 +10,7 @@ import click
 
 from engine import bootstrap, clock
 from engine.runtime import definitions, spiff
-from engine.access import directory, signing
+from engine.access import directory, passwords, signing
 from engine.storage import migrate
 from engine.supervision import intake, risk
 from engine.usecases import instances
@@ -183,6 +183,22 @@ def users_add(name, role, org, department, expires_days) -> None:
     click.echo(token)
 
 
+@users.command("password", help="Set a user's password for signing in from a browser (read from standard input when "
+                                "it is not a terminal, else asked twice without echo); the user's browser sessions end.")
+@click.argument("name")
+def users_password(name) -> None:
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        with _db().transaction() as session:
+            passwords.set_password(session, name, password)
+    except LvyueError as exc:
+        _fail(exc)
+    click.echo(f"password of {name} set")
+
+
 @main.group(help="API tokens.")
 def tokens() -> None:
     pass
@@ -272,7 +288,10 @@ def startup_block(base: str, api_line: str, tokens: str | None) -> list[str]:
                    "and warnings are always written")
 @click.option("--demo-tokens", "demo_tokens", type=click.Path(dir_okay=False, path_type=Path),
               help="print this file (written by `lvyue demo`) in the start-up block; ./dev serve passes it")
-def serve(host, port, threads, log_level, demo_tokens) -> None:
+@click.option("--trusted-proxy", "trusted_proxy", metavar="IP",
+              help="the address of a TLS-terminating proxy whose X-Forwarded-Proto is believed (the sign-in "
+                   "cookies are then Secure for https requests); any other client's X-Forwarded-* headers are dropped")
+def serve(host, port, threads, log_level, demo_tokens, trusted_proxy) -> None:
     import waitress
 
     from engine.runtime import scheduler
@@ -289,20 +308,31 @@ def serve(host, port, threads, log_level, demo_tokens) -> None:
     tokens = demo_tokens.read_text(encoding="utf-8") if demo_tokens and demo_tokens.is_file() else None
     api_line = (f"API /api/v1; timer sweep every {schedule.sweep_seconds}s; {threads} request threads, at most "
                 f"{streams.total} alert streams ({streams.per_token} per token); libraries log at {log_level.upper()}")
-    for line in startup_block(f"http://{shown}:{port}", api_line, tokens):
-        click.echo(line)
-    sys.stdout.flush()
     # waitress, not werkzeug's development server: keep-alive, a bounded thread pool, production-grade parsing.
     # waitress buffers a whole body before the app sees it (by default up to 1 GB): it stops at
     # WAITRESS_BODY_FACTOR × the largest body the app takes; below that the app answers 413 as problem+json.
     # Connections cost waitress a file descriptor, not a thread; at its default limit (100) a party holding
     # a hundred keep-alive connections (refused streams included) would stop it accepting anyone else.
-    waitress.serve(app, host=host, port=port, threads=threads, ident="lvyue", _quiet=True,
-                   max_request_body_size=WAITRESS_BODY_FACTOR * bodies.MAX_BODY,
-                   connection_limit=_connection_limit())
+    # The socket is bound before the start-up block is printed: "ready" is true when it is read.
+    server = waitress.create_server(app, host=host, port=port, threads=threads, ident="lvyue",
+                                    max_request_body_size=WAITRESS_BODY_FACTOR * bodies.MAX_BODY,
+                                    connection_limit=_connection_limit(), **_proxy_options(trusted_proxy))
+    for line in startup_block(f"http://{shown}:{port}", api_line, tokens):
+        click.echo(line)
+    sys.stdout.flush()
+    server.run()
 
 
 WAITRESS_BODY_FACTOR = 4
+
+
+def _proxy_options(trusted_proxy: str | None) -> dict:
+    """waitress' proxy settings: none by default (X-Forwarded-* ignored); with a trusted proxy, its
+    X-Forwarded-Proto sets the request's scheme and the header is cleared from anyone else's requests."""
+    if not trusted_proxy:
+        return {}
+    return {"trusted_proxy": trusted_proxy, "trusted_proxy_headers": {"x-forwarded-proto"},
+            "clear_untrusted_proxy_headers": True}
 MAX_CONNECTIONS = 1000
 
 
@@ -464,7 +494,7 @@ def demo(tokens_file) -> None:
         lines.append(line)
     if tokens_file is not None:
         # The token block, for `lvyue serve --demo-tokens` to repeat last at start-up (./dev serve); owner-only.
-        start = lines.index("Demo tokens (Authorization: Bearer <token>):")
+        start = next(i for i, line in enumerate(lines) if line.startswith("Demo password"))
         tokens_file.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(tokens_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as out:

@@ -173,8 +173,8 @@ def free_port() -> int:
 class Server:
     """`lvyue serve` in a subprocess: the real HTTP server a user runs."""
 
-    def __init__(self, db_url: str, tmp_path: Path):
-        self.db_url, self.tmp_path = db_url, tmp_path
+    def __init__(self, db_url: str, tmp_path: Path, *args: str):
+        self.db_url, self.tmp_path, self.args = db_url, tmp_path, args
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
@@ -182,7 +182,7 @@ class Server:
     def start(self) -> "Server":
         env = dict(os.environ, DATABASE_URL=self.db_url, LVYUE_INSTANCE_PATH=str(self.tmp_path / "instance"))
         log = open(self.tmp_path / f"server-{uuid.uuid4().hex[:6]}.log", "w")
-        self.proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(self.port)],
+        self.proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(self.port), *self.args],
                                      cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

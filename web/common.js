@@ -20,9 +20,20 @@ export class ApiError extends Error {
   }
 }
 
-/** fetch() against /api/v1 with the bearer token; JSON in and out unless told otherwise. */
+/** The CSRF token of a session opened with a password (the lvyue_csrf cookie; the session cookie itself is
+ *  HttpOnly, out of reach of scripts). */
+export function csrfToken() {
+  const m = /(?:^|;\s*)lvyue_csrf=([^;]+)/.exec(document.cookie);
+  return m ? decodeURIComponent(m[1]) : null;
+}
+
+/** fetch() against /api/v1 with the bearer token of this tab, else the session cookie (a password sign-in) and,
+ *  for a change, its CSRF token; JSON in and out unless told otherwise. */
 export async function api(path, { method = 'GET', json, body, headers = {}, raw = false } = {}) {
-  const init = { method, headers: { Authorization: `Bearer ${token()}`, ...headers } };
+  const auth = {};
+  if (token()) auth.Authorization = `Bearer ${token()}`;
+  else if (!['GET', 'HEAD'].includes(method) && csrfToken()) auth['X-CSRF-Token'] = csrfToken();
+  const init = { method, credentials: 'same-origin', headers: { ...auth, ...headers } };
   if (json !== undefined) {
     init.body = JSON.stringify(json);
     init.headers['Content-Type'] = 'application/json';
@@ -42,28 +53,40 @@ export async function api(path, { method = 'GET', json, body, headers = {}, raw 
   return response.json();
 }
 
-/** Resolve once a token works: from session storage, or typed into the page's token form. */
+/** Resolve once the caller is signed in: by a token (this tab's session storage, or typed into the token form),
+ *  or by a session cookie (signed in with a user name and password in the password form). */
 export function signIn(check) {
   const form = document.getElementById('token-form');
   const input = document.getElementById('token-input');
   const error = document.getElementById('token-error');
+  const pwForm = document.getElementById('password-form');
+  const pwError = document.getElementById('password-error');
   const app = document.getElementById('app');
+  const showForms = () => {
+    form.hidden = false;
+    if (pwForm) pwForm.hidden = false;
+    app.hidden = true;
+    input.focus();
+  };
   return new Promise((resolve) => {
     const attempt = async (typed) => {
       try {
         const result = await check();
         await decorate();
         form.hidden = true;
+        if (pwForm) pwForm.hidden = true;
         app.hidden = false;
         error.textContent = '';
         resolve(result);
       } catch (e) {
         if (e instanceof ApiError && [401, 403, 404].includes(e.status)) {
+          const byToken = Boolean(token());
           forgetToken();
-          form.hidden = false;
-          app.hidden = true;
-          if (typed) error.textContent = `${e.message} (${e.status}) — 令牌无效或无权访问 / the token is not valid here`;
-          input.focus();
+          showForms();
+          if (typed === 'token') error.textContent = `${e.message} (${e.status}) — 令牌无效或无权访问 / the token is not valid here`;
+          else if (typed === 'password' || (!byToken && e.status !== 401)) {
+            if (pwError) pwError.textContent = `${e.message} (${e.status}) — 无权访问 / not allowed here`;
+          }
         } else {
           status(e.message, true);
         }
@@ -73,15 +96,40 @@ export function signIn(check) {
       event.preventDefault();
       sessionStorage.setItem(TOKEN_KEY, input.value.trim());
       input.value = '';
-      attempt(true);
+      attempt('token');
     });
-    if (token()) {
+    if (pwForm) {
+      pwForm.addEventListener('submit', async (event) => {
+        event.preventDefault();
+        forgetToken();
+        const password = document.getElementById('password-input');
+        try {
+          await api('/sessions', { method: 'POST', json: { name: document.getElementById('user-input').value.trim(),
+            password: password.value } });
+          pwError.textContent = '';
+        } catch (e) {
+          pwError.textContent = `${e.message} (${e.status || ''}) — 用户名或密码错误 / not signed in`;
+          return;
+        } finally {
+          password.value = '';
+        }
+        meCache = null;
+        attempt('password');
+      });
+    }
+    if (token() || csrfToken()) {
       attempt(false);
     } else {
-      form.hidden = false;
-      input.focus();
+      showForms();
     }
   });
+}
+
+/** Sign out: forget this tab's token, or end the password session on the server (its cookies are cleared). */
+export async function signOut() {
+  if (token()) forgetToken();
+  else if (csrfToken()) await api('/sessions/current', { method: 'DELETE' }).catch(() => null);
+  window.location.assign('/');
 }
 
 export function status(text, isError = false) {
@@ -214,7 +262,7 @@ export async function decorate() {
     session.dataset.decorated = 'true';
     const where = who.org || who.department || '';
     session.replaceChildren(el('span', { id: 'whoami' }, `${who.name} · ${who.role}${where ? ` · ${where}` : ''}`), ' ',
-      el('button', { type: 'button', id: 'sign-out', onclick: () => { forgetToken(); window.location.assign('/'); } },
+      el('button', { type: 'button', id: 'sign-out', onclick: () => signOut() },
         'Sign out 退出'));
   }
   return who;

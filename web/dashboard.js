@@ -43,7 +43,7 @@ function renderCharts(data) {
       datasets: SEVERITIES.map((s) => ({ label: SEVERITY[s], backgroundColor: COLOURS[s],
         data: open.age_buckets.map((bucket) => open.by_age[s][bucket]) })),
     },
-    options: { scales: { x: { stacked: true, title: { display: true, text: 'days open 已持续天数' } },
+    options: { scales: { x: { stacked: true, title: { display: true, text: 'days overdue 逾期天数' } },
       y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } } },
   });
   const arrears = data.arrears_by_employer;

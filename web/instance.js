@@ -8,6 +8,7 @@ import './lvyue.css';
 import NavigatedViewer from 'bpmn-js/lib/NavigatedViewer';
 
 import lvyueModdle from './lvyue-moddle.json';
+import { drawable } from './layout.js';
 import { api, chinaTime, codeLabel, codeNames, deadline, el, problemText, signIn, status, yuan } from './common.js';
 
 const $ = (id) => document.getElementById(id);
@@ -101,7 +102,9 @@ async function load() {
   ]);
   const firstTime = shownXml !== diagram.xml;
   if (firstTime) {
-    await viewer.importXML(diagram.xml);
+    const shown = await drawable(diagram.xml); // a diagram deployed without DI is laid out here (web/layout.js)
+    await viewer.importXML(shown.xml);
+    document.body.dataset.laidOut = String(shown.laidOut);
     shownXml = diagram.xml;
   }
   render(instance, diagram, firstTime);

@@ -14,6 +14,7 @@ import lvyueModdle from './lvyue-moddle.json';
 import { api, ApiError, el, problemText, signIn, status } from './common.js';
 import { NEW_DIAGRAM } from './new-diagram.js';
 import { renderHelper } from './helper.js';
+import { drawable } from './layout.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -35,12 +36,15 @@ const state = { key: null, version: null, rules: [], problemIds: [], diffIds: []
 async function importXml(xml, key = null, version = null) {
   clearProblems();
   clearDiff();
-  const { warnings } = await modeler.importXML(xml);
+  const shown = await drawable(xml);
+  const { warnings } = await modeler.importXML(shown.xml);
   modeler.get('canvas').zoom('fit-viewport', 'auto');
   state.key = key;
   state.version = version;
   $('current').textContent = key ? `${key} v${version}` : 'new diagram 新流程';
   if (warnings.length) status(`imported with ${warnings.length} warning(s): ${warnings[0].message}`);
+  else if (shown.laidOut) status('The diagram had no drawing (BPMN DI): laid out automatically; Deploy keeps this layout. 原图无布局信息，已自动布局。');
+  document.body.dataset.laidOut = String(shown.laidOut);
   renderHelper(modeler, state, null);
   document.body.dataset.diagram = key ? `${key}@${version}` : 'new';
 }
@@ -55,7 +59,8 @@ async function openDefinition(key, version) {
   url.searchParams.set('version', detail.version);
   history.replaceState(null, '', url);
   await loadVersions(key, detail.version);
-  status(`Opened ${key} version ${detail.version} 已打开第${detail.version}版`);
+  status(`Opened ${key} version ${detail.version} 已打开第${detail.version}版`
+    + (document.body.dataset.laidOut === 'true' ? ' · no drawing in the XML: laid out automatically 无布局信息，已自动布局' : ''));
 }
 
 async function loadDefinitions(selected) {

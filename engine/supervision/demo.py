@@ -5,6 +5,7 @@ Idempotent: running it again keeps what exists and prints fresh tokens for the d
 """
 from __future__ import annotations
 
+import secrets
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Iterator
@@ -12,7 +13,7 @@ from typing import Any, Iterator
 from sqlalchemy import select
 
 from engine.runtime import definitions
-from engine.access import directory
+from engine.access import directory, passwords
 from engine.supervision import intake
 from engine.storage.db import Database
 from engine.storage.models import Department, Organisation, User
@@ -84,12 +85,17 @@ def seed(db: Database, bpmn_folder: Path, schema_dir: Path = intake.DEFAULT_SCHE
                 directory.add_organisation(session, code, name, rating, sme, public)
         session.flush()
         tokens = []
+        # One demo password for every demo user, new at each run (like their tokens): printed, never stored in clear.
+        password = "demo-" + secrets.token_urlsafe(9)
+        hashed = passwords.hash_password(password)
         for name, role, org, dept in USERS:
             user = session.scalar(select(User).where(User.name == name))
             if user is None:
                 user, token = directory.add_user(session, name, role, org, dept)
             else:
                 token = directory.issue_token(session, user)
+            session.flush()
+            passwords.set_password(session, name, password, hashed)
             tokens.append((name, role, org or dept or "", token))
     admin = directory.Principal(0, "demo", "admin")
     for path in sorted(bpmn_folder.glob("*.bpmn")):
@@ -103,6 +109,7 @@ def seed(db: Database, bpmn_folder: Path, schema_dir: Path = intake.DEFAULT_SCHE
         except intake.SchemasMissing as exc:
             yield f"sample tenders not imported: {exc.detail}"
     yield ""
+    yield f"Demo password (sign in at / with a user name below): {password}"
     yield "Demo tokens (Authorization: Bearer <token>):"
     for name, role, where, token in tokens:
         yield f"  {name:<14} {role:<10} {where:<11} {token}"

@@ -745,8 +745,11 @@ def _days_window(now: datetime, days: int) -> tuple:
 
 
 def _age_case(now: datetime):
-    """The AGE_BUCKETS label of an open alert's age now (whole days since raised, rounded down, at least 0)."""
-    whens = [(Alert.raised_at > now - timedelta(days=hi + 1), label) for label, _, hi in AGE_BUCKETS if hi != math.inf]
+    """The AGE_BUCKETS label of an open alert's days overdue now (alerts.days_overdue: whole days after its deadline,
+    rounded up, 0 while not yet due), never the days since it was raised: an alert raised as a pre-warning (yellow,
+    3 days before) or for a backdated contract (raised today, 200 days overdue) is counted by how late the
+    obligation is. days_overdue ≤ hi ⟺ due_at ≥ now − hi days."""
+    whens = [(Alert.due_at >= now - timedelta(days=hi), label) for label, _, hi in AGE_BUCKETS if hi != math.inf]
     return case(*whens, else_=AGE_BUCKETS[-1][0])
 
 
@@ -787,7 +790,7 @@ def _top_alerts(session: Session, open_alerts: tuple, now: datetime, limit: int)
 
 def _open_alerts_panel(session: Session, open_alerts: tuple, names: dict[str, str], now: datetime,
                        top: list) -> dict[str, Any]:
-    """The open alerts panel: counts by severity and by age in days (AGE_BUCKETS), and the `top` alerts."""
+    """The open alerts panel: counts by severity and by days overdue (AGE_BUCKETS), and the `top` alerts."""
     by_severity = _severity_counts()
     ages = {s: {label: 0 for label, _, _ in AGE_BUCKETS} for s in SEVERITIES}
     # Grouped on a subquery's column: PostgreSQL does not match a CASE with parameters in GROUP BY.

@@ -575,6 +575,13 @@ CASES: list[Case] = [
     # The list behind the /contracts page: everyone signed in gets 200 with what it may see (test_contracts_list_exact).
     Case("contracts: list", "contracts.list_contracts", "GET", ALL_200, _path("/api/v1/contracts")),
     Case("me", "me.me", "GET", ALL_200, _path("/api/v1/me")),
+    # Issue 19: sign-in with a password is open to anyone (the answer to a wrong one is the same 401 for every name,
+    # whatever token is sent beside it); signing out with a bearer token ends no session and needs no CSRF token.
+    # Sessions by cookie and their CSRF token: tests/integration/test_sign_in.py.
+    Case("sessions: sign in, wrong password", "sessions.sign_in", "POST", row("401 401 401 401 401 401 401 401 401 401"),
+         lambda w, r: Req("/api/v1/sessions", json={"name": f"ghost-{r}", "password": "not the password"}), write=True),
+    Case("sessions: sign out", "sessions.sign_out", "DELETE", row("200 200 200 200 200 200 200 200 200 401"),
+         _path("/api/v1/sessions/current"), write=True),
     # A correction's success (a post_award payment) is tests/integration/test_corrections.py; here who reaches it.
     Case("contracts: correct, task not completed", "contracts.correct", "POST",
          row("409 403 404 409 403 404 403 403 404 401"), b_correct("signing_deadline"), write=True, snapshot=_task_state),

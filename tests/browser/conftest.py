@@ -116,4 +116,4 @@ def screenshots(tmp_path) -> Path:
 def sign_in(page, token: str) -> None:
     """Type the token into the page's prompt (it is then kept in the tab's session storage)."""
     page.get_by_label("API token").fill(token)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()

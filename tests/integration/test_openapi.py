@@ -41,7 +41,7 @@ def test_the_document_validates_with_openapi_spec_validator(client):
 
 OPERATION_ID = re.compile(r"(list|get|start|complete|deploy|validate|deliver|cancel|stream|acknowledge|resolve|confirm|"
                           r"retry|correct|diff|migrate|record|claim|open|object|revoke|repair|refer|answer|report|"
-                          r"import|export|decide|suspend|resume|propose|notify)_[a-z]+(_[a-z]+)*")
+                          r"import|export|decide|suspend|resume|propose|notify|sign)_[a-z]+(_[a-z]+)*")
 
 
 def test_every_operation_is_named_for_what_it_does(client):
