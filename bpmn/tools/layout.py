@@ -446,6 +446,10 @@ SIGNED_TERMS_BASIS = (
     "《中华人民共和国招标投标法实施条例》第五十七条第一款' if track == 'tendering' else "
     "'《中华人民共和国政府采购法》第四十六条第一款')}")
 CONTRACT_PUBLICATION_DUE = "deadline('G04', signed_at)"
+# The tendering report (R03) runs from the winner's determination, which is the award notice's date here; the
+# completion-acceptance filing (R07) from completion acceptance (confirm_completion's completed_at).
+TENDERING_REPORT_DUE = "deadline('R03', award_notice_date)"
+COMPLETION_FILING_DUE = "deadline('R07', completed_at)"
 FILING_DUE = "deadline('G05', signed_at) if track == 'gov_procurement' else deadline('L01', signed_at)"
 GUARANTEE_RELEASE_DUE = "deadline('Q07', completed_at)"
 RETENTION_RELEASE_DUE = "deadline('Q04', requested_at)"
@@ -718,7 +722,19 @@ def post_award() -> None:
                          met_date="signed_at")
     main.gateway("gw_signed_terms_merge", None, E, 2780, T)
     main.gateway("gw_publication", "GP contract? (政府采购合同?)", E, 2860, T, label="below-right", width=120)
-    main.event("no_publication", None, E, 2860, T + 110, "endEvent")
+    # a tendering contract instead reports on the tendering to the supervising department (R03), below the branch
+    main.task("report_tendering", "Report on the tendering (招标投标情况书面报告)", E, 2500, T + 215,
+              doc="The employer reports in writing on the tendering to the supervising department within 15 days of "
+                  "determining the winner (《招标投标法》第四十七条, R03; counted from the award notice's date); "
+                  "TENDERING_REPORT_OVERDUE otherwise. A government procurement contract has no such report.",
+              ext=form(
+                  fld("reported_at", "date", "报告日期", True, as_="tendering_reported_at"),
+                  fld("document_sha256", "sha256", "书面报告哈希", as_="tendering_report_sha256")))
+    main.warning("report_tendering", "tendering_report", "TENDERING_REPORT_OVERDUE",
+                 "Tendering report overdue (招标投标情况书面报告逾期)", kind="non_performance", responsible="employer",
+                 due=TENDERING_REPORT_DUE, severities=("orange", "red"), rule="R03",
+                 met_date="tendering_reported_at", escalations=esc)
+    main.event("tendering_reported", "Reported (已报告)", E, 2720, T + 215, "endEvent")
     main.task("publish_contract", "Publish the contract (合同公告)", E, 3000, T,
               doc="A government procurement contract is published on the designated media within 2 working days of "
                   "signing (《政府采购法实施条例》第五十条, G04); CONTRACT_PUBLICATION_OVERDUE otherwise.",
@@ -740,10 +756,11 @@ def post_award() -> None:
     main.flow("gw_signed_terms_merge", "gw_publication")
     main.flow("gw_publication", "publish_contract", id="flow_publication_required", name="yes (是)",
               cond="track == 'gov_procurement'", label=(2890, T - 22, 50, 20))
-    f = main.flow("gw_publication", "no_publication", id="flow_no_publication", name="no (否)", start="bottom",
-                  end="top", label=(2866, T + 40, 40, 20))
+    f = main.flow("gw_publication", "report_tendering", (2860, T + 145), (2560, T + 145), id="flow_no_publication",
+                  name="no: tendering (否：招标投标)", start="bottom", end="top", label=(2866, T + 40, 140, 20))
     main.default("gw_publication", f)
     main.flow("publish_contract", "contract_published")
+    main.flow("report_tendering", "tendering_reported")
 
     # the validity of the performance e-guarantee while the contract is performed (contractor lane, row C)
     main.gateway("gw_guarantee_watch", "E-guarantee in force? (电子保函在保?)", K, 1180, C, label="above", width=140)
@@ -932,6 +949,31 @@ def post_award() -> None:
     main.gateway("join_release", None, E, 3570, M, tag="parallelGateway")
     main.flow("confirm_completion", "performance_completed")
     main.flow("performance_completed", "fork_release")
+
+    # a works contract's completion-acceptance filing (R07): a branch of its own from the release fork, drawn above
+    # the main line between the guarantee release's warnings and the join (it ends there, joining nothing)
+    main.gateway("gw_completion_filing", "Works contract? (工程合同?)", E, 2680, M, label="below", width=120)
+    main.event("no_completion_filing", None, E, 2800, M, "endEvent")
+    main.task("file_completion", "File the completion acceptance (竣工验收备案)", E, 3160, M - 420,
+              doc="The employer files the completion acceptance report with the construction department within 15 days "
+                  "of the acceptance (《建设工程质量管理条例》第四十九条第一款; 《房屋建筑和市政基础设施工程竣工验收备案管理办法》"
+                  "第四条; R07); COMPLETION_FILING_OVERDUE otherwise. Works contracts only.",
+              ext=form(
+                  fld("filed_at", "date", "备案日期", True, as_="completion_filed_at"),
+                  fld("filing_no", "string", "备案编号", as_="completion_filing_no")))
+    main.warning("file_completion", "completion_filing", "COMPLETION_FILING_OVERDUE",
+                 "Completion filing overdue (竣工验收备案逾期)", kind="non_performance", responsible="employer",
+                 due=COMPLETION_FILING_DUE, severities=("orange", "red"), rule="R07",
+                 met_date="completion_filed_at", escalations=esc)
+    main.event("completion_filed", "Filed (已备案)", E, 3360, M - 420, "endEvent")
+    main.flow("fork_release", "gw_completion_filing")
+    main.flow("gw_completion_filing", "file_completion", (2680, M - 70), (3130, M - 70), (3130, M - 420),
+              id="flow_completion_filing", name="yes (是)", cond="category == 'works'", start="top",
+              label=(2690, M - 92, 50, 20))
+    f = main.flow("gw_completion_filing", "no_completion_filing", id="flow_no_completion_filing", name="no (否)",
+                  label=(2715, M - 22, 50, 20))
+    main.default("gw_completion_filing", f)
+    main.flow("file_completion", "completion_filed")
 
     main.gateway("gw_guarantee_release", "Performance guarantee held? (收取了履约保证金?)", E, 2640, B, width=150)
     main.task("release_performance_guarantee", "Release the guarantee (退还履约保证金)", E, 2720, B,

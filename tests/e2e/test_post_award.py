@@ -203,6 +203,9 @@ def baseline(data: dict) -> list[tuple]:
     if data["track"] == "gov_procurement":
         # G04: published within 2 working days of the signing (08-12 Wed → 08-14 Fri 24:00).
         steps.append(("publish", "publish_contract", "employer", at(8, 13), PUBLISHED, None))
+    else:
+        # R03: the written report on the tendering within 15 days of the award notice (08-03 → 08-18 24:00).
+        steps.append(("report", "report_tendering", "employer", at(8, 13), {"reported_at": "2026-08-13"}, None))
     if bond["form"] != "exempt":
         steps.append(("bid_bond", "release_bid_bond", "employer", at(8, 13), {
             "released_at": "2026-08-13", "amount": bond["amount"], "interest": "8.20"}, None))
@@ -222,6 +225,9 @@ def baseline(data: dict) -> list[tuple]:
              {"paid_at": paid, "amount": m["amount"], "voucher_no": f"GK-{no:04d}"}, no),
         ]
     steps.append(("complete", "confirm_completion", "employer", at(9, 21), {"completed_at": "2026-09-21"}, None))
+    if data["category"] == "works":
+        # R07: the completion-acceptance filing within 15 days of the acceptance (09-21 → 10-06 24:00).
+        steps.append(("file_completion", "file_completion", "employer", at(9, 24), {"filed_at": "2026-09-24"}, None))
     if rate != "0":
         steps.append(("release_guarantee", "release_performance_guarantee", "employer", at(9, 24),
                       {"released_at": "2026-09-24"}, None))
@@ -476,7 +482,40 @@ def _retention_release(api: Api, track: str):
     return c.id, expected, resolve
 
 
+def _tendering_report(api: Api, track: str):
+    c = Contract(api, "LATE-TENDERING-REPORT", tendering_works())
+    c.run(until="deliver1", skip=("report",))
+    # R03: 15 calendar days from the award notice of 08-03 (the winner determined) → 08-18 (Tue) 24:00.
+    api.tick(just_after_midnight(8, 19))
+    expected = {"now": just_after_midnight(8, 19), "code": "TENDERING_REPORT_OVERDUE",
+                "kind": "non_performance", "severity": "orange", "due": "2026-08-18T16:00:00",
+                "department": "ZJ", "responsible": "EMP", "amount": None, "element": "report_tendering",
+                "basis": "第四十七条"}
+    def resolve():
+        c.step("report", at(8, 20), reported_at="2026-08-20")
+        return "obligation met on 2026-08-20, 2 days late"
+    return c.id, expected, resolve
+
+
+def _completion_filing(api: Api, track: str):
+    c = Contract(api, "LATE-COMPLETION-FILING", one_milestone(tendering_works()))
+    c.run(until="request_retention", skip=("file_completion",))
+    # R07: 15 calendar days from the completion acceptance of 09-21 → 10-06, inside the National Day holiday
+    # (10-01..07): the period ends on the first working day after it, 10-08 (Thu) 24:00.
+    api.tick(just_after_midnight(10, 9))
+    expected = {"now": just_after_midnight(10, 9), "code": "COMPLETION_FILING_OVERDUE",
+                "kind": "non_performance", "severity": "orange", "due": "2026-10-08T16:00:00",
+                "department": "ZJ", "responsible": "EMP", "amount": None, "element": "file_completion",
+                "basis": "第四十九条"}
+    def resolve():
+        c.step("file_completion", at(10, 12), filed_at="2026-10-12")
+        return "obligation met on 2026-10-12, 4 days late"
+    return c.id, expected, resolve
+
+
 CASES = {
+    "TENDERING_REPORT_OVERDUE": (_tendering_report, "tendering"),
+    "COMPLETION_FILING_OVERDUE": (_completion_filing, "tendering"),
     "SIGNING_OVERDUE-tendering": (_signing, "tendering"),
     "SIGNING_OVERDUE-gov_procurement": (_signing, "gov_procurement"),
     "BID_BOND_REFUND_OVERDUE-tendering": (_bid_bond, "tendering"),
@@ -763,11 +802,13 @@ def test_on_time_through_the_real_server(db_url, tmp_path):
         act("release_bid_bond", "emp", {"released_at": t, "amount": "20000.00"})
         act("file_contract", "emp", {"filed_at": t, "document_sha256": SIGNED})
         act("review_filing", "zj", {"decision": "accepted"})
+        act("report_tendering", "emp", {"reported_at": t})
         act("report_delivery", "con", {"delivered_at": t})
         act("accept_delivery", "emp", {"accepted_at": t, "result": "passed"})
         act("submit_invoice", "con", {"invoice_no": "INV-9", "amount": "1200000.00", "issued_at": t})
         act("record_payment", "emp", {"paid_at": t, "amount": "1200000.00"})
-        done = act("confirm_completion", "emp", {"completed_at": t})
+        act("confirm_completion", "emp", {"completed_at": t})
+        done = act("file_completion", "emp", {"filed_at": t})
         assert done["instance"]["status"] == "completed"
         assert call("GET", "/alerts", "admin")["items"] == []
         ledger = call("GET", "/contracts/HTTP-1", "zj")
