@@ -47,6 +47,9 @@ class LedgerParty(Schema):
     name = fields.String(allow_none=True)
     credit_rating = fields.String(allow_none=True)
     sme = fields.Boolean(allow_none=True)
+    consortium = fields.String(allow_none=True, metadata={
+        "enum": ["lead", "member"],
+        "description": "a consortium (联合体) holding the role: its lead or one of its members; null for a role held alone"})
 
 
 class LedgerAmounts(Schema):
@@ -187,6 +190,9 @@ class ContractSummaryParty(Schema):
     role = fields.String()
     org_code = fields.String()
     name = fields.String(allow_none=True)
+    consortium = fields.String(allow_none=True, metadata={
+        "enum": ["lead", "member"],
+        "description": "a consortium (联合体) holding the role: its lead or one of its members; null for a role held alone"})
 
 
 class OpenAlertCounts(Schema):
