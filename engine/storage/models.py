@@ -736,6 +736,8 @@ class TenderAward(Base):
     awarded_on: Mapped[date | None] = mapped_column(Date, index=True)
     supplier_key: Mapped[str | None] = mapped_column(String(120), index=True)
     supplier_party: Mapped[str | None] = mapped_column(String(200))
+    # An award to a consortium: every supplier's party id in the release, the lead (supplier_party) first.
+    supplier_parties: Mapped[list[str] | None] = mapped_column(JSON)
     period_start: Mapped[date | None] = mapped_column(Date)
     period_end: Mapped[date | None] = mapped_column(Date)
     instance_id: Mapped[str | None] = mapped_column(ForeignKey("instances.id"), unique=True)

@@ -2,7 +2,8 @@
 
 instance_parties gets one row per organisation holding a role: its primary key becomes (instance_id, role,
 org_code). credit_records holds one record per responsible organisation of an alert: the unique alert_id becomes
-unique (alert_id, org_code). leads.responsible_members names a consortium's members.
+unique (alert_id, org_code). leads.responsible_members names a consortium's members; tender_awards.supplier_parties
+every supplier of an award to a consortium (OCDS awards[].suppliers).
 
 Revision ID: 0015
 Revises: 0013
@@ -47,6 +48,8 @@ def upgrade() -> None:
                    ('uq_credit_records_alert_org', ['alert_id', 'org_code']))
     with op.batch_alter_table('leads', schema=None) as batch_op:
         batch_op.add_column(sa.Column('responsible_members', sa.JSON(), nullable=True))
+    with op.batch_alter_table('tender_awards', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('supplier_parties', sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
@@ -58,6 +61,8 @@ def downgrade() -> None:
     if shared:
         raise RuntimeError(f"{shared} contract role(s) are held by a consortium: downgrading below 0015 would lose "
                            "their members; end or export those contracts first")
+    with op.batch_alter_table('tender_awards', schema=None) as batch_op:
+        batch_op.drop_column('supplier_parties')
     with op.batch_alter_table('leads', schema=None) as batch_op:
         batch_op.drop_column('responsible_members')
     _credit_unique('uq_credit_records_alert_org', ('credit_records_alert_id_key', ['alert_id']))
