@@ -639,6 +639,31 @@ def post_award() -> None:
                doc="The contractor refused to sign (" + BASIS_REFUSAL + "): the beneficiary's claim on the bid guarantee "
                    "delivers award_refused, which ends the signing here; the claim goes on in claim_subprocess.")
 
+    # the tendering report (R03) runs from the winner's determination, whatever the signing does: a second flow
+    # out of the start event (an uncontrolled parallel split), up the lane's left edge where nothing else is drawn
+    RT = 900
+    main.gateway("gw_tendering_report", "Tendering? (招标投标?)", E, 200, RT, label="above-right", width=110)
+    main.event("no_tendering_report", None, E, 200, RT - 110, "endEvent")
+    main.task("report_tendering", "Report on the tendering (招标投标情况书面报告)", E, 260, RT,
+              doc="The employer reports in writing on the tendering to the supervising department within 15 days of "
+                  "determining the winner (《招标投标法》第四十七条, R03; counted from the award notice's date, "
+                  "alongside the signing); TENDERING_REPORT_OVERDUE otherwise. A government procurement contract has "
+                  "no such report.",
+              ext=form(
+                  fld("reported_at", "date", "报告日期", True, as_="tendering_reported_at"),
+                  fld("document_sha256", "sha256", "书面报告哈希", as_="tendering_report_sha256")))
+    main.warning("report_tendering", "tendering_report", "TENDERING_REPORT_OVERDUE",
+                 "Tendering report overdue (招标投标情况书面报告逾期)", kind="non_performance", responsible="employer",
+                 due=TENDERING_REPORT_DUE, severities=("orange", "red"), rule="R03",
+                 met_date="tendering_reported_at", escalations=esc)
+    main.event("tendering_reported", "Reported (已报告)", E, 460, RT, "endEvent")
+    main.flow("award_notice_issued", "gw_tendering_report", start="top", end="bottom")
+    main.flow("gw_tendering_report", "report_tendering", id="flow_tendering_report", name="yes (是)",
+              cond="track == 'tendering'", label=(226, RT - 22, 30, 20))
+    f = main.flow("gw_tendering_report", "no_tendering_report", id="flow_no_tendering_report", name="no (否)",
+                  start="top", end="bottom", label=(206, RT - 60, 40, 20))
+    main.default("gw_tendering_report", f)
+    main.flow("report_tendering", "tendering_reported")
     f = main.flow("award_notice_issued", "gw_guarantee_required")
     f = main.flow("gw_guarantee_required", "gw_guarantee_resubmit", id="flow_guarantee_required",
                   name="yes (是)", cond="performance_guarantee_rate > 0", start="bottom", end="top",
@@ -722,19 +747,7 @@ def post_award() -> None:
                          met_date="signed_at")
     main.gateway("gw_signed_terms_merge", None, E, 2780, T)
     main.gateway("gw_publication", "GP contract? (政府采购合同?)", E, 2860, T, label="below-right", width=120)
-    # a tendering contract instead reports on the tendering to the supervising department (R03), below the branch
-    main.task("report_tendering", "Report on the tendering (招标投标情况书面报告)", E, 2500, T + 215,
-              doc="The employer reports in writing on the tendering to the supervising department within 15 days of "
-                  "determining the winner (《招标投标法》第四十七条, R03; counted from the award notice's date); "
-                  "TENDERING_REPORT_OVERDUE otherwise. A government procurement contract has no such report.",
-              ext=form(
-                  fld("reported_at", "date", "报告日期", True, as_="tendering_reported_at"),
-                  fld("document_sha256", "sha256", "书面报告哈希", as_="tendering_report_sha256")))
-    main.warning("report_tendering", "tendering_report", "TENDERING_REPORT_OVERDUE",
-                 "Tendering report overdue (招标投标情况书面报告逾期)", kind="non_performance", responsible="employer",
-                 due=TENDERING_REPORT_DUE, severities=("orange", "red"), rule="R03",
-                 met_date="tendering_reported_at", escalations=esc)
-    main.event("tendering_reported", "Reported (已报告)", E, 2720, T + 215, "endEvent")
+    main.event("no_publication", None, E, 2860, T + 110, "endEvent")
     main.task("publish_contract", "Publish the contract (合同公告)", E, 3000, T,
               doc="A government procurement contract is published on the designated media within 2 working days of "
                   "signing (《政府采购法实施条例》第五十条, G04); CONTRACT_PUBLICATION_OVERDUE otherwise.",
@@ -756,11 +769,10 @@ def post_award() -> None:
     main.flow("gw_signed_terms_merge", "gw_publication")
     main.flow("gw_publication", "publish_contract", id="flow_publication_required", name="yes (是)",
               cond="track == 'gov_procurement'", label=(2890, T - 22, 50, 20))
-    f = main.flow("gw_publication", "report_tendering", (2860, T + 145), (2560, T + 145), id="flow_no_publication",
-                  name="no: tendering (否：招标投标)", start="bottom", end="top", label=(2866, T + 40, 140, 20))
+    f = main.flow("gw_publication", "no_publication", id="flow_no_publication", name="no (否)", start="bottom",
+                  end="top", label=(2866, T + 40, 40, 20))
     main.default("gw_publication", f)
     main.flow("publish_contract", "contract_published")
-    main.flow("report_tendering", "tendering_reported")
 
     # the validity of the performance e-guarantee while the contract is performed (contractor lane, row C)
     main.gateway("gw_guarantee_watch", "E-guarantee in force? (电子保函在保?)", K, 1180, C, label="above", width=140)

@@ -42,9 +42,9 @@ def test_both_members_see_the_contract_act_as_contractor_and_each_gets_a_credit_
     c.done.add("confirm")
     assert api.ledger("JV-1", "zj")["signed"] is True
     # the employer's lane stays the employer's
-    [filing] = [t for t in api.call("GET", "/api/v1/tasks?limit=50", "emp")["items"] if t["element_id"] == "report_tendering"]
+    [filing] = [t for t in api.call("GET", "/api/v1/tasks?limit=50", "emp")["items"] if t["element_id"] == "file_contract"]
     api.call("POST", f"/api/v1/tasks/{filing['id']}/complete", "con2", at(8, 13), 403,
-             json={"data": {"reported_at": "2026-08-13"}})
+             json={"data": {"filed_at": "2026-08-13", "document_sha256": "a" * 64}})
 
     # never delivered: DELIVERY_LATE is red 30 days after the planned 08-31, against the contractor
     c.run(until="deliver1")

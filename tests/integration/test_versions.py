@@ -63,6 +63,11 @@ def confirm(client, people, instance_id: str, day: str, sha: str) -> None:
     assert r.status_code == 200, r.get_json()
 
 
+def signing(instance: dict) -> list[dict]:
+    """The contract's ready signing task (a tendering contract's employer also has report_tendering from the start)."""
+    return [t for t in instance["tasks"] if t["element_id"] != "report_tendering"]
+
+
 def waiting(instance: dict) -> dict[str, dict]:
     return {t["element_id"]: t for t in instance["timers"] if t["status"] == "waiting"}
 
@@ -113,7 +118,7 @@ def test_a_running_instance_moves_to_v2_and_its_timers_follow_the_new_definition
     deploy(client, people, POST_AWARD)
     inst = start(client, people)
     assert inst["definition"] == {"key": "post_award", "version": 1}
-    [task] = inst["tasks"]
+    [task] = signing(inst)
     assert task["element_id"] == "sign_contract"
     before = waiting(inst)
     # R04: 30 days from 2026-03-02 → 2026-04-01 24:00 China time
@@ -149,7 +154,7 @@ def test_a_running_instance_moves_to_v2_and_its_timers_follow_the_new_definition
     assert after["signing_timer_orange"]["due_at"] == "2026-03-23T16:00:00+00:00"
     assert after["signing_timer_orange"]["id"] == before["signing_timer_orange"]["id"]  # the same timer, moved
     assert after["signing_timer_red"]["due_at"] == before["signing_timer_red"]["due_at"]  # unchanged expression
-    [task2] = now["tasks"]
+    [task2] = signing(now)
     assert task2["id"] == task["id"] and task2["name"] == "Sign the written contract (签订书面合同)"
     history = client.get(f"/api/v1/instances/{inst['id']}/history", headers=people.auth("operator")).get_json()["items"]
     [event] = [e for e in history if e["action"] == "instance_migrated"]
@@ -176,7 +181,7 @@ def test_a_running_instance_moves_to_v2_and_its_timers_follow_the_new_definition
 def test_part_workflows_move_too_and_their_timers_follow(client, people):
     deploy(client, people, POST_AWARD)
     inst = start(client, people, "LH-V-2")
-    [task] = inst["tasks"]
+    [task] = signing(inst)
     with clock.frozen_at(datetime(2026, 3, 10, 9, tzinfo=CN)):
         r = client.post(f"/api/v1/tasks/{task['id']}/complete", headers=people.auth("emp"), json={"data": {
             "signed_at": "2026-03-10", "contract_no": "HT-2", "document_sha256": "b" * 64, "amount": "1000000.00"}})
@@ -226,7 +231,7 @@ def test_a_completed_element_missing_from_the_new_version_is_refused_too(client,
     """The task tree keeps what was done; a version without it could not load this contract again."""
     deploy(client, people, POST_AWARD)
     inst = start(client, people, "LH-V-4")
-    [task] = inst["tasks"]
+    [task] = signing(inst)
     with clock.frozen_at(datetime(2026, 3, 10, 9, tzinfo=CN)):
         r = client.post(f"/api/v1/tasks/{task['id']}/complete", headers=people.auth("emp"), json={"data": {
             "signed_at": "2026-03-10", "contract_no": "HT-4", "document_sha256": "c" * 64, "amount": "1000000.00"}})
