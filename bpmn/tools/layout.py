@@ -566,6 +566,7 @@ def post_award() -> None:
                    fld("late_interest_percent_per_day", "number", "约定逾期利率（%/日）", min="0"),
                    fld("funding_source", "enum", "资金来源", False,
                        values="fiscal_budget,special_bonds,state_owned,self_raised,mixed"),
+                   fld("tendering_reported_at", "date", "招标投标情况书面报告日期（已报告时，R03）"),
                    fld("acceptance_days", "integer", "验收期限（日）", True),
                    fld("milestones", "list", "履约节点（按节点付款时必填）", False,
                        fld("name", "string", "节点名称", True),
@@ -642,7 +643,8 @@ def post_award() -> None:
     # the tendering report (R03) runs from the winner's determination, whatever the signing does: a second flow
     # out of the start event (an uncontrolled parallel split), up the lane's left edge where nothing else is drawn
     RT = 900
-    main.gateway("gw_tendering_report", "Tendering? (招标投标?)", E, 200, RT, label="above-right", width=110)
+    main.gateway("gw_tendering_report", "Tendering, not yet reported? (招标投标且未报告?)", E, 200, RT,
+                 label="above-right", width=170)
     main.event("no_tendering_report", None, E, 200, RT - 110, "endEvent")
     main.task("report_tendering", "Report on the tendering (招标投标情况书面报告)", E, 260, RT,
               doc="The employer reports in writing on the tendering to the supervising department within 15 days of "
@@ -659,7 +661,7 @@ def post_award() -> None:
     main.event("tendering_reported", "Reported (已报告)", E, 460, RT, "endEvent")
     main.flow("award_notice_issued", "gw_tendering_report", start="top", end="bottom")
     main.flow("gw_tendering_report", "report_tendering", id="flow_tendering_report", name="yes (是)",
-              cond="track == 'tendering'", label=(226, RT - 22, 30, 20))
+              cond="track == 'tendering' and tendering_reported_at is None", label=(226, RT - 22, 30, 20))
     f = main.flow("gw_tendering_report", "no_tendering_report", id="flow_no_tendering_report", name="no (否)",
                   start="top", end="bottom", label=(206, RT - 60, 40, 20))
     main.default("gw_tendering_report", f)

@@ -70,6 +70,11 @@ def tendering_works(**over) -> dict:
                        {"name": "竣工验收", "amount": "600000.00", "planned_date": "2026-09-15"}],
     }
     data.update(over)
+    # R03's report was made on the award notice's day, before the contract entered supervision: no report_tendering
+    # task (tendering_reported_at=None: the contract asks for one).
+    data.setdefault("tendering_reported_at", data["award_notice_date"])
+    if data["tendering_reported_at"] is None:
+        del data["tendering_reported_at"]
     return data
 
 
@@ -196,7 +201,7 @@ def baseline(data: dict) -> list[tuple]:
             "guarantee_no": "BG-2026-0815", "issuer": "中国银行郑州分行", "form": "bank_guarantee",
             "amount": f"{int(amount.split('.')[0]) * int(rate) // 100}.00", "valid_to": "2026-12-31",
             "document_sha256": GUARANTEE_DOC}, None))
-    if data["track"] == "tendering":
+    if data["track"] == "tendering" and not data.get("tendering_reported_at"):
         # R03: the written report on the tendering within 15 days of the award notice (08-03 → 08-18 24:00).
         steps.append(("report", "report_tendering", "employer", at(8, 5), {"reported_at": "2026-08-05"}, None))
     steps.append(("sign", "sign_contract", "employer", at(8, 12), {
@@ -278,7 +283,7 @@ class Contract:
 # ------------------------------------------------------------------------------------ (a), (b) on time
 @pytest.mark.parametrize("track", ["tendering_works", "procurement_goods"])
 def test_a_contract_performed_on_time_raises_no_alert_and_completes_fully_paid(api, track):
-    data = tendering_works() if track == "tendering_works" else procurement_goods()
+    data = tendering_works(tendering_reported_at=None) if track == "tendering_works" else procurement_goods()
     c = Contract(api, f"ON-TIME-{track}", data)
     assert c.instance["status"] == "running" and c.instance["alerts"] == []
     # The deadline the first task shows: R04 / G03, 30 days from the award notice 08-03 → 09-02 (Wed) 24:00.
@@ -327,9 +332,7 @@ def _signing(api: Api, track: str):
                 "kind": "non_performance", "severity": "red", "due": "2026-09-02T16:00:00",
                 "department": data["department"], "responsible": "EMP", "amount": None,
                 # The obligation is a contract signed by both: the contractor's confirmation meets it.
-                "element": "confirm_signature", "basis": "第四十六条",
-                # R03's report, due 15 days after the award notice, is as late (red at once) and stays open here.
-                "besides": ("TENDERING_REPORT_OVERDUE",) if track == "tendering" else ()}
+                "element": "confirm_signature", "basis": "第四十六条"}
     def resolve():
         api.act(instance["id"], "sign_contract", "emp", at(10, 12, hour=16), {
             "signed_at": "2026-10-12", "contract_no": "HT-1", "document_sha256": SIGNED,
@@ -491,7 +494,7 @@ def _retention_release(api: Api, track: str):
 
 
 def _tendering_report(api: Api, track: str):
-    c = Contract(api, "LATE-TENDERING-REPORT", tendering_works())
+    c = Contract(api, "LATE-TENDERING-REPORT", tendering_works(tendering_reported_at=None))
     c.run(until="deliver1", skip=("report",))
     # R03: 15 calendar days from the award notice of 08-03 (the winner determined) → 08-18 (Tue) 24:00.
     api.tick(just_after_midnight(8, 19))

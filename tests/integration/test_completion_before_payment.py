@@ -41,7 +41,8 @@ def test_works_completion_with_the_milestone_unpaid_starts_the_defect_liability_
     assert waiting(api, c)["defect_liability_period"].startswith("2026-12-12T16:00:00")
     view = api.instance(c.id)
     assert view["status"] == "running"
-    assert {t["element_id"] for t in view["tasks"]} == {"record_payment"}  # only the payment is awaited
+    # only the payment is awaited, and the completion-acceptance filing (R07) that completion starts
+    assert {t["element_id"] for t in view["tasks"]} == {"record_payment", "file_completion"}
     [still] = api.alerts("admin")
     assert still["id"] == alert["id"] and still["status"] == "open"
     assert api.ledger(c.key, "zj")["dates"]["completed_at"] == "2026-10-12"

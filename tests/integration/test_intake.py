@@ -136,7 +136,7 @@ def test_bad_packages_are_refused_naming_the_field_and_change_nothing(api):
 def rest_of_start(**over) -> dict:
     """What the operator confirms beyond the award: track, bid bond, guarantee and retention rates, periods,
     milestones."""
-    data = {k: v for k, v in tendering_works().items() if k not in intake.FROM_AWARD}
+    data = {k: v for k, v in tendering_works(tendering_reported_at=None).items() if k not in intake.FROM_AWARD}
     data["milestones"] = [{"name": "管网主体", "amount": "6000000.00", "planned_date": "2026-12-31"},
                           {"name": "竣工验收", "amount": "5050000.00", "planned_date": "2027-03-31"}]
     data.update(over)
