@@ -29,7 +29,8 @@ def running_contract(live) -> dict:
     inst = call(live, "POST", "/instances", "operator", body={
         "definition": "post_award", "business_key": "LH-VIEW-1", "data": {
             "project_code": "ZZ-2026-0101", "project_name": "第一中学教学楼改造", "track": "tendering", "category": "works",
-            "award_notice_date": award.isoformat(), "contract_amount": "1000000.00", "employer": "EMP",
+            "award_notice_date": award.isoformat(), "tendering_reported_at": award.isoformat(),
+            "contract_amount": "1000000.00", "employer": "EMP",
             "contractor": "CON", "department": "ZJ", "acceptance_days": 30, "performance_guarantee_rate": "5",
             "retention_rate": "0", "bid_bond": {"amount": "10000.00", "form": "e_guarantee"},
             "milestones": [{"name": "主体结构", "amount": "1000000.00", "planned_date": (award + timedelta(days=200)).isoformat()}]}})
@@ -43,7 +44,7 @@ def running_contract(live) -> dict:
 def test_the_instance_view_marks_exactly_the_active_user_tasks(page, live, screenshots):
     inst = running_contract(live)
     ready = {t["element_id"] for t in inst["tasks"]}
-    assert ready == {"sign_contract", "report_tendering"}  # R03's report runs from the award notice, beside signing
+    assert ready == {"sign_contract"}
     page.goto(f"{live.base}/instances/{inst['id']}/view")
     expect(page.get_by_label("API token")).to_be_visible()
     sign_in(page, live.people.tokens["zj"])  # the supervising department sees its contracts
@@ -67,11 +68,10 @@ def test_the_instance_view_marks_exactly_the_active_user_tasks(page, live, scree
     assert waiting
     for timer in waiting:
         expect(page.locator(f'#timers li[data-element-id="{timer["element_id"]}"] time')).to_have_attribute("datetime", timer["due_at"])
-    # 40 days after the award notice: the signing (30 days, R04) and the tendering report (15 days, R03) are late
-    assert {a["code"] for a in inst["alerts"] if a["status"] == "open"} <= {"SIGNING_OVERDUE", "TENDERING_REPORT_OVERDUE"}
+    [alert] = [a for a in inst["alerts"] if a["status"] == "open"] or [None]
+    assert alert is None or alert["code"] == "SIGNING_OVERDUE"
     expect(page.locator("#alerts")).to_contain_text("SIGNING_OVERDUE")
-    expect(page.locator("#alerts")).to_contain_text("TENDERING_REPORT_OVERDUE")
-    expect(page.locator("#alerts .severity-orange")).to_have_count(2)
+    expect(page.locator("#alerts .severity-orange")).to_have_count(1)
 
     page.evaluate("""() => { const c = lvyueViewer.get('canvas');
         c.zoom(0.95); c.scrollToElement(lvyueViewer.get('elementRegistry').get('sign_contract'), {top: 300, left: 420}); }""")

@@ -815,7 +815,6 @@ def test_on_time_through_the_real_server(db_url, tmp_path):
         act("release_bid_bond", "emp", {"released_at": t, "amount": "20000.00"})
         act("file_contract", "emp", {"filed_at": t, "document_sha256": SIGNED})
         act("review_filing", "zj", {"decision": "accepted"})
-        act("report_tendering", "emp", {"reported_at": t})
         act("report_delivery", "con", {"delivered_at": t})
         act("accept_delivery", "emp", {"accepted_at": t, "result": "passed"})
         act("submit_invoice", "con", {"invoice_no": "INV-9", "amount": "1200000.00", "issued_at": t})

@@ -52,6 +52,7 @@ def test_works_completion_with_the_milestone_unpaid_starts_the_defect_liability_
     assert paid["status"] == "resolved" and paid["resolution"] == "paid 20 days late (on 2026-10-20)"
     assert api.instance(c.id)["status"] == "running"  # the retention is still held
 
+    c.step("file_completion", at(10, 20, hour=11), filed_at="2026-10-20")  # R07: 15 days from 10-12, on time
     c.step("request_retention", at(12, 14), requested_at="2026-12-14")
     c.step("release_retention", at(12, 21), released_at="2026-12-21")
     assert api.instance(c.id)["status"] == "completed"

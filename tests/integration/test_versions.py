@@ -41,7 +41,8 @@ def deploy(client, people, xml: str) -> dict:
 
 def start(client, people, key="LH-V-1", **changes) -> dict:
     data = {"project_code": "P-1", "project_name": "教学楼改造", "track": "tendering", "category": "works",
-            "award_notice_date": "2026-03-02", "contract_amount": "1000000.00", "employer": "EMP", "contractor": "CON",
+            "award_notice_date": "2026-03-02", "tendering_reported_at": "2026-03-02", "contract_amount": "1000000.00",
+            "employer": "EMP", "contractor": "CON",
             "department": "ZJ", "acceptance_days": 30, "performance_guarantee_rate": "0", "retention_rate": "3",
             "bid_bond": {"amount": "10000.00", "form": "e_guarantee"},
             "milestones": [{"name": "主体", "amount": "1000000.00", "planned_date": "2026-09-30"}]}
@@ -61,11 +62,6 @@ def confirm(client, people, instance_id: str, day: str, sha: str) -> None:
         r = client.post(f"/api/v1/tasks/{task['id']}/complete", headers=people.auth("con"), json={"data": {
             "confirmed": True, "confirmed_at": day, "document_sha256": sha}})
     assert r.status_code == 200, r.get_json()
-
-
-def signing(instance: dict) -> list[dict]:
-    """The contract's ready signing task (a tendering contract's employer also has report_tendering from the start)."""
-    return [t for t in instance["tasks"] if t["element_id"] != "report_tendering"]
 
 
 def waiting(instance: dict) -> dict[str, dict]:
@@ -118,7 +114,7 @@ def test_a_running_instance_moves_to_v2_and_its_timers_follow_the_new_definition
     deploy(client, people, POST_AWARD)
     inst = start(client, people)
     assert inst["definition"] == {"key": "post_award", "version": 1}
-    [task] = signing(inst)
+    [task] = inst["tasks"]
     assert task["element_id"] == "sign_contract"
     before = waiting(inst)
     # R04: 30 days from 2026-03-02 → 2026-04-01 24:00 China time
@@ -154,7 +150,7 @@ def test_a_running_instance_moves_to_v2_and_its_timers_follow_the_new_definition
     assert after["signing_timer_orange"]["due_at"] == "2026-03-23T16:00:00+00:00"
     assert after["signing_timer_orange"]["id"] == before["signing_timer_orange"]["id"]  # the same timer, moved
     assert after["signing_timer_red"]["due_at"] == before["signing_timer_red"]["due_at"]  # unchanged expression
-    [task2] = signing(now)
+    [task2] = now["tasks"]
     assert task2["id"] == task["id"] and task2["name"] == "Sign the written contract (签订书面合同)"
     history = client.get(f"/api/v1/instances/{inst['id']}/history", headers=people.auth("operator")).get_json()["items"]
     [event] = [e for e in history if e["action"] == "instance_migrated"]
@@ -181,7 +177,7 @@ def test_a_running_instance_moves_to_v2_and_its_timers_follow_the_new_definition
 def test_part_workflows_move_too_and_their_timers_follow(client, people):
     deploy(client, people, POST_AWARD)
     inst = start(client, people, "LH-V-2")
-    [task] = signing(inst)
+    [task] = inst["tasks"]
     with clock.frozen_at(datetime(2026, 3, 10, 9, tzinfo=CN)):
         r = client.post(f"/api/v1/tasks/{task['id']}/complete", headers=people.auth("emp"), json={"data": {
             "signed_at": "2026-03-10", "contract_no": "HT-2", "document_sha256": "b" * 64, "amount": "1000000.00"}})
@@ -231,7 +227,7 @@ def test_a_completed_element_missing_from_the_new_version_is_refused_too(client,
     """The task tree keeps what was done; a version without it could not load this contract again."""
     deploy(client, people, POST_AWARD)
     inst = start(client, people, "LH-V-4")
-    [task] = signing(inst)
+    [task] = inst["tasks"]
     with clock.frozen_at(datetime(2026, 3, 10, 9, tzinfo=CN)):
         r = client.post(f"/api/v1/tasks/{task['id']}/complete", headers=people.auth("emp"), json={"data": {
             "signed_at": "2026-03-10", "contract_no": "HT-4", "document_sha256": "c" * 64, "amount": "1000000.00"}})
