@@ -48,8 +48,7 @@ class LedgerParty(Schema):
     credit_rating = fields.String(allow_none=True)
     sme = fields.Boolean(allow_none=True)
     consortium = fields.String(allow_none=True, metadata={
-        "enum": ["lead", "member"],
-        "description": "a consortium (联合体) holding the role: its lead or one of its members; null for a role held alone"})
+        "description": "a consortium (联合体) holding the role: `lead` or `member`; null for a role held alone"})
 
 
 class LedgerAmounts(Schema):
@@ -191,8 +190,7 @@ class ContractSummaryParty(Schema):
     org_code = fields.String()
     name = fields.String(allow_none=True)
     consortium = fields.String(allow_none=True, metadata={
-        "enum": ["lead", "member"],
-        "description": "a consortium (联合体) holding the role: its lead or one of its members; null for a role held alone"})
+        "description": "a consortium (联合体) holding the role: `lead` or `member`; null for a role held alone"})
 
 
 class OpenAlertCounts(Schema):

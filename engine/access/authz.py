@@ -65,15 +65,20 @@ def members(session: Session, instance_id: str, role: str) -> list[str]:
                                 .order_by(Party.org_code)))
 
 
-def _holds(obj, instance_id: str, org: str, role: str | None = None) -> bool:
-    """Whether `org` holds `role` (any role: None) in the contract, by its rows in instance_parties."""
-    session = object_session(obj)
-    if session is None:
+def consortium_members(instance: Instance | None) -> list[str]:
+    """The members of the consortium holding the contractor's role, as the start recorded them ([] when none).
+    instance_parties holds the same, one row each, for the list queries (`instance_filter`, `holds_lane`)."""
+    consortium = (instance.data or {}).get(CONSORTIUM) if instance is not None else None
+    return list(consortium.get("members") or ()) if isinstance(consortium, dict) else []
+
+
+def in_consortium(obj, instance_id: str, role: str | None, org: str) -> bool:
+    """Whether `org` is a consortium member holding `role` in the contract of `obj` (a loaded task or alert): read
+    from the contract already in the session (no statement in a view that loaded it)."""
+    if role != CONSORTIUM_ROLE:
         return False
-    query = select(Party.org_code).where(Party.instance_id == instance_id, Party.org_code == org)
-    if role is not None:
-        query = query.where(Party.role == role)
-    return session.scalar(query.limit(1)) is not None
+    session = object_session(obj)
+    return session is not None and org in consortium_members(session.get(Instance, instance_id))
 
 
 def holds_lane(org: str):
@@ -90,7 +95,7 @@ def can_see_instance(principal: Principal, instance: Instance) -> bool:
     if principal.role == "party":
         if principal.org_code is None:
             return False
-        return principal.org_code in parties(instance).values() or _holds(instance, instance.id, principal.org_code)
+        return principal.org_code in parties(instance).values() or principal.org_code in consortium_members(instance)
     if principal.role == "supervisor":
         return instance.department_code in principal.departments
     return False
@@ -126,7 +131,7 @@ def may_act_on(principal: Principal, task: TaskRow) -> bool:
         if principal.role != "party" or principal.org_code is None:
             return False
         return principal.org_code == task.assignee_org or (
-            task.assignee_org is not None and _holds(task, task.instance_id, principal.org_code, task.lane))
+            task.assignee_org is not None and in_consortium(task, task.instance_id, task.lane, principal.org_code))
     if task.lane == "supervisor":
         return principal.role == "supervisor" and task.assignee_department in principal.departments
     return False

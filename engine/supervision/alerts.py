@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select, true, false
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.runtime import audit, expressions, forms, hooks, spiff, values, webhooks
@@ -100,9 +100,8 @@ def _visible(principal: Principal, alert: Alert) -> bool:
     if principal.role == "party":
         if principal.org_code is None or alert.responsible_org is None:
             return False
-        return alert.responsible_org == principal.org_code or (
-            alert.responsible_role is not None and (session := object_session(alert)) is not None
-            and principal.org_code in authz.members(session, alert.instance_id, alert.responsible_role))
+        return alert.responsible_org == principal.org_code or authz.in_consortium(
+            alert, alert.instance_id, alert.responsible_role, principal.org_code)
     return False
 
 

@@ -26,6 +26,11 @@ def _sqlite() -> bool:
     return op.get_bind().dialect.name == "sqlite"
 
 
+def _alert_unique() -> str:
+    """The unique alert_id constraint of 0006: PostgreSQL's default name; SQLite's convention name (unnamed there)."""
+    return 'uq_credit_records_alert_id' if _sqlite() else 'credit_records_alert_id_key'
+
+
 def _set_primary_key(columns: list[str]) -> None:
     if _sqlite():
         with op.batch_alter_table('instance_parties', recreate='always', naming_convention=SQLITE_NAMES) as batch_op:
@@ -44,8 +49,7 @@ def _credit_unique(drop: str, create: tuple[str, list[str]]) -> None:
 
 def upgrade() -> None:
     _set_primary_key(['instance_id', 'role', 'org_code'])
-    _credit_unique('uq_credit_records_alert_id' if _sqlite() else 'credit_records_alert_id_key',
-                   ('uq_credit_records_alert_org', ['alert_id', 'org_code']))
+    _credit_unique(_alert_unique(), ('uq_credit_records_alert_org', ['alert_id', 'org_code']))
     with op.batch_alter_table('leads', schema=None) as batch_op:
         batch_op.add_column(sa.Column('responsible_members', sa.JSON(), nullable=True))
     with op.batch_alter_table('tender_awards', schema=None) as batch_op:
@@ -65,5 +69,5 @@ def downgrade() -> None:
         batch_op.drop_column('supplier_parties')
     with op.batch_alter_table('leads', schema=None) as batch_op:
         batch_op.drop_column('responsible_members')
-    _credit_unique('uq_credit_records_alert_org', ('credit_records_alert_id_key', ['alert_id']))
+    _credit_unique('uq_credit_records_alert_org', (_alert_unique(), ['alert_id']))
     _set_primary_key(['instance_id', 'role'])
