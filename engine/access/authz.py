@@ -72,6 +72,14 @@ def consortium_members(instance: Instance | None) -> list[str]:
     return list(consortium.get("members") or ()) if isinstance(consortium, dict) else []
 
 
+def holds_role(instance: Instance, role: str, org: str | None) -> bool:
+    """Whether `org` holds `role` in the contract: its bound organisation, or a member of the consortium holding
+    the contractor's role (read from the loaded contract, no statement)."""
+    if org is None:
+        return False
+    return (instance.roles or {}).get(role) == org or (role == CONSORTIUM_ROLE and org in consortium_members(instance))
+
+
 def in_consortium(obj, instance_id: str, role: str | None, org: str) -> bool:
     """Whether `org` is a consortium member holding `role` in the contract of `obj` (a loaded task or alert): read
     from the contract already in the session (no statement in a view that loaded it)."""

@@ -82,9 +82,7 @@ def _instance(session, principal: Principal, business_key: Any, role: str) -> In
         raise NotFound(f"no contract {business_key}")
     if principal.role == "admin":
         return instance
-    if principal.role != "party" or principal.org_code is None or (
-            (instance.roles or {}).get(role) != principal.org_code
-            and principal.org_code not in authz.members(session, instance.id, role)):  # a consortium's member
+    if principal.role != "party" or not authz.holds_role(instance, role, principal.org_code):  # a member too
         raise Forbidden(f"only the contract's {role} (or an admin) does this")
     return instance
 

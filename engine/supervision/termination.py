@@ -71,15 +71,14 @@ def _instance(session, principal: Principal, business_key: Any) -> Instance:
 
 def _party_of(principal: Principal, instance: Instance, named: Any) -> str:
     """The role the caller gives notice for: its organisation's in the contract; an admin names it."""
-    roles = instance.roles or {}
     if principal.role == "admin":
         if named not in PARTIES:
             raise Invalid("the notice is invalid", {"party": ["an admin names the party giving notice: employer or "
                                                              "contractor"]})
         return named
-    if principal.role == "party" and principal.org_code is not None:
+    if principal.role == "party":
         for role in PARTIES:
-            if roles.get(role) == principal.org_code:
+            if authz.holds_role(instance, role, principal.org_code):  # a consortium's member too
                 return role
     raise Forbidden("only a party to the contract (employer or contractor) gives notice of termination")
 
@@ -246,14 +245,12 @@ def acknowledge(db: Database, principal: Principal, business_key: Any, body: Map
     note = body.get("note")
     with step_transaction(db) as session:
         instance = _instance(session, principal, business_key)
-        roles = instance.roles or {}
         if principal.role == "admin":
             as_ = "admin"
         elif principal.role == "supervisor" and instance.department_code in principal.departments:
             as_ = "department"
-        elif principal.role == "party" and principal.org_code is not None and principal.org_code in \
-                {roles.get(p) for p in PARTIES}:
-            as_ = next(p for p in PARTIES if roles.get(p) == principal.org_code)
+        elif principal.role == "party" and any(authz.holds_role(instance, p, principal.org_code) for p in PARTIES):
+            as_ = next(p for p in PARTIES if authz.holds_role(instance, p, principal.org_code))
         else:
             raise Forbidden("the party notified or the supervising department acknowledges a notice of termination")
         step = steps.open_step(session, instance, principal.name)

@@ -6,7 +6,7 @@ unique (alert_id, org_code). leads.responsible_members names a consortium's memb
 every supplier of an award to a consortium (OCDS awards[].suppliers).
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-06 14:00:00
 """
 import sqlalchemy as sa
@@ -14,7 +14,7 @@ from alembic import op
 
 
 revision = '0015'
-down_revision = '0013'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 

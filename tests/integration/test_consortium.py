@@ -117,3 +117,30 @@ def test_a_consortium_alone_names_its_lead_as_the_contractor(api: Api):
     r = api.call("POST", f"/api/v1/tasks/{task['id']}/complete", "emp", at(8, 5), 422,
                  json={"data": {"consortium": {"lead": "EMP", "members": ["EMP", "CON"]}}})
     assert "data.consortium" in r["errors"]
+
+
+def test_a_member_of_the_consortium_gives_notice_of_termination_and_confirms_changes(api: Api):
+    """Every member acts as the contractor outside the lanes too: a change's confirmation, a termination's notice."""
+    from tests.e2e.test_contract_changes import NOTICE, agreed, change
+
+    c = Contract(api, "JV-T", one_milestone(tendering_works(consortium=CONSORTIUM), "2026-12-15"))
+    c.run(until="deliver1")
+    api.call("POST", f"/api/v1/contracts/{c.key}/changes", "emp", at(8, 20), 201,
+             json=change("variation", amount="150000.00", proposed_at="2026-08-20"))
+    agreed(api, c.key, 1, "con2", at(8, 21), confirmed_at="2026-08-21")  # the member who is not the lead confirms
+    [entry] = api.ledger(c.key, "zj")["changes"]
+    assert entry["status"] == "accepted"
+    held = [g for g in api.call("GET", f"/api/v1/guarantees?business_key={c.key}", "admin")["items"]
+            if g["status"] in ("issued", "submitted", "active", "claimed")]
+    path = f"/api/v1/contracts/{c.key}/termination"
+    body = {"ground": "mutual_agreement", "reason": "双方协商一致解除", "noticed_at": "2026-09-01",
+            "document_sha256": NOTICE, "settlement": {"amount": "0.00"},
+            "guarantees": [{"guarantee_id": g["id"], "outcome": "release"} for g in held],
+            "successor": {"route": "re_tender"}}
+    api.call("POST", path, "other", at(9, 1), 404, json=body)  # not a party: the contract is not even visible
+    noticed = api.call("POST", path, "con2", at(9, 1), 201, json=body)
+    assert noticed["party"] == "contractor"
+    done = api.call("POST", f"{path}/acknowledgement", "emp", at(9, 2), 200,
+                    json={"acknowledged_at": "2026-09-02", "document_sha256": NOTICE})
+    assert done["acknowledgement"]["as"] == "employer"
+    assert api.instance(c.id)["status"] == "cancelled"
