@@ -16,7 +16,7 @@ def bearer_token() -> str | None:
 
 def principal() -> Principal:
     if "principal" not in g:
-        with current_app.extensions["lvyue"].db.read() as session:
+        with current_app.extensions["lvyue"].db.lookup() as session:  # one statement (two for a supervisor)
             g.principal = directory.authenticate(session, bearer_token())
     return g.principal
 

@@ -77,6 +77,12 @@ _READY = "lvyue.step.ready"      # instance id → {task id: TaskRow}: the insta
 _PENDING = "lvyue.step.pending"  # instance id → {timer id: Timer}: its pending timer rows (and those this transaction ended)
 _HELD = "lvyue.step.held"        # strong references: the session's identity map is weak
 _LOADED = "lvyue.step.loaded"    # instance id → the Instance a step loaded (changed_since_read)
+NEW = "lvyue.step.new"           # ids of the instances this transaction started (no rows, no audit events before it)
+
+
+def is_new(session: Session, instance_id: str) -> bool:
+    """Whether this transaction started the instance: nothing of it existed before (no tasks, timers, alerts, events)."""
+    return instance_id in session.info.get(NEW, ())
 
 _READY_ROW = aliased(TaskRow, name="ready_task")
 # Built once: the statement's construction and cache key are a good part of what a statement costs in Python.
@@ -96,7 +102,7 @@ _PENDING_TIMERS = select(Timer).where(Timer.instance_id == bindparam("instance_i
 
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_known_rows(session: Session, previous_transaction) -> None:
-    for key in (_READY, _PENDING):
+    for key in (_READY, _PENDING, NEW):
         session.info.pop(key, None)
 
 
@@ -182,8 +188,12 @@ def new_instance_step(session: Session, definition: Definition, business_key: st
     now = clock.now()
     instance = Instance(id=str(uuid.uuid4()), business_key=business_key, definition_id=definition.id, status="running",
                         roles=roles, department_code=roles.get("department"), data={}, state="", created_at=now,
-                        updated_at=now, created_by=actor)
+                        updated_at=now, created_by=actor, audit_seq=0, audit_head=None)
     session.add(instance)
+    # A new instance has no rows yet: its steps and its reply need not ask for them.
+    session.info.setdefault(_READY, {})[instance.id] = {}
+    session.info.setdefault(_PENDING, {})[instance.id] = {}
+    session.info.setdefault(NEW, set()).add(instance.id)
     for role, org in roles.items():
         if role != "department":
             session.add(Party(instance_id=instance.id, role=role, org_code=org))
@@ -220,7 +230,7 @@ def finish(step: Step) -> None:
     step.events.extend(audit.ledger_events(step.session, step.instance.id))
     # One flush writes the state and the chain's new head (one UPDATE of the instance row per step,
     # with its version check), then the events are inserted.
-    audit.append(step.session, step.instance.id, now, step.actor, step.events)
+    audit.append(step.session, step.instance.id, now, step.actor, step.events, step.instance)
     step.session.flush()  # a step without events
     if step.part is not None and step.part.status == "completed":
         _after_part_completed(step)

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine.runtime import audit, expressions, forms, hooks, spiff, values, webhooks
+from engine.runtime import audit, expressions, forms, hooks, spiff, steps, values, webhooks
 from engine import clock
 from engine.supervision import credit, deadlines, interest, timing, works_payments
 from engine.access.authz import require_role
@@ -47,7 +47,8 @@ def of_instance(session: Session, instance_id: str) -> list[Alert]:
     known = session.info.setdefault(_KNOWN, {})
     alerts = known.get(instance_id)
     if alerts is None:
-        alerts = known[instance_id] = list(session.scalars(_OF_INSTANCE, {"instance_id": instance_id}))
+        alerts = known[instance_id] = ([] if steps.is_new(session, instance_id)
+                                       else list(session.scalars(_OF_INSTANCE, {"instance_id": instance_id})))
     return alerts
 
 
