@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, bindparam, event, or_, select, true, false
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -218,6 +219,8 @@ def raise_from_throw(session: Session, instance, spec: dict[str, Any], thrown: h
                   and a.occurrence == occurrence), None)
     severity = spec["severity"]
     if alert is None:
+        if sa_inspect(instance).pending:
+            session.flush()  # the new instance's row first: the alert refers to it (no ORM relationship orders them)
         alert = Alert(id=str(uuid.uuid4()), instance_id=instance.id, business_key=instance.business_key,
                       element_id=element_id, occurrence=occurrence, kind=spec["kind"], code=spec["code"],
                       severity=severity, department_code=instance.department_code, responsible_role=spec["responsible"],
