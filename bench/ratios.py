@@ -172,6 +172,50 @@ def gunicorn(servers: Servers, logdir: Path, url: str, workers: int, threads: in
     return port
 
 
+# ================================================================ CPU in process (load-independent)
+def cpu_ratios(runs: int, lifecycles: int, contracts: int) -> dict[str, Any]:
+    """CPU milliseconds (`time.process_time`: what the machine's other tenants take is left out) per two-task
+    lifecycle and per post_award contract, Lvyue in process (the Flask test client of `api.create_app()` on a fresh
+    SQLite file: authentication, the use case, the response; no sockets) against bare SpiffWorkflow; medians of
+    `runs` rounds, the two sides alternating."""
+    import os
+
+    from statement_cost import TestClient
+
+    folder = tempfile.mkdtemp(prefix="lvyue-ratios-cpu-")
+    url = f"sqlite:///{folder}/cpu.sqlite"
+    tokens = seed_with_two_task(url)
+    os.environ["DATABASE_URL"] = url
+    from api import create_app
+
+    client = TestClient(create_app())
+    driver = lifecycle.Driver(client, tokens, lifecycle.today_cn())
+    two_bare, pa_bare = TwoTaskLimit(), lifecycle.Limit(lifecycle.today_cn())
+    for i in range(10):
+        two_task_lifecycle(client, tokens, f"CW{i}")
+        two_bare.lifecycle()
+    driver.contract("CPU-WARM")
+    pa_bare.contract()
+
+    def cpu_ms(fn, n: int) -> float:
+        began = time.process_time()
+        for i in range(n):
+            fn(i)
+        return (time.process_time() - began) * 1000 / n
+
+    rows: dict[str, list[float]] = {"two_task_lvyue": [], "two_task_bare": [], "post_award_lvyue": [], "post_award_bare": []}
+    for r in range(runs):
+        rows["two_task_bare"].append(cpu_ms(lambda i: two_bare.lifecycle(), lifecycles * 5))
+        rows["two_task_lvyue"].append(cpu_ms(lambda i: two_task_lifecycle(client, tokens, f"C{r}-{i}"), lifecycles))
+        rows["post_award_bare"].append(cpu_ms(lambda i: pa_bare.contract(), contracts))
+        rows["post_award_lvyue"].append(cpu_ms(lambda i: driver.contract(f"CPA{r}-{i}"), contracts))
+        log(f"CPU round {r + 1}: " + ", ".join(f"{k} {v[-1]:.1f} ms" for k, v in rows.items()))
+    out = {k: {"median_ms": round(statistics.median(v), 2), "samples_ms": [round(x, 2) for x in v]} for k, v in rows.items()}
+    out["two_task_ratio"] = round(out["two_task_bare"]["median_ms"] / out["two_task_lvyue"]["median_ms"], 3)
+    out["post_award_ratio"] = round(out["post_award_bare"]["median_ms"] / out["post_award_lvyue"]["median_ms"], 3)
+    return out
+
+
 # ================================================================ main
 def sample(label: str, fn) -> dict[str, Any]:
     before = load_average()
@@ -198,6 +242,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--limit-contracts", type=int, default=40, help="post_award contracts per run of bare SpiffWorkflow")
     p.add_argument("--pg-clients", type=int, default=4, help="client threads for ratio 3")
     p.add_argument("--threads", type=int, default=2, help="gunicorn threads per worker process (ratio 3)")
+    p.add_argument("--cpu-only", action="store_true",
+                   help="only the CPU per lifecycle in process (Lvyue through the Flask test client, and bare): "
+                        "ratios that the machine's other tenants do not move")
     p.add_argument("--quick", action="store_true", help="a smoke run: 1 run of a few of each")
     p.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = p.parse_args(argv)
@@ -226,6 +273,12 @@ def main(argv=None) -> int:
         "measured": {}, "ratios": {},
     }
     m = result["measured"]
+    if args.cpu_only:
+        result["cpu_in_process"] = cpu_ratios(args.runs, max(10, args.two_task // 2), max(2, args.contracts // 4))
+        result["machine"]["load_average_at_end"] = load_average()
+        print(json.dumps(result["cpu_in_process"], indent=1))
+        write_result(args.output, result)
+        return 0
     with tempfile.TemporaryDirectory(prefix="lvyue-ratios-") as folder:
         logdir = Path(folder)
         servers = Servers(logdir)
