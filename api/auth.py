@@ -45,7 +45,7 @@ def credential() -> str:
 def principal() -> Principal:
     if "principal" not in g:
         secret = session_secret()
-        with current_app.extensions["lvyue"].db.read() as session:
+        with current_app.extensions["lvyue"].db.lookup() as session:  # one statement (two for a supervisor)
             if secret:
                 found = passwords.authenticate(session, secret)
             else:

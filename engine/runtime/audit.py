@@ -25,6 +25,7 @@ from engine.runtime.forms import to_json
 from engine.storage.models import AuditEvent, Instance, Party, TaskRow
 
 GENESIS = "0" * 64
+NEW_INSTANCES = "lvyue.step.new"  # session.info: ids of the instances this transaction started (steps.NEW)
 LEDGER_ACTION = "ledger_row"
 
 
@@ -45,17 +46,20 @@ def _digest(instance_id: str, seq: int, at: datetime, actor: str, action: str, e
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
-def append(session: Session, instance_id: str, at: datetime, actor: str, events: list[tuple[str, str | None, dict]]) -> None:
-    """Append events (action, element_id, data) to an instance's chain, in order."""
+def append(session: Session, instance_id: str, at: datetime, actor: str, events: list[tuple[str, str | None, dict]],
+           instance: Instance | None = None) -> None:
+    """Append events (action, element_id, data) to an instance's chain, in order (`instance`: its row, when the
+    caller holds it)."""
     if not events:
         return
     # The instance row carries the chain's head (and its version check serializes appends); an
     # instance without one has no events yet, or predates the head columns: read the chain's end.
-    instance = session.get(Instance, instance_id)
+    if instance is None:
+        instance = session.get(Instance, instance_id)
     if instance is not None and instance.audit_head is not None:
         seq, prev = instance.audit_seq, instance.audit_head
-    elif instance is not None and inspect(instance).pending:
-        seq, prev = 0, GENESIS
+    elif instance is not None and (inspect(instance).pending or instance_id in session.info.get(NEW_INSTANCES, ())):
+        seq, prev = 0, GENESIS  # started in this transaction (engine/runtime/steps.py `NEW`): no event before
     else:
         last = session.execute(
             select(AuditEvent.seq, AuditEvent.hash).where(AuditEvent.instance_id == instance_id)

@@ -41,8 +41,7 @@ def summary(session, instance: Instance) -> dict[str, Any]:
 
 
 def ready_rows(session, instance_id: str) -> list[TaskRow]:
-    return list(session.scalars(select(TaskRow).where(TaskRow.instance_id == instance_id, TaskRow.state == "ready")
-                                .order_by(TaskRow.created_at, TaskRow.id)))
+    return steps.ready_rows(session, instance_id)
 
 
 def detail(session, instance: Instance, principal: Principal | None = None,
@@ -54,9 +53,7 @@ def detail(session, instance: Instance, principal: Principal | None = None,
     if tasks is None:
         tasks = ready_rows(session, instance.id)
     # Pending timers only: fired and cancelled ones are history (the audit trail has them).
-    timers = session.scalars(select(Timer).where(Timer.instance_id == instance.id,
-                                                 Timer.status.in_(("waiting", "leased", "incident")))
-                             .order_by(Timer.due_at, Timer.id))
+    timers = steps.pending_timers(session, instance.id)
     out = summary(session, instance)
     out.update({
         "data": instance.data,
@@ -89,14 +86,25 @@ def load_visible(session, principal: Principal, instance_id: str) -> Instance:
 def step_transaction(db: Database):
     """The write transaction of a step: a concurrent step on the same instance (a stale row version at
     flush) becomes Conflict (409); a process that fails or runs away in it (e.g. on a message delivered
-    in `steps.finish`) becomes Invalid (422), with nothing stored."""
+    in `steps.finish`) becomes Invalid (422), with nothing stored. A refusal (422) reached while another
+    step on the same instance committed after this one read it (PostgreSQL, READ COMMITTED: a check that
+    reads the contract's rows sees the other's payment) is that conflict too: 409, not a verdict on data
+    the caller never saw."""
+    conflict = Conflict("the contract was changed by someone else at the same time; reload and try again")
     try:
         with db.transaction() as session:
-            yield session
-    except spiff.EngineError as exc:
-        raise engine_invalid(exc) from None
+            try:
+                yield session
+            except spiff.EngineError as exc:
+                if steps.changed_since_read(session):
+                    raise conflict from None
+                raise engine_invalid(exc) from None
+            except Invalid:
+                if steps.changed_since_read(session):
+                    raise conflict from None
+                raise
     except StaleDataError:
-        raise Conflict("the contract was changed by someone else at the same time; reload and try again") from None
+        raise conflict from None
 
 
 def run_step(db: Database, principal: Principal, instance_id: str, apply: Callable[[steps.Step], Any],
@@ -105,7 +113,7 @@ def run_step(db: Database, principal: Principal, instance_id: str, apply: Callab
     on the same instance gives Conflict. Returns `after(step, result)` when given (computed once the step is
     written, in the same transaction), else apply's result, else the instance's detail."""
     with step_transaction(db) as session:
-        instance = load_visible(session, principal, instance_id)
+        instance = authz.require_visible(principal, steps.load_with_definition(session, instance_id, part_id is None))
         step = steps.open_step(session, instance, principal.name, part_id)
         result = apply(step)
         steps.finish(step)

@@ -16,8 +16,8 @@ from decimal import Decimal
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, undefer
+from sqlalchemy import and_, bindparam, event, func, select
+from sqlalchemy.orm import Session, aliased, undefer
 
 from engine import clock
 from engine.runtime import audit, diagrams, forms, hooks, spiff
@@ -68,11 +68,108 @@ def _alert_elements(definition: Definition) -> frozenset[str]:
     return frozenset(definition.model.get("alerts", {}))
 
 
+# ---------------------------------------------------------------------------- what a transaction knows
+# A completion reads, in one statement, the task, its instance (state included), the definition's light row, the
+# task's part and every READY task row of the instance (`load_for_task`). The step then keeps those rows, and the
+# pending timer rows it reads once, up to date in session.info, so that the reply's view of the contract
+# (`ready_rows`, `pending_timers`) costs no statement more. A rolled-back SAVEPOINT forgets them.
+_READY = "lvyue.step.ready"      # instance id → {task id: TaskRow}: the instance's READY rows (and those this transaction settled)
+_PENDING = "lvyue.step.pending"  # instance id → {timer id: Timer}: its pending timer rows (and those this transaction ended)
+_HELD = "lvyue.step.held"        # strong references: the session's identity map is weak
+_LOADED = "lvyue.step.loaded"    # instance id → the Instance a step loaded (changed_since_read)
+NEW = "lvyue.step.new"           # ids of the instances this transaction started (no rows, no audit events before it)
+
+
+def is_new(session: Session, instance_id: str) -> bool:
+    """Whether this transaction started the instance: nothing of it existed before (no tasks, timers, alerts, events)."""
+    return instance_id in session.info.get(NEW, ())
+
+_READY_ROW = aliased(TaskRow, name="ready_task")
+# Built once: the statement's construction and cache key are a good part of what a statement costs in Python.
+_TASK_LOAD = (select(TaskRow, Instance, Definition, InstancePart, _READY_ROW)
+              .join(Instance, Instance.id == TaskRow.instance_id)
+              .join(Definition, Definition.id == Instance.definition_id)
+              .outerjoin(InstancePart, InstancePart.id == TaskRow.part_id)
+              .outerjoin(_READY_ROW, and_(_READY_ROW.instance_id == TaskRow.instance_id, _READY_ROW.state == "ready"))
+              .where(TaskRow.id == bindparam("task_id"))
+              .options(undefer(Instance.state)))
+_INSTANCE_LOAD = (select(Instance, Definition).join(Definition, Definition.id == Instance.definition_id)
+                  .where(Instance.id == bindparam("instance_id")))
+_INSTANCE_LOAD_STATE = _INSTANCE_LOAD.options(undefer(Instance.state))
+_PENDING_TIMERS = select(Timer).where(Timer.instance_id == bindparam("instance_id"),
+                                      Timer.status.in_(("waiting", "leased", "incident")))
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_known_rows(session: Session, previous_transaction) -> None:
+    for key in (_READY, _PENDING, NEW):
+        session.info.pop(key, None)
+
+
+def _loaded(session: Session, instance: Instance | None) -> Instance | None:
+    if instance is not None:
+        session.info.setdefault(_LOADED, {})[instance.id] = instance
+    return instance
+
+
+def changed_since_read(session: Session) -> bool:
+    """Whether another transaction committed a step on an instance this one loaded for a step, after it read it
+    (the row's version moved; this transaction's own flush moves the loaded object's version with it): what this
+    step concluded from its read is then stale. One statement, on a refusal's path only."""
+    loaded: dict[str, Instance] = session.info.get(_LOADED) or {}
+    if not loaded:
+        return False
+    with session.no_autoflush:
+        current = dict(session.execute(select(Instance.id, Instance.version).where(Instance.id.in_(list(loaded)))).all())
+    return any(current.get(iid) != instance.version for iid, instance in loaded.items())
+
+
+def load_for_task(session: Session, task_id: str) -> tuple[TaskRow, Instance] | None:
+    """A task row and its instance for a step on it, in one statement (see above); None when there is no such task."""
+    rows = session.execute(_TASK_LOAD, {"task_id": task_id}).all()
+    if not rows:
+        return None
+    row, instance, definition, part, _ = rows[0]
+    session.info.setdefault(_HELD, []).extend((definition, part))
+    session.info.setdefault(_READY, {})[instance.id] = {r.id: r for *_, r in rows if r is not None}
+    return row, _loaded(session, instance)
+
+
+def load_with_definition(session: Session, instance_id: str, with_state: bool = True) -> Instance | None:
+    """The instance row (with its main workflow's state, unless told otherwise) and its definition's light row,
+    in one statement."""
+    found = session.execute(_INSTANCE_LOAD_STATE if with_state else _INSTANCE_LOAD, {"instance_id": instance_id}).first()
+    if found is None:
+        return None
+    session.info.setdefault(_HELD, []).append(found[1])
+    return _loaded(session, found[0])
+
+
+def ready_rows(session: Session, instance_id: str) -> list[TaskRow]:
+    """The instance's READY task rows, oldest first: as this transaction's steps left them when it loaded them
+    (`load_for_task`), else read."""
+    known = session.info.get(_READY, {}).get(instance_id)
+    if known is None:
+        return list(session.scalars(select(TaskRow).where(TaskRow.instance_id == instance_id, TaskRow.state == "ready")
+                                    .order_by(TaskRow.created_at, TaskRow.id)))
+    return sorted((r for r in known.values() if r.state == "ready"), key=lambda r: (r.created_at, r.id))
+
+
+def pending_timers(session: Session, instance_id: str) -> list[Timer]:
+    """The instance's waiting, leased and incident timer rows, by due instant: as this transaction's steps left
+    them where a step read them all, else read."""
+    known = session.info.get(_PENDING, {}).get(instance_id)
+    if known is None:
+        return list(session.scalars(_PENDING_TIMERS.order_by(Timer.due_at, Timer.id), {"instance_id": instance_id}))
+    return sorted((t for t in known.values() if t.status in ("waiting", "leased", "incident")),
+                  key=lambda t: (t.due_at, t.id))
+
+
 def load_instance(session: Session, instance_id: str, for_step_on_part: str | None = None) -> Instance | None:
     """The instance row; with its main workflow's state when a step on the main workflow will follow
     (one query instead of two), without it for a step on a part."""
     options = [undefer(Instance.state)] if for_step_on_part is None else []
-    return session.get(Instance, instance_id, options=options)
+    return _loaded(session, session.get(Instance, instance_id, options=options))
 
 
 def open_step(session: Session, instance: Instance, actor: str, part_id: str | None = None) -> Step:
@@ -92,8 +189,12 @@ def new_instance_step(session: Session, definition: Definition, business_key: st
     now = clock.now()
     instance = Instance(id=str(uuid.uuid4()), business_key=business_key, definition_id=definition.id, status="running",
                         roles=roles, department_code=roles.get("department"), data={}, state="", created_at=now,
-                        updated_at=now, created_by=actor)
+                        updated_at=now, created_by=actor, audit_seq=0, audit_head=None)
     session.add(instance)
+    # A new instance has no rows yet: its steps and its reply need not ask for them.
+    session.info.setdefault(_READY, {})[instance.id] = {}
+    session.info.setdefault(_PENDING, {})[instance.id] = {}
+    session.info.setdefault(NEW, set()).add(instance.id)
     for role, org in roles.items():
         if role != "department":
             for code in (members or {}).get(role) or [org]:
@@ -131,7 +232,7 @@ def finish(step: Step) -> None:
     step.events.extend(audit.ledger_events(step.session, step.instance.id))
     # One flush writes the state and the chain's new head (one UPDATE of the instance row per step,
     # with its version check), then the events are inserted.
-    audit.append(step.session, step.instance.id, now, step.actor, step.events)
+    audit.append(step.session, step.instance.id, now, step.actor, step.events, step.instance)
     step.session.flush()  # a step without events
     if step.part is not None and step.part.status == "completed":
         _after_part_completed(step)
@@ -296,11 +397,15 @@ def _sync_tasks(step: Step, now) -> None:
     instance, session = step.instance, step.session
     running = (step.part.status if step.part is not None else instance.status) == "running"
     ready = {t.id: t for t in spiff.ready_user_tasks(step.wf)} if running else {}
-    with session.no_autoflush:  # nothing pending changes which rows match; the writes go out in finish's flush
-        rows = {r.id: r for r in session.scalars(select(TaskRow).where(
-            TaskRow.instance_id == instance.id,
-            TaskRow.part_id.is_(None) if step.part is None else TaskRow.part_id == step.part_id,
-            TaskRow.state == "ready"))}
+    known = session.info.get(_READY, {}).get(instance.id)
+    if known is not None:  # read with the task this step completes (load_for_task)
+        rows = {i: r for i, r in known.items() if r.state == "ready" and r.part_id == step.part_id}
+    else:
+        with session.no_autoflush:  # nothing pending changes which rows match; the writes go out in finish's flush
+            rows = {r.id: r for r in session.scalars(select(TaskRow).where(
+                TaskRow.instance_id == instance.id,
+                TaskRow.part_id.is_(None) if step.part is None else TaskRow.part_id == step.part_id,
+                TaskRow.state == "ready"))}
     for task_id, row in rows.items():
         if task_id in ready:
             continue
@@ -316,11 +421,14 @@ def _sync_tasks(step: Step, now) -> None:
             continue
         lane = diagrams.role_of_lane(info.lane)  # the lane as drawn (`Employer`, `招标人`) → its role
         assignee_org, assignee_department = assignee(instance, lane)
-        session.add(TaskRow(
+        new = TaskRow(
             id=task_id, instance_id=instance.id, part_id=step.part_id,
             item_no=step.part.item_no if step.part is not None else None, element_id=info.element_id, name=info.name,
             lane=lane, assignee_org=assignee_org, assignee_department=assignee_department,
-            state="ready", created_at=now, due_at=_task_deadline(step, info)))
+            state="ready", created_at=now, due_at=_task_deadline(step, info))
+        session.add(new)
+        if known is not None:
+            known[task_id] = new
         step.record("task_ready", info.element_id, {"task_id": task_id, "lane": lane})
 
 
@@ -342,10 +450,19 @@ def _sync_timers(step: Step, now) -> None:
     instance, session = step.instance, step.session
     running = (step.part.status if step.part is not None else instance.status) == "running"
     waiting = {t.task_id: t for t in spiff.waiting_timers(step.wf)} if running else {}
-    with session.no_autoflush:  # as in _sync_tasks
-        rows = {r.id: r for r in session.scalars(select(Timer).where(
-            Timer.instance_id == instance.id, Timer.part_id.is_(None) if step.part is None else Timer.part_id == step.part_id,
-            Timer.status.in_(("waiting", "leased"))))}
+    known = session.info.get(_PENDING, {}).get(instance.id)
+    if known is None and instance.id in session.info.get(_READY, {}):
+        # A step whose reply shows the contract (load_for_task): read all its pending timers once, for both.
+        with session.no_autoflush:
+            known = session.info.setdefault(_PENDING, {})[instance.id] = {
+                r.id: r for r in session.scalars(_PENDING_TIMERS, {"instance_id": instance.id})}
+    if known is not None:
+        rows = {i: r for i, r in known.items() if r.part_id == step.part_id and r.status in ("waiting", "leased")}
+    else:
+        with session.no_autoflush:  # as in _sync_tasks
+            rows = {r.id: r for r in session.scalars(select(Timer).where(
+                Timer.instance_id == instance.id, Timer.part_id.is_(None) if step.part is None else Timer.part_id == step.part_id,
+                Timer.status.in_(("waiting", "leased"))))}
     for timer_id, row in rows.items():
         if timer_id in waiting:
             if row.due_at != waiting[timer_id].due_at:  # a cycle moved on, or a deadline was recomputed
@@ -359,5 +476,8 @@ def _sync_timers(step: Step, now) -> None:
         row.lease_owner = row.lease_expires_at = None
     for timer_id, info in waiting.items():
         if timer_id not in rows:
-            session.add(Timer(id=timer_id, instance_id=instance.id, part_id=step.part_id, element_id=info.element_id,
-                              kind=info.kind, due_at=info.due_at, status="waiting", attempts=0, created_at=now))
+            new = Timer(id=timer_id, instance_id=instance.id, part_id=step.part_id, element_id=info.element_id,
+                        kind=info.kind, due_at=info.due_at, status="waiting", attempts=0, created_at=now)
+            session.add(new)
+            if known is not None:
+                known[timer_id] = new

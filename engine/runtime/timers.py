@@ -81,9 +81,11 @@ def lease(db: Database, owner: str, batch: int = BATCH,
 
 def _fire(session, instance_id: str, timer_ids: list[str], owner: str, part_id: str | None) -> str:
     """Fire the due timers of one workflow of an instance as one step, in `session`: 'fired' or 'conflict'."""
-    instance = steps.load_instance(session, instance_id, part_id)
-    rows = [session.get(Timer, t) for t in timer_ids]
-    rows = [r for r in rows if r is not None and r.status == "leased" and r.lease_owner == owner]
+    # The instance with its definition's light row (and its state, for a step on the main workflow), and the
+    # leased rows: two statements whatever the number of timers.
+    instance = steps.load_with_definition(session, instance_id, with_state=part_id is None)
+    rows = list(session.scalars(select(Timer).where(Timer.id.in_(timer_ids))))
+    rows = [r for r in rows if r.status == "leased" and r.lease_owner == owner]
     if not rows:
         return "conflict"
     if instance is None or instance.status != "running":

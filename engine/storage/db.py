@@ -126,6 +126,8 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
+        if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            return  # Database.lookup: one statement, no transaction
         connection.exec_driver_sql("BEGIN IMMEDIATE" if _immediate.get() else "BEGIN")
 
 
@@ -156,6 +158,14 @@ class Database:
     def read(self):
         with self.transaction(write=False) as session:
             yield session
+
+    @contextlib.contextmanager
+    def lookup(self):
+        """A session for reads that need no snapshot of their own (each statement is consistent by itself, e.g. a
+        token's lookup on every request): in autocommit, so no BEGIN and no COMMIT — one round trip a statement."""
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            with Session(bind=connection, expire_on_commit=False, autoflush=False) as session:
+                yield session
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -14,12 +14,13 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, or_, select, true, false
+from sqlalchemy import and_, bindparam, event, or_, select, true, false
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine.runtime import audit, expressions, forms, hooks, spiff, values, webhooks
+from engine.runtime import audit, expressions, forms, hooks, spiff, steps, values, webhooks
 from engine import clock
 from engine.supervision import credit, deadlines, interest, timing, works_payments
 from engine.access import authz
@@ -33,6 +34,29 @@ from engine.storage.pagination import page
 SEVERITY_RANK = {"yellow": 1, "orange": 2, "red": 3}
 KINDS = ("arrears", "non_performance")
 STATUSES = ("open", "acknowledged", "resolved")
+
+
+# ---------------------------------------------------------------- one read of a contract's alerts per transaction
+# A step settles the alerts awaiting its task, may raise or escalate one, may give a new task its deadline from an
+# open one, and its reply shows the contract's alerts: all of them read once (`of_instance`), kept up to date in
+# session.info (new alerts are added; changes are made on the same objects), forgotten with a rolled-back SAVEPOINT.
+_KNOWN = "lvyue.alerts.of_instance"
+_OF_INSTANCE = select(Alert).where(Alert.instance_id == bindparam("instance_id"))
+
+
+def of_instance(session: Session, instance_id: str) -> list[Alert]:
+    """Every alert of the instance, as this transaction left them; read once per transaction."""
+    known = session.info.setdefault(_KNOWN, {})
+    alerts = known.get(instance_id)
+    if alerts is None:
+        alerts = known[instance_id] = ([] if steps.is_new(session, instance_id)
+                                       else list(session.scalars(_OF_INSTANCE, {"instance_id": instance_id})))
+    return alerts
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_alerts(session: Session, previous_transaction) -> None:
+    session.info.pop(_KNOWN, None)
 
 
 # ---------------------------------------------------------------- views and visibility
@@ -198,10 +222,12 @@ def raise_from_throw(session: Session, instance, spec: dict[str, Any], thrown: h
         legal_basis = f"{basis['rule']} {basis['legal_basis']}"
     elif not legal_basis and spec.get("rule"):
         legal_basis = timing.registry().get(spec["rule"], last_day(due_at)).legal_basis
-    alert = session.scalar(select(Alert).where(Alert.instance_id == instance.id, Alert.element_id == element_id,
-                                               Alert.occurrence == occurrence))
+    alert = next((a for a in of_instance(session, instance.id) if a.element_id == element_id
+                  and a.occurrence == occurrence), None)
     severity = spec["severity"]
     if alert is None:
+        if sa_inspect(instance).pending:
+            session.flush()  # the new instance's row first: the alert refers to it (no ORM relationship orders them)
         alert = Alert(id=str(uuid.uuid4()), instance_id=instance.id, business_key=instance.business_key,
                       element_id=element_id, occurrence=occurrence, kind=spec["kind"], code=spec["code"],
                       severity=severity, department_code=instance.department_code, responsible_role=spec["responsible"],
@@ -212,6 +238,7 @@ def raise_from_throw(session: Session, instance, spec: dict[str, Any], thrown: h
                                 "shift_seconds": shift.total_seconds()})
         event = "alert.raised"
         session.add(alert)
+        of_instance(session, instance.id).append(alert)
     elif alert.status == "resolved":
         return alert
     elif SEVERITY_RANK[severity] <= SEVERITY_RANK[alert.severity]:
@@ -249,10 +276,9 @@ def settle_for_task(session: Session, instance_id: str, task_id: str, completion
     (`resolve_when`, default: completing is meeting), else re-evaluate its amount and keep it open.
     Returns (alert, resolved) pairs."""
     out = []
-    awaited = Alert.awaited_task_id == task_id
-    if element_id:
-        awaited = or_(awaited, and_(Alert.awaited_task_id.is_(None), Alert.element_id == element_id))
-    for alert in session.scalars(select(Alert).where(Alert.instance_id == instance_id, awaited, Alert.status != "resolved")):
+    awaiting = [a for a in of_instance(session, instance_id) if a.status != "resolved" and (
+        a.awaited_task_id == task_id or (element_id and a.awaited_task_id is None and a.element_id == element_id))]
+    for alert in awaiting:
         spec = spec_by_code.get(alert.code, {})
         if alert.awaited_task_id is None and spec.get("occurrence") and \
                 not expressions.compile_expression(spec["occurrence"]).names & written:
@@ -356,8 +382,8 @@ def task_due(step, element_id: str, task_data: dict[str, Any]) -> list[datetime]
             continue
         if spec.get("awaits") and not timer_here:
             # An at-once warning sets a deadline only once it was raised: its due is the alert's.
-            open_due = step.session.scalar(select(Alert.due_at).where(
-                Alert.instance_id == step.instance.id, Alert.code == spec["code"], Alert.status != "resolved"))
+            open_due = next((a.due_at for a in of_instance(step.session, step.instance.id)
+                             if a.code == spec["code"] and a.status != "resolved"), None)
             if open_due is not None:
                 dues.append(open_due)
             continue
@@ -445,8 +471,8 @@ def list_(db: Database, principal: Principal, limit, cursor, status=None, kind=N
 
 
 def for_instance(session: Session, principal: Principal, instance_id: str) -> list[dict[str, Any]]:
-    query = select(Alert).where(Alert.instance_id == instance_id, visible_filter(principal)).order_by(Alert.raised_at)
-    return [view(a) for a in session.scalars(query)]
+    return [view(a) for a in sorted((a for a in of_instance(session, instance_id) if _visible(principal, a)),
+                                    key=lambda a: a.raised_at)]
 
 
 def get(db: Database, principal: Principal, alert_id: str) -> dict[str, Any]:

@@ -49,11 +49,16 @@ def list_ready(db: Database, principal: Principal, limit: int | None, cursor: st
 
 
 def _visible_task(session, principal: Principal, task_id: str, for_step: bool = False) -> tuple[TaskRow, Instance]:
-    row = session.get(TaskRow, task_id)
-    if row is None:
-        raise NotFound("no such task")
-    instance = (steps.load_instance(session, row.instance_id, row.part_id) if for_step
-                else session.get(Instance, row.instance_id))
+    if for_step:  # the task, its instance with its state, and the instance's READY rows: one statement
+        found = steps.load_for_task(session, task_id)
+        if found is None:
+            raise NotFound("no such task")
+        row, instance = found
+    else:
+        row = session.get(TaskRow, task_id)
+        if row is None:
+            raise NotFound("no such task")
+        instance = session.get(Instance, row.instance_id)
     if not authz.can_see_instance(principal, instance):
         raise NotFound("no such task")
     return row, instance

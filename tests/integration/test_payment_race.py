@@ -3,7 +3,9 @@
 On PostgreSQL (READ COMMITTED) a completion reads the task row, then the workflow state. If the other
 completion commits between the two reads, the row still says `ready` while the state says completed; that
 used to surface as 422 ("the task is not ready") about once in 16 races, instead of the 409 that the
-version check gives a moment later. SQLite serializes steps (BEGIN IMMEDIATE): the race cannot happen there.
+version check gives a moment later. Since issue 20 the task row and the state are read in one statement (one
+snapshot); the window is now between that read and the step's write, where the version check answers.
+SQLite serializes steps (BEGIN IMMEDIATE): the race cannot happen there.
 """
 from __future__ import annotations
 
@@ -64,18 +66,18 @@ def _payments(db, task_ids: list[str]) -> int:
 
 
 def test_a_completion_committed_between_the_row_and_the_state_read_is_a_conflict(pg_db):
-    """The exact window, held open: B has read the task row as ready; A completes and commits; B reads the
-    workflow state, where the task is done. B must answer 409, and only A's payment exists."""
+    """The exact window, held open: B has read the task row as ready, with the workflow state (one statement); A
+    completes and commits; B goes on from what it read. B must answer 409, and only A's payment exists."""
     [task_id] = _contract(pg_db, "RACE-WINDOW", 1)
     b_read_row, a_committed = threading.Event(), threading.Event()
     b_thread: list[threading.Thread] = []
 
     def hold_b(conn, cursor, statement, parameters, context, executemany):
-        if threading.current_thread() in b_thread and "FROM instance_parts" in statement and not b_read_row.is_set():
+        if threading.current_thread() in b_thread and "JOIN instance_parts" in statement and not b_read_row.is_set():
             b_read_row.set()
             assert a_committed.wait(30)
 
-    event.listen(pg_db.engine, "before_cursor_execute", hold_b)
+    event.listen(pg_db.engine, "after_cursor_execute", hold_b)
     try:
         out_b: list[str] = []
         b = threading.Thread(target=_outcome, args=(pg_db, task_id, None, out_b))
@@ -87,7 +89,7 @@ def test_a_completion_committed_between_the_row_and_the_state_read_is_a_conflict
         a_committed.set()
         b.join(30)
     finally:
-        event.remove(pg_db.engine, "before_cursor_execute", hold_b)
+        event.remove(pg_db.engine, "after_cursor_execute", hold_b)
     assert out_a == ["ok"] and out_b == ["409"], (out_a, out_b)
     assert _payments(pg_db, [task_id]) == 1
 
