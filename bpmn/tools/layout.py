@@ -437,12 +437,14 @@ BID_BOND_DUE = "deadline('D03', signed_at) if track == 'tendering' else deadline
 # replaces or ends L01 in engine/rules.json rather than in this diagram.
 # Both parties signed: the contractor confirmed the employer's text (post_award confirm_signature).
 SIGNATURE_CONFIRMED = "signature_confirmed == True"
-# The award's price (the start's contract_amount) against the signed one; the alert's basis names the field, both
-# values and the article of the contract's track.
-SIGNED_TERMS_DIFFER = "Decimal(str(signed_amount)) != Decimal(str(contract_amount))"
+# The award's price (the start's contract_amount), period, quality and scope (award_terms) against the signed ones;
+# the alert's basis names each field that departs, both values and the article of the contract's track.
+_SIGNED_TERMS_ARGS = ("award_terms, contract_amount, signed_amount, signed_period_days, signed_quality, "
+                      "signed_scope_sha256")
+SIGNED_TERMS_DIFFER = f"signed_terms_differ({_SIGNED_TERMS_ARGS})"
 SIGNED_TERMS_BASIS = (
-    "{'rule': 'R04' if track == 'tendering' else 'G03', 'legal_basis': 'signed_amount ' + str(signed_amount) "
-    "+ ' ≠ award contract_amount ' + str(contract_amount) + ': ' + ('《中华人民共和国招标投标法》第四十六条第一款、"
+    "{'rule': 'R04' if track == 'tendering' else 'G03', 'legal_basis': "
+    f"signed_terms_difference({_SIGNED_TERMS_ARGS}) + ': ' + ('《中华人民共和国招标投标法》第四十六条第一款、"
     "《中华人民共和国招标投标法实施条例》第五十七条第一款' if track == 'tendering' else "
     "'《中华人民共和国政府采购法》第四十六条第一款')}")
 CONTRACT_PUBLICATION_DUE = "deadline('G04', signed_at)"
@@ -567,6 +569,10 @@ def post_award() -> None:
                    fld("funding_source", "enum", "资金来源", False,
                        values="fiscal_budget,special_bonds,state_owned,self_raised,mixed"),
                    fld("tendering_reported_at", "date", "招标投标情况书面报告日期（已报告时，R03）"),
+                   fld("award_terms", "object", "中标（成交）的工期、质量和范围（签约时比对）", False,
+                       fld("period_days", "integer", "工期/履行期限（天）", min="1", max="3650"),
+                       fld("quality", "string", "质量标准"),
+                       fld("scope_sha256", "sha256", "范围文件哈希")),
                    fld("acceptance_days", "integer", "验收期限（日）", True),
                    fld("milestones", "list", "履约节点（按节点付款时必填）", False,
                        fld("name", "string", "节点名称", True),
@@ -628,7 +634,11 @@ def post_award() -> None:
                   fld("signed_at", "date", "签订日期", True),
                   fld("contract_no", "string", "合同编号", True),
                   fld("document_sha256", "sha256", "合同文本哈希", True, as_="signed_document_sha256"),
-                  fld("amount", "decimal", "签约金额（元）", True, min="0", as_="signed_amount")))
+                  fld("amount", "decimal", "签约金额（元）", True, min="0", as_="signed_amount"),
+                  # required where the award states them (award_terms; plausibility), compared with them
+                  fld("period_days", "integer", "工期/履行期限（天）", min="1", max="3650", as_="signed_period_days"),
+                  fld("quality", "string", "质量标准", as_="signed_quality"),
+                  fld("scope_sha256", "sha256", "范围文件哈希（工程量清单/采购清单）", as_="signed_scope_sha256")))
     # The obligation is a contract signed by both parties: the employer's timers raise it, the contractor's
     # confirmation meets it (awaits confirm_signature), so completing sign_contract alone resolves nothing.
     main.warning("sign_contract", "signing", "SIGNING_OVERDUE", "Signing overdue (签约逾期)", kind="non_performance",
@@ -738,8 +748,9 @@ def post_award() -> None:
                "intermediateThrowEvent",
                doc="The contract must be signed on the terms of the tender and the winning bid: price, period, quality "
                    "and scope (《招标投标法》第四十六条、《招标投标法实施条例》第五十七条第一款 / 《政府采购法》第四十六条). "
-                   "The award's price is the start's contract_amount; the signed one sign_contract's amount. Raised at "
-                   "once (red), naming the field and both values in the alert's legal basis; it stays open until the "
+                   "The award's price is the start's contract_amount, its period, quality and scope the start's "
+                   "award_terms; the signed ones sign_contract's. Raised at once (red), naming each field and both "
+                   "values in the alert's legal basis; it stays open until the "
                    "department resolves or confirms it (a contract is not signed again once both parties signed).")
     main.nodes["signed_terms_differ"].label = (2580 + 24, T + 84, 170, 40)
     main.at_once_warning("signed_terms_differ", "SIGNED_TERMS_DIFFER",

@@ -65,6 +65,14 @@ _NEGATIVE = re.compile(r"-[0-9]+(?:\.[0-9]+)?")
 _TOO_PRECISE = re.compile(r"-?[0-9]+\.[0-9]+")
 _TOO_LONG = re.compile(r"-?[0-9]+(?:\.[0-9]*)?")
 
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def sha256_digest(value: Any) -> str | None:
+    """A document's SHA-256 as 64 hex digits, lowercased (as a form's sha256 field takes it); None if it is not one."""
+    return value.lower() if isinstance(value, str) and _SHA256.fullmatch(value) else None
+
+
 # JSON Schema (2020-12) patterns; `$` there means end of text (Python's re uses fullmatch above,
 # because its `$` also matches before a final newline).
 MONEY_PATTERN = f"^{_MONEY.pattern}$"

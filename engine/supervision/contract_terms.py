@@ -65,13 +65,21 @@ _FIELDS = (
     "project_code", "project_name", "track", "category", "award_notice_date", "contract_amount",
     "employer", "contractor", "guarantor", "department", "bid_bond", "performance_guarantee_rate",
     "retention_rate", "defect_liability_months", "payment_term_days", "acceptance_days", "milestones",
-    "payment_terms", "late_interest_percent_per_day", "funding_source", "tendering_reported_at",
+    "payment_terms", "late_interest_percent_per_day", "funding_source", "tendering_reported_at", "award_terms",
 )
 # Where the money comes from (资金来源), for arrears by funding source: the project approval states it.
 FUNDING_SOURCES = ("fiscal_budget", "special_bonds", "state_owned", "self_raised", "mixed")
 _MILESTONE_FIELDS = ("no", "name", "amount", "planned_date")
-# Fields the normalised data adds (the works partition's collection, what its branches read before the employer acts).
-_DERIVED = ("works_payments", *works_payments.BLANKS)
+# The award's terms besides the price that the signed contract must repeat (《招标投标法实施条例》第五十七条第一款:
+# 标的、价款、质量、履行期限; 《政府采购法》第四十六条): the performance period in days, the quality standard and the
+# scope — the hash of the document that states it (the bill of quantities or the list of goods and services). Each
+# the award states is asked of the signing (plausibility) and compared (signed_terms_differences).
+AWARD_TERMS = ("period_days", "quality", "scope_sha256")
+SIGNED_TERMS = tuple(f"signed_{term}" for term in AWARD_TERMS)  # what sign_contract's form writes
+MAX_PERIOD_DAYS, MAX_QUALITY_LENGTH = 3650, 100
+# Fields the normalised data adds (the works partition's collection, what its branches read before the employer acts,
+# the signed terms that the signing fills in).
+_DERIVED = ("works_payments", *works_payments.BLANKS, *SIGNED_TERMS)
 _FEN = Decimal("0.01")
 
 _VERIFICATION = {
@@ -194,6 +202,8 @@ def validate_post_award(
         out["tendering_reported_at"] = reported
     if data.get("late_interest_percent_per_day") is not None:
         out["late_interest_percent_per_day"] = _daily_rate(data["late_interest_percent_per_day"], errors)
+    out["award_terms"] = _award_terms(data.get("award_terms"), errors)
+    out.update({name: None for name in SIGNED_TERMS})
     works = terms is not None and (terms["advance"] is not None or terms["progress"] is not None or terms["settlement"])
     # post_award's works_payments partition: one workflow with the terms (`works`) for a contract paid on
     # measurement, none for the others.
@@ -353,6 +363,48 @@ def _count(value: object, path: str, maximum: int, unit: str, errors, *, default
         _add(errors, path, f"must be from 1 to {maximum} {unit}, got {_shown(value)}")
         return None
     return value
+
+
+def _award_terms(value: object, errors) -> dict[str, Any]:
+    """The award's period, quality and scope: each optional, None where the award states none."""
+    out: dict[str, Any] = {term: None for term in AWARD_TERMS}
+    if value is None:
+        return out
+    if not isinstance(value, Mapping):
+        _add(errors, "data.award_terms", f"must be an object {{{', '.join(AWARD_TERMS)}}}, got {_json_type(value)}")
+        return out
+    for key in value:
+        if key not in AWARD_TERMS:
+            _add(errors, f"data.award_terms.{key}", f"unknown term; known: {', '.join(AWARD_TERMS)}")
+    if value.get("period_days") is not None:
+        out["period_days"] = _count(value["period_days"], "data.award_terms.period_days", MAX_PERIOD_DAYS, "days",
+                                    errors)
+    if value.get("quality") is not None:
+        out["quality"] = _text(value["quality"], "data.award_terms.quality", MAX_QUALITY_LENGTH, errors)
+    scope = value.get("scope_sha256")
+    if scope is not None:
+        out["scope_sha256"] = values.sha256_digest(scope)
+        if out["scope_sha256"] is None:
+            _add(errors, "data.award_terms.scope_sha256", "a document's SHA-256, 64 lowercase hex digits")
+    return out
+
+
+def signed_terms_differences(award_terms: Mapping[str, Any] | None, contract_amount: Any, signed_amount: Any,
+                             signed: Mapping[str, Any]) -> list[str]:
+    """Each term of the signed contract that departs from the award, as 'field signed ≠ award awarded': the price
+    always; the period, quality and scope where the award states them (a signing that leaves out a stated term is
+    refused before it gets here: plausibility)."""
+    out = []
+    if signed_amount is not None and contract_amount is not None and \
+            Decimal(str(signed_amount)) != Decimal(str(contract_amount)):
+        out.append(f"signed_amount {signed_amount} ≠ award contract_amount {contract_amount}")
+    for term in AWARD_TERMS:
+        awarded, given = (award_terms or {}).get(term), signed.get(f"signed_{term}")
+        if awarded is None or given is None:
+            continue
+        if (given.strip() if isinstance(given, str) else given) != awarded:
+            out.append(f"{term} {given} ≠ award {awarded}")
+    return out
 
 
 def _bid_bond(value: object, errors) -> dict | None:

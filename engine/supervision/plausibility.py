@@ -88,6 +88,8 @@ def check_task(step: steps.Step, element_id: str, data: dict[str, Any], actor: s
         _check_confirmed(element_id, data, contract, errors)
     if element_id == bindings.CONFIRM_SIGNATURE:
         _check_signature(data, contract, errors)
+    if element_id == bindings.SIGN_CONTRACT:
+        _check_stated_terms(data, contract, errors)
     if element_id in (bindings.SUBMIT_PAYMENT_APPLICATION, bindings.SUBMIT_SETTLEMENT):
         _check_new_document(step, element_id, data, errors)
     if errors:
@@ -198,6 +200,16 @@ def _check_confirmed(element_id: str, data: dict[str, Any], contract: dict[str, 
         errors.setdefault(f"data.{name}", []).append(
             f"{values.format_money(confirmed)} is more than {what} ({values.format_money(applied)}): "
             "the employer confirms at most what was applied for")
+
+
+def _check_stated_terms(data: dict[str, Any], contract: dict[str, Any], errors) -> None:
+    """A term the award states (period, quality, scope) is one the signed contract states too: the signing records
+    it, so that it is compared (SIGNED_TERMS_DIFFER); leaving it out would hide a departure."""
+    for term, awarded in (contract.get("award_terms") or {}).items():
+        if awarded is not None and data.get(term) is None:
+            errors.setdefault(f"data.{term}", []).append(
+                f"the award states {term} = {awarded}: record the signed contract's (《招标投标法实施条例》第五十七条"
+                "第一款 / 《政府采购法》第四十六条: signed on the terms of the award)")
 
 
 def _check_signature(data: dict[str, Any], contract: dict[str, Any], errors) -> None:

@@ -21,7 +21,7 @@ from decimal import Decimal
 
 from engine.supervision import calendar as official
 from engine.runtime import values
-from engine.supervision import deadlines, payment_basis, rules, works_payments
+from engine.supervision import contract_terms, deadlines, payment_basis, rules, works_payments
 
 _calendar: official.OfficialCalendar | None = None
 _registry: rules.RuleRegistry | None = None
@@ -141,6 +141,28 @@ def settlement_payable_fn(settlement_value, settled_value, retention_rate) -> De
     return works_payments.settlement_payable(settled, _money(retention_rate))
 
 
+def _signed_differences(award_terms, contract_amount, signed_amount, signed_period_days, signed_quality,
+                        signed_scope_sha256) -> list[str]:
+    return contract_terms.signed_terms_differences(
+        award_terms, contract_amount, signed_amount,
+        {"signed_period_days": signed_period_days, "signed_quality": signed_quality,
+         "signed_scope_sha256": signed_scope_sha256})
+
+
+def signed_terms_differ_fn(award_terms, contract_amount, signed_amount, signed_period_days, signed_quality,
+                           signed_scope_sha256) -> bool:
+    """Whether the signed contract departs from the award in price, period, quality or scope (R04 / G03)."""
+    return bool(_signed_differences(award_terms, contract_amount, signed_amount, signed_period_days, signed_quality,
+                                    signed_scope_sha256))
+
+
+def signed_terms_difference_fn(award_terms, contract_amount, signed_amount, signed_period_days, signed_quality,
+                               signed_scope_sha256) -> str:
+    """The departures, 'field signed ≠ award awarded', joined by '; ' (for the alert's legal basis)."""
+    return "; ".join(_signed_differences(award_terms, contract_amount, signed_amount, signed_period_days,
+                                         signed_quality, signed_scope_sha256))
+
+
 def add_days_fn(start, n) -> str:
     return _iso(deadlines.add_days(_start(start), _count(n), calendar()))
 
@@ -176,6 +198,7 @@ def expression_functions() -> dict[str, object]:
             "advance_deadline": advance_deadline_fn, "progress_deadline": progress_deadline_fn,
             "progress_due": progress_due_fn, "settlement_review_deadline": settlement_review_deadline_fn,
             "settlement_deadline": settlement_deadline_fn, "settlement_payable": settlement_payable_fn,
+            "signed_terms_differ": signed_terms_differ_fn, "signed_terms_difference": signed_terms_difference_fn,
             "add_days": add_days_fn, "add_workdays": add_workdays_fn,
             "end_of_day": end_of_day_fn, "before": before_fn, "after": after_fn}
 

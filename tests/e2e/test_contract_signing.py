@@ -107,6 +107,45 @@ def test_a_signed_price_different_from_the_award_raises_the_mismatch_warning(api
     assert ledger["amounts"]["contract_amount"] == award
 
 
+AWARDED = {"period_days": 365, "quality": "合格", "scope_sha256": "5" * 64}
+
+
+def test_a_period_quality_or_scope_signed_differently_raises_the_warning_naming_each_field(api):
+    """条例613 art 57 para 1: the subject, price, quality and performance period of the signed contract match the
+    award. The award's terms (award_terms) are asked of the signing and each departure is named in the alert."""
+    data = one_milestone(tendering_works(award_terms=AWARDED), "2026-12-15")
+    c = Contract(api, "DIFFER-TERMS", data)
+    c.run(until="sign")
+    task = api.task(c.id, "sign_contract", "emp")
+    # a stated term left out of the signing is refused, naming it, and changes nothing
+    problem = api.call("POST", f"/api/v1/tasks/{task['id']}/complete", "emp", c.steps["sign"][3], 422,
+                       json={"data": c.steps["sign"][4]})
+    assert set(problem["errors"]) == {"data.period_days", "data.quality", "data.scope_sha256"}
+    assert "365" in problem["errors"]["data.period_days"][0]
+    assert api.task(c.id, "sign_contract", "emp")["id"] == task["id"]
+    # signed at the awarded price but for a longer period and another scope: two departures, one alert naming both
+    c.step("sign", period_days=400, quality=" 合格 ", scope_sha256="6" * 64)
+    c.step("confirm")
+    [alert] = api.alerts(c.who["supervisor"])
+    assert (alert["code"], alert["severity"]) == ("SIGNED_TERMS_DIFFER", "red")
+    basis = alert["legal_basis"]
+    assert basis.startswith("R04 ") and "period_days 400 ≠ award 365" in basis
+    assert f"scope_sha256 {'6' * 64} ≠ award {'5' * 64}" in basis
+    assert "quality" not in basis and "signed_amount" not in basis, basis  # the same quality, the same price
+
+
+def test_terms_signed_as_awarded_raise_nothing_and_bad_award_terms_are_refused(api):
+    c = Contract(api, "AS-AWARDED-TERMS", one_milestone(tendering_works(award_terms=AWARDED), "2026-12-15"))
+    c.run(until="sign")
+    c.step("sign", period_days=365, quality="合格", scope_sha256="5" * 64)
+    c.run(until="bid_bond")
+    assert api.ledger(c.key, "zj")["signed"] is True and api.alerts("admin") == []
+    bad = {"period_days": 0, "quality": "  ", "scope_sha256": "xyz", "price": "1.00"}
+    problem = api.start("BAD-TERMS", one_milestone(tendering_works(award_terms=bad), "2026-12-15"), at(8, 4), 422)
+    assert set(problem["errors"]) == {"data.award_terms.period_days", "data.award_terms.quality",
+                                      "data.award_terms.scope_sha256", "data.award_terms.price"}
+
+
 def test_a_price_signed_as_awarded_raises_nothing(api):
     c = Contract(api, "AS-AWARDED", one_milestone(tendering_works(), "2026-12-15"))
     c.run(until="bid_bond")
