@@ -9,6 +9,8 @@ Revision ID: 0015
 Revises: 0014
 Create Date: 2026-12-06 14:00:00
 """
+import warnings
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -33,8 +35,14 @@ def _alert_unique() -> str:
 
 def _set_primary_key(columns: list[str]) -> None:
     if _sqlite():
-        with op.batch_alter_table('instance_parties', recreate='always', naming_convention=SQLITE_NAMES) as batch_op:
-            batch_op.create_primary_key('pk_instance_parties', columns)
+        with warnings.catch_warnings():
+            # Batch mode builds the new table from the reflected columns, whose primary_key flags are the old key's:
+            # SQLAlchemy warns that they differ from the key being created, which is the point of this step.
+            warnings.filterwarnings("ignore", message="Table '_alembic_tmp_instance_parties' specifies columns",
+                                    category=sa.exc.SAWarning)
+            with op.batch_alter_table('instance_parties', recreate='always',
+                                      naming_convention=SQLITE_NAMES) as batch_op:
+                batch_op.create_primary_key('pk_instance_parties', columns)
     else:
         op.drop_constraint('instance_parties_pkey', 'instance_parties', type_='primary')
         op.create_primary_key('instance_parties_pkey', 'instance_parties', columns)
