@@ -3,16 +3,16 @@ and diagram (BPMNDI).
 
     .venv/bin/python bpmn/tools/layout.py        # rewrites the files in place
 
-The diagrams carry many repeated pieces, such as the three-level warning construct of bpmn/README.md on
-each awaited task. Many coordinates must also agree with each other. So the files are generated
+The diagrams carry many repeated pieces, such as the warning ladder of bpmn/README.md on each awaited task.
+Many coordinates must also agree with each other. So the files are generated
 instead of being drawn by hand. Edit this script, run it, and commit the .bpmn files it writes: the engine
 deploys only those.
 
 Drawing conventions used here:
 * Left to right, one row per branch. Tasks are 120×80, events 36×36, gateways 50×50.
-* A warning hangs below its task. The timers sit on the task's bottom edge, and each one drops down
-  to its own row with an escalation throw and an end event: the rightmost timer gets the top row, so
-  no two edges cross.
+* A warning is one ladder (`Process.warning`): a boundary timer on its task's bottom-right corner, labelled with
+  the obligation and its steps (黄 −3日 · 橙 到期 · 红 +30日); the engine expands it at deploy
+  (engine/runtime/ladders.py). Every task with a warning, a new one too, gets it through `Process.warning`.
 * Every edge is orthogonal. Its first and last waypoints lie on the borders of its shapes.
 * An event subprocess (`Process.inside`) is drawn expanded; its nodes sit in the lane of the process
   that holds it, so the lane still names who acts.
@@ -30,11 +30,24 @@ BPMN_DIR = HERE.parent
 TASK_W, TASK_H = 120, 80
 EVENT = 36
 GATEWAY = 50
-ROW = 100  # vertical distance between the rows of a warning block
 
+# `--expanded PATH` writes post_award with every warning drawn out as the construct a ladder expands to (a timer, an
+# escalation throw and an end event per severity, the ids the engine generates) to PATH: the "before ladders" side of
+# tests/e2e/test_warning_ladder.py, regenerated when post_award changes (tests/fixtures/post_award_v_before_ladder.bpmn).
+EXPANDED = False
 SEVERITY_ZH = {"yellow": "黄色预警", "orange": "橙色预警", "red": "红色预警"}
 TIMER_NAME = {"yellow": "3 days before (届满前3日)", "orange": "Deadline (期限届满)",
               "red": "30 days after (逾期30日)"}
+ROW = 100  # vertical distance between the rows of a drawn-out warning
+OUTPUT: dict[str, Path] = {}  # file name → where to write it instead of bpmn/
+
+# A ladder's steps, in days from the deadline: yellow 3 days before, orange at it, red 30 days after.
+STEP_DAYS = {"yellow": -3, "orange": 0, "red": 30}
+LADDER_LABEL = {"yellow": "黄 −3日", "orange": "橙 到期", "red": "红 +30日"}
+
+
+def _days_attr(days: int) -> str:
+    return f' days="{days}"' if days else ""
 
 
 # ------------------------------------------------------------------------------------ model
@@ -169,14 +182,47 @@ class Process:
     def default(self, gateway_id: str, flow: Flow) -> None:
         self.nodes[gateway_id].attrs["default"] = flow.id
 
-    # -- the warning construct (bpmn/README.md): boundary timers → escalation throws → end events
+    # -- the warning ladder (bpmn/README.md "Warning ladders"): one boundary timer per obligation, which the engine
+    # expands at deploy into a timer, an escalation throw and an end event per step (engine/runtime/ladders.py)
     def warning(self, task_id: str, prefix: str, code: str, title: str, *, kind: str, responsible: str,
                 due: str, severities=("yellow", "orange", "red"), amount: str | None = None,
                 met_date: str | None = None, rule: str | None = None, legal_basis: str | None = None,
                 basis: str | None = None, occurrence: str | None = None, resolve_when: str | None = None,
-                awaits: str | None = None, escalations: dict) -> None:
+                awaits: str | None = None, escalations: dict) -> Node:
         """`awaits`: the user task whose completion meets the obligation, when it is not the one the timers sit on
-        (the signing: the employer's task raises it, the contractor's confirmation meets it)."""
+        (the signing: the employer's task raises it, the contractor's confirmation meets it). `prefix` is the
+        ladder's id; the engine names the steps it generates `{prefix}_timer_{severity}`, `{prefix}_{severity}` and
+        `{prefix}_{severity}_end`, the ids the hand-drawn construct had (running contracts migrate onto them)."""
+        if EXPANDED:
+            return self._drawn_out(task_id, prefix, code, title, kind=kind, responsible=responsible, due=due,
+                                   severities=severities, amount=amount, met_date=met_date, rule=rule,
+                                   legal_basis=legal_basis, basis=basis, occurrence=occurrence,
+                                   resolve_when=resolve_when, awaits=awaits, escalations=escalations)
+        task = self.nodes[task_id]
+        esc_id = f"esc_{code.lower()}"
+        escalations[esc_id] = (code, title)
+        attrs = {"code": code, "kind": kind, "responsible": responsible}
+        for key, value in (("rule", rule), ("legal_basis", legal_basis), ("basis", basis), ("due", due),
+                           ("amount", amount), ("occurrence", occurrence), ("resolve_when", resolve_when),
+                           ("met_date", met_date), ("awaits", awaits)):
+            if value:
+                attrs[key] = value
+        steps = "".join(f'\n  <lvyue:step severity="{s}"{_days_attr(STEP_DAYS[s])}/>' for s in severities)
+        items = [f"{k}={quoteattr(v)}" for k, v in attrs.items()]
+        ladder = ("<lvyue:warningLadder " + " ".join(items[:3]) + "".join(f"\n                     {i}" for i in items[3:])
+                  + ">" + steps + "\n</lvyue:warningLadder>")
+        tx = task.x + task.w - 24
+        summary = " · ".join(LADDER_LABEL[s] for s in severities)
+        return self.add(Node(
+            prefix, "boundaryEvent", task.lane, tx - EVENT / 2, task.y + task.h - EVENT / 2, EVENT, EVENT,
+            f"{title}: {summary}", attrs={"attachedToRef": task_id, "cancelActivity": "false"},
+            ext=ladder, tail=_timer("timeDate", due), label=(tx - 10, task.y + task.h + 20, 150, 40)))
+
+    def _drawn_out(self, task_id: str, prefix: str, code: str, title: str, *, kind: str, responsible: str, due: str,
+                   severities, amount, met_date, rule, legal_basis, basis, occurrence, resolve_when, awaits,
+                   escalations: dict) -> None:
+        """The warning construct drawn out (`--expanded`): what the engine makes of the ladder, drawn by hand as
+        post_award was before ladders — per severity a boundary timer, an escalation throw and an end event."""
         task = self.nodes[task_id]
         esc_id = f"esc_{code.lower()}"
         escalations[esc_id] = (code, title)
@@ -519,14 +565,22 @@ BASIS_REFUSAL = ("《中华人民共和国招标投标法实施条例》第七�
 def post_award() -> None:
     esc: dict = {}
     X0 = 100
-    # rows (centre y)
-    S = 190            # supervisor lane
-    F = 420            # filing branch
-    B = 940            # bid bond branch; later the performance guarantee release
-    M = 1460           # main line
-    MS = 1580          # the milestones receive task
-    R = 1640           # retention branch
-    C = 2190           # contractor lane
+    # rows (centre y). A warning is one ladder on its task's bottom edge (Process.warning), so the rows lie close:
+    # the main line (award, signing, completion, release) has the filing and the guarantee release above it, the
+    # payments (bid bond, milestones, works) and the retention below.
+    S = 180            # supervisor lane
+    ET = 280           # top of the employer lane
+    T = ET + 45        # the signed terms and the publication (top row)
+    F = ET + 130       # filing branch
+    BR = ET + 340      # the performance guarantee release
+    M = ET + 490       # main line
+    B = M + 150        # bid bond branch
+    R = M + 180        # retention branch
+    MS = B + 150       # the milestones receive task
+    WK = MS + 140      # the works payments receive task
+    KT = WK + 140      # top of the contractor lane (the employer lane's bottom)
+    C = KT + 110       # contractor lane
+    GT = KT + 460      # top of the guarantor lane
     main = Process(
         "post_award", "Post-award supervision (履约监管)",
         "Post-award supervision of a contract awarded by tendering or government procurement: signing "
@@ -534,11 +588,11 @@ def post_award() -> None:
         "《政府采购法实施条例》第三十三条), filing (《政府采购法》第四十七条), milestones paid under "
         "《保障中小企业款项支付条例》, guarantee and retention release (《建设工程质量保证金管理办法》).",
         "pool_post_award", "Post-award supervision (履约监管)", X0, 60, 3750)
-    main.lanes = [Lane("lane_supervisor", "supervisor", 60, 240), Lane("lane_employer", "employer", 300, 1780),
-                  Lane("lane_contractor", "contractor", 2080, 460), Lane("lane_guarantor", "guarantor", 2540, 500)]
+    main.lanes = [Lane("lane_supervisor", "supervisor", 60, ET - 60), Lane("lane_employer", "employer", ET, KT - ET),
+                  Lane("lane_contractor", "contractor", KT, GT - KT), Lane("lane_guarantor", "guarantor", GT, 500)]
     E, K, V, GL = "lane_employer", "lane_contractor", "lane_supervisor", "lane_guarantor"
     C2 = C + 100       # contractor lane, second row
-    G = 2650           # guarantor lane
+    G = GT + 110       # guarantor lane
 
     # -- award → guarantee → signing
     main.event("award_notice_issued", "Award notice issued (中标通知书发出)", E, 200, M, "startEvent",
@@ -701,7 +755,6 @@ def post_award() -> None:
               name="yes (是)", cond=SIGNATURE_CONFIRMED, label=(1056, C2 - 40, 50, 20))
 
     # the signed terms against the award, then publication (GP, G04): a branch of its own, along the lane's top row T
-    T = 345
     main.gateway("gw_signed_terms", "Signed as awarded? (签约条款与中标一致?)", E, 2480, T, label="below-right", width=150)
     main.event("signed_terms_differ", "Signed terms differ from the award (签约条款与中标不一致)", E, 2580, T + 100,
                "intermediateThrowEvent",
@@ -797,16 +850,16 @@ def post_award() -> None:
     main.flow("guarantee_watch_ended", "guarantee_watch_end")
 
     # the beneficiary's claims on a guarantee: one event subprocess instance per claim (guarantor lane)
-    main.add(Node("claim_subprocess", "subProcess", GL, 900, 2580, 720, 430, "Guarantee claim (保函索赔)",
+    main.add(Node("claim_subprocess", "subProcess", GL, 900, GT + 40, 720, 430, "Guarantee claim (保函索赔)",
                   attrs={"triggeredByEvent": "true"}, expanded=True,
                   doc="Started by the engine (guarantee_claimed) when the beneficiary files a claim on a guarantee "
                       "after the non-performance is confirmed: the contractor refused to sign (" + BASIS_REFUSAL + "), "
                       "or the department confirmed a red non-performance alert. Data: claim = {id, no, guarantee_id, "
                       "kind, reason, amount, claimed_at}."))
     with main.inside("claim_subprocess"):
-        main.event("claim_filed", "Claim filed (受益人索赔)", GL, 960, 2660, "startEvent", attrs={"isInterrupting": "false"},
+        main.event("claim_filed", "Claim filed (受益人索赔)", GL, 960, GT + 120, "startEvent", attrs={"isInterrupting": "false"},
                    tail='<bpmn:messageEventDefinition messageRef="msg_guarantee_claimed"/>')
-        main.task("pay_claim", "Pay the claim (保函赔付)", GL, 1030, 2660,
+        main.task("pay_claim", "Pay the claim (保函赔付)", GL, 1030, GT + 120,
                   doc="The guarantor pays a conforming claim within the period of the guarantee, by default CL01 "
                       "(rule registry) from the claim's date; it pays the sum claimed.",
                   ext=form(
@@ -816,7 +869,7 @@ def post_award() -> None:
         main.warning("pay_claim", "claim_payment", "CLAIM_UNPAID", "Claim unpaid (保函索赔未赔付)", kind="arrears",
                      responsible="guarantor", due=CLAIM_DUE, severities=("orange", "red"), rule="CL01",
                      amount="claim.amount", occurrence="claim.id", met_date="claim_paid_at", escalations=esc)
-        main.event("claim_settled", "Claim paid (已赔付)", GL, 1280, 2660, "endEvent")
+        main.event("claim_settled", "Claim paid (已赔付)", GL, 1280, GT + 120, "endEvent")
         main.flow("claim_filed", "pay_claim")
         main.flow("pay_claim", "claim_settled")
 
@@ -904,7 +957,6 @@ def post_award() -> None:
               ext='<lvyue:partition process="post_award_milestone" collection="milestones" item="milestone"/>')
     main.flow("fork_after_signing", "milestones", (1090, MS), start="bottom")
     main.flow("milestones", "join_payments")
-    WK = MS + 140
     main.task("works_payments", "Works payments (工程价款结算)", E, 1640, WK, tag="receiveTask",
               attrs={"messageRef": "msg_works_payments_completed"},
               doc="Partition: for a works contract paid on measurement (payment_terms: advance, progress, settlement) "
@@ -913,7 +965,7 @@ def post_award() -> None:
               ext='<lvyue:partition process="post_award_works" collection="works_payments" item="works"/>')
     main.flow("fork_after_signing", "works_payments", (1090, WK), start="bottom")
     main.flow("works_payments", "join_payments", (2150, WK), (2150, MS), end="left")
-    main.flow("join_payments", "join_contract_end", (2250, 1900), (3670, 1900), start="bottom", end="bottom")
+    main.flow("join_payments", "join_contract_end", (2250, WK + 70), (3670, WK + 70), start="bottom", end="bottom")
 
     # -- completion and release
     main.task("confirm_completion", "Confirm completion (确认履约完成)", E, 2340, M,
@@ -933,8 +985,8 @@ def post_award() -> None:
     main.flow("confirm_completion", "performance_completed")
     main.flow("performance_completed", "fork_release")
 
-    main.gateway("gw_guarantee_release", "Performance guarantee held? (收取了履约保证金?)", E, 2640, B, width=150)
-    main.task("release_performance_guarantee", "Release the guarantee (退还履约保证金)", E, 2720, B,
+    main.gateway("gw_guarantee_release", "Performance guarantee held? (收取了履约保证金?)", E, 2640, BR, width=150)
+    main.task("release_performance_guarantee", "Release the guarantee (退还履约保证金)", E, 2720, BR,
               doc="Return the performance guarantee promptly after completion (《保障中小企业款项支付条例》第十三条; "
                   "period Q07 an engineering default until the contract or a local rule sets one).",
               ext=form(fld("released_at", "date", "退还日期", True, as_="performance_guarantee_released_at")))
@@ -942,15 +994,15 @@ def post_award() -> None:
                  "Guarantee release overdue (履约保证金退还逾期)", kind="arrears", responsible="employer",
                  due=GUARANTEE_RELEASE_DUE, amount="contract_amount * performance_guarantee_rate / 100", rule="Q07",
                  met_date="performance_guarantee_released_at", escalations=esc)
-    main.gateway("gw_guarantee_release_merge", None, E, 3170, B)
-    main.flow("fork_release", "gw_guarantee_release", (2580, B), start="top")
+    main.gateway("gw_guarantee_release_merge", None, E, 3170, BR)
+    main.flow("fork_release", "gw_guarantee_release", (2580, BR), start="top")
     main.flow("gw_guarantee_release", "release_performance_guarantee", id="flow_guarantee_held", name="yes (是)",
-              cond="performance_guarantee_rate > 0", label=(2670, B - 22, 50, 20))
-    f = main.flow("gw_guarantee_release", "gw_guarantee_release_merge", (2640, B - 70), (3170, B - 70),
-                  id="flow_no_guarantee_held", name="no (否)", start="top", end="top", label=(2650, B - 92, 60, 20))
+              cond="performance_guarantee_rate > 0", label=(2670, BR - 22, 50, 20))
+    f = main.flow("gw_guarantee_release", "gw_guarantee_release_merge", (2640, BR - 70), (3170, BR - 70),
+                  id="flow_no_guarantee_held", name="no (否)", start="top", end="top", label=(2650, BR - 92, 60, 20))
     main.default("gw_guarantee_release", f)
     main.flow("release_performance_guarantee", "gw_guarantee_release_merge")
-    main.flow("gw_guarantee_release_merge", "join_release", (3570, B), end="top")
+    main.flow("gw_guarantee_release_merge", "join_release", (3570, BR), end="top")
 
     main.gateway("gw_retention", "Retention held? (预留了质量保证金?)", E, 2640, R, width=140)
     main.event("defect_liability_period", "Defect liability period ends (缺陷责任期届满)", E, 2740, R,
@@ -992,7 +1044,7 @@ def post_award() -> None:
     main.flow("join_contract_end", "contract_performed")
 
     # ---------------------------------------------------------------- the milestone partition
-    Y0 = 3120
+    Y0 = GT + 500 + 80  # below the main pool
     ME, MC = Y0 + 140, Y0 + 590
     ms = Process(
         "post_award_milestone", "Milestone performance (履约节点)",
@@ -1293,16 +1345,16 @@ def post_award() -> None:
     message_flows_meta["msgflow_milestones_completed"] = ("milestones_completed (全部节点完成)", "msg_milestones_completed")
     # Routed round the contractor's and the guarantor's lanes, on x = 2200 where they hold nothing.
     message_flows = [("msgflow_milestones_completed", ms.pool_id, "milestones",
-                      [(2200, Y0), (2200, 1700), (recv.cx, 1700), (recv.cx, recv.y + recv.h)],
-                      (2206, 2400, 200, 20))]
+                      [(2200, Y0), (2200, MS + 70), (recv.cx, MS + 70), (recv.cx, recv.y + recv.h)],
+                      (2206, Y0 - 60, 200, 20))]
     wrecv = main.nodes["works_payments"]
     message_flows_meta["msgflow_works_payments_completed"] = ("works_payments_completed (工程价款结算完成)",
                                                               "msg_works_payments_completed")
     # Up the left margin of every pool below the main one, then across above the works receive task's row.
     message_flows.append(("msgflow_works_payments_completed", wk.pool_id, "works_payments",
-                          [(X0 + 40, Y1), (X0 + 40, 1820), (wrecv.cx, 1820), (wrecv.cx, wrecv.y + wrecv.h)],
-                          (X0 + 46, 2900, 220, 20)))
-    write(BPMN_DIR / "post_award.bpmn", "defs_post_award", "http://lvyue.org/bpmn/post_award",
+                          [(X0 + 40, Y1), (X0 + 40, WK + 100), (wrecv.cx, WK + 100), (wrecv.cx, wrecv.y + wrecv.h)],
+                          (X0 + 46, Y0 - 60, 220, 20)))
+    write(OUTPUT.get("post_award.bpmn", BPMN_DIR / "post_award.bpmn"), "defs_post_award", "http://lvyue.org/bpmn/post_award",
           "collab_post_award", [main, ms, wk], esc,
           [Message("msg_milestones_completed", "milestones_completed"),
            Message("msg_works_payments_completed", "works_payments_completed"), Message("msg_award_refused", "award_refused"),
@@ -1516,6 +1568,13 @@ def supervision_case() -> None:
 
 
 if __name__ == "__main__":
-    post_award()
-    supplementary_contract()
-    supervision_case()
+    import sys
+
+    if sys.argv[1:2] == ["--expanded"]:
+        EXPANDED = True
+        OUTPUT["post_award.bpmn"] = Path(sys.argv[2])
+        post_award()
+    else:
+        post_award()
+        supplementary_contract()
+        supervision_case()

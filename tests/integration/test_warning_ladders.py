@@ -5,19 +5,27 @@ drawn one; a malformed ladder is refused naming its element; versions deployed b
 The end-to-end comparison of post_award before and after (acceptance 6) is tests/e2e/test_warning_ladder.py."""
 from __future__ import annotations
 
+import json
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from lxml import etree
 
 from engine import clock
-from engine.runtime import diagrams, timers
-from tests.conftest import fixture_bytes
+from engine.runtime import diagrams, spiff, timers
+from tests.conftest import FIXTURES, ROOT, fixture_bytes
 
 XML = {"Content-Type": "application/xml"}
 CN = timezone(timedelta(hours=8))
 # The ladder's expansion is pure XML and the alerts it raises are a step like any other: one database suffices.
 SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
+LVYUE = "{http://lvyue.org/schema/bpmn/1.0}"
 LADDER = fixture_bytes("signing_ladder.bpmn").decode()
+# post_award with its warnings drawn out (`bpmn/tools/layout.py --expanded`): as generated before ladders.
+OLD_POST_AWARD = FIXTURES / "post_award_v_before_ladder.bpmn"
+NEW_POST_AWARD = ROOT / "bpmn" / "post_award.bpmn"
 
 
 def deploy(client, people, text: str):
@@ -87,6 +95,68 @@ def test_a_ladder_is_the_hand_drawn_construct_to_the_engine():
                                  if type(t).__name__ == "BoundaryEvent")
     assert timers_of(ladder) == timers_of(hand)
     assert set(ladder.model["drawn"]) >= {"signing_timer_yellow", "signing_yellow", "signing_yellow_end"}
+
+
+def _spec_tasks(diagram) -> dict:
+    """Every task spec of the bundle, by (process, name), without what only names or draws it."""
+    dumped = json.loads(spiff.dump_spec(diagram.bundle))
+    out = {}
+    for spec in [dumped["spec"], *dumped["subprocess_specs"].values()]:
+        for name, task in spec["task_specs"].items():
+            task = dict(task)
+            for key in ("bpmn_name", "lane", "position", "documentation"):
+                task.pop(key, None)
+            if isinstance(task.get("event_definition"), dict):
+                task["event_definition"] = {k: v for k, v in task["event_definition"].items() if k != "name"}
+            out[(spec["name"], name)] = task
+    return out
+
+
+def test_post_award_with_ladders_expands_to_the_executable_diagram_it_replaces():
+    """What SpiffWorkflow and the alert listeners get from the ladder version of post_award is what they got from the
+    version drawn before ladders: the same task specs (timer expressions, flows, boundary events; names aside), the
+    same warnings, elements, forms, partitions and messages."""
+    old, new = diagrams.read(OLD_POST_AWARD.read_bytes()), diagrams.read(NEW_POST_AWARD.read_bytes())
+    for key in ("alerts", "elements", "user_tasks", "partitions", "messages", "roles", "start_form"):
+        assert new.model[key] == old.model[key], key
+    assert _spec_tasks(new) == _spec_tasks(old)
+    assert len(NEW_POST_AWARD.read_bytes()) < 0.75 * len(OLD_POST_AWARD.read_bytes())
+
+
+# ------------------------------------------------------------------------------------ one element per obligation
+def _warning_elements(path) -> Counter:
+    """Drawn warning elements per obligation and task watched (alert code, the activity the timers sit on, or the
+    awaited one for a warning raised at once): ladders, escalation throws after a boundary timer (the hand-drawn
+    construct) and escalation throws raised at once (no timer)."""
+    root = etree.parse(str(path)).getroot()
+    flows = {f.get("targetRef"): f.get("sourceRef") for f in root.iter(f"{BPMN}sequenceFlow")}
+    by_id = {e.get("id"): e for e in root.iter() if isinstance(e.tag, str) and e.get("id")}
+    codes = {e.get("id"): e.get("escalationCode") for e in root.iter(f"{BPMN}escalation")}
+    count: Counter = Counter()
+    for ladder in root.iter(f"{LVYUE}warningLadder"):
+        count[(ladder.get("code"), ladder.getparent().getparent().get("attachedToRef"))] += 1
+    for alert in root.iter(f"{LVYUE}alert"):
+        throw = alert.getparent().getparent()
+        code = codes[throw.find(f"{BPMN}escalationEventDefinition").get("escalationRef")]
+        source = by_id.get(flows.get(throw.get("id")))
+        on_timer = source is not None and source.tag == f"{BPMN}boundaryEvent"
+        count[(code, source.get("attachedToRef") if on_timer else alert.get("awaits"))] += 1
+    return count
+
+
+def test_post_award_draws_at_most_one_warning_element_per_obligation():
+    before, after = _warning_elements(OLD_POST_AWARD), _warning_elements(NEW_POST_AWARD)
+    assert set(after) == set(before)  # the same obligations are watched, on the same tasks
+    assert max(before.values()) == 3  # before: up to three timers, throws and end events for one obligation
+    # GUARANTEE_EXPIRING's yellow is a step of the flow, not a timer on the task: the catch event 15 days before the
+    # validity ends raises it and opens renew_guarantee, whose ladder then watches the renewal (orange, red).
+    assert after.pop(("GUARANTEE_EXPIRING", "renew_guarantee")) == 2
+    assert max(after.values()) == 1, after
+    # SIGNING_OVERDUE is one alert watched on both parties' tasks: one ladder on each.
+    assert after[("SIGNING_OVERDUE", "sign_contract")] == after[("SIGNING_OVERDUE", "confirm_signature")] == 1
+    root = etree.parse(str(NEW_POST_AWARD)).getroot()
+    assert len(list(root.iter(f"{BPMN}boundaryEvent"))) < len(list(etree.parse(str(OLD_POST_AWARD)).getroot()
+                                                                   .iter(f"{BPMN}boundaryEvent"))) / 1.5
 
 
 # ------------------------------------------------------------------------------------ the lint
@@ -167,3 +237,28 @@ def test_a_version_deployed_before_ladders_keeps_running_when_the_ladder_version
     assert (orange["instance_id"], orange["severity"]) == (old["id"], "orange")
     view = client.get(f"/api/v1/instances/{old['id']}", headers=people.auth("admin")).get_json()
     assert view["definition"]["version"] == 1
+
+
+@SQLITE
+def test_the_ladder_version_of_post_award_takes_over_running_contracts(client, people, app):
+    """post_award deployed before ladders (v1) and with them (v2): a contract waiting on its signing timers moves to
+    v2 with nothing blocking — the generated timers are the elements it waits on."""
+    from tests.e2e.test_post_award import tendering_works
+
+    for path in (OLD_POST_AWARD, NEW_POST_AWARD):
+        assert client.post("/api/v1/definitions", data=path.read_bytes(),
+                           headers={**people.auth("designer"), **XML}).status_code == 201
+    with clock.frozen_at(datetime(2026, 8, 4, 10, tzinfo=CN)):
+        r = client.post("/api/v1/instances", headers=people.auth("operator"), json={
+            "definition": "post_award", "version": 1, "business_key": "MIG-1", "data": tendering_works()})
+    assert r.status_code == 201, r.get_json()
+    iid = r.get_json()["id"]
+    with clock.frozen_at(datetime(2026, 8, 5, 10, tzinfo=CN)):
+        moved = client.post(f"/api/v1/instances/{iid}/migrate", json={"version": 2}, headers=people.auth("operator"))
+    assert moved.status_code == 200, moved.get_json()
+    view = client.get(f"/api/v1/instances/{iid}", headers=people.auth("admin")).get_json()
+    assert view["definition"]["version"] == 2
+    assert {t["element_id"] for t in view["timers"] if t["status"] == "waiting"} >= {
+        "signing_timer_yellow", "signing_timer_orange", "signing_timer_red"}
+    diagram = client.get(f"/api/v1/instances/{iid}/diagram", headers=people.auth("admin")).get_json()
+    assert "signing" in diagram["active"]
