@@ -47,6 +47,8 @@ class LedgerParty(Schema):
     name = fields.String(allow_none=True)
     credit_rating = fields.String(allow_none=True)
     sme = fields.Boolean(allow_none=True)
+    consortium = fields.String(allow_none=True, metadata={
+        "description": "a consortium (联合体) holding the role: `lead` or `member`; null for a role held alone"})
 
 
 class LedgerAmounts(Schema):
@@ -187,6 +189,8 @@ class ContractSummaryParty(Schema):
     role = fields.String()
     org_code = fields.String()
     name = fields.String(allow_none=True)
+    consortium = fields.String(allow_none=True, metadata={
+        "description": "a consortium (联合体) holding the role: `lead` or `member`; null for a role held alone"})
 
 
 class OpenAlertCounts(Schema):

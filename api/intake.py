@@ -56,6 +56,9 @@ class AwardOut(Schema):
     amount = fields.String(allow_none=True, metadata={"description": "decimal string, CNY"})
     date = fields.String(allow_none=True, metadata={"description": "the award date, YYYY-MM-DD (China time)"})
     supplier = fields.String(allow_none=True, metadata={"description": "scheme:identifier of the supplier"})
+    consortium = fields.List(fields.String(), allow_none=True, metadata={
+        "description": "an award to a consortium (联合体): every supplier's party id in the release, the lead first; "
+                       "null for one supplier"})
     contract_period = fields.Nested(ContractPeriodOut)
     instance_id = fields.String(allow_none=True, metadata={"description": "the contract it started, if any"})
 

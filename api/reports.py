@@ -157,6 +157,9 @@ class LeadOut(Schema):
     department = fields.String(allow_none=True)
     to_department = fields.String(allow_none=True)
     responsible_org = fields.String(allow_none=True)
+    responsible_members = fields.List(fields.String(), allow_none=True, metadata={
+        "description": "a consortium's members, the responsible (lead) organisation first, jointly and severally "
+                       "liable with it; null when it stands alone"})
     code = fields.String()
     legal_basis = fields.String(allow_none=True)
     escalated_at = fields.DateTime()
@@ -182,7 +185,10 @@ class DecisionOut(Schema):
 
 class ConfirmOut(AlertOut):
     decision = fields.Nested(DecisionOut)
-    credit_record = fields.Nested(CreditRecordOut, allow_none=True)
+    credit_record = fields.Nested(CreditRecordOut, allow_none=True, metadata={
+        "description": "the responsible organisation's record"})
+    credit_records = fields.List(fields.Nested(CreditRecordOut), metadata={
+        "description": "one record per responsible organisation: a consortium's members each get one"})
     lead = fields.Nested(LeadOut, allow_none=True)
 
 

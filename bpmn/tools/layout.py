@@ -492,6 +492,10 @@ SIGNED_TERMS_BASIS = (
     "《中华人民共和国招标投标法实施条例》第五十七条第一款' if track == 'tendering' else "
     "'《中华人民共和国政府采购法》第四十六条第一款')}")
 CONTRACT_PUBLICATION_DUE = "deadline('G04', signed_at)"
+# The tendering report (R03) runs from the winner's determination, which is the award notice's date here; the
+# completion-acceptance filing (R07) from completion acceptance (confirm_completion's completed_at).
+TENDERING_REPORT_DUE = "deadline('R03', award_notice_date)"
+COMPLETION_FILING_DUE = "deadline('R07', completed_at)"
 FILING_DUE = "deadline('G05', signed_at) if track == 'gov_procurement' else deadline('L01', signed_at)"
 GUARANTEE_RELEASE_DUE = "deadline('Q07', completed_at)"
 RETENTION_RELEASE_DUE = "deadline('Q04', requested_at)"
@@ -616,6 +620,7 @@ def post_award() -> None:
                    fld("late_interest_percent_per_day", "number", "约定逾期利率（%/日）", min="0"),
                    fld("funding_source", "enum", "资金来源", False,
                        values="fiscal_budget,special_bonds,state_owned,self_raised,mixed"),
+                   fld("tendering_reported_at", "date", "招标投标情况书面报告日期（已报告时，R03）"),
                    fld("acceptance_days", "integer", "验收期限（日）", True),
                    fld("milestones", "list", "履约节点（按节点付款时必填）", False,
                        fld("name", "string", "节点名称", True),
@@ -689,6 +694,32 @@ def post_award() -> None:
                doc="The contractor refused to sign (" + BASIS_REFUSAL + "): the beneficiary's claim on the bid guarantee "
                    "delivers award_refused, which ends the signing here; the claim goes on in claim_subprocess.")
 
+    # the tendering report (R03) runs from the winner's determination, whatever the signing does: a second flow
+    # out of the start event (an uncontrolled parallel split), up the lane's left edge where nothing else is drawn
+    RT = M - 250
+    main.gateway("gw_tendering_report", "Tendering, not yet reported? (招标投标且未报告?)", E, 200, RT,
+                 label="above-right", width=170)
+    main.event("no_tendering_report", None, E, 200, RT - 110, "endEvent")
+    main.task("report_tendering", "Report on the tendering (招标投标情况书面报告)", E, 260, RT,
+              doc="The employer reports in writing on the tendering to the supervising department within 15 days of "
+                  "determining the winner (《招标投标法》第四十七条, R03; counted from the award notice's date, "
+                  "alongside the signing); TENDERING_REPORT_OVERDUE otherwise. A government procurement contract has "
+                  "no such report.",
+              ext=form(
+                  fld("reported_at", "date", "报告日期", True, as_="tendering_reported_at"),
+                  fld("document_sha256", "sha256", "书面报告哈希", as_="tendering_report_sha256")))
+    main.warning("report_tendering", "tendering_report", "TENDERING_REPORT_OVERDUE",
+                 "Tendering report overdue (招标投标情况书面报告逾期)", kind="non_performance", responsible="employer",
+                 due=TENDERING_REPORT_DUE, severities=("orange", "red"), rule="R03",
+                 met_date="tendering_reported_at", escalations=esc)
+    main.event("tendering_reported", "Reported (已报告)", E, 460, RT, "endEvent")
+    main.flow("award_notice_issued", "gw_tendering_report", start="top", end="bottom")
+    main.flow("gw_tendering_report", "report_tendering", id="flow_tendering_report", name="yes (是)",
+              cond="track == 'tendering' and tendering_reported_at is None", label=(226, RT - 22, 30, 20))
+    f = main.flow("gw_tendering_report", "no_tendering_report", id="flow_no_tendering_report", name="no (否)",
+                  start="top", end="bottom", label=(206, RT - 60, 40, 20))
+    main.default("gw_tendering_report", f)
+    main.flow("report_tendering", "tendering_reported")
     f = main.flow("award_notice_issued", "gw_guarantee_required")
     f = main.flow("gw_guarantee_required", "gw_guarantee_resubmit", id="flow_guarantee_required",
                   name="yes (是)", cond="performance_guarantee_rate > 0", start="bottom", end="top",
@@ -984,6 +1015,30 @@ def post_award() -> None:
     main.gateway("join_release", None, E, 3570, M, tag="parallelGateway")
     main.flow("confirm_completion", "performance_completed")
     main.flow("performance_completed", "fork_release")
+
+    # a works contract's completion-acceptance filing (R07): a branch of its own from the release fork, along the main
+    # line between the fork and the join (it ends before the join, joining nothing)
+    main.gateway("gw_completion_filing", "Works contract? (工程合同?)", E, 2680, M, label="above", width=120)
+    main.event("no_completion_filing", None, E, 2680, M + 70, "endEvent")
+    main.task("file_completion", "File the completion acceptance (竣工验收备案)", E, 2760, M,
+              doc="The employer files the completion acceptance report with the construction department within 15 days "
+                  "of the acceptance (《建设工程质量管理条例》第四十九条第一款; 《房屋建筑和市政基础设施工程竣工验收备案管理办法》"
+                  "第四条; R07); COMPLETION_FILING_OVERDUE otherwise. Works contracts only.",
+              ext=form(
+                  fld("filed_at", "date", "备案日期", True, as_="completion_filed_at"),
+                  fld("filing_no", "string", "备案编号", as_="completion_filing_no")))
+    main.warning("file_completion", "completion_filing", "COMPLETION_FILING_OVERDUE",
+                 "Completion filing overdue (竣工验收备案逾期)", kind="non_performance", responsible="employer",
+                 due=COMPLETION_FILING_DUE, severities=("orange", "red"), rule="R07",
+                 met_date="completion_filed_at", escalations=esc)
+    main.event("completion_filed", "Filed (已备案)", E, 3000, M, "endEvent")
+    main.flow("fork_release", "gw_completion_filing")
+    main.flow("gw_completion_filing", "file_completion", id="flow_completion_filing", name="yes (是)",
+              cond="category == 'works'", label=(2708, M - 22, 50, 20))
+    f = main.flow("gw_completion_filing", "no_completion_filing", id="flow_no_completion_filing", name="no (否)",
+                  start="bottom", end="top", label=(2690, M + 26, 40, 20))
+    main.default("gw_completion_filing", f)
+    main.flow("file_completion", "completion_filed")
 
     main.gateway("gw_guarantee_release", "Performance guarantee held? (收取了履约保证金?)", E, 2640, BR, width=150)
     main.task("release_performance_guarantee", "Release the guarantee (退还履约保证金)", E, 2720, BR,

@@ -87,7 +87,8 @@ def open_step(session: Session, instance: Instance, actor: str, part_id: str | N
 
 
 def new_instance_step(session: Session, definition: Definition, business_key: str, roles: dict[str, str],
-                      data: dict[str, Any], actor: str) -> Step:
+                      data: dict[str, Any], actor: str, members: dict[str, list[str]] | None = None) -> Step:
+    """`members`: role → every organisation holding it, where several do (a consortium); `roles` names the lead."""
     now = clock.now()
     instance = Instance(id=str(uuid.uuid4()), business_key=business_key, definition_id=definition.id, status="running",
                         roles=roles, department_code=roles.get("department"), data={}, state="", created_at=now,
@@ -95,7 +96,8 @@ def new_instance_step(session: Session, definition: Definition, business_key: st
     session.add(instance)
     for role, org in roles.items():
         if role != "department":
-            session.add(Party(instance_id=instance.id, role=role, org_code=org))
+            for code in (members or {}).get(role) or [org]:
+                session.add(Party(instance_id=instance.id, role=role, org_code=code))
     # Running totals start at 0 (as a partition's do): a gateway or a warning may read one before any payment.
     data = {**{name: 0 for name in _accumulators(definition, definition.key)}, **data}
     wf = spiff.new_workflow(bundle_of(definition), data)

@@ -192,12 +192,14 @@ class AuditEvent(Base):
 
 
 class Party(Base):
-    """Who holds which role in a contract (招标人/采购人 employer, 中标人 contractor, guarantor)."""
+    """Who holds which role in a contract (招标人/采购人 employer, 中标人 contractor, guarantor): one row per
+    organisation holding it. A role is held by one organisation, except the contractor's when a consortium
+    (联合体) won: one row per member, the lead member being the one `Instance.roles` names."""
 
     __tablename__ = "instance_parties"
     instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), primary_key=True)
     role: Mapped[str] = mapped_column(String(20), primary_key=True)
-    org_code: Mapped[str] = mapped_column(ForeignKey("organisations.code"), index=True)
+    org_code: Mapped[str] = mapped_column(ForeignKey("organisations.code"), primary_key=True, index=True)
 
 
 class Alert(Base):
@@ -408,9 +410,11 @@ class CreditRecord(Base):
     """
 
     __tablename__ = "credit_records"
-    __table_args__ = (Index("ix_credit_records_date", "record_date"),)
+    # One record per organisation responsible for the alert: the members of a consortium each get one (连带责任).
+    __table_args__ = (Index("ix_credit_records_date", "record_date"),
+                      UniqueConstraint("alert_id", "org_code", name="uq_credit_records_alert_org"))
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    alert_id: Mapped[str | None] = mapped_column(ForeignKey("alerts.id"), unique=True)
+    alert_id: Mapped[str | None] = mapped_column(ForeignKey("alerts.id"))
     org_code: Mapped[str] = mapped_column(ForeignKey("organisations.code"), index=True)
     instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), index=True)
     business_key: Mapped[str] = mapped_column(String(200))
@@ -530,6 +534,9 @@ class Lead(Base):
     department_code: Mapped[str | None] = mapped_column(String(64))
     to_department: Mapped[str | None] = mapped_column(String(64))
     responsible_org: Mapped[str | None] = mapped_column(String(64))
+    # Every organisation answerable with it: a consortium's members, jointly and severally liable (招标投标法 art 31);
+    # None when the responsible organisation stands alone.
+    responsible_members: Mapped[list[str] | None] = mapped_column(JSON)
     code: Mapped[str] = mapped_column(String(64))
     legal_basis: Mapped[str | None] = mapped_column(String(500))
     escalated_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -729,6 +736,8 @@ class TenderAward(Base):
     awarded_on: Mapped[date | None] = mapped_column(Date, index=True)
     supplier_key: Mapped[str | None] = mapped_column(String(120), index=True)
     supplier_party: Mapped[str | None] = mapped_column(String(200))
+    # An award to a consortium: every supplier's party id in the release, the lead (supplier_party) first.
+    supplier_parties: Mapped[list[str] | None] = mapped_column(JSON)
     period_start: Mapped[date | None] = mapped_column(Date)
     period_end: Mapped[date | None] = mapped_column(Date)
     instance_id: Mapped[str | None] = mapped_column(ForeignKey("instances.id"), unique=True)

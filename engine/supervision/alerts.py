@@ -22,6 +22,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from engine.runtime import audit, expressions, forms, hooks, spiff, values, webhooks
 from engine import clock
 from engine.supervision import credit, deadlines, interest, timing, works_payments
+from engine.access import authz
 from engine.access.authz import require_role
 from engine.storage.db import Database
 from engine.access.directory import Principal
@@ -83,7 +84,10 @@ def visible_filter(principal: Principal):
         depts = sorted(principal.departments)
         return or_(and_(Alert.department_code.in_(depts), Alert.severity != "yellow"), Alert.escalated_to.in_(depts))
     if principal.role == "party" and principal.org_code:
-        return Alert.responsible_org == principal.org_code
+        # A consortium's members see the alerts of the role they hold with its lead (joint and several liability).
+        return or_(Alert.responsible_org == principal.org_code,
+                   and_(Alert.responsible_org.is_not(None),
+                        authz.holds_lane(principal.org_code)(Alert.instance_id, Alert.responsible_role)))
     return false()
 
 
@@ -94,7 +98,10 @@ def _visible(principal: Principal, alert: Alert) -> bool:
         return (alert.department_code in principal.departments and alert.severity != "yellow") or \
             (alert.escalated_to is not None and alert.escalated_to in principal.departments)
     if principal.role == "party":
-        return principal.org_code is not None and alert.responsible_org == principal.org_code
+        if principal.org_code is None or alert.responsible_org is None:
+            return False
+        return alert.responsible_org == principal.org_code or authz.in_consortium(
+            alert, alert.instance_id, alert.responsible_role, principal.org_code)
     return False
 
 
@@ -531,17 +538,21 @@ def confirm(db: Database, principal: Principal, alert_id: str, decision: str, no
             session.add(AlertDecision(alert_id=alert.id, decision=decision, note=note, decided_at=now,
                                       decided_by=principal.name))
             record = lead = None
+            records = []
             if decision == "confirmed":
-                record = credit.write_record(session, alert, now, principal.name, note)
+                records = credit.write_records(session, alert, now, principal.name, note)
+                record = records[0]
                 lead = credit.write_lead(session, alert, now, principal.name, note)
             session.flush()
             audit.append(session, alert.instance_id, now, principal.name, [(f"alert_{decision}", alert.element_id, {
                 "alert_id": alert.id, "code": alert.code, "note": note,
-                "credit_record_id": record.id if record is not None else None, "lead_id": lead.id if lead is not None else None})])
+                "credit_record_id": record.id if record is not None else None, "lead_id": lead.id if lead is not None else None,
+                **({"credit_record_ids": [r.id for r in records]} if len(records) > 1 else {})})])
             _notify(session, alert, f"alert.{decision}")
             decided = session.get(AlertDecision, alert.id)
             return {**view(alert), "decision": credit.decision_view(decided),
                     "credit_record": credit.record_out(session, record) if record is not None else None,
+                    "credit_records": [credit.record_out(session, r) for r in records],
                     "lead": credit.lead_view(lead) if lead is not None else None}
     except (IntegrityError, StaleDataError):
         raise Conflict("the alert was decided concurrently; read it again") from None

@@ -58,7 +58,7 @@ BINDINGS = (
 )
 
 # The lane roles of a contract and the supervising department: bound at the start, never rebound by task data.
-ROLE_BINDINGS = frozenset({"employer", "contractor", "guarantor", "department"})
+ROLE_BINDINGS = frozenset({"employer", "contractor", "guarantor", "department", "consortium"})
 SUPERVISOR_LANE = "supervisor"
 
 # Lane roles a process may leave unbound: post_award asks the guarantor only where one is bound (the contract's
@@ -80,6 +80,12 @@ def post_award_terms(session, data: dict[str, Any]) -> tuple[dict[str, Any], dic
         code = data.get(role)
         return session.get(Organisation, code) if isinstance(code, str) else None
 
+    # The consortium is bound by the start use case (engine/usecases/instances.py), not a term of the contract; the
+    # terms follow its lead member, the contractor.
+    consortium = data.get("consortium")
+    data = {k: v for k, v in data.items() if k != "consortium"}
+    if data.get("contractor") is None and isinstance(consortium, dict) and isinstance(consortium.get("lead"), str):
+        data["contractor"] = consortium["lead"]
     return post_award_terms_for(data, org("employer"), org("contractor"))
 
 

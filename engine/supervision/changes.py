@@ -45,7 +45,9 @@ def _instance(session, principal: Principal, business_key: Any, role: str) -> In
         raise NotFound(f"no contract {business_key}")
     if principal.role == "admin":
         return instance
-    if principal.role != "party" or principal.org_code is None or (instance.roles or {}).get(role) != principal.org_code:
+    if principal.role != "party" or principal.org_code is None or (
+            (instance.roles or {}).get(role) != principal.org_code
+            and principal.org_code not in authz.members(session, instance.id, role)):  # a consortium's member
         raise Forbidden(f"only the contract's {role} (or an admin) does this")
     return instance
 

@@ -65,7 +65,7 @@ _FIELDS = (
     "project_code", "project_name", "track", "category", "award_notice_date", "contract_amount",
     "employer", "contractor", "guarantor", "department", "bid_bond", "performance_guarantee_rate",
     "retention_rate", "defect_liability_months", "payment_term_days", "acceptance_days", "milestones",
-    "payment_terms", "late_interest_percent_per_day", "funding_source",
+    "payment_terms", "late_interest_percent_per_day", "funding_source", "tendering_reported_at",
 )
 # Where the money comes from (资金来源), for arrears by funding source: the project approval states it.
 FUNDING_SOURCES = ("fiscal_budget", "special_bonds", "state_owned", "self_raised", "mixed")
@@ -181,6 +181,17 @@ def validate_post_award(
         out["payment_terms"] = terms
     if data.get("funding_source") is not None:
         out["funding_source"] = _choice(data["funding_source"], "data.funding_source", FUNDING_SOURCES, errors)
+    # R03's written report on the tendering, when it was made before the contract entered supervision: its date
+    # (then post_award asks for no report_tendering task); a tendering contract's only.
+    out["tendering_reported_at"] = None
+    if data.get("tendering_reported_at") is not None:
+        reported = _date(data["tendering_reported_at"], "data.tendering_reported_at", errors, today)
+        if out["track"] not in (None, "tendering"):
+            _add(errors, "data.tendering_reported_at", "only a tendering contract reports on its tendering (R03)")
+        elif reported is not None and out["award_notice_date"] is not None and reported < out["award_notice_date"]:
+            _add(errors, "data.tendering_reported_at",
+                 f"{reported.isoformat()} is before the award notice ({out['award_notice_date'].isoformat()})")
+        out["tendering_reported_at"] = reported
     if data.get("late_interest_percent_per_day") is not None:
         out["late_interest_percent_per_day"] = _daily_rate(data["late_interest_percent_per_day"], errors)
     works = terms is not None and (terms["advance"] is not None or terms["progress"] is not None or terms["settlement"])

@@ -28,6 +28,7 @@ from typing import Any, Callable
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from engine.access import authz
 from engine.runtime import audit, forms, values, webhooks
 from engine import clock
 from engine.supervision import deadlines, rules, timing
@@ -104,18 +105,36 @@ def evidence(session: Session, alert: Alert) -> dict[str, Any]:
 def write_record(session: Session, alert: Alert, decided_at: datetime, decided_by: str, note: str | None) -> CreditRecord:
     """The credit record of a confirmed alert, written once (an existing one is returned). It waits for the
     department's administrative decision (`decide`) before anything is published."""
-    existing = session.scalar(select(CreditRecord).where(CreditRecord.alert_id == alert.id))
-    if existing is not None:
-        return existing
+    return write_records(session, alert, decided_at, decided_by, note)[0]
+
+
+def responsible_members(session: Session, alert: Alert) -> list[str]:
+    """The organisations answerable for the alert: its responsible organisation first, then the other members of
+    the consortium holding its role with it (jointly and severally liable: 招标投标法 art 31, 政府采购法 art 24)."""
+    others = (authz.members(session, alert.instance_id, alert.responsible_role)
+              if alert.responsible_role and alert.responsible_org else [])
+    return [alert.responsible_org] + [o for o in others if o != alert.responsible_org]
+
+
+def write_records(session: Session, alert: Alert, decided_at: datetime, decided_by: str,
+                  note: str | None) -> list[CreditRecord]:
+    """`write_record` for every responsible organisation (`responsible_members`): one record each, the responsible
+    organisation's first; written once (existing records are returned)."""
+    existing = {r.org_code: r for r in session.scalars(select(CreditRecord).where(CreditRecord.alert_id == alert.id))}
     instance = session.get(Instance, alert.instance_id)
     track = (instance.data or {}).get("track") if instance is not None else None
-    record = CreditRecord(id=str(uuid.uuid4()), alert_id=alert.id, org_code=alert.responsible_org,
-                          instance_id=alert.instance_id, business_key=alert.business_key,
-                          department_code=alert.department_code, track=track, code=alert.code,
-                          legal_basis=alert.legal_basis, record_date=china_date(decided_at),
-                          status="awaiting_decision", note=note, created_at=decided_at, created_by=decided_by)
-    session.add(record)
-    return record
+    records = []
+    for org in responsible_members(session, alert):
+        record = existing.get(org)
+        if record is None:
+            record = CreditRecord(id=str(uuid.uuid4()), alert_id=alert.id, org_code=org,
+                                  instance_id=alert.instance_id, business_key=alert.business_key,
+                                  department_code=alert.department_code, track=track, code=alert.code,
+                                  legal_basis=alert.legal_basis, record_date=china_date(decided_at),
+                                  status="awaiting_decision", note=note, created_at=decided_at, created_by=decided_by)
+            session.add(record)
+        records.append(record)
+    return records
 
 
 def apply_decision(record: CreditRecord, document_no: str, decided_on: date, decision_basis: str, severity: str,
@@ -203,6 +222,7 @@ def write_lead(session: Session, alert: Alert, decided_at: datetime, decided_by:
     lead = Lead(id=str(uuid.uuid4()), alert_id=alert.id, instance_id=alert.instance_id, business_key=alert.business_key,
                 department_code=alert.department_code, to_department=to_department,
                 responsible_org=alert.responsible_org, code=alert.code, legal_basis=alert.legal_basis,
+                responsible_members=members if len(members := responsible_members(session, alert)) > 1 else None,
                 escalated_at=escalated_at(session, alert), created_at=decided_at, created_by=decided_by, note=note,
                 evidence=evidence(session, alert), lead_type=lead_type, route=route)
     session.add(lead)
@@ -256,7 +276,8 @@ def lead_view(lead: Lead) -> dict[str, Any]:
     return {
         "id": lead.id, "kind": "alert", "status": "confirmed", "alert_id": lead.alert_id, "instance_id": lead.instance_id,
         "business_key": lead.business_key, "department": lead.department_code, "to_department": lead.to_department,
-        "responsible_org": lead.responsible_org, "code": lead.code, "legal_basis": lead.legal_basis,
+        "responsible_org": lead.responsible_org, "responsible_members": lead.responsible_members,
+        "code": lead.code, "legal_basis": lead.legal_basis,
         "escalated_at": lead.escalated_at, "confirmed_at": lead.created_at, "confirmed_by": lead.created_by,
         "note": lead.note, "evidence": lead.evidence, "type": lead.lead_type, "route": lead.route,
         "acknowledged_at": lead.acknowledged_at, "acknowledged_by": lead.acknowledged_by,

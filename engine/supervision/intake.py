@@ -187,6 +187,8 @@ class Award:
     supplier: str | None
     period_start: date | None
     period_end: date | None
+    # An award to a consortium (联合体): every supplier's party id, the first (the lead) included; () for one supplier.
+    members: tuple[str, ...] = ()
 
 
 @dataclass
@@ -351,10 +353,25 @@ def _award(r: _Reader, i: int, a: dict[str, Any], party_ids: set[str]) -> Award 
             r.bad(f"{path}.suppliers.0.id", f"party {supplier!r} wins but has no identifier (scheme and id)")
     elif a.get("status") == "active":
         r.bad(f"{path}.suppliers", "an active award names its supplier")
+    # Several suppliers: a consortium, the first its lead (招标投标法 art 31); each identified like the lead.
+    members: list[str] = []
+    if len(suppliers) > 1:
+        for n, s in enumerate(suppliers):
+            member = r.text(s.get("id") if isinstance(s, dict) else None, f"{path}.suppliers.{n}.id", "id", required=True)
+            if member is None:
+                continue
+            if n and member not in party_ids:
+                r.bad(f"{path}.suppliers.{n}.id", f"no party {member!r} in this release or an earlier one of the process")
+            elif n and member in r.unidentified:
+                r.bad(f"{path}.suppliers.{n}.id", f"party {member!r} wins but has no identifier (scheme and id)")
+            elif member in members:
+                r.bad(f"{path}.suppliers.{n}.id", f"party {member!r} is named twice")
+            members.append(member)
     period = a.get("contractPeriod") or {}
     return Award(award_id or "", r.text(a.get("title"), f"{path}.title", "title"), a.get("status"),
                  r.money(a.get("value"), f"{path}.value"), china_date(a.get("date")), supplier,
-                 china_date(period.get("startDate")), china_date(period.get("endDate"))) if award_id else None
+                 china_date(period.get("startDate")), china_date(period.get("endDate")),
+                 tuple(members)) if award_id else None
 
 
 def _tender(r: _Reader, t: dict[str, Any], parties: list[Party], release: dict[str, Any]) -> dict[str, Any]:
@@ -580,6 +597,7 @@ def _apply(session: Session, release: Release, tenders: dict, parties: dict, bid
         row.title, row.status, row.amount, row.awarded_on = a.title, a.status, a.amount, a.awarded_on
         row.supplier_party = a.supplier
         row.supplier_key = supplier.key if supplier is not None else None
+        row.supplier_parties = list(a.members) or None
         row.period_start, row.period_end = a.period_start, a.period_end
 
 
@@ -613,6 +631,7 @@ def tender_view(session: Session, tender: Tender) -> dict[str, Any]:
 def award_summary(a: TenderAward) -> dict[str, Any]:
     return {"id": a.id, "ocid": a.ocid, "award_id": a.award_id, "title": a.title, "status": a.status,
             "amount": _money(a.amount), "date": _iso(a.awarded_on), "supplier": a.supplier_key,
+            "consortium": a.supplier_parties,
             "contract_period": {"start": _iso(a.period_start), "end": _iso(a.period_end)},
             "instance_id": a.instance_id}
 
@@ -638,7 +657,7 @@ def get_tender(db: Database, principal: Principal, ocid: str) -> dict[str, Any]:
 SME_SCALES = ("micro", "sme")  # OCDS partyScale codes that are SMEs under 中小企业划型标准规定
 # The start data an award fills (the operator confirms the rest: track, bid bond, rates, milestones …).
 FROM_AWARD = ("project_code", "project_name", "category", "award_notice_date", "contract_amount", "employer",
-              "contractor", "department")
+              "contractor", "consortium", "department")
 _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
@@ -698,6 +717,11 @@ def _filled(db: Database, award_id: str) -> dict[str, Any]:
         parties = {p.party_id: p for p in session.scalars(select(TenderParty).where(TenderParty.ocid == award.ocid))}
         buyer = next((p for p in parties.values() if p.key and p.key == tender.buyer_key), None)
         supplier = parties.get(award.supplier_party) if award.supplier_party else None
+        members = [parties.get(p) for p in award.supplier_parties or ()]
+        consortium = None
+        if len(members) > 1 and all(m is not None and m.key for m in members):
+            codes = [match_org(session, m) for m in members]
+            consortium = {"lead": codes[0], "members": codes}
         return {
             "project_code": tender.tender_id if tender.tender_id and _CODE.fullmatch(tender.tender_id) else None,
             "project_name": (tender.title or award.title or "")[:200] or None,
@@ -706,6 +730,7 @@ def _filled(db: Database, award_id: str) -> dict[str, Any]:
             "contract_amount": _money(award.amount),
             "employer": match_org(session, buyer) if buyer is not None else None,
             "contractor": match_org(session, supplier) if supplier is not None and supplier.key else None,
+            "consortium": consortium,
             "department": tender.department_code,
         }
 

@@ -17,11 +17,12 @@ from typing import Any
 from sqlalchemy import or_, select
 
 from engine import clock
+from engine.access import authz
 from engine.access.directory import Principal
 from engine.errors import Conflict, Forbidden, Invalid, NotFound
 from engine.runtime import audit
 from engine.storage.db import Database
-from engine.storage.models import Department, Instance, Lead, LeadRoute
+from engine.storage.models import Department, Instance, Lead, LeadRoute, Party
 from engine.supervision import credit, csv_export, deadlines
 
 OUTCOMES = ("case_filed", "no_case", "transferred", "concluded")
@@ -55,8 +56,13 @@ def report(db: Database, principal: Principal, business_key: Any, lead_type: Any
         contract = session.scalar(select(Instance).where(Instance.business_key == business_key))
         if contract is None or (principal.role == "supervisor" and contract.department_code not in principal.departments):
             raise NotFound("no such contract", {"business_key": ["no contract of your department with this key"]})
-        if responsible_org is not None and responsible_org not in (contract.roles or {}).values():
+        held = (dict(session.execute(select(Party.org_code, Party.role).where(Party.instance_id == contract.id)).all())
+                if responsible_org is not None else {})
+        if responsible_org is not None and responsible_org not in held:
             raise Invalid("not a party of the contract", {"responsible_org": ["an organisation bound to the contract"]})
+        # A consortium member answers with every member of it (joint and several liability, 招标投标法 art 31).
+        members = authz.members(session, contract.id, held[responsible_org]) if responsible_org is not None else []
+        members = [responsible_org] + [m for m in members if m != responsible_org] if len(members) > 1 else None
         to_department, route = credit.route_for(session, contract.department_code, lead_type)
         if to_department is None:
             raise Invalid("no receiving body", {"type": [
@@ -66,7 +72,7 @@ def report(db: Database, principal: Principal, business_key: Any, lead_type: Any
         contract.updated_at = now  # bumps the row version: a concurrent step retries instead of colliding
         lead = Lead(id=str(uuid.uuid4()), alert_id=None, instance_id=contract.id, business_key=contract.business_key,
                     department_code=contract.department_code, to_department=to_department,
-                    responsible_org=responsible_org, code=lead_type.upper(),
+                    responsible_org=responsible_org, responsible_members=members, code=lead_type.upper(),
                     legal_basis=credit.LEAD_TYPES[lead_type]["legal_basis"], escalated_at=now, created_at=now,
                     created_by=principal.name, note=description, lead_type=lead_type, route=route,
                     evidence={"instance_id": contract.id, "business_key": contract.business_key,
@@ -138,7 +144,8 @@ def record_outcome(db: Database, principal: Principal, lead_id: str, outcome: An
 
 # ---------------------------------------------------------------- the monthly transfer list
 TRANSFER_CSV_HEADER = ("lead_id", "type", "to_department", "to_department_name", "route", "business_key",
-                       "responsible_org", "transferred_at", "acknowledged_at", "outcome", "outcome_at")
+                       "responsible_org", "transferred_at", "acknowledged_at", "outcome", "outcome_at",
+                       "responsible_members")
 
 
 def transfers(db: Database, principal: Principal, month: str) -> dict[str, Any]:
@@ -168,7 +175,7 @@ def transfers(db: Database, principal: Principal, month: str) -> dict[str, Any]:
         items.append({"id": lead.id, "type": lead.lead_type, "to_department": lead.to_department,
                       "to_department_name": names.get(lead.to_department), "route": lead.route,
                       "business_key": lead.business_key, "responsible_org": lead.responsible_org,
-                      "transferred_at": lead.created_at, "acknowledged_at": lead.acknowledged_at,
+                      "responsible_members": lead.responsible_members, "transferred_at": lead.created_at, "acknowledged_at": lead.acknowledged_at,
                       "outcome": lead.outcome, "outcome_at": lead.outcome_at})
     return {"month": month, "total": len(leads),
             "acknowledged": sum(1 for lead in leads if lead.acknowledged_at is not None),
@@ -181,4 +188,5 @@ def transfers_csv(report_: dict[str, Any]) -> str:
     return csv_export.write(TRANSFER_CSV_HEADER, ([i["id"], i["type"], i["to_department"], i["to_department_name"],
                                                    i["route"], i["business_key"], i["responsible_org"],
                                                    iso(i["transferred_at"]), iso(i["acknowledged_at"]), i["outcome"],
-                                                   iso(i["outcome_at"])] for i in report_["items"]))
+                                                   iso(i["outcome_at"]), ";".join(i["responsible_members"] or ())]
+                                                  for i in report_["items"]))

@@ -258,7 +258,8 @@ def contract(db: Database, principal: Principal, business_key: str) -> dict[str,
                                         .order_by(Payment.paid_at, Payment.recorded_at)))
         invoices = list(session.scalars(select(Invoice).where(Invoice.instance_id == instance.id)
                                         .order_by(Invoice.issued_at, Invoice.recorded_at)))
-        orgs = {o.code: o for o in session.scalars(select(Organisation).where(Organisation.code.in_(list(parties.values()))))}
+        held = authz.holders(instance)
+        orgs = {o.code: o for o in session.scalars(select(Organisation).where(Organisation.code.in_([c for _, c, _ in held])))}
         dept = session.get(Department, instance.department_code) if instance.department_code else None
         open_alerts = [a for a in alerts.for_instance(session, principal, instance.id) if a["status"] != "resolved"]
         arrears = session.scalar(select(func.coalesce(func.sum(Alert.amount_overdue), Decimal(0))).where(
@@ -275,7 +276,8 @@ def contract(db: Database, principal: Principal, business_key: str) -> dict[str,
             "department": {"code": dept.code, "name": dept.name} if dept else None,
             "parties": [{"role": role, "org_code": code, "name": orgs[code].name if code in orgs else None,
                          "credit_rating": orgs[code].credit_rating if code in orgs else None,
-                         "sme": orgs[code].sme if code in orgs else None} for role, code in sorted(parties.items())],
+                         "sme": orgs[code].sme if code in orgs else None, "consortium": standing}
+                        for role, code, standing in held],
             "amounts": {"contract_amount": money(data.get("contract_amount")), "signed_amount": money(data.get("signed_amount")),
                         "milestones_total": money(sum((values.amount_of(m["amount"]) for m in milestones), Decimal(0))),
                         "invoiced": money(sum((i.amount for i in invoices), Decimal(0))), "paid": money(paid)},
@@ -348,7 +350,7 @@ def contracts(db: Database, principal: Principal, limit: int | None, cursor: str
                         Alert.instance_id.in_(ids), Alert.status != "resolved", alerts.visible_filter(principal))
                     .group_by(Alert.instance_id, Alert.severity)):
                 counts.setdefault(instance_id, {})[sev] = n
-            orgs = {code for r in rows for code in authz.parties(r).values()}
+            orgs = {code for r in rows for _, code, _ in authz.holders(r)}
             names.update(session.execute(select(Organisation.code, Organisation.name)
                                          .where(Organisation.code.in_(sorted(orgs)))).all())
             codes = {r.department_code for r in rows if r.department_code}
@@ -369,8 +371,8 @@ def contracts(db: Database, principal: Principal, limit: int | None, cursor: str
                 "project_code": data.get("project_code"), "project_name": data.get("project_name"),
                 "category": data.get("category"), "contract_amount": money(data.get("contract_amount")),
                 "department": {"code": code, "name": departments.get(code)} if code else None,
-                "parties": [{"role": role, "org_code": org, "name": names.get(org)}
-                            for role, org in sorted(authz.parties(instance).items())],
+                "parties": [{"role": role, "org_code": org, "name": names.get(org), "consortium": standing}
+                            for role, org, standing in authz.holders(instance)],
                 "open_alerts": open_counts,
                 "worst_severity": next((s for s in SEVERITIES if open_counts[s]), None),
                 "created_at": instance.created_at, "updated_at": instance.updated_at,

@@ -165,6 +165,16 @@ class _Facts:
     def contractor(self) -> str | None:
         return self.roles.get("contractor")
 
+    @property
+    def suppliers(self) -> list[str]:
+        """The contractor, or a consortium's members, the lead (the contractor) first."""
+        consortium = self.data.get(authz.CONSORTIUM)
+        if not self.contractor:
+            return []
+        if not isinstance(consortium, dict) or consortium.get("lead") != self.contractor:
+            return [self.contractor]
+        return [self.contractor] + [m for m in consortium.get("members") or () if m != self.contractor]
+
 
 def _facts(session: Session, instance: Instance, supplements: list[Instance] | None = None) -> _Facts:
     """Read what the release of `instance` needs (one statement each: payments, organisations, department,
@@ -172,7 +182,9 @@ def _facts(session: Session, instance: Instance, supplements: list[Instance] | N
     roles = authz.parties(instance)
     payments = list(session.scalars(select(Payment).where(Payment.instance_id == instance.id)
                                     .order_by(Payment.paid_at, Payment.recorded_at, Payment.id)))
-    codes = set(roles.values()) | {p.payer for p in payments} | {p.payee for p in payments}
+    consortium = (instance.data or {}).get(authz.CONSORTIUM)
+    members = set(consortium.get("members") or ()) if isinstance(consortium, dict) else set()
+    codes = set(roles.values()) | members | {p.payer for p in payments} | {p.payee for p in payments}
     orgs = {o.code: o for o in session.scalars(select(Organisation).where(
         Organisation.code.in_(sorted(c for c in codes if c) or [""])))}
     dept = session.get(Department, instance.department_code) if instance.department_code else None
@@ -237,14 +249,16 @@ def _parties(facts: _Facts) -> list[dict[str, Any]]:
     parties: list[dict[str, Any]] = []
     if employer:
         parties.append({**_org_ref(employer, orgs), "roles": ["buyer", "payer"]})
-    if contractor:
-        supplier = {**_org_ref(contractor, orgs), "roles": ["supplier", "payee"]}
-        if contractor in orgs:
-            supplier["details"] = {"scale": "sme" if orgs[contractor].sme else "large"}
+    # A consortium (联合体): every member is a supplier, jointly and severally liable; the lead also the payee. OCDS
+    # 1.1.5's partyRole codelist has no code for a consortium member, so none is invented.
+    for code in facts.suppliers:
+        supplier = {**_org_ref(code, orgs), "roles": ["supplier", "payee"] if code == contractor else ["supplier"]}
+        if code in orgs:
+            supplier["details"] = {"scale": "sme" if orgs[code].sme else "large"}
         parties.append(supplier)
     payers = {p.payer for p in facts.payments}
     for code in sorted(payers | {p.payee for p in facts.payments}):
-        if code and code not in (employer, contractor):
+        if code and code not in (employer, *facts.suppliers):
             parties.append({**_org_ref(code, orgs), "roles": ["payer" if code in payers else "payee"]})
     if facts.dept is not None:
         parties.append({"id": f"dept-{facts.dept.code}", "name": facts.dept.name, "roles": ["reviewBody"]})
@@ -258,7 +272,7 @@ def _award(award_id: str, facts: _Facts) -> dict[str, Any]:
     if data.get("award_notice_date"):
         award["date"] = on_day(data["award_notice_date"])
     if facts.contractor:
-        award["suppliers"] = [_org_ref(facts.contractor, facts.orgs)]
+        award["suppliers"] = [_org_ref(code, facts.orgs) for code in facts.suppliers]
     if data.get("project_name"):
         award["title"] = data["project_name"]
     return award

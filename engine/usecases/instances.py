@@ -33,13 +33,14 @@ def _bind_roles(session, model: dict[str, Any], data: dict[str, Any],
     for role in authz.PARTY_ROLES:
         code = data.get(role)
         if code is None:
-            if role in needed:
+            if role in needed and not (role == authz.CONSORTIUM_ROLE and data.get(authz.CONSORTIUM) is not None):
                 errors[f"data.{role}"] = [f"required: the code of the organisation in the {role} lane"]
             continue
         if not isinstance(code, str) or session.get(Organisation, code) is None:
             errors[f"data.{role}"] = [f"unknown organisation {code!r}"]
         else:
             roles[role] = code
+    errors.update(_bind_consortium(session, model, data, roles))
     dept = data.get("department")
     if dept is None:
         if "supervisor" in needed:
@@ -49,6 +50,49 @@ def _bind_roles(session, model: dict[str, Any], data: dict[str, Any],
     else:
         roles["department"] = dept
     return roles, errors
+
+
+def _bind_consortium(session, model: dict[str, Any], data: dict[str, Any],
+                     roles: dict[str, str]) -> dict[str, list[str]]:
+    """`data.consortium` {lead, members}: the contractor's role held by a consortium (联合体, 招标投标法 art 31 /
+    政府采购法 art 24): 2 to MAX_CONSORTIUM_MEMBERS distinct organisations of the directory, the lead among them.
+    The lead is bound to the role (as `contractor`, which may repeat it); every member holds the role's lane."""
+    given = data.get(authz.CONSORTIUM)
+    if given is None:
+        return {}
+    role, path = authz.CONSORTIUM_ROLE, f"data.{authz.CONSORTIUM}"
+    if role not in model.get("roles", []):
+        return {path: [f"this process has no {role} lane for a consortium to hold"]}
+    if not isinstance(given, dict) or set(given) - {"lead", "members"}:
+        return {path: ["an object {lead, members}: the lead member's organisation code and every member's"]}
+    errors: dict[str, list[str]] = {}
+    lead, members = given.get("lead"), given.get("members")
+    if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
+        errors[f"{path}.members"] = ["a list of organisation codes"]
+    elif not 2 <= len(members) <= authz.MAX_CONSORTIUM_MEMBERS:
+        errors[f"{path}.members"] = [f"a consortium has 2 to {authz.MAX_CONSORTIUM_MEMBERS} members; got {len(members)}"]
+    elif len(set(members)) != len(members):
+        twice = sorted({m for m in members if members.count(m) > 1})
+        errors[f"{path}.members"] = [f"each member once; {', '.join(twice)} repeated"]
+    else:
+        for i, code in enumerate(members):
+            if session.get(Organisation, code) is None:
+                errors[f"{path}.members.{i}"] = [f"unknown organisation {code!r}"]
+    if not isinstance(lead, str):
+        errors[f"{path}.lead"] = ["required: the lead member's organisation code"]
+    elif isinstance(members, list) and lead not in members:
+        errors[f"{path}.lead"] = [f"the lead {lead!r} is not among the members"]
+    elif data.get(role) is not None and data.get(role) != lead:
+        errors[f"data.{role}"] = [f"the {role} of a consortium is its lead member {lead!r}; got {data.get(role)!r}"]
+    if not errors:
+        roles[role] = lead
+    return errors
+
+
+def _members(data: dict[str, Any]) -> dict[str, list[str]]:
+    """Role → every organisation holding it, for a role held by a consortium (validated by `_bind_consortium`)."""
+    given = data.get(authz.CONSORTIUM)
+    return {authz.CONSORTIUM_ROLE: list(given["members"])} if isinstance(given, dict) else {}
 
 
 def start(db: Database, principal: Principal, definition_key: str, version: int | None, business_key: str,
@@ -83,9 +127,15 @@ def start(db: Database, principal: Principal, definition_key: str, version: int 
                 raise Invalid("the start data is invalid", errors)
             typed.update({role: None for role in optional if role in definition.model.get("roles", [])})
             typed.update(roles)
-            step = steps.new_instance_step(session, definition, business_key, roles, typed, principal.name)
+            members = _members(data)
+            if members:
+                typed[authz.CONSORTIUM] = {"lead": roles[authz.CONSORTIUM_ROLE], "members": members[authz.CONSORTIUM_ROLE]}
+            step = steps.new_instance_step(session, definition, business_key, roles, typed, principal.name, members)
             # The bindings as the chain vouches for them: `lvyue audit verify` checks the role tables against them.
-            step.record("instance_started", None, {"business_key": business_key, "data": typed, "roles": roles})
+            started = {"business_key": business_key, "data": typed, "roles": roles}
+            if members:
+                started["members"] = members
+            step.record("instance_started", None, started)
             try:
                 spiff.run_until_waiting(step.wf)
                 for listener in hooks.REGISTRY.instance_started:

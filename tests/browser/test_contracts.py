@@ -30,7 +30,7 @@ def start(live, key, award, department="ZJ", employer="EMP"):
     return call(live, "POST", "/instances", "operator", body={
         "definition": "post_award", "business_key": key, "data": {
             "project_code": f"ZZ-{key}", "project_name": "第二中学食堂改造", "track": "tendering", "category": "works",
-            "award_notice_date": award.isoformat(), "contract_amount": amount, "employer": employer, "contractor": "CON",
+            "award_notice_date": award.isoformat(), "tendering_reported_at": award.isoformat(), "contract_amount": amount, "employer": employer, "contractor": "CON",
             "department": department, "acceptance_days": 30, "payment_term_days": 30,
             "performance_guarantee_rate": "0", "retention_rate": "0", "bid_bond": {"form": "exempt"},
             "milestones": [{"name": "基础", "amount": amount,

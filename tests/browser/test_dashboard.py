@@ -39,7 +39,7 @@ def start(live, key, award, planned, amount="1000000.00"):
     return call(live, "POST", "/instances", "operator", body={
         "definition": "post_award", "business_key": key, "data": {
             "project_code": f"ZZ-{key}", "project_name": "第一中学教学楼改造", "track": "tendering", "category": "works",
-            "award_notice_date": award.isoformat(), "contract_amount": amount, "employer": "EMP", "contractor": "CON",
+            "award_notice_date": award.isoformat(), "tendering_reported_at": award.isoformat(), "contract_amount": amount, "employer": "EMP", "contractor": "CON",
             "department": "ZJ", "acceptance_days": 30, "payment_term_days": 30, "performance_guarantee_rate": "0",
             "retention_rate": "0", "bid_bond": {"form": "exempt"},
             "milestones": [{"name": "主体结构", "amount": amount, "planned_date": planned.isoformat()}]}})

@@ -29,7 +29,8 @@ def running_contract(live) -> dict:
     inst = call(live, "POST", "/instances", "operator", body={
         "definition": "post_award", "business_key": "LH-VIEW-1", "data": {
             "project_code": "ZZ-2026-0101", "project_name": "第一中学教学楼改造", "track": "tendering", "category": "works",
-            "award_notice_date": award.isoformat(), "contract_amount": "1000000.00", "employer": "EMP",
+            "award_notice_date": award.isoformat(), "tendering_reported_at": award.isoformat(),
+            "contract_amount": "1000000.00", "employer": "EMP",
             "contractor": "CON", "department": "ZJ", "acceptance_days": 30, "performance_guarantee_rate": "5",
             "retention_rate": "0", "bid_bond": {"amount": "10000.00", "form": "e_guarantee"},
             "milestones": [{"name": "主体结构", "amount": "1000000.00", "planned_date": (award + timedelta(days=200)).isoformat()}]}})

@@ -70,6 +70,11 @@ def tendering_works(**over) -> dict:
                        {"name": "竣工验收", "amount": "600000.00", "planned_date": "2026-09-15"}],
     }
     data.update(over)
+    # R03's report was made on the award notice's day, before the contract entered supervision: no report_tendering
+    # task (tendering_reported_at=None: the contract asks for one).
+    data.setdefault("tendering_reported_at", data["award_notice_date"])
+    if data["tendering_reported_at"] is None:
+        del data["tendering_reported_at"]
     return data
 
 
@@ -196,6 +201,9 @@ def baseline(data: dict) -> list[tuple]:
             "guarantee_no": "BG-2026-0815", "issuer": "中国银行郑州分行", "form": "bank_guarantee",
             "amount": f"{int(amount.split('.')[0]) * int(rate) // 100}.00", "valid_to": "2026-12-31",
             "document_sha256": GUARANTEE_DOC}, None))
+    if data["track"] == "tendering" and not data.get("tendering_reported_at"):
+        # R03: the written report on the tendering within 15 days of the award notice (08-03 → 08-18 24:00).
+        steps.append(("report", "report_tendering", "employer", at(8, 5), {"reported_at": "2026-08-05"}, None))
     steps.append(("sign", "sign_contract", "employer", at(8, 12), {
         "signed_at": "2026-08-12", "contract_no": "HT-2026-001", "document_sha256": SIGNED, "amount": amount}, None))
     # Both parties sign: the contractor confirms the same text the same afternoon.
@@ -222,6 +230,9 @@ def baseline(data: dict) -> list[tuple]:
              {"paid_at": paid, "amount": m["amount"], "voucher_no": f"GK-{no:04d}"}, no),
         ]
     steps.append(("complete", "confirm_completion", "employer", at(9, 21), {"completed_at": "2026-09-21"}, None))
+    if data["category"] == "works":
+        # R07: the completion-acceptance filing within 15 days of the acceptance (09-21 → 10-06 24:00).
+        steps.append(("file_completion", "file_completion", "employer", at(9, 24), {"filed_at": "2026-09-24"}, None))
     if rate != "0":
         steps.append(("release_guarantee", "release_performance_guarantee", "employer", at(9, 24),
                       {"released_at": "2026-09-24"}, None))
@@ -272,12 +283,18 @@ class Contract:
 # ------------------------------------------------------------------------------------ (a), (b) on time
 @pytest.mark.parametrize("track", ["tendering_works", "procurement_goods"])
 def test_a_contract_performed_on_time_raises_no_alert_and_completes_fully_paid(api, track):
-    data = tendering_works() if track == "tendering_works" else procurement_goods()
+    data = tendering_works(tendering_reported_at=None) if track == "tendering_works" else procurement_goods()
     c = Contract(api, f"ON-TIME-{track}", data)
     assert c.instance["status"] == "running" and c.instance["alerts"] == []
     # The deadline the first task shows: R04 / G03, 30 days from the award notice 08-03 → 09-02 (Wed) 24:00.
-    [first] = c.instance["tasks"]
+    # A tendering contract's employer also reports on the tendering from the start (R03: 15 days → 08-18 24:00).
+    tasks = {t["element_id"]: t for t in c.instance["tasks"]}
+    [first] = [t for e, t in tasks.items() if e != "report_tendering"]
     assert first["element_id"] == ("sign_contract" if track == "tendering_works" else "submit_performance_guarantee")
+    if track == "tendering_works":
+        assert tasks["report_tendering"]["due_at"].startswith("2026-08-18T16:00:00")
+    else:
+        assert "report_tendering" not in tasks
     c.run()
     api.tick(at(12, 31))  # nothing else is waiting: no late timer can fire any more
     assert api.alerts("admin") == []  # no alert ever, of any severity or status
@@ -476,7 +493,40 @@ def _retention_release(api: Api, track: str):
     return c.id, expected, resolve
 
 
+def _tendering_report(api: Api, track: str):
+    c = Contract(api, "LATE-TENDERING-REPORT", tendering_works(tendering_reported_at=None))
+    c.run(until="deliver1", skip=("report",))
+    # R03: 15 calendar days from the award notice of 08-03 (the winner determined) → 08-18 (Tue) 24:00.
+    api.tick(just_after_midnight(8, 19))
+    expected = {"now": just_after_midnight(8, 19), "code": "TENDERING_REPORT_OVERDUE",
+                "kind": "non_performance", "severity": "orange", "due": "2026-08-18T16:00:00",
+                "department": "ZJ", "responsible": "EMP", "amount": None, "element": "report_tendering",
+                "basis": "第四十七条"}
+    def resolve():
+        c.step("report", at(8, 20), reported_at="2026-08-20")
+        return "obligation met on 2026-08-20, 2 days late"
+    return c.id, expected, resolve
+
+
+def _completion_filing(api: Api, track: str):
+    c = Contract(api, "LATE-COMPLETION-FILING", one_milestone(tendering_works()))
+    c.run(until="request_retention", skip=("file_completion",))
+    # R07: 15 calendar days from the completion acceptance of 09-21 → 10-06, inside the National Day holiday
+    # (10-01..07): the period ends on the first working day after it, 10-08 (Thu) 24:00.
+    api.tick(just_after_midnight(10, 9))
+    expected = {"now": just_after_midnight(10, 9), "code": "COMPLETION_FILING_OVERDUE",
+                "kind": "non_performance", "severity": "orange", "due": "2026-10-08T16:00:00",
+                "department": "ZJ", "responsible": "EMP", "amount": None, "element": "file_completion",
+                "basis": "第四十九条"}
+    def resolve():
+        c.step("file_completion", at(10, 12), filed_at="2026-10-12")
+        return "obligation met on 2026-10-12, 4 days late"
+    return c.id, expected, resolve
+
+
 CASES = {
+    "TENDERING_REPORT_OVERDUE": (_tendering_report, "tendering"),
+    "COMPLETION_FILING_OVERDUE": (_completion_filing, "tendering"),
     "SIGNING_OVERDUE-tendering": (_signing, "tendering"),
     "SIGNING_OVERDUE-gov_procurement": (_signing, "gov_procurement"),
     "BID_BOND_REFUND_OVERDUE-tendering": (_bid_bond, "tendering"),
@@ -587,8 +637,10 @@ def test_the_ledger_shows_parties_milestones_money_guarantees_and_open_arrears(a
     assert ledger["track"] == "tendering" and ledger["category"] == "works"
     assert ledger["department"] == {"code": "ZJ", "name": "住建局"}
     assert ledger["parties"] == [
-        {"role": "contractor", "org_code": "CON", "name": "org CON", "credit_rating": "AAA", "sme": False},
-        {"role": "employer", "org_code": "EMP", "name": "org EMP", "credit_rating": None, "sme": False}]
+        {"role": "contractor", "org_code": "CON", "name": "org CON", "credit_rating": "AAA", "sme": False,
+         "consortium": None},
+        {"role": "employer", "org_code": "EMP", "name": "org EMP", "credit_rating": None, "sme": False,
+         "consortium": None}]
     assert ledger["amounts"] == {"contract_amount": "1200000.00", "signed_amount": "1200000.00",
                                  "milestones_total": "1200000.00", "invoiced": "600000.00", "paid": "200000.00"}
     assert ledger["dates"]["award_notice_date"] == "2026-08-03" and ledger["dates"]["signed_at"] == "2026-08-12"
@@ -767,7 +819,8 @@ def test_on_time_through_the_real_server(db_url, tmp_path):
         act("accept_delivery", "emp", {"accepted_at": t, "result": "passed"})
         act("submit_invoice", "con", {"invoice_no": "INV-9", "amount": "1200000.00", "issued_at": t})
         act("record_payment", "emp", {"paid_at": t, "amount": "1200000.00"})
-        done = act("confirm_completion", "emp", {"completed_at": t})
+        act("confirm_completion", "emp", {"completed_at": t})
+        done = act("file_completion", "emp", {"filed_at": t})
         assert done["instance"]["status"] == "completed"
         assert call("GET", "/alerts", "admin")["items"] == []
         ledger = call("GET", "/contracts/HTTP-1", "zj")

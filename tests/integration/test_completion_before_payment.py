@@ -41,7 +41,8 @@ def test_works_completion_with_the_milestone_unpaid_starts_the_defect_liability_
     assert waiting(api, c)["defect_liability_period"].startswith("2026-12-12T16:00:00")
     view = api.instance(c.id)
     assert view["status"] == "running"
-    assert {t["element_id"] for t in view["tasks"]} == {"record_payment"}  # only the payment is awaited
+    # only the payment is awaited, and the completion-acceptance filing (R07) that completion starts
+    assert {t["element_id"] for t in view["tasks"]} == {"record_payment", "file_completion"}
     [still] = api.alerts("admin")
     assert still["id"] == alert["id"] and still["status"] == "open"
     assert api.ledger(c.key, "zj")["dates"]["completed_at"] == "2026-10-12"
@@ -51,6 +52,7 @@ def test_works_completion_with_the_milestone_unpaid_starts_the_defect_liability_
     assert paid["status"] == "resolved" and paid["resolution"] == "paid 20 days late (on 2026-10-20)"
     assert api.instance(c.id)["status"] == "running"  # the retention is still held
 
+    c.step("file_completion", at(10, 20, hour=11), filed_at="2026-10-20")  # R07: 15 days from 10-12, on time
     c.step("request_retention", at(12, 14), requested_at="2026-12-14")
     c.step("release_retention", at(12, 21), released_at="2026-12-21")
     assert api.instance(c.id)["status"] == "completed"

@@ -136,7 +136,7 @@ def test_bad_packages_are_refused_naming_the_field_and_change_nothing(api):
 def rest_of_start(**over) -> dict:
     """What the operator confirms beyond the award: track, bid bond, guarantee and retention rates, periods,
     milestones."""
-    data = {k: v for k, v in tendering_works().items() if k not in intake.FROM_AWARD}
+    data = {k: v for k, v in tendering_works(tendering_reported_at=None).items() if k not in intake.FROM_AWARD}
     data["milestones"] = [{"name": "管网主体", "amount": "6000000.00", "planned_date": "2026-12-31"},
                           {"name": "竣工验收", "amount": "5050000.00", "planned_date": "2027-03-31"}]
     data.update(over)
@@ -193,6 +193,26 @@ def test_an_award_starts_its_contract_with_parties_amounts_and_dates_filled(api)
     assert four["data"]["employer"] == B2 and four["data"]["department"] == "CZ"
     with api.db.read() as s:
         assert s.query(OrgIdentifier).filter_by(org_code=B2).count() == 1
+
+
+def test_an_award_to_a_consortium_starts_its_contract_with_every_member_bound(api):
+    package = sample()
+    t3 = package["releases"][3]
+    assert t3["ocid"] == "ocds-sample-ZZ2026-T3"
+    partner = "org-91420102MA0000006E"  # a tenderer of T3, joining the winner as a consortium member
+    t3["awards"][0]["suppliers"].append({"id": partner, "name": "湖北楚天工程有限公司"})
+    next(p for p in t3["parties"] if p["id"] == partner)["roles"].append("supplier")
+    post_package(api, package)
+    award = award_of(api, "ocds-sample-ZZ2026-T3")
+    assert award["consortium"] == ["org-91410303MA00000050", partner]
+    started = api.call("POST", f"/api/v1/awards/{award['id']}/contract", "operator", at(10, 12), 201,
+                       json={"business_key": "ZZ-T3-JV", "data": rest_of_start()})
+    assert started["data"]["contractor"] == S3
+    assert started["data"]["consortium"] == {"lead": S3, "members": [S3, "91420102MA0000006E"]}
+    # an award naming a supplier twice is refused
+    twice = sample()
+    twice["releases"][3]["awards"][0]["suppliers"].append({"id": "org-91410303MA00000050"})
+    assert "releases.3.awards.0.suppliers.1.id" in post_package(api, twice, expect=422)["errors"]
 
 
 def test_the_demo_imports_the_sample_tenders_once(db):

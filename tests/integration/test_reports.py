@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -46,6 +46,8 @@ class Deal(Contract):
         api.tick(started)
         self.instance = api.start(key, data, started)
         self.id = self.instance["id"]
+        if "report" in self.steps:  # R03's tendering report, made the day the contract starts: on time, no warning
+            self.step("report", started + timedelta(minutes=30), reported_at=started.date().isoformat())
 
 
 def works(**over) -> dict:
@@ -103,6 +105,7 @@ def october(api: Api) -> dict[str, Deal]:
     k2.step("invoice1", at(10, 26, hour=15), issued_at="2026-10-26")
     k1.step("pay1", at(10, 27), paid_at="2026-10-27")
     k1.step("complete", at(10, 28), completed_at="2026-10-28")
+    k1.step("file_completion", at(10, 28, hour=11), filed_at="2026-10-28")  # R07's filing, the same day
     # Fires K2's payment orange (due 10-29 24:00) and K3 m1's red (30 days after 10-01 00:00); K2 then pays.
     k2.step("pay1", at(10, 31), paid_at="2026-10-31")
     return {"K1": k1, "K2": k2, "K3": k3, "K4": k4, "K5": k5}

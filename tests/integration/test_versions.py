@@ -44,7 +44,8 @@ def deploy(client, people, xml: str) -> dict:
 
 def start(client, people, key="LH-V-1", **changes) -> dict:
     data = {"project_code": "P-1", "project_name": "教学楼改造", "track": "tendering", "category": "works",
-            "award_notice_date": "2026-03-02", "contract_amount": "1000000.00", "employer": "EMP", "contractor": "CON",
+            "award_notice_date": "2026-03-02", "tendering_reported_at": "2026-03-02", "contract_amount": "1000000.00",
+            "employer": "EMP", "contractor": "CON",
             "department": "ZJ", "acceptance_days": 30, "performance_guarantee_rate": "0", "retention_rate": "3",
             "bid_bond": {"amount": "10000.00", "form": "e_guarantee"},
             "milestones": [{"name": "主体", "amount": "1000000.00", "planned_date": "2026-09-30"}]}

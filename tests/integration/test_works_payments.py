@@ -125,6 +125,7 @@ def test_a_works_contract_raises_exactly_the_warnings_its_rules_imply_and_paying
     # reviewed on 12-30 at 4 850 000.00: payable 4 850 000.00 − 3 % retention (145 500.00) − everything paid
     # (480 000.00 + 630 000.00 + 840 000.00) = 2 754 500.00, due 15 days after the review → 2027-01-14.
     api.act(iid, "confirm_completion", "pub", at(12, 10), {"completed_at": "2026-12-10"})
+    api.act(iid, "file_completion", "pub", at(12, 11), {"filed_at": "2026-12-11"})  # R07, on time
     api.act(iid, "submit_settlement", "con2", at(12, 15, year=2026),
             {"submitted_at": "2026-12-15", "value": "4900000.00", "document_sha256": SETTLEMENT_DOC})
     assert not api.call("GET", f"/api/v1/tasks?instance_id={iid}&element_id=submit_payment_application", "con2")["items"]
@@ -210,6 +211,7 @@ def test_a_settlement_left_unreviewed_is_deemed_accepted_at_its_tier(works):
     assert "completion acceptance" in " ".join(r["errors"]["data.submitted_at"])
     api.act(iid, "review_filing", "zj", at(8, 14), {"decision": "accepted", "note": "一致"})
     api.act(iid, "confirm_completion", "pub", at(12, 10), {"completed_at": "2026-12-10"})
+    api.act(iid, "file_completion", "pub", at(12, 11), {"filed_at": "2026-12-11"})  # R07, on time
     api.act(iid, "submit_settlement", "con2", at(12, 15),
             {"submitted_at": "2026-12-15", "value": "6000000.00", "document_sha256": SETTLEMENT_DOC})
     api.tick(at(1, 14, 23, year=2027))
