@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pytest
 
@@ -46,8 +46,6 @@ class Deal(Contract):
         api.tick(started)
         self.instance = api.start(key, data, started)
         self.id = self.instance["id"]
-        if "report" in self.steps:  # R03's tendering report, made the day the contract starts: on time, no warning
-            self.step("report", started + timedelta(minutes=30), reported_at=started.date().isoformat())
 
 
 def works(**over) -> dict:
