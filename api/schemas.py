@@ -169,6 +169,9 @@ class DiagramOut(Schema):
     xml = fields.String()
     active = fields.List(fields.String())
     completed = fields.List(fields.String())
+    drawn = fields.Dict(keys=fields.String(), values=fields.String(), metadata={
+        "description": "element ids the engine generated from a warning ladder (a step's timer, throw, end event "
+                       "and flows) → the id of the ladder drawn in `xml`; `active`/`completed` already name the ladder"})
 
 
 class CancelIn(Strict):

@@ -1,6 +1,7 @@
 // The Lvyue helper: domain templates for the selected element, so a designer picks
 // "PAYMENT_OVERDUE, orange, deadline rule P01" instead of typing expressions.
-//  - on a user task: add the warning construct (boundary timer → escalation throw with lvyue:alert → end);
+//  - on a user task (or its ladder): add or edit its warning ladder — one boundary timer carrying
+//    lvyue:warningLadder and its steps, which the engine expands at deploy (bpmn/README.md "Warning ladders");
 //  - on a timer event: set a statutory deadline from the rule registry;
 //  - on a throw event: make it the warning construct (escalation code + lvyue:alert).
 import { is } from 'bpmn-js/lib/util/ModelUtil';
@@ -13,6 +14,9 @@ const RESPONSIBLE = [['employer', 'employer 招标人/采购人'], ['contractor'
 const CODES = ['PAYMENT_OVERDUE', 'SIGNING_OVERDUE', 'FILING_OVERDUE', 'BID_BOND_REFUND_OVERDUE', 'GUARANTEE_RELEASE_OVERDUE',
   'RETENTION_RELEASE_OVERDUE', 'DELIVERY_LATE', 'ACCEPTANCE_OVERDUE'];
 const OFFSETS = { yellow: ['before', 3], orange: ['at', 0], red: ['after', 30] };
+// A ladder's steps in days from the deadline (bpmn/tools/layout.py STEP_DAYS); the orange step is the deadline.
+const STEP_DAYS = { yellow: -3, orange: 0, red: 30 };
+const STEP_LABEL = { yellow: '黄 −3日', orange: '橙 到期', red: '红 +30日' };
 // The process field that usually holds a rule's start event (rules.json start_event → form field).
 const START_FIELDS = {
   award_notice: 'award_notice_date', signing: 'signed_at', delivery: 'delivered_at', acceptance: 'accepted_at',
@@ -160,8 +164,72 @@ export function setAlert(modeler, element, a) {
   return target;
 }
 
-/** The whole warning construct on an activity: per severity a non-interrupting boundary timer,
- *  an escalation throw event carrying lvyue:alert, and an end event. */
+function ladderOf(element) {
+  const ext = element && element.businessObject.extensionElements;
+  return ext ? (ext.values || []).find((v) => is(v, 'lvyue:WarningLadder')) : null;
+}
+
+/** The ladder boundary event on `task`, if it has one (the first: the lint allows one per obligation). */
+export function ladderOn(modeler, task) {
+  return (task.attachers || []).find((b) => ladderOf(b)) || null;
+}
+
+/** The task's warning ladder: one non-interrupting boundary timer at `due` carrying lvyue:warningLadder with a
+ *  step per severity. A task that has a ladder gets it rewritten (the same element, its id kept); one that has
+ *  none gets a new one on its bottom-right corner. The engine expands it at deploy (engine/runtime/ladders.py). */
+export function setLadder(modeler, task, a, severities) {
+  const { modeling, elementFactory, moddle, bpmnFactory } = services(modeler);
+  let boundary = ladderOn(modeler, task);
+  if (!boundary) {
+    boundary = modeling.createShape(
+      elementFactory.createShape({ type: 'bpmn:BoundaryEvent', eventDefinitionType: 'bpmn:TimerEventDefinition', cancelActivity: false }),
+      { x: task.x + task.width - 24, y: task.y + task.height }, task, { attach: true });
+    const id = `${task.id}_ladder`;
+    if (!modeler.get('elementRegistry').get(id)) modeling.updateProperties(boundary, { id });
+  }
+  boundary = setTimer(modeler, boundary, a.due);
+  const attrs = { code: a.code, kind: a.kind, responsible: a.responsible, due: a.due };
+  if (a.rule) attrs.rule = a.rule;
+  if (a.met_date) attrs.met_date = a.met_date;
+  if (a.amount) attrs.amount = a.amount;
+  const ladder = moddle.create('lvyue:WarningLadder', attrs);
+  ladder.steps = severities.map((severity) => {
+    const step = moddle.create('lvyue:Step', STEP_DAYS[severity] ? { severity, days: String(STEP_DAYS[severity]) } : { severity });
+    step.$parent = ladder;
+    return step;
+  });
+  const bo = boundary.businessObject;
+  if (!bo.extensionElements) {
+    const ext = bpmnFactory.create('bpmn:ExtensionElements', { values: [ladder] });
+    ladder.$parent = ext;
+    ext.$parent = bo;
+    modeling.updateProperties(boundary, { extensionElements: ext });
+  } else {
+    ladder.$parent = bo.extensionElements;
+    const kept = (bo.extensionElements.values || []).filter((v) => !is(v, 'lvyue:WarningLadder'));
+    modeling.updateModdleProperties(boundary, bo.extensionElements, { values: [...kept, ladder] });
+  }
+  modeling.updateProperties(boundary, { name: `${a.code}: ${severities.map((s) => STEP_LABEL[s]).join(' · ')}` });
+  return boundary;
+}
+
+/** What the ladder on `task` holds, for the form (empty when it has none). */
+function ladderValues(modeler, task) {
+  const boundary = ladderOn(modeler, task);
+  const ladder = boundary && ladderOf(boundary);
+  if (!ladder) return { current: {}, severities: ['orange'] };
+  const steps = (ladder.steps || []).map((s) => s.severity).filter((s) => s in STEP_DAYS);
+  return {
+    boundary,
+    current: { ...parseDue(ladder.due), rule: ladder.rule || parseDue(ladder.due).rule, code: ladder.code,
+      kind: ladder.kind, responsible: ladder.responsible, met_date: ladder.met_date, amount: ladder.amount },
+    severities: steps.length ? steps : ['orange'],
+  };
+}
+
+/** The warning construct drawn out (before ladders): per severity a non-interrupting boundary timer, an escalation
+ *  throw event carrying lvyue:alert, and an end event. The helper draws ladders (setLadder); kept for diagrams
+ *  edited by hand in the old form. */
 export function addWarning(modeler, task, a, severities) {
   const { modeling, elementFactory } = services(modeler);
   const parent = task.parent;
@@ -242,22 +310,30 @@ export function renderHelper(modeler, state, element, soft = false) {
   const done = (text) => { report.textContent = text; };
   const rules = state.rules || [];
 
-  if (is(element, 'bpmn:UserTask') || is(element, 'bpmn:ManualTask')) {
+  const ladderHost = is(element, 'bpmn:UserTask') || is(element, 'bpmn:ManualTask') ? element
+    : is(element, 'bpmn:BoundaryEvent') && ladderOf(element) ? element.host : null;
+  if (ladderHost) {
+    const task = ladderHost;
+    const { boundary, current, severities: held } = ladderValues(modeler, task);
     const form = el('form', { class: 'lvyue-form', 'aria-label': 'Add a warning' },
-      el('p', {}, `Warning on ${describe(element)}: the obligation is met when this task completes. 完成此任务即履行义务。`),
-      ...alertInputs({}), ...deadlineInputs(rules, {}),
-      el('fieldset', {}, el('legend', {}, 'Severities 预警级别'),
+      el('p', {}, boundary
+        ? `Warning ladder ${boundary.id} on ${describe(task)}: editing it rewrites the ladder. 编辑预警阶梯。`
+        : `Warning on ${describe(task)}: the obligation is met when this task completes. 完成此任务即履行义务。`),
+      ...alertInputs(current), ...deadlineInputs(rules, current),
+      el('fieldset', {}, el('legend', {}, 'Steps 预警级别'),
         ...SEVERITIES.map(([v, text]) => el('label', { class: 'lvyue-check' },
-          el('input', { type: 'checkbox', name: `sev_${v}`, checked: v === 'orange' }), ` ${text}`))),
-      el('button', { type: 'submit' }, 'Add warning ', el('span', { lang: 'zh-CN', 'aria-hidden': 'true' }, '添加预警')), report);
+          el('input', { type: 'checkbox', name: `sev_${v}`, checked: held.includes(v) }), ` ${text}`))),
+      el('button', { type: 'submit' }, boundary ? 'Update warning ' : 'Add warning ',
+        el('span', { lang: 'zh-CN', 'aria-hidden': 'true' }, boundary ? '更新预警' : '添加预警')), report);
+    if (current.agreed) form.querySelector('[name=agreed]').value = current.agreed;
     form.addEventListener('submit', (event) => {
       event.preventDefault();
       const v = values(form);
       const severities = SEVERITIES.map(([s]) => s).filter((s) => v[`sev_${s}`]);
       if (!severities.length) { done('Pick at least one severity. 请选择预警级别。'); return; }
       const due = dueExpression(v.rule, v.start, v.agreed);
-      const ids = addWarning(modeler, element, { ...v, due }, severities);
-      done(`Added ${ids.length / 2} warning(s) on ${element.id}: due = ${due}. 已添加。`);
+      const ladder = setLadder(modeler, task, { ...v, due }, severities);
+      done(`Warning ladder ${ladder.id} on ${task.id} (${severities.join(', ')}): due = ${due}. 已设置。`);
     });
     body.replaceChildren(form);
     return;

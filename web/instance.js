@@ -59,7 +59,9 @@ function render(instance, diagram, firstTime) {
     : [el('li', { class: 'lvyue-muted' }, 'none 无')]));
   const timers = instance.timers.filter((t) => ['waiting', 'leased'].includes(t.status));
   $('timers').replaceChildren(...(timers.length ? timers.map((t) => el('li', { 'data-element-id': t.element_id },
-    itemButton(t.element_id, t.element_id), ' · due 到期 ', chinaTime(t.due_at), ` · ${t.status}`))
+    // A warning ladder's step timer (filing_timer_orange) is drawn as the ladder (filing): focus that.
+    itemButton((diagram.drawn || {})[t.element_id] || t.element_id, t.element_id), ' · due 到期 ', chinaTime(t.due_at),
+    ` · ${t.status}`))
     : [el('li', { class: 'lvyue-muted' }, 'none waiting 无')]));
   const alerts = instance.alerts.filter((a) => a.status !== 'resolved');
   $('alerts').replaceChildren(...(alerts.length ? alerts.map((a) => el('li', { class: `lvyue-alert severity-${a.severity}`, 'data-alert-id': a.id },

@@ -3,16 +3,19 @@ and diagram (BPMNDI).
 
     .venv/bin/python bpmn/tools/layout.py        # rewrites the files in place
 
-The diagrams carry many repeated pieces, such as the three-level warning construct of bpmn/README.md on
-each awaited task. Many coordinates must also agree with each other. So the files are generated
+The diagrams carry many repeated pieces, such as the warning ladder of bpmn/README.md on each awaited task.
+Many coordinates must also agree with each other. So the files are generated
 instead of being drawn by hand. Edit this script, run it, and commit the .bpmn files it writes: the engine
 deploys only those.
 
 Drawing conventions used here:
-* Left to right, one row per branch. Tasks are 120×80, events 36×36, gateways 50×50.
-* A warning hangs below its task. The timers sit on the task's bottom edge, and each one drops down
-  to its own row with an escalation throw and an end event: the rightmost timer gets the top row, so
-  no two edges cross.
+* Left to right, one row per branch; two branches share a row where their x ranges do not meet. Tasks are 120×80,
+  events 36×36, gateways 50×50.
+* post_award's main path is one band at most 800 px high (a 1440 × 900 screen at 100 %, scrolled sideways):
+  tests/unit/test_post_award_layout.py measures it; keep new rows outside it or re-pack.
+* A warning is one ladder (`Process.warning`): a boundary timer on its task's bottom-right corner, labelled with
+  the obligation and its steps (黄 −3日 · 橙 到期 · 红 +30日); the engine expands it at deploy
+  (engine/runtime/ladders.py). Every task with a warning, a new one too, gets it through `Process.warning`.
 * Every edge is orthogonal. Its first and last waypoints lie on the borders of its shapes.
 * An event subprocess (`Process.inside`) is drawn expanded; its nodes sit in the lane of the process
   that holds it, so the lane still names who acts.
@@ -30,11 +33,24 @@ BPMN_DIR = HERE.parent
 TASK_W, TASK_H = 120, 80
 EVENT = 36
 GATEWAY = 50
-ROW = 100  # vertical distance between the rows of a warning block
 
+# `--expanded PATH` writes post_award with every warning drawn out as the construct a ladder expands to (a timer, an
+# escalation throw and an end event per severity, the ids the engine generates) to PATH: the "before ladders" side of
+# tests/e2e/test_warning_ladder.py, regenerated when post_award changes (tests/fixtures/post_award_v_before_ladder.bpmn).
+EXPANDED = False
 SEVERITY_ZH = {"yellow": "黄色预警", "orange": "橙色预警", "red": "红色预警"}
 TIMER_NAME = {"yellow": "3 days before (届满前3日)", "orange": "Deadline (期限届满)",
               "red": "30 days after (逾期30日)"}
+ROW = 100  # vertical distance between the rows of a drawn-out warning
+OUTPUT: dict[str, Path] = {}  # file name → where to write it instead of bpmn/
+
+# A ladder's steps, in days from the deadline: yellow 3 days before, orange at it, red 30 days after.
+STEP_DAYS = {"yellow": -3, "orange": 0, "red": 30}
+LADDER_LABEL = {"yellow": "黄 −3日", "orange": "橙 到期", "red": "红 +30日"}
+
+
+def _days_attr(days: int) -> str:
+    return f' days="{days}"' if days else ""
 
 
 # ------------------------------------------------------------------------------------ model
@@ -169,14 +185,47 @@ class Process:
     def default(self, gateway_id: str, flow: Flow) -> None:
         self.nodes[gateway_id].attrs["default"] = flow.id
 
-    # -- the warning construct (bpmn/README.md): boundary timers → escalation throws → end events
+    # -- the warning ladder (bpmn/README.md "Warning ladders"): one boundary timer per obligation, which the engine
+    # expands at deploy into a timer, an escalation throw and an end event per step (engine/runtime/ladders.py)
     def warning(self, task_id: str, prefix: str, code: str, title: str, *, kind: str, responsible: str,
                 due: str, severities=("yellow", "orange", "red"), amount: str | None = None,
                 met_date: str | None = None, rule: str | None = None, legal_basis: str | None = None,
                 basis: str | None = None, occurrence: str | None = None, resolve_when: str | None = None,
-                awaits: str | None = None, escalations: dict) -> None:
+                awaits: str | None = None, escalations: dict) -> Node:
         """`awaits`: the user task whose completion meets the obligation, when it is not the one the timers sit on
-        (the signing: the employer's task raises it, the contractor's confirmation meets it)."""
+        (the signing: the employer's task raises it, the contractor's confirmation meets it). `prefix` is the
+        ladder's id; the engine names the steps it generates `{prefix}_timer_{severity}`, `{prefix}_{severity}` and
+        `{prefix}_{severity}_end`, the ids the hand-drawn construct had (running contracts migrate onto them)."""
+        if EXPANDED:
+            return self._drawn_out(task_id, prefix, code, title, kind=kind, responsible=responsible, due=due,
+                                   severities=severities, amount=amount, met_date=met_date, rule=rule,
+                                   legal_basis=legal_basis, basis=basis, occurrence=occurrence,
+                                   resolve_when=resolve_when, awaits=awaits, escalations=escalations)
+        task = self.nodes[task_id]
+        esc_id = f"esc_{code.lower()}"
+        escalations[esc_id] = (code, title)
+        attrs = {"code": code, "kind": kind, "responsible": responsible}
+        for key, value in (("rule", rule), ("legal_basis", legal_basis), ("basis", basis), ("due", due),
+                           ("amount", amount), ("occurrence", occurrence), ("resolve_when", resolve_when),
+                           ("met_date", met_date), ("awaits", awaits)):
+            if value:
+                attrs[key] = value
+        steps = "".join(f'\n  <lvyue:step severity="{s}"{_days_attr(STEP_DAYS[s])}/>' for s in severities)
+        items = [f"{k}={quoteattr(v)}" for k, v in attrs.items()]
+        ladder = ("<lvyue:warningLadder " + " ".join(items[:3]) + "".join(f"\n                     {i}" for i in items[3:])
+                  + ">" + steps + "\n</lvyue:warningLadder>")
+        tx = task.x + task.w - 24
+        summary = " · ".join(LADDER_LABEL[s] for s in severities)
+        return self.add(Node(
+            prefix, "boundaryEvent", task.lane, tx - EVENT / 2, task.y + task.h - EVENT / 2, EVENT, EVENT,
+            f"{title}: {summary}", attrs={"attachedToRef": task_id, "cancelActivity": "false"},
+            ext=ladder, tail=_timer("timeDate", due), label=(tx - 10, task.y + task.h + 20, 150, 40)))
+
+    def _drawn_out(self, task_id: str, prefix: str, code: str, title: str, *, kind: str, responsible: str, due: str,
+                   severities, amount, met_date, rule, legal_basis, basis, occurrence, resolve_when, awaits,
+                   escalations: dict) -> None:
+        """The warning construct drawn out (`--expanded`): what the engine makes of the ladder, drawn by hand as
+        post_award was before ladders — per severity a boundary timer, an escalation throw and an end event."""
         task = self.nodes[task_id]
         esc_id = f"esc_{code.lower()}"
         escalations[esc_id] = (code, title)
@@ -525,14 +574,23 @@ BASIS_REFUSAL = ("《中华人民共和国招标投标法实施条例》第七�
 def post_award() -> None:
     esc: dict = {}
     X0 = 100
-    # rows (centre y)
-    S = 190            # supervisor lane
-    F = 420            # filing branch
-    B = 940            # bid bond branch; later the performance guarantee release
-    M = 1460           # main line
-    MS = 1580          # the milestones receive task
-    R = 1640           # retention branch
-    C = 2190           # contractor lane
+    # rows (centre y). The main path (award → signing → confirmation → filing → publication → payments → completion
+    # → guarantee release) is one band about 800 px high, readable at 100 % on a 1440 × 900 screen scrolled sideways
+    # (tests/integration/test_post_award_layout.py): the supervisor's review on top, the employer's rows packed two
+    # branches a row where their x ranges do not meet (filing | guarantee release, publication | retention), the
+    # contractor's confirmation on the contractor lane's first row. A warning is one ladder on its task's bottom edge.
+    S = 176            # supervisor lane (the filing review, at the bottom of its lane)
+    ET = 220           # top of the employer lane
+    F = ET + 58        # filing; right of the completion: the performance guarantee release
+    BR = F
+    T = F + 137        # the signed terms and the publication; right of the completion: the retention
+    R = T
+    M = T + 135        # main line (award, signing, milestones, completion)
+    MS = M             # the milestones receive task, on the main line after the fork
+    B = M + 125        # bid bond branch; right of the completion: the completion filing (R07)
+    WK = B + 105       # the works payments receive task
+    KT = WK + 50       # top of the contractor lane (the employer lane's bottom)
+    C = KT + 45        # contractor lane: the guarantee, the confirmation of the signature, the validity watch
     main = Process(
         "post_award", "Post-award supervision (履约监管)",
         "Post-award supervision of a contract awarded by tendering or government procurement: signing "
@@ -540,11 +598,12 @@ def post_award() -> None:
         "《政府采购法实施条例》第三十三条), filing (《政府采购法》第四十七条), milestones paid under "
         "《保障中小企业款项支付条例》, guarantee and retention release (《建设工程质量保证金管理办法》).",
         "pool_post_award", "Post-award supervision (履约监管)", X0, 60, 3750)
-    main.lanes = [Lane("lane_supervisor", "supervisor", 60, 240), Lane("lane_employer", "employer", 300, 1780),
-                  Lane("lane_contractor", "contractor", 2080, 460), Lane("lane_guarantor", "guarantor", 2540, 500)]
-    E, K, V, GL = "lane_employer", "lane_contractor", "lane_supervisor", "lane_guarantor"
     C2 = C + 100       # contractor lane, second row
-    G = 2650           # guarantor lane
+    GT = C2 + 80       # top of the guarantor lane
+    G = GT + 110       # guarantor lane
+    main.lanes = [Lane("lane_supervisor", "supervisor", 60, ET - 60), Lane("lane_employer", "employer", ET, KT - ET),
+                  Lane("lane_contractor", "contractor", KT, GT - KT), Lane("lane_guarantor", "guarantor", GT, 500)]
+    E, K, V, GL = "lane_employer", "lane_contractor", "lane_supervisor", "lane_guarantor"
 
     # -- award → guarantee → signing
     main.event("award_notice_issued", "Award notice issued (中标通知书发出)", E, 200, M, "startEvent",
@@ -603,7 +662,7 @@ def post_award() -> None:
                   fld("valid_to", "date", "有效期至"),
                   fld("document_sha256", "sha256", "保函或缴款凭证哈希", as_="guarantee_document_sha256"),
                   fld("verification_code", "string", "验真码", as_="guarantee_verification_code")))
-    main.gateway("gw_guarantee_verification", "Issuer online? (出函机构在线验真?)", K, 520, C, label="above",
+    main.gateway("gw_guarantee_verification", "Issuer online? (出函机构在线验真?)", K, 520, C, label="below-right",
                  width=130)
     main.task("verify_guarantee", "Verify the guarantee (保函验真)", GL, 560, G,
               doc="The issuer confirms number, amount, validity and document hash of the guarantee the contractor "
@@ -652,7 +711,7 @@ def post_award() -> None:
 
     # the tendering report (R03) runs from the winner's determination, whatever the signing does: a second flow
     # out of the start event (an uncontrolled parallel split), up the lane's left edge where nothing else is drawn
-    RT = 900
+    RT = M - 180
     main.gateway("gw_tendering_report", "Tendering, not yet reported? (招标投标且未报告?)", E, 200, RT,
                  label="above-right", width=170)
     main.event("no_tendering_report", None, E, 200, RT - 110, "endEvent")
@@ -673,7 +732,7 @@ def post_award() -> None:
     main.flow("gw_tendering_report", "report_tendering", id="flow_tendering_report", name="yes (是)",
               cond="track == 'tendering' and tendering_reported_at is None", label=(226, RT - 22, 30, 20))
     f = main.flow("gw_tendering_report", "no_tendering_report", id="flow_no_tendering_report", name="no (否)",
-                  start="top", end="bottom", label=(206, RT - 60, 40, 20))
+                  start="top", end="bottom", label=(160, RT - 60, 40, 20))
     main.default("gw_tendering_report", f)
     main.flow("report_tendering", "tendering_reported")
     f = main.flow("award_notice_issued", "gw_guarantee_required")
@@ -686,13 +745,13 @@ def post_award() -> None:
     main.flow("gw_guarantee_resubmit", "submit_performance_guarantee")
     main.flow("submit_performance_guarantee", "gw_guarantee_verification")
     main.flow("gw_guarantee_verification", "verify_guarantee", (520, G), id="flow_issuer_online", name="yes (是)",
-              cond=ISSUER_ONLINE, start="bottom", label=(526, C + 40, 50, 20))
+              cond=ISSUER_ONLINE, start="bottom", label=(470, C + 40, 50, 20))
     f = main.flow("gw_guarantee_verification", "gw_guarantee_accepted", id="flow_issuer_offline", name="no (否)")
     main.default("gw_guarantee_verification", f)
     main.flow("verify_guarantee", "gw_guarantee_verified")
     main.flow("gw_guarantee_verified", "gw_guarantee_accepted", (760, C), id="flow_guarantee_verified",
               name="verified (真实有效)", cond="guarantee_verified == True", start="top", end="right",
-              label=(766, C + 60, 110, 20))
+              label=(650, C + 70, 105, 20))
     f = main.flow("gw_guarantee_verified", "gw_guarantee_resubmit", (760, G + 70), (300, G + 70),
                   id="flow_guarantee_not_verified", name="refused: submit again (验真未通过，重新提交)", start="bottom",
                   end="bottom", label=(420, G + 74, 260, 20))
@@ -702,9 +761,9 @@ def post_award() -> None:
     main.flow("gw_guarantee_merge", "sign_contract")
     main.flow("signing_refused", "award_forfeited", start="top", end="bottom")
 
-    # -- the contractor confirms the text the employer signed (contractor lane, row C2): both signatures make the
+    # -- the contractor confirms the text the employer signed (contractor lane, row C): both signatures make the
     # contract; a refusal (e.g. the text departs from the award) sends it back to the employer to sign again.
-    main.task("confirm_signature", "Confirm the signature (中标人确认签订)", K, 800, C2,
+    main.task("confirm_signature", "Confirm the signature (中标人确认签订)", K, 820, C,
               doc="The contractor signs the same text: it confirms the document hash the employer entered (the engine "
                   "refuses another hash, 422 on data.document_sha256) or refuses with a reason, which returns the "
                   "contract to the employer. The contract is signed only when both have signed (《民法典》第四百九十条; "
@@ -719,32 +778,31 @@ def post_award() -> None:
                  kind="non_performance", responsible="contractor", due=SIGNING_DUE, severities=("orange", "red"),
                  legal_basis=BASIS_SIGNING, met_date="signature_confirmed_at", awaits="confirm_signature",
                  resolve_when=SIGNATURE_CONFIRMED, escalations=esc)
-    main.event("confirmation_refused", None, K, 860, C2 - 40, "boundaryEvent", attrs={"attachedToRef": "confirm_signature"},
+    main.event("confirmation_refused", None, K, 850, C + 40, "boundaryEvent", attrs={"attachedToRef": "confirm_signature"},
                tail='<bpmn:messageEventDefinition messageRef="msg_award_refused"/>')
-    main.event("award_forfeited_unconfirmed", "Award forfeited (取消中标资格)", K, 860, C2 - 140, "endEvent", label="right",
+    main.event("award_forfeited_unconfirmed", "Award forfeited (取消中标资格)", K, 850, C + 130, "endEvent", label="right",
                doc="The contractor refused to sign (" + BASIS_REFUSAL + "), established as at sign_contract.")
-    main.gateway("gw_signature_confirmed", "Confirmed? (中标人确认?)", K, 980, C2, label="below", width=110)
-    main.flow("sign_contract", "confirm_signature", (790, M), (790, C2))
+    main.gateway("gw_signature_confirmed", "Confirmed? (中标人确认?)", K, 1000, C, label="below", width=110)
+    main.flow("sign_contract", "confirm_signature", (790, M), (790, C))
     main.flow("confirm_signature", "gw_signature_confirmed")
-    main.flow("confirmation_refused", "award_forfeited_unconfirmed", start="top", end="bottom")
-    f = main.flow("gw_signature_confirmed", "gw_guarantee_merge", (980, C2 - 60), (627, C2 - 60), (627, M - 70),
+    main.flow("confirmation_refused", "award_forfeited_unconfirmed", start="bottom", end="top")
+    f = main.flow("gw_signature_confirmed", "gw_guarantee_merge", (1000, B), (627, B), (627, M - 70),
                   (590, M - 70), id="flow_signature_refused", name="refused: sign again (拒绝，重新签订)", start="top",
-                  end="top", label=(640, C2 - 82, 200, 20))
+                  end="top", label=(800, B - 22, 190, 20))
     main.default("gw_signature_confirmed", f)
 
     # -- after signing: branches in parallel. Completion (confirm_completion) waits for the filing only; the
     # payments (bid bond refund, every milestone paid) join the completion branch at the very end, so the
     # employer's arrears never hold up the defect liability period and the guarantee releases.
     main.gateway("fork_after_signing", None, E, 1090, M, tag="parallelGateway")
-    main.gateway("join_payments", None, E, 2250, MS, tag="parallelGateway")
+    main.gateway("join_payments", None, E, 2250, B, tag="parallelGateway")
     main.gateway("join_contract_end", None, E, 3670, M, tag="parallelGateway")
-    main.flow("gw_signature_confirmed", "fork_after_signing", (1050, C2), (1050, M), id="flow_signature_confirmed",
-              name="yes (是)", cond=SIGNATURE_CONFIRMED, label=(1056, C2 - 40, 50, 20))
+    main.flow("gw_signature_confirmed", "fork_after_signing", (1050, C), (1050, M), id="flow_signature_confirmed",
+              name="yes (是)", cond=SIGNATURE_CONFIRMED, label=(1056, C - 40, 30, 30))
 
     # the signed terms against the award, then publication (GP, G04): a branch of its own, along the lane's top row T
-    T = 345
-    main.gateway("gw_signed_terms", "Signed as awarded? (签约条款与中标一致?)", E, 2480, T, label="below-right", width=150)
-    main.event("signed_terms_differ", "Signed terms differ from the award (签约条款与中标不一致)", E, 2580, T + 100,
+    main.gateway("gw_signed_terms", "Signed as awarded? (签约条款与中标一致?)", E, 1190, T, label="above", width=150)
+    main.event("signed_terms_differ", "Signed terms differ from the award (签约条款与中标不一致)", E, 1290, T + 70,
                "intermediateThrowEvent",
                doc="The contract must be signed on the terms of the tender and the winning bid: price, period, quality "
                    "and scope (《招标投标法》第四十六条、《招标投标法实施条例》第五十七条第一款 / 《政府采购法》第四十六条). "
@@ -752,16 +810,16 @@ def post_award() -> None:
                    "award_terms; the signed ones sign_contract's. Raised at once (red), naming each field and both "
                    "values in the alert's legal basis; it stays open until the "
                    "department resolves or confirms it (a contract is not signed again once both parties signed).")
-    main.nodes["signed_terms_differ"].label = (2580 + 24, T + 84, 170, 40)
+    main.nodes["signed_terms_differ"].label = (1236, T + 90, 170, 40)
     main.at_once_warning("signed_terms_differ", "SIGNED_TERMS_DIFFER",
                          "Signed terms differ from the award (签约条款与中标不一致)", esc,
                          kind="non_performance", severity="red", responsible="employer", basis=SIGNED_TERMS_BASIS,
                          due=SIGNING_DUE, awaits="sign_contract", resolve_when=f"not ({SIGNED_TERMS_DIFFER})",
                          met_date="signed_at")
-    main.gateway("gw_signed_terms_merge", None, E, 2780, T)
-    main.gateway("gw_publication", "GP contract? (政府采购合同?)", E, 2860, T, label="below-right", width=120)
-    main.event("no_publication", None, E, 2860, T + 110, "endEvent")
-    main.task("publish_contract", "Publish the contract (合同公告)", E, 3000, T,
+    main.gateway("gw_signed_terms_merge", None, E, 1390, T)
+    main.gateway("gw_publication", "GP contract? (政府采购合同?)", E, 1460, T, label="below-right", width=100)
+    main.event("no_publication", None, E, 1460, T + 80, "endEvent")
+    main.task("publish_contract", "Publish the contract (合同公告)", E, 1560, T,
               doc="A government procurement contract is published on the designated media within 2 working days of "
                   "signing (《政府采购法实施条例》第五十条, G04); CONTRACT_PUBLICATION_OVERDUE otherwise.",
               ext=form(
@@ -771,24 +829,25 @@ def post_award() -> None:
                  "Contract publication overdue (合同公告逾期)", kind="non_performance", responsible="employer",
                  due=CONTRACT_PUBLICATION_DUE, severities=("orange", "red"), rule="G04",
                  met_date="contract_published_at", escalations=esc)
-    main.event("contract_published", "Contract published (合同已公告)", E, 3200, T, "endEvent", label="right")
+    main.event("contract_published", "Contract published (合同已公告)", E, 1760, T, "endEvent")
+    main.nodes["contract_published"].label = (1705, T + 20, 110, 36)
     main.flow("fork_after_signing", "gw_signed_terms", (1090, T), start="top")
-    main.flow("gw_signed_terms", "signed_terms_differ", (2480, T + 100), id="flow_signed_terms_differ",
-              name="no (不一致)", cond=SIGNED_TERMS_DIFFER, start="bottom", label=(2420, T + 60, 60, 20))
+    main.flow("gw_signed_terms", "signed_terms_differ", (1190, T + 70), id="flow_signed_terms_differ",
+              name="no (不一致)", cond=SIGNED_TERMS_DIFFER, start="bottom", label=(1196, T + 32, 60, 20))
     f = main.flow("gw_signed_terms", "gw_signed_terms_merge", id="flow_signed_as_awarded", name="yes (一致)",
-                  label=(2600, T - 22, 70, 20))
+                  label=(1230, T - 22, 70, 20))
     main.default("gw_signed_terms", f)
-    main.flow("signed_terms_differ", "gw_signed_terms_merge", (2780, T + 100), end="bottom")
+    main.flow("signed_terms_differ", "gw_signed_terms_merge", (1390, T + 70), end="bottom")
     main.flow("gw_signed_terms_merge", "gw_publication")
     main.flow("gw_publication", "publish_contract", id="flow_publication_required", name="yes (是)",
-              cond="track == 'gov_procurement'", label=(2890, T - 22, 50, 20))
+              cond="track == 'gov_procurement'", label=(1490, T - 22, 50, 20))
     f = main.flow("gw_publication", "no_publication", id="flow_no_publication", name="no (否)", start="bottom",
-                  end="top", label=(2866, T + 40, 40, 20))
+                  end="top", label=(1418, T + 34, 40, 20))
     main.default("gw_publication", f)
     main.flow("publish_contract", "contract_published")
 
     # the validity of the performance e-guarantee while the contract is performed (contractor lane, row C)
-    main.gateway("gw_guarantee_watch", "E-guarantee in force? (电子保函在保?)", K, 1180, C, label="above", width=140)
+    main.gateway("gw_guarantee_watch", "E-guarantee in force? (电子保函在保?)", K, 1180, C, label="below-right", width=140)
     main.event("guarantee_not_watched", None, K, 1180, C2, "endEvent")
     main.gateway("gw_watch_loop", None, K, 1270, C)
     main.gateway("guarantee_watch", None, K, 1360, C, tag="eventBasedGateway")
@@ -799,7 +858,8 @@ def post_award() -> None:
                doc="The guarantee's validity ends in 15 days while the contract is still being performed: the "
                    "contractor renews it (保函展期) or gives a new one. Raised at once, to the contractor; the employer "
                    "sees it on the guarantee (GET /guarantees/{id}). Resolves when renew_guarantee is completed.")
-    main.nodes["guarantee_expiring"].label = (1540 - 70, C + 22, 140, 40)
+    main.nodes["guarantee_expiring"].label = (1490, C + 22, 124, 40)
+    main.nodes["guarantee_expiry_near"].label = (1395, C + 22, 92, 40)
     main.at_once_warning("guarantee_expiring", "GUARANTEE_EXPIRING", "Guarantee expiring (保函即将到期)", esc,
                          kind="non_performance", severity="yellow", responsible="contractor",
                          legal_basis=BASIS_VALIDITY, due=VALIDITY_END, awaits="renew_guarantee",
@@ -819,36 +879,36 @@ def post_award() -> None:
                attrs={"attachedToRef": "renew_guarantee"},
                tail='<bpmn:signalEventDefinition signalRef="sig_performance_completed"/>')
     main.event("renewal_not_needed", "Performance completed (履约完成)", K, 1820, C, "endEvent", label="right")
-    main.event("guarantee_watch_ended", "Performance completed (履约完成)", K, 1430, C2, "intermediateCatchEvent",
+    main.event("guarantee_watch_ended", "Performance completed (履约完成)", K, 1430, C2 + 15, "intermediateCatchEvent",
                tail='<bpmn:signalEventDefinition signalRef="sig_performance_completed"/>')
-    main.event("guarantee_watch_end", None, K, 1510, C2, "endEvent")
+    main.event("guarantee_watch_end", None, K, 1510, C2 + 15, "endEvent")
     main.flow("fork_after_signing", "gw_guarantee_watch", (1090, C), start="bottom")
     main.flow("gw_guarantee_watch", "gw_watch_loop", id="flow_guarantee_watched", name="yes (是)",
               cond=GUARANTEE_WATCHED)
     f = main.flow("gw_guarantee_watch", "guarantee_not_watched", id="flow_guarantee_not_watched", name="no (否)",
-                  start="bottom", end="top", label=(1186, C + 30, 50, 20))
+                  start="bottom", end="top", label=(1140, C + 30, 40, 20))
     main.default("gw_guarantee_watch", f)
     main.flow("gw_watch_loop", "guarantee_watch")
     main.flow("guarantee_watch", "guarantee_expiry_near")
     main.flow("guarantee_expiry_near", "guarantee_expiring")
     main.flow("guarantee_expiring", "renew_guarantee")
-    main.flow("renew_guarantee", "gw_watch_loop", (1680, C - 70), (1270, C - 70), start="top", end="top",
-              name="renewed: watch the new validity (已展期)", label=(1300, C - 92, 260, 20))
+    main.flow("renew_guarantee", "gw_watch_loop", (1680, C + 68), (1270, C + 68), start="bottom", end="bottom",
+              name="renewed: watch the new validity (已展期)", label=(1460, C + 70, 240, 20))
     main.flow("renewal_overtaken", "renewal_not_needed")
-    main.flow("guarantee_watch", "guarantee_watch_ended", (1360, C2), start="bottom")
+    main.flow("guarantee_watch", "guarantee_watch_ended", (1360, C2 + 15), start="bottom")
     main.flow("guarantee_watch_ended", "guarantee_watch_end")
 
     # the beneficiary's claims on a guarantee: one event subprocess instance per claim (guarantor lane)
-    main.add(Node("claim_subprocess", "subProcess", GL, 900, 2580, 720, 430, "Guarantee claim (保函索赔)",
+    main.add(Node("claim_subprocess", "subProcess", GL, 900, GT + 40, 720, 430, "Guarantee claim (保函索赔)",
                   attrs={"triggeredByEvent": "true"}, expanded=True,
                   doc="Started by the engine (guarantee_claimed) when the beneficiary files a claim on a guarantee "
                       "after the non-performance is confirmed: the contractor refused to sign (" + BASIS_REFUSAL + "), "
                       "or the department confirmed a red non-performance alert. Data: claim = {id, no, guarantee_id, "
                       "kind, reason, amount, claimed_at}."))
     with main.inside("claim_subprocess"):
-        main.event("claim_filed", "Claim filed (受益人索赔)", GL, 960, 2660, "startEvent", attrs={"isInterrupting": "false"},
+        main.event("claim_filed", "Claim filed (受益人索赔)", GL, 960, GT + 120, "startEvent", attrs={"isInterrupting": "false"},
                    tail='<bpmn:messageEventDefinition messageRef="msg_guarantee_claimed"/>')
-        main.task("pay_claim", "Pay the claim (保函赔付)", GL, 1030, 2660,
+        main.task("pay_claim", "Pay the claim (保函赔付)", GL, 1030, GT + 120,
                   doc="The guarantor pays a conforming claim within the period of the guarantee, by default CL01 "
                       "(rule registry) from the claim's date; it pays the sum claimed.",
                   ext=form(
@@ -858,7 +918,7 @@ def post_award() -> None:
         main.warning("pay_claim", "claim_payment", "CLAIM_UNPAID", "Claim unpaid (保函索赔未赔付)", kind="arrears",
                      responsible="guarantor", due=CLAIM_DUE, severities=("orange", "red"), rule="CL01",
                      amount="claim.amount", occurrence="claim.id", met_date="claim_paid_at", escalations=esc)
-        main.event("claim_settled", "Claim paid (已赔付)", GL, 1280, 2660, "endEvent")
+        main.event("claim_settled", "Claim paid (已赔付)", GL, 1280, GT + 120, "endEvent")
         main.flow("claim_filed", "pay_claim")
         main.flow("pay_claim", "claim_settled")
 
@@ -875,15 +935,15 @@ def post_award() -> None:
                  "Bid bond refund overdue (投标保证金退还逾期)", kind="arrears", responsible="employer",
                  due=BID_BOND_DUE, amount="bid_bond.amount", legal_basis=BASIS_BID_BOND, met_date="released_at",
                  escalations=esc)
-    main.gateway("gw_bid_bond_merge", None, E, 1720, B)
-    main.flow("fork_after_signing", "gw_bid_bond", (1140, M), (1140, B))
+    main.gateway("gw_bid_bond_merge", None, E, 1520, B)
+    main.flow("fork_after_signing", "gw_bid_bond", (1090, B), start="bottom")
     main.flow("gw_bid_bond", "release_bid_bond", id="flow_bid_bond_to_refund", name="yes (是)",
               cond="bid_bond.form in ('cash', 'e_guarantee')", label=(1220, B - 22, 50, 20))
-    f = main.flow("gw_bid_bond", "gw_bid_bond_merge", (1190, B - 70), (1720, B - 70), id="flow_bid_bond_exempt",
+    f = main.flow("gw_bid_bond", "gw_bid_bond_merge", (1190, B - 70), (1520, B - 70), id="flow_bid_bond_exempt",
                   name="no money posted (免交/承诺函/不收取)", start="top", end="top", label=(1200, B - 92, 200, 20))
     main.default("gw_bid_bond", f)
     main.flow("release_bid_bond", "gw_bid_bond_merge")
-    main.flow("gw_bid_bond_merge", "join_payments", (2250, B), end="top")
+    main.flow("gw_bid_bond_merge", "join_payments")
 
     # filing (row F), altered-text check, supervisor review loop
     main.gateway("gw_filing_loop", None, E, 1190, F)
@@ -907,7 +967,7 @@ def post_award() -> None:
                    "it resolves when file_contract is next completed with the signed text (the supervisor returns the "
                    "filing, the employer files again). Its due is the filing deadline (G05 / L01): the signed text was "
                    "to be filed by then.")
-    main.nodes["contract_altered"].label = (1820 - 80, F + 100 + 22, 160, 40)
+    main.nodes["contract_altered"].label = (1842, F + 54, 160, 40)
     main.at_once_warning("contract_altered", "CONTRACT_ALTERED",
                          "Filed contract differs from the signed one (备案合同与签订合同不一致)", esc,
                          kind="non_performance", severity="red", responsible="employer",
@@ -920,7 +980,7 @@ def post_award() -> None:
               ext=form(
                   fld("decision", "enum", "审查结论（通过/退回）", True, values="accepted,returned"),
                   fld("note", "text", "审查意见")))
-    main.gateway("gw_filing_review", "Filing accepted? (备案审查通过?)", V, 2170, S, width=120)
+    main.gateway("gw_filing_review", "Filing accepted? (备案审查通过?)", V, 2170, S, label="above-right", width=120)
     main.flow("fork_after_signing", "gw_filing_loop", (1090, F), start="top")
     main.flow("gw_filing_loop", "file_contract")
     main.flow("file_contract", "gw_contract_altered")
@@ -935,18 +995,17 @@ def post_award() -> None:
     main.flow("review_filing", "gw_filing_review")
     f = main.flow("gw_filing_review", "gw_filing_loop", (2170, S - 80), (1190, S - 80), id="flow_filing_returned",
                   name="returned: file again (退回重新备案)", start="top", end="top",
-                  label=(1400, S - 102, 200, 20))
+                  label=(1400, S - 68, 200, 20))
     main.default("gw_filing_review", f)
 
     # milestones: the partition (row MS)
-    main.task("milestones", "Perform all milestones (全部履约节点完成)", E, 1640, MS, tag="receiveTask",
+    main.task("milestones", "Perform all milestones (全部履约节点完成)", E, 1820, MS, tag="receiveTask",
               attrs={"messageRef": "msg_milestones_completed"},
               doc="Partition: the engine runs one post_award_milestone workflow per item of `milestones` (as "
                   "`milestone`: no, name, amount, planned_date) and delivers milestones_completed when all completed.",
               ext='<lvyue:partition process="post_award_milestone" collection="milestones" item="milestone"/>')
-    main.flow("fork_after_signing", "milestones", (1090, MS), start="bottom")
-    main.flow("milestones", "join_payments")
-    WK = MS + 140
+    main.flow("fork_after_signing", "milestones")
+    main.flow("milestones", "join_payments", (2250, MS), end="top")
     main.task("works_payments", "Works payments (工程价款结算)", E, 1640, WK, tag="receiveTask",
               attrs={"messageRef": "msg_works_payments_completed"},
               doc="Partition: for a works contract paid on measurement (payment_terms: advance, progress, settlement) "
@@ -954,8 +1013,8 @@ def post_award() -> None:
                   "works_payments_completed when it completed; other contracts have none and pass at once.",
               ext='<lvyue:partition process="post_award_works" collection="works_payments" item="works"/>')
     main.flow("fork_after_signing", "works_payments", (1090, WK), start="bottom")
-    main.flow("works_payments", "join_payments", (2150, WK), (2150, MS), end="left")
-    main.flow("join_payments", "join_contract_end", (2250, 1900), (3670, 1900), start="bottom", end="bottom")
+    main.flow("works_payments", "join_payments", (2250, WK), end="bottom")
+    main.flow("join_payments", "join_contract_end", (2320, B), (2320, WK), (3670, WK), end="bottom")
 
     # -- completion and release
     main.task("confirm_completion", "Confirm completion (确认履约完成)", E, 2340, M,
@@ -975,11 +1034,11 @@ def post_award() -> None:
     main.flow("confirm_completion", "performance_completed")
     main.flow("performance_completed", "fork_release")
 
-    # a works contract's completion-acceptance filing (R07): a branch of its own from the release fork, drawn above
-    # the main line between the guarantee release's warnings and the join (it ends there, joining nothing)
-    main.gateway("gw_completion_filing", "Works contract? (工程合同?)", E, 2680, M, label="below", width=120)
-    main.event("no_completion_filing", None, E, 2800, M, "endEvent")
-    main.task("file_completion", "File the completion acceptance (竣工验收备案)", E, 3160, M - 420,
+    # a works contract's completion-acceptance filing (R07): a branch of its own from the release fork, on the bid
+    # bond's row right of the payments' join (it ends there, joining nothing)
+    main.gateway("gw_completion_filing", "Works contract? (工程合同?)", E, 2640, B, label="below", width=110)
+    main.event("no_completion_filing", None, E, 2640, B - 80, "endEvent")
+    main.task("file_completion", "File the completion acceptance (竣工验收备案)", E, 2720, B,
               doc="The employer files the completion acceptance report with the construction department within 15 days "
                   "of the acceptance (《建设工程质量管理条例》第四十九条第一款; 《房屋建筑和市政基础设施工程竣工验收备案管理办法》"
                   "第四条; R07); COMPLETION_FILING_OVERDUE otherwise. Works contracts only.",
@@ -990,18 +1049,17 @@ def post_award() -> None:
                  "Completion filing overdue (竣工验收备案逾期)", kind="non_performance", responsible="employer",
                  due=COMPLETION_FILING_DUE, severities=("orange", "red"), rule="R07",
                  met_date="completion_filed_at", escalations=esc)
-    main.event("completion_filed", "Filed (已备案)", E, 3360, M - 420, "endEvent")
-    main.flow("fork_release", "gw_completion_filing")
-    main.flow("gw_completion_filing", "file_completion", (2680, M - 70), (3130, M - 70), (3130, M - 420),
-              id="flow_completion_filing", name="yes (是)", cond="category == 'works'", start="top",
-              label=(2690, M - 92, 50, 20))
+    main.event("completion_filed", "Filed (已备案)", E, 2940, B, "endEvent")
+    main.flow("fork_release", "gw_completion_filing", (2580, B), start="bottom")
+    main.flow("gw_completion_filing", "file_completion", id="flow_completion_filing", name="yes (是)",
+              cond="category == 'works'", label=(2668, B - 22, 50, 20))
     f = main.flow("gw_completion_filing", "no_completion_filing", id="flow_no_completion_filing", name="no (否)",
-                  label=(2715, M - 22, 50, 20))
+                  start="top", end="bottom", label=(2596, B - 50, 40, 20))
     main.default("gw_completion_filing", f)
     main.flow("file_completion", "completion_filed")
 
-    main.gateway("gw_guarantee_release", "Performance guarantee held? (收取了履约保证金?)", E, 2640, B, width=150)
-    main.task("release_performance_guarantee", "Release the guarantee (退还履约保证金)", E, 2720, B,
+    main.gateway("gw_guarantee_release", "Performance guarantee held? (收取了履约保证金?)", E, 2640, BR, width=150)
+    main.task("release_performance_guarantee", "Release the guarantee (退还履约保证金)", E, 2720, BR,
               doc="Return the performance guarantee promptly after completion (《保障中小企业款项支付条例》第十三条; "
                   "period Q07 an engineering default until the contract or a local rule sets one).",
               ext=form(fld("released_at", "date", "退还日期", True, as_="performance_guarantee_released_at")))
@@ -1009,15 +1067,15 @@ def post_award() -> None:
                  "Guarantee release overdue (履约保证金退还逾期)", kind="arrears", responsible="employer",
                  due=GUARANTEE_RELEASE_DUE, amount="contract_amount * performance_guarantee_rate / 100", rule="Q07",
                  met_date="performance_guarantee_released_at", escalations=esc)
-    main.gateway("gw_guarantee_release_merge", None, E, 3170, B)
-    main.flow("fork_release", "gw_guarantee_release", (2580, B), start="top")
+    main.gateway("gw_guarantee_release_merge", None, E, 3170, BR)
+    main.flow("fork_release", "gw_guarantee_release", (2580, BR), start="top")
     main.flow("gw_guarantee_release", "release_performance_guarantee", id="flow_guarantee_held", name="yes (是)",
-              cond="performance_guarantee_rate > 0", label=(2670, B - 22, 50, 20))
-    f = main.flow("gw_guarantee_release", "gw_guarantee_release_merge", (2640, B - 70), (3170, B - 70),
-                  id="flow_no_guarantee_held", name="no (否)", start="top", end="top", label=(2650, B - 92, 60, 20))
+              cond="performance_guarantee_rate > 0", label=(2668, BR + 2, 50, 20))
+    f = main.flow("gw_guarantee_release", "gw_guarantee_release_merge", (2640, BR - 47), (3170, BR - 47),
+                  id="flow_no_guarantee_held", name="no (否)", start="top", end="top", label=(2860, BR - 45, 40, 20))
     main.default("gw_guarantee_release", f)
     main.flow("release_performance_guarantee", "gw_guarantee_release_merge")
-    main.flow("gw_guarantee_release_merge", "join_release", (3570, B), end="top")
+    main.flow("gw_guarantee_release_merge", "join_release", (3570, BR), end="top")
 
     main.gateway("gw_retention", "Retention held? (预留了质量保证金?)", E, 2640, R, width=140)
     main.event("defect_liability_period", "Defect liability period ends (缺陷责任期届满)", E, 2740, R,
@@ -1026,11 +1084,11 @@ def post_award() -> None:
                    "day or the month's last day (《民法典》第二百零一、二百零二条; 《建设工程质量保证金管理办法》第二条、第八条).",
                tail=_timer("timeDate", DLP_END))
     main.nodes["defect_liability_period"].label = (2740 - 60, R + 22, 120, 40)
-    main.task("request_retention_release", "Apply for the retention (申请返还质保金)", K, 2820, C,
+    main.task("request_retention_release", "Apply for the retention (申请返还质保金)", K, 3170, C,
               doc="After the defect liability period the contractor applies for the retention "
                   "(《建设工程质量保证金管理办法》第十一条).",
               ext=form(fld("requested_at", "date", "申请日期", True)))
-    main.task("release_retention", "Release the retention (返还质量保证金)", E, 3040, R,
+    main.task("release_retention", "Release the retention (返还质量保证金)", E, 3340, R,
               doc="Verify within 14 days and return within 14 days after verification (《建设工程质量保证金管理办法》"
                   "第十一条, Q04).",
               ext=form(
@@ -1040,17 +1098,17 @@ def post_award() -> None:
                  "Retention release overdue (质量保证金返还逾期)", kind="arrears", responsible="employer",
                  due=RETENTION_RELEASE_DUE, amount=RETENTION_AMOUNT, rule="Q04",
                  met_date="retention_released_at", escalations=esc)
-    main.gateway("gw_retention_merge", None, E, 3490, R)
-    main.flow("fork_release", "gw_retention", (2580, R), start="bottom")
+    main.gateway("gw_retention_merge", None, E, 3500, R)
+    main.flow("fork_release", "gw_retention", (2580, R), start="top")
     main.flow("gw_retention", "defect_liability_period", id="flow_retention_held", name="yes (是)",
               cond="retention_rate > 0", label=(2666, R - 22, 50, 20))
-    f = main.flow("gw_retention", "gw_retention_merge", (2640, R - 70), (3490, R - 70), id="flow_no_retention",
-                  name="no (否)", start="top", end="top", label=(2650, R - 92, 60, 20))
+    f = main.flow("gw_retention", "gw_retention_merge", (2640, R + 106), (3500, R + 106), id="flow_no_retention",
+                  name="no (否)", start="bottom", end="bottom", label=(2646, R + 84, 40, 20))
     main.default("gw_retention", f)
-    main.flow("defect_liability_period", "request_retention_release", (2880, R), end="top")
-    main.flow("request_retention_release", "release_retention", (2990, C), (2990, R))
+    main.flow("defect_liability_period", "request_retention_release", (3230, R), end="top")
+    main.flow("request_retention_release", "release_retention", (3310, C), (3310, R))
     main.flow("release_retention", "gw_retention_merge")
-    main.flow("gw_retention_merge", "join_release", (3570, R), end="bottom")
+    main.flow("gw_retention_merge", "join_release", (3530, R), (3530, M))
 
     main.event("contract_performed", "Contract performed (合同履行完毕)", E, 3770, M, "endEvent",
                doc="Both the completion branch (guarantee and retention released) and the payments (bid bond "
@@ -1059,7 +1117,7 @@ def post_award() -> None:
     main.flow("join_contract_end", "contract_performed")
 
     # ---------------------------------------------------------------- the milestone partition
-    Y0 = 3120
+    Y0 = GT + 500 + 80  # below the main pool
     ME, MC = Y0 + 140, Y0 + 590
     ms = Process(
         "post_award_milestone", "Milestone performance (履约节点)",
@@ -1360,16 +1418,16 @@ def post_award() -> None:
     message_flows_meta["msgflow_milestones_completed"] = ("milestones_completed (全部节点完成)", "msg_milestones_completed")
     # Routed round the contractor's and the guarantor's lanes, on x = 2200 where they hold nothing.
     message_flows = [("msgflow_milestones_completed", ms.pool_id, "milestones",
-                      [(2200, Y0), (2200, 1700), (recv.cx, 1700), (recv.cx, recv.y + recv.h)],
-                      (2206, 2400, 200, 20))]
+                      [(2200, Y0), (2200, MS + 70), (recv.cx, MS + 70), (recv.cx, recv.y + recv.h)],
+                      (2206, Y0 - 60, 200, 20))]
     wrecv = main.nodes["works_payments"]
     message_flows_meta["msgflow_works_payments_completed"] = ("works_payments_completed (工程价款结算完成)",
                                                               "msg_works_payments_completed")
     # Up the left margin of every pool below the main one, then across above the works receive task's row.
     message_flows.append(("msgflow_works_payments_completed", wk.pool_id, "works_payments",
-                          [(X0 + 40, Y1), (X0 + 40, 1820), (wrecv.cx, 1820), (wrecv.cx, wrecv.y + wrecv.h)],
-                          (X0 + 46, 2900, 220, 20)))
-    write(BPMN_DIR / "post_award.bpmn", "defs_post_award", "http://lvyue.org/bpmn/post_award",
+                          [(X0 + 40, Y1), (X0 + 40, WK + 46), (wrecv.cx, WK + 46), (wrecv.cx, wrecv.y + wrecv.h)],
+                          (X0 + 46, Y0 - 60, 220, 20)))
+    write(OUTPUT.get("post_award.bpmn", BPMN_DIR / "post_award.bpmn"), "defs_post_award", "http://lvyue.org/bpmn/post_award",
           "collab_post_award", [main, ms, wk], esc,
           [Message("msg_milestones_completed", "milestones_completed"),
            Message("msg_works_payments_completed", "works_payments_completed"), Message("msg_award_refused", "award_refused"),
@@ -1583,6 +1641,13 @@ def supervision_case() -> None:
 
 
 if __name__ == "__main__":
-    post_award()
-    supplementary_contract()
-    supervision_case()
+    import sys
+
+    if sys.argv[1:2] == ["--expanded"]:
+        EXPANDED = True
+        OUTPUT["post_award.bpmn"] = Path(sys.argv[2])
+        post_award()
+    else:
+        post_award()
+        supplementary_contract()
+        supervision_case()

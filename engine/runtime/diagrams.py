@@ -14,7 +14,7 @@ from typing import Any
 
 from lxml import etree
 
-from engine.runtime import expressions, forms, hooks, spiff
+from engine.runtime import expressions, forms, hooks, ladders, spiff
 
 MAX_BYTES = 2 * 1024 * 1024  # the shipped post-award diagram is ~60 KB; 2 MB leaves room, not abuse
 MAX_DEPTH = 64  # BPMN nests processes/subprocesses a few levels; 64 only stops pathological input
@@ -624,18 +624,25 @@ def read(data: bytes | str, filename: str = "diagram.bpmn") -> Diagram:
         # Well-formed in another declared encoding: we store and serve diagrams as UTF-8 only.
         line = data[: exc.start].count(b"\n") + 1
         raise DiagramRejected([Problem("a diagram must be UTF-8 encoded", None, line)]) from None
+    # Warning ladders become the warning construct they stand for before anything reads the process (ladders.py);
+    # the stored diagram (`xml`) stays the drawn one.
+    expansion = ladders.expand(root)
+    if expansion.problems:
+        raise DiagramRejected([Problem(p.message, p.element_id, p.line) for p in expansion.problems])
     process, problems = _pick_process(root)
     if process is None:
         raise DiagramRejected(_call_cycle_problems(root) + problems)
     problems, model = _lint(root, process)
+    model["drawn"] = expansion.drawn
     problems += _binding_problems(root, process.get("id"))
     if problems:
-        raise DiagramRejected(problems)
+        raise DiagramRejected([Problem(p.message, *expansion.located(p.element_id, p.line)) for p in problems])
     try:
         bundle = spiff.parse_spec(root, process.get("id"), filename,
                                   sorted({p["process"] for p in model["partitions"].values()}))
     except spiff.DiagramError as exc:
-        raise DiagramRejected([Problem(exc.message, exc.element_id, exc.line or _line_of(root, exc.element_id))]) from None
+        element_id, line = expansion.located(exc.element_id, exc.line or _line_of(root, exc.element_id))
+        raise DiagramRejected([Problem(exc.message, element_id, line)]) from None
     return Diagram(key=process.get("id"), name=process.get("name"), sha256=hashlib.sha256(data).hexdigest(),
                    xml=text, bundle=bundle, model=model)
 

@@ -197,7 +197,12 @@ def diagram(db: Database, principal: Principal, instance_id: str) -> dict[str, A
             a, c = spiff.element_states(steps.open_step(session, instance, principal.name, part_id).wf)
             active |= set(a)
             completed |= set(c)
-        return {"xml": step.definition.xml, "active": sorted(active), "completed": sorted(completed - active)}
+        # A warning ladder's generated timers and throws are drawn as the ladder (engine/runtime/ladders.py).
+        drawn = (step.definition.model or {}).get("drawn") or {}
+        active = {drawn.get(e, e) for e in active}
+        completed = {drawn.get(e, e) for e in completed}
+        return {"xml": step.definition.xml, "active": sorted(active), "completed": sorted(completed - active),
+                "drawn": drawn}
 
 
 def cancel(db: Database, principal: Principal, instance_id: str, reason: str | None = None) -> dict[str, Any]:

@@ -57,6 +57,8 @@ def test_the_instance_view_marks_exactly_the_active_user_tasks(page, live, scree
           .map((e) => e.id).sort(); }""")
     assert set(active_user_tasks) == ready
     expect(page.locator('g.djs-element.lvyue-active[data-element-id="sign_contract"]')).to_have_count(1)
+    # the signing warning is drawn as one ladder (bpmn/README.md): it is marked while its steps' timers wait
+    expect(page.locator('g.djs-element.lvyue-active[data-element-id="signing"]')).to_have_count(1)
     for done in ("award_notice_issued", "submit_performance_guarantee"):
         expect(page.locator(f'g.djs-element.lvyue-completed[data-element-id="{done}"]')).to_have_count(1)
     expect(page.locator('g.djs-element.lvyue-active[data-element-id="submit_performance_guarantee"]')).to_have_count(0)

@@ -1,6 +1,6 @@
 """The designer's modeler in real Chromium: open post_award, rename a task, deploy the next version;
 a bad timer expression is shown on its element and nothing is deployed; the Lvyue helper writes the
-warning construct from the rule registry."""
+warning ladder from the rule registry (and edits the ladder it finds on the task)."""
 from __future__ import annotations
 
 import re
@@ -83,18 +83,19 @@ def test_a_bad_timer_expression_is_shown_on_its_element_and_not_deployed(page, l
     deploy_post_award(live)
     before = latest(live)["version"]
     open_modeler(page, live, "?definition=post_award")
-    select_shape(page, "signing_timer_orange")
+    select_shape(page, "signing")
     value = page.locator("#bio-properties-panel-timerEventDefinitionValue")
     expect(value).to_have_value(re.compile(r"^deadline\("))
     value.fill(BAD_TIMER)
-    page.wait_for_function("""text => lvyueModeler.get('elementRegistry').get('signing_timer_orange')
+    page.wait_for_function("""text => lvyueModeler.get('elementRegistry').get('signing')
         .businessObject.eventDefinitions[0].timeDate.body === text""", arg=BAD_TIMER)
     page.get_by_role("button", name="Validate", exact=True).click()
-    problem = page.locator('#problems li[data-element-id="signing_timer_orange"]')
+    problem = page.locator('#problems li[data-element-id="signing"]')
     expect(problem).to_have_count(1)
-    expect(problem).to_contain_text("refused")
-    expect(page.locator('g.djs-element.lvyue-problem[data-element-id="signing_timer_orange"]')).to_have_count(1)
-    expect(page.locator('[data-problem-for="signing_timer_orange"]')).to_have_count(1)
+    # the signing warning is a ladder (bpmn/README.md): its drawn timer shows the ladder's due, nothing else
+    expect(problem).to_contain_text("the ladder's timer shows its deadline")
+    expect(page.locator('g.djs-element.lvyue-problem[data-element-id="signing"]')).to_have_count(1)
+    expect(page.locator('[data-problem-for="signing"]')).to_have_count(1)
     expect(page.locator("#problems-summary")).to_contain_text("not deployable")
     # the screenshot of the modeler: the offending element zoomed in, the problem beside it
     page.evaluate("""() => { const c = lvyueModeler.get('canvas');
@@ -107,7 +108,7 @@ def test_a_bad_timer_expression_is_shown_on_its_element_and_not_deployed(page, l
     assert latest(live)["version"] == before
 
 
-def test_the_helper_writes_the_warning_construct_from_the_rule_registry(page, live):
+def test_the_helper_writes_a_warning_ladder_from_the_rule_registry_and_edits_the_one_it_finds(page, live):
     open_modeler(page, live)
     expect(page.locator("body")).to_have_attribute("data-diagram", "new")
     select_shape(page, "pay")
@@ -119,14 +120,37 @@ def test_the_helper_writes_the_warning_construct_from_the_rule_registry(page, li
     form.get_by_label("Amount expression").fill("amount")
     form.get_by_role("button", name="Add warning").click()
     expect(form.get_by_role("status")).to_contain_text("deadline('P01', delivered_at)")
+    # one timer carrying the ladder (bpmn/README.md "Warning ladders"), not a timer, a throw and an end per severity
+    ladders = """() => lvyueModeler.get('elementRegistry').filter(e => e.type === 'bpmn:BoundaryEvent')
+        .map(e => ({ id: e.id, host: e.host.id, steps: ((e.businessObject.extensionElements || {}).values || [])
+            .filter(v => v.$type === 'lvyue:WarningLadder').flatMap(l => l.steps.map(s => [s.severity, s.days || null])),
+            code: ((e.businessObject.extensionElements || {}).values || []).map(v => v.code).join() }))"""
+    assert page.evaluate(ladders) == [{"id": "pay_ladder", "host": "pay", "steps": [["orange", None]],
+                                       "code": "PAYMENT_OVERDUE"}]
+    assert page.evaluate("() => lvyueModeler.get('elementRegistry').filter(e => e.type === 'bpmn:IntermediateThrowEvent').length") == 0
+    # selecting the task again reads its ladder: the form holds what the ladder says, and adds no second one
+    select_shape(page, "end")
+    select_shape(page, "pay")
+    form = page.get_by_role("form", name="Add a warning")
+    expect(form.get_by_label("Alert code")).to_have_value("PAYMENT_OVERDUE")
+    expect(form.get_by_label("Amount expression")).to_have_value("amount")
+    expect(form.get_by_label("Deadline rule")).to_have_value("P01")
+    expect(form.locator("input[name=sev_orange]")).to_be_checked()
+    expect(form.locator("input[name=sev_red]")).not_to_be_checked()
+    form.locator("input[name=sev_red]").check()
+    form.get_by_role("button", name="Update warning").click()
+    expect(form.get_by_role("status")).to_contain_text("pay_ladder")
+    assert page.evaluate(ladders) == [{"id": "pay_ladder", "host": "pay", "steps": [["orange", None], ["red", "30"]],
+                                       "code": "PAYMENT_OVERDUE"}]
     page.get_by_role("button", name="Validate", exact=True).click()
     expect(page.locator("#problems-summary")).to_contain_text("No problems")
     page.get_by_role("button", name="Deploy", exact=True).click()
     expect(page.locator("#status")).to_contain_text("Deployed new_process as version 1")
     xml = api(live, "GET", "/definitions/new_process/versions/1/xml").body.decode("utf-8")
-    assert 'escalationCode="PAYMENT_OVERDUE"' in xml
-    assert re.search(r'<lvyue:alert [^>]*severity="orange"', xml)
+    assert xml.count("<lvyue:warningLadder") == 1 and "<lvyue:alert" not in xml
+    assert re.search(r'<lvyue:warningLadder [^>]*code="PAYMENT_OVERDUE"', xml)
     assert "due=\"deadline(&#39;P01&#39;, delivered_at)\"" in xml or "due=\"deadline('P01', delivered_at)\"" in xml
+    assert re.search(r'<lvyue:step severity="orange"\s*/>\s*<lvyue:step severity="red" days="30"\s*/>', xml)
     assert "<bpmn:timeDate xsi:type=\"bpmn:tFormalExpression\">deadline('P01', delivered_at)</bpmn:timeDate>" in xml
 
 

@@ -7,11 +7,14 @@ from datetime import datetime, timedelta, timezone
 
 from engine import clock
 from engine.runtime import timers
-from tests.conftest import ROOT
+from tests.conftest import FIXTURES
 
 XML = {"Content-Type": "application/xml"}
 CN = timezone(timedelta(hours=8))
-POST_AWARD = (ROOT / "bpmn" / "post_award.bpmn").read_text(encoding="utf-8")
+# post_award as drawn before warning ladders, one timer element per severity: a version 2 moves one severity's timer
+# alone, which a ladder (all its steps counted from one due) does not express. The ladder version migrates the same
+# way (tests/integration/test_warning_ladders.py).
+POST_AWARD = (FIXTURES / "post_award_v_before_ladder.bpmn").read_text(encoding="utf-8")
 ORANGE_V1 = "<bpmn:timeDate xsi:type=\"bpmn:tFormalExpression\">deadline('R04' if track == 'tendering' else 'G03', award_notice_date)</bpmn:timeDate>"
 ORANGE_V2 = "<bpmn:timeDate xsi:type=\"bpmn:tFormalExpression\">add_days(award_notice_date, 20)</bpmn:timeDate>"
 DELIVERY_V1 = "<bpmn:timeDate xsi:type=\"bpmn:tFormalExpression\">end_of_day(milestone.planned_date)</bpmn:timeDate>"
