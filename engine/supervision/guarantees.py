@@ -596,18 +596,22 @@ def confirm_refusal(db: Database, principal: Principal, guarantee_id: str, body:
                     after=lambda step, _: view(step.session, step.session.get(Guarantee, guarantee_id), principal, full=True))
 
 
-def _claim_amount(session: Session, g: Guarantee, value: Any, errors) -> Decimal:
+def _claim_amount(session: Session, g: Guarantee, value: Any, errors: dict[str, list[str]],
+                  field: str = "amount") -> Decimal | None:
+    """The amount claimed on `g`: `value`, or all the guarantee still covers when none is given; None with the
+    refusal under `field` when it is no amount or more than is covered."""
     covered = lifecycle.covered(g.amount, [c.amount for c in claims_of(session, g.id)])
     if value is None:
         return covered
     try:
         amount = values.parse_money(value)
     except values.BadValue as exc:
-        errors["amount"] = [str(exc)]
-        return covered
+        errors[field] = [str(exc)]
+        return None
     refused = lifecycle.check_claim_amount(amount, covered)
     if refused:
-        errors["amount"] = refused
+        errors[field] = refused
+        return None
     return amount
 
 
@@ -835,19 +839,7 @@ def check_termination_claim(session: Session, g: Guarantee, amount: Any, path: s
     except lifecycle.TransitionRefused as exc:
         errors[f"{path}.outcome"] = [exc.detail]
         return None
-    covered = lifecycle.covered(g.amount, [c.amount for c in claims_of(session, g.id)])
-    if amount is None:
-        return covered
-    try:
-        value = values.parse_money(amount)
-    except values.BadValue as exc:
-        errors[f"{path}.amount"] = [str(exc)]
-        return None
-    refused = lifecycle.check_claim_amount(value, covered)
-    if refused:
-        errors[f"{path}.amount"] = refused
-        return None
-    return value
+    return _claim_amount(session, g, amount, errors, f"{path}.amount")
 
 
 def settle_on_termination(session: Session, instance: Instance, actor: str, day: date,
