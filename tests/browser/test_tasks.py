@@ -60,7 +60,8 @@ def test_a_party_completes_a_task_through_the_generated_form(page, live, contrac
     form = page.locator("#task-fields")
     # In the diagram's order (the API's JSON sorts the schema's keys; the task's form list keeps the order).
     order = [f.get_attribute("data-field") for f in form.locator(":scope > [data-field]").all()]
-    assert order == ["data.signed_at", "data.contract_no", "data.document_sha256", "data.amount"]
+    assert order == ["data.signed_at", "data.contract_no", "data.document_sha256", "data.amount", "data.period_days",
+                     "data.quality", "data.scope_sha256"]
     # Labels in Chinese (the diagram's) and English (the field's name); inputs by kind.
     expect(form.locator('[data-field="data.amount"] label')).to_contain_text("签约金额")
     expect(form.locator('[data-field="data.amount"] label')).to_contain_text("Amount")
