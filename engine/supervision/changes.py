@@ -395,7 +395,7 @@ def _start_publication(session, definition, instance: Instance, data: Mapping[st
     steps.finish(step)
 
 
-def publications(session, business_key: str, records: list[Mapping[str, Any]]) -> dict[int, dict[str, Any]]:
+def publications(session, records: list[Mapping[str, Any]]) -> dict[int, dict[str, Any]]:
     """Change no → its publication as the change_publication instance holds it: {published_at, publication_url}."""
     keys = {r["publication_key"]: r["no"] for r in records if r.get("publication_key")}
     out: dict[int, dict[str, Any]] = {}

@@ -392,5 +392,5 @@ def contracts(db: Database, principal: Principal, limit: int | None, cursor: str
 
 def _changes_published(session, instance: Instance, data: dict[str, Any]) -> list[dict[str, Any]]:
     records = list(data.get("changes") or [])
-    published = changes.publications(session, instance.business_key, records)
+    published = changes.publications(session, records)
     return [{**r, **published[r["no"]]} if r.get("no") in published else r for r in records]

@@ -149,6 +149,8 @@ def test_a_gp_change_not_published_raises_g06_two_working_days_after_its_accepta
     [entry] = api.ledger(c.key, "cz")["changes"]
     assert (entry["published_at"], entry["publication_url"]) == \
         ("2026-09-30", "http://www.ccgp-henan.gov.cn/notice/change-1")
+    [amendment] = api.call("GET", f"/api/v1/contracts/{c.key}/ocds", "cz", at(9, 30))["contracts"][0]["amendments"]
+    assert amendment["description"].endswith("published 2026-09-30 http://www.ccgp-henan.gov.cn/notice/change-1")
     api.tick(just_after_midnight(10, 29))  # the red step never comes
     assert [a["status"] for a in api.alerts("cz") if a["code"] == "CHANGE_PUBLICATION_OVERDUE"] == ["resolved"]
 
