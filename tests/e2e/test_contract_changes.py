@@ -12,6 +12,7 @@ import chinese_calendar
 import pytest
 from sqlalchemy import select
 
+from engine.runtime import audit
 from engine.storage.models import Alert, InstancePart, TaskRow, Timer
 from tests.conftest import ROOT
 from tests.e2e.test_post_award import (XML, Contract, at, just_after_midnight, one_milestone, procurement_goods,
@@ -151,6 +152,8 @@ def test_a_gp_change_not_published_raises_g06_two_working_days_after_its_accepta
         ("2026-09-30", "http://www.ccgp-henan.gov.cn/notice/change-1")
     [amendment] = api.call("GET", f"/api/v1/contracts/{c.key}/ocds", "cz", at(9, 30))["contracts"][0]["amendments"]
     assert amendment["description"].endswith("published 2026-09-30 http://www.ccgp-henan.gov.cn/notice/change-1")
+    with api.db.read() as s:  # its chain vouches for its bindings (the contract's employer and department)
+        assert list(audit.verify(s, instance["id"])) == [] and list(audit.verify(s, c.id)) == []
     api.tick(just_after_midnight(10, 29))  # the red step never comes
     assert [a["status"] for a in api.alerts("cz") if a["code"] == "CHANGE_PUBLICATION_OVERDUE"] == ["resolved"]
 
