@@ -83,7 +83,7 @@ CAP = "G07"
 COUNTED = ("proposed", "accepted")
 MILESTONES = "milestones"
 # G06: the publication of an accepted GP change (bpmn/change_publication.bpmn).
-PUBLICATION, PUBLISH = "change_publication", "publish_change"
+PUBLICATION = "change_publication"
 
 
 def _instance(session, principal: Principal, business_key: Any, role: str) -> Instance:
@@ -345,6 +345,10 @@ def confirm(db: Database, principal: Principal, business_key: Any, no: int, body
                                "published within 2 working days of its acceptance (G06) and nothing would watch it",
                                {"confirmed": [f"deploy bpmn/{PUBLICATION}.bpmn first"]})
             record["publication_key"] = publication_key(instance.business_key, no)
+            if session.scalar(select(Instance.id).where(Instance.business_key == record["publication_key"])):
+                raise Conflict(f"business key {record['publication_key']} is already in use",
+                               {"confirmed": [f"the publication of change {no} would be {record['publication_key']}, "
+                                              "which another instance holds"]})
         if confirmed and record.get("amount") is not None:
             _check_value(session, instance, step.wf, data, record)  # a payment may have come since the proposal
             before = current_amount(data)
