@@ -161,7 +161,9 @@ class ContractLedger(Schema):
     changes = fields.List(fields.Dict(), metadata={
         "description": "the change ledger, oldest first: no, kind, amount (signed), days, milestone_no, reason, "
                        "document_sha256, attachments_sha256, rules, legal_basis, cumulative, status, value_before, "
-                       "value_after, employer_confirmation, contractor_confirmation"})
+                       "value_after, employer_confirmation, contractor_confirmation; an accepted government "
+                       "procurement change also publication_key (its change_publication instance, G06), published_at "
+                       "and publication_url (null until the employer completes publish_change) and publication_status"})
     termination = fields.Dict(allow_none=True, metadata={
         "description": "the termination: ground, party, notice, settlement, guarantees' outcome, successor, "
                        "acknowledgement, effective_on (null while the contract was never noticed)"})
@@ -373,6 +375,10 @@ class ChangeOut(Schema):
     status = fields.String(metadata={"description": "proposed | accepted | refused"})
     employer_confirmation = fields.Dict(metadata={"description": "{by, at}"})
     contractor_confirmation = fields.Dict(allow_none=True, metadata={"description": "{by, at, confirmed}"})
+    publication_key = fields.String(metadata={
+        "description": "an accepted government procurement change: the business key ({key}-change-{no}) of the "
+                       "change_publication instance whose publish_change task is due 2 working days after the "
+                       "acceptance (G06, CHANGE_PUBLICATION_OVERDUE otherwise); absent for a tendering contract"})
     timers_moved = fields.Integer()
     alerts_moved = fields.Integer()
     tasks_moved = fields.Integer()
@@ -400,13 +406,16 @@ def propose_change(body, business_key):
 @blp.response(200, ChangeOut)
 @blp.alt_response(403, description="only the contract's contractor or an admin")
 @blp.alt_response(404, description="no such contract or change")
-@blp.alt_response(409, description="the change is decided already, the contract is not running, or a payment since "
-                                   "the proposal leaves the reduction below what was paid; errors names the field")
+@blp.alt_response(409, description="the change is decided already, the contract is not running, a payment since "
+                                   "the proposal leaves the reduction below what was paid, or (government "
+                                   "procurement) no change_publication process is deployed to watch its publication "
+                                   "(G06); errors names the field")
 @blp.alt_response(422, description="confirmed, confirmed_at or document_sha256 invalid; errors names each")
 def confirm_change(body, business_key, no):
     """The contractor confirms (or refuses) the change: accepted, a value change updates the contract's value (and
     the named milestone's amount); days move the contractor's pending deadlines (timers on its tasks, the alerts it
-    owes, its ready tasks) by exactly its days."""
+    owes, its ready tasks) by exactly its days. A government procurement change accepted starts its publication
+    (change_publication: publish_change within 2 working days, G06)."""
     return changes.confirm(db(), principal(), business_key, no, body)
 
 

@@ -1,4 +1,5 @@
-"""Writes bpmn/post_award.bpmn, bpmn/supplementary_contract.bpmn and bpmn/supervision_case.bpmn, semantics
+"""Writes bpmn/post_award.bpmn, bpmn/supplementary_contract.bpmn, bpmn/change_publication.bpmn and
+bpmn/supervision_case.bpmn, semantics
 and diagram (BPMNDI).
 
     .venv/bin/python bpmn/tools/layout.py        # rewrites the files in place
@@ -535,6 +536,9 @@ OVER_CAP = "track == 'gov_procurement' and supplements_before + change_amount > 
 # G06 counts from the signing of the supplement (supplement_signed_at), not of the original contract
 # (signed_at, from the start data).
 CHANGE_PUBLICATION_DUE = "deadline('G06', supplement_signed_at)"
+# A change of the contract's change ledger (engine/supervision/changes.py) counts from its acceptance: the day the
+# contractor confirmed it (accepted_at), both parties having signed.
+LEDGER_CHANGE_PUBLICATION_DUE = "deadline('G06', accepted_at)"
 # The guarantor's confirmation is asked for wherever the contract binds a guarantor (an issuer connected to
 # the platform) and the security is a guarantee, not cash. `guarantor` is None when no guarantor is bound.
 ISSUER_ONLINE = "guarantor != None and guarantee_form != 'cash'"
@@ -1535,6 +1539,46 @@ def supplementary_contract() -> None:
           "http://lvyue.org/bpmn/supplementary_contract", "collab_supplementary_contract", [p], esc)
 
 
+# ------------------------------------------------------------------------------------ change_publication
+def change_publication() -> None:
+    """The publication of one accepted change of a government procurement contract's change ledger (G06): started by
+    engine/supervision/changes.py when the contractor confirms the change, bound to the contract's employer and
+    department; a tendering contract's change starts none."""
+    esc: dict = {}
+    Y = 170
+    p = Process(
+        "change_publication", "Change publication (合同变更公告)",
+        "An accepted change of a government procurement contract (the change ledger, POST /api/v1/contracts/{key}/"
+        "changes) is published within 2 working days of its acceptance (财办库〔2023〕243号第一条, G06).",
+        "pool_change_publication", "Change publication (合同变更公告)", 100, 60, 700)
+    p.lanes = [Lane("lane_employer", "employer", 60, 260)]
+    E = "lane_employer"
+    p.event("change_accepted", "Change accepted (合同变更经双方确认)", E, 200, Y, "startEvent",
+            doc="Started by the change ledger when the contractor confirms a change of a government procurement "
+                "contract: the contract, the change's number and the day both parties had signed it.",
+            ext=form(
+                fld("contract_business_key", "string", "合同业务编号", True),
+                fld("change_no", "integer", "变更序号", True, min="1"),
+                fld("accepted_at", "date", "变更确认日期", True),
+                fld("project_code", "string", "项目编号"),
+                fld("contract_no", "string", "合同编号")))
+    p.task("publish_change", "Publish the change (发布合同变更公告)", E, 320, Y,
+           doc="Publish the change within 2 working days of its acceptance with the contract number and the changed "
+               "clauses (财办库〔2023〕243号第一条, G06).",
+           ext=form(
+               fld("published_at", "date", "公告日期", True),
+               fld("url", "string", "公告网址", True)))
+    p.warning("publish_change", "publication", "CHANGE_PUBLICATION_OVERDUE",
+              "Change publication overdue (合同变更公告逾期)", kind="non_performance", responsible="employer",
+              due=LEDGER_CHANGE_PUBLICATION_DUE, severities=("orange", "red"), rule="G06", met_date="published_at",
+              escalations=esc)
+    p.event("change_published", "Change published (变更已公告)", E, 640, Y, "endEvent")
+    p.flow("change_accepted", "publish_change")
+    p.flow("publish_change", "change_published")
+    write(BPMN_DIR / "change_publication.bpmn", "defs_change_publication", "http://lvyue.org/bpmn/change_publication",
+          "collab_change_publication", [p], esc)
+
+
 # ------------------------------------------------------------------------------------ supervision_case
 RECTIFICATION_DUE = "add_days(ordered_at, rectification_days)"
 
@@ -1650,4 +1694,5 @@ if __name__ == "__main__":
     else:
         post_award()
         supplementary_contract()
+        change_publication()
         supervision_case()

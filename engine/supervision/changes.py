@@ -36,6 +36,15 @@ above G07's 10 % of the signed amount (422 naming `amount` and G07). Increases o
 make room for a later addition (政府采购法 art 49 caps what is added). Tendering contracts have no statutory cap:
 each change records the cumulative increase and its percentage (`cumulative`) all the same.
 
+Published (G06, government procurement only): the acceptance of a GP contract's change starts, in the same
+transaction, an instance of bpmn/change_publication.bpmn bound to the contract's employer and department
+(business key `{key}-change-{no}`, kept as the change's `publication_key`): its `publish_change` task is due 2
+working days after the acceptance (财办库〔2023〕243号第一条) and raises CHANGE_PUBLICATION_OVERDUE (orange at the
+deadline, red 30 days later) until the employer completes it with the date and address of the notice, which the
+ledger then shows as the change's `published_at` and `publication_url`. Without a deployed change_publication
+process a GP change cannot be accepted (409): the duty would go unwatched. A tendering contract's change has no
+publication duty and starts nothing.
+
 The history records `change_proposed` and `change_accepted` (or `change_refused`) with both confirmations. The
 changes are kept in the contract's process data (`changes`) and listed by the ledger and the OCDS release
 (`contracts[].amendments`).
@@ -53,7 +62,7 @@ from engine import clock
 from engine.access import authz
 from engine.access.directory import Principal
 from engine.errors import Conflict, Forbidden, Invalid, NotFound
-from engine.runtime import spiff, steps, timers, values
+from engine.runtime import definitions, forms, hooks, spiff, steps, timers, values
 from engine.runtime.runner import step_transaction
 from engine.storage.db import Database
 from engine.storage.models import Instance, InstancePart, Payment, TaskRow
@@ -73,6 +82,8 @@ BASIS = {None: "CH01", GP: "CH02", TENDERING: "CH03"}
 CAP = "G07"
 COUNTED = ("proposed", "accepted")
 MILESTONES = "milestones"
+# G06: the publication of an accepted GP change (bpmn/change_publication.bpmn).
+PUBLICATION = "change_publication"
 
 
 def _instance(session, principal: Principal, business_key: Any, role: str) -> Instance:
@@ -326,6 +337,18 @@ def confirm(db: Database, principal: Principal, business_key: Any, no: int, body
         if confirmed:
             _check_not_noticed(step.wf)
         data = {**(instance.data or {}), CHANGES: records}
+        publication = None
+        if confirmed and data.get("track") == GP:
+            publication = definitions.find(session, PUBLICATION)
+            if publication is None:
+                raise Conflict(f"the {PUBLICATION} process is not deployed: a government procurement change is "
+                               "published within 2 working days of its acceptance (G06) and nothing would watch it",
+                               {"confirmed": [f"deploy bpmn/{PUBLICATION}.bpmn first"]})
+            record["publication_key"] = publication_key(instance.business_key, no)
+            if session.scalar(select(Instance.id).where(Instance.business_key == record["publication_key"])):
+                raise Conflict(f"business key {record['publication_key']} is already in use",
+                               {"confirmed": [f"the publication of change {no} would be {record['publication_key']}, "
+                                              "which another instance holds"]})
         if confirmed and record.get("amount") is not None:
             _check_value(session, instance, step.wf, data, record)  # a payment may have come since the proposal
             before = current_amount(data)
@@ -342,7 +365,51 @@ def confirm(db: Database, principal: Principal, business_key: Any, no: int, body
         moves = {"timers_moved": 0, "alerts_moved": 0, "tasks_moved": 0}
         if confirmed and record.get("days"):
             moves = _extend(session, instance, step.definition, principal.name, timedelta(days=record["days"]), no)
+        if publication is not None:
+            _start_publication(session, publication, instance, data, record, principal.name)
         return {"business_key": instance.business_key, **record, **moves}
+
+
+def publication_key(business_key: str, no: int) -> str:
+    """The business key of the publication of change `no` (the OCDS amendment's id too)."""
+    return f"{business_key}-change-{no}"
+
+
+def _start_publication(session, definition, instance: Instance, data: Mapping[str, Any], record: Mapping[str, Any],
+                       actor: str) -> None:
+    """G06: an instance of change_publication for the accepted change, bound to the contract's employer and
+    department, counting 2 working days from the acceptance (the contractor's confirmation)."""
+    roles = {role: code for role, code in (instance.roles or {}).items() if role in ("employer", "department")}
+    given = {"contract_business_key": instance.business_key, "change_no": record["no"],
+             "accepted_at": record["contractor_confirmation"]["at"]}
+    for name in ("project_code", "contract_no"):
+        if isinstance(data.get(name), str) and data.get(name):
+            given[name] = data[name]
+    typed, errors = forms.validate(definition.model.get("start_form", []), given)
+    if errors:  # the deployed version asks for something the ledger does not have
+        raise Conflict(f"the deployed {PUBLICATION} process cannot be started for this change",
+                       {"confirmed": [f"{field}: {', '.join(why)}" for field, why in errors.items()]})
+    typed.update(roles)
+    step = steps.new_instance_step(session, definition, record["publication_key"], roles, typed, actor)
+    step.record("instance_started", None, {"business_key": record["publication_key"], "data": forms.to_json(typed),
+                                           "roles": roles})
+    spiff.run_until_waiting(step.wf)
+    for listener in hooks.REGISTRY.instance_started:
+        listener(step, typed)
+    steps.finish(step)
+
+
+def publications(session, records: list[Mapping[str, Any]]) -> dict[int, dict[str, Any]]:
+    """Change no → its publication as the change_publication instance holds it: {published_at, publication_url}."""
+    keys = {r["publication_key"]: r["no"] for r in records if r.get("publication_key")}
+    out: dict[int, dict[str, Any]] = {}
+    if not keys:
+        return out
+    for row in session.scalars(select(Instance).where(Instance.business_key.in_(keys))):
+        held = row.data or {}
+        out[keys[row.business_key]] = {"published_at": held.get("published_at"), "publication_url": held.get("url"),
+                                        "publication_status": row.status}
+    return out
 
 
 def _change_milestone(session, instance: Instance, step, actor: str, record: Mapping[str, Any]) -> None:

@@ -291,7 +291,9 @@ def contract(db: Database, principal: Principal, business_key: str) -> dict[str,
             # the employer's signing).
             "signed": _signed(session, instance, data),
             # The change ledger (engine/supervision/changes.py), oldest first.
-            "changes": list(data.get("changes") or []),
+            # An accepted GP change carries its publication (G06, bpmn/change_publication.bpmn): published_at and
+            # publication_url once the employer completed publish_change, null until then.
+            "changes": _changes_published(session, instance, data),
             # The termination (engine/supervision/termination.py): notice, acknowledgement, settlement, guarantees.
             "termination": data.get("termination"),
             # Suspensions and resumptions (engine/supervision/suspensions.py), oldest first.
@@ -386,3 +388,9 @@ def contracts(db: Database, principal: Principal, limit: int | None, cursor: str
 
         return page(session, query, [Instance.created_at, Instance.id], limit, cursor, render, descending=True,
                     prepare=prepare)
+
+
+def _changes_published(session, instance: Instance, data: dict[str, Any]) -> list[dict[str, Any]]:
+    records = list(data.get("changes") or [])
+    published = changes.publications(session, records)
+    return [{**r, **published[r["no"]]} if r.get("no") in published else r for r in records]

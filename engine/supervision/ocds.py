@@ -33,7 +33,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Callable
@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session, load_only
 
 from engine.access import authz
 from engine import clock
-from engine.supervision import bindings, credit, deadlines
+from engine.supervision import bindings, changes, credit, deadlines
 from engine.storage import pagination
 from engine.storage.db import Database
 from engine.access.directory import Principal
@@ -160,6 +160,8 @@ class _Facts:
     dues: dict[tuple[str, int | None], datetime]
     parts: dict[int, dict[str, Any]]
     supplements: list[Instance] = ()
+    # Change no → its publication (G06, a GP change's change_publication instance): {published_at, …}.
+    publications: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def employer(self) -> str | None:
@@ -199,7 +201,8 @@ def _facts(session: Session, instance: Instance, supplements: list[Instance] | N
         supplements = []
     else:
         supplements = [s for s in (_supplements(session) if supplements is None else supplements) if _amends(s, data)]
-    return _Facts(data, roles, payments, orgs, dept, _earliest_dues(tasks), parts, supplements)
+    publications = changes.publications(session, list(data.get("changes") or []))
+    return _Facts(data, roles, payments, orgs, dept, _earliest_dues(tasks), parts, supplements, publications)
 
 
 def _supplements(session: Session):
@@ -224,9 +227,10 @@ CHANGE_KINDS = {"extra_items": "新增工程 extra items", "variation": "变更 
                 "extension_of_time": "工期顺延 extension of time"}
 
 
-def _ledger_amendments(key: str, data: dict[str, Any]) -> list[dict[str, Any]]:
+def _ledger_amendments(key: str, data: dict[str, Any], publications: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
     """One amendment per accepted change of the contract's change ledger (engine/supervision/changes.py), dated on
-    the contractor's confirmation (the day both had signed it), with the value change in its description."""
+    the contractor's confirmation (the day both had signed it), with the value change in its description and, for a
+    government procurement change, its publication (G06) once made."""
     out = []
     for change in data.get("changes") or []:
         if change.get("status") != "accepted":
@@ -242,6 +246,9 @@ def _ledger_amendments(key: str, data: dict[str, Any]) -> list[dict[str, Any]]:
         if change.get("days"):
             parts.append(f"{change['days']} days added")
         parts.append(f"legal basis: {change.get('legal_basis')}")
+        published = publications.get(change.get("no")) or {}
+        if published.get("published_at"):
+            parts.append(f"published {published['published_at']} {published.get('publication_url') or ''}".rstrip())
         out.append({"id": f"{key}-change-{change['no']}",
                     "date": on_day((change.get("contractor_confirmation") or {}).get("at")),
                     "rationale": f"{CHANGE_KINDS.get(change.get('kind'), change.get('kind'))}: {change.get('reason')}",
@@ -337,7 +344,7 @@ def _contract(key: str, award_id: str, instance: Instance, facts: _Facts, now: d
         contract["description"] = f"合同编号 contract no. {data['contract_no']}"
     if signed:
         contract["dateSigned"] = on_day(signed)
-    amendments = sorted([*_amendments(facts), *_ledger_amendments(key, data)], key=lambda a: a["date"] or "")
+    amendments = sorted([*_amendments(facts), *_ledger_amendments(key, data, facts.publications)], key=lambda a: a["date"] or "")
     if amendments:
         contract["amendments"] = amendments
     contract["milestones"] = [

@@ -1,15 +1,22 @@
-"""Issue 17: the change ledger's value changes (extra items, variations, site instructions, price adjustments) and
-the termination of a contract, driven through the API alone on the frozen clock of tests/e2e/test_post_award.py.
+"""Issue 17: the change ledger's value changes (extra items, variations, site instructions, price adjustments), the
+publication of a government procurement change (G06) and the termination of a contract, driven through the API
+alone on the frozen clock of tests/e2e/test_post_award.py.
 
 One backend (SQLite): nothing here is about SQL behaviour.
 """
 from __future__ import annotations
 
+from datetime import date
+
+import chinese_calendar
 import pytest
 from sqlalchemy import select
 
+from engine.runtime import audit
 from engine.storage.models import Alert, InstancePart, TaskRow, Timer
-from tests.e2e.test_post_award import Contract, at, just_after_midnight, one_milestone, procurement_goods, tendering_works
+from tests.conftest import ROOT
+from tests.e2e.test_post_award import (XML, Contract, at, just_after_midnight, one_milestone, procurement_goods,
+                                       tendering_works)
 from tests.e2e.test_supplementary import Supplement
 
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -26,6 +33,12 @@ def change(kind: str, **over) -> dict:
 def agreed(api, key: str, no: int, who: str, when=None, **over) -> dict:
     return api.call("POST", f"/api/v1/contracts/{key}/changes/{no}/confirmation", who, when or at(9, 3), 200,
                     json={"confirmed": True, "confirmed_at": "2026-09-03", "document_sha256": DOC, **over})
+
+
+def deploy_publication(api) -> None:
+    """bpmn/change_publication.bpmn: a GP change is accepted only where its publication (G06) is watched."""
+    api.call("POST", "/api/v1/definitions", "designer", expect=201,
+             data=(ROOT / "bpmn" / "change_publication.bpmn").read_bytes(), headers=XML)
 
 
 def _pending(api, instance_id):
@@ -50,6 +63,7 @@ def test_a_gp_value_change_updates_the_value_and_counts_with_supplements_under_g
     bad = api.call("POST", path, "emp", at(9, 2), 422, json=change("variation", amount="0.00"))
     assert list(bad["errors"]) == ["amount"]
     api.call("POST", path, "con2", at(9, 2), 403, json=change("extra_items", amount="48000.00"))
+    deploy_publication(api)
 
     # 6 % extra items on the one milestone: nothing changes before the contractor signs.
     proposed = api.call("POST", path, "emp", at(9, 2), 201,
@@ -95,6 +109,67 @@ def test_a_gp_value_change_updates_the_value_and_counts_with_supplements_under_g
     assert first["rationale"].startswith("新增工程 extra items: ") and "800000.00 → 848000.00 CNY (+48000.00 CNY)" \
         in first["description"]
     assert "848000.00 → 838000.00 CNY (-10000.00 CNY)" in second["description"]
+
+
+# ------------------------------------------------------------------------------------ publication (G06)
+def test_a_gp_change_not_published_raises_g06_two_working_days_after_its_acceptance(api):
+    c = Contract(api, "CHG-PUB", one_milestone(procurement_goods(), "2026-12-15"))
+    c.run(until="deliver1")
+    path = f"/api/v1/contracts/{c.key}/changes"
+    api.call("POST", path, "emp", at(9, 22), 201, json=change("extension_of_time", days=5, proposed_at="2026-09-22"))
+    answer = {"confirmed": True, "confirmed_at": "2026-09-23", "document_sha256": DOC}
+    # Nothing would watch the publication: the acceptance is refused and nothing changes.
+    body = api.call("POST", f"{path}/1/confirmation", "con2", at(9, 23), 409, json=answer)
+    assert list(body["errors"]) == ["confirmed"] and "change_publication" in body["errors"]["confirmed"][0]
+    assert api.ledger(c.key, "cz")["changes"][0]["status"] == "proposed"
+    deploy_publication(api)
+    done = api.call("POST", f"{path}/1/confirmation", "con2", at(9, 23), 200, json=answer)  # Wednesday
+    assert done["status"] == "accepted" and done["publication_key"] == f"{c.key}-change-1"
+    [entry] = api.ledger(c.key, "cz")["changes"]
+    assert (entry["published_at"], entry["publication_url"]) == (None, None)
+
+    # G06: 2 working days from the acceptance 09-23 (Wed): 09-24 (Thu); 09-25 (Mid-Autumn), 09-26/27 (weekend) are
+    # rest days → 09-28 (Mon) 24:00 = 16:00Z.
+    assert chinese_calendar.is_workday(date(2026, 9, 24)) and date(2026, 9, 23).weekday() == 2
+    assert not any(chinese_calendar.is_workday(date(2026, 9, d)) for d in (25, 26, 27))
+    [instance] = api.call("GET", f"/api/v1/instances?business_key={c.key}-change-1", "cz")["items"]
+    task = api.task(instance["id"], "publish_change", "emp")
+    assert task["due_at"].startswith("2026-09-28T16:00:00")
+    api.tick(at(9, 28, hour=23))
+    assert [a for a in api.alerts("cz") if a["code"] == "CHANGE_PUBLICATION_OVERDUE"] == []
+    api.tick(just_after_midnight(9, 29))
+    [alert] = [a for a in api.alerts("cz") if a["code"] == "CHANGE_PUBLICATION_OVERDUE"]
+    assert (alert["severity"], alert["element_id"], alert["responsible_org"], alert["business_key"]) == \
+        ("orange", "publish_change", "EMP", f"{c.key}-change-1")
+    assert "财办库〔2023〕243号" in alert["legal_basis"] and alert["due_at"].startswith("2026-09-28T16:00:00")
+
+    api.act(instance["id"], "publish_change", "emp", at(9, 30),
+            {"published_at": "2026-09-30", "url": "http://www.ccgp-henan.gov.cn/notice/change-1"})
+    resolved = api.alert(alert["id"], "cz")
+    assert resolved["status"] == "resolved" and resolved["resolution"] == "obligation met on 2026-09-30, 2 days late"
+    [entry] = api.ledger(c.key, "cz")["changes"]
+    assert (entry["published_at"], entry["publication_url"]) == \
+        ("2026-09-30", "http://www.ccgp-henan.gov.cn/notice/change-1")
+    [amendment] = api.call("GET", f"/api/v1/contracts/{c.key}/ocds", "cz", at(9, 30))["contracts"][0]["amendments"]
+    assert amendment["description"].endswith("published 2026-09-30 http://www.ccgp-henan.gov.cn/notice/change-1")
+    with api.db.read() as s:  # its chain vouches for its bindings (the contract's employer and department)
+        assert list(audit.verify(s, instance["id"])) == [] and list(audit.verify(s, c.id)) == []
+    api.tick(just_after_midnight(10, 29))  # the red step never comes
+    assert [a["status"] for a in api.alerts("cz") if a["code"] == "CHANGE_PUBLICATION_OVERDUE"] == ["resolved"]
+
+
+def test_a_tendering_change_has_no_publication_duty(api):
+    deploy_publication(api)
+    c = Contract(api, "CHG-T-PUB", one_milestone(tendering_works(), "2026-12-15"))
+    c.run(until="deliver1")
+    api.call("POST", f"/api/v1/contracts/{c.key}/changes", "emp", at(9, 22), 201,
+             json=change("variation", amount="10000.00", proposed_at="2026-09-22"))
+    done = agreed(api, c.key, 1, "con", at(9, 23), confirmed_at="2026-09-23")
+    assert done["status"] == "accepted" and "publication_key" not in done
+    assert api.call("GET", f"/api/v1/instances?business_key={c.key}-change-1", "admin")["items"] == []
+    api.tick(just_after_midnight(11, 1))
+    assert [a for a in api.alerts("admin") if a["code"] == "CHANGE_PUBLICATION_OVERDUE"] == []
+    assert "published_at" not in api.ledger(c.key, "zj")["changes"][0]
 
 
 def test_the_amended_release_passes_the_official_review(api, tmp_path):
