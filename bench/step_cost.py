@@ -113,6 +113,8 @@ def start_data(n: int) -> dict:
     return {
         "project_code": f"BENCH-{n}", "project_name": "基准测试工程", "track": "tendering", "category": "works",
         "award_notice_date": "2026-08-03", "contract_amount": f"{n * 1000}.00",
+        # R03's report was made before the contract entered supervision: no report_tendering task
+        "tendering_reported_at": "2026-08-03",
         "employer": "EMP", "contractor": "CON", "department": "BENCH",
         "bid_bond": {"form": "exempt"}, "performance_guarantee_rate": "0", "retention_rate": "0",
         "payment_term_days": 30, "acceptance_days": 14,
