@@ -114,20 +114,13 @@ class Rule:
 
     def __post_init__(self) -> None:
         where = f"rule {self.id!r}"
-        if not isinstance(self.id, str) or not _RULE_ID.fullmatch(self.id):
-            raise ValueError(f"{where}: id must be upper-case letters and digits, e.g. 'G05'")
-        for name in ("title", "legal_basis"):
-            value = getattr(self, name)
-            if not isinstance(value, str) or not value.strip():
-                raise ValueError(f"{where}: {name} must be a non-empty string")
+        _check_entry(self, where, "G05")
         if not _positive_int(self.days):
             raise ValueError(f"{where}: days must be a positive integer, got {self.days!r}")
         if self.unit not in UNITS:
             raise ValueError(f"{where}: unit must be one of {UNITS}, got {self.unit!r}")
         if not isinstance(self.start_event, str) or not _EVENT.fullmatch(self.start_event):
             raise ValueError(f"{where}: start_event must be a snake_case name, got {self.start_event!r}")
-        if self.verified not in VERIFICATION_MARKS:
-            raise ValueError(f"{where}: verified must be one of {VERIFICATION_MARKS}, got {self.verified!r}")
         if self.cap is not None and not (_positive_int(self.cap) and self.cap >= self.days):
             raise ValueError(f"{where}: cap must be an integer no smaller than days ({self.days}), got {self.cap!r}")
         if not _plain_date(self.effective_from):
@@ -235,18 +228,11 @@ class Limit:
 
     def __post_init__(self) -> None:
         where = f"limit {self.id!r}"
-        if not isinstance(self.id, str) or not _RULE_ID.fullmatch(self.id):
-            raise ValueError(f"{where}: id must be upper-case letters and digits, e.g. 'D05'")
+        _check_entry(self, where, "D05")
         if self.kind not in LIMIT_KINDS:
             raise ValueError(f"{where}: kind must be one of {LIMIT_KINDS}, got {self.kind!r}")
-        for name in ("title", "legal_basis"):
-            value = getattr(self, name)
-            if not isinstance(value, str) or not value.strip():
-                raise ValueError(f"{where}: {name} must be a non-empty string")
         if self.subject not in LIMIT_SUBJECTS:
             raise ValueError(f"{where}: subject must be one of {LIMIT_SUBJECTS}, got {self.subject!r}")
-        if self.verified not in VERIFICATION_MARKS:
-            raise ValueError(f"{where}: verified must be one of {VERIFICATION_MARKS}, got {self.verified!r}")
         if not _plain_date(self.effective_from):
             raise ValueError(f"{where}: effective_from must be a date")
         if self.effective_to is not None and not (
@@ -394,14 +380,7 @@ class Publicity:
 
     def __post_init__(self) -> None:
         where = f"publicity {self.id!r}"
-        if not isinstance(self.id, str) or not _RULE_ID.fullmatch(self.id):
-            raise ValueError(f"{where}: id must be upper-case letters and digits, e.g. 'S02'")
-        for name in ("title", "legal_basis"):
-            value = getattr(self, name)
-            if not isinstance(value, str) or not value.strip():
-                raise ValueError(f"{where}: {name} must be a non-empty string")
-        if self.verified not in VERIFICATION_MARKS:
-            raise ValueError(f"{where}: verified must be one of {VERIFICATION_MARKS}, got {self.verified!r}")
+        _check_entry(self, where, "S02")
         if not _plain_date(self.effective_from):
             raise ValueError(f"{where}: effective_from must be a date")
         if self.effective_to is not None and not (_plain_date(self.effective_to) and self.effective_to >= self.effective_from):
@@ -677,6 +656,18 @@ def _parse_decimal(value: object, where: str) -> Decimal:
     if not isinstance(value, str) or not re.fullmatch(r"\d+(\.\d+)?", value):
         raise ValueError(f"{where}: expected a decimal string such as '10' or '2.5', got {value!r}")
     return Decimal(value)
+
+
+def _check_entry(entry, where: str, example: str) -> None:
+    """What every registry entry has: an id like `example`, a title and a legal basis, a verification mark."""
+    if not isinstance(entry.id, str) or not _RULE_ID.fullmatch(entry.id):
+        raise ValueError(f"{where}: id must be upper-case letters and digits, e.g. '{example}'")
+    for name in ("title", "legal_basis"):
+        value = getattr(entry, name)
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"{where}: {name} must be a non-empty string")
+    if entry.verified not in VERIFICATION_MARKS:
+        raise ValueError(f"{where}: verified must be one of {VERIFICATION_MARKS}, got {entry.verified!r}")
 
 
 def _positive_int(value: object) -> bool:
