@@ -1175,14 +1175,15 @@ def test_a_cursor_from_someone_else_does_not_widen_the_list(world, who):
         assert keys_of(world, items) <= seen[who]
 
 
+# The cells (endpoint × caller → status, problem, nothing changed by a refusal) on PostgreSQL, the production
+# database: the authorization decisions are the same Python on either database. SQLite keeps what its SQL decides:
+# the exact lists with their filters and cursors, the embedded alerts, the history, the tokens.
+@pytest.mark.parametrize("world", ["postgresql"], indirect=True, scope="module")
 @pytest.mark.parametrize("case,role", _params(write=False))
 def test_read_cell(world, case, role):
     run_cell(world, case, role)
 
 
-# The write cells on PostgreSQL, the production database: each acts on fresh resources and checks that a refused
-# call changed nothing, through the same authorization code on either database; SQLite keeps the read cells, the
-# exact lists and the rest of this module (the cursors, the tokens), where the SQL of the filters differs.
 @pytest.mark.parametrize("world", ["postgresql"], indirect=True, scope="module")
 @pytest.mark.parametrize("case,role", _params(write=True))
 def test_write_cell(world, case, role):
