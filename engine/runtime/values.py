@@ -66,6 +66,12 @@ _TOO_PRECISE = re.compile(r"-?[0-9]+\.[0-9]+")
 _TOO_LONG = re.compile(r"-?[0-9]+(?:\.[0-9]*)?")
 
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+_SHA256_LOWER = re.compile(r"[0-9a-f]{64}")
+
+
+def is_sha256(value: Any) -> bool:
+    """A document's SHA-256 as the API takes it in a JSON body: 64 lowercase hex digits."""
+    return isinstance(value, str) and _SHA256_LOWER.fullmatch(value) is not None
 
 
 def sha256_digest(value: Any) -> str | None:

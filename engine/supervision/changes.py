@@ -74,7 +74,6 @@ TIMED_KINDS = ("extra_items", "variation", "site_instruction", "extension_of_tim
 KINDS = (*VALUE_KINDS, "extension_of_time")
 MAX_DAYS = 3650
 MAX_ATTACHMENTS = 20
-SHA256 = re.compile(r"[0-9a-f]{64}")
 SIGNED_MONEY = re.compile(r"-?[0-9]+(\.[0-9]{1,2})?")
 GP, TENDERING = "gov_procurement", "tendering"
 # The grounds each change keeps (rules.json, kind "ground"): every change, then its track's.
@@ -203,11 +202,11 @@ def _check_body(body: Mapping[str, Any], errors: dict[str, list[str]]) -> tuple[
     if not isinstance(reason, str) or not reason.strip():
         errors["reason"] = ["required: why the contract is changed"]
     sha = body.get("document_sha256")
-    if not isinstance(sha, str) or not SHA256.fullmatch(sha):
+    if not values.is_sha256(sha):
         errors["document_sha256"] = ["the change document's SHA-256, 64 lowercase hex digits"]
     attachments = body.get("attachments_sha256")
     if attachments is not None and (not isinstance(attachments, list) or len(attachments) > MAX_ATTACHMENTS
-                                    or not all(isinstance(a, str) and SHA256.fullmatch(a) for a in attachments)
+                                    or not all(values.is_sha256(a) for a in attachments)
                                     or len(set(attachments)) != len(attachments)):
         errors["attachments_sha256"] = [f"at most {MAX_ATTACHMENTS} distinct SHA-256 (64 lowercase hex digits)"]
     return amount, days if isinstance(days, int) and not isinstance(days, bool) else 0

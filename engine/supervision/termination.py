@@ -27,7 +27,6 @@ contract's data, shown by the ledger) keeps the rule ids and the citation of its
 """
 from __future__ import annotations
 
-import re
 from datetime import date
 from decimal import Decimal
 from typing import Any, Mapping
@@ -57,7 +56,6 @@ GROUNDS: dict[str, tuple[str, str | None]] = {
 BREACHING = {"breach_by_employer": "employer", "breach_by_contractor": "contractor"}
 ROUTES = ("next_candidate", "re_tender")
 OUTCOMES = ("release", "claim")
-SHA256 = re.compile(r"[0-9a-f]{64}")
 GP, TENDERING = "gov_procurement", "tendering"
 
 
@@ -84,7 +82,7 @@ def _party_of(principal: Principal, instance: Instance, named: Any) -> str:
 
 
 def _sha(value: Any, field: str, errors: dict[str, list[str]]) -> None:
-    if not isinstance(value, str) or not SHA256.fullmatch(value):
+    if not values.is_sha256(value):
         errors[field] = ["a document's SHA-256, 64 lowercase hex digits"]
 
 
