@@ -1,7 +1,9 @@
 """Shared fixtures: every database test runs on SQLite and on PostgreSQL.
 
 PostgreSQL comes from TEST_DATABASE_URL (default: the local server on 127.0.0.1:5432). Where it is
-unreachable those tests skip with the reason — except under CI=true, where they must run.
+unreachable those tests skip with the reason — except under CI=true, where they must run. Under pytest-xdist
+(`./dev test` runs one worker per core) each worker has its own database on that server, `<name>_<worker>`,
+created on first use: the PostgreSQL fixtures truncate and migrate their database, which two workers cannot share.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from tests import requests_shim as http
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from engine import bootstrap
 from engine.access import directory
@@ -29,7 +31,19 @@ ROOT = Path(__file__).resolve().parent.parent
 # Tests call the engine directly (no app, no CLI): compose the domain with the runtime as they do.
 bootstrap.bootstrap()
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+BASE_PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _worker_url(url: str) -> str:
+    """This xdist worker's own database beside `url`'s (`url` itself when not under xdist)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    parsed = make_url(url)
+    return parsed.set(database=f"{parsed.database}_{worker}").render_as_string(hide_password=False)
+
+
+PG_URL = _worker_url(BASE_PG_URL)
 
 
 def run_quick_bench(script: str, output: Path, *args: str, timeout: float = 300) -> tuple[dict, str]:
@@ -52,10 +66,31 @@ def _pg_reachable(url: str) -> str | None:
         return f"PostgreSQL not reachable at {url}: {exc.__class__.__name__}"
 
 
+def _create_worker_database() -> str | None:
+    """Create this worker's database (PG_URL) on TEST_DATABASE_URL's server if it is not there yet."""
+    if PG_URL == BASE_PG_URL:
+        return None
+    reason = _pg_reachable(BASE_PG_URL)
+    if reason:
+        return reason
+    name = make_url(PG_URL).database
+    engine = create_engine(BASE_PG_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first() is None:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return None
+
+
+_PG_REASON: list[str | None] = []  # the answer of the first check: the server does not come and go within a run
+
+
 def require_postgres() -> None:
     """Skip the calling test where no PostgreSQL answers at TEST_DATABASE_URL, with the reason; under CI=true
     fail instead: CI must run the PostgreSQL tests."""
-    reason = _pg_reachable(PG_URL)
+    if not _PG_REASON:
+        _PG_REASON.append(_create_worker_database() or _pg_reachable(PG_URL))
+    reason = _PG_REASON[0]
     if reason:
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI must run the PostgreSQL tests: {reason}")
