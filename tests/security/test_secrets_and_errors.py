@@ -8,8 +8,7 @@ import hashlib
 import re
 import time
 import uuid
-import warnings
-from datetime import timedelta
+from datetime import timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ from engine.runtime import webhooks
 from engine.storage.db import Database
 from engine.storage.models import Base, Outbox, Token
 from tests import requests_shim as http
-from tests.conftest import Server, fixture_bytes, free_port, seed_people
+from tests.conftest import ROOT, Server, fixture_bytes, free_port, seed_people
 from tests.security.conftest import PROBLEM, XML, assert_problem
 from tests.security.hostile import corpus
 
@@ -154,12 +153,33 @@ def test_webhook_secrets_never_appear_in_api_responses(app, client, people):
     incidents = client.get("/api/v1/incidents", headers=people.auth("admin")).get_json()["items"]
     assert incidents, "the failed delivery should have opened an incident"
 
+    # The supervisors' own rows on that contract: a credit record (the red alert confirmed), an objection to it
+    # and a supervision case, so that their pages are crawled with real rows too.
+    r = client.post(f"/api/v1/alerts/{alert['id']}/confirm", json={"decision": "confirmed"}, headers=people.auth("admin"))
+    assert r.status_code == 200, r.get_json()
+    record_id = r.get_json()["credit_record"]["id"]
+    today = clock.now().astimezone(timezone(timedelta(hours=8))).date().isoformat()
+    r = client.post(f"/api/v1/credit-records/{record_id}/decision", headers=people.auth("admin"), json={
+        "document_no": "郑建罚〔2026〕1号", "date": today, "legal_basis": "《中华人民共和国招标投标法》第五十九条",
+        "severity": "general"})
+    assert r.status_code == 200, r.get_json()
+    party = {"EMP": "emp", "CON": "con"}[r.get_json()["org"]]
+    r = client.post(f"/api/v1/credit-records/{record_id}/objections", json={"grounds": "记录有误"},
+                    headers=people.auth(party))
+    assert r.status_code == 201, r.get_json()
+    objection_id = r.get_json()["id"]
+    r = client.post("/api/v1/definitions", data=(ROOT / "bpmn" / "supervision_case.bpmn").read_bytes(),
+                    headers={**people.auth("designer"), **XML})
+    assert r.status_code == 201, r.get_json()
+    r = client.post("/api/v1/cases", json={"business_key": "WH-1", "party_role": "employer", "reason": "逾期"},
+                    headers=people.auth("admin"))
+    assert r.status_code == 201, r.get_json()
     values = {"key": "red_alert", "version": 1, "instance_id": instance["id"], "task_id": instance["tasks"][0]["id"],
               "alert_id": alert["id"], "business_key": "WH-1", "filename": "x", "guarantee_id": "x",
-              "ocid": "ocds-x", "award_id": "x"}
+              "ocid": "ocds-x", "award_id": "x", "case_id": r.get_json()["id"], "record_id": record_id,
+              "objection_id": objection_id}
     urls, unfilled = _get_urls(app, values)
-    if unfilled:  # a new route with a new parameter name: give it a value above to have it crawled
-        warnings.warn(f"GET routes not crawled for webhook secrets: {sorted(unfilled)}")
+    assert not unfilled, f"GET routes not crawled for webhook secrets (give their parameters a value above): {sorted(unfilled)}"
     assert len(urls) >= 20
     urls += ["/api/v1/alerts?status=open", "/api/v1/incidents?status=open", "/api/v1/instances?business_key=WH-1"]
     with db.read() as s:
