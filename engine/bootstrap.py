@@ -15,8 +15,8 @@ from __future__ import annotations
 from engine.runtime import expressions, hooks
 from engine.storage import migrate
 from engine.storage.models import Guarantee, GuaranteeClaim, Invoice, Payment, PaymentApplication
-from engine.supervision import (alerts, bindings, cases, completion, guarantees, holidays, ledger, objections, ocds,
-                                plausibility, reports, supplements, timing)
+from engine.supervision import (alerts, bindings, cases, completion, guarantees, holidays, ledger, objections, obligations,
+                                ocds, plausibility, reports, supplements, timing)
 
 
 def _ledger_task(step, element_id, data, actor, task_id) -> None:
@@ -59,6 +59,7 @@ def bootstrap() -> hooks.Registry:
         expressions.register_function(name)(function)
     if holidays.ensure_seeded not in migrate.SEEDERS:
         migrate.SEEDERS.append(holidays.ensure_seeded)
+    obligations.install()  # payment_obligations follows every flush that changes a milestone or its deadline
     reports.unregister_section("due_process")
     reports.register_section("due_process", cases.report_section, cases.REPORT_DEFINITIONS)
     reports.unregister_section("guarantees")

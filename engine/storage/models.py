@@ -366,6 +366,27 @@ class Payment(Base):
     reference: Mapped[str | None] = mapped_column(String(64))
 
 
+class PaymentObligation(Base):
+    """A payment milestone of a contract in typed columns (engine/supervision/obligations.py keeps it in step with
+    the contract's data and its record_payment task), so that the monthly report sums arrears in SQL instead of
+    reading every contract's JSON. One row per milestone of a positive amount; what the report reads of the
+    contract is copied here (department, employer, funding source) and the late-payment rate fixed with its payment
+    basis, in millionths of a percent a day (50000 = P05's 0.05 %), NULL when none applies."""
+
+    __tablename__ = "payment_obligations"
+    __table_args__ = (Index("ix_payment_obligations_last_day", "last_day"),
+                      Index("ix_payment_obligations_department_due", "department_code", "due_at"))
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True)
+    milestone_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    department_code: Mapped[str | None] = mapped_column(String(64))
+    employer: Mapped[str | None] = mapped_column(String(64))
+    funding_source: Mapped[str | None] = mapped_column(String(40))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the record_payment task's (earliest) deadline
+    last_day: Mapped[date | None] = mapped_column(Date)  # its last day, China time
+    interest_micro_percent: Mapped[int | None] = mapped_column(BigInteger)
+
+
 class PaymentApplication(Base):
     """A works contractor's progress payment application or settlement report, and what the employer confirmed
     (进度款支付申请 / 竣工结算报告); deemed confirmation is read from the rules, not stored."""

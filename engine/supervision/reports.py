@@ -20,7 +20,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Callable, Mapping, NamedTuple
 
-from sqlalchemy import BigInteger, and_, case, func, or_, select, text, true, type_coerce
+from sqlalchemy import BigInteger, Date, and_, case, cast, func, literal, or_, select, text, true, type_coerce
 from sqlalchemy.orm import Session, load_only
 
 from engine.supervision import alerts, bindings, cases, credit, csv_export, deadlines, interest, timing, works_payments
@@ -31,7 +31,7 @@ from engine.storage.db import Database, Money
 from engine.access.directory import Principal
 from engine.errors import Forbidden, Invalid, NotFound
 from engine.storage.models import (Alert, AlertDecision, AuditEvent, CreditRecord, Department, Guarantee, Instance, Invoice, Lead,
-                                   Organisation, Payment, PaymentApplication, TaskRow)
+                                   Organisation, Payment, PaymentApplication, PaymentObligation, TaskRow)
 
 SEVERITIES = ("yellow", "orange", "red")
 TOP_EMPLOYERS = 5
@@ -306,123 +306,160 @@ def _contracts_and_filings(instances: list[Instance], due: dict, scope: ReportSc
     return c, f
 
 
-def _paid_so_far(session: Session, scope: ReportScope, *where) -> dict[tuple[str, int], list[tuple[date, Decimal]]]:
-    """(instance, milestone) → [(payment date, paid so far including it)] in payment order: the running total
-    is summed in SQL (a window over the fen column), so no amount is read and added up here."""
-    paid_so_far = func.sum(Payment.amount).over(partition_by=(Payment.instance_id, Payment.milestone_no),
+# Milestones and arrears are SQL aggregates over payment_obligations (engine/supervision/obligations.py: one row
+# per milestone, amount in integer fen, its deadline and last day, what it copies of the contract) and payments
+# (fen, paid_at): no contract's JSON is read for them, and no Python loop runs over all milestones.
+_E8 = 100_000_000  # fen × micro-percent × days / 10^8 = fen of interest
+
+
+def _int(column):
+    """A fen (or other integer) column as a plain BIGINT in arithmetic, not the Money type."""
+    return type_coerce(column, BigInteger)
+
+
+def _days_from(session: Session, earlier, later):
+    """SQL: the whole days from the date `earlier` to the date `later` (exact on PostgreSQL and SQLite)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return type_coerce(later - earlier, BigInteger)
+    return type_coerce(func.cast(func.julianday(later) - func.julianday(earlier), BigInteger), BigInteger)
+
+
+def _obligation_scope(scope: ReportScope):
+    """A WHERE clause: the obligation's contract is in scope (the department it copies; never a list of ids)."""
+    o = PaymentObligation
+    return true() if scope.every_department else o.department_code.in_(sorted(scope.departments))
+
+
+def _milestones(session: Session, scope: ReportScope) -> dict:
+    """The `milestones` section: deadlines whose last day is in the month; milestones paid in full in the month
+    (the day of the payment whose running total reached the amount: the earliest payment day whose total through
+    it reaches the amount, payments never being negative) on time or late, with the mean days late."""
+    o = PaymentObligation
+    due = session.scalar(select(func.count()).select_from(o).where(
+        _obligation_scope(scope), o.last_day >= scope.first_day, o.last_day <= scope.last_day)) or 0
+    # The milestones a payment of the month was made on; their running totals over all their payments.
+    touched = (select(Payment.instance_id, Payment.milestone_no).distinct()
+               .where(Payment.milestone_no.is_not(None), Payment.paid_at >= scope.first_day,
+                      Payment.paid_at <= scope.last_day).subquery())
+    total = func.sum(_int(Payment.amount)).over(partition_by=(Payment.instance_id, Payment.milestone_no),
                                                 order_by=(Payment.paid_at, Payment.recorded_at, Payment.id))
-    out: dict[tuple[str, int], list[tuple[date, Decimal]]] = defaultdict(list)
-    query = (select(Payment.instance_id, Payment.milestone_no, Payment.paid_at, paid_so_far)
-             .where(scope.contains(Payment.instance_id), Payment.milestone_no.is_not(None), *where)
-             .order_by(Payment.instance_id, Payment.milestone_no, Payment.paid_at, Payment.recorded_at, Payment.id))
-    for instance_id, no, paid_at, total in session.execute(query):
-        out[(instance_id, no)].append((paid_at, total))
-    return out
-
-
-def _payment_milestones(instances: list[Instance]):
-    """(contract, milestone number, amount) of every payment milestone with a positive amount, in contract
-    order (a milestone of no amount owes nothing and is not counted)."""
-    for inst in instances:
-        for no, item in enumerate((inst.data or {}).get("milestones") or [], start=1):
-            amount = _dec(item.get("amount") if isinstance(item, dict) else None)
-            if amount > 0:
-                yield inst, no, amount
-
-
-def _full_payment_day(rows: list[tuple[date, Decimal]], amount: Decimal) -> date | None:
-    """The date of the payment that brought the running total to `amount` (None while it has not)."""
-    return next((paid_at for paid_at, total in rows if total >= amount), None)
-
-
-def _milestone_figures(payable: list[tuple[Instance, int, Decimal]], due: dict, paid_rows: dict,
-                       scope: ReportScope) -> dict:
-    """The `milestones` section: deadlines whose last day is in the month, and milestones paid in full in the
-    month on time or late (with the mean days late)."""
-    m = {"due": 0, "paid_on_time": 0, "paid_late": 0, "average_days_late": None}
-    late_days: list[int] = []
-    _tally_milestones(payable, due, paid_rows, scope, m, late_days)
-    return _finish_milestones(m, late_days)
-
-
-def _tally_milestones(payable, due: dict, paid_rows: dict, scope: ReportScope, m: dict, late_days: list[int]) -> None:
-    """Add these milestones to the `milestones` counts `m` and their days late to `late_days`."""
-    for inst, no, amount in payable:
-        limit = last_day(due.get((inst.id, PAY, no)))
-        if scope.in_month(limit):
-            m["due"] += 1
-        full = _full_payment_day(paid_rows.get((inst.id, no), []), amount)
-        if not scope.in_month(full) or limit is None:
-            continue
-        if full <= limit:
-            m["paid_on_time"] += 1
-        else:
-            m["paid_late"] += 1
-            late_days.append((full - limit).days)
-
-
-def _finish_milestones(m: dict, late_days: list[int]) -> dict:
-    if late_days:
-        m["average_days_late"] = float((Decimal(sum(late_days)) / len(late_days)).quantize(Decimal("0.1")))
+    running = (select(Payment.instance_id, Payment.milestone_no, Payment.paid_at, total.label("total"))
+               .join(touched, and_(touched.c.instance_id == Payment.instance_id,
+                                   touched.c.milestone_no == Payment.milestone_no)).subquery())
+    full = (select(o.instance_id, o.last_day, func.min(running.c.paid_at).label("full"))
+            .join(running, and_(running.c.instance_id == o.instance_id, running.c.milestone_no == o.milestone_no))
+            .where(_obligation_scope(scope), o.last_day.is_not(None), running.c.total >= _int(o.amount))
+            .group_by(o.instance_id, o.milestone_no, o.last_day).subquery())
+    late = full.c.full > full.c.last_day
+    on_time, n_late, days_late = session.execute(
+        select(func.count(case((full.c.full <= full.c.last_day, 1))), func.count(case((late, 1))),
+               func.sum(case((late, _days_from(session, full.c.last_day, full.c.full)), else_=0)))
+        .where(full.c.full >= scope.first_day, full.c.full <= scope.last_day)).one()
+    m = {"due": due, "paid_on_time": on_time or 0, "paid_late": n_late or 0, "average_days_late": None}
+    if n_late:
+        m["average_days_late"] = float((Decimal(int(days_late)) / n_late).quantize(Decimal("0.1")))
     return m
 
 
-def _owed(payable: list[tuple[Instance, int, Decimal]], due: dict, paid_rows: dict,
-          scope: ReportScope) -> list[tuple[Instance, Decimal, date]]:
-    """(contract, amount unpaid, the deadline's last day) of every milestone overdue at the end of the month: its
-    deadline passed by 24:00 of the month's last day and less than its amount paid by that day; cancelled
-    contracts left out."""
-    owed: list[tuple[Instance, Decimal, date]] = []
-    for inst, no, amount in payable:
-        due_at = due.get((inst.id, PAY, no))
-        if inst.status == "cancelled" or due_at is None or due_at > scope.end:
-            continue
-        rows = paid_rows.get((inst.id, no), [])
-        paid_by_end = max((total for paid_at, total in rows if paid_at <= scope.last_day), default=Decimal(0))
-        if amount > paid_by_end:
-            owed.append((inst, amount - paid_by_end, last_day(due_at)))
-    return owed
+def _owed_milestones(session: Session, scope: ReportScope):
+    """SQL: every milestone overdue at the end of the month — its deadline passed by 24:00 of the month's last day
+    and less than its amount paid by that day; cancelled contracts left out — with the fen unpaid, the days
+    overdue at the month's last day and the interest accrued to it (P05 arithmetic in integers: fen × rate ×
+    days / 10^8, half up, split so that no product leaves 64 bits)."""
+    o = PaymentObligation
+    paid = (select(Payment.instance_id, Payment.milestone_no, cast(func.sum(_int(Payment.amount)), BigInteger).label("paid"))
+            .where(Payment.milestone_no.is_not(None), Payment.paid_at <= scope.last_day)
+            .group_by(Payment.instance_id, Payment.milestone_no).subquery())
+    unpaid = _int(o.amount) - func.coalesce(paid.c.paid, 0)
+    cancelled = select(Instance.id).where(Instance.status == "cancelled")
+    days = _days_from(session, o.last_day, literal(scope.last_day, Date))
+    owed = (select(o.instance_id, o.milestone_no, o.department_code, o.employer, o.funding_source,
+                   unpaid.label("fen"), days.label("days"), o.interest_micro_percent.label("rate"))
+            .outerjoin(paid, and_(paid.c.instance_id == o.instance_id, paid.c.milestone_no == o.milestone_no))
+            .where(_obligation_scope(scope), o.due_at.is_not(None), o.due_at <= scope.end,
+                   o.instance_id.not_in(cancelled), unpaid > 0).subquery())
+    product = type_coerce(owed.c.fen * owed.c.days, BigInteger)
+    rate = func.coalesce(owed.c.rate, 0)
+    accrued = (product // _E8) * rate + ((product % _E8) * rate + _E8 // 2) // _E8
+    first = func.row_number().over(partition_by=owed.c.instance_id, order_by=owed.c.milestone_no)
+    return select(owed.c.instance_id, owed.c.department_code, owed.c.employer, owed.c.funding_source, owed.c.fen,
+                  owed.c.days, accrued.label("interest"), first.label("first")).subquery()
+
+
+def _age_label(days):
+    """SQL: the interest.AGE_BUCKETS label of `days` overdue."""
+    return case(*[(days <= upper, label) for label, upper in interest.AGE_BUCKETS if upper is not None],
+                else_=interest.AGE_BUCKETS[-1][0])
 
 
 def _by_age() -> dict[str, dict[str, Any]]:
     return {label: {"amount": Decimal(0), "milestones": 0} for label, _ in interest.AGE_BUCKETS}
 
 
-def _arrears(owed: list[tuple[Instance, Decimal, date]], names: dict[str, str], scope: ReportScope) -> dict:
+def _fen(n) -> Decimal:
+    return Decimal(int(n or 0)).scaleb(-2)
+
+
+def _arrears(session: Session, scope: ReportScope, works_owed: list[tuple["_Owing", Decimal, date]]) -> dict:
     """The `arrears` section: amount, milestones and contracts owed and the interest accrued on them (P05, to the
     month's last day), in total, by department, by employer and for the TOP_EMPLOYERS employers owing most; by
-    days overdue at the month's last day (interest.AGE_BUCKETS) in total and by employer."""
+    days overdue at the month's last day (interest.AGE_BUCKETS) in total, by employer and by funding source.
+    The milestones are summed in SQL per (department, employer, funding source, age); a contract is counted
+    once (on its first owed milestone: department, employer and funding source are the contract's); the works
+    obligations (computed per works contract) are added to the same sums."""
     def bucket() -> dict[str, Any]:
-        return {"amount": Decimal(0), "milestones": 0, "contracts": set(), "interest": Decimal(0), "ages": _by_age()}
+        return {"amount": Decimal(0), "milestones": 0, "contracts": 0, "interest": Decimal(0), "ages": _by_age()}
 
-    registry = timing.registry()
     total, by_dept, by_emp, by_fund = bucket(), defaultdict(bucket), defaultdict(bucket), defaultdict(bucket)
-    for inst, amount, limit in owed:
-        accrued = interest.interest_for(registry, (inst.data or {}).get("payment_basis"), amount, limit,
-                                        scope.last_day) or Decimal(0)
-        age = interest.age_bucket(interest.days_late(limit, scope.last_day))
-        for b in (total, by_dept[inst.department_code or ""], by_emp[(inst.roles or {}).get("employer") or ""],
-                  by_fund[(inst.data or {}).get("funding_source") or "unknown"]):
+
+    def add(dept, employer, fund, age, amount, milestones, contracts, accrued) -> None:
+        for b in (total, by_dept[dept or ""], by_emp[employer or ""], by_fund[fund or "unknown"]):
             b["amount"] += amount
-            b["milestones"] += 1
-            b["contracts"].add(inst.id)
+            b["milestones"] += milestones
+            b["contracts"] += contracts
             b["interest"] += accrued
             b["ages"][age]["amount"] += amount
-            b["ages"][age]["milestones"] += 1
+            b["ages"][age]["milestones"] += milestones
+
+    owed = _owed_milestones(session, scope)
+    age = _age_label(owed.c.days)
+    groups = (select(owed.c.department_code, owed.c.employer, owed.c.funding_source, age, func.sum(owed.c.fen),
+                     func.count(), func.count(case((owed.c.first == 1, 1))), func.sum(owed.c.interest))
+              .group_by(owed.c.department_code, owed.c.employer, owed.c.funding_source, age))
+    for dept, employer, fund, label, fen, n, contracts, accrued in session.execute(groups):
+        add(dept, employer, fund, label, _fen(fen), n, contracts, _fen(accrued))
+    counted = _owing_contracts(session, owed, {inst.id for inst, _, _ in works_owed})
+    registry = timing.registry()
+    for inst, amount, limit in works_owed:
+        accrued = interest.interest_for(registry, inst.data.get("payment_basis"), amount, limit,
+                                        scope.last_day) or Decimal(0)
+        add(inst.department_code, inst.roles.get("employer"), inst.data.get("funding_source"),
+            interest.age_bucket(interest.days_late(limit, scope.last_day)), amount, 1, int(inst.id not in counted),
+            accrued)
+        counted.add(inst.id)
 
     def out(b) -> dict[str, Any]:
-        return {"amount": money(b["amount"]), "milestones": b["milestones"], "contracts": len(b["contracts"]),
+        return {"amount": money(b["amount"]), "milestones": b["milestones"], "contracts": b["contracts"],
                 "interest_accrued": money(b["interest"])}
 
     def ages(b) -> dict[str, Any]:
         return {label: {"amount": money(a["amount"]), "milestones": a["milestones"]} for label, a in b["ages"].items()}
 
+    names = _names(session, by_emp)
     employers = {code: {"name": names.get(code), **out(b), "by_age": ages(b)} for code, b in sorted(by_emp.items())}
     top = sorted(by_emp.items(), key=lambda kv: (-kv[1]["amount"], kv[0]))[:TOP_EMPLOYERS]
     return {**out(total), "by_age": ages(total), "by_department": {code: out(b) for code, b in sorted(by_dept.items())},
             "by_employer": employers,
             "by_funding_source": {code: {**out(b), "by_age": ages(b)} for code, b in sorted(by_fund.items())},
             "top_employers": [{"org": code, "name": names.get(code), **out(b)} for code, b in top]}
+
+
+def _owing_contracts(session: Session, owed, ids: set[str]) -> set[str]:
+    """Which of these contracts (the works contracts owing) also owe a milestone: already counted once."""
+    out: set[str] = set()
+    for chunk in _chunks(ids):
+        out.update(session.scalars(select(owed.c.instance_id).where(owed.c.instance_id.in_(chunk)).distinct()))
+    return out
 
 
 def _works_owed(session: Session, instances: list[Instance], scope: ReportScope,
@@ -631,16 +668,14 @@ def _owing(inst) -> _Owing:
 
 
 def _contract_sections(session: Session, scope: ReportScope) -> tuple[dict, dict, dict, dict, dict]:
-    """The sections read from the contracts themselves — contracts, filings, milestones, arrears, held past
-    release — over the contracts BATCH at a time with their deadline tasks and payments (by id range), so that
-    memory holds one batch and what is owed, not the province."""
+    """The sections read from the contracts — contracts, filings, milestones, arrears, held past release.
+    Milestones and arrears of milestones are SQL sums over payment_obligations; the rest (and the works
+    obligations, which depend on the applications as they stood at the month's end) read the contracts BATCH at
+    a time with their deadline tasks (by id range), so that memory holds one batch and what works owe."""
     contracts = {"awarded": 0, "signed": 0, "signed_on_time": 0, "signed_late": 0}
     filings = {"filed": 0, "on_time": 0, "late": 0}
-    m = {"due": 0, "paid_on_time": 0, "paid_late": 0, "average_days_late": None}
-    late_days: list[int] = []
     held = {kind: {"count": 0, "amount": Decimal(0)} for kind in RELEASES}
-    owed: list[tuple[_Owing, Decimal, date]] = []
-    employers: set[str] = set()
+    works_owed: list[tuple[_Owing, Decimal, date]] = []
     for batch in _batches(session, scope):
         lo, hi = batch[0].id, batch[-1].id
 
@@ -649,20 +684,14 @@ def _contract_sections(session: Session, scope: ReportScope) -> tuple[dict, dict
 
         # Rows of contracts in the id range but not in scope only add keys no contract of the batch looks up.
         due = _due_by(session.execute(select(*TASK_FIELDS).where(
-            span(TaskRow.instance_id), TaskRow.element_id.in_([SIGN, FILE, PAY, *RELEASES.values()]))))
-        paid_rows = _paid_so_far(session, scope, span(Payment.instance_id))
+            span(TaskRow.instance_id), TaskRow.element_id.in_([SIGN, FILE, *RELEASES.values()]))))
         c, f = _contracts_and_filings(batch, due, scope)
         for total, part in ((contracts, c), (filings, f)):
             for key, n in part.items():
                 total[key] += n
-        payable = list(_payment_milestones(batch))
-        _tally_milestones(payable, due, paid_rows, scope, m, late_days)
-        owed.extend((_owing(inst), amount, day) for inst, amount, day in
-                    _owed(payable, due, paid_rows, scope) + _works_owed(session, batch, scope, span))
+        works_owed.extend((_owing(inst), amount, day) for inst, amount, day in _works_owed(session, batch, scope, span))
         _tally_held(batch, due, scope, held)
-        employers |= {(i.roles or {}).get("employer") for i in batch}
-    names = _names(session, employers)
-    return contracts, filings, _finish_milestones(m, late_days), _arrears(owed, names, scope), _finish_held(held)
+    return contracts, filings, _milestones(session, scope), _arrears(session, scope, works_owed), _finish_held(held)
 
 
 def build(session: Session, scope: ReportScope) -> dict[str, Any]:

@@ -1,0 +1,159 @@
+"""Payment obligations in typed columns (table payment_obligations): what the monthly report needs of each
+payment milestone — its amount in fen, the deadline of its record_payment task and that deadline's last day, the
+contract's department, employer and funding source, and the late-payment rate its payment basis fixes — so
+that milestones due, paid and in arrears are SQL aggregates over integer fen instead of a pass over every
+contract's JSON (BENCHMARKS.md §6).
+
+The rows follow the contract: after every flush that changed what they copy — a contract started, its data
+(milestone amounts, e.g. a confirmed value change naming a milestone; funding source; payment basis), roles or
+department changed, a record_payment task made ready or its deadline moved (a suspension, an extension) — the
+contract's rows are rebuilt from what was just written (`sync`). A flush that changes none of that costs no
+statement. Migration 0016 fills the table from the rows already there with the same `rows_for`, and
+bench/seed_scale.py writes it beside its direct inserts.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Iterable, Mapping
+
+from sqlalchemy import delete, event, func, insert, inspect, select
+from sqlalchemy.orm import Session
+
+from engine.runtime import values
+from engine.storage.models import Instance, PaymentObligation, TaskRow
+from engine.supervision import alerts, bindings, interest, timing
+
+PAY = bindings.RECORD_PAYMENT
+MICRO = Decimal(1_000_000)  # the rate column's unit: a millionth of a percent a day (rates have ≤ 6 decimals)
+
+
+def micro_percent(rate: Decimal | None) -> int | None:
+    """A percent-a-day rate as an integer of millionths (0.05 → 50000); None stays None."""
+    if rate is None:
+        return None
+    scaled = rate * MICRO
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"a late-payment rate has at most 6 decimals, not {rate}")
+    return int(scaled)
+
+
+def rows_for(instance_id: str, department_code: str | None, roles: Mapping[str, Any] | None,
+             data: Mapping[str, Any] | None, dues: Mapping[int, datetime], registry=None) -> list[dict[str, Any]]:
+    """The payment_obligations rows of a contract: one per milestone of a positive amount (numbered from 1, as
+    its record_payment part's item), `dues` the earliest deadline of each milestone's record_payment task."""
+    data, roles = data or {}, roles or {}
+    registry = registry or timing.registry()
+    out = []
+    for no, item in enumerate(data.get("milestones") or [], start=1):
+        amount = values.amount_of(item.get("amount") if isinstance(item, dict) else None)
+        if not amount > 0:
+            continue
+        due_at = dues.get(no)
+        last = alerts.last_day(due_at) if due_at is not None else None
+        rate = interest.rate_for(registry, data.get("payment_basis"), last) if last is not None else None
+        out.append({"instance_id": instance_id, "milestone_no": no, "department_code": department_code,
+                    "employer": roles.get("employer"), "funding_source": data.get("funding_source") or None,
+                    "amount": amount, "due_at": due_at, "last_day": last, "interest_micro_percent": micro_percent(rate)})
+    return out
+
+
+def dues_of(connection, instance_ids: Iterable[str]) -> dict[str, dict[int, datetime]]:
+    """instance → milestone → the earliest deadline set on its record_payment tasks."""
+    out: dict[str, dict[int, datetime]] = {}
+    query = (select(TaskRow.instance_id, TaskRow.item_no, func.min(TaskRow.due_at))
+             .where(TaskRow.instance_id.in_(list(instance_ids)), TaskRow.element_id == PAY, TaskRow.item_no.is_not(None),
+                    TaskRow.due_at.is_not(None))
+             .group_by(TaskRow.instance_id, TaskRow.item_no))
+    for instance_id, no, due_at in connection.execute(query):
+        out.setdefault(instance_id, {})[no] = due_at
+    return out
+
+
+def sync(connection, instance_ids: Iterable[str]) -> None:
+    """Rebuild the rows of these contracts from what the database holds now (in the caller's transaction)."""
+    ids = sorted(set(instance_ids))
+    registry = timing.registry()
+    for start in range(0, len(ids), 500):  # bound-parameter limits
+        chunk = ids[start:start + 500]
+        dues = dues_of(connection, chunk)
+        rows = []
+        for iid, dept, roles, data in connection.execute(
+                select(Instance.id, Instance.department_code, Instance.roles, Instance.data).where(Instance.id.in_(chunk))):
+            rows.extend(rows_for(iid, dept, roles, data, dues.get(iid, {}), registry))
+        connection.execute(delete(PaymentObligation).where(PaymentObligation.instance_id.in_(chunk)))
+        if rows:
+            connection.execute(insert(PaymentObligation), rows)
+
+
+def _copied(data: Mapping[str, Any] | None) -> tuple:
+    """What the rows copy of a contract's data: milestone amounts, funding source, payment basis."""
+    data = data or {}
+    milestones = data.get("milestones") or []
+    amounts = tuple(values.amount_of(m.get("amount") if isinstance(m, dict) else None) for m in milestones) \
+        if isinstance(milestones, list) else repr(milestones)
+    return amounts, data.get("funding_source"), repr(data.get("payment_basis"))
+
+
+def _changed(state, name: str, project=lambda v: v) -> bool:
+    history = state.attrs[name].history
+    if not history.has_changes():
+        return False
+    if not history.deleted:  # the old value was not loaded: it may have differed
+        return True
+    return project(history.deleted[0]) != project(history.added[0] if history.added else None)
+
+
+def _instance_changed(obj: Instance) -> bool:
+    state = inspect(obj)
+    return (_changed(state, "data", _copied) or _changed(state, "department_code")
+            or _changed(state, "roles", lambda r: (r or {}).get("employer")))
+
+
+def touched(session: Session) -> set[str]:
+    """The contracts whose rows this flush may change (read in after_flush: the pre-flush new and dirty sets)."""
+    out: set[str] = set()
+    for obj in session.new:
+        if isinstance(obj, Instance):
+            out.add(obj.id)
+        elif isinstance(obj, TaskRow) and obj.element_id == PAY:
+            out.add(obj.instance_id)
+    for obj in session.dirty:
+        if isinstance(obj, Instance) and _instance_changed(obj):
+            out.add(obj.id)
+        elif isinstance(obj, TaskRow) and obj.element_id == PAY and _changed(inspect(obj), "due_at"):
+            out.add(obj.instance_id)
+    return out
+
+
+def _after_flush(session: Session, _context) -> None:
+    ids = touched(session)
+    if ids:
+        sync(session.connection(), ids)
+
+
+def install() -> None:
+    """Keep the rows in step with every ORM session's flushes (the composition root calls this once)."""
+    if not event.contains(Session, "after_flush", _after_flush):
+        event.listen(Session, "after_flush", _after_flush)
+
+
+def backfill(connection, batch: int = 2000) -> int:
+    """Fill the table from the contracts already there (migration 0016); the number of rows written."""
+    written, after = 0, None
+    registry = timing.registry()
+    while True:
+        query = select(Instance.id, Instance.department_code, Instance.roles, Instance.data).order_by(Instance.id).limit(batch)
+        if after is not None:
+            query = query.where(Instance.id > after)
+        contracts = list(connection.execute(query))
+        if not contracts:
+            return written
+        dues = dues_of(connection, [c.id for c in contracts])
+        rows = [row for c in contracts for row in rows_for(c.id, c.department_code, c.roles, c.data, dues.get(c.id, {}),
+                                                           registry)]
+        if rows:
+            connection.execute(insert(PaymentObligation), rows)
+        written += len(rows)
+        after = contracts[-1].id
+

@@ -1,0 +1,50 @@
+"""payment obligations in typed columns: the monthly report's milestones and arrears as SQL sums (issue 20)
+
+One row per payment milestone of a positive amount: contract, milestone number, department, employer, funding
+source, amount in fen, the record_payment task's deadline and its last day (China time), and the late-payment
+rate its payment basis fixes (millionths of a percent a day). Filled here from the contracts and their tasks
+with the engine's own `obligations.rows_for`; kept in step by engine/supervision/obligations.py afterwards.
+
+Revision ID: 0016
+Revises: 0015
+Create Date: 2026-12-06 17:30:00
+"""
+from alembic import op
+import sqlalchemy as sa
+
+import engine.storage.db
+
+
+revision = '0016'
+down_revision = '0015'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        'payment_obligations',
+        sa.Column('instance_id', sa.String(length=36), nullable=False),
+        sa.Column('milestone_no', sa.Integer(), nullable=False),
+        sa.Column('department_code', sa.String(length=64), nullable=True),
+        sa.Column('employer', sa.String(length=64), nullable=True),
+        sa.Column('funding_source', sa.String(length=40), nullable=True),
+        sa.Column('amount', engine.storage.db.Money(), nullable=False),
+        sa.Column('due_at', engine.storage.db.UTCDateTime(), nullable=True),
+        sa.Column('last_day', sa.Date(), nullable=True),
+        sa.Column('interest_micro_percent', sa.BigInteger(), nullable=True),
+        sa.ForeignKeyConstraint(['instance_id'], ['instances.id'], ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('instance_id', 'milestone_no'),
+    )
+    with op.batch_alter_table('payment_obligations', schema=None) as batch_op:
+        batch_op.create_index('ix_payment_obligations_last_day', ['last_day'], unique=False)
+        batch_op.create_index('ix_payment_obligations_department_due', ['department_code', 'due_at'], unique=False)
+    from engine.supervision import obligations  # the engine's own rows, from the contracts already there
+    obligations.backfill(op.get_bind())
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('payment_obligations', schema=None) as batch_op:
+        batch_op.drop_index('ix_payment_obligations_department_due')
+        batch_op.drop_index('ix_payment_obligations_last_day')
+    op.drop_table('payment_obligations')
