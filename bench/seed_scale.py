@@ -21,7 +21,8 @@ due date the engine would have set (30 days after acceptance) and its payments: 
 late, 5 % partly paid, 7 % not paid (arrears); 6 % of contracts are works contracts with an advance (C01)
 term, half of them paid; the sign and file tasks with their deadlines; an alert per late obligation (arrears
 or non-performance; yellow/orange/red by age, resolved when met) with its alert_* audit events; a 10 % of red
-arrears alerts confirmed (credit record and lead); 4 % cancelled, 25 % completed. Rows go in with COPY.
+arrears alerts confirmed (credit record and lead); 4 % cancelled, 25 % completed; the payment_obligations rows the
+engine keeps beside each contract (obligations.rows_for). Rows go in with COPY.
 
 What it measures, each the median of `--repeat` (5) calls by the PROV supervisor against `lvyue serve`:
 the monthly report (JSON and CSV) of `--month`, the dashboard, the first and a deep page (the cursor after
@@ -59,11 +60,12 @@ from engine.access import directory  # noqa: E402
 from engine.access.directory import Principal  # noqa: E402
 from engine.runtime import definitions  # noqa: E402
 from engine.storage import migrate  # noqa: E402
-from engine.storage.db import Database  # noqa: E402
+from engine.storage.db import Database, Money  # noqa: E402
 from engine.storage.models import Definition  # noqa: E402
-from engine.supervision import bindings  # noqa: E402
+from engine.supervision import bindings, obligations, timing  # noqa: E402
 
 bootstrap.bootstrap()
+REGISTRY = timing.registry()
 
 UTC = timezone.utc
 CST = timezone(timedelta(hours=8))
@@ -149,6 +151,8 @@ class Rows:
                            "publicity_until", "created_at", "created_by"),
         "leads": ("id", "alert_id", "instance_id", "business_key", "department_code", "to_department",
                   "responsible_org", "code", "legal_basis", "escalated_at", "created_at", "created_by", "evidence"),
+        "payment_obligations": ("instance_id", "milestone_no", "department_code", "employer", "funding_source", "amount",
+                                "due_at", "last_day", "interest_micro_percent"),
     }
 
     def __init__(self):
@@ -261,6 +265,7 @@ def contract(rows: Rows, rng: random.Random, n: int, definition_id: int, month_f
     shares = [amount_fen // count] * count
     shares[-1] += amount_fen - sum(shares)
     milestones = []
+    pay_dues: dict[int, datetime] = {}
     all_paid = True
     for no in range(1, count + 1):
         planned = (signed or award) + timedelta(days=60 * no)
@@ -284,6 +289,7 @@ def contract(rows: Rows, rng: random.Random, n: int, definition_id: int, month_f
         paid_total = sum(a for _, a in pays)
         full_day = pays[-1][0] if pays and paid_total >= shares[no - 1] else None
         tid = task(bindings.RECORD_PAYMENT, due, at_noon(full_day) if full_day else None, no)
+        pay_dues[no] = due
         if full_day is None:
             all_paid = False
         if (full_day is None and due < now) or (full_day is not None and end_of_day(full_day) > due):
@@ -327,6 +333,10 @@ def contract(rows: Rows, rng: random.Random, n: int, definition_id: int, month_f
              "", created, now, "bench", seq, 1)
     rows.add("instance_parties", iid, "employer", employer)
     rows.add("instance_parties", iid, "contractor", contractor)
+    # The typed milestone rows the engine keeps beside the contract (engine/supervision/obligations.py), as it would.
+    for o in obligations.rows_for(iid, dept, roles, data, pay_dues, REGISTRY):
+        rows.add("payment_obligations", iid, o["milestone_no"], o["department_code"], o["employer"], o["funding_source"],
+                 Money.to_fen(o["amount"]), o["due_at"], o["last_day"], o["interest_micro_percent"])
 
 
 def seed(url: str, n: int, month: str, seed_value: int) -> dict:
