@@ -47,6 +47,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -152,7 +153,7 @@ class Rows:
         "leads": ("id", "alert_id", "instance_id", "business_key", "department_code", "to_department",
                   "responsible_org", "code", "legal_basis", "escalated_at", "created_at", "created_by", "evidence"),
         "payment_obligations": ("instance_id", "milestone_no", "department_code", "employer", "funding_source", "amount",
-                                "due_at", "last_day", "interest_micro_percent"),
+                                "due_at", "last_day", "interest_micro_percent", "paid", "last_paid_on", "paid_in_full_on"),
     }
 
     def __init__(self):
@@ -266,6 +267,7 @@ def contract(rows: Rows, rng: random.Random, n: int, definition_id: int, month_f
     shares[-1] += amount_fen - sum(shares)
     milestones = []
     pay_dues: dict[int, datetime] = {}
+    pay_paid: dict[int, list] = {}
     all_paid = True
     for no in range(1, count + 1):
         planned = (signed or award) + timedelta(days=60 * no)
@@ -287,6 +289,7 @@ def contract(rows: Rows, rng: random.Random, n: int, definition_id: int, month_f
             rows.add("payments", _uid(rng), iid, no, d, a, f"V{n}-{no}", employer, contractor, at_noon(d), "bench",
                      "milestone", None)
         paid_total = sum(a for _, a in pays)
+        pay_paid[no] = [(d, Decimal(a).scaleb(-2)) for d, a in pays]
         full_day = pays[-1][0] if pays and paid_total >= shares[no - 1] else None
         tid = task(bindings.RECORD_PAYMENT, due, at_noon(full_day) if full_day else None, no)
         pay_dues[no] = due
@@ -334,9 +337,10 @@ def contract(rows: Rows, rng: random.Random, n: int, definition_id: int, month_f
     rows.add("instance_parties", iid, "employer", employer)
     rows.add("instance_parties", iid, "contractor", contractor)
     # The typed milestone rows the engine keeps beside the contract (engine/supervision/obligations.py), as it would.
-    for o in obligations.rows_for(iid, dept, roles, data, pay_dues, REGISTRY):
+    for o in obligations.rows_for(iid, dept, roles, data, pay_dues, pay_paid, REGISTRY):
         rows.add("payment_obligations", iid, o["milestone_no"], o["department_code"], o["employer"], o["funding_source"],
-                 Money.to_fen(o["amount"]), o["due_at"], o["last_day"], o["interest_micro_percent"])
+                 Money.to_fen(o["amount"]), o["due_at"], o["last_day"], o["interest_micro_percent"],
+                 Money.to_fen(o["paid"]), o["last_paid_on"], o["paid_in_full_on"])
 
 
 def seed(url: str, n: int, month: str, seed_value: int) -> dict:

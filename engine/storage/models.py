@@ -371,11 +371,13 @@ class PaymentObligation(Base):
     the contract's data and its record_payment task), so that the monthly report sums arrears in SQL instead of
     reading every contract's JSON. One row per milestone of a positive amount; what the report reads of the
     contract is copied here (department, employer, funding source) and the late-payment rate fixed with its payment
-    basis, in millionths of a percent a day (50000 = P05's 0.05 %), NULL when none applies."""
+    basis, in millionths of a percent a day (50000 = P05's 0.05 %), NULL when none applies; and what was paid on
+    it (payments: total, latest date, the day it was paid in full), so that arrears at a month's end read the
+    payments of the milestones not paid in full by then and paid after it only."""
 
     __tablename__ = "payment_obligations"
     __table_args__ = (Index("ix_payment_obligations_last_day", "last_day"),
-                      Index("ix_payment_obligations_department_due", "department_code", "due_at"))
+                      Index("ix_payment_obligations_paid_in_full_on", "paid_in_full_on"))
     instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True)
     milestone_no: Mapped[int] = mapped_column(Integer, primary_key=True)
     department_code: Mapped[str | None] = mapped_column(String(64))
@@ -385,6 +387,10 @@ class PaymentObligation(Base):
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the record_payment task's (earliest) deadline
     last_day: Mapped[date | None] = mapped_column(Date)  # its last day, China time
     interest_micro_percent: Mapped[int | None] = mapped_column(BigInteger)
+    # Its milestone payments so far: the total, the latest payment's date, the date the total reached the amount.
+    paid: Mapped[Decimal] = mapped_column(Money)
+    last_paid_on: Mapped[date | None] = mapped_column(Date)
+    paid_in_full_on: Mapped[date | None] = mapped_column(Date)
 
 
 class PaymentApplication(Base):

@@ -1,19 +1,21 @@
 """Payment obligations in typed columns (table payment_obligations): what the monthly report needs of each
 payment milestone — its amount in fen, the deadline of its record_payment task and that deadline's last day, the
-contract's department, employer and funding source, and the late-payment rate its payment basis fixes — so
+contract's department, employer and funding source, the late-payment rate its payment basis fixes, and its
+payments so far (total, latest date, the date it was paid in full) — so
 that milestones due, paid and in arrears are SQL aggregates over integer fen instead of a pass over every
 contract's JSON (BENCHMARKS.md §6).
 
 The rows follow the contract: after every flush that changed what they copy — a contract started, its data
 (milestone amounts, e.g. a confirmed value change naming a milestone; funding source; payment basis), roles or
-department changed, a record_payment task made ready or its deadline moved (a suspension, an extension) — the
+department changed, a record_payment task made ready or its deadline moved (a suspension, an extension), a
+milestone payment recorded, corrected or removed — the
 contract's rows are rebuilt from what was just written (`sync`). A flush that changes none of that costs no
 statement. Migration 0016 fills the table from the rows already there with the same `rows_for`, and
 bench/seed_scale.py writes it beside its direct inserts.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
@@ -21,7 +23,7 @@ from sqlalchemy import delete, event, func, insert, inspect, select
 from sqlalchemy.orm import Session
 
 from engine.runtime import values
-from engine.storage.models import Instance, PaymentObligation, TaskRow
+from engine.storage.models import Instance, Payment, PaymentObligation, TaskRow
 from engine.supervision import alerts, bindings, interest, timing
 
 PAY = bindings.RECORD_PAYMENT
@@ -39,9 +41,13 @@ def micro_percent(rate: Decimal | None) -> int | None:
 
 
 def rows_for(instance_id: str, department_code: str | None, roles: Mapping[str, Any] | None,
-             data: Mapping[str, Any] | None, dues: Mapping[int, datetime], registry=None) -> list[dict[str, Any]]:
+             data: Mapping[str, Any] | None, dues: Mapping[int, datetime],
+             payments: Mapping[int, list[tuple[date, Decimal]]] | None = None, registry=None) -> list[dict[str, Any]]:
     """The payment_obligations rows of a contract: one per milestone of a positive amount (numbered from 1, as
-    its record_payment part's item), `dues` the earliest deadline of each milestone's record_payment task."""
+    its record_payment part's item), `dues` the earliest deadline of each milestone's record_payment task,
+    `payments` each milestone's payments (date, amount) in ledger order (paid_at, recorded_at, id): what was paid
+    in all, the latest payment's date and the date of the payment that brought the total to the amount."""
+    payments = payments or {}
     data, roles = data or {}, roles or {}
     registry = registry or timing.registry()
     out = []
@@ -52,9 +58,27 @@ def rows_for(instance_id: str, department_code: str | None, roles: Mapping[str, 
         due_at = dues.get(no)
         last = alerts.last_day(due_at) if due_at is not None else None
         rate = interest.rate_for(registry, data.get("payment_basis"), last) if last is not None else None
+        paid, latest, full = Decimal("0.00"), None, None
+        for paid_at, part in payments.get(no, ()):
+            paid += part
+            latest = paid_at if latest is None or paid_at > latest else latest
+            if full is None and paid >= amount:
+                full = paid_at
         out.append({"instance_id": instance_id, "milestone_no": no, "department_code": department_code,
                     "employer": roles.get("employer"), "funding_source": data.get("funding_source") or None,
-                    "amount": amount, "due_at": due_at, "last_day": last, "interest_micro_percent": micro_percent(rate)})
+                    "amount": amount, "due_at": due_at, "last_day": last, "interest_micro_percent": micro_percent(rate),
+                    "paid": paid, "last_paid_on": latest, "paid_in_full_on": full})
+    return out
+
+
+def payments_of(connection, instance_ids: Iterable[str]) -> dict[str, dict[int, list[tuple[date, Decimal]]]]:
+    """instance → milestone → its payments (date, amount) in ledger order."""
+    out: dict[str, dict[int, list[tuple[date, Decimal]]]] = {}
+    query = (select(Payment.instance_id, Payment.milestone_no, Payment.paid_at, Payment.amount)
+             .where(Payment.instance_id.in_(list(instance_ids)), Payment.milestone_no.is_not(None))
+             .order_by(Payment.instance_id, Payment.milestone_no, Payment.paid_at, Payment.recorded_at, Payment.id))
+    for instance_id, no, paid_at, amount in connection.execute(query):
+        out.setdefault(instance_id, {}).setdefault(no, []).append((paid_at, amount))
     return out
 
 
@@ -76,11 +100,11 @@ def sync(connection, instance_ids: Iterable[str]) -> None:
     registry = timing.registry()
     for start in range(0, len(ids), 500):  # bound-parameter limits
         chunk = ids[start:start + 500]
-        dues = dues_of(connection, chunk)
+        dues, paid = dues_of(connection, chunk), payments_of(connection, chunk)
         rows = []
         for iid, dept, roles, data in connection.execute(
                 select(Instance.id, Instance.department_code, Instance.roles, Instance.data).where(Instance.id.in_(chunk))):
-            rows.extend(rows_for(iid, dept, roles, data, dues.get(iid, {}), registry))
+            rows.extend(rows_for(iid, dept, roles, data, dues.get(iid, {}), paid.get(iid, {}), registry))
         connection.execute(delete(PaymentObligation).where(PaymentObligation.instance_id.in_(chunk)))
         if rows:
             connection.execute(insert(PaymentObligation), rows)
@@ -116,12 +140,17 @@ def touched(session: Session) -> set[str]:
     for obj in session.new:
         if isinstance(obj, Instance):
             out.add(obj.id)
-        elif isinstance(obj, TaskRow) and obj.element_id == PAY:
+        elif isinstance(obj, TaskRow) and obj.element_id == PAY or isinstance(obj, Payment) and obj.milestone_no:
             out.add(obj.instance_id)
     for obj in session.dirty:
         if isinstance(obj, Instance) and _instance_changed(obj):
             out.add(obj.id)
         elif isinstance(obj, TaskRow) and obj.element_id == PAY and _changed(inspect(obj), "due_at"):
+            out.add(obj.instance_id)
+        elif isinstance(obj, Payment) and any(_changed(inspect(obj), c) for c in ("amount", "paid_at", "milestone_no")):
+            out.add(obj.instance_id)
+    for obj in session.deleted:
+        if isinstance(obj, Payment):
             out.add(obj.instance_id)
     return out
 
@@ -149,9 +178,10 @@ def backfill(connection, batch: int = 2000) -> int:
         contracts = list(connection.execute(query))
         if not contracts:
             return written
-        dues = dues_of(connection, [c.id for c in contracts])
+        ids = [c.id for c in contracts]
+        dues, paid = dues_of(connection, ids), payments_of(connection, ids)
         rows = [row for c in contracts for row in rows_for(c.id, c.department_code, c.roles, c.data, dues.get(c.id, {}),
-                                                           registry)]
+                                                           paid.get(c.id, {}), registry)]
         if rows:
             connection.execute(insert(PaymentObligation), rows)
         written += len(rows)

@@ -332,29 +332,17 @@ def _obligation_scope(scope: ReportScope):
 
 def _milestones(session: Session, scope: ReportScope) -> dict:
     """The `milestones` section: deadlines whose last day is in the month; milestones paid in full in the month
-    (the day of the payment whose running total reached the amount: the earliest payment day whose total through
-    it reaches the amount, payments never being negative) on time or late, with the mean days late."""
+    (paid_in_full_on: the day of the payment whose running total reached the amount) on time or late, with the
+    mean days late."""
     o = PaymentObligation
     due = session.scalar(select(func.count()).select_from(o).where(
         _obligation_scope(scope), o.last_day >= scope.first_day, o.last_day <= scope.last_day)) or 0
-    # The milestones a payment of the month was made on; their running totals over all their payments.
-    touched = (select(Payment.instance_id, Payment.milestone_no).distinct()
-               .where(Payment.milestone_no.is_not(None), Payment.paid_at >= scope.first_day,
-                      Payment.paid_at <= scope.last_day).subquery())
-    total = func.sum(_int(Payment.amount)).over(partition_by=(Payment.instance_id, Payment.milestone_no),
-                                                order_by=(Payment.paid_at, Payment.recorded_at, Payment.id))
-    running = (select(Payment.instance_id, Payment.milestone_no, Payment.paid_at, total.label("total"))
-               .join(touched, and_(touched.c.instance_id == Payment.instance_id,
-                                   touched.c.milestone_no == Payment.milestone_no)).subquery())
-    full = (select(o.instance_id, o.last_day, func.min(running.c.paid_at).label("full"))
-            .join(running, and_(running.c.instance_id == o.instance_id, running.c.milestone_no == o.milestone_no))
-            .where(_obligation_scope(scope), o.last_day.is_not(None), running.c.total >= _int(o.amount))
-            .group_by(o.instance_id, o.milestone_no, o.last_day).subquery())
-    late = full.c.full > full.c.last_day
+    late = o.paid_in_full_on > o.last_day
     on_time, n_late, days_late = session.execute(
-        select(func.count(case((full.c.full <= full.c.last_day, 1))), func.count(case((late, 1))),
-               func.sum(case((late, _days_from(session, full.c.last_day, full.c.full)), else_=0)))
-        .where(full.c.full >= scope.first_day, full.c.full <= scope.last_day)).one()
+        select(func.count(case((o.paid_in_full_on <= o.last_day, 1))), func.count(case((late, 1))),
+               func.sum(case((late, _days_from(session, o.last_day, o.paid_in_full_on)), else_=0)))
+        .where(_obligation_scope(scope), o.last_day.is_not(None), o.paid_in_full_on >= scope.first_day,
+               o.paid_in_full_on <= scope.last_day)).one()
     m = {"due": due, "paid_on_time": on_time or 0, "paid_late": n_late or 0, "average_days_late": None}
     if n_late:
         m["average_days_late"] = float((Decimal(int(days_late)) / n_late).quantize(Decimal("0.1")))
@@ -365,25 +353,29 @@ def _owed_milestones(session: Session, scope: ReportScope):
     """SQL: every milestone overdue at the end of the month — its deadline passed by 24:00 of the month's last day
     and less than its amount paid by that day; cancelled contracts left out — with the fen unpaid, the days
     overdue at the month's last day and the interest accrued to it (P05 arithmetic in integers: fen × rate ×
-    days / 10^8, half up, split so that no product leaves 64 bits)."""
+    days / 10^8, half up, split so that no product leaves 64 bits). Only milestones not paid in full by the
+    month's last day are looked at; their payments are read only when one is dated after that day (else the
+    total paid so far is what was paid by then)."""
     o = PaymentObligation
-    paid = (select(Payment.instance_id, Payment.milestone_no, cast(func.sum(_int(Payment.amount)), BigInteger).label("paid"))
-            .where(Payment.milestone_no.is_not(None), Payment.paid_at <= scope.last_day)
-            .group_by(Payment.instance_id, Payment.milestone_no).subquery())
-    unpaid = _int(o.amount) - func.coalesce(paid.c.paid, 0)
+    paid_by_then = (select(cast(func.sum(_int(Payment.amount)), BigInteger))
+                    .where(Payment.instance_id == o.instance_id, Payment.milestone_no == o.milestone_no,
+                           Payment.paid_at <= scope.last_day).scalar_subquery())
+    paid = case((or_(o.last_paid_on.is_(None), o.last_paid_on <= scope.last_day), _int(o.paid)),
+                else_=func.coalesce(paid_by_then, 0))
+    unpaid = _int(o.amount) - paid
     cancelled = select(Instance.id).where(Instance.status == "cancelled")
     days = _days_from(session, o.last_day, literal(scope.last_day, Date))
     owed = (select(o.instance_id, o.milestone_no, o.department_code, o.employer, o.funding_source,
                    unpaid.label("fen"), days.label("days"), o.interest_micro_percent.label("rate"))
-            .outerjoin(paid, and_(paid.c.instance_id == o.instance_id, paid.c.milestone_no == o.milestone_no))
             .where(_obligation_scope(scope), o.due_at.is_not(None), o.due_at <= scope.end,
-                   o.instance_id.not_in(cancelled), unpaid > 0).subquery())
+                   or_(o.paid_in_full_on.is_(None), o.paid_in_full_on > scope.last_day),
+                   o.instance_id.not_in(cancelled)).subquery())
     product = type_coerce(owed.c.fen * owed.c.days, BigInteger)
     rate = func.coalesce(owed.c.rate, 0)
     accrued = (product // _E8) * rate + ((product % _E8) * rate + _E8 // 2) // _E8
     first = func.row_number().over(partition_by=owed.c.instance_id, order_by=owed.c.milestone_no)
     return select(owed.c.instance_id, owed.c.department_code, owed.c.employer, owed.c.funding_source, owed.c.fen,
-                  owed.c.days, accrued.label("interest"), first.label("first")).subquery()
+                  owed.c.days, accrued.label("interest"), first.label("first")).where(owed.c.fen > 0).subquery()
 
 
 def _age_label(days):

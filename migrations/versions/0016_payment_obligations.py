@@ -2,7 +2,8 @@
 
 One row per payment milestone of a positive amount: contract, milestone number, department, employer, funding
 source, amount in fen, the record_payment task's deadline and its last day (China time), and the late-payment
-rate its payment basis fixes (millionths of a percent a day). Filled here from the contracts and their tasks
+rate its payment basis fixes (millionths of a percent a day); what was paid on it (total, latest date, the day
+it was paid in full). Filled here from the contracts and their tasks
 with the engine's own `obligations.rows_for`; kept in step by engine/supervision/obligations.py afterwards.
 
 Revision ID: 0016
@@ -33,18 +34,21 @@ def upgrade() -> None:
         sa.Column('due_at', engine.storage.db.UTCDateTime(), nullable=True),
         sa.Column('last_day', sa.Date(), nullable=True),
         sa.Column('interest_micro_percent', sa.BigInteger(), nullable=True),
+        sa.Column('paid', engine.storage.db.Money(), nullable=False),
+        sa.Column('last_paid_on', sa.Date(), nullable=True),
+        sa.Column('paid_in_full_on', sa.Date(), nullable=True),
         sa.ForeignKeyConstraint(['instance_id'], ['instances.id'], ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('instance_id', 'milestone_no'),
     )
     with op.batch_alter_table('payment_obligations', schema=None) as batch_op:
         batch_op.create_index('ix_payment_obligations_last_day', ['last_day'], unique=False)
-        batch_op.create_index('ix_payment_obligations_department_due', ['department_code', 'due_at'], unique=False)
+        batch_op.create_index('ix_payment_obligations_paid_in_full_on', ['paid_in_full_on'], unique=False)
     from engine.supervision import obligations  # the engine's own rows, from the contracts already there
     obligations.backfill(op.get_bind())
 
 
 def downgrade() -> None:
     with op.batch_alter_table('payment_obligations', schema=None) as batch_op:
-        batch_op.drop_index('ix_payment_obligations_department_due')
+        batch_op.drop_index('ix_payment_obligations_paid_in_full_on')
         batch_op.drop_index('ix_payment_obligations_last_day')
     op.drop_table('payment_obligations')

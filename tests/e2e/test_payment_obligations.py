@@ -1,6 +1,6 @@
 """payment_obligations (engine/supervision/obligations.py) follows the contract as the engine changes it: a row per
 milestone from the start, its deadline once the record_payment task is ready, its amount when a confirmed change
-names the milestone — always what `rows_for` derives from the contract's data and tasks as stored (migration 0016's
+names the milestone, what was paid on it — always what `rows_for` derives from the contract's data and tasks as stored (migration 0016's
 backfill: tests/integration/test_schema.py). The monthly report's milestones and arrears are sums over it
 (tests/integration/test_reports.py checks those figures by hand).
 """
@@ -23,7 +23,8 @@ pytestmark = pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirec
 def stored(api, instance_id: str) -> list[dict]:
     with api.db.read() as s:
         return [{c: getattr(r, c) for c in ("milestone_no", "department_code", "employer", "funding_source", "amount",
-                                            "due_at", "last_day", "interest_micro_percent")}
+                                            "due_at", "last_day", "interest_micro_percent", "paid", "last_paid_on",
+                                            "paid_in_full_on")}
                 for r in s.scalars(select(PaymentObligation).where(PaymentObligation.instance_id == instance_id)
                                    .order_by(PaymentObligation.milestone_no))]
 
@@ -34,7 +35,8 @@ def derived(api, instance_id: str) -> list[dict]:
         conn = s.connection()
         inst = s.get(Instance, instance_id)
         rows = obligations.rows_for(inst.id, inst.department_code, inst.roles, inst.data,
-                                    obligations.dues_of(conn, [inst.id]).get(inst.id, {}))
+                                    obligations.dues_of(conn, [inst.id]).get(inst.id, {}),
+                                    obligations.payments_of(conn, [inst.id]).get(inst.id, {}))
     return [{k: v for k, v in r.items() if k != "instance_id"} for r in rows]
 
 
@@ -55,6 +57,14 @@ def test_the_rows_follow_the_milestones_their_deadlines_and_a_changed_amount(api
     agreed(api, c.key, 1, "con")
     rows = stored(api, c.id)
     assert rows[0]["amount"] == Decimal("700000.00") and rows == derived(api, c.id)
+    c.step("pay1", paid_at="2026-09-04", amount="600000.00")  # in part
+    rows = stored(api, c.id)
+    assert (rows[0]["paid"], rows[0]["last_paid_on"], rows[0]["paid_in_full_on"]) == (
+        Decimal("600000.00"), date(2026, 9, 4), None) and rows == derived(api, c.id)
+    c.step("pay1", at(10, 8), paid_at="2026-10-08", amount="100000.00")  # the rest, late
+    rows = stored(api, c.id)
+    assert (rows[0]["paid"], rows[0]["last_paid_on"], rows[0]["paid_in_full_on"]) == (
+        Decimal("700000.00"), date(2026, 10, 8), date(2026, 10, 8)) and rows == derived(api, c.id)
 
 
 def test_a_contract_with_one_milestone_has_one_row(api):

@@ -203,14 +203,23 @@ def test_migration_0016_fills_the_table_from_the_contracts_and_drops_it_on_downg
         for tid, no, at_ in (("t1", 1, due), ("t1b", 1, due.replace(day=20)), ("t3", 3, None)):
             conn.execute(insert(tasks).values(id=tid, instance_id="i-1", item_no=no, element_id="record_payment",
                                               state="ready", created_at=now, due_at=at_))
+        payments = Base.metadata.tables["payments"]
+        for pid, day, amount in (("p2", date(2026, 9, 25), "60.00"), ("p1", date(2026, 9, 10), "40.00"),
+                                 ("p3", date(2026, 9, 28), "0.01")):
+            conn.execute(insert(payments).values(id=pid, instance_id="i-1", milestone_no=1, paid_at=day,
+                                                 amount=Decimal(amount),
+                                                 recorded_at=now, recorded_by="emp"))
     command.upgrade(config, "0016")
     with engine.connect() as conn:
         rows = [tuple(r) for r in conn.execute(select(
             PaymentObligation.milestone_no, PaymentObligation.employer, PaymentObligation.funding_source,
             PaymentObligation.amount, PaymentObligation.due_at, PaymentObligation.last_day,
-            PaymentObligation.interest_micro_percent).order_by(PaymentObligation.milestone_no))]
-    assert rows == [(1, "EMP", "special_bonds", Decimal("100.00"), due.replace(day=20), date(2026, 9, 20), 50_000),
-                    (3, "EMP", "special_bonds", Decimal("250.50"), None, None, None)]
+            PaymentObligation.interest_micro_percent, PaymentObligation.paid, PaymentObligation.last_paid_on,
+            PaymentObligation.paid_in_full_on).order_by(PaymentObligation.milestone_no))]
+    # milestone 1: 40.00 on 09-10, 60.00 on 09-25 (paid in full), 0.01 on 09-28; milestone 2 is of no amount
+    assert rows == [(1, "EMP", "special_bonds", Decimal("100.00"), due.replace(day=20), date(2026, 9, 20), 50_000,
+                     Decimal("100.01"), date(2026, 9, 28), date(2026, 9, 25)),
+                    (3, "EMP", "special_bonds", Decimal("250.50"), None, None, None, Decimal("0.00"), None, None)]
     command.downgrade(config, "0015")
     with engine.connect() as conn:
         assert "payment_obligations" not in inspect(conn).get_table_names()
