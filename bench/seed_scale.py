@@ -22,7 +22,7 @@ late, 5 % partly paid, 7 % not paid (arrears); 6 % of contracts are works contra
 term, half of them paid; the sign and file tasks with their deadlines; an alert per late obligation (arrears
 or non-performance; yellow/orange/red by age, resolved when met) with its alert_* audit events; a 10 % of red
 arrears alerts confirmed (credit record and lead); 4 % cancelled, 25 % completed; the payment_obligations rows the
-engine keeps beside each contract (obligations.rows_for). Rows go in with COPY.
+engine keeps beside each contract (payment_obligations, contract_deadlines). Rows go in with COPY.
 
 What it measures, each the median of `--repeat` (5) calls by the PROV supervisor against `lvyue serve`:
 the monthly report (JSON and CSV) of `--month`, the dashboard, the first and a deep page (the cursor after
@@ -130,6 +130,11 @@ def directory_and_definitions(db: Database) -> tuple[int, dict[str, str]]:
 
 
 # ---------------------------------------------------------------- the rows of one contract
+CONTRACT_DEADLINES = ("instance_id", "department_code", "awarded_on", "signed_on", "sign_last_day", "filed_on",
+                      "file_last_day", "bid_release_due_at", "bid_released_on", "bid_exempt", "performance_release_due_at",
+                      "performance_released_on", "quality_release_due_at", "quality_released_on", "works_terms")
+
+
 class Rows:
     """COPY buffers per table."""
 
@@ -154,6 +159,7 @@ class Rows:
                   "responsible_org", "code", "legal_basis", "escalated_at", "created_at", "created_by", "evidence"),
         "payment_obligations": ("instance_id", "milestone_no", "department_code", "employer", "funding_source", "amount",
                                 "due_at", "last_day", "interest_micro_percent", "paid", "last_paid_on", "paid_in_full_on"),
+        "contract_deadlines": CONTRACT_DEADLINES,
     }
 
     def __init__(self):
@@ -248,6 +254,7 @@ def contract(rows: Rows, rng: random.Random, n: int, definition_id: int, month_f
         data["signed_at"] = signed.isoformat()
         data["contract_no"] = f"HT-{n:07d}"
     sign_tid = task(bindings.SIGN_CONTRACT, sign_due, at_noon(signed) if signed else None)
+    contract_dues = {bindings.SIGN_CONTRACT: sign_due}
     if (signed and signed > award + timedelta(days=30)) or (not signed and sign_due < now):
         alert(bindings.SIGN_CONTRACT, "1", "non_performance", "R04", sign_due, at_noon(signed) if signed else None,
               sign_tid, None, employer)
@@ -257,6 +264,7 @@ def contract(rows: Rows, rng: random.Random, n: int, definition_id: int, month_f
             filed = min(signed + timedelta(days=rng.choice((1, 3, 5, 7, 12))), today)
             data["filed_at"] = filed.isoformat()
         file_tid = task(bindings.FILE_CONTRACT, file_due, at_noon(filed) if filed else None)
+        contract_dues[bindings.FILE_CONTRACT] = file_due
         if (filed and end_of_day(filed) > file_due) or (not filed and file_due < now):
             alert(bindings.FILE_CONTRACT, "1", "non_performance", "L01", file_due, at_noon(filed) if filed else None,
                   file_tid, None, employer)
@@ -341,6 +349,8 @@ def contract(rows: Rows, rng: random.Random, n: int, definition_id: int, month_f
         rows.add("payment_obligations", iid, o["milestone_no"], o["department_code"], o["employer"], o["funding_source"],
                  Money.to_fen(o["amount"]), o["due_at"], o["last_day"], o["interest_micro_percent"],
                  Money.to_fen(o["paid"]), o["last_paid_on"], o["paid_in_full_on"])
+    deadline = obligations.contract_row_for(iid, dept, data, contract_dues)
+    rows.add("contract_deadlines", *(deadline[c] for c in CONTRACT_DEADLINES))
 
 
 def seed(url: str, n: int, month: str, seed_value: int) -> dict:

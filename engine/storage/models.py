@@ -393,6 +393,35 @@ class PaymentObligation(Base):
     paid_in_full_on: Mapped[date | None] = mapped_column(Date)
 
 
+class ContractDeadline(Base):
+    """A contract's business dates and the deadlines the engine set on its signing, filing and release tasks, in
+    typed columns (engine/supervision/obligations.py keeps it in step), so that the monthly report counts the
+    contracts awarded, signed and filed in a month and finds the deposits held past their release deadline in
+    SQL. One row per contract: the award notice, signing, filing and release dates its data holds (China-time
+    days), the last day of the signing and filing periods, the release tasks' deadlines (instants), whether its
+    bid bond is exempt and whether it is a works contract with payment terms (advance, progress, settlement)."""
+
+    __tablename__ = "contract_deadlines"
+    __table_args__ = (Index("ix_contract_deadlines_awarded_on", "awarded_on"),
+                      Index("ix_contract_deadlines_signed_on", "signed_on"),
+                      Index("ix_contract_deadlines_filed_on", "filed_on"))
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True)
+    department_code: Mapped[str | None] = mapped_column(String(64))
+    awarded_on: Mapped[date | None] = mapped_column(Date)
+    signed_on: Mapped[date | None] = mapped_column(Date)
+    sign_last_day: Mapped[date | None] = mapped_column(Date)
+    filed_on: Mapped[date | None] = mapped_column(Date)
+    file_last_day: Mapped[date | None] = mapped_column(Date)
+    bid_release_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    bid_released_on: Mapped[date | None] = mapped_column(Date)
+    bid_exempt: Mapped[bool] = mapped_column(Boolean)
+    performance_release_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    performance_released_on: Mapped[date | None] = mapped_column(Date)
+    quality_release_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    quality_released_on: Mapped[date | None] = mapped_column(Date)
+    works_terms: Mapped[bool] = mapped_column(Boolean)
+
+
 class PaymentApplication(Base):
     """A works contractor's progress payment application or settlement report, and what the employer confirmed
     (进度款支付申请 / 竣工结算报告); deemed confirmation is read from the rules, not stored."""

@@ -23,10 +23,16 @@ from sqlalchemy import delete, event, func, insert, inspect, select
 from sqlalchemy.orm import Session
 
 from engine.runtime import values
-from engine.storage.models import Instance, Payment, PaymentObligation, TaskRow
-from engine.supervision import alerts, bindings, interest, timing
+from engine.storage.models import ContractDeadline, Instance, Payment, PaymentObligation, TaskRow
+from engine.supervision import alerts, bindings, deadlines, interest, timing
 
 PAY = bindings.RECORD_PAYMENT
+SIGN, FILE = bindings.SIGN_CONTRACT, bindings.FILE_CONTRACT
+RELEASES = {"bid": bindings.RELEASE_BID_BOND, "performance": bindings.RELEASE_PERFORMANCE,
+            "quality": bindings.RELEASE_RETENTION}
+CONTRACT_TASKS = (SIGN, FILE, *RELEASES.values())  # the contract-level tasks (no milestone) whose deadlines it copies
+WORKS_TERMS = ("advance", "progress", "settlement")
+COPIED_TASKS = frozenset((PAY, *CONTRACT_TASKS))
 MICRO = Decimal(1_000_000)  # the rate column's unit: a millionth of a percent a day (rates have ≤ 6 decimals)
 
 
@@ -71,6 +77,43 @@ def rows_for(instance_id: str, department_code: str | None, roles: Mapping[str, 
     return out
 
 
+def _dates_of(data: Mapping[str, Any]) -> dict[str, Any]:
+    """What contract_deadlines copies of a contract's data (its business days as China-time dates)."""
+    day = deadlines.business_day
+    terms = data.get("payment_terms")
+    return {"awarded_on": day(data.get("award_notice_date")), "signed_on": day(data.get("signed_at")),
+            "filed_on": day(data.get("filed_at")),
+            "bid_released_on": day(data.get("released_at")) if "bid_bond_released_amount" in data else None,
+            "bid_exempt": (data.get("bid_bond") or {}).get("form") == "exempt",
+            "performance_released_on": day(data.get("performance_guarantee_released_at")),
+            "quality_released_on": day(data.get("retention_released_at")),
+            "works_terms": isinstance(terms, dict) and any(terms.get(k) for k in WORKS_TERMS)}
+
+
+def contract_row_for(instance_id: str, department_code: str | None, data: Mapping[str, Any] | None,
+                     dues: Mapping[str, datetime]) -> dict[str, Any]:
+    """The contract_deadlines row of a contract: `dues` the earliest deadline of each of its contract-level
+    tasks by element id (signing, filing, the three releases)."""
+    def last(element: str) -> date | None:
+        return alerts.last_day(dues[element]) if dues.get(element) is not None else None
+
+    return {"instance_id": instance_id, "department_code": department_code, **_dates_of(data or {}),
+            "sign_last_day": last(SIGN), "file_last_day": last(FILE),
+            **{f"{kind}_release_due_at": dues.get(element) for kind, element in RELEASES.items()}}
+
+
+def contract_dues_of(connection, instance_ids: Iterable[str]) -> dict[str, dict[str, datetime]]:
+    """instance → contract-level task element → the earliest deadline set on it."""
+    out: dict[str, dict[str, datetime]] = {}
+    query = (select(TaskRow.instance_id, TaskRow.element_id, func.min(TaskRow.due_at))
+             .where(TaskRow.instance_id.in_(list(instance_ids)), TaskRow.element_id.in_(CONTRACT_TASKS),
+                    TaskRow.item_no.is_(None), TaskRow.due_at.is_not(None))
+             .group_by(TaskRow.instance_id, TaskRow.element_id))
+    for instance_id, element, due_at in connection.execute(query):
+        out.setdefault(instance_id, {})[element] = due_at
+    return out
+
+
 def payments_of(connection, instance_ids: Iterable[str]) -> dict[str, dict[int, list[tuple[date, Decimal]]]]:
     """instance → milestone → its payments (date, amount) in ledger order."""
     out: dict[str, dict[int, list[tuple[date, Decimal]]]] = {}
@@ -100,23 +143,34 @@ def sync(connection, instance_ids: Iterable[str]) -> None:
     registry = timing.registry()
     for start in range(0, len(ids), 500):  # bound-parameter limits
         chunk = ids[start:start + 500]
-        dues, paid = dues_of(connection, chunk), payments_of(connection, chunk)
-        rows = []
-        for iid, dept, roles, data in connection.execute(
-                select(Instance.id, Instance.department_code, Instance.roles, Instance.data).where(Instance.id.in_(chunk))):
-            rows.extend(rows_for(iid, dept, roles, data, dues.get(iid, {}), paid.get(iid, {}), registry))
+        contracts = list(connection.execute(select(Instance.id, Instance.department_code, Instance.roles, Instance.data)
+                                            .where(Instance.id.in_(chunk))))
         connection.execute(delete(PaymentObligation).where(PaymentObligation.instance_id.in_(chunk)))
-        if rows:
-            connection.execute(insert(PaymentObligation), rows)
+        connection.execute(delete(ContractDeadline).where(ContractDeadline.instance_id.in_(chunk)))
+        _write(connection, contracts, registry)
+
+
+def _write(connection, contracts: list, registry) -> int:
+    """Insert the rows of these contracts (id, department_code, roles, data); the number of milestone rows."""
+    ids = [c.id for c in contracts]
+    dues, paid, contract_dues = dues_of(connection, ids), payments_of(connection, ids), contract_dues_of(connection, ids)
+    rows = [row for c in contracts for row in rows_for(c.id, c.department_code, c.roles, c.data, dues.get(c.id, {}),
+                                                       paid.get(c.id, {}), registry)]
+    if rows:
+        connection.execute(insert(PaymentObligation), rows)
+    if contracts:
+        connection.execute(insert(ContractDeadline), [contract_row_for(c.id, c.department_code, c.data,
+                                                                       contract_dues.get(c.id, {})) for c in contracts])
+    return len(rows)
 
 
 def _copied(data: Mapping[str, Any] | None) -> tuple:
-    """What the rows copy of a contract's data: milestone amounts, funding source, payment basis."""
+    """What the rows copy of a contract's data: milestone amounts, funding source, payment basis, its dates."""
     data = data or {}
     milestones = data.get("milestones") or []
     amounts = tuple(values.amount_of(m.get("amount") if isinstance(m, dict) else None) for m in milestones) \
         if isinstance(milestones, list) else repr(milestones)
-    return amounts, data.get("funding_source"), repr(data.get("payment_basis"))
+    return amounts, data.get("funding_source"), repr(data.get("payment_basis")), _dates_of(data)
 
 
 def _changed(state, name: str, project=lambda v: v) -> bool:
@@ -140,12 +194,12 @@ def touched(session: Session) -> set[str]:
     for obj in session.new:
         if isinstance(obj, Instance):
             out.add(obj.id)
-        elif isinstance(obj, TaskRow) and obj.element_id == PAY or isinstance(obj, Payment) and obj.milestone_no:
+        elif isinstance(obj, TaskRow) and obj.element_id in COPIED_TASKS or isinstance(obj, Payment) and obj.milestone_no:
             out.add(obj.instance_id)
     for obj in session.dirty:
         if isinstance(obj, Instance) and _instance_changed(obj):
             out.add(obj.id)
-        elif isinstance(obj, TaskRow) and obj.element_id == PAY and _changed(inspect(obj), "due_at"):
+        elif isinstance(obj, TaskRow) and obj.element_id in COPIED_TASKS and _changed(inspect(obj), "due_at"):
             out.add(obj.instance_id)
         elif isinstance(obj, Payment) and any(_changed(inspect(obj), c) for c in ("amount", "paid_at", "milestone_no")):
             out.add(obj.instance_id)
@@ -168,7 +222,7 @@ def install() -> None:
 
 
 def backfill(connection, batch: int = 2000) -> int:
-    """Fill the table from the contracts already there (migration 0016); the number of rows written."""
+    """Fill both tables from the contracts already there (migration 0016); the number of milestone rows written."""
     written, after = 0, None
     registry = timing.registry()
     while True:
@@ -178,12 +232,6 @@ def backfill(connection, batch: int = 2000) -> int:
         contracts = list(connection.execute(query))
         if not contracts:
             return written
-        ids = [c.id for c in contracts]
-        dues, paid = dues_of(connection, ids), payments_of(connection, ids)
-        rows = [row for c in contracts for row in rows_for(c.id, c.department_code, c.roles, c.data, dues.get(c.id, {}),
-                                                           paid.get(c.id, {}), registry)]
-        if rows:
-            connection.execute(insert(PaymentObligation), rows)
-        written += len(rows)
+        written += _write(connection, contracts, registry)
         after = contracts[-1].id
 

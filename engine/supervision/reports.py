@@ -21,25 +21,24 @@ from decimal import Decimal
 from typing import Any, Callable, Mapping, NamedTuple
 
 from sqlalchemy import BigInteger, Date, and_, case, cast, func, literal, or_, select, text, true, type_coerce
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm import Session
 
-from engine.supervision import alerts, bindings, cases, credit, csv_export, deadlines, interest, timing, works_payments
+from engine.supervision import (alerts, cases, credit, csv_export, deadlines, interest, obligations, timing,
+                                works_payments)
 from engine import clock
 from engine.access import directory
 from engine.runtime import values
 from engine.storage.db import Database, Money
 from engine.access.directory import Principal
 from engine.errors import Forbidden, Invalid, NotFound
-from engine.storage.models import (Alert, AlertDecision, AuditEvent, CreditRecord, Department, Guarantee, Instance, Invoice, Lead,
-                                   Organisation, Payment, PaymentApplication, PaymentObligation, TaskRow)
+from engine.storage.models import (Alert, AlertDecision, AuditEvent, ContractDeadline, CreditRecord, Department, Guarantee,
+                                   Instance, Invoice, Lead, Organisation, Payment, PaymentApplication, PaymentObligation)
 
 SEVERITIES = ("yellow", "orange", "red")
 TOP_EMPLOYERS = 5
 
-# The element ids of the process library (bpmn/post_award.bpmn) whose tasks carry each obligation's deadline.
-SIGN, FILE, PAY = bindings.SIGN_CONTRACT, bindings.FILE_CONTRACT, bindings.RECORD_PAYMENT
-RELEASES = {"bid": bindings.RELEASE_BID_BOND, "performance": bindings.RELEASE_PERFORMANCE,
-            "quality": bindings.RELEASE_RETENTION}
+# The deposits whose release deadline the report watches (their tasks' deadlines: contract_deadlines).
+RELEASES = obligations.RELEASES
 
 
 @dataclass(frozen=True)
@@ -184,13 +183,6 @@ DEFINITIONS: dict[str, str] = {
 # ---------------------------------------------------------------- helpers
 _dec = values.amount_of
 money = values.format_money
-_day = deadlines.business_day
-
-
-def last_day(due_at: datetime | None) -> date | None:
-    """The last day of a period ending at `due_at` (24:00 China time of that day)."""
-    return alerts.last_day(due_at) if due_at is not None else None
-
 
 def scope_for(month: str, departments: frozenset[str], every_department: bool = False, contracts: int = 0,
               load_ids: Callable[[], frozenset[str]] | None = None) -> ReportScope:
@@ -247,23 +239,10 @@ def _names(session: Session, codes) -> dict[str, str]:
 
 
 # What the figures read of a contract: never its serialized workflow state.
-INSTANCE_COLUMNS = load_only(Instance.id, Instance.business_key, Instance.status, Instance.data, Instance.roles,
-                             Instance.department_code)
 INSTANCE_FIELDS = (Instance.id, Instance.business_key, Instance.status, Instance.data, Instance.roles,
                    Instance.department_code)
-TASK_FIELDS = (TaskRow.instance_id, TaskRow.element_id, TaskRow.item_no, TaskRow.due_at)
 ALERT_FIELDS = (Alert.id, Alert.instance_id, Alert.code, Alert.kind, Alert.severity, Alert.status, Alert.raised_at,
                 Alert.resolved_at, Alert.updated_at, Alert.escalated_to)
-
-
-def _due_by(tasks: list[TaskRow]) -> dict[tuple[str, str, int | None], datetime]:
-    """(instance, element, milestone) → the deadline the engine set on that obligation's task (earliest)."""
-    out: dict[tuple[str, str, int | None], datetime] = {}
-    for t in tasks:
-        key = (t.instance_id, t.element_id, t.item_no)
-        if t.due_at is not None and (key not in out or t.due_at < out[key]):
-            out[key] = t.due_at
-    return out
 
 
 def _severity_counts() -> dict[str, int]:
@@ -284,31 +263,9 @@ def _summary(counts: dict[str, dict[str, int]]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- the sections
-def _contracts_and_filings(instances: list[Instance], due: dict, scope: ReportScope) -> tuple[dict, dict]:
-    c = {"awarded": 0, "signed": 0, "signed_on_time": 0, "signed_late": 0}
-    f = {"filed": 0, "on_time": 0, "late": 0}
-    for inst in instances:
-        data = inst.data or {}
-        if scope.in_month(_day(data.get("award_notice_date"))):
-            c["awarded"] += 1
-        signed = _day(data.get("signed_at"))
-        if scope.in_month(signed):
-            c["signed"] += 1
-            limit = last_day(due.get((inst.id, SIGN, None)))
-            if limit is not None:
-                c["signed_on_time" if signed <= limit else "signed_late"] += 1
-        filed = _day(data.get("filed_at"))
-        if scope.in_month(filed):
-            f["filed"] += 1
-            limit = last_day(due.get((inst.id, FILE, None)))
-            if limit is not None:
-                f["on_time" if filed <= limit else "late"] += 1
-    return c, f
-
-
 # Milestones and arrears are SQL aggregates over payment_obligations (engine/supervision/obligations.py: one row
-# per milestone, amount in integer fen, its deadline and last day, what it copies of the contract) and payments
-# (fen, paid_at): no contract's JSON is read for them, and no Python loop runs over all milestones.
+# per milestone, amount in integer fen, its deadline and last day, what was paid on it, what it copies of the
+# contract): no contract's JSON is read for them, and no Python loop runs over all milestones.
 _E8 = 100_000_000  # fen × micro-percent × days / 10^8 = fen of interest
 
 
@@ -501,38 +458,6 @@ def _guarantee_amount(kind: str, data: dict[str, Any]) -> Decimal:
     return contract * _dec(data.get("retention_rate")) / 100
 
 
-def _released_on(kind: str, data: dict[str, Any]) -> date | None:
-    if kind == "bid":
-        return _day(data.get("released_at")) if "bid_bond_released_amount" in data else None
-    if kind == "performance":
-        return _day(data.get("performance_guarantee_released_at"))
-    return _day(data.get("retention_released_at"))
-
-
-def _held_past_release(instances: list[Instance], due: dict, scope: ReportScope) -> dict:
-    by_kind = {kind: {"count": 0, "amount": Decimal(0)} for kind in RELEASES}
-    _tally_held(instances, due, scope, by_kind)
-    return _finish_held(by_kind)
-
-
-def _tally_held(instances, due: dict, scope: ReportScope, by_kind: dict) -> None:
-    for inst in instances:
-        if inst.status == "cancelled":
-            continue
-        data = inst.data or {}
-        for kind, element in RELEASES.items():
-            due_at = due.get((inst.id, element, None))
-            if due_at is None or due_at > scope.end:
-                continue
-            if kind == "bid" and (data.get("bid_bond") or {}).get("form") == "exempt":
-                continue
-            released = _released_on(kind, data)
-            if released is not None and released <= scope.last_day:
-                continue
-            by_kind[kind]["count"] += 1
-            by_kind[kind]["amount"] += _guarantee_amount(kind, data)
-
-
 def _finish_held(by_kind: dict) -> dict:
     return {"count": sum(k["count"] for k in by_kind.values()),
             "amount": money(sum((k["amount"] for k in by_kind.values()), Decimal(0))),
@@ -630,21 +555,6 @@ def _leads(session: Session, alert_rows: list[Alert], events: dict[str, list[tup
 BATCH = 5000  # contracts read at a time by the contract sections
 
 
-def _batches(session: Session, scope: ReportScope):
-    """The contracts in scope, BATCH at a time in id order (keyset): a batch is done with before the next is read."""
-    after = None
-    while True:
-        query = select(*INSTANCE_FIELDS).where(scope.contains(Instance.id)).order_by(Instance.id).limit(BATCH)
-        if after is not None:
-            query = query.where(Instance.id > after)
-        rows = list(session.execute(query))
-        if rows:
-            yield rows
-        if len(rows) < BATCH:
-            return
-        after = rows[-1].id
-
-
 class _Owing(NamedTuple):
     """What the arrears section reads of a contract that owes (not its whole data)."""
     id: str
@@ -659,31 +569,88 @@ def _owing(inst) -> _Owing:
                   {"payment_basis": data.get("payment_basis"), "funding_source": data.get("funding_source")})
 
 
+def _deadline_scope(scope: ReportScope):
+    """A WHERE clause: the contract_deadlines row's contract is in scope (the department it copies)."""
+    d = ContractDeadline
+    return true() if scope.every_department else d.department_code.in_(sorted(scope.departments))
+
+
+def _contracts_and_filings(session: Session, scope: ReportScope) -> tuple[dict, dict]:
+    """The `contracts` and `filings` sections: counted in SQL over contract_deadlines (the business days and the
+    last days of the signing and filing periods, typed), over the contracts with a date in the month (indexes)."""
+    d = ContractDeadline
+
+    def in_month(column):
+        return and_(column >= scope.first_day, column <= scope.last_day)
+
+    def n(*conditions):
+        return func.count(case((and_(*conditions), 1)))
+
+    row = session.execute(select(
+        n(in_month(d.awarded_on)), n(in_month(d.signed_on)),
+        n(in_month(d.signed_on), d.sign_last_day.is_not(None), d.signed_on <= d.sign_last_day),
+        n(in_month(d.signed_on), d.sign_last_day.is_not(None), d.signed_on > d.sign_last_day),
+        n(in_month(d.filed_on)), n(in_month(d.filed_on), d.file_last_day.is_not(None), d.filed_on <= d.file_last_day),
+        n(in_month(d.filed_on), d.file_last_day.is_not(None), d.filed_on > d.file_last_day))
+        .where(_deadline_scope(scope), or_(in_month(d.awarded_on), in_month(d.signed_on), in_month(d.filed_on)))).one()
+    return (dict(zip(("awarded", "signed", "signed_on_time", "signed_late"), row[:4])),
+            dict(zip(("filed", "on_time", "late"), row[4:])))
+
+
+def _held_past_release(session: Session, scope: ReportScope) -> dict:
+    """The `held_past_release` section: the deposits whose release deadline (typed in contract_deadlines) had passed
+    by the month's end and that no release dated on or before its last day ended, found in SQL; their amounts
+    (rates of the contract amount, unrounded until the total) from the data of those contracts only."""
+    d = ContractDeadline
+    cancelled = select(Instance.id).where(Instance.status == "cancelled")
+
+    def held(kind: str):
+        due, released = getattr(d, f"{kind}_release_due_at"), getattr(d, f"{kind}_released_on")
+        return and_(due.is_not(None), due <= scope.end, or_(released.is_(None), released > scope.last_day),
+                    *((~d.bid_exempt,) if kind == "bid" else ()))
+
+    rows = list(session.execute(select(d.instance_id, *(held(kind) for kind in RELEASES))
+                                .where(_deadline_scope(scope), or_(*(held(kind) for kind in RELEASES)),
+                                       d.instance_id.not_in(cancelled))))
+    by_kind = {kind: {"count": 0, "amount": Decimal(0)} for kind in RELEASES}
+    data = {}
+    for chunk in _chunks({r[0] for r in rows}):
+        data.update(session.execute(select(Instance.id, Instance.data).where(Instance.id.in_(chunk))).all())
+    for instance_id, *flags in rows:
+        for kind, flag in zip(RELEASES, flags):
+            if flag:
+                by_kind[kind]["count"] += 1
+                by_kind[kind]["amount"] += _guarantee_amount(kind, data[instance_id] or {})
+    return _finish_held(by_kind)
+
+
+def _works_contracts(session: Session, scope: ReportScope):
+    """The works contracts in scope (payment terms with an advance, progress payments or a settlement; typed in
+    contract_deadlines), not cancelled, as contract rows BATCH at a time in id order."""
+    d = ContractDeadline
+    cancelled = select(Instance.id).where(Instance.status == "cancelled")
+    ids = sorted(session.scalars(select(d.instance_id).where(_deadline_scope(scope), d.works_terms,
+                                                            d.instance_id.not_in(cancelled))))
+    for start in range(0, len(ids), BATCH):
+        chunk = ids[start:start + BATCH]
+        rows: list = []
+        for part in _chunks(chunk):
+            rows.extend(session.execute(select(*INSTANCE_FIELDS).where(Instance.id.in_(part))))
+        yield sorted(rows, key=lambda r: r.id)
+
+
 def _contract_sections(session: Session, scope: ReportScope) -> tuple[dict, dict, dict, dict, dict]:
-    """The sections read from the contracts — contracts, filings, milestones, arrears, held past release.
-    Milestones and arrears of milestones are SQL sums over payment_obligations; the rest (and the works
-    obligations, which depend on the applications as they stood at the month's end) read the contracts BATCH at
-    a time with their deadline tasks (by id range), so that memory holds one batch and what works owe."""
-    contracts = {"awarded": 0, "signed": 0, "signed_on_time": 0, "signed_late": 0}
-    filings = {"filed": 0, "on_time": 0, "late": 0}
-    held = {kind: {"count": 0, "amount": Decimal(0)} for kind in RELEASES}
+    """The sections read from the contracts — contracts, filings, milestones, arrears, held past release — as
+    SQL over their typed rows (payment_obligations, contract_deadlines); only the works obligations, which
+    depend on the applications as they stood at the month's end, are worked out per works contract."""
+    contracts, filings = _contracts_and_filings(session, scope)
     works_owed: list[tuple[_Owing, Decimal, date]] = []
-    for batch in _batches(session, scope):
+    for batch in _works_contracts(session, scope):
         lo, hi = batch[0].id, batch[-1].id
-
-        def span(column):
-            return column.between(lo, hi)
-
-        # Rows of contracts in the id range but not in scope only add keys no contract of the batch looks up.
-        due = _due_by(session.execute(select(*TASK_FIELDS).where(
-            span(TaskRow.instance_id), TaskRow.element_id.in_([SIGN, FILE, *RELEASES.values()]))))
-        c, f = _contracts_and_filings(batch, due, scope)
-        for total, part in ((contracts, c), (filings, f)):
-            for key, n in part.items():
-                total[key] += n
-        works_owed.extend((_owing(inst), amount, day) for inst, amount, day in _works_owed(session, batch, scope, span))
-        _tally_held(batch, due, scope, held)
-    return contracts, filings, _milestones(session, scope), _arrears(session, scope, works_owed), _finish_held(held)
+        works_owed.extend((_owing(inst), amount, day) for inst, amount, day in
+                          _works_owed(session, batch, scope, lambda column: column.between(lo, hi)))
+    return contracts, filings, _milestones(session, scope), _arrears(session, scope, works_owed), \
+        _held_past_release(session, scope)
 
 
 def build(session: Session, scope: ReportScope) -> dict[str, Any]:

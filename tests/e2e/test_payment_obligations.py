@@ -10,9 +10,9 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
-from engine.storage.models import Instance, PaymentObligation
+from engine.storage.models import ContractDeadline, Instance, PaymentObligation
 from engine.supervision import obligations
 from tests.e2e.test_contract_changes import agreed, change
 from tests.e2e.test_post_award import Contract, at, one_milestone, tendering_works
@@ -65,6 +65,27 @@ def test_the_rows_follow_the_milestones_their_deadlines_and_a_changed_amount(api
     rows = stored(api, c.id)
     assert (rows[0]["paid"], rows[0]["last_paid_on"], rows[0]["paid_in_full_on"]) == (
         Decimal("700000.00"), date(2026, 10, 8), date(2026, 10, 8)) and rows == derived(api, c.id)
+
+
+def contract_rows(api, instance_id: str) -> tuple[dict, dict]:
+    """(the contract_deadlines row stored, the one contract_row_for derives from the contract and its tasks now)."""
+    with api.db.read() as s:
+        row = s.get(ContractDeadline, instance_id)
+        got = {c.key: getattr(row, c.key) for c in inspect(ContractDeadline).column_attrs}
+        inst = s.get(Instance, instance_id)
+        dues = obligations.contract_dues_of(s.connection(), [instance_id]).get(instance_id, {})
+        return got, obligations.contract_row_for(inst.id, inst.department_code, inst.data, dues)
+
+
+def test_the_contract_row_follows_its_dates_and_deadlines(api):
+    c = Contract(api, "OBL-3", tendering_works())  # award 08-03: R04's signing period ends 09-02
+    got, want = contract_rows(api, c.id)
+    assert got == want and got["awarded_on"] == date(2026, 8, 3) and got["sign_last_day"] == date(2026, 9, 2)
+    assert (got["signed_on"], got["file_last_day"], got["bid_exempt"], got["works_terms"]) == (None, None, False, False)
+    c.run(until="review")  # signed, confirmed, filed
+    got, want = contract_rows(api, c.id)
+    assert got == want and got["signed_on"] is not None and got["filed_on"] is not None
+    assert got["file_last_day"] is not None and got["bid_release_due_at"] is not None
 
 
 def test_a_contract_with_one_milestone_has_one_row(api):

@@ -13,8 +13,8 @@ from sqlalchemy.exc import StatementError
 
 from engine.storage import migrate
 from engine.storage.db import Database, make_engine
-from engine.storage.models import (Alert, Base, CreditRecord, Guarantee, GuaranteeClaim, Instance, Invoice, Payment,
-                                   PaymentObligation)
+from engine.storage.models import (Alert, Base, ContractDeadline, CreditRecord, Guarantee, GuaranteeClaim, Instance,
+                                   Invoice, Payment, PaymentObligation)
 from tests.conftest import PG_URL, require_postgres
 
 
@@ -216,12 +216,15 @@ def test_migration_0016_fills_the_table_from_the_contracts_and_drops_it_on_downg
             PaymentObligation.amount, PaymentObligation.due_at, PaymentObligation.last_day,
             PaymentObligation.interest_micro_percent, PaymentObligation.paid, PaymentObligation.last_paid_on,
             PaymentObligation.paid_in_full_on).order_by(PaymentObligation.milestone_no))]
+        contract = conn.execute(select(ContractDeadline.instance_id, ContractDeadline.sign_last_day,
+                                       ContractDeadline.works_terms)).all()
     # milestone 1: 40.00 on 09-10, 60.00 on 09-25 (paid in full), 0.01 on 09-28; milestone 2 is of no amount
     assert rows == [(1, "EMP", "special_bonds", Decimal("100.00"), due.replace(day=20), date(2026, 9, 20), 50_000,
                      Decimal("100.01"), date(2026, 9, 28), date(2026, 9, 25)),
                     (3, "EMP", "special_bonds", Decimal("250.50"), None, None, None, Decimal("0.00"), None, None)]
+    assert contract == [("i-1", None, False)]
     command.downgrade(config, "0015")
     with engine.connect() as conn:
-        assert "payment_obligations" not in inspect(conn).get_table_names()
+        assert not {"payment_obligations", "contract_deadlines"} & set(inspect(conn).get_table_names())
     command.upgrade(config, "head")
     engine.dispose()
