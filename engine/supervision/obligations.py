@@ -1,17 +1,20 @@
-"""Payment obligations in typed columns (table payment_obligations): what the monthly report needs of each
-payment milestone — its amount in fen, the deadline of its record_payment task and that deadline's last day, the
-contract's department, employer and funding source, the late-payment rate its payment basis fixes, and its
-payments so far (total, latest date, the date it was paid in full) — so
-that milestones due, paid and in arrears are SQL aggregates over integer fen instead of a pass over every
-contract's JSON (BENCHMARKS.md §6).
+"""The monthly report's typed rows (migration 0016): what it needs of each contract in typed columns, so that its
+contract sections are SQL counts and sums instead of a pass over every contract's JSON (BENCHMARKS.md §6).
+
+* payment_obligations — one row per payment milestone: its amount in fen, the deadline of its record_payment task
+  and that deadline's last day, the contract's department, employer and funding source, the late-payment rate its
+  payment basis fixes, and its payments so far (total, latest date, the date it was paid in full).
+* contract_deadlines — one row per contract: its award notice, signing, filing and release dates, the last days
+  of its signing and filing periods, its release deadlines, whether its bid bond is exempt and whether it has
+  works payment terms.
 
 The rows follow the contract: after every flush that changed what they copy — a contract started, its data
-(milestone amounts, e.g. a confirmed value change naming a milestone; funding source; payment basis), roles or
-department changed, a record_payment task made ready or its deadline moved (a suspension, an extension), a
-milestone payment recorded, corrected or removed — the
-contract's rows are rebuilt from what was just written (`sync`). A flush that changes none of that costs no
-statement. Migration 0016 fills the table from the rows already there with the same `rows_for`, and
-bench/seed_scale.py writes it beside its direct inserts.
+(milestone amounts, e.g. a confirmed value change naming a milestone; funding source; payment basis; the dates),
+roles or department changed, a sign, file, release or record_payment task made ready or its deadline moved (a
+suspension, an extension), a milestone payment recorded, corrected or removed — the contract's rows are rebuilt
+from what was just written (`sync`). A flush that changes none of that costs no statement. Migration 0016 fills
+the tables from the rows already there with the same functions, and bench/seed_scale.py writes them beside its
+direct inserts.
 """
 from __future__ import annotations
 
