@@ -532,10 +532,13 @@ def _credit_records(records: list[CreditRecord], scope: ReportScope) -> dict:
 
 def _leads(session: Session, alert_rows: list[Alert], events: dict[str, list[tuple[datetime, str]]],
            scope: ReportScope) -> dict:
-    leads = {lead.alert_id: lead for lead in _rows(session, (Lead.alert_id, Lead.escalated_at), Lead.instance_id, scope)}
-    red = select(Alert.id).where(scope.contains(Alert.instance_id), Alert.severity == "red")
-    decisions = {d.alert_id: d for d in session.execute(select(AlertDecision.alert_id, AlertDecision.decision)
-                                                        .where(AlertDecision.alert_id.in_(red)))}
+    # The leads and decisions of the month's red alerts only (by their ids, in chunks), not of every red alert.
+    leads, decisions = {}, {}
+    for chunk in _chunks({a.id for a in alert_rows if a.severity == "red"}):
+        leads.update((lead.alert_id, lead) for lead in session.execute(
+            select(Lead.alert_id, Lead.escalated_at).where(Lead.alert_id.in_(chunk))))
+        decisions.update((d.alert_id, d) for d in session.execute(
+            select(AlertDecision.alert_id, AlertDecision.decision).where(AlertDecision.alert_id.in_(chunk))))
     out = {"total": 0, "pending": 0, "confirmed": 0, "dismissed": 0}
     for a in alert_rows:
         lead = leads.get(a.id)
