@@ -230,7 +230,8 @@ class Alert(Base):
     __table_args__ = (UniqueConstraint("instance_id", "element_id", "occurrence"),
                       Index("ix_alerts_dept_status", "department_code", "status"),
                       Index("ix_alerts_org_status", "responsible_org", "status"),
-                      Index("ix_alerts_raised_at_id", "raised_at", "id"), Index("ix_alerts_resolved_at", "resolved_at"))
+                      Index("ix_alerts_raised_at_id", "raised_at", "id"), Index("ix_alerts_resolved_at", "resolved_at"),
+                      Index("ix_alerts_severity_updated_at", "severity", "updated_at"))
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), index=True)
     business_key: Mapped[str] = mapped_column(String(200))

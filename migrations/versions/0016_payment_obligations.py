@@ -5,7 +5,8 @@ source, amount in fen, the record_payment task's deadline and its last day (Chin
 rate its payment basis fixes (millionths of a percent a day); what was paid on it (total, latest date, the day
 it was paid in full). And one row per contract (contract_deadlines): its award notice, signing, filing and
 release dates, the last days of its signing and filing periods, its release deadlines, whether its bid bond is
-exempt and whether it has works payment terms. Filled here from the contracts and their tasks
+exempt and whether it has works payment terms. An index on alerts (severity, updated_at) for the month's red
+alerts. Filled here from the contracts and their tasks
 with the engine's own `obligations.rows_for`; kept in step by engine/supervision/obligations.py afterwards.
 
 Revision ID: 0016
@@ -69,11 +70,15 @@ def upgrade() -> None:
         batch_op.create_index('ix_contract_deadlines_awarded_on', ['awarded_on'], unique=False)
         batch_op.create_index('ix_contract_deadlines_signed_on', ['signed_on'], unique=False)
         batch_op.create_index('ix_contract_deadlines_filed_on', ['filed_on'], unique=False)
+    with op.batch_alter_table('alerts', schema=None) as batch_op:  # the red alerts changed in a month (its leads)
+        batch_op.create_index('ix_alerts_severity_updated_at', ['severity', 'updated_at'], unique=False)
     from engine.supervision import obligations  # the engine's own rows, from the contracts already there
     obligations.backfill(op.get_bind())
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('alerts', schema=None) as batch_op:
+        batch_op.drop_index('ix_alerts_severity_updated_at')
     with op.batch_alter_table('contract_deadlines', schema=None) as batch_op:
         batch_op.drop_index('ix_contract_deadlines_filed_on')
         batch_op.drop_index('ix_contract_deadlines_signed_on')
