@@ -315,6 +315,7 @@ def contract(rows: Rows, rng: random.Random, n: int, definition_id: int, month_f
             d = signed + timedelta(days=20)
             rows.add("payments", _uid(rng), iid, None, d, advance_fen, f"A{n}", employer, contractor, at_noon(d),
                      "bench", "advance", None)
+            pay_paid[obligations.ADVANCE] = [(d, Decimal(advance_fen).scaleb(-2))]
     if status == "running" and all_paid and signed and rng.random() < 0.6:
         status = "completed"
         data["completed_at"] = min(today, (signed or award) + timedelta(days=60 * count + 20)).isoformat()

@@ -22,12 +22,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
-from sqlalchemy import delete, event, func, insert, inspect, select
+from sqlalchemy import delete, event, func, insert, inspect, or_, select
 from sqlalchemy.orm import Session
 
 from engine.runtime import values
 from engine.storage.models import ContractDeadline, Instance, Payment, PaymentObligation, TaskRow
-from engine.supervision import alerts, bindings, deadlines, interest, timing
+from engine.supervision import alerts, bindings, deadlines, interest, timing, works_payments
 
 PAY = bindings.RECORD_PAYMENT
 SIGN, FILE = bindings.SIGN_CONTRACT, bindings.FILE_CONTRACT
@@ -35,6 +35,7 @@ RELEASES = {"bid": bindings.RELEASE_BID_BOND, "performance": bindings.RELEASE_PE
             "quality": bindings.RELEASE_RETENTION}
 CONTRACT_TASKS = (SIGN, FILE, *RELEASES.values())  # the contract-level tasks (no milestone) whose deadlines it copies
 WORKS_TERMS = ("advance", "progress", "settlement")
+ADVANCE = 0  # the milestone_no of a works contract's advance (its payments: kind "advance", no milestone)
 COPIED_TASKS = frozenset((PAY, *CONTRACT_TASKS))
 MICRO = Decimal(1_000_000)  # the rate column's unit: a millionth of a percent a day (rates have ≤ 6 decimals)
 
@@ -53,9 +54,10 @@ def rows_for(instance_id: str, department_code: str | None, roles: Mapping[str, 
              data: Mapping[str, Any] | None, dues: Mapping[int, datetime],
              payments: Mapping[int, list[tuple[date, Decimal]]] | None = None, registry=None) -> list[dict[str, Any]]:
     """The payment_obligations rows of a contract: one per milestone of a positive amount (numbered from 1, as
-    its record_payment part's item), `dues` the earliest deadline of each milestone's record_payment task,
-    `payments` each milestone's payments (date, amount) in ledger order (paid_at, recorded_at, id): what was paid
-    in all, the latest payment's date and the date of the payment that brought the total to the amount."""
+    its record_payment part's item), `dues` the earliest deadline of each milestone's record_payment task; and
+    a works contract's advance (number ADVANCE, 0) once signed, due on C01's last day. `payments` each one's
+    payments (date, amount) in ledger order (paid_at, recorded_at, id; the advance's under ADVANCE): what was
+    paid in all, the latest payment's date and the date of the payment that brought the total to the amount."""
     payments = payments or {}
     data, roles = data or {}, roles or {}
     registry = registry or timing.registry()
@@ -65,19 +67,45 @@ def rows_for(instance_id: str, department_code: str | None, roles: Mapping[str, 
         if not amount > 0:
             continue
         due_at = dues.get(no)
-        last = alerts.last_day(due_at) if due_at is not None else None
-        rate = interest.rate_for(registry, data.get("payment_basis"), last) if last is not None else None
-        paid, latest, full = Decimal("0.00"), None, None
-        for paid_at, part in payments.get(no, ()):
-            paid += part
-            latest = paid_at if latest is None or paid_at > latest else latest
-            if full is None and paid >= amount:
-                full = paid_at
-        out.append({"instance_id": instance_id, "milestone_no": no, "department_code": department_code,
-                    "employer": roles.get("employer"), "funding_source": data.get("funding_source") or None,
-                    "amount": amount, "due_at": due_at, "last_day": last, "interest_micro_percent": micro_percent(rate),
-                    "paid": paid, "last_paid_on": latest, "paid_in_full_on": full})
+        out.append(_row(instance_id, no, department_code, roles, data, amount, due_at, payments.get(no, ()), registry))
+    advance = _advance(data)
+    if advance is not None:
+        amount, due_at = advance
+        out.append(_row(instance_id, ADVANCE, department_code, roles, data, amount, due_at, payments.get(ADVANCE, ()),
+                        registry))
     return out
+
+
+def _advance(data: Mapping[str, Any]) -> tuple[Decimal, datetime] | None:
+    """(amount, deadline) of a works contract's advance (C01: works_payments.obligations' first entry) once it is
+    signed; None when it has no advance term, is not signed or the advance is of no amount."""
+    terms = data.get("payment_terms") or {}
+    signed = data.get("signed_at")
+    if not (isinstance(terms, dict) and terms.get("advance") and signed):
+        return None
+    amount = values.amount_of(terms["advance"].get("amount"))
+    if not amount > 0:
+        return None
+    signed_day = signed if isinstance(signed, date) else date.fromisoformat(str(signed)[:10])
+    start = terms.get("works_start_date")
+    start_day = None if start is None else start if isinstance(start, date) else date.fromisoformat(str(start)[:10])
+    return amount, works_payments.advance_due(signed_day, start_day, timing.calendar(), timing.registry()).due_at
+
+
+def _row(instance_id: str, no: int, department_code, roles, data, amount: Decimal, due_at: datetime | None,
+         payments, registry) -> dict[str, Any]:
+    last = alerts.last_day(due_at) if due_at is not None else None
+    rate = interest.rate_for(registry, data.get("payment_basis"), last) if last is not None else None
+    paid, latest, full = Decimal("0.00"), None, None
+    for paid_at, part in payments:
+        paid += part
+        latest = paid_at if latest is None or paid_at > latest else latest
+        if full is None and paid >= amount:
+            full = paid_at
+    return {"instance_id": instance_id, "milestone_no": no, "department_code": department_code,
+            "employer": roles.get("employer"), "funding_source": data.get("funding_source") or None,
+            "amount": amount, "due_at": due_at, "last_day": last, "interest_micro_percent": micro_percent(rate),
+            "paid": paid, "last_paid_on": latest, "paid_in_full_on": full}
 
 
 def _dates_of(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -118,13 +146,15 @@ def contract_dues_of(connection, instance_ids: Iterable[str]) -> dict[str, dict[
 
 
 def payments_of(connection, instance_ids: Iterable[str]) -> dict[str, dict[int, list[tuple[date, Decimal]]]]:
-    """instance → milestone → its payments (date, amount) in ledger order."""
+    """instance → milestone (ADVANCE: the advance) → its payments (date, amount) in ledger order."""
     out: dict[str, dict[int, list[tuple[date, Decimal]]]] = {}
-    query = (select(Payment.instance_id, Payment.milestone_no, Payment.paid_at, Payment.amount)
-             .where(Payment.instance_id.in_(list(instance_ids)), Payment.milestone_no.is_not(None))
-             .order_by(Payment.instance_id, Payment.milestone_no, Payment.paid_at, Payment.recorded_at, Payment.id))
-    for instance_id, no, paid_at, amount in connection.execute(query):
-        out.setdefault(instance_id, {}).setdefault(no, []).append((paid_at, amount))
+    query = (select(Payment.instance_id, Payment.milestone_no, Payment.kind, Payment.paid_at, Payment.amount)
+             .where(Payment.instance_id.in_(list(instance_ids)),
+                    or_(Payment.milestone_no.is_not(None), Payment.kind == "advance"))
+             .order_by(Payment.instance_id, Payment.paid_at, Payment.recorded_at, Payment.id))
+    for instance_id, no, kind, paid_at, amount in connection.execute(query):
+        key = no if no is not None else ADVANCE
+        out.setdefault(instance_id, {}).setdefault(key, []).append((paid_at, amount))
     return out
 
 
@@ -168,12 +198,14 @@ def _write(connection, contracts: list, registry) -> int:
 
 
 def _copied(data: Mapping[str, Any] | None) -> tuple:
-    """What the rows copy of a contract's data: milestone amounts, funding source, payment basis, its dates."""
+    """What the rows copy of a contract's data: milestone amounts, funding source, payment basis, payment terms (the
+    advance), its dates."""
     data = data or {}
     milestones = data.get("milestones") or []
     amounts = tuple(values.amount_of(m.get("amount") if isinstance(m, dict) else None) for m in milestones) \
         if isinstance(milestones, list) else repr(milestones)
-    return amounts, data.get("funding_source"), repr(data.get("payment_basis")), _dates_of(data)
+    return (amounts, data.get("funding_source"), repr(data.get("payment_basis")), repr(data.get("payment_terms")),
+            _dates_of(data))
 
 
 def _changed(state, name: str, project=lambda v: v) -> bool:
@@ -191,20 +223,33 @@ def _instance_changed(obj: Instance) -> bool:
             or _changed(state, "roles", lambda r: (r or {}).get("employer")))
 
 
+def _counted(payment: Payment) -> bool:
+    """A payment some row counts: of a milestone, or of an advance."""
+    return payment.milestone_no is not None or payment.kind == "advance"
+
+
+def resync_works(session: Session) -> int:
+    """After a calendar change: rebuild the rows of the works contracts (their advance's last day is computed with
+    the calendar, unlike the task deadlines, which the change does not move). Moves no alert: 0."""
+    sync(session.connection(), session.scalars(select(ContractDeadline.instance_id).where(ContractDeadline.works_terms)))
+    return 0
+
+
 def touched(session: Session) -> set[str]:
     """The contracts whose rows this flush may change (read in after_flush: the pre-flush new and dirty sets)."""
     out: set[str] = set()
     for obj in session.new:
         if isinstance(obj, Instance):
             out.add(obj.id)
-        elif isinstance(obj, TaskRow) and obj.element_id in COPIED_TASKS or isinstance(obj, Payment) and obj.milestone_no:
+        elif isinstance(obj, TaskRow) and obj.element_id in COPIED_TASKS or isinstance(obj, Payment) and _counted(obj):
             out.add(obj.instance_id)
     for obj in session.dirty:
         if isinstance(obj, Instance) and _instance_changed(obj):
             out.add(obj.id)
         elif isinstance(obj, TaskRow) and obj.element_id in COPIED_TASKS and _changed(inspect(obj), "due_at"):
             out.add(obj.instance_id)
-        elif isinstance(obj, Payment) and any(_changed(inspect(obj), c) for c in ("amount", "paid_at", "milestone_no")):
+        elif isinstance(obj, Payment) and any(_changed(inspect(obj), c) for c in ("amount", "paid_at", "milestone_no",
+                                                                                   "kind")):
             out.add(obj.instance_id)
     for obj in session.deleted:
         if isinstance(obj, Payment):

@@ -292,13 +292,14 @@ def _milestones(session: Session, scope: ReportScope) -> dict:
     (paid_in_full_on: the day of the payment whose running total reached the amount) on time or late, with the
     mean days late."""
     o = PaymentObligation
+    milestone = o.milestone_no != obligations.ADVANCE  # the advance of a works contract is no milestone
     due = session.scalar(select(func.count()).select_from(o).where(
-        _obligation_scope(scope), o.last_day >= scope.first_day, o.last_day <= scope.last_day)) or 0
+        _obligation_scope(scope), milestone, o.last_day >= scope.first_day, o.last_day <= scope.last_day)) or 0
     late = o.paid_in_full_on > o.last_day
     on_time, n_late, days_late = session.execute(
         select(func.count(case((o.paid_in_full_on <= o.last_day, 1))), func.count(case((late, 1))),
                func.sum(case((late, _days_from(session, o.last_day, o.paid_in_full_on)), else_=0)))
-        .where(_obligation_scope(scope), o.last_day.is_not(None), o.paid_in_full_on >= scope.first_day,
+        .where(_obligation_scope(scope), milestone, o.last_day.is_not(None), o.paid_in_full_on >= scope.first_day,
                o.paid_in_full_on <= scope.last_day)).one()
     m = {"due": due, "paid_on_time": on_time or 0, "paid_late": n_late or 0, "average_days_late": None}
     if n_late:
@@ -307,16 +308,19 @@ def _milestones(session: Session, scope: ReportScope) -> dict:
 
 
 def _owed_milestones(session: Session, scope: ReportScope):
-    """SQL: every milestone overdue at the end of the month — its deadline passed by 24:00 of the month's last day
-    and less than its amount paid by that day; cancelled contracts left out — with the fen unpaid, the days
+    """SQL: every milestone (and works contract's advance) overdue at the end of the month — its deadline passed by
+    24:00 of the month's last day and less than its amount paid by that day; cancelled contracts left out — with
+    the fen unpaid, the days
     overdue at the month's last day and the interest accrued to it (P05 arithmetic in integers: fen × rate ×
     days / 10^8, half up, split so that no product leaves 64 bits). Only milestones not paid in full by the
     month's last day are looked at; their payments are read only when one is dated after that day (else the
     total paid so far is what was paid by then)."""
     o = PaymentObligation
+    its_payment = or_(Payment.milestone_no == o.milestone_no, and_(
+        o.milestone_no == obligations.ADVANCE, Payment.milestone_no.is_(None), Payment.kind == "advance"))
     paid_by_then = (select(cast(func.sum(_int(Payment.amount)), BigInteger))
-                    .where(Payment.instance_id == o.instance_id, Payment.milestone_no == o.milestone_no,
-                           Payment.paid_at <= scope.last_day).scalar_subquery())
+                    .where(Payment.instance_id == o.instance_id, its_payment, Payment.paid_at <= scope.last_day)
+                    .scalar_subquery())
     paid = case((or_(o.last_paid_on.is_(None), o.last_paid_on <= scope.last_day), _int(o.paid)),
                 else_=func.coalesce(paid_by_then, 0))
     unpaid = _int(o.amount) - paid
@@ -413,8 +417,9 @@ def _owing_contracts(session: Session, owed, ids: set[str]) -> set[str]:
 
 def _works_owed(session: Session, instances: list[Instance], scope: ReportScope,
                 span=None) -> list[tuple[Instance, Decimal, date]]:
-    """(contract, amount unpaid, the payment's last day) of every works obligation (advance, progress application,
-    settlement: works_payments.obligations) overdue at the end of the month, as it stood then."""
+    """(contract, amount unpaid, the payment's last day) of every works obligation of an application (progress,
+    settlement: works_payments.obligations) overdue at the end of the month, as it stood then (the advance is a
+    payment_obligations row)."""
     works = {i.id: i for i in instances if i.status != "cancelled" and
              any(((i.data or {}).get("payment_terms") or {}).get(k) for k in ("advance", "progress", "settlement"))}
     if not works:
@@ -443,6 +448,8 @@ def _works_owed(session: Session, instances: list[Instance], scope: ReportScope,
         for entry in works_payments.obligations(inst.data or {}, applications[iid], paid[iid], scope.last_day,
                                                 timing.calendar(), timing.registry()):
             last = entry["payment_last_day"]
+            if entry["kind"] == "advance":  # a payment_obligations row (obligations.ADVANCE), summed in SQL
+                continue
             if last is not None and last < scope.last_day + timedelta(days=1) and entry["outstanding"] > 0:
                 owed.append((inst, entry["outstanding"], last))
     return owed
@@ -632,11 +639,13 @@ def _held_past_release(session: Session, scope: ReportScope) -> dict:
 
 def _works_contracts(session: Session, scope: ReportScope):
     """The works contracts in scope (payment terms with an advance, progress payments or a settlement; typed in
-    contract_deadlines), not cancelled, as contract rows BATCH at a time in id order."""
+    contract_deadlines), not cancelled, with an application (progress or settlement) made by the month's last day,
+    as contract rows BATCH at a time in id order: only those can owe beyond their advance."""
     d = ContractDeadline
     cancelled = select(Instance.id).where(Instance.status == "cancelled")
+    applied = select(PaymentApplication.instance_id).where(PaymentApplication.applied_at <= scope.last_day)
     ids = sorted(session.scalars(select(d.instance_id).where(_deadline_scope(scope), d.works_terms,
-                                                            d.instance_id.not_in(cancelled))))
+                                                            d.instance_id.not_in(cancelled), d.instance_id.in_(applied))))
     for start in range(0, len(ids), BATCH):
         chunk = ids[start:start + BATCH]
         rows: list = []
@@ -647,8 +656,9 @@ def _works_contracts(session: Session, scope: ReportScope):
 
 def _contract_sections(session: Session, scope: ReportScope) -> tuple[dict, dict, dict, dict, dict]:
     """The sections read from the contracts — contracts, filings, milestones, arrears, held past release — as
-    SQL over their typed rows (payment_obligations, contract_deadlines); only the works obligations, which
-    depend on the applications as they stood at the month's end, are worked out per works contract."""
+    SQL over their typed rows (payment_obligations, contract_deadlines); only the works obligations of progress
+    and settlement applications, which depend on the answers as they stood at the month's end, are worked out per
+    works contract with an application."""
     contracts, filings = _contracts_and_filings(session, scope)
     works_owed: list[tuple[_Owing, Decimal, date]] = []
     for batch in _works_contracts(session, scope):
