@@ -21,7 +21,8 @@ due date the engine would have set (30 days after acceptance) and its payments: 
 late, 5 % partly paid, 7 % not paid (arrears); 6 % of contracts are works contracts with an advance (C01)
 term, half of them paid; the sign and file tasks with their deadlines; an alert per late obligation (arrears
 or non-performance; yellow/orange/red by age, resolved when met) with its alert_* audit events; a 10 % of red
-arrears alerts confirmed (credit record and lead); 4 % cancelled, 25 % completed. Rows go in with COPY.
+arrears alerts confirmed (credit record and lead); 4 % cancelled, 25 % completed; the payment_obligations rows the
+engine keeps beside each contract (payment_obligations, contract_deadlines). Rows go in with COPY.
 
 What it measures, each the median of `--repeat` (5) calls by the PROV supervisor against `lvyue serve`:
 the monthly report (JSON and CSV) of `--month`, the dashboard, the first and a deep page (the cursor after
@@ -46,6 +47,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,11 +61,12 @@ from engine.access import directory  # noqa: E402
 from engine.access.directory import Principal  # noqa: E402
 from engine.runtime import definitions  # noqa: E402
 from engine.storage import migrate  # noqa: E402
-from engine.storage.db import Database  # noqa: E402
+from engine.storage.db import Database, Money  # noqa: E402
 from engine.storage.models import Definition  # noqa: E402
-from engine.supervision import bindings  # noqa: E402
+from engine.supervision import bindings, obligations, timing  # noqa: E402
 
 bootstrap.bootstrap()
+REGISTRY = timing.registry()
 
 UTC = timezone.utc
 CST = timezone(timedelta(hours=8))
@@ -127,6 +130,11 @@ def directory_and_definitions(db: Database) -> tuple[int, dict[str, str]]:
 
 
 # ---------------------------------------------------------------- the rows of one contract
+CONTRACT_DEADLINES = ("instance_id", "department_code", "awarded_on", "signed_on", "sign_last_day", "filed_on",
+                      "file_last_day", "bid_release_due_at", "bid_released_on", "bid_exempt", "performance_release_due_at",
+                      "performance_released_on", "quality_release_due_at", "quality_released_on", "works_terms")
+
+
 class Rows:
     """COPY buffers per table."""
 
@@ -149,6 +157,9 @@ class Rows:
                            "publicity_until", "created_at", "created_by"),
         "leads": ("id", "alert_id", "instance_id", "business_key", "department_code", "to_department",
                   "responsible_org", "code", "legal_basis", "escalated_at", "created_at", "created_by", "evidence"),
+        "payment_obligations": ("instance_id", "milestone_no", "department_code", "employer", "funding_source", "amount",
+                                "due_at", "last_day", "interest_micro_percent", "paid", "last_paid_on", "paid_in_full_on"),
+        "contract_deadlines": CONTRACT_DEADLINES,
     }
 
     def __init__(self):
@@ -243,6 +254,7 @@ def contract(rows: Rows, rng: random.Random, n: int, definition_id: int, month_f
         data["signed_at"] = signed.isoformat()
         data["contract_no"] = f"HT-{n:07d}"
     sign_tid = task(bindings.SIGN_CONTRACT, sign_due, at_noon(signed) if signed else None)
+    contract_dues = {bindings.SIGN_CONTRACT: sign_due}
     if (signed and signed > award + timedelta(days=30)) or (not signed and sign_due < now):
         alert(bindings.SIGN_CONTRACT, "1", "non_performance", "R04", sign_due, at_noon(signed) if signed else None,
               sign_tid, None, employer)
@@ -252,6 +264,7 @@ def contract(rows: Rows, rng: random.Random, n: int, definition_id: int, month_f
             filed = min(signed + timedelta(days=rng.choice((1, 3, 5, 7, 12))), today)
             data["filed_at"] = filed.isoformat()
         file_tid = task(bindings.FILE_CONTRACT, file_due, at_noon(filed) if filed else None)
+        contract_dues[bindings.FILE_CONTRACT] = file_due
         if (filed and end_of_day(filed) > file_due) or (not filed and file_due < now):
             alert(bindings.FILE_CONTRACT, "1", "non_performance", "L01", file_due, at_noon(filed) if filed else None,
                   file_tid, None, employer)
@@ -261,6 +274,8 @@ def contract(rows: Rows, rng: random.Random, n: int, definition_id: int, month_f
     shares = [amount_fen // count] * count
     shares[-1] += amount_fen - sum(shares)
     milestones = []
+    pay_dues: dict[int, datetime] = {}
+    pay_paid: dict[int, list] = {}
     all_paid = True
     for no in range(1, count + 1):
         planned = (signed or award) + timedelta(days=60 * no)
@@ -282,8 +297,10 @@ def contract(rows: Rows, rng: random.Random, n: int, definition_id: int, month_f
             rows.add("payments", _uid(rng), iid, no, d, a, f"V{n}-{no}", employer, contractor, at_noon(d), "bench",
                      "milestone", None)
         paid_total = sum(a for _, a in pays)
+        pay_paid[no] = [(d, Decimal(a).scaleb(-2)) for d, a in pays]
         full_day = pays[-1][0] if pays and paid_total >= shares[no - 1] else None
         tid = task(bindings.RECORD_PAYMENT, due, at_noon(full_day) if full_day else None, no)
+        pay_dues[no] = due
         if full_day is None:
             all_paid = False
         if (full_day is None and due < now) or (full_day is not None and end_of_day(full_day) > due):
@@ -298,6 +315,7 @@ def contract(rows: Rows, rng: random.Random, n: int, definition_id: int, month_f
             d = signed + timedelta(days=20)
             rows.add("payments", _uid(rng), iid, None, d, advance_fen, f"A{n}", employer, contractor, at_noon(d),
                      "bench", "advance", None)
+            pay_paid[obligations.ADVANCE] = [(d, Decimal(advance_fen).scaleb(-2))]
     if status == "running" and all_paid and signed and rng.random() < 0.6:
         status = "completed"
         data["completed_at"] = min(today, (signed or award) + timedelta(days=60 * count + 20)).isoformat()
@@ -327,6 +345,13 @@ def contract(rows: Rows, rng: random.Random, n: int, definition_id: int, month_f
              "", created, now, "bench", seq, 1)
     rows.add("instance_parties", iid, "employer", employer)
     rows.add("instance_parties", iid, "contractor", contractor)
+    # The typed milestone rows the engine keeps beside the contract (engine/supervision/obligations.py), as it would.
+    for o in obligations.rows_for(iid, dept, roles, data, pay_dues, pay_paid, REGISTRY):
+        rows.add("payment_obligations", iid, o["milestone_no"], o["department_code"], o["employer"], o["funding_source"],
+                 Money.to_fen(o["amount"]), o["due_at"], o["last_day"], o["interest_micro_percent"],
+                 Money.to_fen(o["paid"]), o["last_paid_on"], o["paid_in_full_on"])
+    deadline = obligations.contract_row_for(iid, dept, data, contract_dues)
+    rows.add("contract_deadlines", *(deadline[c] for c in CONTRACT_DEADLINES))
 
 
 def seed(url: str, n: int, month: str, seed_value: int) -> dict:

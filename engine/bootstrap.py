@@ -15,8 +15,8 @@ from __future__ import annotations
 from engine.runtime import expressions, hooks
 from engine.storage import migrate
 from engine.storage.models import Guarantee, GuaranteeClaim, Invoice, Payment, PaymentApplication
-from engine.supervision import (alerts, bindings, cases, completion, guarantees, holidays, ledger, objections, ocds,
-                                plausibility, reports, supplements, timing)
+from engine.supervision import (alerts, bindings, cases, completion, guarantees, holidays, ledger, objections, obligations,
+                                ocds, plausibility, reports, supplements, timing)
 
 
 def _ledger_task(step, element_id, data, actor, task_id) -> None:
@@ -39,6 +39,7 @@ def bootstrap() -> hooks.Registry:
     registry.instance_cancelled.append(alerts.on_cancelled)
     registry.instance_view.append(alerts.view_of_instance)
     registry.deadlines_moved.append(alerts.recompute_all)
+    registry.deadlines_moved.append(obligations.resync_works)  # an advance's last day follows the calendar
     registry.assign = bindings.assignee
     registry.reserved_names.update(bindings.ROLE_BINDINGS)
     registry.start_terms.update(bindings.START_TERMS)
@@ -59,6 +60,7 @@ def bootstrap() -> hooks.Registry:
         expressions.register_function(name)(function)
     if holidays.ensure_seeded not in migrate.SEEDERS:
         migrate.SEEDERS.append(holidays.ensure_seeded)
+    obligations.install()  # payment_obligations follows every flush that changes a milestone or its deadline
     reports.unregister_section("due_process")
     reports.register_section("due_process", cases.report_section, cases.REPORT_DEFINITIONS)
     reports.unregister_section("guarantees")

@@ -230,7 +230,8 @@ class Alert(Base):
     __table_args__ = (UniqueConstraint("instance_id", "element_id", "occurrence"),
                       Index("ix_alerts_dept_status", "department_code", "status"),
                       Index("ix_alerts_org_status", "responsible_org", "status"),
-                      Index("ix_alerts_raised_at_id", "raised_at", "id"), Index("ix_alerts_resolved_at", "resolved_at"))
+                      Index("ix_alerts_raised_at_id", "raised_at", "id"), Index("ix_alerts_resolved_at", "resolved_at"),
+                      Index("ix_alerts_severity_updated_at", "severity", "updated_at"))
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), index=True)
     business_key: Mapped[str] = mapped_column(String(200))
@@ -364,6 +365,62 @@ class Payment(Base):
     # `reference` naming the application (its document hash) for the last two.
     kind: Mapped[str] = mapped_column(String(16), default="milestone", server_default="milestone")
     reference: Mapped[str | None] = mapped_column(String(64))
+
+
+class PaymentObligation(Base):
+    """A payment milestone of a contract in typed columns (engine/supervision/obligations.py keeps it in step with
+    the contract's data and its record_payment task), so that the monthly report sums arrears in SQL instead of
+    reading every contract's JSON. One row per milestone of a positive amount; what the report reads of the
+    contract is copied here (department, employer, funding source) and the late-payment rate fixed with its payment
+    basis, in millionths of a percent a day (50000 = P05's 0.05 %), NULL when none applies; and what was paid on
+    it (payments: total, latest date, the day it was paid in full), so that arrears at a month's end read the
+    payments of the milestones not paid in full by then and paid after it only."""
+
+    __tablename__ = "payment_obligations"
+    __table_args__ = (Index("ix_payment_obligations_last_day", "last_day"),
+                      Index("ix_payment_obligations_paid_in_full_on", "paid_in_full_on"))
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True)
+    milestone_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    department_code: Mapped[str | None] = mapped_column(String(64))
+    employer: Mapped[str | None] = mapped_column(String(64))
+    funding_source: Mapped[str | None] = mapped_column(String(40))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the record_payment task's (earliest) deadline
+    last_day: Mapped[date | None] = mapped_column(Date)  # its last day, China time
+    interest_micro_percent: Mapped[int | None] = mapped_column(BigInteger)
+    # Its milestone payments so far: the total, the latest payment's date, the date the total reached the amount.
+    paid: Mapped[Decimal] = mapped_column(Money)
+    last_paid_on: Mapped[date | None] = mapped_column(Date)
+    paid_in_full_on: Mapped[date | None] = mapped_column(Date)
+
+
+class ContractDeadline(Base):
+    """A contract's business dates and the deadlines the engine set on its signing, filing and release tasks, in
+    typed columns (engine/supervision/obligations.py keeps it in step), so that the monthly report counts the
+    contracts awarded, signed and filed in a month and finds the deposits held past their release deadline in
+    SQL. One row per contract: the award notice, signing, filing and release dates its data holds (China-time
+    days), the last day of the signing and filing periods, the release tasks' deadlines (instants), whether its
+    bid bond is exempt and whether it is a works contract with payment terms (advance, progress, settlement)."""
+
+    __tablename__ = "contract_deadlines"
+    __table_args__ = (Index("ix_contract_deadlines_awarded_on", "awarded_on"),
+                      Index("ix_contract_deadlines_signed_on", "signed_on"),
+                      Index("ix_contract_deadlines_filed_on", "filed_on"))
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True)
+    department_code: Mapped[str | None] = mapped_column(String(64))
+    awarded_on: Mapped[date | None] = mapped_column(Date)
+    signed_on: Mapped[date | None] = mapped_column(Date)
+    sign_last_day: Mapped[date | None] = mapped_column(Date)
+    filed_on: Mapped[date | None] = mapped_column(Date)
+    file_last_day: Mapped[date | None] = mapped_column(Date)
+    bid_release_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    bid_released_on: Mapped[date | None] = mapped_column(Date)
+    bid_exempt: Mapped[bool] = mapped_column(Boolean)
+    performance_release_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    performance_released_on: Mapped[date | None] = mapped_column(Date)
+    quality_release_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    quality_released_on: Mapped[date | None] = mapped_column(Date)
+    works_terms: Mapped[bool] = mapped_column(Boolean)
 
 
 class PaymentApplication(Base):

@@ -8,12 +8,13 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import MetaData, Table, func, insert, select, text
+from sqlalchemy import MetaData, Table, func, insert, inspect, select, text
 from sqlalchemy.exc import StatementError
 
 from engine.storage import migrate
 from engine.storage.db import Database, make_engine
-from engine.storage.models import Alert, Base, CreditRecord, Guarantee, GuaranteeClaim, Invoice, Payment
+from engine.storage.models import (Alert, Base, ContractDeadline, CreditRecord, Guarantee, GuaranteeClaim, Instance,
+                                   Invoice, Payment, PaymentObligation)
 from tests.conftest import PG_URL, require_postgres
 
 
@@ -182,3 +183,48 @@ def test_a_money_column_refuses_what_it_would_have_to_round(db):
         with db.transaction() as s:
             s.execute(insert(Payment).values(id="x", instance_id="none", paid_at=date(2026, 1, 1), amount=Decimal("1.001"),
                                              recorded_at=NOW, recorded_by="t"))
+
+
+def test_migration_0016_fills_the_table_from_the_contracts_and_drops_it_on_downgrade(empty_url):
+    config = migrate.alembic_config(empty_url)
+    command.upgrade(config, "0015")
+    engine = make_engine(empty_url)
+    now = datetime(2026, 9, 1, tzinfo=timezone.utc)
+    due = datetime(2026, 9, 30, 16, tzinfo=timezone.utc)
+    with engine.begin() as conn:
+        conn.execute(insert(Base.metadata.tables["definitions"]).values(
+            id=1, key="post_award", version=1, sha256="0" * 64, xml="<x/>", spec="{}", model={}, deployed_at=now))
+        conn.execute(insert(Instance.__table__).values(
+            id="i-1", business_key="OLD-1", definition_id=1, status="running", roles={"employer": "EMP"},
+            department_code=None, state="{}", created_at=now, updated_at=now, version=1, audit_seq=0,
+            data={"funding_source": "special_bonds", "payment_basis": {"rule": "P01", "interest": {"rule": "P05"}},
+                  "milestones": [{"amount": "100.00"}, {"amount": "0"}, {"amount": "250.50"}]}))
+        tasks = Base.metadata.tables["tasks"]
+        for tid, no, at_ in (("t1", 1, due), ("t1b", 1, due.replace(day=20)), ("t3", 3, None)):
+            conn.execute(insert(tasks).values(id=tid, instance_id="i-1", item_no=no, element_id="record_payment",
+                                              state="ready", created_at=now, due_at=at_))
+        payments = Base.metadata.tables["payments"]
+        for pid, day, amount in (("p2", date(2026, 9, 25), "60.00"), ("p1", date(2026, 9, 10), "40.00"),
+                                 ("p3", date(2026, 9, 28), "0.01")):
+            conn.execute(insert(payments).values(id=pid, instance_id="i-1", milestone_no=1, paid_at=day,
+                                                 amount=Decimal(amount),
+                                                 recorded_at=now, recorded_by="emp"))
+    command.upgrade(config, "0016")
+    with engine.connect() as conn:
+        rows = [tuple(r) for r in conn.execute(select(
+            PaymentObligation.milestone_no, PaymentObligation.employer, PaymentObligation.funding_source,
+            PaymentObligation.amount, PaymentObligation.due_at, PaymentObligation.last_day,
+            PaymentObligation.interest_micro_percent, PaymentObligation.paid, PaymentObligation.last_paid_on,
+            PaymentObligation.paid_in_full_on).order_by(PaymentObligation.milestone_no))]
+        contract = conn.execute(select(ContractDeadline.instance_id, ContractDeadline.sign_last_day,
+                                       ContractDeadline.works_terms)).all()
+    # milestone 1: 40.00 on 09-10, 60.00 on 09-25 (paid in full), 0.01 on 09-28; milestone 2 is of no amount
+    assert rows == [(1, "EMP", "special_bonds", Decimal("100.00"), due.replace(day=20), date(2026, 9, 20), 50_000,
+                     Decimal("100.01"), date(2026, 9, 28), date(2026, 9, 25)),
+                    (3, "EMP", "special_bonds", Decimal("250.50"), None, None, None, Decimal("0.00"), None, None)]
+    assert contract == [("i-1", None, False)]
+    command.downgrade(config, "0015")
+    with engine.connect() as conn:
+        assert not {"payment_obligations", "contract_deadlines"} & set(inspect(conn).get_table_names())
+    command.upgrade(config, "head")
+    engine.dispose()
