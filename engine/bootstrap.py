@@ -39,6 +39,7 @@ def bootstrap() -> hooks.Registry:
     registry.instance_cancelled.append(alerts.on_cancelled)
     registry.instance_view.append(alerts.view_of_instance)
     registry.deadlines_moved.append(alerts.recompute_all)
+    registry.preload.append(alerts.preload)
     registry.assign = bindings.assignee
     registry.reserved_names.update(bindings.ROLE_BINDINGS)
     registry.start_terms.update(bindings.START_TERMS)
