@@ -10,7 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.storage.db import Base, Money, UTCDateTime
@@ -219,6 +219,12 @@ class Party(Base):
     org_code: Mapped[str] = mapped_column(ForeignKey("organisations.code"), primary_key=True, index=True)
 
 
+OPEN_ALERT = "status <> 'resolved'"
+# What the dashboard reads of an open alert, held in ix_alerts_open_instance on PostgreSQL (an index-only scan).
+OPEN_ALERT_COLUMNS = ("severity", "kind", "due_at", "amount_overdue", "department_code", "escalated_to",
+                      "responsible_org", "business_key")
+
+
 class Alert(Base):
     """A supervision warning: arrears (欠款) or non-performance (未履约), one per obligation.
 
@@ -230,7 +236,12 @@ class Alert(Base):
     __table_args__ = (UniqueConstraint("instance_id", "element_id", "occurrence"),
                       Index("ix_alerts_dept_status", "department_code", "status"),
                       Index("ix_alerts_org_status", "responsible_org", "status"),
-                      Index("ix_alerts_raised_at_id", "raised_at", "id"), Index("ix_alerts_resolved_at", "resolved_at"))
+                      Index("ix_alerts_raised_at_id", "raised_at", "id"), Index("ix_alerts_resolved_at", "resolved_at"),
+                      # The open alerts alone, for the dashboard (migration 0017; reports.OPEN matches the predicate).
+                      Index("ix_alerts_open_instance", "instance_id", postgresql_include=list(OPEN_ALERT_COLUMNS),
+                            postgresql_where=text(OPEN_ALERT), sqlite_where=text(OPEN_ALERT)),
+                      Index("ix_alerts_open_severity_due", "severity", "due_at", "business_key", "id",
+                            postgresql_where=text(OPEN_ALERT), sqlite_where=text(OPEN_ALERT)))
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), index=True)
     business_key: Mapped[str] = mapped_column(String(200))
