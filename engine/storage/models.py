@@ -10,7 +10,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, text
+from sqlalchemy import (JSON, BigInteger, Boolean, Computed, Date, ForeignKey, Index, Integer, Numeric, String, Text,
+                        UniqueConstraint, literal_column, text)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.storage.db import Base, Money, UTCDateTime
@@ -123,7 +124,9 @@ class Instance(Base):
     """A contract under supervision: one running process instance and its serialized state."""
 
     __tablename__ = "instances"
-    __table_args__ = (Index("ix_instances_created_at_id", "created_at", "id"),)
+    __table_args__ = (Index("ix_instances_created_at_id", "created_at", "id"),
+                      # The dashboard's arrears by funding source read it from here, not the table (migration 0017).
+                      Index("ix_instances_id_funding_source", "id", postgresql_include=["funding_source"]))
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     business_key: Mapped[str] = mapped_column(String(200), unique=True)
     definition_id: Mapped[int] = mapped_column(ForeignKey("definitions.id"), index=True)
@@ -142,6 +145,11 @@ class Instance(Base):
     audit_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     audit_head: Mapped[str | None] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(Integer, nullable=False)
+    # The funding source the contract declared at the start (`data`'s funding_source), kept by the database itself
+    # (a generated column: nothing writes it), so that the dashboard groups arrears by it without parsing every
+    # contract's JSON (migration 0017: stored on PostgreSQL, virtual on SQLite).
+    funding_source: Mapped[str | None] = mapped_column(
+        String(64), Computed(literal_column("data", JSON)["funding_source"].as_string(), persisted=True))
 
     __mapper_args__ = {"version_id_col": version}
 

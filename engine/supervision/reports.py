@@ -879,7 +879,7 @@ def _arrears_by_age(session: Session, open_alerts: tuple, now: datetime) -> tupl
         return {label: {"amount": Decimal(0), "alerts": 0} for label, _ in interest.AGE_BUCKETS}
 
     total, by_emp, by_fund = empty(), defaultdict(empty), defaultdict(empty)
-    fund = func.coalesce(Instance.data["funding_source"].as_string(), "unknown")
+    fund = func.coalesce(Instance.funding_source, "unknown")  # data's funding_source, generated (models.Instance)
     sub = (select(func.coalesce(Alert.responsible_org, "").label("org"), fund.label("fund"),
                   _overdue_case(now).label("bucket"), Alert.amount_overdue.label("amount"))
            .join(Instance, Instance.id == Alert.instance_id)
