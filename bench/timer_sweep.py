@@ -188,8 +188,9 @@ def bulk_clone(db: Database, count: int, rng: random.Random, base: datetime) -> 
 
 
 def _columns(row) -> dict:
-    """A mapped row as {column name: value}, for a core INSERT of its clone."""
-    return {attr.columns[0].name: getattr(row, attr.key) for attr in row.__mapper__.column_attrs}
+    """A mapped row as {column name: value}, for a core INSERT of its clone (generated columns left out)."""
+    return {attr.columns[0].name: getattr(row, attr.key) for attr in row.__mapper__.column_attrs
+            if attr.columns[0].computed is None}  # a generated column is the database's to write
 
 
 # ---------------------------------------------------------------- the due set

@@ -40,6 +40,7 @@ def bootstrap() -> hooks.Registry:
     registry.instance_view.append(alerts.view_of_instance)
     registry.deadlines_moved.append(alerts.recompute_all)
     registry.deadlines_moved.append(obligations.resync_works)  # an advance's last day follows the calendar
+    registry.preload.append(alerts.preload)
     registry.assign = bindings.assignee
     registry.reserved_names.update(bindings.ROLE_BINDINGS)
     registry.start_terms.update(bindings.START_TERMS)

@@ -37,6 +37,7 @@ def _ledger() -> dict[str, type]:
 PARTY_LANES = ("employer", "contractor", "guarantor")
 _TRACKED = "lvyue.audit.ledger"   # session.info: (table, id) → row object written in this transaction
 _EMITTED = "lvyue.audit.emitted"  # session.info: (table, id) → the content last recorded in the chain
+_DEFERRED = "lvyue.audit.deferred"  # session.info: the events of a batch of steps, written together (`defer`)
 
 
 def _digest(instance_id: str, seq: int, at: datetime, actor: str, action: str, element_id: str | None,
@@ -77,12 +78,37 @@ def append(session: Session, instance_id: str, at: datetime, actor: str, events:
         prev = digest
     if instance is not None:
         instance.audit_seq, instance.audit_head = seq, prev
+    deferred = session.info.get(_DEFERRED)
+    if deferred is not None:
+        deferred.extend(rows)  # with the batch's (write_deferred)
+        return
     # The instance row goes out first: its UPDATE's version check makes a concurrent step fail as a stale
     # version (409), not on the events' (instance, seq) key, and a new instance's INSERT precedes the
     # events that refer to it. The events themselves are one executemany on the table, not an object each
     # (an ORM bulk insert would split the rows into one statement per run of the same non-null columns).
     session.flush()
     session.execute(insert(AuditEvent.__table__), rows)
+
+
+def defer(session: Session) -> None:
+    """From now on in this transaction, steps write nothing themselves: their rows stay in the session and their
+    events are kept, until `write_deferred` writes all of them — one flush and one INSERT of events for a batch of
+    steps (a timer sweep's group) instead of a few statements per step. Only for a batch that rolls back whole if
+    any of its steps fails (a version conflict surfaces at that flush)."""
+    session.info[_DEFERRED] = []
+
+
+def deferring(session: Session) -> bool:
+    """Whether this transaction's steps leave their writes to `write_deferred`."""
+    return _DEFERRED in session.info
+
+
+def write_deferred(session: Session) -> None:
+    """Write what the deferred steps left: the rows first (with every instance row's version check), then the events."""
+    rows = session.info.pop(_DEFERRED)
+    session.flush()
+    if rows:
+        session.execute(insert(AuditEvent.__table__), rows)
 
 
 # ---------------------------------------------------------------------------- ledger rows in the chain

@@ -59,6 +59,9 @@ class Registry:
     instance_cancelled: list[Callable] = field(default_factory=list)
     # (session) → count of domain deadlines moved, after a calendar change re-evaluated the timers.
     deadlines_moved: list[Callable] = field(default_factory=list)
+    # (session, [instances]) before a batch of steps on those instances (a timer sweep's group): a listener reads
+    # what the steps will ask of it, once for all of them, and keeps it for the transaction.
+    preload: list[Callable] = field(default_factory=list)
     # (instance, lane role) → (assignee_org, assignee_department): who may act on a task of a lane.
     assign: Callable[[Any, str | None], tuple[str | None, str | None]] | None = None
     # Tables whose rows the audit chain reproduces: {table name: mapped class}.

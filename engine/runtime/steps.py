@@ -78,6 +78,7 @@ _PENDING = "lvyue.step.pending"  # instance id → {timer id: Timer}: its pendin
 _HELD = "lvyue.step.held"        # strong references: the session's identity map is weak
 _LOADED = "lvyue.step.loaded"    # instance id → the Instance a step loaded (changed_since_read)
 NEW = "lvyue.step.new"           # ids of the instances this transaction started (no rows, no audit events before it)
+_PRELOADED = "lvyue.step.preloaded"  # instance id → the Instance (state included) `preload` read for a batch of steps
 
 
 def is_new(session: Session, instance_id: str) -> bool:
@@ -98,11 +99,16 @@ _INSTANCE_LOAD = (select(Instance, Definition).join(Definition, Definition.id ==
 _INSTANCE_LOAD_STATE = _INSTANCE_LOAD.options(undefer(Instance.state))
 _PENDING_TIMERS = select(Timer).where(Timer.instance_id == bindparam("instance_id"),
                                       Timer.status.in_(("waiting", "leased", "incident")))
+_BATCH_INSTANCES = (select(Instance, Definition).join(Definition, Definition.id == Instance.definition_id)
+                    .where(Instance.id.in_(bindparam("ids", expanding=True))).options(undefer(Instance.state)))
+_BATCH_READY = select(TaskRow).where(TaskRow.instance_id.in_(bindparam("ids", expanding=True)), TaskRow.state == "ready")
+_BATCH_PENDING = select(Timer).where(Timer.instance_id.in_(bindparam("ids", expanding=True)),
+                                     Timer.status.in_(("waiting", "leased", "incident")))
 
 
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_known_rows(session: Session, previous_transaction) -> None:
-    for key in (_READY, _PENDING, NEW):
+    for key in (_READY, _PENDING, NEW, _PRELOADED):
         session.info.pop(key, None)
 
 
@@ -135,9 +141,34 @@ def load_for_task(session: Session, task_id: str) -> tuple[TaskRow, Instance] | 
     return row, _loaded(session, instance)
 
 
+def preload(session: Session, instance_ids: list[str]) -> None:
+    """Read, for a batch of steps on these instances (a timer sweep's group), what each step would read alone: the
+    instances with their state and definitions, their READY task rows and their pending timer rows — one statement
+    each for the whole batch — and what the domain's listeners ask for (hooks `preload`). The steps then find them
+    in this transaction (`load_with_definition`, `pending_timers`, `_sync_tasks`, `_sync_timers`)."""
+    ids = list(dict.fromkeys(instance_ids))
+    found = session.execute(_BATCH_INSTANCES, {"ids": ids}).all()
+    session.info.setdefault(_HELD, []).extend(definition for _, definition in found)
+    instances = {instance.id: _loaded(session, instance) for instance, _ in found}
+    session.info.setdefault(_PRELOADED, {}).update(instances)
+    ready = session.info.setdefault(_READY, {})
+    pending = session.info.setdefault(_PENDING, {})
+    for iid in instances:
+        ready.setdefault(iid, {})
+        pending.setdefault(iid, {})
+    for row in session.scalars(_BATCH_READY, {"ids": list(instances)}):
+        ready[row.instance_id].setdefault(row.id, row)
+    for row in session.scalars(_BATCH_PENDING, {"ids": list(instances)}):
+        pending[row.instance_id].setdefault(row.id, row)
+    hooks.fire(hooks.REGISTRY.preload, session, list(instances.values()))
+
+
 def load_with_definition(session: Session, instance_id: str, with_state: bool = True) -> Instance | None:
     """The instance row (with its main workflow's state, unless told otherwise) and its definition's light row,
-    in one statement."""
+    in one statement (none when `preload` read it)."""
+    known = session.info.get(_PRELOADED, {}).get(instance_id)
+    if known is not None:
+        return known
     found = session.execute(_INSTANCE_LOAD_STATE if with_state else _INSTANCE_LOAD, {"instance_id": instance_id}).first()
     if found is None:
         return None
@@ -163,6 +194,11 @@ def pending_timers(session: Session, instance_id: str) -> list[Timer]:
         return list(session.scalars(_PENDING_TIMERS.order_by(Timer.due_at, Timer.id), {"instance_id": instance_id}))
     return sorted((t for t in known.values() if t.status in ("waiting", "leased", "incident")),
                   key=lambda t: (t.due_at, t.id))
+
+
+def known_timers(session: Session, instance_id: str) -> dict[str, Timer] | None:
+    """The instance's pending timer rows by id as this transaction knows them (`preload`), None when it read none."""
+    return session.info.get(_PENDING, {}).get(instance_id)
 
 
 def load_instance(session: Session, instance_id: str, for_step_on_part: str | None = None) -> Instance | None:
@@ -233,7 +269,8 @@ def finish(step: Step) -> None:
     # One flush writes the state and the chain's new head (one UPDATE of the instance row per step,
     # with its version check), then the events are inserted.
     audit.append(step.session, step.instance.id, now, step.actor, step.events, step.instance)
-    step.session.flush()  # a step without events
+    if not audit.deferring(step.session):
+        step.session.flush()  # a step without events
     if step.part is not None and step.part.status == "completed":
         _after_part_completed(step)
     elif step.part is None and step.instance.status == "running":

@@ -22,7 +22,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import clock
-from engine.runtime import hooks, spiff, steps
+from engine.runtime import audit, hooks, spiff, steps
 from engine.storage.db import Database
 from engine.access.directory import Principal
 from engine.errors import Conflict, Forbidden, NotFound
@@ -82,9 +82,11 @@ def lease(db: Database, owner: str, batch: int = BATCH,
 def _fire(session, instance_id: str, timer_ids: list[str], owner: str, part_id: str | None) -> str:
     """Fire the due timers of one workflow of an instance as one step, in `session`: 'fired' or 'conflict'."""
     # The instance with its definition's light row (and its state, for a step on the main workflow), and the
-    # leased rows: two statements whatever the number of timers.
+    # leased rows: two statements whatever the number of timers, none when the group's `steps.preload` read them.
     instance = steps.load_with_definition(session, instance_id, with_state=part_id is None)
-    rows = list(session.scalars(select(Timer).where(Timer.id.in_(timer_ids))))
+    known = steps.known_timers(session, instance_id)
+    rows = ([known[t] for t in timer_ids if t in known] if known is not None
+            else list(session.scalars(select(Timer).where(Timer.id.in_(timer_ids)))))
     rows = [r for r in rows if r.status == "leased" and r.lease_owner == owner]
     if not rows:
         return "conflict"
@@ -107,13 +109,21 @@ def _fire(session, instance_id: str, timer_ids: list[str], owner: str, part_id: 
 
 
 def fire_group(db: Database, group: list[tuple[tuple[str, str | None], list[str]]], owner: str) -> list[str]:
-    """Fire several workflows' due timers in one transaction, each in a SAVEPOINT of its own: a firing
-    that fails or conflicts rolls back alone and is retried (or released) in the same transaction; the
-    others commit together — one commit for the group instead of one per firing. Exactly once holds:
-    each timer turns `fired` in the transaction that writes its workflow's new state."""
+    """Fire several workflows' due timers in one transaction: one commit for the group instead of one per
+    firing, and what the firings read (instances, task and timer rows, alerts) read once for all of them
+    (`steps.preload`). First all together, without savepoints; if any firing fails or conflicts, that
+    transaction rolls back whole and the group runs again with each firing in a SAVEPOINT of its own, so that
+    only the failing one is retried (or released). Exactly once holds either way: each timer turns `fired` in
+    the transaction that writes its workflow's new state."""
+    if len(group) > 1:
+        try:
+            return _fire_together(db, group, owner)
+        except Exception as exc:  # noqa: BLE001 — rolled back whole; the savepoints below find the firing at fault
+            log.info("a group of %d timer firings rolled back (%s): again, one savepoint each", len(group), exc)
     outcomes: list[str] = []
     try:
         with db.transaction() as session:
+            steps.preload(session, [instance_id for (instance_id, _), _ in group])
             for (instance_id, part_id), timer_ids in group:
                 try:
                     with session.begin_nested():
@@ -136,6 +146,18 @@ def fire_group(db: Database, group: list[tuple[tuple[str, str | None], list[str]
                 log.exception("could not record the failed firing")
             return ["failed"]
         return [fire_group(db, [item], owner)[0] for item in group]
+
+
+def _fire_together(db: Database, group: list[tuple[tuple[str, str | None], list[str]]], owner: str) -> list[str]:
+    """The group's firings in one transaction, no savepoint between them, their writes deferred to one flush and one
+    INSERT of audit events at the end (audit.defer): any exception, a version conflict included, rolls all back."""
+    with db.transaction() as session:
+        steps.preload(session, [instance_id for (instance_id, _), _ in group])
+        audit.defer(session)
+        outcomes = [_fire(session, instance_id, timer_ids, owner, part_id)
+                    for (instance_id, part_id), timer_ids in group]
+        audit.write_deferred(session)
+        return outcomes
 
 
 def _release(session, timer_ids: list[str], owner: str) -> None:

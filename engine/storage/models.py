@@ -10,7 +10,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import (JSON, BigInteger, Boolean, Computed, Date, ForeignKey, Index, Integer, Numeric, String, Text,
+                        UniqueConstraint, literal_column, text)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.storage.db import Base, Money, UTCDateTime
@@ -123,7 +124,9 @@ class Instance(Base):
     """A contract under supervision: one running process instance and its serialized state."""
 
     __tablename__ = "instances"
-    __table_args__ = (Index("ix_instances_created_at_id", "created_at", "id"),)
+    __table_args__ = (Index("ix_instances_created_at_id", "created_at", "id"),
+                      # The dashboard's arrears by funding source read it from here, not the table (migration 0017).
+                      Index("ix_instances_id_funding_source", "id", postgresql_include=["funding_source"]))
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     business_key: Mapped[str] = mapped_column(String(200), unique=True)
     definition_id: Mapped[int] = mapped_column(ForeignKey("definitions.id"), index=True)
@@ -142,6 +145,11 @@ class Instance(Base):
     audit_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     audit_head: Mapped[str | None] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(Integer, nullable=False)
+    # The funding source the contract declared at the start (`data`'s funding_source), kept by the database itself
+    # (a generated column: nothing writes it), so that the dashboard groups arrears by it without parsing every
+    # contract's JSON (migration 0017: stored on PostgreSQL, virtual on SQLite).
+    funding_source: Mapped[str | None] = mapped_column(
+        String(64), Computed(literal_column("data", JSON)["funding_source"].as_string(), persisted=True))
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -219,6 +227,12 @@ class Party(Base):
     org_code: Mapped[str] = mapped_column(ForeignKey("organisations.code"), primary_key=True, index=True)
 
 
+OPEN_ALERT = "status <> 'resolved'"
+# What the dashboard reads of an open alert, held in ix_alerts_open_instance on PostgreSQL (an index-only scan).
+OPEN_ALERT_COLUMNS = ("severity", "kind", "due_at", "amount_overdue", "department_code", "escalated_to",
+                      "responsible_org", "business_key")
+
+
 class Alert(Base):
     """A supervision warning: arrears (欠款) or non-performance (未履约), one per obligation.
 
@@ -231,7 +245,12 @@ class Alert(Base):
                       Index("ix_alerts_dept_status", "department_code", "status"),
                       Index("ix_alerts_org_status", "responsible_org", "status"),
                       Index("ix_alerts_raised_at_id", "raised_at", "id"), Index("ix_alerts_resolved_at", "resolved_at"),
-                      Index("ix_alerts_severity_updated_at", "severity", "updated_at"))
+                      Index("ix_alerts_severity_updated_at", "severity", "updated_at"),
+                      # The open alerts alone, for the dashboard (migration 0017; reports.OPEN matches the predicate).
+                      Index("ix_alerts_open_instance", "instance_id", postgresql_include=list(OPEN_ALERT_COLUMNS),
+                            postgresql_where=text(OPEN_ALERT), sqlite_where=text(OPEN_ALERT)),
+                      Index("ix_alerts_open_severity_due", "severity", "due_at", "business_key", "id",
+                            postgresql_where=text(OPEN_ALERT), sqlite_where=text(OPEN_ALERT)))
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), index=True)
     business_key: Mapped[str] = mapped_column(String(200))

@@ -42,6 +42,9 @@ STATUSES = ("open", "acknowledged", "resolved")
 # session.info (new alerts are added; changes are made on the same objects), forgotten with a rolled-back SAVEPOINT.
 _KNOWN = "lvyue.alerts.of_instance"
 _OF_INSTANCE = select(Alert).where(Alert.instance_id == bindparam("instance_id"))
+_OF_INSTANCES = select(Alert).where(Alert.instance_id.in_(bindparam("ids", expanding=True)))
+_DEPARTMENTS = "lvyue.alerts.departments"  # strong references to the departments `preload` read
+_DEPARTMENTS_OF = select(Department).where(Department.code.in_(bindparam("codes", expanding=True)))
 
 
 def of_instance(session: Session, instance_id: str) -> list[Alert]:
@@ -54,9 +57,26 @@ def of_instance(session: Session, instance_id: str) -> list[Alert]:
     return alerts
 
 
+def preload(session: Session, instances: list[Instance]) -> None:
+    """Before a batch of steps (hooks `preload`: a timer sweep's group): the alerts of those instances in one
+    statement (of_instance then reads none), and their departments, held for the transaction (raising and
+    notifying look them up by key, which then finds them in the session)."""
+    known = session.info.setdefault(_KNOWN, {})
+    ids = [i.id for i in instances if i.id not in known]
+    for iid in ids:
+        known[iid] = []
+    if ids:
+        for alert in session.scalars(_OF_INSTANCES, {"ids": ids}):
+            known[alert.instance_id].append(alert)
+    codes = sorted({i.department_code for i in instances if i.department_code})
+    if codes:
+        session.info.setdefault(_DEPARTMENTS, []).extend(session.scalars(_DEPARTMENTS_OF, {"codes": codes}))
+
+
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_alerts(session: Session, previous_transaction) -> None:
     session.info.pop(_KNOWN, None)
+    session.info.pop(_DEPARTMENTS, None)
 
 
 # ---------------------------------------------------------------- views and visibility
@@ -264,7 +284,8 @@ def raise_from_throw(session: Session, instance, spec: dict[str, Any], thrown: h
     if severity == "red" and alert.department_code:
         dept = session.get(Department, alert.department_code)
         alert.escalated_to = dept.escalates_to if dept is not None else None
-    session.flush()
+    if not audit.deferring(session):  # else with the batch of steps (a timer sweep's group)
+        session.flush()
     _notify(session, alert, event)
     return alert
 

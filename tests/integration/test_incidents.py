@@ -10,12 +10,12 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from engine.supervision import alerts as alerts_module
-from engine.runtime import audit, timers
+from engine.runtime import audit, steps, timers
 from engine import clock
-from engine.storage.models import Alert, AuditEvent, Incident, Timer
+from engine.storage.models import Alert, AuditEvent, Incident, Instance, Timer
 from tests.conftest import fixture_bytes
 
 XML = {"Content-Type": "application/xml"}
@@ -232,3 +232,61 @@ def test_metrics_count_timers_alerts_and_the_firing_lag(client, people, db):
     assert metric(text, "lvyue_timer_firing_lag_seconds_bucket", le="300") == 1  # …well under 5 min
     assert metric(text, "lvyue_timer_firing_lag_seconds_bucket", le="+Inf") == 1
     assert 90 <= metric(text, "lvyue_timer_firing_lag_seconds_sum") < 300
+
+
+def test_a_group_whose_contract_moved_since_it_was_read_rolls_back_and_fires_each_once_in_savepoints(
+        client, people, db, monkeypatch):
+    # A group of firings defers its writes to one flush at its end (audit.defer): a step committed meanwhile on one
+    # of its contracts fails that flush's version check, the whole group rolls back, and it runs again with a
+    # SAVEPOINT per firing, reading afresh — every timer fires once, none is lost to the other contract's conflict.
+    monkeypatch.setattr(timers, "group_size", lambda _db, _group_of: 20)
+    deploy(client, people, fixture_bytes("short_timer.bpmn"))
+    contracts = [start(client, people, f"MOV-{i}", DUE, T0) for i in range(4)]
+    moved = contracts[2]
+    real_preload, reads = steps.preload, []
+
+    def preload(session, instance_ids):
+        real_preload(session, instance_ids)
+        reads.append(len(instance_ids))
+        if len(reads) == 1:  # another step commits on one contract after the group read it
+            with db.transaction() as other:
+                other.get(Instance, moved["id"]).updated_at = DUE
+
+    monkeypatch.setattr(steps, "preload", preload)
+    result = timers.tick(db, DUE + timedelta(seconds=1), owner="worker-m")
+    assert (result.leased, result.fired, result.failed, result.conflicts) == (4, 4, 0, 0)
+    assert reads == [4, 4]  # together, rolled back, then one savepoint each
+    with db.read() as s:
+        assert {t.status for t in s.scalars(select(Timer))} == {"fired"}
+        assert sorted(s.scalars(select(Alert.business_key))) == [f"MOV-{i}" for i in range(4)]
+        events = s.scalars(select(AuditEvent.instance_id).where(AuditEvent.action == "timer_fired"))
+        assert sorted(events) == sorted(c["id"] for c in contracts)
+        assert list(audit.verify(s)) == []
+
+
+def test_a_group_of_firings_reads_once_and_writes_together(client, people, db, monkeypatch):
+    # What a sweep's group of n firings costs in statements: the group's reads once (instances with their state and
+    # definitions, READY tasks, pending timers, alerts, departments), then its writes in one flush — an UPDATE of each
+    # instance (its version check; the ORM does not batch those), one INSERT of the alerts, one UPDATE of the timers
+    # (executemany) — and one INSERT of the audit events: 12 statements a firing before, one SAVEPOINT each.
+    monkeypatch.setattr(timers, "group_size", lambda _db, _group_of: 20)
+    deploy(client, people, fixture_bytes("short_timer.bpmn"))
+    n = 5
+    for i in range(n):
+        start(client, people, f"CNT-{i}", DUE, T0)
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement.split(None, 1)[0].upper())
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        result = timers.tick(db, DUE + timedelta(seconds=1), owner="worker-c")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert result.fired == n
+    writes = [s for s in statements if s in ("INSERT", "UPDATE", "DELETE")]
+    # The lease: one SELECT … FOR UPDATE and one UPDATE; the group: 5 SELECTs, n + 3 writes.
+    assert statements.count("SELECT") == 1 + 5
+    assert len(writes) == 1 + n + 3
+    assert "SAVEPOINT" not in statements
