@@ -22,7 +22,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
-from sqlalchemy import delete, event, func, insert, inspect, or_, select
+from sqlalchemy import delete, event, func, insert, inspect, or_, select, update
 from sqlalchemy.orm import Session
 
 from engine.runtime import values
@@ -37,6 +37,7 @@ CONTRACT_TASKS = (SIGN, FILE, *RELEASES.values())  # the contract-level tasks (n
 WORKS_TERMS = ("advance", "progress", "settlement")
 ADVANCE = 0  # the milestone_no of a works contract's advance (its payments: kind "advance", no milestone)
 COPIED_TASKS = frozenset((PAY, *CONTRACT_TASKS))
+TABLES = frozenset(("obligations", "deadlines"))  # payment_obligations, contract_deadlines
 MICRO = Decimal(1_000_000)  # the rate column's unit: a millionth of a percent a day (rates have ≤ 6 decimals)
 
 
@@ -170,42 +171,76 @@ def dues_of(connection, instance_ids: Iterable[str]) -> dict[str, dict[int, date
     return out
 
 
-def sync(connection, instance_ids: Iterable[str]) -> None:
-    """Rebuild the rows of these contracts from what the database holds now (in the caller's transaction)."""
+def _task_dues(connection, instance_ids: list[str], elements) -> tuple[dict, dict]:
+    """dues_of and contract_dues_of in one statement, over the task elements asked for."""
+    milestones: dict[str, dict[int, datetime]] = {}
+    contract: dict[str, dict[str, datetime]] = {}
+    query = (select(TaskRow.instance_id, TaskRow.element_id, TaskRow.item_no, func.min(TaskRow.due_at))
+             .where(TaskRow.instance_id.in_(instance_ids), TaskRow.element_id.in_(elements),
+                    TaskRow.due_at.is_not(None))
+             .group_by(TaskRow.instance_id, TaskRow.element_id, TaskRow.item_no))
+    for instance_id, element, no, due_at in connection.execute(query):
+        if element == PAY and no is not None:
+            milestones.setdefault(instance_id, {})[no] = due_at
+        elif element != PAY and no is None:
+            contract.setdefault(instance_id, {})[element] = due_at
+    return milestones, contract
+
+
+def sync(connection, instance_ids: Iterable[str], tables: frozenset[str] = TABLES, known: Mapping[str, Any] = {}) -> None:
+    """Rebuild the rows of these contracts from what the database holds now (in the caller's transaction):
+    `tables` those of TABLES to rebuild, `known` contracts already at hand (id → a row or object with id,
+    department_code, roles, data as just flushed), read otherwise."""
     ids = sorted(set(instance_ids))
     registry = timing.registry()
     for start in range(0, len(ids), 500):  # bound-parameter limits
         chunk = ids[start:start + 500]
-        contracts = list(connection.execute(select(Instance.id, Instance.department_code, Instance.roles, Instance.data)
-                                            .where(Instance.id.in_(chunk))))
-        connection.execute(delete(PaymentObligation).where(PaymentObligation.instance_id.in_(chunk)))
-        connection.execute(delete(ContractDeadline).where(ContractDeadline.instance_id.in_(chunk)))
-        _write(connection, contracts, registry)
+        contracts = [known[i] for i in chunk if i in known]
+        missing = [i for i in chunk if i not in known]
+        if missing:
+            contracts += connection.execute(select(Instance.id, Instance.department_code, Instance.roles, Instance.data)
+                                            .where(Instance.id.in_(missing)))
+        _write(connection, contracts, registry, tables)
 
 
-def _write(connection, contracts: list, registry) -> int:
-    """Insert the rows of these contracts (id, department_code, roles, data); the number of milestone rows."""
+def _write(connection, contracts: list, registry, tables: frozenset[str] = frozenset(("obligations", "deadlines"))) -> int:
+    """Replace the rows of these contracts (id, department_code, roles, data) in `tables`; the number of milestone
+    rows written."""
     ids = [c.id for c in contracts]
-    dues, paid, contract_dues = dues_of(connection, ids), payments_of(connection, ids), contract_dues_of(connection, ids)
-    rows = [row for c in contracts for row in rows_for(c.id, c.department_code, c.roles, c.data, dues.get(c.id, {}),
-                                                       paid.get(c.id, {}), registry)]
-    if rows:
-        connection.execute(insert(PaymentObligation), rows)
-    if contracts:
-        connection.execute(insert(ContractDeadline), [contract_row_for(c.id, c.department_code, c.data,
-                                                                       contract_dues.get(c.id, {})) for c in contracts])
+    elements = (PAY,) * ("obligations" in tables) + CONTRACT_TASKS * ("deadlines" in tables)
+    dues, contract_dues = _task_dues(connection, ids, elements) if ids else ({}, {})
+    rows = []
+    if "obligations" in tables and ids:
+        paid = payments_of(connection, ids)
+        rows = [row for c in contracts for row in rows_for(c.id, c.department_code, c.roles, c.data,
+                                                           dues.get(c.id, {}), paid.get(c.id, {}), registry)]
+        connection.execute(delete(PaymentObligation).where(PaymentObligation.instance_id.in_(ids)))
+        if rows:
+            connection.execute(insert(PaymentObligation), rows)
+    if "deadlines" in tables and ids:
+        deadline_rows = [contract_row_for(c.id, c.department_code, c.data, contract_dues.get(c.id, {}))
+                         for c in contracts]
+        if len(deadline_rows) == 1:  # a step's own contract: one UPDATE in place, an INSERT only for a new one
+            row = deadline_rows[0]
+            done = connection.execute(update(ContractDeadline).where(ContractDeadline.instance_id == row["instance_id"])
+                                      .values(**{k: v for k, v in row.items() if k != "instance_id"}))
+            if done.rowcount != 1:
+                connection.execute(insert(ContractDeadline), deadline_rows)
+        else:
+            connection.execute(delete(ContractDeadline).where(ContractDeadline.instance_id.in_(ids)))
+            connection.execute(insert(ContractDeadline), deadline_rows)
     return len(rows)
 
 
-def _copied(data: Mapping[str, Any] | None) -> tuple:
-    """What the rows copy of a contract's data: milestone amounts, funding source, payment basis, payment terms (the
-    advance), its dates."""
+def _copied_by_obligations(data: Mapping[str, Any] | None) -> tuple:
+    """What payment_obligations copies of a contract's data: milestone amounts, funding source, payment basis,
+    payment terms and the signing date (the advance's deadline)."""
     data = data or {}
     milestones = data.get("milestones") or []
     amounts = tuple(values.amount_of(m.get("amount") if isinstance(m, dict) else None) for m in milestones) \
         if isinstance(milestones, list) else repr(milestones)
     return (amounts, data.get("funding_source"), repr(data.get("payment_basis")), repr(data.get("payment_terms")),
-            _dates_of(data))
+            repr(data.get("signed_at")))
 
 
 def _changed(state, name: str, project=lambda v: v) -> bool:
@@ -217,10 +252,17 @@ def _changed(state, name: str, project=lambda v: v) -> bool:
     return project(history.deleted[0]) != project(history.added[0] if history.added else None)
 
 
-def _instance_changed(obj: Instance) -> bool:
+def _instance_tables(obj: Instance) -> set[str]:
+    """The tables whose rows a change of this contract's row changes."""
     state = inspect(obj)
-    return (_changed(state, "data", _copied) or _changed(state, "department_code")
-            or _changed(state, "roles", lambda r: (r or {}).get("employer")))
+    if _changed(state, "department_code"):
+        return set(TABLES)
+    out = set()
+    if _changed(state, "data", _copied_by_obligations) or _changed(state, "roles", lambda r: (r or {}).get("employer")):
+        out.add("obligations")
+    if _changed(state, "data", lambda d: _dates_of(d or {})):
+        out.add("deadlines")
+    return out
 
 
 def _counted(payment: Payment) -> bool:
@@ -235,32 +277,49 @@ def resync_works(session: Session) -> int:
     return 0
 
 
-def touched(session: Session) -> set[str]:
-    """The contracts whose rows this flush may change (read in after_flush: the pre-flush new and dirty sets)."""
-    out: set[str] = set()
+def touched(session: Session) -> dict[str, set[str]]:
+    """The contracts whose rows this flush may change, each with the tables concerned (read in after_flush: the
+    pre-flush new and dirty sets)."""
+    out: dict[str, set[str]] = {}
+
+    def add(instance_id: str, *tables: str) -> None:
+        if tables:
+            out.setdefault(instance_id, set()).update(tables)
+
+    def task_table(task: TaskRow) -> str:
+        return "obligations" if task.element_id == PAY else "deadlines"
+
     for obj in session.new:
         if isinstance(obj, Instance):
-            out.add(obj.id)
-        elif isinstance(obj, TaskRow) and obj.element_id in COPIED_TASKS or isinstance(obj, Payment) and _counted(obj):
-            out.add(obj.instance_id)
+            add(obj.id, *TABLES)
+        elif isinstance(obj, TaskRow) and obj.element_id in COPIED_TASKS:
+            add(obj.instance_id, task_table(obj))
+        elif isinstance(obj, Payment) and _counted(obj):
+            add(obj.instance_id, "obligations")
     for obj in session.dirty:
-        if isinstance(obj, Instance) and _instance_changed(obj):
-            out.add(obj.id)
+        if isinstance(obj, Instance):
+            add(obj.id, *_instance_tables(obj))
         elif isinstance(obj, TaskRow) and obj.element_id in COPIED_TASKS and _changed(inspect(obj), "due_at"):
-            out.add(obj.instance_id)
+            add(obj.instance_id, task_table(obj))
         elif isinstance(obj, Payment) and any(_changed(inspect(obj), c) for c in ("amount", "paid_at", "milestone_no",
                                                                                    "kind")):
-            out.add(obj.instance_id)
+            add(obj.instance_id, "obligations")
     for obj in session.deleted:
         if isinstance(obj, Payment):
-            out.add(obj.instance_id)
+            add(obj.instance_id, "obligations")
     return out
 
 
 def _after_flush(session: Session, _context) -> None:
-    ids = touched(session)
-    if ids:
-        sync(session.connection(), ids)
+    by_tables: dict[frozenset[str], list[str]] = {}
+    for instance_id, tables in touched(session).items():
+        by_tables.setdefault(frozenset(tables), []).append(instance_id)
+    if not by_tables:
+        return
+    # The contracts this flush wrote are in the session as just flushed: their rows need not be read again.
+    known = {obj.id: obj for obj in session.identity_map.values() if isinstance(obj, Instance)}
+    for tables, ids in by_tables.items():
+        sync(session.connection(), ids, tables, known)
 
 
 def install() -> None:

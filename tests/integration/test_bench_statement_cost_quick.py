@@ -13,8 +13,12 @@ from tests.conftest import run_quick_bench
 # the signature, the GP contract is published: issue 17), ~22 statements a step as before; 340 since the lean step
 # (issue 20: a completion reads its task, instance, definition, part and READY rows in one statement, and its alerts
 # and pending timers once for the step and its reply; a new contract asks nothing of its own rows; the token is read
-# in autocommit, without BEGIN: 311, ~12 statements a request, 1 of them the token's read).
-STATEMENT_BUDGET = 311
+# in autocommit, without BEGIN: 311, ~12 statements a request, 1 of them the token's read); 363 since the monthly
+# report reads typed rows (issue 20, migration 0016): a flush that changes what payment_obligations or
+# contract_deadlines copy rebuilds that table's rows of the contract (15 of the contract's flushes: its task
+# deadlines and, for payment_obligations, its payments read again; 430 before only the table concerned was rebuilt,
+# from the instance as just flushed, and contract_deadlines updated in place) — the price of reports that are SQL sums.
+STATEMENT_BUDGET = 363
 
 
 @pytest.mark.slow
