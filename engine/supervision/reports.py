@@ -866,6 +866,9 @@ def _span_labels(span: int) -> tuple[str, str | None]:
     return age, overdue
 
 
+_SPAN_LABELS = tuple(_span_labels(span) for span in range(len(_SPANS) + 1))
+
+
 def _age_buckets() -> dict[str, dict[str, Any]]:
     return {label: {"amount": Decimal(0), "alerts": 0} for label, _ in interest.AGE_BUCKETS}
 
@@ -890,7 +893,7 @@ def _open_alert_groups(session: Session, open_alerts: tuple, now: datetime) -> d
     for severity, span, code, n, amount, with_amount in session.execute(
             select(sub.c.severity, sub.c.span, sub.c.org, func.count(), func.sum(sub.c.amount), func.count(sub.c.amount))
             .group_by(sub.c.severity, sub.c.span, sub.c.org)):
-        age, overdue = _span_labels(span)
+        age, overdue = _SPAN_LABELS[span]
         by_severity[severity] += n
         ages[severity][age] += n
         if code is None or amount is None:  # not arrears, or no amount
