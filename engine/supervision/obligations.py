@@ -62,7 +62,8 @@ def rows_for(instance_id: str, department_code: str | None, roles: Mapping[str, 
     data, roles = data or {}, roles or {}
     registry = registry or timing.registry()
     out = []
-    for no, item in enumerate(data.get("milestones") or [], start=1):
+    milestones = data.get("milestones")
+    for no, item in enumerate(milestones if isinstance(milestones, list) else [], start=1):
         amount = values.amount_of(item.get("amount") if isinstance(item, dict) else None)
         if not amount > 0:
             continue
@@ -81,15 +82,24 @@ def _advance(data: Mapping[str, Any]) -> tuple[Decimal, datetime] | None:
     signed; None when it has no advance term, is not signed or the advance is of no amount."""
     terms = data.get("payment_terms") or {}
     signed = data.get("signed_at")
-    if not (isinstance(terms, dict) and terms.get("advance") and signed):
+    if not (isinstance(terms, dict) and isinstance(terms.get("advance"), dict) and terms["advance"] and signed):
         return None
     amount = values.amount_of(terms["advance"].get("amount"))
-    if not amount > 0:
-        return None
-    signed_day = signed if isinstance(signed, date) else date.fromisoformat(str(signed)[:10])
     start = terms.get("works_start_date")
-    start_day = None if start is None else start if isinstance(start, date) else date.fromisoformat(str(start)[:10])
+    signed_day, start_day = _day(signed), _day(start)
+    if not amount > 0 or signed_day is None or (start is not None and start_day is None):
+        return None  # what no contract the start form accepted holds (the ledger would not read it either)
     return amount, works_payments.advance_due(signed_day, start_day, timing.calendar(), timing.registry()).due_at
+
+
+def _day(value) -> date | None:
+    """A date as works_payments.obligations reads it (a date, or the first ten characters of its text)."""
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
 
 
 def _row(instance_id: str, no: int, department_code, roles, data, amount: Decimal, due_at: datetime | None,
@@ -115,7 +125,7 @@ def _dates_of(data: Mapping[str, Any]) -> dict[str, Any]:
     return {"awarded_on": day(data.get("award_notice_date")), "signed_on": day(data.get("signed_at")),
             "filed_on": day(data.get("filed_at")),
             "bid_released_on": day(data.get("released_at")) if "bid_bond_released_amount" in data else None,
-            "bid_exempt": (data.get("bid_bond") or {}).get("form") == "exempt",
+            "bid_exempt": isinstance(data.get("bid_bond"), dict) and data["bid_bond"].get("form") == "exempt",
             "performance_released_on": day(data.get("performance_guarantee_released_at")),
             "quality_released_on": day(data.get("retention_released_at")),
             "works_terms": isinstance(terms, dict) and any(terms.get(k) for k in WORKS_TERMS)}
