@@ -172,7 +172,8 @@ def dues_of(connection, instance_ids: Iterable[str]) -> dict[str, dict[int, date
     """instance → milestone → the earliest deadline set on its record_payment tasks."""
     out: dict[str, dict[int, datetime]] = {}
     query = (select(TaskRow.instance_id, TaskRow.item_no, func.min(TaskRow.due_at))
-             .where(TaskRow.instance_id.in_(list(instance_ids)), TaskRow.element_id == PAY, TaskRow.item_no.is_not(None),
+             .where(TaskRow.instance_id.in_(list(instance_ids)), TaskRow.element_id == PAY,
+                    TaskRow.item_no.is_not(None),
                     TaskRow.due_at.is_not(None))
              .group_by(TaskRow.instance_id, TaskRow.item_no))
     for instance_id, no, due_at in connection.execute(query):
@@ -196,7 +197,8 @@ def sync(connection, instance_ids: Iterable[str]) -> None:
 def _write(connection, contracts: list, registry) -> int:
     """Insert the rows of these contracts (id, department_code, roles, data); the number of milestone rows."""
     ids = [c.id for c in contracts]
-    dues, paid, contract_dues = dues_of(connection, ids), payments_of(connection, ids), contract_dues_of(connection, ids)
+    dues, paid = dues_of(connection, ids), payments_of(connection, ids)
+    contract_dues = contract_dues_of(connection, ids)
     rows = [row for c in contracts for row in rows_for(c.id, c.department_code, c.roles, c.data, dues.get(c.id, {}),
                                                        paid.get(c.id, {}), registry)]
     if rows:
@@ -241,7 +243,8 @@ def _counted(payment: Payment) -> bool:
 def resync_works(session: Session) -> int:
     """After a calendar change: rebuild the rows of the works contracts (their advance's last day is computed with
     the calendar, unlike the task deadlines, which the change does not move). Moves no alert: 0."""
-    sync(session.connection(), session.scalars(select(ContractDeadline.instance_id).where(ContractDeadline.works_terms)))
+    works = session.scalars(select(ContractDeadline.instance_id).where(ContractDeadline.works_terms))
+    sync(session.connection(), works)
     return 0
 
 
@@ -284,7 +287,8 @@ def backfill(connection, batch: int = 2000) -> int:
     written, after = 0, None
     registry = timing.registry()
     while True:
-        query = select(Instance.id, Instance.department_code, Instance.roles, Instance.data).order_by(Instance.id).limit(batch)
+        query = (select(Instance.id, Instance.department_code, Instance.roles, Instance.data)
+                 .order_by(Instance.id).limit(batch))
         if after is not None:
             query = query.where(Instance.id > after)
         contracts = list(connection.execute(query))

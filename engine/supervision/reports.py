@@ -31,8 +31,9 @@ from engine.runtime import values
 from engine.storage.db import Database, Money
 from engine.access.directory import Principal
 from engine.errors import Forbidden, Invalid, NotFound
-from engine.storage.models import (Alert, AlertDecision, AuditEvent, ContractDeadline, CreditRecord, Department, Guarantee,
-                                   Instance, Invoice, Lead, Organisation, Payment, PaymentApplication, PaymentObligation)
+from engine.storage.models import (Alert, AlertDecision, AuditEvent, ContractDeadline, CreditRecord, Department,
+                                   Guarantee, Instance, Invoice, Lead, Organisation, Payment, PaymentApplication,
+                                   PaymentObligation)
 
 SEVERITIES = ("yellow", "orange", "red")
 TOP_EMPLOYERS = 5
