@@ -6,7 +6,7 @@ contract sections are SQL counts and sums instead of a pass over every contract'
   payment basis fixes, and its payments so far (total, latest date, the date it was paid in full).
 * contract_deadlines — one row per contract: its award notice, signing, filing and release dates, the last days
   of its signing and filing periods, its release deadlines, whether its bid bond is exempt and whether it has
-  works payment terms.
+  works payment terms; and the months the `guarantees` section counts its signing and filing in (`text_month`).
 
 The rows follow the contract: after every flush that changed what they copy — a contract started, its data
 (milestone amounts, e.g. a confirmed value change naming a milestone; funding source; payment basis; the dates),
@@ -18,6 +18,8 @@ direct inserts.
 """
 from __future__ import annotations
 
+import calendar
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Iterable, Mapping
@@ -118,12 +120,37 @@ def _row(instance_id: str, no: int, department_code, roles, data, amount: Decima
             "paid": paid, "last_paid_on": latest, "paid_in_full_on": full}
 
 
+_MONTH_PREFIX = re.compile(r"([0-9]{4})-([0-9]{2})-")  # ASCII digits, as the text comparison orders them
+
+
+def text_month(value: Any) -> date | None:
+    """The first day of the month the `guarantees` section counts `value` (a signing or filing date as the
+    contract's JSON holds it) in: the month whose first and last days, written YYYY-MM-DD, the first ten characters
+    of its text lie between when compared as text (code point order: PostgreSQL's C.UTF-8 and SQLite's BINARY).
+    For a "YYYY-MM-DD" date, and for an instant written "YYYY-MM-DDThh:mm…±hh:mm", the month of the date written
+    (as deadlines.business_day reads text: no conversion to China time). Unlike business_day, also for text that is
+    no date but reads between two of a month's days ("2026-11-1x", "2026-11-3"), and never for an ISO week date
+    ("2026-W47-1"). None for anything else, and for what is not text (a JSON number's text never has that shape)."""
+    if not isinstance(value, str):
+        return None
+    prefix = _MONTH_PREFIX.match(value[:8])
+    if prefix is None:
+        return None
+    year, month = int(prefix[1]), int(prefix[2])
+    if not (year >= 1 and 1 <= month <= 12):
+        return None
+    last = calendar.monthrange(year, month)[1]
+    return date(year, month, 1) if "01" <= value[8:10] <= f"{last:02d}" else None
+
+
 def _dates_of(data: Mapping[str, Any]) -> dict[str, Any]:
-    """What contract_deadlines copies of a contract's data (its business days as China-time dates)."""
+    """What contract_deadlines copies of a contract's data (its business days as China-time dates, and the months
+    the `guarantees` section counts its signing and filing in)."""
     day = deadlines.business_day
     terms = data.get("payment_terms")
     return {"awarded_on": day(data.get("award_notice_date")), "signed_on": day(data.get("signed_at")),
-            "filed_on": day(data.get("filed_at")),
+            "filed_on": day(data.get("filed_at")), "signed_month": text_month(data.get("signed_at")),
+            "filed_month": text_month(data.get("filed_at")),
             "bid_released_on": day(data.get("released_at")) if "bid_bond_released_amount" in data else None,
             "bid_exempt": isinstance(data.get("bid_bond"), dict) and data["bid_bond"].get("form") == "exempt",
             "performance_released_on": day(data.get("performance_guarantee_released_at")),

@@ -1001,7 +1001,6 @@ def guarantee_indicators(session: Session, scope: Any) -> dict[str, Any]:
         in_scope = lambda column_instance, column_dept: scope.contains(column_instance)  # noqa: E731
     else:
         in_scope = lambda column_instance, column_dept: _in_scope(column_dept, depts)  # noqa: E731
-    lo, hi = first.isoformat(), last.isoformat()
     start = deadlines.end_of_day(first - timedelta(days=1))
     end = deadlines.end_of_day(last)
     guarantees_in_month = (Guarantee.activated_on >= first, Guarantee.activated_on <= last,
@@ -1022,12 +1021,13 @@ def guarantee_indicators(session: Session, scope: Any) -> dict[str, Any]:
         entry["count"] += n
         entry["freed"] += freed
 
-    # The business dates' first ten characters (YYYY-MM-DD) compared as text, counted in SQL.
-    def dated(key: str):
-        return func.count().filter(func.substr(Instance.data[key].as_string(), 1, 10).between(lo, hi))
-
-    signed, filed = session.execute(select(dated("signed_at"), dated("filed_at"))
-                                    .where(in_scope(Instance.id, Instance.department_code))).one()
+    # Signed and filed in the month: the first ten characters of signed_at / filed_at between the month's first and
+    # last days as text, as typed in contract_deadlines (obligations.text_month), counted over two indexes.
+    d = ContractDeadline
+    by_department = _deadline_scope(scope) if isinstance(scope, ReportScope) else _in_scope(d.department_code, depts)
+    signed, filed = session.execute(select(func.count().filter(d.signed_month == first),
+                                           func.count().filter(d.filed_month == first))
+                                    .where(by_department, or_(d.signed_month == first, d.filed_month == first))).one()
 
     in_depts = select(Instance.id).where(in_scope(Instance.id, Instance.department_code))
     invoiced = select(Invoice.id).where(Invoice.instance_id == Payment.instance_id,
