@@ -38,3 +38,21 @@ def test_data_of_another_shape_gives_no_row_and_no_error():
         assert obligations.rows_for("i", None, None, data, {}) == []
     row = obligations.contract_row_for("i", None, {"bid_bond": "exempt", "signed_at": 7, "payment_terms": ["advance"]}, {})
     assert (row["bid_exempt"], row["signed_on"], row["works_terms"]) == (False, None, False)
+
+
+def test_the_month_the_guarantees_section_counts_a_date_in_is_that_of_its_text():
+    """obligations.text_month: the month whose first and last days (YYYY-MM-DD) the first ten characters lie
+    between as text — the day written, not China time; text that is no date but reads inside a month counts there."""
+    nov = date(2026, 11, 1)
+    for value, month in (("2026-11-15", nov), ("2026-11-30", nov), ("2026-11-01", nov),
+                         ("2026-10-31T20:00:00-05:00", date(2026, 10, 1)),  # 11-01 in China: still October
+                         ("2026-11-15T01:00:00+08:00", nov), ("2026-11-15 and more", nov),
+                         ("2026-11-1x", nov), ("2026-11-3", nov), ("2026-11-0x", nov), ("2026-02-28", date(2026, 2, 1)),
+                         ("2026-11-31", None), ("2026-11-00", None), ("2026-11-0", None), ("2026-11-", None),
+                         ("2026-02-29", None), ("2026-13-01", None), ("0000-01-01", None), ("2026-W47-1", None),
+                         (" 2026-11-05", None), ("2026-11-１5", None), ("２０26-11-15", None), ("20261115", None),
+                         (20261115, None), (2026.11, None), (True, None), (None, None), ({"a": 1}, None), ([], None)):
+        assert obligations.text_month(value) == month, value
+    row = obligations.contract_row_for("i", None, {"signed_at": "2026-11-1x", "filed_at": "2026-12-01"}, {})
+    assert (row["signed_on"], row["signed_month"], row["filed_on"], row["filed_month"]) == \
+        (None, nov, date(2026, 12, 1), date(2026, 12, 1))
