@@ -6,8 +6,8 @@ rate its payment basis fixes (millionths of a percent a day); what was paid on i
 it was paid in full). And one row per contract (contract_deadlines): its award notice, signing, filing and
 release dates, the last days of its signing and filing periods, its release deadlines, whether its bid bond is
 exempt and whether it has works payment terms, and the months the report's `guarantees` section counts its
-signing and filing in (obligations.text_month: the text of signed_at / filed_at as that section reads it). An index on alerts (severity, updated_at) for the month's red
-alerts. Filled here from the contracts and their tasks
+signing and filing in (obligations.text_month: the text of signed_at / filed_at as that section reads it). An
+index on alerts (severity, updated_at) for the month's red alerts. Filled here from the contracts and their tasks
 with the engine's own `obligations.rows_for`; kept in step by engine/supervision/obligations.py afterwards.
 
 Revision ID: 0016

@@ -355,7 +355,8 @@ def test_signed_and_filed_count_the_text_of_the_dates_as_before_whatever_their_s
     db = app.extensions["lvyue"].db
     with db.transaction() as session:
         same_counts(session)
-        assert reports.guarantee_indicators(session, {"month": "2026-08"})["contracts"] == {"signed": 3, "filed_online": 3}
+        assert reports.guarantee_indicators(session, {"month": "2026-08"})["contracts"] == \
+            {"signed": 3, "filed_online": 3}
         contracts = session.scalars(select(Instance).order_by(Instance.business_key)).all()
         for n, value in enumerate(ODD_DATES):  # each shape in turn, on a signing date and on a filing date
             for key in ("signed_at", "filed_at"):
