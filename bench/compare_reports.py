@@ -28,12 +28,15 @@ bootstrap.bootstrap()
 
 
 def load_old(path: Path):
-    """The old module, loaded under its own name; its sections registry gets the same registered sections."""
+    """The old module, loaded under its own name; its sections registry gets the same registered sections — a
+    section defined in reports.py itself (`guarantees`: guarantee_indicators) as the old module defines it."""
     spec = importlib.util.spec_from_file_location("reports_old", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules["reports_old"] = module
     spec.loader.exec_module(module)
     for name, fn in reports.SECTIONS.items():
+        if fn.__module__ == reports.__name__:
+            fn = getattr(module, fn.__name__)
         module.register_section(name, fn, reports.SECTION_DEFINITIONS.get(name))
     return module
 

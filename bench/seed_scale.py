@@ -132,7 +132,8 @@ def directory_and_definitions(db: Database) -> tuple[int, dict[str, str]]:
 # ---------------------------------------------------------------- the rows of one contract
 CONTRACT_DEADLINES = ("instance_id", "department_code", "awarded_on", "signed_on", "sign_last_day", "filed_on",
                       "file_last_day", "bid_release_due_at", "bid_released_on", "bid_exempt", "performance_release_due_at",
-                      "performance_released_on", "quality_release_due_at", "quality_released_on", "works_terms")
+                      "performance_released_on", "quality_release_due_at", "quality_released_on", "works_terms",
+                      "signed_month", "filed_month")
 
 
 class Rows:

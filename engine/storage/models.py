@@ -419,12 +419,16 @@ class ContractDeadline(Base):
     contracts awarded, signed and filed in a month and finds the deposits held past their release deadline in
     SQL. One row per contract: the award notice, signing, filing and release dates its data holds (China-time
     days), the last day of the signing and filing periods, the release tasks' deadlines (instants), whether its
-    bid bond is exempt and whether it is a works contract with payment terms (advance, progress, settlement)."""
+    bid bond is exempt and whether it is a works contract with payment terms (advance, progress, settlement); and
+    the first day of the month the report's `guarantees` section counts its signing and filing in (the text of
+    signed_at / filed_at read as that section always has: obligations.text_month)."""
 
     __tablename__ = "contract_deadlines"
     __table_args__ = (Index("ix_contract_deadlines_awarded_on", "awarded_on"),
                       Index("ix_contract_deadlines_signed_on", "signed_on"),
-                      Index("ix_contract_deadlines_filed_on", "filed_on"))
+                      Index("ix_contract_deadlines_filed_on", "filed_on"),
+                      Index("ix_contract_deadlines_signed_month", "signed_month"),
+                      Index("ix_contract_deadlines_filed_month", "filed_month"))
     instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True)
     department_code: Mapped[str | None] = mapped_column(String(64))
     awarded_on: Mapped[date | None] = mapped_column(Date)
@@ -440,6 +444,8 @@ class ContractDeadline(Base):
     quality_release_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     quality_released_on: Mapped[date | None] = mapped_column(Date)
     works_terms: Mapped[bool] = mapped_column(Boolean)
+    signed_month: Mapped[date | None] = mapped_column(Date)
+    filed_month: Mapped[date | None] = mapped_column(Date)
 
 
 class PaymentApplication(Base):

@@ -6,7 +6,7 @@ contract sections are SQL counts and sums instead of a pass over every contract'
   payment basis fixes, and its payments so far (total, latest date, the date it was paid in full).
 * contract_deadlines — one row per contract: its award notice, signing, filing and release dates, the last days
   of its signing and filing periods, its release deadlines, whether its bid bond is exempt and whether it has
-  works payment terms.
+  works payment terms; and the months the `guarantees` section counts its signing and filing in (`text_month`).
 
 The rows follow the contract: after every flush that changed what they copy — a contract started, its data
 (milestone amounts, e.g. a confirmed value change naming a milestone; funding source; payment basis; the dates),
@@ -18,6 +18,8 @@ direct inserts.
 """
 from __future__ import annotations
 
+import calendar
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Iterable, Mapping
@@ -63,7 +65,8 @@ def rows_for(instance_id: str, department_code: str | None, roles: Mapping[str, 
     data, roles = data or {}, roles or {}
     registry = registry or timing.registry()
     out = []
-    for no, item in enumerate(data.get("milestones") or [], start=1):
+    milestones = data.get("milestones")
+    for no, item in enumerate(milestones if isinstance(milestones, list) else [], start=1):
         amount = values.amount_of(item.get("amount") if isinstance(item, dict) else None)
         if not amount > 0:
             continue
@@ -82,15 +85,24 @@ def _advance(data: Mapping[str, Any]) -> tuple[Decimal, datetime] | None:
     signed; None when it has no advance term, is not signed or the advance is of no amount."""
     terms = data.get("payment_terms") or {}
     signed = data.get("signed_at")
-    if not (isinstance(terms, dict) and terms.get("advance") and signed):
+    if not (isinstance(terms, dict) and isinstance(terms.get("advance"), dict) and terms["advance"] and signed):
         return None
     amount = values.amount_of(terms["advance"].get("amount"))
-    if not amount > 0:
-        return None
-    signed_day = signed if isinstance(signed, date) else date.fromisoformat(str(signed)[:10])
     start = terms.get("works_start_date")
-    start_day = None if start is None else start if isinstance(start, date) else date.fromisoformat(str(start)[:10])
+    signed_day, start_day = _day(signed), _day(start)
+    if not amount > 0 or signed_day is None or (start is not None and start_day is None):
+        return None  # what no contract the start form accepted holds (the ledger would not read it either)
     return amount, works_payments.advance_due(signed_day, start_day, timing.calendar(), timing.registry()).due_at
+
+
+def _day(value) -> date | None:
+    """A date as works_payments.obligations reads it (a date, or the first ten characters of its text)."""
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
 
 
 def _row(instance_id: str, no: int, department_code, roles, data, amount: Decimal, due_at: datetime | None,
@@ -109,14 +121,39 @@ def _row(instance_id: str, no: int, department_code, roles, data, amount: Decima
             "paid": paid, "last_paid_on": latest, "paid_in_full_on": full}
 
 
+_MONTH_PREFIX = re.compile(r"([0-9]{4})-([0-9]{2})-")  # ASCII digits, as the text comparison orders them
+
+
+def text_month(value: Any) -> date | None:
+    """The first day of the month the `guarantees` section counts `value` (a signing or filing date as the
+    contract's JSON holds it) in: the month whose first and last days, written YYYY-MM-DD, the first ten characters
+    of its text lie between when compared as text (code point order: PostgreSQL's C.UTF-8 and SQLite's BINARY).
+    For a "YYYY-MM-DD" date, and for an instant written "YYYY-MM-DDThh:mm…±hh:mm", the month of the date written
+    (as deadlines.business_day reads text: no conversion to China time). Unlike business_day, also for text that is
+    no date but reads between two of a month's days ("2026-11-1x", "2026-11-3"), and never for an ISO week date
+    ("2026-W47-1"). None for anything else, and for what is not text (a JSON number's text never has that shape)."""
+    if not isinstance(value, str):
+        return None
+    prefix = _MONTH_PREFIX.match(value[:8])
+    if prefix is None:
+        return None
+    year, month = int(prefix[1]), int(prefix[2])
+    if not (year >= 1 and 1 <= month <= 12):
+        return None
+    last = calendar.monthrange(year, month)[1]
+    return date(year, month, 1) if "01" <= value[8:10] <= f"{last:02d}" else None
+
+
 def _dates_of(data: Mapping[str, Any]) -> dict[str, Any]:
-    """What contract_deadlines copies of a contract's data (its business days as China-time dates)."""
+    """What contract_deadlines copies of a contract's data (its business days as China-time dates, and the months
+    the `guarantees` section counts its signing and filing in)."""
     day = deadlines.business_day
     terms = data.get("payment_terms")
     return {"awarded_on": day(data.get("award_notice_date")), "signed_on": day(data.get("signed_at")),
-            "filed_on": day(data.get("filed_at")),
+            "filed_on": day(data.get("filed_at")), "signed_month": text_month(data.get("signed_at")),
+            "filed_month": text_month(data.get("filed_at")),
             "bid_released_on": day(data.get("released_at")) if "bid_bond_released_amount" in data else None,
-            "bid_exempt": (data.get("bid_bond") or {}).get("form") == "exempt",
+            "bid_exempt": isinstance(data.get("bid_bond"), dict) and data["bid_bond"].get("form") == "exempt",
             "performance_released_on": day(data.get("performance_guarantee_released_at")),
             "quality_released_on": day(data.get("retention_released_at")),
             "works_terms": isinstance(terms, dict) and any(terms.get(k) for k in WORKS_TERMS)}
@@ -163,7 +200,8 @@ def dues_of(connection, instance_ids: Iterable[str]) -> dict[str, dict[int, date
     """instance → milestone → the earliest deadline set on its record_payment tasks."""
     out: dict[str, dict[int, datetime]] = {}
     query = (select(TaskRow.instance_id, TaskRow.item_no, func.min(TaskRow.due_at))
-             .where(TaskRow.instance_id.in_(list(instance_ids)), TaskRow.element_id == PAY, TaskRow.item_no.is_not(None),
+             .where(TaskRow.instance_id.in_(list(instance_ids)), TaskRow.element_id == PAY,
+                    TaskRow.item_no.is_not(None),
                     TaskRow.due_at.is_not(None))
              .group_by(TaskRow.instance_id, TaskRow.item_no))
     for instance_id, no, due_at in connection.execute(query):
@@ -187,11 +225,12 @@ def _task_dues(connection, instance_ids: list[str], elements) -> tuple[dict, dic
     return milestones, contract
 
 
-def sync(connection, instance_ids: Iterable[str], tables: frozenset[str] = TABLES, known: Mapping[str, Any] = {}) -> None:
+def sync(connection, instance_ids: Iterable[str], tables: frozenset[str] = TABLES,
+         known: Mapping[str, Any] | None = None) -> None:
     """Rebuild the rows of these contracts from what the database holds now (in the caller's transaction):
     `tables` those of TABLES to rebuild, `known` contracts already at hand (id → a row or object with id,
     department_code, roles, data as just flushed), read otherwise."""
-    ids = sorted(set(instance_ids))
+    ids, known = sorted(set(instance_ids)), known or {}
     registry = timing.registry()
     for start in range(0, len(ids), 500):  # bound-parameter limits
         chunk = ids[start:start + 500]
@@ -203,7 +242,7 @@ def sync(connection, instance_ids: Iterable[str], tables: frozenset[str] = TABLE
         _write(connection, contracts, registry, tables)
 
 
-def _write(connection, contracts: list, registry, tables: frozenset[str] = frozenset(("obligations", "deadlines"))) -> int:
+def _write(connection, contracts: list, registry, tables: frozenset[str] = TABLES) -> int:
     """Replace the rows of these contracts (id, department_code, roles, data) in `tables`; the number of milestone
     rows written."""
     ids = [c.id for c in contracts]
@@ -222,7 +261,8 @@ def _write(connection, contracts: list, registry, tables: frozenset[str] = froze
                          for c in contracts]
         if len(deadline_rows) == 1:  # a step's own contract: one UPDATE in place, an INSERT only for a new one
             row = deadline_rows[0]
-            done = connection.execute(update(ContractDeadline).where(ContractDeadline.instance_id == row["instance_id"])
+            done = connection.execute(update(ContractDeadline)
+                                      .where(ContractDeadline.instance_id == row["instance_id"])
                                       .values(**{k: v for k, v in row.items() if k != "instance_id"}))
             if done.rowcount != 1:
                 connection.execute(insert(ContractDeadline), deadline_rows)
@@ -273,7 +313,8 @@ def _counted(payment: Payment) -> bool:
 def resync_works(session: Session) -> int:
     """After a calendar change: rebuild the rows of the works contracts (their advance's last day is computed with
     the calendar, unlike the task deadlines, which the change does not move). Moves no alert: 0."""
-    sync(session.connection(), session.scalars(select(ContractDeadline.instance_id).where(ContractDeadline.works_terms)))
+    works = session.scalars(select(ContractDeadline.instance_id).where(ContractDeadline.works_terms))
+    sync(session.connection(), works)
     return 0
 
 
@@ -333,7 +374,8 @@ def backfill(connection, batch: int = 2000) -> int:
     written, after = 0, None
     registry = timing.registry()
     while True:
-        query = select(Instance.id, Instance.department_code, Instance.roles, Instance.data).order_by(Instance.id).limit(batch)
+        query = (select(Instance.id, Instance.department_code, Instance.roles, Instance.data)
+                 .order_by(Instance.id).limit(batch))
         if after is not None:
             query = query.where(Instance.id > after)
         contracts = list(connection.execute(query))

@@ -31,8 +31,9 @@ from engine.runtime import values
 from engine.storage.db import Database, Money
 from engine.access.directory import Principal
 from engine.errors import Forbidden, Invalid, NotFound
-from engine.storage.models import (Alert, AlertDecision, AuditEvent, ContractDeadline, CreditRecord, Department, Guarantee,
-                                   Instance, Invoice, Lead, Organisation, Payment, PaymentApplication, PaymentObligation)
+from engine.storage.models import (Alert, AlertDecision, AuditEvent, ContractDeadline, CreditRecord, Department,
+                                   Guarantee, Instance, Invoice, Lead, Organisation, Payment, PaymentApplication,
+                                   PaymentObligation)
 
 SEVERITIES = ("yellow", "orange", "red")
 TOP_EMPLOYERS = 5
@@ -1046,11 +1047,16 @@ def guarantee_indicators(session: Session, scope: Any) -> dict[str, Any]:
       (written when a department confirmed a red alert).
     Money as decimal strings."""
     first, last, depts = _indicator_scope(scope)
-    if isinstance(scope, ReportScope):  # exactly the contracts of the report (a subquery)
-        in_scope = lambda column_instance, column_dept: scope.contains(column_instance)  # noqa: E731
+    # The contracts in scope by the department contract_deadlines copies (a narrow table; not a lookup per row
+    # into instances): for a report scope exactly its contracts, for a mapping those of its departments.
+    d = ContractDeadline
+    by_department = _deadline_scope(scope) if isinstance(scope, ReportScope) else _in_scope(d.department_code, depts)
+    in_depts = select(d.instance_id).where(by_department)
+    if isinstance(scope, ReportScope):
+        in_scope = lambda column_instance, column_dept: (  # noqa: E731
+            true() if scope.every_department else column_instance.in_(in_depts))
     else:
         in_scope = lambda column_instance, column_dept: _in_scope(column_dept, depts)  # noqa: E731
-    lo, hi = first.isoformat(), last.isoformat()
     start = deadlines.end_of_day(first - timedelta(days=1))
     end = deadlines.end_of_day(last)
     guarantees_in_month = (Guarantee.activated_on >= first, Guarantee.activated_on <= last,
@@ -1071,14 +1077,12 @@ def guarantee_indicators(session: Session, scope: Any) -> dict[str, Any]:
         entry["count"] += n
         entry["freed"] += freed
 
-    # The business dates' first ten characters (YYYY-MM-DD) compared as text, counted in SQL.
-    def dated(key: str):
-        return func.count().filter(func.substr(Instance.data[key].as_string(), 1, 10).between(lo, hi))
+    # Signed and filed in the month: the first ten characters of signed_at / filed_at between the month's first and
+    # last days as text, as typed in contract_deadlines (obligations.text_month), counted over two indexes.
+    signed, filed = session.execute(select(func.count().filter(d.signed_month == first),
+                                           func.count().filter(d.filed_month == first))
+                                    .where(by_department, or_(d.signed_month == first, d.filed_month == first))).one()
 
-    signed, filed = session.execute(select(dated("signed_at"), dated("filed_at"))
-                                    .where(in_scope(Instance.id, Instance.department_code))).one()
-
-    in_depts = select(Instance.id).where(in_scope(Instance.id, Instance.department_code))
     invoiced = select(Invoice.id).where(Invoice.instance_id == Payment.instance_id,
                                         Invoice.milestone_no == Payment.milestone_no).exists()
     paid, paid_invoiced = (session.execute(select(func.count(), _summoney(Payment.amount)).where(

@@ -5,8 +5,9 @@ source, amount in fen, the record_payment task's deadline and its last day (Chin
 rate its payment basis fixes (millionths of a percent a day); what was paid on it (total, latest date, the day
 it was paid in full). And one row per contract (contract_deadlines): its award notice, signing, filing and
 release dates, the last days of its signing and filing periods, its release deadlines, whether its bid bond is
-exempt and whether it has works payment terms. An index on alerts (severity, updated_at) for the month's red
-alerts. Filled here from the contracts and their tasks
+exempt and whether it has works payment terms, and the months the report's `guarantees` section counts its
+signing and filing in (obligations.text_month: the text of signed_at / filed_at as that section reads it). An
+index on alerts (severity, updated_at) for the month's red alerts. Filled here from the contracts and their tasks
 with the engine's own `obligations.rows_for`; kept in step by engine/supervision/obligations.py afterwards.
 
 Revision ID: 0016
@@ -63,6 +64,8 @@ def upgrade() -> None:
         sa.Column('quality_release_due_at', engine.storage.db.UTCDateTime(), nullable=True),
         sa.Column('quality_released_on', sa.Date(), nullable=True),
         sa.Column('works_terms', sa.Boolean(), nullable=False),
+        sa.Column('signed_month', sa.Date(), nullable=True),
+        sa.Column('filed_month', sa.Date(), nullable=True),
         sa.ForeignKeyConstraint(['instance_id'], ['instances.id'], ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('instance_id'),
     )
@@ -70,6 +73,8 @@ def upgrade() -> None:
         batch_op.create_index('ix_contract_deadlines_awarded_on', ['awarded_on'], unique=False)
         batch_op.create_index('ix_contract_deadlines_signed_on', ['signed_on'], unique=False)
         batch_op.create_index('ix_contract_deadlines_filed_on', ['filed_on'], unique=False)
+        batch_op.create_index('ix_contract_deadlines_signed_month', ['signed_month'], unique=False)
+        batch_op.create_index('ix_contract_deadlines_filed_month', ['filed_month'], unique=False)
     with op.batch_alter_table('alerts', schema=None) as batch_op:  # the red alerts changed in a month (its leads)
         batch_op.create_index('ix_alerts_severity_updated_at', ['severity', 'updated_at'], unique=False)
     from engine.supervision import obligations  # the engine's own rows, from the contracts already there
@@ -80,6 +85,8 @@ def downgrade() -> None:
     with op.batch_alter_table('alerts', schema=None) as batch_op:
         batch_op.drop_index('ix_alerts_severity_updated_at')
     with op.batch_alter_table('contract_deadlines', schema=None) as batch_op:
+        batch_op.drop_index('ix_contract_deadlines_filed_month')
+        batch_op.drop_index('ix_contract_deadlines_signed_month')
         batch_op.drop_index('ix_contract_deadlines_filed_on')
         batch_op.drop_index('ix_contract_deadlines_signed_on')
         batch_op.drop_index('ix_contract_deadlines_awarded_on')

@@ -20,7 +20,9 @@ from engine import clock
 from engine.access import signing
 from engine.errors import Invalid
 from engine.supervision import guarantees, reports
-from engine.storage.models import Payment
+from sqlalchemy import func, select
+
+from engine.storage.models import Instance, Payment
 from tests.e2e.test_post_award import (GUARANTEE_DOC, SIGNED, Api, at, just_after_midnight, one_milestone,
                                        procurement_goods, tendering_works)
 
@@ -318,6 +320,54 @@ def test_the_monthly_report_carries_the_seed_indicators_computed_by_hand(api, ap
         assert reports.guarantee_indicators(session, {"month": "2026-08"}) == expected_all
         assert reports.guarantee_indicators(session, {"month": "2026-09"})["e_guarantees"]["by_kind"] == \
             {"bid": {"count": 1, "cash_replaced": "10000.00"}}
+
+
+ODD_DATES = ("2026-08-1x", "2026-08-3", "2026-W33-1", "2026-07-31T20:00:00-05:00", "2026-08-15T01:00:00+08:00",
+             "2026-08-31", "2026-08-32", "2026-08-00", " 2026-08-05", 20260815, {"day": "2026-08-15"}, None)
+
+
+def _counted_as_text(session, month_first: date, month_last: date, departments=None) -> tuple[int, int]:
+    """(signed, filed) as the section counted them before contract_deadlines: the first ten characters of the
+    JSON values between the month's first and last days as text, over every contract's data."""
+    def dated(key: str):
+        return func.count().filter(func.substr(Instance.data[key].as_string(), 1, 10)
+                                   .between(month_first.isoformat(), month_last.isoformat()))
+    query = select(dated("signed_at"), dated("filed_at"))
+    if departments is not None:
+        query = query.where(Instance.department_code.in_(departments))
+    return tuple(session.execute(query).one())
+
+
+def test_signed_and_filed_count_the_text_of_the_dates_as_before_whatever_their_shape(api, app):
+    """The section counts signed_at / filed_at in a month from contract_deadlines' typed months: the same figures
+    as the old count over the JSON text, for dates, instants with offsets (the day written, not China time), text
+    that is no date and values that are not text — the August contracts given such values directly."""
+    _seed_august(api, app)
+    months = ((date(2026, 8, 1), date(2026, 8, 31)), (date(2026, 7, 1), date(2026, 7, 31)))
+
+    def same_counts(session):
+        for first, last in months:
+            for departments in (None, ["ZJ"], ["CZ"]):
+                scope = {"month": first.strftime("%Y-%m"), **({"departments": departments} if departments else {})}
+                got = reports.guarantee_indicators(session, scope)["contracts"]
+                assert (got["signed"], got["filed_online"]) == _counted_as_text(session, first, last, departments)
+
+    db = app.extensions["lvyue"].db
+    with db.transaction() as session:
+        same_counts(session)
+        assert reports.guarantee_indicators(session, {"month": "2026-08"})["contracts"] == \
+            {"signed": 3, "filed_online": 3}
+        contracts = session.scalars(select(Instance).order_by(Instance.business_key)).all()
+        for n, value in enumerate(ODD_DATES):  # each shape in turn, on a signing date and on a filing date
+            for key in ("signed_at", "filed_at"):
+                inst = contracts[n % len(contracts)]
+                inst.data = {**inst.data, key: value}
+                session.flush()
+                same_counts(session)
+    report = api.call("GET", "/api/v1/reports/monthly?month=2026-08", "admin", at(9, 3))["guarantees"]["contracts"]
+    with db.read() as session:
+        assert (report["signed"], report["filed_online"]) == \
+            _counted_as_text(session, date(2026, 8, 1), date(2026, 8, 31))
 
 
 # ------------------------------------------------------------------------------------ OCDS
