@@ -59,13 +59,13 @@ class Receiver:
                     receiver.gone_at = time.monotonic()
                     self.close_connection = True
                     return
+                # Recorded before the answer: once the client has its answer, the test may look at the request.
                 with receiver.lock:
                     status = receiver.statuses.pop(0) if len(receiver.statuses) > 1 else receiver.statuses[0]
+                    receiver.requests.append(Received(time.monotonic(), headers, body))
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
-                with receiver.lock:
-                    receiver.requests.append(Received(time.monotonic(), headers, body))
 
             def log_message(self, *args):
                 pass
