@@ -201,13 +201,6 @@ def known_timers(session: Session, instance_id: str) -> dict[str, Timer] | None:
     return session.info.get(_PENDING, {}).get(instance_id)
 
 
-def load_instance(session: Session, instance_id: str, for_step_on_part: str | None = None) -> Instance | None:
-    """The instance row; with its main workflow's state when a step on the main workflow will follow
-    (one query instead of two), without it for a step on a part."""
-    options = [undefer(Instance.state)] if for_step_on_part is None else []
-    return _loaded(session, session.get(Instance, instance_id, options=options))
-
-
 def open_step(session: Session, instance: Instance, actor: str, part_id: str | None = None) -> Step:
     """Load the instance's main workflow, or one of its parts, for a step."""
     definition = session.get(Definition, instance.definition_id)

@@ -171,18 +171,6 @@ def contract_row_for(instance_id: str, department_code: str | None, data: Mappin
             **{f"{kind}_release_due_at": dues.get(element) for kind, element in RELEASES.items()}}
 
 
-def contract_dues_of(connection, instance_ids: Iterable[str]) -> dict[str, dict[str, datetime]]:
-    """instance → contract-level task element → the earliest deadline set on it."""
-    out: dict[str, dict[str, datetime]] = {}
-    query = (select(TaskRow.instance_id, TaskRow.element_id, func.min(TaskRow.due_at))
-             .where(TaskRow.instance_id.in_(list(instance_ids)), TaskRow.element_id.in_(CONTRACT_TASKS),
-                    TaskRow.item_no.is_(None), TaskRow.due_at.is_not(None))
-             .group_by(TaskRow.instance_id, TaskRow.element_id))
-    for instance_id, element, due_at in connection.execute(query):
-        out.setdefault(instance_id, {})[element] = due_at
-    return out
-
-
 def payments_of(connection, instance_ids: Iterable[str]) -> dict[str, dict[int, list[tuple[date, Decimal]]]]:
     """instance → milestone (ADVANCE: the advance) → its payments (date, amount) in ledger order."""
     out: dict[str, dict[int, list[tuple[date, Decimal]]]] = {}
@@ -196,21 +184,9 @@ def payments_of(connection, instance_ids: Iterable[str]) -> dict[str, dict[int, 
     return out
 
 
-def dues_of(connection, instance_ids: Iterable[str]) -> dict[str, dict[int, datetime]]:
-    """instance → milestone → the earliest deadline set on its record_payment tasks."""
-    out: dict[str, dict[int, datetime]] = {}
-    query = (select(TaskRow.instance_id, TaskRow.item_no, func.min(TaskRow.due_at))
-             .where(TaskRow.instance_id.in_(list(instance_ids)), TaskRow.element_id == PAY,
-                    TaskRow.item_no.is_not(None),
-                    TaskRow.due_at.is_not(None))
-             .group_by(TaskRow.instance_id, TaskRow.item_no))
-    for instance_id, no, due_at in connection.execute(query):
-        out.setdefault(instance_id, {})[no] = due_at
-    return out
-
-
-def _task_dues(connection, instance_ids: list[str], elements) -> tuple[dict, dict]:
-    """dues_of and contract_dues_of in one statement, over the task elements asked for."""
+def task_dues(connection, instance_ids: list[str], elements=COPIED_TASKS) -> tuple[dict, dict]:
+    """The earliest deadline set on the contracts' tasks of `elements`, in one statement: (instance → milestone →
+    its record_payment deadline, instance → contract-level task element → its deadline)."""
     milestones: dict[str, dict[int, datetime]] = {}
     contract: dict[str, dict[str, datetime]] = {}
     query = (select(TaskRow.instance_id, TaskRow.element_id, TaskRow.item_no, func.min(TaskRow.due_at))
@@ -247,7 +223,7 @@ def _write(connection, contracts: list, registry, tables: frozenset[str] = TABLE
     rows written."""
     ids = [c.id for c in contracts]
     elements = (PAY,) * ("obligations" in tables) + CONTRACT_TASKS * ("deadlines" in tables)
-    dues, contract_dues = _task_dues(connection, ids, elements) if ids else ({}, {})
+    dues, contract_dues = task_dues(connection, ids, elements) if ids else ({}, {})
     rows = []
     if "obligations" in tables and ids:
         paid = payments_of(connection, ids)

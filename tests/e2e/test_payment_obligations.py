@@ -35,7 +35,7 @@ def derived(api, instance_id: str) -> list[dict]:
         conn = s.connection()
         inst = s.get(Instance, instance_id)
         rows = obligations.rows_for(inst.id, inst.department_code, inst.roles, inst.data,
-                                    obligations.dues_of(conn, [inst.id]).get(inst.id, {}),
+                                    obligations.task_dues(conn, [inst.id])[0].get(inst.id, {}),
                                     obligations.payments_of(conn, [inst.id]).get(inst.id, {}))
     return [{k: v for k, v in r.items() if k != "instance_id"} for r in rows]
 
@@ -73,7 +73,7 @@ def contract_rows(api, instance_id: str) -> tuple[dict, dict]:
         row = s.get(ContractDeadline, instance_id)
         got = {c.key: getattr(row, c.key) for c in inspect(ContractDeadline).column_attrs}
         inst = s.get(Instance, instance_id)
-        dues = obligations.contract_dues_of(s.connection(), [instance_id]).get(instance_id, {})
+        dues = obligations.task_dues(s.connection(), [instance_id])[1].get(instance_id, {})
         return got, obligations.contract_row_for(inst.id, inst.department_code, inst.data, dues)
 
 
