@@ -150,7 +150,7 @@ class Rows:
         "alerts": ("id", "instance_id", "business_key", "element_id", "occurrence", "awaited_task_id", "kind", "code",
                    "severity", "department_code", "escalated_to", "responsible_role", "responsible_org", "due_at",
                    "raised_at", "updated_at", "amount_overdue", "legal_basis", "interest_rate", "status",
-                   "resolved_at", "resolution"),
+                   "resolved_at", "resolution", "first_severity", "orange_at", "red_at"),
         "audit_events": ("instance_id", "seq", "at", "actor", "action", "element_id", "data", "prev_hash", "hash"),
         "alert_decisions": ("alert_id", "decision", "note", "decided_at", "decided_by"),
         "credit_records": ("id", "alert_id", "org_code", "instance_id", "business_key", "department_code", "track",
@@ -235,15 +235,16 @@ def contract(rows: Rows, rng: random.Random, n: int, definition_id: int, month_f
         if state == "resolved" and resolved is None:
             resolved = created + timedelta(days=60)
         escalated = "JJ" if severity == "red" else None
-        rows.add("alerts", aid, iid, key, element, occurrence, task_id, kind, code, severity, dept, escalated,
-                 "employer", responsible, due, raised, resolved or now, amount_fen, "保障中小企业款项支付条例",
-                 "0.050000" if kind == "arrears" and sme else None, state, resolved,
-                 "obligation met" if state == "resolved" else None)
         steps = [("yellow", raised)]
         if severity in ("orange", "red"):
             steps.append(("orange", due + timedelta(hours=1)))
         if severity == "red":
             steps.append(("red", due + timedelta(days=30)))
+        rose = {sev: at for sev, at in steps if at <= now}  # how it rose, as alerts.raise_from_throw types it (0018)
+        rows.add("alerts", aid, iid, key, element, occurrence, task_id, kind, code, severity, dept, escalated,
+                 "employer", responsible, due, raised, resolved or now, amount_fen, "保障中小企业款项支付条例",
+                 "0.050000" if kind == "arrears" and sme else None, state, resolved,
+                 "obligation met" if state == "resolved" else None, "yellow", rose.get("orange"), rose.get("red"))
         alerts_of.append((aid, steps, severity, code, kind, resolved))
 
     # signing and filing

@@ -8,14 +8,18 @@ does that job (ARCHITECTURE.md §2).
 """
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import contextvars
 import os
+import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
+from typing import Any, Callable
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import BigInteger, DateTime, TypeDecorator
@@ -131,6 +135,31 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if _immediate.get() else "BEGIN")
 
 
+def side_by_side(sessions: list[Session], *groups: dict[str, Callable[[Session], Any]]) -> dict[str, Any]:
+    """Run groups of jobs (name → job(session)), each group on its own session of `sessions` (Database.snapshot)
+    in its own thread, the first in this one; with fewer sessions than groups, the groups left run in turn on the
+    last session. Returns every job's result by name; the first job to fail raises here, after the others ended.
+    The threads run in a copy of this one's context (a frozen clock, the current principal)."""
+    plan: list[tuple[Session, list[dict]]] = [(session, []) for session in sessions[:len(groups)]]
+    for i, group in enumerate(groups):
+        plan[min(i, len(plan) - 1)][1].append(group)
+
+    def run(session: Session, mine: list[dict]) -> dict[str, Any]:
+        return {name: job(session) for group in mine for name, job in group.items()}
+
+    if len(plan) == 1:
+        return run(*plan[0])
+    with ThreadPoolExecutor(max_workers=len(plan) - 1, thread_name_prefix="lvyue-snapshot") as pool:
+        futures = [pool.submit(contextvars.copy_context().run, run, session, mine) for session, mine in plan[1:]]
+        try:
+            out = run(*plan[0])
+        finally:
+            concurrent.futures.wait(futures)
+        for future in futures:
+            out.update(future.result())
+    return out
+
+
 class Database:
     """An engine plus its session factory: one per process and database URL."""
 
@@ -158,6 +187,34 @@ class Database:
     def read(self):
         with self.transaction(write=False) as session:
             yield session
+
+    @contextlib.contextmanager
+    def snapshot(self, sessions: int = 2):
+        """Read-only sessions that all see one snapshot of the database, for a read made of many statements that
+        must agree with each other and may run side by side (the monthly report: `side_by_side`).
+
+        On PostgreSQL: the first session's transaction is REPEATABLE READ, READ ONLY and exports its snapshot
+        (pg_export_snapshot); each other session is a transaction on its own connection that imports it before
+        its first statement, so every statement of every session sees the same committed rows. On SQLite (one
+        writer, a snapshot per transaction already) one session: side_by_side then runs everything in turn."""
+        with self.read() as main:
+            if self.dialect != "postgresql" or sessions < 2:
+                yield [main]
+                return
+            main.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
+            name = main.scalar(text("SELECT pg_export_snapshot()"))
+            if not re.fullmatch(r"[0-9A-Fa-f-]+", name or ""):
+                raise RuntimeError(f"unexpected snapshot name {name!r}")
+            with contextlib.ExitStack() as stack:
+                others = []
+                for _ in range(sessions - 1):
+                    connection = stack.enter_context(self.engine.connect())
+                    stack.enter_context(connection.begin())
+                    connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    # A utility statement takes no parameters: the name is PostgreSQL's own (hex digits and dashes).
+                    connection.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{name}'")
+                    others.append(stack.enter_context(Session(bind=connection, autoflush=False)))
+                yield [main, *others]
 
     @contextlib.contextmanager
     def lookup(self):

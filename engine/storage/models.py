@@ -126,7 +126,10 @@ class Instance(Base):
     __tablename__ = "instances"
     __table_args__ = (Index("ix_instances_created_at_id", "created_at", "id"),
                       # The dashboard's arrears by funding source read it from here, not the table (migration 0017).
-                      Index("ix_instances_id_funding_source", "id", postgresql_include=["funding_source"]))
+                      Index("ix_instances_id_funding_source", "id", postgresql_include=["funding_source"]),
+                      # The cancelled contracts the report's arrears and deposits leave out, from the index alone (0018).
+                      Index("ix_instances_cancelled", "id", postgresql_where=text("status = 'cancelled'"),
+                            sqlite_where=text("status = 'cancelled'")))
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     business_key: Mapped[str] = mapped_column(String(200), unique=True)
     definition_id: Mapped[int] = mapped_column(ForeignKey("definitions.id"), index=True)
@@ -244,7 +247,18 @@ class Alert(Base):
     __table_args__ = (UniqueConstraint("instance_id", "element_id", "occurrence"),
                       Index("ix_alerts_dept_status", "department_code", "status"),
                       Index("ix_alerts_org_status", "responsible_org", "status"),
-                      Index("ix_alerts_raised_at_id", "raised_at", "id"), Index("ix_alerts_resolved_at", "resolved_at"),
+                      Index("ix_alerts_raised_at_id", "raised_at", "id"),
+                      # The monthly report's counts of the month's alerts, from the indexes alone on PostgreSQL (0018).
+                      Index("ix_alerts_resolved_at", "resolved_at",
+                            postgresql_include=["code", "severity", "department_code", "raised_at"]),
+                      Index("ix_alerts_raised_at_report", "raised_at",
+                            postgresql_include=["code", "first_severity", "severity", "kind", "department_code"]),
+                      Index("ix_alerts_orange_at", "orange_at", postgresql_include=["code", "department_code"],
+                            postgresql_where=text("orange_at IS NOT NULL"), sqlite_where=text("orange_at IS NOT NULL")),
+                      Index("ix_alerts_red_at", "red_at",
+                            postgresql_include=["id", "code", "first_severity", "severity", "department_code",
+                                                "escalated_to"],
+                            postgresql_where=text("red_at IS NOT NULL"), sqlite_where=text("red_at IS NOT NULL")),
                       Index("ix_alerts_severity_updated_at", "severity", "updated_at"),
                       # The open alerts alone, for the dashboard (migration 0017; reports.OPEN matches the predicate).
                       Index("ix_alerts_open_instance", "instance_id", postgresql_include=list(OPEN_ALERT_COLUMNS),
@@ -260,6 +274,11 @@ class Alert(Base):
     kind: Mapped[str] = mapped_column(String(20))
     code: Mapped[str] = mapped_column(String(64), index=True)
     severity: Mapped[str] = mapped_column(String(10))
+    # How it rose (migration 0018; written by alerts.raise_from_throw, as its alert_* audit events tell): the
+    # severity it was raised at, the instant it rose from yellow to orange, the instant it turned red.
+    first_severity: Mapped[str | None] = mapped_column(String(10))
+    orange_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    red_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     department_code: Mapped[str | None] = mapped_column(String(64))
     escalated_to: Mapped[str | None] = mapped_column(String(64))
     responsible_role: Mapped[str | None] = mapped_column(String(20))
@@ -368,7 +387,8 @@ class Payment(Base):
     """A payment recorded by the employer against a milestone (付款)."""
 
     __tablename__ = "payments"
-    __table_args__ = (Index("ix_payments_paid_at", "paid_at"),)
+    # The month's payments counted and summed from the index alone (the report's guarantees section, 0018).
+    __table_args__ = (Index("ix_payments_paid_at", "paid_at", postgresql_include=["amount", "instance_id"]),)
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), index=True)
     part_id: Mapped[str | None] = mapped_column(String(36))
@@ -386,6 +406,10 @@ class Payment(Base):
     reference: Mapped[str | None] = mapped_column(String(64))
 
 
+UNPAID_COLUMNS = ("instance_id", "milestone_no", "department_code", "employer", "funding_source", "amount", "last_day",
+                  "interest_micro_percent", "paid", "last_paid_on")
+
+
 class PaymentObligation(Base):
     """A payment milestone of a contract in typed columns (engine/supervision/obligations.py keeps it in step with
     the contract's data and its record_payment task), so that the monthly report sums arrears in SQL instead of
@@ -396,8 +420,19 @@ class PaymentObligation(Base):
     payments of the milestones not paid in full by then and paid after it only."""
 
     __tablename__ = "payment_obligations"
-    __table_args__ = (Index("ix_payment_obligations_last_day", "last_day"),
-                      Index("ix_payment_obligations_paid_in_full_on", "paid_in_full_on"))
+    __table_args__ = (Index("ix_payment_obligations_last_day", "last_day",
+                            postgresql_include=["milestone_no", "department_code"]),
+                      Index("ix_payment_obligations_paid_in_full_on", "paid_in_full_on",
+                            postgresql_include=["last_day", "milestone_no", "department_code"]),
+                      # The milestones paid in full late, with what the report's arrears read of them (0018).
+                      Index("ix_payment_obligations_paid_late", "paid_in_full_on",
+                            postgresql_include=["due_at", *UNPAID_COLUMNS],
+                            postgresql_where=text("paid_in_full_on > last_day"),
+                            sqlite_where=text("paid_in_full_on > last_day")),
+                      # The milestones never paid in full, with what the report's arrears read of them (0018).
+                      Index("ix_payment_obligations_unpaid", "due_at", postgresql_include=list(UNPAID_COLUMNS),
+                            postgresql_where=text("paid_in_full_on IS NULL"),
+                            sqlite_where=text("paid_in_full_on IS NULL")))
     instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True)
     milestone_no: Mapped[int] = mapped_column(Integer, primary_key=True)
     department_code: Mapped[str | None] = mapped_column(String(64))
@@ -413,6 +448,10 @@ class PaymentObligation(Base):
     paid_in_full_on: Mapped[date | None] = mapped_column(Date)
 
 
+RELEASE_DUE = ("bid_release_due_at IS NOT NULL OR performance_release_due_at IS NOT NULL "
+               "OR quality_release_due_at IS NOT NULL")
+
+
 class ContractDeadline(Base):
     """A contract's business dates and the deadlines the engine set on its signing, filing and release tasks, in
     typed columns (engine/supervision/obligations.py keeps it in step), so that the monthly report counts the
@@ -424,11 +463,16 @@ class ContractDeadline(Base):
     signed_at / filed_at read as that section always has: obligations.text_month)."""
 
     __tablename__ = "contract_deadlines"
-    __table_args__ = (Index("ix_contract_deadlines_awarded_on", "awarded_on"),
-                      Index("ix_contract_deadlines_signed_on", "signed_on"),
-                      Index("ix_contract_deadlines_filed_on", "filed_on"),
-                      Index("ix_contract_deadlines_signed_month", "signed_month"),
-                      Index("ix_contract_deadlines_filed_month", "filed_month"))
+    # Each month's count from an index alone on PostgreSQL (0018); the contracts with a release deadline apart.
+    __table_args__ = (Index("ix_contract_deadlines_awarded_on", "awarded_on", postgresql_include=["department_code"]),
+                      Index("ix_contract_deadlines_signed_on", "signed_on",
+                            postgresql_include=["sign_last_day", "department_code"]),
+                      Index("ix_contract_deadlines_filed_on", "filed_on",
+                            postgresql_include=["file_last_day", "department_code"]),
+                      Index("ix_contract_deadlines_signed_month", "signed_month", postgresql_include=["department_code"]),
+                      Index("ix_contract_deadlines_filed_month", "filed_month", postgresql_include=["department_code"]),
+                      Index("ix_contract_deadlines_releases", "instance_id", postgresql_where=text(RELEASE_DUE),
+                            sqlite_where=text(RELEASE_DUE)))
     instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True)
     department_code: Mapped[str | None] = mapped_column(String(64))
     awarded_on: Mapped[date | None] = mapped_column(Date)

@@ -250,7 +250,8 @@ def raise_from_throw(session: Session, instance, spec: dict[str, Any], thrown: h
             session.flush()  # the new instance's row first: the alert refers to it (no ORM relationship orders them)
         alert = Alert(id=str(uuid.uuid4()), instance_id=instance.id, business_key=instance.business_key,
                       element_id=element_id, occurrence=occurrence, kind=spec["kind"], code=spec["code"],
-                      severity=severity, department_code=instance.department_code, responsible_role=spec["responsible"],
+                      severity=severity, first_severity=severity, red_at=now if severity == "red" else None,
+                      department_code=instance.department_code, responsible_role=spec["responsible"],
                       responsible_org=instance.roles.get(spec["responsible"]), due_at=due_at, raised_at=now,
                       updated_at=now, legal_basis=legal_basis, status="open", awaited_task_id=awaited_task_id,
                       due_rule={"expression": spec["due"], "data": forms.to_json({n: data.get(n) for n in
@@ -271,6 +272,11 @@ def raise_from_throw(session: Session, instance, spec: dict[str, Any], thrown: h
             # signed in time, the contractor has not confirmed), and the party the deadline finds is responsible.
             alert.responsible_role = spec["responsible"]
             alert.responsible_org = instance.roles.get(spec["responsible"])
+        # How it rose, typed for the monthly report (as its alert_* events tell: the first rise to each severity).
+        if severity == "orange" and alert.severity == "yellow" and alert.orange_at is None:
+            alert.orange_at = now
+        elif severity == "red":
+            alert.red_at = now
         alert.severity, alert.updated_at = severity, now
         event = "alert.escalated"
     if amount is not None:

@@ -18,7 +18,7 @@ import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine import clock
@@ -284,54 +284,51 @@ def _in(column, scope) -> Any:
 def report_section(session: Session, scope) -> dict[str, Any]:
     """The monthly report's section `due_process` (engine/bootstrap.py registers it): supervision cases,
     objections and credit records of the departments in `scope` (reports.ReportScope), each defined in
-    REPORT_DEFINITIONS."""
+    REPORT_DEFINITIONS. Counted in SQL (no row is loaded): the library of credit records grows with every
+    confirmed red alert, and the report reads it at every size."""
     from_, to = scope.start, scope.end
-    rows = list(session.scalars(select(SupervisionCase).where(_in(SupervisionCase.department_code, scope),
-                                                              SupervisionCase.opened_at < to)))
-    submitted = {i for (i,) in session.execute(select(TaskRow.instance_id).where(
-        TaskRow.instance_id.in_([c.case_instance_id for c in rows] or [""]), TaskRow.element_id.in_(EVIDENCE),
-        TaskRow.state == "completed", TaskRow.completed_at < to))}
-    open_at_end = [c for c in rows if c.closed_at is None or c.closed_at >= to]
-    objections = list(session.scalars(select(CreditObjection).where(_in(CreditObjection.department_code, scope),
-                                                                    CreditObjection.filed_at < to)))
-    answered = [o for o in objections if o.answered_at is not None and from_ <= o.answered_at < to]
-    records = list(session.scalars(select(CreditRecord).where(_in(CreditRecord.department_code, scope),
-                                                              CreditRecord.created_at < to)))
-    decided = [r for r in records if r.decided_at is not None and from_ <= r.decided_at < to]
-    removed = [r for r in records if r.removed_at is not None and from_ <= r.removed_at < to]
 
-    def published_at_end(r: CreditRecord) -> bool:
-        return (r.decided_at is not None and r.decided_at < to and r.publicity_from is not None
-                and r.publicity_from <= scope.last_day <= r.publicity_until
-                and (r.removed_at is None or r.removed_at >= to))
+    def during(column):
+        return and_(column >= from_, column < to)
 
-    def count_by(items, key) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for item in items:
-            out[key(item)] = out.get(key(item), 0) + 1
-        return dict(sorted(out.items()))
+    def count(*where) -> int:
+        return session.scalar(select(func.count()).where(*where)) or 0
 
+    def count_by(key, *where) -> dict[str, int]:
+        return {k: n for k, n in sorted(session.execute(select(key, func.count()).where(*where).group_by(key)).all(),
+                                        key=lambda kv: kv[0])}
+
+    c, o, r = SupervisionCase, CreditObjection, CreditRecord
+    cases = (_in(c.department_code, scope), c.opened_at < to)
+    open_at_end = (*cases, or_(c.closed_at.is_(None), c.closed_at >= to))
+    submitted = select(TaskRow.id).where(TaskRow.instance_id == c.case_instance_id, TaskRow.element_id.in_(EVIDENCE),
+                                         TaskRow.state == "completed", TaskRow.completed_at < to).exists()
+    objections = (_in(o.department_code, scope), o.filed_at < to)
+    answered = (*objections, o.answered_at.is_not(None), during(o.answered_at))
+    records = (_in(r.department_code, scope), r.created_at < to)
     return {
         "cases": {
-            "opened": sum(1 for c in rows if from_ <= c.opened_at < to),
-            "closed": sum(1 for c in rows if c.status == "closed" and c.closed_at and from_ <= c.closed_at < to),
-            "escalated": sum(1 for c in rows if c.status == "escalated" and c.closed_at and from_ <= c.closed_at < to),
-            "open_at_month_end": len(open_at_end),
-            "overdue_rectifications": sum(1 for c in open_at_end if c.rectification_due is not None
-                                          and c.rectification_due < scope.last_day
-                                          and c.case_instance_id not in submitted),
+            "opened": count(*cases, during(c.opened_at)),
+            "closed": count(*cases, c.status == "closed", c.closed_at.is_not(None), during(c.closed_at)),
+            "escalated": count(*cases, c.status == "escalated", c.closed_at.is_not(None), during(c.closed_at)),
+            "open_at_month_end": count(*open_at_end),
+            "overdue_rectifications": count(*open_at_end, c.rectification_due.is_not(None),
+                                            c.rectification_due < scope.last_day, ~submitted),
         },
         "objections": {
-            "filed": sum(1 for o in objections if from_ <= o.filed_at < to),
-            "answered": count_by(answered, lambda o: o.outcome),
-            "answered_late": sum(1 for o in answered if o.late),
-            "open_past_due_at_month_end": sum(1 for o in objections if (o.answered_at is None or o.answered_at >= to)
-                                              and o.due_on < scope.last_day),
+            "filed": count(*objections, during(o.filed_at)),
+            "answered": count_by(o.outcome, *answered),
+            "answered_late": count(*answered, o.late.is_(True)),
+            "open_past_due_at_month_end": count(*objections, or_(o.answered_at.is_(None), o.answered_at >= to),
+                                                o.due_on < scope.last_day),
         },
         "credit_records": {
-            "decided": count_by(decided, lambda r: r.severity),
-            "published_at_month_end": sum(1 for r in records if published_at_end(r)),
-            "removed": count_by(removed, lambda r: r.removal_reason),
+            "decided": count_by(r.severity, *records, r.decided_at.is_not(None), during(r.decided_at)),
+            "published_at_month_end": count(*records, r.decided_at.is_not(None), r.decided_at < to,
+                                            r.publicity_from.is_not(None), r.publicity_from <= scope.last_day,
+                                            r.publicity_until >= scope.last_day,
+                                            or_(r.removed_at.is_(None), r.removed_at >= to)),
+            "removed": count_by(r.removal_reason, *records, r.removed_at.is_not(None), during(r.removed_at)),
         },
     }
 

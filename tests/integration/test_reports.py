@@ -343,3 +343,54 @@ def test_a_formula_in_an_organisation_name_comes_out_as_text_in_the_csv(api):
     assert rows[("arrears", "amount")] == "900000.00"  # numbers stay numbers
     assert not any(v.startswith(("=", "+", "@", "\t", "\r")) for v in rows.values())
     assert not any(k[1].startswith(("=", "+", "-", "@")) for k in rows)
+
+
+def _migration_0018():
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[2] / "migrations" / "versions" / "0018_report_alert_columns.py"
+    spec = importlib.util.spec_from_file_location("migration_0018", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_how_each_alert_rose_is_typed_as_its_audit_events_tell_and_the_backfill_finds_the_same(api):
+    """The alert writes type first_severity / orange_at / red_at (what the report counts); migration 0018's backfill
+    works them out of the alert_* audit events. On the October contracts (yellow → orange, orange → red, a red alert
+    confirmed), both agree with a replay of each alert's events in chain order, on both databases."""
+    from sqlalchemy import select, text, update
+    from engine.storage.models import Alert, AuditEvent
+    october(api)
+    confirm_k3_red(api)
+    columns = (Alert.id, Alert.first_severity, Alert.orange_at, Alert.red_at)
+    with api.db.read() as s:
+        written = {r.id: tuple(r[1:]) for r in s.execute(select(*columns))}
+        events = s.execute(select(AuditEvent.data, AuditEvent.at, AuditEvent.action)
+                           .where(AuditEvent.action.in_(("alert_yellow", "alert_orange", "alert_red")))
+                           .order_by(AuditEvent.instance_id, AuditEvent.seq)).all()
+    replayed: dict[str, list] = {}
+    for data, at, action in events:
+        replayed.setdefault(data["alert_id"], []).append((action.removeprefix("alert_"), at))
+    rank = {"yellow": 1, "orange": 2, "red": 3}
+    for alert_id, history in replayed.items():
+        first, orange, red, top = history[0][0], None, None, rank[history[0][0]]
+        for severity, at in history:
+            red = at if severity == "red" and red is None else red
+        for severity, at in history[1:]:
+            if rank[severity] > top:
+                top = rank[severity]
+                orange = at if severity == "orange" else orange
+        assert written[alert_id] == (first, orange, red), alert_id
+    assert any(o for _, o, _ in written.values()) and any(r for _, _, r in written.values())
+    migration = _migration_0018()
+    with api.db.transaction() as s:
+        s.execute(update(Alert).values(first_severity=None, orange_at=None, red_at=None))
+        if api.db.dialect == "postgresql":
+            s.execute(text(migration.POSTGRESQL))
+        else:
+            s.execute(text(migration.SQLITE))
+            s.execute(text(migration.SQLITE_ORANGE))
+        s.execute(text(migration.UNNAMED))
+    with api.db.read() as s:
+        assert {r.id: tuple(r[1:]) for r in s.execute(select(*columns))} == written
