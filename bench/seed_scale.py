@@ -150,7 +150,7 @@ class Rows:
         "alerts": ("id", "instance_id", "business_key", "element_id", "occurrence", "awaited_task_id", "kind", "code",
                    "severity", "department_code", "escalated_to", "responsible_role", "responsible_org", "due_at",
                    "raised_at", "updated_at", "amount_overdue", "legal_basis", "interest_rate", "status",
-                   "resolved_at", "resolution", "first_severity", "orange_at", "red_at"),
+                   "resolved_at", "resolution", "first_severity", "orange_at", "red_at", "funding_source"),
         "audit_events": ("instance_id", "seq", "at", "actor", "action", "element_id", "data", "prev_hash", "hash"),
         "alert_decisions": ("alert_id", "decision", "note", "decided_at", "decided_by"),
         "credit_records": ("id", "alert_id", "org_code", "instance_id", "business_key", "department_code", "track",
@@ -244,7 +244,8 @@ def contract(rows: Rows, rng: random.Random, n: int, definition_id: int, month_f
         rows.add("alerts", aid, iid, key, element, occurrence, task_id, kind, code, severity, dept, escalated,
                  "employer", responsible, due, raised, resolved or now, amount_fen, "保障中小企业款项支付条例",
                  "0.050000" if kind == "arrears" and sme else None, state, resolved,
-                 "obligation met" if state == "resolved" else None, "yellow", rose.get("orange"), rose.get("red"))
+                 "obligation met" if state == "resolved" else None, "yellow", rose.get("orange"), rose.get("red"),
+                 fund)
         alerts_of.append((aid, steps, severity, code, kind, resolved))
 
     # signing and filing

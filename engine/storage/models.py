@@ -233,7 +233,7 @@ class Party(Base):
 OPEN_ALERT = "status <> 'resolved'"
 # What the dashboard reads of an open alert, held in ix_alerts_open_instance on PostgreSQL (an index-only scan).
 OPEN_ALERT_COLUMNS = ("severity", "kind", "due_at", "amount_overdue", "department_code", "escalated_to",
-                      "responsible_org", "business_key")
+                      "responsible_org", "business_key", "funding_source")
 
 
 class Alert(Base):
@@ -280,6 +280,10 @@ class Alert(Base):
     orange_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     red_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     department_code: Mapped[str | None] = mapped_column(String(64))
+    # The funding source its contract declared at the start (data's funding_source, set at the start only:
+    # contract_terms), copied when raised like its department (migration 0018): the dashboard's arrears by
+    # funding source read the open alerts alone.
+    funding_source: Mapped[str | None] = mapped_column(String(64))
     escalated_to: Mapped[str | None] = mapped_column(String(64))
     responsible_role: Mapped[str | None] = mapped_column(String(20))
     responsible_org: Mapped[str | None] = mapped_column(String(64))

@@ -218,6 +218,12 @@ def settled_price(session: Session, instance, now: datetime) -> Decimal | None:
     return next((e["confirmed_amount"] for e in entries if e["kind"] == "settlement"), None)
 
 
+def _funding_source(instance) -> str | None:
+    """The contract's declared funding source as instances.funding_source holds it (the text of data's value)."""
+    value = (instance.data or {}).get("funding_source")
+    return None if value is None else str(value)
+
+
 @_guarded
 def raise_from_throw(session: Session, instance, spec: dict[str, Any], thrown: hooks.Thrown, now: datetime) -> Alert:
     """Raise (or escalate) the alert a thrown warning stands for. Idempotent per obligation."""
@@ -251,7 +257,8 @@ def raise_from_throw(session: Session, instance, spec: dict[str, Any], thrown: h
         alert = Alert(id=str(uuid.uuid4()), instance_id=instance.id, business_key=instance.business_key,
                       element_id=element_id, occurrence=occurrence, kind=spec["kind"], code=spec["code"],
                       severity=severity, first_severity=severity, red_at=now if severity == "red" else None,
-                      department_code=instance.department_code, responsible_role=spec["responsible"],
+                      department_code=instance.department_code, funding_source=_funding_source(instance),
+                      responsible_role=spec["responsible"],
                       responsible_org=instance.roles.get(spec["responsible"]), due_at=due_at, raised_at=now,
                       updated_at=now, legal_basis=legal_basis, status="open", awaited_task_id=awaited_task_id,
                       due_rule={"expression": spec["due"], "data": forms.to_json({n: data.get(n) for n in

@@ -32,6 +32,9 @@ down_revision = '0017'
 branch_labels = None
 depends_on = None
 
+OPEN = "status <> 'resolved'"
+OPEN_COVERED = ["severity", "kind", "due_at", "amount_overdue", "department_code", "escalated_to", "responsible_org",
+                "business_key"]
 UNPAID_COLUMNS = ("instance_id", "milestone_no", "department_code", "employer", "funding_source", "amount", "last_day",
                   "interest_micro_percent", "paid", "last_paid_on")
 # (table, index, column, INCLUDE on PostgreSQL): existing indexes made covering, so that each count of the month
@@ -91,6 +94,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("first_severity", sa.String(length=10), nullable=True))
         batch_op.add_column(sa.Column("orange_at", UTCDateTime(), nullable=True))
         batch_op.add_column(sa.Column("red_at", UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column("funding_source", sa.String(length=64), nullable=True))
     postgresql = op.get_bind().dialect.name == "postgresql"
     if postgresql:
         op.execute(POSTGRESQL)
@@ -98,7 +102,18 @@ def upgrade() -> None:
         op.execute(SQLITE)
         op.execute(SQLITE_ORANGE)
     op.execute(UNNAMED)
+    # The contract's funding source (instances.funding_source, generated from its data by 0017), as raised from now.
+    if postgresql:
+        op.execute("UPDATE alerts SET funding_source = instances.funding_source FROM instances "
+                   "WHERE instances.id = alerts.instance_id AND instances.funding_source IS NOT NULL")
+    else:
+        op.execute("UPDATE alerts SET funding_source = (SELECT instances.funding_source FROM instances "
+                   "WHERE instances.id = alerts.instance_id)")
     with op.batch_alter_table("alerts", schema=None) as batch_op:
+        batch_op.drop_index("ix_alerts_open_instance")
+        batch_op.create_index("ix_alerts_open_instance", ["instance_id"], unique=False,
+                              postgresql_include=[*OPEN_COVERED, "funding_source"],
+                              postgresql_where=sa.text(OPEN), sqlite_where=sa.text(OPEN))
         batch_op.drop_index("ix_alerts_resolved_at")
         batch_op.create_index("ix_alerts_resolved_at", ["resolved_at"], unique=False,
                               postgresql_include=["code", "severity", "department_code", "raised_at"])
@@ -145,6 +160,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_alerts_raised_at_report")
         batch_op.drop_index("ix_alerts_resolved_at")
         batch_op.create_index("ix_alerts_resolved_at", ["resolved_at"], unique=False)
+        batch_op.drop_index("ix_alerts_open_instance")
+        batch_op.create_index("ix_alerts_open_instance", ["instance_id"], unique=False, postgresql_include=OPEN_COVERED,
+                              postgresql_where=sa.text(OPEN), sqlite_where=sa.text(OPEN))
+        batch_op.drop_column("funding_source")
         batch_op.drop_column("red_at")
         batch_op.drop_column("orange_at")
         batch_op.drop_column("first_severity")
