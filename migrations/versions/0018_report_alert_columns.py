@@ -82,6 +82,10 @@ UPDATE alerts SET orange_at = NULL WHERE orange_at IS NOT NULL AND (first_severi
     SELECT 1 FROM audit_events e WHERE e.instance_id = alerts.instance_id AND e.action = 'alert_red'
     AND json_extract(e.data, '$.alert_id') = alerts.id AND e.at <= alerts.orange_at))
 """
+FUNDING_POSTGRESQL = ("UPDATE alerts SET funding_source = instances.funding_source FROM instances "
+                      "WHERE instances.id = alerts.instance_id AND instances.funding_source IS NOT NULL")
+FUNDING_SQLITE = ("UPDATE alerts SET funding_source = (SELECT instances.funding_source FROM instances "
+                  "WHERE instances.id = alerts.instance_id)")
 # No alert_* event (rows written before the events named their alert, or by an import): as credit.escalated_at.
 UNNAMED = """
 UPDATE alerts SET first_severity = coalesce(first_severity, severity),
@@ -103,12 +107,7 @@ def upgrade() -> None:
         op.execute(SQLITE_ORANGE)
     op.execute(UNNAMED)
     # The contract's funding source (instances.funding_source, generated from its data by 0017), as raised from now.
-    if postgresql:
-        op.execute("UPDATE alerts SET funding_source = instances.funding_source FROM instances "
-                   "WHERE instances.id = alerts.instance_id AND instances.funding_source IS NOT NULL")
-    else:
-        op.execute("UPDATE alerts SET funding_source = (SELECT instances.funding_source FROM instances "
-                   "WHERE instances.id = alerts.instance_id)")
+    op.execute(FUNDING_POSTGRESQL if postgresql else FUNDING_SQLITE)
     with op.batch_alter_table("alerts", schema=None) as batch_op:
         batch_op.drop_index("ix_alerts_open_instance")
         batch_op.create_index("ix_alerts_open_instance", ["instance_id"], unique=False,

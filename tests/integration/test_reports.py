@@ -360,10 +360,10 @@ def test_how_each_alert_rose_is_typed_as_its_audit_events_tell_and_the_backfill_
     works them out of the alert_* audit events. On the October contracts (yellow → orange, orange → red, a red alert
     confirmed), both agree with a replay of each alert's events in chain order, on both databases."""
     from sqlalchemy import select, text, update
-    from engine.storage.models import Alert, AuditEvent
+    from engine.storage.models import Alert, AuditEvent, Instance
     october(api)
     confirm_k3_red(api)
-    columns = (Alert.id, Alert.first_severity, Alert.orange_at, Alert.red_at)
+    columns = (Alert.id, Alert.first_severity, Alert.orange_at, Alert.red_at, Alert.funding_source)
     with api.db.read() as s:
         written = {r.id: tuple(r[1:]) for r in s.execute(select(*columns))}
         events = s.execute(select(AuditEvent.data, AuditEvent.at, AuditEvent.action)
@@ -381,16 +381,30 @@ def test_how_each_alert_rose_is_typed_as_its_audit_events_tell_and_the_backfill_
             if rank[severity] > top:
                 top = rank[severity]
                 orange = at if severity == "orange" else orange
-        assert written[alert_id] == (first, orange, red), alert_id
-    assert any(o for _, o, _ in written.values()) and any(r for _, _, r in written.values())
+        assert written[alert_id][:3] == (first, orange, red), alert_id
+    assert any(o for _, o, _, _ in written.values()) and any(r for _, _, r, _ in written.values())
+    with api.db.read() as s:  # the contract's funding source, as declared at the start (None where it declared none)
+        funds = dict(s.execute(select(Instance.id, Instance.funding_source)).all())
+        assert {r.id: r.funding_source for r in s.execute(select(Alert.id, Alert.funding_source))} == {
+            r.id: funds[r.instance_id] for r in s.execute(select(Alert.id, Alert.instance_id))}
     migration = _migration_0018()
+    with api.db.transaction() as s:  # a contract that declared a funding source, for the backfill to copy
+        contract = s.get(Instance, s.scalar(select(Alert.instance_id).limit(1)))
+        contract.data = {**contract.data, "funding_source": "special_bonds"}
     with api.db.transaction() as s:
-        s.execute(update(Alert).values(first_severity=None, orange_at=None, red_at=None))
+        s.execute(update(Alert).values(first_severity=None, orange_at=None, red_at=None, funding_source=None))
         if api.db.dialect == "postgresql":
             s.execute(text(migration.POSTGRESQL))
+            s.execute(text(migration.FUNDING_POSTGRESQL))
         else:
             s.execute(text(migration.SQLITE))
             s.execute(text(migration.SQLITE_ORANGE))
+            s.execute(text(migration.FUNDING_SQLITE))
         s.execute(text(migration.UNNAMED))
     with api.db.read() as s:
-        assert {r.id: tuple(r[1:]) for r in s.execute(select(*columns))} == written
+        backfilled = {r.id: tuple(r[1:]) for r in s.execute(select(*columns))}
+        assert {k: v[:3] for k, v in backfilled.items()} == {k: v[:3] for k, v in written.items()}
+        funds = dict(s.execute(select(Instance.id, Instance.funding_source)).all())
+        of = dict(s.execute(select(Alert.id, Alert.instance_id)).all())
+        assert {k: v[3] for k, v in backfilled.items()} == {k: funds[of[k]] for k in backfilled}
+        assert "special_bonds" in {v[3] for v in backfilled.values()}
