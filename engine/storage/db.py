@@ -19,6 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
+import sqlalchemy.exc
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -163,10 +164,22 @@ def side_by_side(sessions: list[Session], *groups: dict[str, Callable[[Session],
 class Database:
     """An engine plus its session factory: one per process and database URL."""
 
+    SIDE_CONNECTIONS = 4  # the snapshot sessions' connections beyond the first (Database.snapshot), per process
+
     def __init__(self, url: str):
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
+        self._side_engine: Engine | None = None
+
+    def _side(self) -> Engine:
+        """The snapshot sessions' own small pool, apart from the request pool: a request that holds a connection of
+        the request pool never waits on it for long (0.1 s, then it reads on its one connection), so requests that
+        each want a second connection cannot lock each other out."""
+        if self._side_engine is None:
+            self._side_engine = create_engine(self.engine.url, pool_size=self.SIDE_CONNECTIONS, max_overflow=0,
+                                              pool_timeout=0.1, pool_pre_ping=True, hide_parameters=True)
+        return self._side_engine
 
     @property
     def dialect(self) -> str:
@@ -191,7 +204,8 @@ class Database:
     @contextlib.contextmanager
     def snapshot(self, sessions: int = 2):
         """Read-only sessions that all see one snapshot of the database, for a read made of many statements that
-        must agree with each other and may run side by side (the monthly report: `side_by_side`).
+        must agree with each other and may run side by side (the monthly report: `side_by_side`). Fewer sessions
+        than asked when the side connections (`_side`) are all in use.
 
         On PostgreSQL: the first session's transaction is REPEATABLE READ, READ ONLY and exports its snapshot
         (pg_export_snapshot); each other session is a transaction on its own connection that imports it before
@@ -208,7 +222,10 @@ class Database:
             with contextlib.ExitStack() as stack:
                 others = []
                 for _ in range(sessions - 1):
-                    connection = stack.enter_context(self.engine.connect())
+                    try:
+                        connection = stack.enter_context(self._side().connect())
+                    except sqlalchemy.exc.TimeoutError:
+                        break  # every side connection is taken: fewer sessions, the jobs run in turn
                     stack.enter_context(connection.begin())
                     connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                     # A utility statement takes no parameters: the name is PostgreSQL's own (hex digits and dashes).
@@ -226,3 +243,5 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._side_engine is not None:
+            self._side_engine.dispose()

@@ -61,3 +61,21 @@ def test_side_by_side_runs_the_groups_in_threads_with_this_context_and_raises_th
 
         with pytest.raises(ValueError, match="a section failed"):
             side_by_side(sessions, {"a": job("a2")}, {"b": fails})
+
+
+def test_with_every_side_connection_taken_a_snapshot_reads_on_its_one_connection_at_once(db):
+    """The side connections are a small pool of their own: a request holding a request-pool connection never waits
+    for them (requests that each want a second connection cannot lock each other out); it reads in turn instead."""
+    if db.dialect != "postgresql":
+        pytest.skip("SQLite reads on one session always")
+    _add(db, "D1")
+    held = [db._side().connect() for _ in range(db.SIDE_CONNECTIONS)]
+    try:
+        with db.snapshot(3) as sessions:
+            assert len(sessions) == 1
+            assert side_by_side(sessions, {"a": _departments}, {"b": _departments}) == {"a": 1, "b": 1}
+    finally:
+        for connection in held:
+            connection.close()
+    with db.snapshot(3) as sessions:
+        assert len(sessions) == 3
