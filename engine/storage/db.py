@@ -13,6 +13,7 @@ import contextlib
 import contextvars
 import os
 import re
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -140,7 +141,7 @@ def side_by_side(sessions: list[Session], *groups: dict[str, Callable[[Session],
     """Run groups of jobs (name → job(session)), each group on its own session of `sessions` (Database.snapshot)
     in its own thread, the first in this one; with fewer sessions than groups, the groups left run in turn on the
     last session. Returns every job's result by name; the first job to fail raises here, after the others ended.
-    The threads run in a copy of this one's context (a frozen clock, the current principal)."""
+    The threads run in a copy of this one's context variables (a frozen clock reaches them)."""
     plan: list[tuple[Session, list[dict]]] = [(session, []) for session in sessions[:len(groups)]]
     for i, group in enumerate(groups):
         plan[min(i, len(plan) - 1)][1].append(group)
@@ -171,14 +172,16 @@ class Database:
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
         self._side_engine: Engine | None = None
+        self._side_lock = threading.Lock()
 
     def _side(self) -> Engine:
         """The snapshot sessions' own small pool, apart from the request pool: a request that holds a connection of
         the request pool never waits on it for long (0.1 s, then it reads on its one connection), so requests that
         each want a second connection cannot lock each other out."""
-        if self._side_engine is None:
-            self._side_engine = create_engine(self.engine.url, pool_size=self.SIDE_CONNECTIONS, max_overflow=0,
-                                              pool_timeout=0.1, pool_pre_ping=True, hide_parameters=True)
+        with self._side_lock:  # made once, by the first snapshot of any request thread
+            if self._side_engine is None:
+                self._side_engine = create_engine(self.engine.url, pool_size=self.SIDE_CONNECTIONS, max_overflow=0,
+                                                  pool_timeout=0.1, pool_pre_ping=True, hide_parameters=True)
         return self._side_engine
 
     @property
