@@ -50,7 +50,8 @@ class ReportScope:
     month's first day; `end` is excluded); `first_day` and `last_day` are the month's calendar days;
     `departments` the department codes in scope; the contracts in scope are the instances of those
     departments — every contract, whatever its status (every instance when `every_department`): `contains`
-    selects them in SQL, `contracts` counts them, `instance_ids` lists them (read when first asked)."""
+    selects them in SQL, `contracts` counts them (None: counted by `build` with the other figures), `instance_ids`
+    lists them (read when first asked)."""
 
     month: str
     start: datetime
@@ -232,10 +233,17 @@ def _chunks(ids, size: int = 500):
         yield ordered[i:i + size]
 
 
+def _in_departments(scope: ReportScope, column):
+    """A WHERE clause: the row's contract is in scope, by the department the row copied from it (`column`: a
+    contract's department is fixed when it starts, engine/runtime/steps.py) — never a list of ids; no condition
+    when the scope holds every contract."""
+    return true() if scope.every_department else column.in_(sorted(scope.departments))
+
+
 def _contracts_in_scope(session: Session, scope: ReportScope) -> int:
     if scope.contracts is not None:
         return scope.contracts
-    clause = true() if scope.every_department else Instance.department_code.in_(sorted(scope.departments))
+    clause = _in_departments(scope, Instance.department_code)
     return session.scalar(select(func.count()).select_from(Instance).where(clause)) or 0
 
 
@@ -286,12 +294,6 @@ def _days_from(session: Session, earlier, later):
     return type_coerce(func.cast(func.julianday(later) - func.julianday(earlier), BigInteger), BigInteger)
 
 
-def _obligation_scope(scope: ReportScope):
-    """A WHERE clause: the obligation's contract is in scope (the department it copies; never a list of ids)."""
-    o = PaymentObligation
-    return true() if scope.every_department else o.department_code.in_(sorted(scope.departments))
-
-
 def _milestones(session: Session, scope: ReportScope) -> dict:
     """The `milestones` section: deadlines whose last day is in the month; milestones paid in full in the month
     (paid_in_full_on: the day of the payment whose running total reached the amount) on time or late, with the
@@ -299,12 +301,12 @@ def _milestones(session: Session, scope: ReportScope) -> dict:
     o = PaymentObligation
     milestone = o.milestone_no != obligations.ADVANCE  # the advance of a works contract is no milestone
     due = session.scalar(select(func.count()).select_from(o).where(
-        _obligation_scope(scope), milestone, o.last_day >= scope.first_day, o.last_day <= scope.last_day)) or 0
+        _in_departments(scope, PaymentObligation.department_code), milestone, o.last_day >= scope.first_day, o.last_day <= scope.last_day)) or 0
     late = o.paid_in_full_on > o.last_day
     on_time, n_late, days_late = session.execute(
         select(func.count(case((o.paid_in_full_on <= o.last_day, 1))), func.count(case((late, 1))),
                func.sum(case((late, _days_from(session, o.last_day, o.paid_in_full_on)), else_=0)))
-        .where(_obligation_scope(scope), milestone, o.last_day.is_not(None), o.paid_in_full_on >= scope.first_day,
+        .where(_in_departments(scope, PaymentObligation.department_code), milestone, o.last_day.is_not(None), o.paid_in_full_on >= scope.first_day,
                o.paid_in_full_on <= scope.last_day)).one()
     m = {"due": due, "paid_on_time": on_time or 0, "paid_late": n_late or 0, "average_days_late": None}
     if n_late:
@@ -332,7 +334,7 @@ def _owed_milestones(session: Session, scope: ReportScope):
     days = _days_from(session, o.last_day, literal(scope.last_day, Date))
     columns = (o.instance_id, o.milestone_no, o.department_code, o.employer, o.funding_source,
                unpaid.label("fen"), days.label("days"), func.coalesce(o.interest_micro_percent, 0).label("rate"))
-    where = (_obligation_scope(scope), o.due_at <= scope.end, o.instance_id.not_in(cancelled))
+    where = (_in_departments(scope, PaymentObligation.department_code), o.due_at <= scope.end, o.instance_id.not_in(cancelled))
     # Two index ranges, not one scan: never paid in full (ix_payment_obligations_unpaid holds those rows alone,
     # with every column read here) and paid in full after the month — paid late, then (after its own last day):
     # ix_payment_obligations_paid_late.
@@ -528,12 +530,6 @@ def _finish_held(by_kind: dict) -> dict:
             "by_kind": {kind: {"count": k["count"], "amount": money(k["amount"])} for kind, k in by_kind.items()}}
 
 
-def _alert_scope(scope: ReportScope):
-    """A WHERE clause: the alert's contract is in scope — by the department the alert copied from its contract when
-    raised (a contract's department is fixed when it starts: engine/runtime/steps.py), never a list of ids."""
-    return true() if scope.every_department else Alert.department_code.in_(sorted(scope.departments))
-
-
 def _china_day(session: Session, column):
     """SQL: the calendar day in China time (UTC+8, no daylight saving since 1991) of an instant column, as a
     number of days that subtracts exactly on PostgreSQL and SQLite."""
@@ -550,7 +546,7 @@ def _alerts(session: Session, scope: ReportScope) -> dict:
     read into Python."""
     a = Alert
     during = lambda column: and_(column >= scope.start, column < scope.end)  # noqa: E731
-    in_scope = _alert_scope(scope)
+    in_scope = _in_departments(scope, Alert.department_code)
     raised: dict[str, dict[str, int]] = {}
     escalated: dict[str, dict[str, int]] = {}
     resolved: dict[str, dict[str, int]] = {}
@@ -594,8 +590,7 @@ def _credit_records(session: Session, scope: ReportScope) -> dict:
     c = CreditRecord
     by_rule = dict(session.execute(
         select(c.code, func.count()).where(c.record_date >= scope.first_day, c.record_date <= scope.last_day,
-                                           true() if scope.every_department else
-                                           c.department_code.in_(sorted(scope.departments)))
+                                           _in_departments(scope, c.department_code))
         .group_by(c.code)).all())
     return {"total": sum(by_rule.values()), "by_rule": dict(sorted(by_rule.items()))}
 
@@ -606,7 +601,7 @@ def _leads(session: Session, scope: ReportScope) -> dict:
     escalation target, by the department's decision (none: pending)."""
     a, lead, decision = Alert, Lead, AlertDecision
     during = lambda column: and_(column >= scope.start, column < scope.end)  # noqa: E731
-    in_scope = _alert_scope(scope)
+    in_scope = _in_departments(scope, Alert.department_code)
     out = {"total": 0, "pending": 0, "confirmed": 0, "dismissed": 0}
     out["confirmed"] = session.scalar(select(func.count()).select_from(lead).join(a, a.id == lead.alert_id)
                                       .where(during(lead.escalated_at), a.severity == "red", in_scope)) or 0
@@ -638,12 +633,6 @@ def _owing(inst) -> _Owing:
                   {"payment_basis": data.get("payment_basis"), "funding_source": data.get("funding_source")})
 
 
-def _deadline_scope(scope: ReportScope):
-    """A WHERE clause: the contract_deadlines row's contract is in scope (the department it copies)."""
-    d = ContractDeadline
-    return true() if scope.every_department else d.department_code.in_(sorted(scope.departments))
-
-
 def _contracts_and_filings(session: Session, scope: ReportScope) -> tuple[dict, dict]:
     """The `contracts` and `filings` sections: counted in SQL over contract_deadlines (the business days and the
     last days of the signing and filing periods, typed), one index range of the month each (on PostgreSQL the
@@ -656,13 +645,13 @@ def _contracts_and_filings(session: Session, scope: ReportScope) -> tuple[dict, 
     def n(*conditions):
         return func.count(case((and_(*conditions), 1)))
 
-    awarded = session.scalar(select(func.count()).where(_deadline_scope(scope), in_month(d.awarded_on))) or 0
+    awarded = session.scalar(select(func.count()).where(_in_departments(scope, ContractDeadline.department_code), in_month(d.awarded_on))) or 0
     signed = session.execute(select(func.count(), n(d.sign_last_day.is_not(None), d.signed_on <= d.sign_last_day),
                                     n(d.sign_last_day.is_not(None), d.signed_on > d.sign_last_day))
-                             .where(_deadline_scope(scope), in_month(d.signed_on))).one()
+                             .where(_in_departments(scope, ContractDeadline.department_code), in_month(d.signed_on))).one()
     filed = session.execute(select(func.count(), n(d.file_last_day.is_not(None), d.filed_on <= d.file_last_day),
                                    n(d.file_last_day.is_not(None), d.filed_on > d.file_last_day))
-                            .where(_deadline_scope(scope), in_month(d.filed_on))).one()
+                            .where(_in_departments(scope, ContractDeadline.department_code), in_month(d.filed_on))).one()
     return (dict(zip(("awarded", "signed", "signed_on_time", "signed_late"), (awarded, *signed))),
             dict(zip(("filed", "on_time", "late"), filed)))
 
@@ -680,7 +669,7 @@ def _held_past_release(session: Session, scope: ReportScope) -> dict:
                     *((~d.bid_exempt,) if kind == "bid" else ()))
 
     rows = list(session.execute(select(d.instance_id, *(held(kind) for kind in RELEASES))
-                                .where(_deadline_scope(scope), text(models.RELEASE_DUE),  # ix_contract_deadlines_releases
+                                .where(_in_departments(scope, ContractDeadline.department_code), text(models.RELEASE_DUE),  # ix_contract_deadlines_releases
                                        or_(*(held(kind) for kind in RELEASES)), d.instance_id.not_in(cancelled))))
     by_kind = {kind: {"count": 0, "amount": Decimal(0)} for kind in RELEASES}
     data = {}
@@ -701,7 +690,7 @@ def _works_contracts(session: Session, scope: ReportScope):
     d = ContractDeadline
     cancelled = select(Instance.id).where(Instance.status == "cancelled")
     applied = select(PaymentApplication.instance_id).where(PaymentApplication.applied_at <= scope.last_day)
-    ids = sorted(session.scalars(select(d.instance_id).where(_deadline_scope(scope), d.works_terms,
+    ids = sorted(session.scalars(select(d.instance_id).where(_in_departments(scope, ContractDeadline.department_code), d.works_terms,
                                                             d.instance_id.not_in(cancelled), d.instance_id.in_(applied))))
     for start in range(0, len(ids), BATCH):
         chunk = ids[start:start + BATCH]
