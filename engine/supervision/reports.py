@@ -12,6 +12,7 @@ appears in the JSON under `name` and in the CSV as rows `name,<path>,<value>`.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -439,8 +440,8 @@ def _arrears(session: Session, scope: ReportScope, works_owed: list[tuple["_Owin
     for dept, employer, fund, *flags, n in (owing if owing is not None else _arrears_contracts(session, scope)):
         for b in targets(dept, employer, fund, flags):
             b["contracts"] += n
-    owed = _owed_milestones(session, scope)
-    counted = _owing_contracts(session, owed, {inst.id for inst, _, _ in works_owed})
+    counted = _owing_contracts(session, _owed_milestones(session, scope), {inst.id for inst, _, _ in works_owed}) \
+        if works_owed else set()
     registry = timing.registry()
     for inst, amount, limit in works_owed:
         accrued = interest.interest_for(registry, inst.data.get("payment_basis"), amount, limit,
@@ -755,17 +756,25 @@ def build(session: Session, scope: ReportScope, side: list[Session] | tuple = ()
     return report
 
 
-def monthly(db: Database, principal: Principal, month: str, department: str | None = None) -> dict[str, Any]:
-    """The monthly report for the caller's scope (or `department`'s subtree, which must lie inside it): every
-    figure from one snapshot, its statements on two connections side by side on PostgreSQL (build)."""
+@contextlib.contextmanager
+def _aggregating(db: Database):
+    """The sessions of one snapshot (Database.snapshot: two, side by side on PostgreSQL) that the monthly report and
+    the dashboard read in, set for a few large aggregates, for their transactions only: no JIT (it compiled the
+    arrears statement for 1 s of CPU to run it in 0.3 s, and each dashboard aggregate for ~100 ms, more than it
+    saved), and 64 MB to sort and hash in memory rather than on disk (the contracts owing among 260,000 owed
+    milestones, the 330,000 contracts with an open alert, at a million contracts)."""
     with db.snapshot(2) as sessions:
         if db.dialect == "postgresql":
             for session in sessions:
-                # Its statements run once each: PostgreSQL's JIT compiled the arrears statement for 1 s of CPU to
-                # run it in 0.3 s (its cost estimate counts the per-milestone subplans as dear).
                 session.execute(text("SET LOCAL jit = off"))
-                # The arrears' contracts are told apart among 260,000 owed milestones at a million: in memory.
                 session.execute(text("SET LOCAL work_mem = '64MB'"))
+        yield sessions
+
+
+def monthly(db: Database, principal: Principal, month: str, department: str | None = None) -> dict[str, Any]:
+    """The monthly report for the caller's scope (or `department`'s subtree, which must lie inside it): every
+    figure from one snapshot, its statements on two connections side by side on PostgreSQL (build)."""
+    with _aggregating(db) as sessions:
         main = sessions[0]
         return build(main, resolve_scope(main, principal, month, department), sessions[1:])
 
@@ -1007,14 +1016,7 @@ def dashboard(db: Database, principal: Principal, limit: int = 200) -> dict[str,
     now = clock.now()
     # Passes over the open alerts (373,000 at a million contracts) in two groups of about equal cost, side by side on
     # two connections that share one snapshot (Database.snapshot), so that the panels agree with each other.
-    with db.snapshot(2) as sessions:
-        if db.dialect == "postgresql":
-            for session in sessions:
-                # The contracts-at-risk grouping sorts every contract with an open alert (330,000 at a million
-                # contracts): in memory rather than on disk at the default 4 MB; for this transaction only. No JIT:
-                # compiling these aggregates took ~100 ms a query at a million contracts, more than it saved.
-                session.execute(text("SET LOCAL work_mem = '64MB'"))
-                session.execute(text("SET LOCAL jit = off"))
+    with _aggregating(db) as sessions:
         open_alerts = (alerts.visible_filter(principal), OPEN)
         got = side_by_side(sessions,
                            {"top": lambda s: _top_alerts(s, open_alerts, now, limit),
